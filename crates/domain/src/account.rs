@@ -1,0 +1,70 @@
+//! Accounts (tenants) and their API credentials.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{AccountId, CredentialId};
+use crate::input::{Locale, RedirectUrl};
+
+/// A customer of this deployment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Account {
+    pub id: AccountId,
+    pub name: String,
+    /// Facemap authentication is a feature enabled per account (SPEC §2.2).
+    pub facemap_auth_enabled: bool,
+    pub callback_url: Option<RedirectUrl>,
+    pub success_url: Option<RedirectUrl>,
+    pub error_url: Option<RedirectUrl>,
+    /// Used when a request names no `tokenLifetimeInMinutes`.
+    pub default_token_lifetime_minutes: u32,
+    pub default_locale: Locale,
+    /// Salt from which the webhook signing secret is derived with the master key;
+    /// the secret itself is never stored.
+    pub webhook_salt: [u8; 16],
+    pub created_at: DateTime<Utc>,
+}
+
+impl Account {
+    pub const DEFAULT_TOKEN_LIFETIME_MINUTES: u32 = 30;
+}
+
+/// What a credential may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Initiate transactions.
+    Api,
+    /// Retrieve and delete transactions, read delivery attempts.
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Api => "api",
+            Self::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "api" => Some(Self::Api),
+            "admin" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// An API credential: the token is public, the secret is kept only as an
+/// Argon2id PHC string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub id: CredentialId,
+    pub account: AccountId,
+    pub token: String,
+    pub secret_hash: String,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}

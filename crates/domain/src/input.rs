@@ -1,0 +1,426 @@
+//! Customer-supplied values, parsed once into types that are trusted afterwards
+//! (SPEC §0): redirect and callback URLs, user references, locales, lifetimes.
+
+use std::fmt;
+
+use serde::Serialize;
+use url::{Host, Url};
+
+/// Why one field of a request was refused. `code` is stable and documented.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub code: &'static str,
+    pub detail: String,
+}
+
+impl FieldError {
+    pub fn new(field: &str, code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            field: field.to_owned(),
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn required(field: &str) -> Self {
+        Self::new(field, "FIELD_REQUIRED", format!("{field} is required"))
+    }
+}
+
+/// Which URL field is parsed: each has its own length limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlField {
+    Callback,
+    Success,
+    Error,
+}
+
+impl UrlField {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Callback => "callbackUrl",
+            Self::Success => "successUrl",
+            Self::Error => "errorUrl",
+        }
+    }
+
+    pub const fn max_len(self) -> usize {
+        match self {
+            Self::Callback | Self::Error => 255,
+            Self::Success => 2047,
+        }
+    }
+}
+
+/// Development relaxations of the URL rules; both off in production.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UrlPolicy {
+    /// Accept `http://localhost[:port]` and `https://localhost[:port]`, for tests.
+    pub allow_localhost: bool,
+}
+
+/// Query names Facegate appends to redirects itself; a customer URL may not carry them.
+const RESERVED_QUERY_NAMES: [&str; 4] = [
+    "transactionStatus",
+    "customerInternalReference",
+    "transactionReference",
+    "errorCode",
+];
+
+/// A customer URL that satisfies SPEC §0.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct RedirectUrl(String);
+
+impl RedirectUrl {
+    pub fn parse(raw: &str, field: UrlField, policy: UrlPolicy) -> Result<Self, FieldError> {
+        let name = field.name();
+        let err = |code, detail: &str| FieldError::new(name, code, detail);
+        if raw.len() > field.max_len() {
+            return Err(err(
+                "URL_TOO_LONG",
+                &format!("{name} is longer than {} characters", field.max_len()),
+            ));
+        }
+        if !raw.is_ascii() || raw.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+            return Err(err(
+                "URL_INVALID",
+                "the URL must be ASCII without spaces (use punycode for international hosts)",
+            ));
+        }
+        let url = Url::parse(raw).map_err(|_| err("URL_INVALID", "not a valid absolute URL"))?;
+        let localhost = policy.allow_localhost && url.host_str() == Some("localhost");
+        if url.scheme() != "https" && !(localhost && url.scheme() == "http") {
+            return Err(err("URL_NOT_HTTPS", "the URL must use https"));
+        }
+        if raw.contains('#') {
+            return Err(err("URL_FRAGMENT", "the URL must not have a fragment"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(err("URL_INVALID", "the URL must not carry credentials"));
+        }
+        match url.host() {
+            Some(Host::Domain(host)) => {
+                check_domain(host, localhost).map_err(|d| err("URL_HOST_INVALID", d))?
+            }
+            Some(Host::Ipv4(_) | Host::Ipv6(_)) => {
+                return Err(err(
+                    "URL_IP_HOST",
+                    "the URL host must be a domain name, not an IP address",
+                ))
+            }
+            None => return Err(err("URL_HOST_INVALID", "the URL has no host")),
+        }
+        if !localhost && has_explicit_port(raw) {
+            return Err(err("URL_PORT", "the URL must not name a port"));
+        }
+        if let Some(reserved) = url
+            .query_pairs()
+            .map(|(k, _)| k)
+            .find(|k| RESERVED_QUERY_NAMES.contains(&k.as_ref()))
+        {
+            return Err(err(
+                "URL_RESERVED_QUERY",
+                &format!("the query parameter {reserved} is reserved"),
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Wraps a URL already validated when it was stored.
+    pub fn from_trusted(s: String) -> Self {
+        Self(s)
+    }
+}
+
+impl fmt::Display for RedirectUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn check_domain(host: &str, localhost: bool) -> Result<(), &'static str> {
+    if localhost {
+        return Ok(());
+    }
+    let labels: Vec<&str> = host.trim_end_matches('.').split('.').collect();
+    if labels.len() < 2 || labels.iter().any(|l| l.is_empty() || l.len() > 63) {
+        return Err("the URL host must be a fully qualified domain name");
+    }
+    if host.eq_ignore_ascii_case("localhost") || host.ends_with(".localhost") {
+        return Err("the URL host must be public");
+    }
+    Ok(())
+}
+
+/// `Url` drops a default port (`:443`), so the raw authority is inspected.
+fn has_explicit_port(raw: &str) -> bool {
+    let Some(rest) = raw.split_once("://").map(|(_, r)| r) else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    let after_bracket = host_port.rsplit(']').next().unwrap_or_default();
+    after_bracket.contains(':')
+}
+
+/// A customer's reference for a user: at most 100 characters, and never PII.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct UserReference(String);
+
+impl UserReference {
+    pub const MAX_LEN: usize = 100;
+
+    pub fn parse(raw: &str, field: &str) -> Result<Self, FieldError> {
+        if raw.trim().is_empty() {
+            return Err(FieldError::new(
+                field,
+                "FIELD_EMPTY",
+                format!("{field} must not be empty"),
+            ));
+        }
+        if raw.chars().count() > Self::MAX_LEN {
+            return Err(FieldError::new(
+                field,
+                "REFERENCE_TOO_LONG",
+                format!("{field} is longer than {} characters", Self::MAX_LEN),
+            ));
+        }
+        if raw.chars().any(char::is_control) {
+            return Err(FieldError::new(
+                field,
+                "REFERENCE_INVALID",
+                "control characters are not allowed",
+            ));
+        }
+        if looks_like_email(raw) || looks_like_phone(raw) {
+            return Err(FieldError::new(
+                field,
+                "REFERENCE_LOOKS_LIKE_PII",
+                format!("{field} must not contain personal data such as e-mail addresses or phone numbers"),
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn from_trusted(s: String) -> Self {
+        Self(s)
+    }
+}
+
+/// Any word of the shape `local@domain.tld`.
+fn looks_like_email(s: &str) -> bool {
+    s.split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '<' | '>' | '"'))
+        .any(|word| match word.split_once('@') {
+            Some((local, domain)) => {
+                !local.is_empty()
+                    && !domain.contains('@')
+                    && domain
+                        .split_once('.')
+                        .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
+            }
+            None => false,
+        })
+}
+
+/// International (`+…`, `00…`) numbers, or 7–15 digits written with phone
+/// punctuation (`(555) 123-4567`). Plain digit strings stay allowed: customers
+/// commonly use numeric user ids.
+fn looks_like_phone(s: &str) -> bool {
+    let t = s.trim();
+    let is_phone_char =
+        |c: char| c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')' | '.' | '/');
+    let digits = t.chars().filter(char::is_ascii_digit).count();
+    let body = t.strip_prefix('+').unwrap_or(t);
+    if !body.chars().all(is_phone_char) || !(7..=15).contains(&digits) {
+        return false;
+    }
+    let international = t.starts_with('+') || t.starts_with("00");
+    let punctuated = body.chars().any(|c| !c.is_ascii_digit());
+    international || punctuated
+}
+
+/// Which locales a flow accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocaleSet {
+    Authentication,
+    Enrollment,
+}
+
+const AUTH_LOCALES: [&str; 32] = [
+    "bg", "cs", "da", "de", "el", "en", "en-GB", "es", "es-MX", "et", "fi", "fr", "hu", "hy", "it",
+    "ja", "ka", "ko", "lt", "nl", "no", "pl", "pt", "pt-BR", "ro", "ru", "sk", "sv", "tr", "vi",
+    "zh-CN", "zh-HK",
+];
+const ENROLLMENT_EXTRA_LOCALES: [&str; 7] = ["ar", "he", "hr", "id", "km", "ms", "th"];
+
+/// A supported locale in its canonical spelling (`en-GB`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Locale(&'static str);
+
+impl Locale {
+    pub const DEFAULT: Locale = Locale("en");
+
+    /// Accepts any case and `_` for `-` (`en_gb`), answers the canonical form.
+    pub fn parse(raw: &str, set: LocaleSet) -> Result<Self, FieldError> {
+        let wanted = raw.replace('_', "-");
+        let extra: &[&'static str] = match set {
+            LocaleSet::Authentication => &[],
+            LocaleSet::Enrollment => &ENROLLMENT_EXTRA_LOCALES,
+        };
+        AUTH_LOCALES
+            .iter()
+            .chain(extra)
+            .find(|l| l.eq_ignore_ascii_case(&wanted))
+            .map(|l| Self(l))
+            .ok_or_else(|| {
+                FieldError::new(
+                    "locale",
+                    "LOCALE_UNSUPPORTED",
+                    format!("unsupported locale {raw:?}"),
+                )
+            })
+    }
+
+    pub fn all(set: LocaleSet) -> Vec<&'static str> {
+        match set {
+            LocaleSet::Authentication => AUTH_LOCALES.to_vec(),
+            LocaleSet::Enrollment => AUTH_LOCALES
+                .iter()
+                .chain(&ENROLLMENT_EXTRA_LOCALES)
+                .copied()
+                .collect(),
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        self.0
+    }
+}
+
+/// `tokenLifetimeInMinutes`: 5 to 86400 minutes (SPEC §1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct TokenLifetime(u32);
+
+impl TokenLifetime {
+    pub const MIN: i64 = 5;
+    pub const MAX: i64 = 86_400;
+
+    pub fn parse(minutes: i64) -> Result<Self, FieldError> {
+        if (Self::MIN..=Self::MAX).contains(&minutes) {
+            Ok(Self(minutes as u32))
+        } else {
+            Err(FieldError::new(
+                "tokenLifetimeInMinutes",
+                "TOKEN_LIFETIME_OUT_OF_RANGE",
+                format!(
+                    "tokenLifetimeInMinutes must be between {} and {}",
+                    Self::MIN,
+                    Self::MAX
+                ),
+            ))
+        }
+    }
+
+    pub fn minutes(&self) -> u32 {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(raw: &str) -> Result<RedirectUrl, &'static str> {
+        RedirectUrl::parse(raw, UrlField::Callback, UrlPolicy::default()).map_err(|e| e.code)
+    }
+
+    #[test]
+    fn url_rules_of_spec_section_0() {
+        assert!(url("https://www.example.com/callback?x=1").is_ok());
+        assert!(url("https://xn--bcher-kva.example/cb").is_ok());
+        assert_eq!(url("http://www.example.com/cb"), Err("URL_NOT_HTTPS"));
+        assert_eq!(url("https://www.example.com:8443/cb"), Err("URL_PORT"));
+        assert_eq!(url("https://www.example.com:443/cb"), Err("URL_PORT"));
+        assert_eq!(url("https://10.0.0.1/cb"), Err("URL_IP_HOST"));
+        assert_eq!(url("https://[::1]/cb"), Err("URL_IP_HOST"));
+        assert_eq!(url("https://0x7f.1/cb"), Err("URL_IP_HOST"));
+        assert_eq!(url("https://www.example.com/cb#frag"), Err("URL_FRAGMENT"));
+        assert_eq!(url("https://bücher.example/cb"), Err("URL_INVALID"));
+        assert_eq!(
+            url("https://user:pw@www.example.com/cb"),
+            Err("URL_INVALID")
+        );
+        assert_eq!(url("/relative"), Err("URL_INVALID"));
+        assert_eq!(url("https://localhost/cb"), Err("URL_HOST_INVALID"));
+        assert_eq!(url("https://intranet/cb"), Err("URL_HOST_INVALID"));
+        for name in RESERVED_QUERY_NAMES {
+            assert_eq!(
+                url(&format!("https://a.example/cb?{name}=1")),
+                Err("URL_RESERVED_QUERY")
+            );
+        }
+        let long = format!("https://a.example/{}", "x".repeat(255));
+        assert_eq!(url(&long), Err("URL_TOO_LONG"));
+        assert!(RedirectUrl::parse(&long, UrlField::Success, UrlPolicy::default()).is_ok());
+    }
+
+    #[test]
+    fn localhost_only_with_the_development_switch() {
+        let dev = UrlPolicy {
+            allow_localhost: true,
+        };
+        assert!(RedirectUrl::parse("http://localhost:9999/cb", UrlField::Callback, dev).is_ok());
+        assert!(RedirectUrl::parse("http://127.0.0.1:9999/cb", UrlField::Callback, dev).is_err());
+        assert!(
+            RedirectUrl::parse("http://other.example:9999/cb", UrlField::Callback, dev).is_err()
+        );
+    }
+
+    #[test]
+    fn user_references_refuse_pii() {
+        let ok = |s: &str| UserReference::parse(s, "userReference").is_ok();
+        assert!(ok("user_1234"));
+        assert!(ok("123456789012"));
+        assert!(ok("order-2024-11"));
+        assert!(!ok("jane.doe@example.com"));
+        assert!(!ok("user jane@example.org"));
+        assert!(!ok("+41 79 123 45 67"));
+        assert!(!ok("(555) 123-4567"));
+        assert!(!ok("0041791234567"));
+        assert!(!ok(&"x".repeat(101)));
+        assert!(ok(&"x".repeat(100)));
+        assert!(!ok(""));
+    }
+
+    #[test]
+    fn locales_are_canonicalised() {
+        assert_eq!(
+            Locale::parse("en_gb", LocaleSet::Authentication).map(|l| l.as_str()),
+            Ok("en-GB")
+        );
+        assert!(Locale::parse("ar", LocaleSet::Authentication).is_err());
+        assert!(Locale::parse("ar", LocaleSet::Enrollment).is_ok());
+        assert_eq!(Locale::all(LocaleSet::Authentication).len(), 32);
+    }
+
+    #[test]
+    fn lifetimes_are_bounded() {
+        assert!(TokenLifetime::parse(4).is_err());
+        assert!(TokenLifetime::parse(5).is_ok());
+        assert!(TokenLifetime::parse(86_400).is_ok());
+        assert!(TokenLifetime::parse(86_401).is_err());
+    }
+}

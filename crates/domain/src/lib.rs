@@ -1,0 +1,23 @@
+//! Facegate's domain: identifiers, validated inputs, accounts, enrollments and
+//! authentication transactions with their rules. Nothing here performs IO, so
+//! every rule can be tested in isolation and reused by any storage or transport.
+
+pub mod account;
+pub mod clock;
+pub mod enrollment;
+pub mod ids;
+pub mod input;
+pub mod time;
+pub mod transaction;
+
+pub use account::{Account, Credential, Role};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use enrollment::{Enrollment, FacemapBinding, Ineligible, Similarity, VerificationStatus};
+pub use ids::{AccountId, CredentialId, EnrollmentRef, ParseReferenceError, TransactionRef};
+pub use input::{
+    FieldError, Locale, LocaleSet, RedirectUrl, TokenLifetime, UrlField, UrlPolicy, UserReference,
+};
+pub use transaction::{
+    auth_lifetime, AuthTransaction, ScanSource, TransactionState, TransitionError,
+    MAX_AUTH_LIFETIME_MINUTES,
+};

@@ -1,0 +1,198 @@
+//! Persistence for Facegate. [`Store`] is the one interface the rest of the
+//! server uses; [`sqlite::SqliteStore`] implements it. A PostgreSQL store can be
+//! added behind the same trait without touching the domain or the services.
+//!
+//! Every operation that changes a transaction's state also writes its callback
+//! into the outbox in the same database transaction, so a state change and its
+//! notification are never separated by a crash.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use facegate_domain::{
+    Account, AccountId, AuthTransaction, Credential, Enrollment, EnrollmentRef, TransactionRef,
+    TransactionState,
+};
+use uuid::Uuid;
+
+pub use sqlite::SqliteStore;
+
+/// A storage failure. The message is for logs; it never contains facemaps,
+/// secrets or other customer data.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was violated (e.g. a duplicate token or reference).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A row could not be mapped back to the domain (should never happen).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    /// The database failed or is unreachable.
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A callback to deliver, written in the same database transaction as the
+/// state change it reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxMessage {
+    /// Also the Standard Webhooks `webhook-id`: stable across retries.
+    pub id: Uuid,
+    pub account: AccountId,
+    pub transaction: TransactionRef,
+    /// `callBackType`, e.g. `NETVERIFY_AUTHENTICATION`.
+    pub event: String,
+    pub url: String,
+    /// The `application/x-www-form-urlencoded` body.
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Renders the callback for a transaction that just reached a final state.
+/// Storage calls it inside its database transaction, with the transaction as
+/// it is after the change; `None` means the transaction has no callback URL.
+pub trait CallbackRenderer: Send + Sync {
+    fn render(&self, tx: &AuthTransaction) -> Option<OutboxMessage>;
+}
+
+/// Where an outbox message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxStatus {
+    Pending,
+    Delivered,
+    /// Retries were exhausted.
+    Failed,
+}
+
+impl OutboxStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Delivered => "DELIVERED",
+            Self::Failed => "FAILED",
+        }
+    }
+}
+
+/// An outbox message claimed for delivery by a worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingCallback {
+    pub message: OutboxMessage,
+    /// Attempts made so far.
+    pub attempts: u32,
+    pub first_attempt_at: Option<DateTime<Utc>>,
+}
+
+/// One delivery attempt, as recorded and shown by the admin API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryAttempt {
+    pub outbox_id: Uuid,
+    /// 1-based.
+    pub attempt_no: u32,
+    pub at: DateTime<Utc>,
+    pub delivered: bool,
+    pub status: Option<u16>,
+    /// Stable snake_case error kind (e.g. `forbidden_destination`).
+    pub error: Option<String>,
+    pub detail: Option<String>,
+    pub duration_ms: u64,
+}
+
+/// What happens to an outbox message after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextStep {
+    Delivered,
+    RetryAt(DateTime<Utc>),
+    GiveUp,
+}
+
+/// A callback with its whole delivery history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallbackRecord {
+    pub message: OutboxMessage,
+    pub status: OutboxStatus,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub attempts: Vec<DeliveryAttempt>,
+}
+
+/// The storage interface.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Runs pending schema migrations.
+    async fn migrate(&self) -> StoreResult<()>;
+    /// Cheap liveness probe of the database (for `/readyz`).
+    async fn ping(&self) -> StoreResult<()>;
+
+    // Accounts and credentials.
+    async fn insert_account(&self, account: &Account) -> StoreResult<()>;
+    async fn update_account(&self, account: &Account) -> StoreResult<bool>;
+    async fn account(&self, id: AccountId) -> StoreResult<Option<Account>>;
+    async fn list_accounts(&self) -> StoreResult<Vec<Account>>;
+    async fn insert_credential(&self, credential: &Credential) -> StoreResult<()>;
+    async fn credential_by_token(&self, token: &str) -> StoreResult<Option<Credential>>;
+    async fn list_credentials(&self, account: AccountId) -> StoreResult<Vec<Credential>>;
+    /// Returns false when no active credential has this token.
+    async fn revoke_credential(&self, token: &str, at: DateTime<Utc>) -> StoreResult<bool>;
+
+    // Enrollments.
+    async fn insert_enrollment(&self, enrollment: &Enrollment) -> StoreResult<()>;
+    async fn enrollment(&self, reference: EnrollmentRef) -> StoreResult<Option<Enrollment>>;
+    /// Turns the enrollment into its tombstone (`Enrollment::into_tombstone`).
+    /// Returns false when unknown or already deleted.
+    async fn delete_enrollment(&self, reference: EnrollmentRef, at: DateTime<Utc>) -> StoreResult<bool>;
+    /// Revokes the enrollment's facemap. Returns false when unknown or already revoked.
+    async fn revoke_facemap(&self, reference: EnrollmentRef, at: DateTime<Utc>) -> StoreResult<bool>;
+
+    // Authentication transactions.
+    /// Atomically: every non-final transaction of `tx.enrollment` becomes
+    /// `EXPIRED` (facemap erased, callback queued via `renderer`), then `tx`
+    /// is inserted. Concurrent calls for one enrollment serialise, so exactly
+    /// the last one stays open. Returns the references that were expired.
+    async fn initiate_transaction(
+        &self,
+        tx: &AuthTransaction,
+        renderer: &dyn CallbackRenderer,
+    ) -> StoreResult<Vec<TransactionRef>>;
+    /// Deleted transactions are not returned.
+    async fn transaction(&self, reference: TransactionRef) -> StoreResult<Option<AuthTransaction>>;
+    async fn transaction_by_token_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<AuthTransaction>>;
+    /// `CREATED → STARTED`; false when the transaction is not `CREATED`.
+    async fn mark_started(&self, reference: TransactionRef, at: DateTime<Utc>) -> StoreResult<bool>;
+    /// Moves a non-final transaction to the final `state`, erases its facemap
+    /// and queues its callback, in one database transaction. Returns the
+    /// updated transaction, or `None` when it was already final (or deleted).
+    async fn finalize_transaction(
+        &self,
+        reference: TransactionRef,
+        state: TransactionState,
+        at: DateTime<Utc>,
+        renderer: &dyn CallbackRenderer,
+    ) -> StoreResult<Option<AuthTransaction>>;
+    /// Non-final transactions whose `expires_at <= now`, oldest first.
+    async fn overdue_transactions(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<TransactionRef>>;
+    /// Erases PII (userReference), images and facemap and hides the
+    /// transaction from retrieval; a non-final transaction is first expired
+    /// (with its callback). Returns false when unknown or already deleted.
+    async fn delete_transaction(
+        &self,
+        reference: TransactionRef,
+        at: DateTime<Utc>,
+        renderer: &dyn CallbackRenderer,
+    ) -> StoreResult<bool>;
+
+    // Callback outbox.
+    /// Claims up to `limit` pending messages due at `now`, pushing their next
+    /// attempt to `now + lease` so that no other worker takes them meanwhile.
+    async fn claim_due_callbacks(&self, now: DateTime<Utc>, lease: Duration, limit: u32)
+        -> StoreResult<Vec<PendingCallback>>;
+    async fn record_attempt(&self, attempt: &DeliveryAttempt, next: NextStep) -> StoreResult<()>;
+    /// Every callback of a transaction of `account`, oldest first, with attempts.
+    async fn callbacks_for_transaction(
+        &self,
+        account: AccountId,
+        reference: TransactionRef,
+    ) -> StoreResult<Vec<CallbackRecord>>;
+}
