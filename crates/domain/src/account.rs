@@ -22,6 +22,9 @@ pub struct Account {
     /// Salt from which the webhook signing secret is derived with the master key;
     /// the secret itself is never stored.
     pub webhook_salt: [u8; 16],
+    /// Master key the webhook secret is derived from, so that a key rotation
+    /// does not silently change the secret customers verify with.
+    pub webhook_key_id: u32,
     pub created_at: DateTime<Utc>,
 }
 

@@ -142,9 +142,17 @@ pub trait Store: Send + Sync + 'static {
     async fn enrollment(&self, reference: EnrollmentRef) -> StoreResult<Option<Enrollment>>;
     /// Turns the enrollment into its tombstone (`Enrollment::into_tombstone`).
     /// Returns false when unknown or already deleted.
-    async fn delete_enrollment(&self, reference: EnrollmentRef, at: DateTime<Utc>) -> StoreResult<bool>;
+    async fn delete_enrollment(
+        &self,
+        reference: EnrollmentRef,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
     /// Revokes the enrollment's facemap. Returns false when unknown or already revoked.
-    async fn revoke_facemap(&self, reference: EnrollmentRef, at: DateTime<Utc>) -> StoreResult<bool>;
+    async fn revoke_facemap(
+        &self,
+        reference: EnrollmentRef,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
 
     // Authentication transactions.
     /// Atomically: every non-final transaction of `tx.enrollment` becomes
@@ -158,9 +166,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<TransactionRef>>;
     /// Deleted transactions are not returned.
     async fn transaction(&self, reference: TransactionRef) -> StoreResult<Option<AuthTransaction>>;
-    async fn transaction_by_token_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<AuthTransaction>>;
+    async fn transaction_by_token_hash(
+        &self,
+        hash: &[u8; 32],
+    ) -> StoreResult<Option<AuthTransaction>>;
     /// `CREATED → STARTED`; false when the transaction is not `CREATED`.
-    async fn mark_started(&self, reference: TransactionRef, at: DateTime<Utc>) -> StoreResult<bool>;
+    async fn mark_started(&self, reference: TransactionRef, at: DateTime<Utc>)
+        -> StoreResult<bool>;
     /// Moves a non-final transaction to the final `state`, erases its facemap
     /// and queues its callback, in one database transaction. Returns the
     /// updated transaction, or `None` when it was already final (or deleted).
@@ -172,7 +184,11 @@ pub trait Store: Send + Sync + 'static {
         renderer: &dyn CallbackRenderer,
     ) -> StoreResult<Option<AuthTransaction>>;
     /// Non-final transactions whose `expires_at <= now`, oldest first.
-    async fn overdue_transactions(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<TransactionRef>>;
+    async fn overdue_transactions(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<TransactionRef>>;
     /// Erases PII (userReference), images and facemap and hides the
     /// transaction from retrieval; a non-final transaction is first expired
     /// (with its callback). Returns false when unknown or already deleted.
@@ -186,8 +202,12 @@ pub trait Store: Send + Sync + 'static {
     // Callback outbox.
     /// Claims up to `limit` pending messages due at `now`, pushing their next
     /// attempt to `now + lease` so that no other worker takes them meanwhile.
-    async fn claim_due_callbacks(&self, now: DateTime<Utc>, lease: Duration, limit: u32)
-        -> StoreResult<Vec<PendingCallback>>;
+    async fn claim_due_callbacks(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<PendingCallback>>;
     async fn record_attempt(&self, attempt: &DeliveryAttempt, next: NextStep) -> StoreResult<()>;
     /// Every callback of a transaction of `account`, oldest first, with attempts.
     async fn callbacks_for_transaction(

@@ -1,0 +1,205 @@
+//! Every error the API answers, as RFC 9457 `application/problem+json` with a
+//! stable `code`. [`Code`] is the single table of codes; `docs/errors.md`
+//! documents it (a test keeps the two in step). Turning an error into a
+//! response has no side effects; logging happens in the trace layer.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use facegate_core::{FacemapRefusal, ServiceError};
+use facegate_domain::{FieldError, Ineligible};
+use serde::Serialize;
+
+macro_rules! codes {
+    ($($variant:ident = ($status:expr, $title:expr)),* $(,)?) => {
+        /// A stable, documented error code.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Code { $($variant),* }
+
+        impl Code {
+            pub const ALL: &'static [Code] = &[$(Code::$variant),*];
+
+            pub fn status(self) -> StatusCode {
+                match self { $(Code::$variant => $status),* }
+            }
+
+            pub fn title(self) -> &'static str {
+                match self { $(Code::$variant => $title),* }
+            }
+
+            /// The code as it appears in `code`, e.g. `ENROLLMENT_NOT_DELETED`.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$variant => stringify!($variant)),* }
+            }
+        }
+    };
+}
+
+#[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+mod table {
+    use super::*;
+    codes! {
+        MISSING_USER_AGENT = (StatusCode::BAD_REQUEST, "The User-Agent header is required"),
+        MISSING_ACCEPT = (StatusCode::BAD_REQUEST, "The Accept header is required"),
+        VALIDATION_FAILED = (StatusCode::BAD_REQUEST, "The request has invalid fields"),
+        MALFORMED_JSON = (StatusCode::BAD_REQUEST, "The JSON could not be parsed"),
+        MALFORMED_MULTIPART = (StatusCode::BAD_REQUEST, "The multipart body could not be parsed"),
+        FACEMAP_INVALID = (StatusCode::BAD_REQUEST, "The facemap is not a Facegate facemap"),
+        FACEMAP_UNSUPPORTED_VERSION = (StatusCode::BAD_REQUEST, "The facemap format version is not supported"),
+        FACEMAP_UNKNOWN_KEY = (StatusCode::BAD_REQUEST, "The facemap was sealed with an unknown key"),
+        FACEMAP_TAMPERED = (StatusCode::BAD_REQUEST, "The facemap failed its integrity check"),
+        FACEMAP_ENROLLMENT_MISMATCH = (StatusCode::BAD_REQUEST, "The facemap belongs to another enrollment"),
+        FACEMAP_UNSUPPORTED_MODEL = (StatusCode::BAD_REQUEST, "The facemap's face model is not supported"),
+        UNAUTHENTICATED = (StatusCode::UNAUTHORIZED, "Missing or invalid credentials"),
+        FORBIDDEN_ROLE = (StatusCode::FORBIDDEN, "The credential's role does not allow this call"),
+        FEATURE_NOT_ENABLED = (StatusCode::FORBIDDEN, "Facemap authentication is not enabled for this account"),
+        FACEMAP_WRONG_ACCOUNT = (StatusCode::FORBIDDEN, "The facemap belongs to another account"),
+        NOT_FOUND = (StatusCode::NOT_FOUND, "No such resource"),
+        ENROLLMENT_NOT_FOUND = (StatusCode::NOT_FOUND, "No such enrollment"),
+        TRANSACTION_NOT_FOUND = (StatusCode::NOT_FOUND, "No such transaction"),
+        IMAGE_NOT_FOUND = (StatusCode::NOT_FOUND, "No such image"),
+        METHOD_NOT_ALLOWED = (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"),
+        ENROLLMENT_NOT_DELETED = (StatusCode::CONFLICT, "The enrollment must be deleted first"),
+        ENROLLMENT_DELETED = (StatusCode::CONFLICT, "The enrollment has been deleted"),
+        ENROLLMENT_NOT_APPROVED = (StatusCode::CONFLICT, "The enrollment was not APPROVED_VERIFIED"),
+        ENROLLMENT_SIMILARITY_NOT_MATCH = (StatusCode::CONFLICT, "The enrollment's similarity is not MATCH"),
+        ENROLLMENT_VALIDITY_NOT_TRUE = (StatusCode::CONFLICT, "The enrollment's validity is not TRUE"),
+        ENROLLMENT_NO_FACEMAP = (StatusCode::CONFLICT, "The enrollment has no facemap"),
+        FACEMAP_REVOKED = (StatusCode::CONFLICT, "The facemap has been revoked or superseded"),
+        PAYLOAD_TOO_LARGE = (StatusCode::PAYLOAD_TOO_LARGE, "The request body is too large"),
+        UNSUPPORTED_MEDIA_TYPE = (StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported Content-Type"),
+        INTERNAL_ERROR = (StatusCode::INTERNAL_SERVER_ERROR, "Internal error"),
+        SERVICE_UNAVAILABLE = (StatusCode::SERVICE_UNAVAILABLE, "The service is not ready"),
+    }
+}
+pub use table::Code;
+
+/// An error answer. `detail` is for the API user and never contains secrets,
+/// facemaps or internal error text.
+#[derive(Debug)]
+pub struct ApiError {
+    pub code: Code,
+    pub detail: String,
+    pub errors: Vec<FieldError>,
+}
+
+impl ApiError {
+    pub fn new(code: Code, detail: impl Into<String>) -> Self {
+        Self {
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+        }
+    }
+
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = match errors.as_slice() {
+            [one] => one.detail.clone(),
+            many => format!("{} fields are invalid", many.len()),
+        };
+        Self {
+            code: Code::VALIDATION_FAILED,
+            detail,
+            errors,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    code: &'a str,
+    #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
+    errors: &'a [FieldError],
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.code.status();
+        let problem = Problem {
+            kind: format!("urn:facegate:error:{}", self.code.as_str()),
+            title: self.code.title(),
+            status: status.as_u16(),
+            detail: &self.detail,
+            code: self.code.as_str(),
+            errors: &self.errors,
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"facegate\""),
+            );
+        }
+        response.extensions_mut().insert(self.code);
+        response
+    }
+}
+
+impl From<Ineligible> for Code {
+    fn from(e: Ineligible) -> Self {
+        match e {
+            Ineligible::NotDeleted => Code::ENROLLMENT_NOT_DELETED,
+            Ineligible::Deleted => Code::ENROLLMENT_DELETED,
+            Ineligible::NotApproved => Code::ENROLLMENT_NOT_APPROVED,
+            Ineligible::NoSimilarityMatch => Code::ENROLLMENT_SIMILARITY_NOT_MATCH,
+            Ineligible::NotValid => Code::ENROLLMENT_VALIDITY_NOT_TRUE,
+            Ineligible::NoFacemap => Code::ENROLLMENT_NO_FACEMAP,
+            Ineligible::FacemapRevoked => Code::FACEMAP_REVOKED,
+        }
+    }
+}
+
+impl From<FacemapRefusal> for Code {
+    fn from(r: FacemapRefusal) -> Self {
+        match r {
+            FacemapRefusal::NotAFacemap => Code::FACEMAP_INVALID,
+            FacemapRefusal::UnsupportedVersion => Code::FACEMAP_UNSUPPORTED_VERSION,
+            FacemapRefusal::UnknownKey => Code::FACEMAP_UNKNOWN_KEY,
+            FacemapRefusal::WrongAccount => Code::FACEMAP_WRONG_ACCOUNT,
+            FacemapRefusal::Tampered => Code::FACEMAP_TAMPERED,
+            FacemapRefusal::Revoked => Code::FACEMAP_REVOKED,
+            FacemapRefusal::EnrollmentMismatch => Code::FACEMAP_ENROLLMENT_MISMATCH,
+            FacemapRefusal::UnsupportedModel => Code::FACEMAP_UNSUPPORTED_MODEL,
+        }
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        let code = match &e {
+            ServiceError::Unauthenticated => Code::UNAUTHENTICATED,
+            ServiceError::WrongRole => Code::FORBIDDEN_ROLE,
+            ServiceError::FeatureNotEnabled => Code::FEATURE_NOT_ENABLED,
+            ServiceError::Validation(_) => Code::VALIDATION_FAILED,
+            ServiceError::AccountNotFound => Code::NOT_FOUND,
+            ServiceError::EnrollmentNotFound => Code::ENROLLMENT_NOT_FOUND,
+            ServiceError::Ineligible(i) => (*i).into(),
+            ServiceError::Facemap(r) => (*r).into(),
+            ServiceError::TransactionNotFound => Code::TRANSACTION_NOT_FOUND,
+            ServiceError::Store(_) => Code::SERVICE_UNAVAILABLE,
+            ServiceError::Internal(_) => Code::INTERNAL_ERROR,
+        };
+        match e {
+            ServiceError::Validation(errors) => Self::validation(errors),
+            ServiceError::Store(inner) => {
+                tracing::error!(error = %inner, "storage failure");
+                Self::new(code, "the database is unavailable; retry later")
+            }
+            ServiceError::Internal(inner) => {
+                tracing::error!(error = %inner, "internal error");
+                Self::new(code, "an internal error occurred")
+            }
+            other => Self::new(code, other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! Route handlers: extract, delegate to the core in one call, answer.
+
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use facegate_domain::time::format_timestamp;
+use facegate_domain::{AuthTransaction, TransactionRef};
+use facegate_storage::CallbackRecord;
+use serde_json::{json, Value};
+
+use crate::auth::Authenticated;
+use crate::error::{ApiError, Code};
+use crate::extract;
+use crate::AppState;
+
+type ApiResult<T> = Result<T, ApiError>;
+
+fn reference(raw: &str) -> ApiResult<TransactionRef> {
+    raw.parse().map_err(|_| {
+        ApiError::new(
+            Code::TRANSACTION_NOT_FOUND,
+            "no transaction has this reference",
+        )
+    })
+}
+
+/// `POST /api/authentication/v1/facemap/initiate` and its two aliases.
+pub async fn facemap_initiate(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    request: Request,
+) -> ApiResult<Json<Value>> {
+    let (fields, facemap) = extract::facemap_initiate_body(request).await?;
+    let done = state
+        .services
+        .initiate_with_facemap(&caller, &fields, &facemap)
+        .await?;
+    Ok(Json(json!({
+        "authenticationTransactionReference": done.reference.to_string(),
+        "redirectUrl": done.redirect_url,
+        "timestamp": format_timestamp(done.timestamp),
+    })))
+}
+
+/// `POST /api/authentication/v1/web/initiate`.
+pub async fn web_initiate(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    request: Request,
+) -> ApiResult<Json<Value>> {
+    let fields = extract::json_initiate_body(request).await?;
+    let done = state
+        .services
+        .initiate_with_server_facemap(&caller, &fields)
+        .await?;
+    Ok(Json(json!({
+        "timestamp": format_timestamp(done.timestamp),
+        "redirectUrl": done.redirect_url,
+        "transactionReference": done.reference.to_string(),
+    })))
+}
+
+fn transaction_json(tx: &AuthTransaction, now: chrono::DateTime<chrono::Utc>) -> Value {
+    json!({
+        "timestamp": format_timestamp(now),
+        "transactionReference": tx.reference.to_string(),
+        "enrollmentTransactionReference": tx.enrollment.to_string(),
+        "transactionResult": tx.state.as_str(),
+        "transactionDate": format_timestamp(tx.created_at),
+        "scanSource": tx.scan_source.as_str(),
+        "userReference": tx.user_reference.as_ref().map(|u| u.as_str()),
+        "images": [],
+        "livenessImages": [],
+        "decision": Value::Null,
+    })
+}
+
+/// `GET /api/netverify/v2/authentications/{reference}`.
+pub async fn retrieve(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let tx = state
+        .services
+        .retrieve_transaction(&caller, reference(&raw)?)
+        .await?;
+    Ok(Json(transaction_json(&tx, state.services.clock.now())))
+}
+
+/// `DELETE /api/netverify/v2/authentications/{reference}`.
+pub async fn delete(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let reference = reference(&raw)?;
+    state
+        .services
+        .delete_transaction(&caller, reference)
+        .await?;
+    Ok(Json(json!({
+        "timestamp": format_timestamp(state.services.clock.now()),
+        "transactionReference": reference.to_string(),
+        "deleted": true,
+    })))
+}
+
+/// Images exist only once capture does; until then every image is unknown.
+pub async fn image(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(raw): Path<String>,
+) -> ApiResult<Response> {
+    state
+        .services
+        .retrieve_transaction(&caller, reference(&raw)?)
+        .await?;
+    Err(ApiError::new(
+        Code::IMAGE_NOT_FOUND,
+        "this transaction has no face image",
+    ))
+}
+
+pub async fn liveness_image(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path((raw, _n)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    state
+        .services
+        .retrieve_transaction(&caller, reference(&raw)?)
+        .await?;
+    Err(ApiError::new(
+        Code::IMAGE_NOT_FOUND,
+        "this transaction has no liveness image with this number",
+    ))
+}
+
+fn callback_json(record: &CallbackRecord) -> Value {
+    let m = &record.message;
+    json!({
+        "id": format!("msg_{}", m.id.simple()),
+        "callBackType": m.event,
+        "url": m.url,
+        "status": record.status.as_str(),
+        "createdAt": format_timestamp(m.created_at),
+        "nextAttemptAt": record.next_attempt_at.map(format_timestamp),
+        "attempts": record.attempts.iter().map(|a| json!({
+            "attempt": a.attempt_no,
+            "at": format_timestamp(a.at),
+            "delivered": a.delivered,
+            "httpStatus": a.status,
+            "error": a.error,
+            "detail": a.detail,
+            "durationMs": a.duration_ms,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// `GET /api/netverify/v2/authentications/{reference}/callbacks` (Beyond):
+/// every callback of the transaction with every delivery attempt.
+pub async fn callbacks(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let records = state
+        .services
+        .transaction_callbacks(&caller, reference(&raw)?)
+        .await?;
+    Ok(Json(
+        json!({ "callbacks": records.iter().map(callback_json).collect::<Vec<_>>() }),
+    ))
+}
+
+pub async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    match state.services.store.ping().await {
+        Ok(()) => Json(json!({ "status": "ready" })).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            ApiError::new(Code::SERVICE_UNAVAILABLE, "the database is not reachable")
+                .into_response()
+        }
+    }
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::new(Code::NOT_FOUND, "no such resource")
+}
+
+pub async fn method_not_allowed() -> Response {
+    let mut r = ApiError::new(
+        Code::METHOD_NOT_ALLOWED,
+        "this resource does not support the method",
+    )
+    .into_response();
+    *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    r
+}

@@ -1,0 +1,91 @@
+//! Facegate's HTTP API: the router, its middleware and thin handlers that
+//! extract, delegate to `facegate-core` in one call, and map the answer.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+mod handlers;
+mod middleware;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{header, HeaderValue};
+use axum::routing::{get, post};
+use axum::Router;
+use facegate_core::Services;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+pub use error::{ApiError, Code};
+
+/// What every handler receives.
+#[derive(Clone)]
+pub struct AppState {
+    pub services: Arc<Services>,
+}
+
+/// The whole application, so tests and the binary serve exactly the same thing.
+pub fn router(services: Arc<Services>) -> Router {
+    let state = AppState { services };
+    let initiate =
+        post(handlers::facemap_initiate).layer(DefaultBodyLimit::max(extract::MAX_MULTIPART_BODY));
+    let api = Router::new()
+        .route("/api/authentication/v1/facemap/initiate", initiate.clone())
+        .route(
+            "/api/authentication/v1/initiateAuthentication",
+            initiate.clone(),
+        )
+        .route("/api/v4/initiateAuthentication", initiate)
+        .route(
+            "/api/authentication/v1/web/initiate",
+            post(handlers::web_initiate).layer(DefaultBodyLimit::max(extract::MAX_JSON)),
+        )
+        .route(
+            "/api/netverify/v2/authentications/{reference}",
+            get(handlers::retrieve).delete(handlers::delete),
+        )
+        .route(
+            "/api/netverify/v2/authentications/{reference}/images/face",
+            get(handlers::image),
+        )
+        .route(
+            "/api/netverify/v2/authentications/{reference}/images/liveness/{n}",
+            get(handlers::liveness_image),
+        )
+        .route(
+            "/api/netverify/v2/authentications/{reference}/callbacks",
+            get(handlers::callbacks),
+        )
+        .layer(axum::middleware::from_fn(middleware::required_headers));
+    Router::new()
+        .merge(api)
+        .route("/healthz", get(handlers::healthz))
+        .route("/readyz", get(handlers::readyz))
+        .fallback(handlers::not_found)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
+        .with_state(state)
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(
+            // Spans name the route template, never the raw URI: query strings
+            // can carry authorization tokens.
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    let route = req
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map_or("unmatched", MatchedPath::as_str)
+                        .to_owned();
+                    tracing::info_span!("http", method = %req.method(), route)
+                })
+                .on_response(middleware::log_response),
+        )
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+}

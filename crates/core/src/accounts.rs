@@ -1,0 +1,179 @@
+//! Accounts: creation, settings, and the per-account webhook signing secret.
+
+use facegate_callbacks::SigningSecret;
+use facegate_domain::{
+    Account, AccountId, FieldError, Locale, LocaleSet, RedirectUrl, TokenLifetime, UrlField,
+};
+use facegate_facemap::KeyId;
+use rand::rngs::OsRng;
+use rand::RngCore;
+
+use crate::error::{ServiceError, ServiceResult};
+use crate::Services;
+
+/// Settings of an account; `None` leaves a field as it is on update.
+#[derive(Debug, Clone, Default)]
+pub struct AccountChanges {
+    pub name: Option<String>,
+    pub facemap_auth_enabled: Option<bool>,
+    /// `Some("")` clears the URL.
+    pub callback_url: Option<String>,
+    pub success_url: Option<String>,
+    pub error_url: Option<String>,
+    pub default_token_lifetime_minutes: Option<i64>,
+    pub default_locale: Option<String>,
+}
+
+impl Services {
+    fn parse_optional_url(
+        &self,
+        raw: &str,
+        field: UrlField,
+    ) -> Result<Option<RedirectUrl>, FieldError> {
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        RedirectUrl::parse(raw, field, self.settings.url_policy).map(Some)
+    }
+
+    fn apply_changes(&self, account: &mut Account, changes: AccountChanges) -> ServiceResult<()> {
+        let mut errors = Vec::new();
+        if let Some(name) = changes.name {
+            if name.trim().is_empty() || name.chars().count() > 200 {
+                errors.push(FieldError::new(
+                    "name",
+                    "FIELD_INVALID",
+                    "the name must have 1 to 200 characters",
+                ));
+            } else {
+                account.name = name;
+            }
+        }
+        if let Some(enabled) = changes.facemap_auth_enabled {
+            account.facemap_auth_enabled = enabled;
+        }
+        for (raw, field, slot) in [
+            (
+                changes.callback_url,
+                UrlField::Callback,
+                &mut account.callback_url,
+            ),
+            (
+                changes.success_url,
+                UrlField::Success,
+                &mut account.success_url,
+            ),
+            (changes.error_url, UrlField::Error, &mut account.error_url),
+        ] {
+            if let Some(raw) = raw {
+                match self.parse_optional_url(&raw, field) {
+                    Ok(url) => *slot = url,
+                    Err(e) => errors.push(e),
+                }
+            }
+        }
+        if let Some(minutes) = changes.default_token_lifetime_minutes {
+            match TokenLifetime::parse(minutes) {
+                Ok(l) => account.default_token_lifetime_minutes = l.minutes(),
+                Err(e) => errors.push(e),
+            }
+        }
+        if let Some(locale) = changes.default_locale {
+            match Locale::parse(&locale, LocaleSet::Enrollment) {
+                Ok(l) => account.default_locale = l,
+                Err(e) => errors.push(e),
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ServiceError::Validation(errors))
+        }
+    }
+
+    /// Creates an account; unnamed settings take their defaults.
+    pub async fn create_account(
+        &self,
+        name: &str,
+        changes: AccountChanges,
+    ) -> ServiceResult<Account> {
+        let mut webhook_salt = [0u8; 16];
+        OsRng.fill_bytes(&mut webhook_salt);
+        let mut account = Account {
+            id: AccountId::new_random(),
+            name: String::new(),
+            facemap_auth_enabled: false,
+            callback_url: None,
+            success_url: None,
+            error_url: None,
+            default_token_lifetime_minutes: Account::DEFAULT_TOKEN_LIFETIME_MINUTES,
+            default_locale: Locale::DEFAULT,
+            webhook_salt,
+            webhook_key_id: self.keyring.primary().0,
+            created_at: self.clock.now(),
+        };
+        self.apply_changes(
+            &mut account,
+            AccountChanges {
+                name: Some(name.to_owned()),
+                ..changes
+            },
+        )?;
+        self.store.insert_account(&account).await?;
+        Ok(account)
+    }
+
+    pub async fn update_account(
+        &self,
+        id: AccountId,
+        changes: AccountChanges,
+    ) -> ServiceResult<Account> {
+        let mut account = self
+            .store
+            .account(id)
+            .await?
+            .ok_or(ServiceError::AccountNotFound)?;
+        self.apply_changes(&mut account, changes)?;
+        self.store.update_account(&account).await?;
+        Ok(account)
+    }
+
+    pub async fn account(&self, id: AccountId) -> ServiceResult<Account> {
+        self.store
+            .account(id)
+            .await?
+            .ok_or(ServiceError::AccountNotFound)
+    }
+
+    pub async fn list_accounts(&self) -> ServiceResult<Vec<Account>> {
+        Ok(self.store.list_accounts().await?)
+    }
+
+    /// The account's Standard Webhooks secret. It is derived from the master
+    /// key and the account's salt, so the database alone does not reveal it.
+    pub fn webhook_secret(&self, account: &Account) -> ServiceResult<SigningSecret> {
+        let bytes = self
+            .keyring
+            .derive(
+                KeyId(account.webhook_key_id),
+                "webhook-signing/v1",
+                account.webhook_salt.as_slice(),
+            )
+            .ok_or_else(|| {
+                ServiceError::Internal(format!(
+                    "master key {} that account {} derives its webhook secret from is not loaded",
+                    account.webhook_key_id, account.id
+                ))
+            })?;
+        SigningSecret::from_bytes(&bytes).map_err(|e| ServiceError::Internal(e.to_string()))
+    }
+
+    /// Draws a new webhook secret for the account (the old one stops working).
+    pub async fn rotate_webhook_secret(&self, id: AccountId) -> ServiceResult<SigningSecret> {
+        let mut account = self.account(id).await?;
+        OsRng.fill_bytes(&mut account.webhook_salt);
+        account.webhook_key_id = self.keyring.primary().0;
+        self.store.update_account(&account).await?;
+        self.webhook_secret(&account)
+    }
+}

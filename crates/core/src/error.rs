@@ -1,0 +1,59 @@
+//! What a use case can refuse, independent of how a transport shows it.
+
+use facegate_domain::{FieldError, Ineligible};
+use facegate_storage::StoreError;
+
+/// Why a facemap was refused (SPEC §4). Each maps to its own API code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FacemapRefusal {
+    #[error("the facemap part is not a Facegate facemap")]
+    NotAFacemap,
+    #[error("the facemap format version is not supported")]
+    UnsupportedVersion,
+    #[error("the facemap was sealed with a key this deployment does not hold")]
+    UnknownKey,
+    #[error("the facemap belongs to another account")]
+    WrongAccount,
+    #[error("the facemap failed its integrity check")]
+    Tampered,
+    #[error("the facemap has been revoked or superseded")]
+    Revoked,
+    #[error("the facemap was issued for a different enrollment")]
+    EnrollmentMismatch,
+    #[error("the facemap was made by a face model this deployment does not support")]
+    UnsupportedModel,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("missing or invalid credentials")]
+    Unauthenticated,
+    #[error("the credential's role does not allow this call")]
+    WrongRole,
+    #[error("facemap authentication is not enabled for this account")]
+    FeatureNotEnabled,
+    #[error("the request is invalid")]
+    Validation(Vec<FieldError>),
+    #[error("no such account")]
+    AccountNotFound,
+    #[error("no such enrollment")]
+    EnrollmentNotFound,
+    #[error("{0}")]
+    Ineligible(Ineligible),
+    #[error("{0}")]
+    Facemap(FacemapRefusal),
+    #[error("no such transaction")]
+    TransactionNotFound,
+    #[error("storage failure: {0}")]
+    Store(#[from] StoreError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ServiceError {
+    pub fn field(error: FieldError) -> Self {
+        Self::Validation(vec![error])
+    }
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;

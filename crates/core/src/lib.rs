@@ -1,0 +1,64 @@
+//! Facegate's application services: each public method is one use case
+//! (initiate, retrieve, delete, expire, deliver callbacks, manage accounts),
+//! combining the domain rules, the facemap keyring, storage and the clock.
+//! Transports (HTTP, CLI) stay thin and call these.
+
+pub mod accounts;
+pub mod authentication;
+pub mod credentials;
+pub mod delivery;
+pub mod error;
+pub mod facemaps;
+mod render;
+
+use std::sync::Arc;
+
+use facegate_domain::{Clock, UrlPolicy};
+use facegate_facemap::Keyring;
+use facegate_storage::Store;
+use tokio::sync::Notify;
+
+pub use authentication::{InitiateRequest, Initiated};
+pub use credentials::{Caller, IssuedCredential};
+pub use error::{FacemapRefusal, ServiceError};
+
+/// Settings the services need (a subset of the server configuration).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Public base URL of this deployment, without a trailing slash; used in
+    /// `redirectUrl` and in the image links of callbacks.
+    pub public_base_url: String,
+    /// Development relaxations of the customer URL rules.
+    pub url_policy: UrlPolicy,
+    /// Embedding models whose facemaps this deployment can compare.
+    pub supported_models: Vec<String>,
+}
+
+/// The services, shared by every handler and worker.
+pub struct Services {
+    pub store: Arc<dyn Store>,
+    pub keyring: Arc<Keyring>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Settings,
+    pub(crate) authenticator: credentials::Authenticator,
+    /// Woken whenever a callback is queued, so delivery does not wait for a poll.
+    pub callbacks_queued: Arc<Notify>,
+}
+
+impl Services {
+    pub fn new(
+        store: Arc<dyn Store>,
+        keyring: Arc<Keyring>,
+        clock: Arc<dyn Clock>,
+        settings: Settings,
+    ) -> Self {
+        Self {
+            store,
+            keyring,
+            clock,
+            settings,
+            authenticator: credentials::Authenticator::new(),
+            callbacks_queued: Arc::new(Notify::new()),
+        }
+    }
+}

@@ -1,0 +1,752 @@
+//! The SQLite [`Store`]: one database file in WAL mode, one writer connection
+//! so that writes serialise inside the process, and a small pool of readers.
+
+mod codec;
+
+use std::path::Path;
+use std::time::Duration as StdDuration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use facegate_domain::{
+    Account, AccountId, AuthTransaction, Credential, Enrollment, EnrollmentRef, TransactionRef,
+    TransactionState,
+};
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use sqlx::Row;
+
+use self::codec::{db_err, ms, opt_ms};
+use crate::{
+    CallbackRecord, CallbackRenderer, DeliveryAttempt, NextStep, OutboxMessage, OutboxStatus,
+    PendingCallback, Store, StoreError, StoreResult,
+};
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Readers never block the writer in WAL mode; a few suffice for the API.
+const READ_CONNECTIONS: u32 = 4;
+const BUSY_TIMEOUT: StdDuration = StdDuration::from_secs(5);
+
+/// Starts every write transaction. IMMEDIATE takes the write lock up front, so
+/// a transaction that reads before it writes can never fail on lock upgrade
+/// (relevant when another process, e.g. an admin CLI, shares the file).
+const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+
+/// The open (non-final) states, spelled as in the schema's partial index so
+/// that SQLite can use it.
+const OPEN_STATES: &str = "state IN ('CREATED', 'STARTED')";
+
+/// A [`Store`] backed by one SQLite database file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    /// Exactly one connection: every write goes through it, in order.
+    write: SqlitePool,
+    read: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `path`. Run
+    /// [`Store::migrate`] before first use.
+    #[tracing::instrument(skip_all)]
+    pub async fn open(path: &Path) -> StoreResult<SqliteStore> {
+        let base = SqliteConnectOptions::new()
+            .filename(path)
+            // A state change reported to the customer must survive a power cut.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+
+        // The writer is opened first: it creates the file and switches it to
+        // WAL (a persistent property of the file), before any reader connects.
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            // Keeping the writer open keeps the WAL index alive between bursts.
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(
+                base.clone()
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal),
+            )
+            .await
+            .map_err(db_err)?;
+
+        let read = SqlitePoolOptions::new()
+            .max_connections(READ_CONNECTIONS)
+            // A write through a reader would bypass the writer's serialisation.
+            .connect_with(base.create_if_missing(false).pragma("query_only", "ON"))
+            .await
+            .map_err(db_err)?;
+
+        Ok(SqliteStore { write, read })
+    }
+
+    /// Closes both pools, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+
+    async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.write.begin_with(BEGIN_WRITE).await.map_err(db_err)
+    }
+}
+
+/// Reads a transaction, deleted or not.
+async fn fetch_transaction(
+    conn: &mut SqliteConnection,
+    reference: TransactionRef,
+) -> StoreResult<Option<AuthTransaction>> {
+    let sql = format!(
+        "SELECT {} FROM auth_transactions WHERE reference = ?",
+        codec::TX_COLUMNS
+    );
+    sqlx::query(&sql)
+        .bind(reference.to_string())
+        .fetch_optional(conn)
+        .await
+        .map_err(db_err)?
+        .as_ref()
+        .map(codec::transaction)
+        .transpose()
+}
+
+async fn insert_outbox(conn: &mut SqliteConnection, message: &OutboxMessage) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO outbox (id, account, transaction_ref, event, url, body, status, attempts, \
+         first_attempt_at, next_attempt_at, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, ?)",
+    )
+    .bind(message.id.hyphenated().to_string())
+    .bind(message.account.to_string())
+    .bind(message.transaction.to_string())
+    .bind(&message.event)
+    .bind(&message.url)
+    .bind(&message.body)
+    .bind(OutboxStatus::Pending.as_str())
+    .bind(ms(message.created_at))
+    .bind(ms(message.created_at))
+    .execute(conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+/// Moves an open, undeleted transaction to `state`, erases its facemap and
+/// queues its callback, all on the caller's database transaction. `None` when
+/// the transaction was not open (or is unknown or deleted).
+async fn finalize_in(
+    conn: &mut SqliteConnection,
+    reference: TransactionRef,
+    state: TransactionState,
+    at: DateTime<Utc>,
+    renderer: &dyn CallbackRenderer,
+) -> StoreResult<Option<AuthTransaction>> {
+    if !state.is_final() {
+        return Err(StoreError::Conflict(format!(
+            "{} is not a final state",
+            state.as_str()
+        )));
+    }
+    // The state guard in the WHERE clause is what makes finalisation happen
+    // at most once, whatever the callers raced on.
+    let sql = format!(
+        "UPDATE auth_transactions SET state = ?, finalized_at = ?, facemap = NULL \
+         WHERE reference = ? AND {OPEN_STATES} AND deleted_at IS NULL"
+    );
+    let done = sqlx::query(&sql)
+        .bind(state.as_str())
+        .bind(ms(at))
+        .bind(reference.to_string())
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    if done.rows_affected() == 0 {
+        return Ok(None);
+    }
+    let updated = fetch_transaction(&mut *conn, reference)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("finalised transaction vanished".to_owned()))?;
+    if let Some(message) = renderer.render(&updated) {
+        insert_outbox(conn, &message).await?;
+    }
+    Ok(Some(updated))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    #[tracing::instrument(skip_all)]
+    async fn migrate(&self) -> StoreResult<()> {
+        MIGRATOR.run(&self.write).await.map_err(|e| match e {
+            sqlx::migrate::MigrateError::Execute(e) => db_err(e),
+            e => StoreError::Backend(e.to_string()),
+        })
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.read)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(account = %account.id))]
+    async fn insert_account(&self, account: &Account) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO accounts (id, name, facemap_auth_enabled, callback_url, success_url, \
+             error_url, default_token_lifetime_minutes, default_locale, webhook_salt, \
+             webhook_key_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(account.id.to_string())
+        .bind(&account.name)
+        .bind(account.facemap_auth_enabled)
+        .bind(account.callback_url.as_ref().map(|u| u.as_str()))
+        .bind(account.success_url.as_ref().map(|u| u.as_str()))
+        .bind(account.error_url.as_ref().map(|u| u.as_str()))
+        .bind(i64::from(account.default_token_lifetime_minutes))
+        .bind(account.default_locale.as_str())
+        .bind(account.webhook_salt.as_slice())
+        .bind(i64::from(account.webhook_key_id))
+        .bind(ms(account.created_at))
+        .execute(&self.write)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Updates everything but the id and `created_at`, which never change.
+    #[tracing::instrument(skip_all, fields(account = %account.id))]
+    async fn update_account(&self, account: &Account) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE accounts SET name = ?, facemap_auth_enabled = ?, callback_url = ?, \
+             success_url = ?, error_url = ?, default_token_lifetime_minutes = ?, \
+             default_locale = ?, webhook_salt = ?, webhook_key_id = ? WHERE id = ?",
+        )
+        .bind(&account.name)
+        .bind(account.facemap_auth_enabled)
+        .bind(account.callback_url.as_ref().map(|u| u.as_str()))
+        .bind(account.success_url.as_ref().map(|u| u.as_str()))
+        .bind(account.error_url.as_ref().map(|u| u.as_str()))
+        .bind(i64::from(account.default_token_lifetime_minutes))
+        .bind(account.default_locale.as_str())
+        .bind(account.webhook_salt.as_slice())
+        .bind(i64::from(account.webhook_key_id))
+        .bind(account.id.to_string())
+        .execute(&self.write)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    #[tracing::instrument(skip_all, fields(account = %id))]
+    async fn account(&self, id: AccountId) -> StoreResult<Option<Account>> {
+        let sql = format!(
+            "SELECT {} FROM accounts WHERE id = ?",
+            codec::ACCOUNT_COLUMNS
+        );
+        sqlx::query(&sql)
+            .bind(id.to_string())
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(codec::account)
+            .transpose()
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_accounts(&self) -> StoreResult<Vec<Account>> {
+        let sql = format!(
+            "SELECT {} FROM accounts ORDER BY created_at, id",
+            codec::ACCOUNT_COLUMNS
+        );
+        sqlx::query(&sql)
+            .fetch_all(&self.read)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(codec::account)
+            .collect()
+    }
+
+    #[tracing::instrument(skip_all, fields(account = %credential.account, credential = %credential.id))]
+    async fn insert_credential(&self, credential: &Credential) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO credentials (id, account, token, secret_hash, role, created_at, \
+             revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(credential.id.to_string())
+        .bind(credential.account.to_string())
+        .bind(&credential.token)
+        .bind(&credential.secret_hash)
+        .bind(credential.role.as_str())
+        .bind(ms(credential.created_at))
+        .bind(opt_ms(credential.revoked_at))
+        .execute(&self.write)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Revoked credentials are returned too: the caller decides what
+    /// `revoked_at` means for the request at hand.
+    #[tracing::instrument(skip_all)]
+    async fn credential_by_token(&self, token: &str) -> StoreResult<Option<Credential>> {
+        let sql = format!(
+            "SELECT {} FROM credentials WHERE token = ?",
+            codec::CREDENTIAL_COLUMNS
+        );
+        sqlx::query(&sql)
+            .bind(token)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(codec::credential)
+            .transpose()
+    }
+
+    #[tracing::instrument(skip_all, fields(account = %account))]
+    async fn list_credentials(&self, account: AccountId) -> StoreResult<Vec<Credential>> {
+        let sql = format!(
+            "SELECT {} FROM credentials WHERE account = ? ORDER BY created_at, id",
+            codec::CREDENTIAL_COLUMNS
+        );
+        sqlx::query(&sql)
+            .bind(account.to_string())
+            .fetch_all(&self.read)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(codec::credential)
+            .collect()
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn revoke_credential(&self, token: &str, at: DateTime<Utc>) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE credentials SET revoked_at = ? WHERE token = ? AND revoked_at IS NULL",
+        )
+        .bind(ms(at))
+        .bind(token)
+        .execute(&self.write)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    #[tracing::instrument(skip_all, fields(reference = %enrollment.reference))]
+    async fn insert_enrollment(&self, enrollment: &Enrollment) -> StoreResult<()> {
+        let binding = enrollment.facemap.as_ref();
+        sqlx::query(
+            "INSERT INTO enrollments (reference, account, verification_status, similarity, \
+             validity, facemap_serial, facemap_model, facemap_revoked_at, server_facemap, \
+             created_at, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(enrollment.reference.to_string())
+        .bind(enrollment.account.to_string())
+        .bind(enrollment.verification_status.map(|v| v.as_str()))
+        .bind(enrollment.similarity.map(|v| v.as_str()))
+        .bind(enrollment.validity)
+        .bind(binding.map(|b| codec::serial_to_db(b.serial)))
+        .bind(binding.map(|b| b.model.as_str()))
+        .bind(binding.and_then(|b| opt_ms(b.revoked_at)))
+        .bind(enrollment.server_facemap.as_deref())
+        .bind(ms(enrollment.created_at))
+        .bind(opt_ms(enrollment.deleted_at))
+        .execute(&self.write)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Tombstones are returned too: facemap authentication needs them.
+    #[tracing::instrument(skip_all, fields(reference = %reference))]
+    async fn enrollment(&self, reference: EnrollmentRef) -> StoreResult<Option<Enrollment>> {
+        let sql = format!(
+            "SELECT {} FROM enrollments WHERE reference = ?",
+            codec::ENROLLMENT_COLUMNS
+        );
+        sqlx::query(&sql)
+            .bind(reference.to_string())
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(codec::enrollment)
+            .transpose()
+    }
+
+    #[tracing::instrument(skip_all, fields(reference = %reference))]
+    async fn delete_enrollment(
+        &self,
+        reference: EnrollmentRef,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        // Mirrors `Enrollment::into_tombstone`: decision and binding stay.
+        let done = sqlx::query(
+            "UPDATE enrollments SET server_facemap = NULL, deleted_at = ? \
+             WHERE reference = ? AND deleted_at IS NULL",
+        )
+        .bind(ms(at))
+        .bind(reference.to_string())
+        .execute(&self.write)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    #[tracing::instrument(skip_all, fields(reference = %reference))]
+    async fn revoke_facemap(
+        &self,
+        reference: EnrollmentRef,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE enrollments SET facemap_revoked_at = ? \
+             WHERE reference = ? AND facemap_serial IS NOT NULL AND facemap_revoked_at IS NULL",
+        )
+        .bind(ms(at))
+        .bind(reference.to_string())
+        .execute(&self.write)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    #[tracing::instrument(skip_all, fields(reference = %tx.reference, enrollment = %tx.enrollment))]
+    async fn initiate_transaction(
+        &self,
+        tx: &AuthTransaction,
+        renderer: &dyn CallbackRenderer,
+    ) -> StoreResult<Vec<TransactionRef>> {
+        let mut db = self.begin_write().await?;
+
+        let sql = format!(
+            "SELECT reference FROM auth_transactions \
+             WHERE enrollment = ? AND {OPEN_STATES} AND deleted_at IS NULL \
+             ORDER BY created_at, reference"
+        );
+        let open = sqlx::query(&sql)
+            .bind(tx.enrollment.to_string())
+            .fetch_all(&mut *db)
+            .await
+            .map_err(db_err)?;
+        let mut expired = Vec::with_capacity(open.len());
+        for row in &open {
+            let raw: String = row.try_get("reference").map_err(db_err)?;
+            let reference: TransactionRef = raw
+                .parse()
+                .map_err(|_| StoreError::Corrupt("reference: not a hyphenated UUID".to_owned()))?;
+            // The new transaction supersedes the old one at the moment it is created.
+            let done = finalize_in(
+                &mut db,
+                reference,
+                TransactionState::Expired,
+                tx.created_at,
+                renderer,
+            )
+            .await?;
+            if done.is_some() {
+                expired.push(reference);
+            }
+        }
+
+        sqlx::query(
+            "INSERT INTO auth_transactions (reference, account, enrollment, state, scan_source, \
+             user_reference, callback_url, success_url, error_url, locale, token_hash, facemap, \
+             created_at, expires_at, finalized_at, deleted_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(tx.reference.to_string())
+        .bind(tx.account.to_string())
+        .bind(tx.enrollment.to_string())
+        .bind(tx.state.as_str())
+        .bind(tx.scan_source.as_str())
+        .bind(tx.user_reference.as_ref().map(|u| u.as_str()))
+        .bind(tx.callback_url.as_ref().map(|u| u.as_str()))
+        .bind(tx.success_url.as_ref().map(|u| u.as_str()))
+        .bind(tx.error_url.as_ref().map(|u| u.as_str()))
+        .bind(tx.locale.as_str())
+        .bind(tx.token_hash.as_slice())
+        .bind(tx.facemap.as_deref())
+        .bind(ms(tx.created_at))
+        .bind(ms(tx.expires_at))
+        .bind(opt_ms(tx.finalized_at))
+        .bind(opt_ms(tx.deleted_at))
+        .execute(&mut *db)
+        .await
+        .map_err(db_err)?;
+
+        db.commit().await.map_err(db_err)?;
+        if !expired.is_empty() {
+            tracing::debug!(expired = expired.len(), "superseded open transactions");
+        }
+        Ok(expired)
+    }
+
+    #[tracing::instrument(skip_all, fields(reference = %reference))]
+    async fn transaction(&self, reference: TransactionRef) -> StoreResult<Option<AuthTransaction>> {
+        let sql = format!(
+            "SELECT {} FROM auth_transactions WHERE reference = ? AND deleted_at IS NULL",
+            codec::TX_COLUMNS
+        );
+        sqlx::query(&sql)
+            .bind(reference.to_string())
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(codec::transaction)
+            .transpose()
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn transaction_by_token_hash(
+        &self,
+        hash: &[u8; 32],
+    ) -> StoreResult<Option<AuthTransaction>> {
+        let sql = format!(
+            "SELECT {} FROM auth_transactions WHERE token_hash = ? AND deleted_at IS NULL",
+            codec::TX_COLUMNS
+        );
+        sqlx::query(&sql)
+            .bind(hash.as_slice())
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(codec::transaction)
+            .transpose()
+    }
+
+    #[tracing::instrument(skip_all, fields(reference = %reference))]
+    async fn mark_started(
+        &self,
+        reference: TransactionRef,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE auth_transactions SET state = 'STARTED', started_at = ? \
+             WHERE reference = ? AND state = 'CREATED' AND deleted_at IS NULL",
+        )
+        .bind(ms(at))
+        .bind(reference.to_string())
+        .execute(&self.write)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    #[tracing::instrument(skip_all, fields(reference = %reference, state = state.as_str()))]
+    async fn finalize_transaction(
+        &self,
+        reference: TransactionRef,
+        state: TransactionState,
+        at: DateTime<Utc>,
+        renderer: &dyn CallbackRenderer,
+    ) -> StoreResult<Option<AuthTransaction>> {
+        let mut db = self.begin_write().await?;
+        let updated = finalize_in(&mut db, reference, state, at, renderer).await?;
+        db.commit().await.map_err(db_err)?;
+        Ok(updated)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn overdue_transactions(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<TransactionRef>> {
+        let sql = format!(
+            "SELECT reference FROM auth_transactions \
+             WHERE {OPEN_STATES} AND expires_at <= ? AND deleted_at IS NULL \
+             ORDER BY expires_at, reference LIMIT ?"
+        );
+        sqlx::query(&sql)
+            .bind(ms(now))
+            .bind(i64::from(limit))
+            .fetch_all(&self.read)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(|row| {
+                let raw: String = row.try_get("reference").map_err(db_err)?;
+                raw.parse()
+                    .map_err(|_| StoreError::Corrupt("reference: not a hyphenated UUID".to_owned()))
+            })
+            .collect()
+    }
+
+    #[tracing::instrument(skip_all, fields(reference = %reference))]
+    async fn delete_transaction(
+        &self,
+        reference: TransactionRef,
+        at: DateTime<Utc>,
+        renderer: &dyn CallbackRenderer,
+    ) -> StoreResult<bool> {
+        let mut db = self.begin_write().await?;
+        // The customer still learns how an open transaction ended; the callback
+        // is rendered before the user reference is erased.
+        finalize_in(&mut db, reference, TransactionState::Expired, at, renderer).await?;
+        let done = sqlx::query(
+            "UPDATE auth_transactions SET user_reference = NULL, facemap = NULL, deleted_at = ? \
+             WHERE reference = ? AND deleted_at IS NULL",
+        )
+        .bind(ms(at))
+        .bind(reference.to_string())
+        .execute(&mut *db)
+        .await
+        .map_err(db_err)?;
+        db.commit().await.map_err(db_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    #[tracing::instrument(skip_all, fields(limit = limit))]
+    async fn claim_due_callbacks(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<PendingCallback>> {
+        let mut db = self.begin_write().await?;
+        let sql = format!(
+            "SELECT {} FROM outbox WHERE status = 'PENDING' AND next_attempt_at <= ? \
+             ORDER BY next_attempt_at, created_at, id LIMIT ?",
+            codec::OUTBOX_COLUMNS
+        );
+        let claimed = sqlx::query(&sql)
+            .bind(ms(now))
+            .bind(i64::from(limit))
+            .fetch_all(&mut *db)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(codec::pending_callback)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let until = now
+            .checked_add_signed(lease)
+            .ok_or_else(|| StoreError::Backend("lease end out of range".to_owned()))?;
+        for pending in &claimed {
+            sqlx::query("UPDATE outbox SET next_attempt_at = ? WHERE id = ?")
+                .bind(ms(until))
+                .bind(pending.message.id.hyphenated().to_string())
+                .execute(&mut *db)
+                .await
+                .map_err(db_err)?;
+        }
+        db.commit().await.map_err(db_err)?;
+        Ok(claimed)
+    }
+
+    /// A message already delivered stays delivered whatever a late worker
+    /// reports; otherwise `next` decides its status (a retry re-opens it).
+    #[tracing::instrument(skip_all, fields(outbox_id = %attempt.outbox_id, attempt_no = attempt.attempt_no))]
+    async fn record_attempt(&self, attempt: &DeliveryAttempt, next: NextStep) -> StoreResult<()> {
+        let id = attempt.outbox_id.hyphenated().to_string();
+        let mut db = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO delivery_attempts (outbox_id, attempt_no, at, delivered, status, error, \
+             detail, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&id)
+        .bind(i64::from(attempt.attempt_no))
+        .bind(ms(attempt.at))
+        .bind(attempt.delivered)
+        .bind(attempt.status.map(i64::from))
+        .bind(attempt.error.as_deref())
+        .bind(attempt.detail.as_deref())
+        .bind(codec::duration_to_db(attempt.duration_ms))
+        .execute(&mut *db)
+        .await
+        .map_err(db_err)?;
+
+        let (status, next_at) = match next {
+            NextStep::Delivered => (OutboxStatus::Delivered, None),
+            NextStep::RetryAt(at) => (OutboxStatus::Pending, Some(ms(at))),
+            NextStep::GiveUp => (OutboxStatus::Failed, None),
+        };
+        // In SQLite every SET expression sees the row as it was before the update.
+        let done = sqlx::query(
+            "UPDATE outbox SET attempts = attempts + 1, \
+             first_attempt_at = COALESCE(first_attempt_at, ?), \
+             status = CASE WHEN status = 'DELIVERED' THEN status ELSE ? END, \
+             next_attempt_at = CASE WHEN status = 'DELIVERED' THEN NULL ELSE ? END \
+             WHERE id = ?",
+        )
+        .bind(ms(attempt.at))
+        .bind(status.as_str())
+        .bind(next_at)
+        .bind(&id)
+        .execute(&mut *db)
+        .await
+        .map_err(db_err)?;
+        if done.rows_affected() != 1 {
+            // Unreachable while the foreign key holds; never leave a stray attempt.
+            return Err(StoreError::Conflict("no such outbox message".to_owned()));
+        }
+        db.commit().await.map_err(db_err)?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(account = %account, reference = %reference))]
+    async fn callbacks_for_transaction(
+        &self,
+        account: AccountId,
+        reference: TransactionRef,
+    ) -> StoreResult<Vec<CallbackRecord>> {
+        // One read transaction, so the messages and their attempts agree.
+        let mut db = self.read.begin().await.map_err(db_err)?;
+        let sql = format!(
+            "SELECT {} FROM outbox WHERE account = ? AND transaction_ref = ? \
+             ORDER BY created_at, rowid",
+            codec::OUTBOX_COLUMNS
+        );
+        let mut records = sqlx::query(&sql)
+            .bind(account.to_string())
+            .bind(reference.to_string())
+            .fetch_all(&mut *db)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(codec::callback_record)
+            .collect::<StoreResult<Vec<_>>>()?;
+        if records.is_empty() {
+            return Ok(records);
+        }
+
+        let sql = format!(
+            "SELECT {} FROM delivery_attempts WHERE outbox_id IN \
+             (SELECT id FROM outbox WHERE account = ? AND transaction_ref = ?) \
+             ORDER BY outbox_id, attempt_no",
+            codec::ATTEMPT_COLUMNS
+        );
+        let attempts = sqlx::query(&sql)
+            .bind(account.to_string())
+            .bind(reference.to_string())
+            .fetch_all(&mut *db)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(codec::delivery_attempt)
+            .collect::<StoreResult<Vec<_>>>()?;
+        db.commit().await.map_err(db_err)?;
+
+        for attempt in attempts {
+            if let Some(record) = records
+                .iter_mut()
+                .find(|r| r.message.id == attempt.outbox_id)
+            {
+                record.attempts.push(attempt);
+            }
+        }
+        Ok(records)
+    }
+}

@@ -1,0 +1,303 @@
+//! Conversions between SQLite values and the domain, and the mapping of sqlx
+//! errors onto [`StoreError`]. Nothing here ever puts a bound or stored value
+//! into an error message: rows carry facemaps, secrets and customer data.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use facegate_domain::{
+    Account, AccountId, AuthTransaction, Credential, CredentialId, Enrollment, EnrollmentRef,
+    FacemapBinding, Locale, LocaleSet, RedirectUrl, Role, ScanSource, Similarity, TransactionRef,
+    TransactionState, UserReference, VerificationStatus,
+};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, Sqlite};
+use uuid::Uuid;
+
+use crate::{
+    CallbackRecord, DeliveryAttempt, OutboxMessage, OutboxStatus, StoreError, StoreResult,
+};
+
+/// Columns of `auth_transactions` that make up an [`AuthTransaction`].
+pub(super) const TX_COLUMNS: &str = "reference, account, enrollment, state, scan_source, \
+     user_reference, callback_url, success_url, error_url, locale, token_hash, facemap, \
+     created_at, expires_at, finalized_at, deleted_at";
+
+pub(super) const ACCOUNT_COLUMNS: &str = "id, name, facemap_auth_enabled, callback_url, \
+     success_url, error_url, default_token_lifetime_minutes, default_locale, webhook_salt, \
+     webhook_key_id, created_at";
+
+pub(super) const CREDENTIAL_COLUMNS: &str =
+    "id, account, token, secret_hash, role, created_at, revoked_at";
+
+pub(super) const ENROLLMENT_COLUMNS: &str = "reference, account, verification_status, \
+     similarity, validity, facemap_serial, facemap_model, facemap_revoked_at, server_facemap, \
+     created_at, deleted_at";
+
+pub(super) const OUTBOX_COLUMNS: &str = "id, account, transaction_ref, event, url, body, \
+     status, attempts, first_attempt_at, next_attempt_at, created_at";
+
+pub(super) const ATTEMPT_COLUMNS: &str =
+    "outbox_id, attempt_no, at, delivered, status, error, detail, duration_ms";
+
+/// Maps a sqlx failure. SQLite's own messages name tables and columns, never
+/// bound values, so they are safe to keep.
+pub(super) fn db_err(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(db.message().to_owned())
+        }
+        sqlx::Error::Database(db) => StoreError::Backend(db.message().to_owned()),
+        e @ (sqlx::Error::ColumnDecode { .. }
+        | sqlx::Error::Decode(_)
+        | sqlx::Error::ColumnNotFound(_)
+        | sqlx::Error::TypeNotFound { .. }) => StoreError::Corrupt(e.to_string()),
+        e => StoreError::Backend(e.to_string()),
+    }
+}
+
+fn corrupt(column: &str, what: &str) -> StoreError {
+    StoreError::Corrupt(format!("{column}: {what}"))
+}
+
+/// Reads one column; a type mismatch or NULL where none is allowed is corruption.
+fn get<'r, T>(row: &'r SqliteRow, column: &str) -> StoreResult<T>
+where
+    T: sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>,
+{
+    // The decode error describes types only, never the value.
+    row.try_get(column)
+        .map_err(|e| corrupt(column, &e.to_string()))
+}
+
+pub(super) fn ms(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+pub(super) fn opt_ms(at: Option<DateTime<Utc>>) -> Option<i64> {
+    at.map(ms)
+}
+
+fn time(row: &SqliteRow, column: &str) -> StoreResult<DateTime<Utc>> {
+    let v: i64 = get(row, column)?;
+    DateTime::from_timestamp_millis(v).ok_or_else(|| corrupt(column, "timestamp out of range"))
+}
+
+fn opt_time(row: &SqliteRow, column: &str) -> StoreResult<Option<DateTime<Utc>>> {
+    let v: Option<i64> = get(row, column)?;
+    v.map(|v| {
+        DateTime::from_timestamp_millis(v).ok_or_else(|| corrupt(column, "timestamp out of range"))
+    })
+    .transpose()
+}
+
+fn uuid(row: &SqliteRow, column: &str) -> StoreResult<Uuid> {
+    let v: String = get(row, column)?;
+    Uuid::try_parse(&v).map_err(|_| corrupt(column, "not a UUID"))
+}
+
+/// Parses one of the domain's identifier newtypes from its hyphenated form.
+fn id<T: FromStr>(row: &SqliteRow, column: &str) -> StoreResult<T> {
+    let v: String = get(row, column)?;
+    v.parse()
+        .map_err(|_| corrupt(column, "not a hyphenated UUID"))
+}
+
+fn flag(row: &SqliteRow, column: &str) -> StoreResult<bool> {
+    match get::<i64>(row, column)? {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(corrupt(column, "not a boolean")),
+    }
+}
+
+fn opt_flag(row: &SqliteRow, column: &str) -> StoreResult<Option<bool>> {
+    match get::<Option<i64>>(row, column)? {
+        None => Ok(None),
+        Some(0) => Ok(Some(false)),
+        Some(1) => Ok(Some(true)),
+        Some(_) => Err(corrupt(column, "not a boolean")),
+    }
+}
+
+fn url(row: &SqliteRow, column: &str) -> StoreResult<Option<RedirectUrl>> {
+    Ok(get::<Option<String>>(row, column)?.map(RedirectUrl::from_trusted))
+}
+
+fn locale(row: &SqliteRow, column: &str) -> StoreResult<Locale> {
+    let v: String = get(row, column)?;
+    // The enrollment set is the wider one: it accepts every stored locale.
+    Locale::parse(&v, LocaleSet::Enrollment).map_err(|_| corrupt(column, "unsupported locale"))
+}
+
+fn blob<const N: usize>(row: &SqliteRow, column: &str) -> StoreResult<[u8; N]> {
+    let v: Vec<u8> = get(row, column)?;
+    v.try_into().map_err(|_| corrupt(column, "wrong length"))
+}
+
+fn enum_of<T>(row: &SqliteRow, column: &str, parse: fn(&str) -> Option<T>) -> StoreResult<T> {
+    let v: String = get(row, column)?;
+    parse(&v).ok_or_else(|| corrupt(column, "unknown value"))
+}
+
+fn opt_enum_of<T>(
+    row: &SqliteRow,
+    column: &str,
+    parse: fn(&str) -> Option<T>,
+) -> StoreResult<Option<T>> {
+    get::<Option<String>>(row, column)?
+        .map(|v| parse(&v).ok_or_else(|| corrupt(column, "unknown value")))
+        .transpose()
+}
+
+fn unsigned<T: TryFrom<i64>>(row: &SqliteRow, column: &str) -> StoreResult<T> {
+    let v: i64 = get(row, column)?;
+    T::try_from(v).map_err(|_| corrupt(column, "out of range"))
+}
+
+/// SQLite integers are signed 64-bit; a serial is stored bit for bit so that
+/// the whole `u64` range round-trips (serials are never compared in SQL).
+pub(super) fn serial_to_db(serial: u64) -> i64 {
+    serial as i64
+}
+
+fn serial_from_db(v: i64) -> u64 {
+    v as u64
+}
+
+/// Saturates rather than fails: a duration beyond `i64::MAX` ms is not real.
+pub(super) fn duration_to_db(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}
+
+pub(super) fn account(row: &SqliteRow) -> StoreResult<Account> {
+    Ok(Account {
+        id: id(row, "id")?,
+        name: get(row, "name")?,
+        facemap_auth_enabled: flag(row, "facemap_auth_enabled")?,
+        callback_url: url(row, "callback_url")?,
+        success_url: url(row, "success_url")?,
+        error_url: url(row, "error_url")?,
+        default_token_lifetime_minutes: unsigned(row, "default_token_lifetime_minutes")?,
+        default_locale: locale(row, "default_locale")?,
+        webhook_salt: blob(row, "webhook_salt")?,
+        webhook_key_id: unsigned(row, "webhook_key_id")?,
+        created_at: time(row, "created_at")?,
+    })
+}
+
+pub(super) fn credential(row: &SqliteRow) -> StoreResult<Credential> {
+    Ok(Credential {
+        id: id::<CredentialId>(row, "id")?,
+        account: id::<AccountId>(row, "account")?,
+        token: get(row, "token")?,
+        secret_hash: get(row, "secret_hash")?,
+        role: enum_of(row, "role", Role::parse)?,
+        created_at: time(row, "created_at")?,
+        revoked_at: opt_time(row, "revoked_at")?,
+    })
+}
+
+pub(super) fn enrollment(row: &SqliteRow) -> StoreResult<Enrollment> {
+    let serial: Option<i64> = get(row, "facemap_serial")?;
+    let model: Option<String> = get(row, "facemap_model")?;
+    let revoked_at = opt_time(row, "facemap_revoked_at")?;
+    let facemap = match (serial, model) {
+        (Some(serial), Some(model)) => Some(FacemapBinding {
+            serial: serial_from_db(serial),
+            model,
+            revoked_at,
+        }),
+        (None, None) if revoked_at.is_none() => None,
+        _ => return Err(corrupt("facemap_serial", "incomplete facemap binding")),
+    };
+    Ok(Enrollment {
+        reference: id::<EnrollmentRef>(row, "reference")?,
+        account: id::<AccountId>(row, "account")?,
+        verification_status: opt_enum_of(row, "verification_status", VerificationStatus::parse)?,
+        similarity: opt_enum_of(row, "similarity", Similarity::parse)?,
+        validity: opt_flag(row, "validity")?,
+        facemap,
+        server_facemap: get(row, "server_facemap")?,
+        created_at: time(row, "created_at")?,
+        deleted_at: opt_time(row, "deleted_at")?,
+    })
+}
+
+pub(super) fn transaction(row: &SqliteRow) -> StoreResult<AuthTransaction> {
+    Ok(AuthTransaction {
+        reference: id::<TransactionRef>(row, "reference")?,
+        account: id::<AccountId>(row, "account")?,
+        enrollment: id::<EnrollmentRef>(row, "enrollment")?,
+        state: enum_of(row, "state", TransactionState::parse)?,
+        scan_source: enum_of(row, "scan_source", ScanSource::parse)?,
+        user_reference: get::<Option<String>>(row, "user_reference")?
+            .map(UserReference::from_trusted),
+        callback_url: url(row, "callback_url")?,
+        success_url: url(row, "success_url")?,
+        error_url: url(row, "error_url")?,
+        locale: locale(row, "locale")?,
+        token_hash: blob(row, "token_hash")?,
+        facemap: get(row, "facemap")?,
+        created_at: time(row, "created_at")?,
+        expires_at: time(row, "expires_at")?,
+        finalized_at: opt_time(row, "finalized_at")?,
+        deleted_at: opt_time(row, "deleted_at")?,
+    })
+}
+
+fn outbox_status(s: &str) -> Option<OutboxStatus> {
+    [
+        OutboxStatus::Pending,
+        OutboxStatus::Delivered,
+        OutboxStatus::Failed,
+    ]
+    .into_iter()
+    .find(|v| v.as_str() == s)
+}
+
+pub(super) fn outbox_message(row: &SqliteRow) -> StoreResult<OutboxMessage> {
+    Ok(OutboxMessage {
+        id: uuid(row, "id")?,
+        account: id::<AccountId>(row, "account")?,
+        transaction: id::<TransactionRef>(row, "transaction_ref")?,
+        event: get(row, "event")?,
+        url: get(row, "url")?,
+        body: get(row, "body")?,
+        created_at: time(row, "created_at")?,
+    })
+}
+
+pub(super) fn pending_callback(row: &SqliteRow) -> StoreResult<crate::PendingCallback> {
+    Ok(crate::PendingCallback {
+        message: outbox_message(row)?,
+        attempts: unsigned(row, "attempts")?,
+        first_attempt_at: opt_time(row, "first_attempt_at")?,
+    })
+}
+
+/// A callback record without its attempts; they are read separately.
+pub(super) fn callback_record(row: &SqliteRow) -> StoreResult<CallbackRecord> {
+    Ok(CallbackRecord {
+        message: outbox_message(row)?,
+        status: enum_of(row, "status", outbox_status)?,
+        next_attempt_at: opt_time(row, "next_attempt_at")?,
+        attempts: Vec::new(),
+    })
+}
+
+pub(super) fn delivery_attempt(row: &SqliteRow) -> StoreResult<DeliveryAttempt> {
+    let status: Option<i64> = get(row, "status")?;
+    Ok(DeliveryAttempt {
+        outbox_id: uuid(row, "outbox_id")?,
+        attempt_no: unsigned(row, "attempt_no")?,
+        at: time(row, "at")?,
+        delivered: flag(row, "delivered")?,
+        status: status
+            .map(|s| u16::try_from(s).map_err(|_| corrupt("status", "out of range")))
+            .transpose()?,
+        error: get(row, "error")?,
+        detail: get(row, "detail")?,
+        duration_ms: unsigned(row, "duration_ms")?,
+    })
+}

@@ -1,0 +1,753 @@
+//! Behaviour of `SqliteStore` against a real database file, one fresh file per test.
+
+// Failing loudly is what a test is for.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use facegate_domain::{
+    Account, AccountId, AuthTransaction, Credential, CredentialId, Enrollment, EnrollmentRef,
+    FacemapBinding, Locale, LocaleSet, RedirectUrl, Role, ScanSource, Similarity, TransactionRef,
+    TransactionState, UserReference, VerificationStatus,
+};
+use facegate_storage::{
+    CallbackRenderer, DeliveryAttempt, NextStep, OutboxMessage, OutboxStatus, SqliteStore, Store,
+    StoreError,
+};
+use tempfile::TempDir;
+use uuid::Uuid;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// Storage keeps milliseconds, so test times are whole milliseconds.
+fn at(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(1_767_225_600_000 + ms).unwrap()
+}
+
+async fn fresh() -> (TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("facegate.sqlite"))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    (dir, store)
+}
+
+fn account() -> Account {
+    Account {
+        id: AccountId::new_random(),
+        name: "Acme".into(),
+        facemap_auth_enabled: true,
+        callback_url: Some(RedirectUrl::from_trusted("https://acme.example/cb".into())),
+        success_url: None,
+        error_url: Some(RedirectUrl::from_trusted("https://acme.example/err".into())),
+        default_token_lifetime_minutes: 30,
+        default_locale: Locale::parse("en-GB", LocaleSet::Enrollment).unwrap(),
+        webhook_salt: [7; 16],
+        webhook_key_id: 3,
+        created_at: at(0),
+    }
+}
+
+fn enrollment(account: AccountId) -> Enrollment {
+    Enrollment {
+        reference: EnrollmentRef::new_random(),
+        account,
+        verification_status: Some(VerificationStatus::ApprovedVerified),
+        similarity: Some(Similarity::Match),
+        validity: Some(true),
+        facemap: Some(FacemapBinding {
+            serial: u64::MAX - 1,
+            model: "arcface-v2".into(),
+            revoked_at: None,
+        }),
+        server_facemap: Some(vec![1, 2, 3, 4]),
+        created_at: at(10),
+        deleted_at: None,
+    }
+}
+
+fn transaction(e: &Enrollment, created_ms: i64) -> AuthTransaction {
+    let reference = TransactionRef::new_random();
+    let mut token_hash = [0u8; 32];
+    token_hash[..16].copy_from_slice(reference.as_uuid().as_bytes());
+    AuthTransaction {
+        reference,
+        account: e.account,
+        enrollment: e.reference,
+        state: TransactionState::Created,
+        scan_source: ScanSource::Web,
+        user_reference: Some(UserReference::from_trusted("user-42".into())),
+        callback_url: Some(RedirectUrl::from_trusted("https://acme.example/cb".into())),
+        success_url: None,
+        error_url: None,
+        locale: Locale::parse("ar", LocaleSet::Enrollment).unwrap(),
+        token_hash,
+        facemap: Some(vec![9; 64]),
+        created_at: at(created_ms),
+        expires_at: at(created_ms + 15 * 60_000),
+        finalized_at: None,
+        deleted_at: None,
+    }
+}
+
+/// Renders a message for every final transaction and counts the calls.
+#[derive(Default)]
+struct Renderer {
+    calls: AtomicUsize,
+}
+
+impl CallbackRenderer for Renderer {
+    fn render(&self, tx: &AuthTransaction) -> Option<OutboxMessage> {
+        assert!(tx.state.is_final(), "rendered a non-final transaction");
+        assert!(
+            tx.facemap.is_none(),
+            "rendered with the facemap still present"
+        );
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Some(OutboxMessage {
+            id: Uuid::new_v4(),
+            account: tx.account,
+            transaction: tx.reference,
+            event: "NETVERIFY_AUTHENTICATION".into(),
+            url: "https://acme.example/cb".into(),
+            body: format!("transactionStatus={}", tx.state.as_str()),
+            created_at: tx.finalized_at.unwrap_or(tx.created_at),
+        })
+    }
+}
+
+impl Renderer {
+    fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+/// Sets up an account and an enrollment.
+async fn seeded() -> (TempDir, SqliteStore, Account, Enrollment) {
+    let (dir, store) = fresh().await;
+    let a = account();
+    store.insert_account(&a).await.unwrap();
+    let e = enrollment(a.id);
+    store.insert_enrollment(&e).await.unwrap();
+    (dir, store, a, e)
+}
+
+#[tokio::test]
+async fn accounts_round_trip() -> TestResult {
+    let (_dir, store) = fresh().await;
+    store.ping().await?;
+    let mut a = account();
+    store.insert_account(&a).await?;
+    assert_eq!(store.account(a.id).await?, Some(a.clone()));
+    assert!(matches!(
+        store.insert_account(&a).await,
+        Err(StoreError::Conflict(_))
+    ));
+
+    a.name = "Acme AG".into();
+    a.facemap_auth_enabled = false;
+    a.callback_url = None;
+    a.success_url = Some(RedirectUrl::from_trusted("https://acme.example/ok".into()));
+    a.default_token_lifetime_minutes = 5;
+    a.default_locale = Locale::DEFAULT;
+    a.webhook_salt = [9; 16];
+    a.webhook_key_id = 4;
+    assert!(store.update_account(&a).await?);
+    assert_eq!(store.account(a.id).await?, Some(a.clone()));
+
+    let mut b = account();
+    b.created_at = at(1);
+    store.insert_account(&b).await?;
+    assert_eq!(store.list_accounts().await?, vec![a, b]);
+
+    let unknown = Account {
+        id: AccountId::new_random(),
+        ..account()
+    };
+    assert!(!store.update_account(&unknown).await?);
+    assert_eq!(store.account(unknown.id).await?, None);
+    Ok(())
+}
+
+#[tokio::test]
+async fn credentials_round_trip() -> TestResult {
+    let (_dir, store) = fresh().await;
+    let a = account();
+    store.insert_account(&a).await?;
+    let api = Credential {
+        id: CredentialId::new_random(),
+        account: a.id,
+        token: "tok-api".into(),
+        secret_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        role: Role::Api,
+        created_at: at(1),
+        revoked_at: None,
+    };
+    let admin = Credential {
+        id: CredentialId::new_random(),
+        token: "tok-admin".into(),
+        role: Role::Admin,
+        created_at: at(2),
+        ..api.clone()
+    };
+    store.insert_credential(&api).await?;
+    store.insert_credential(&admin).await?;
+    let dup = Credential {
+        id: CredentialId::new_random(),
+        ..api.clone()
+    };
+    assert!(matches!(
+        store.insert_credential(&dup).await,
+        Err(StoreError::Conflict(_))
+    ));
+
+    assert_eq!(
+        store.credential_by_token("tok-api").await?,
+        Some(api.clone())
+    );
+    assert_eq!(store.credential_by_token("nope").await?, None);
+
+    assert!(store.revoke_credential("tok-api", at(5)).await?);
+    assert!(!store.revoke_credential("tok-api", at(6)).await?);
+    assert!(!store.revoke_credential("nope", at(6)).await?);
+    let revoked = Credential {
+        revoked_at: Some(at(5)),
+        ..api
+    };
+    assert_eq!(
+        store.credential_by_token("tok-api").await?,
+        Some(revoked.clone())
+    );
+
+    assert_eq!(store.list_credentials(a.id).await?, vec![revoked, admin]);
+    assert!(store
+        .list_credentials(AccountId::new_random())
+        .await?
+        .is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn enrollments_round_trip_and_tombstone() -> TestResult {
+    let (_dir, store, a, e) = seeded().await;
+    assert_eq!(store.enrollment(e.reference).await?, Some(e.clone()));
+    assert_eq!(store.enrollment(EnrollmentRef::new_random()).await?, None);
+
+    // An undecided enrollment without a binding round-trips too.
+    let bare = Enrollment {
+        reference: EnrollmentRef::new_random(),
+        verification_status: None,
+        similarity: None,
+        validity: None,
+        facemap: None,
+        server_facemap: None,
+        ..enrollment(a.id)
+    };
+    store.insert_enrollment(&bare).await?;
+    assert_eq!(store.enrollment(bare.reference).await?, Some(bare.clone()));
+    assert!(!store.revoke_facemap(bare.reference, at(20)).await?);
+
+    assert!(store.delete_enrollment(e.reference, at(100)).await?);
+    assert!(!store.delete_enrollment(e.reference, at(200)).await?);
+    assert!(
+        !store
+            .delete_enrollment(EnrollmentRef::new_random(), at(200))
+            .await?
+    );
+    let tomb = store
+        .enrollment(e.reference)
+        .await?
+        .ok_or("tombstone missing")?;
+    assert_eq!(tomb, e.clone().into_tombstone(at(100)));
+    assert!(tomb.server_facemap.is_none());
+    assert_eq!(tomb.facemap, e.facemap);
+    assert!(tomb.eligible_for_facemap_auth().is_ok());
+
+    // The binding in the tombstone can still be revoked, once.
+    assert!(store.revoke_facemap(e.reference, at(300)).await?);
+    assert!(!store.revoke_facemap(e.reference, at(400)).await?);
+    let revoked = store
+        .enrollment(e.reference)
+        .await?
+        .ok_or("tombstone missing")?;
+    assert_eq!(
+        revoked.facemap.as_ref().and_then(|b| b.revoked_at),
+        Some(at(300))
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn transactions_round_trip() -> TestResult {
+    let (_dir, store, _a, e) = seeded().await;
+    let r = Renderer::default();
+    let tx = transaction(&e, 100);
+    assert!(store.initiate_transaction(&tx, &r).await?.is_empty());
+    assert_eq!(r.calls(), 0);
+    assert_eq!(store.transaction(tx.reference).await?, Some(tx.clone()));
+    assert_eq!(
+        store.transaction_by_token_hash(&tx.token_hash).await?,
+        Some(tx.clone())
+    );
+    assert_eq!(store.transaction(TransactionRef::new_random()).await?, None);
+    assert_eq!(store.transaction_by_token_hash(&[0; 32]).await?, None);
+
+    // A duplicate reference is refused and undoes the whole initiation.
+    let dup = AuthTransaction {
+        token_hash: [1; 32],
+        ..tx.clone()
+    };
+    assert!(matches!(
+        store.initiate_transaction(&dup, &r).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.transaction(tx.reference).await?, Some(tx.clone()));
+    assert_eq!(
+        r.calls(),
+        1,
+        "the renderer ran inside the rolled-back transaction"
+    );
+    assert!(store
+        .callbacks_for_transaction(tx.account, tx.reference)
+        .await?
+        .is_empty());
+
+    assert!(store.mark_started(tx.reference, at(150)).await?);
+    assert!(!store.mark_started(tx.reference, at(160)).await?);
+    let started = store.transaction(tx.reference).await?.ok_or("missing")?;
+    assert_eq!(started.state, TransactionState::Started);
+    assert_eq!(started.facemap, tx.facemap);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_new_transaction_expires_the_open_one_of_its_enrollment_only() -> TestResult {
+    let (_dir, store, a, e) = seeded().await;
+    let other = enrollment(a.id);
+    store.insert_enrollment(&other).await?;
+    let r = Renderer::default();
+
+    let first = transaction(&e, 100);
+    let bystander = transaction(&other, 150);
+    store.initiate_transaction(&first, &r).await?;
+    store.initiate_transaction(&bystander, &r).await?;
+    let second = transaction(&e, 200);
+    assert_eq!(
+        store.initiate_transaction(&second, &r).await?,
+        vec![first.reference]
+    );
+    assert_eq!(r.calls(), 1);
+
+    let expired = store.transaction(first.reference).await?.ok_or("missing")?;
+    assert_eq!(expired.state, TransactionState::Expired);
+    assert_eq!(expired.finalized_at, Some(second.created_at));
+    assert_eq!(expired.facemap, None);
+    assert_eq!(expired.user_reference, first.user_reference);
+
+    let callbacks = store
+        .callbacks_for_transaction(a.id, first.reference)
+        .await?;
+    assert_eq!(callbacks.len(), 1);
+    assert_eq!(callbacks[0].status, OutboxStatus::Pending);
+    assert_eq!(callbacks[0].next_attempt_at, Some(second.created_at));
+    assert_eq!(callbacks[0].message.body, "transactionStatus=EXPIRED");
+    assert!(callbacks[0].attempts.is_empty());
+
+    assert_eq!(store.transaction(second.reference).await?, Some(second));
+    assert_eq!(
+        store.transaction(bystander.reference).await?,
+        Some(bystander.clone())
+    );
+    assert!(store
+        .callbacks_for_transaction(a.id, bystander.reference)
+        .await?
+        .is_empty());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_initiations_leave_exactly_one_open() -> TestResult {
+    let (_dir, store, a, e) = seeded().await;
+    let store = Arc::new(store);
+    let renderer = Arc::new(Renderer::default());
+
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let (store, renderer) = (Arc::clone(&store), Arc::clone(&renderer));
+            let tx = transaction(&e, 100 + i);
+            tokio::spawn(async move {
+                store
+                    .initiate_transaction(&tx, renderer.as_ref())
+                    .await
+                    .map(|_| tx.reference)
+            })
+        })
+        .collect();
+    let mut refs = Vec::new();
+    for task in tasks {
+        refs.push(task.await??);
+    }
+
+    let mut open = 0;
+    let mut callbacks = 0;
+    for reference in refs {
+        let tx = store.transaction(reference).await?.ok_or("missing")?;
+        if tx.state.is_final() {
+            assert_eq!(tx.state, TransactionState::Expired);
+            assert_eq!(tx.facemap, None);
+        } else {
+            open += 1;
+            assert!(tx.facemap.is_some());
+        }
+        callbacks += store
+            .callbacks_for_transaction(a.id, reference)
+            .await?
+            .len();
+    }
+    assert_eq!(open, 1);
+    assert_eq!(callbacks, 19);
+    assert_eq!(renderer.calls(), 19);
+    assert_eq!(
+        store
+            .claim_due_callbacks(at(1_000_000), Duration::minutes(1), 100)
+            .await?
+            .len(),
+        19
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn finalize_happens_once_and_erases_the_facemap() -> TestResult {
+    let (_dir, store, a, e) = seeded().await;
+    let r = Renderer::default();
+    let tx = transaction(&e, 100);
+    store.initiate_transaction(&tx, &r).await?;
+
+    let done = store
+        .finalize_transaction(tx.reference, TransactionState::Passed, at(500), &r)
+        .await?
+        .ok_or("not finalised")?;
+    assert_eq!(done.state, TransactionState::Passed);
+    assert_eq!(done.finalized_at, Some(at(500)));
+    assert_eq!(done.facemap, None);
+    assert_eq!(store.transaction(tx.reference).await?, Some(done.clone()));
+
+    let again = store
+        .finalize_transaction(tx.reference, TransactionState::Failed, at(600), &r)
+        .await?;
+    assert_eq!(again, None);
+    assert_eq!(store.transaction(tx.reference).await?, Some(done));
+    assert_eq!(r.calls(), 1);
+    assert_eq!(
+        store
+            .callbacks_for_transaction(a.id, tx.reference)
+            .await?
+            .len(),
+        1
+    );
+
+    let unknown = store
+        .finalize_transaction(
+            TransactionRef::new_random(),
+            TransactionState::Failed,
+            at(600),
+            &r,
+        )
+        .await?;
+    assert_eq!(unknown, None);
+    assert!(store
+        .finalize_transaction(tx.reference, TransactionState::Started, at(600), &r)
+        .await
+        .is_err());
+    assert!(!store.mark_started(tx.reference, at(700)).await?);
+    Ok(())
+}
+
+#[tokio::test]
+async fn overdue_lists_only_open_overdue_transactions() -> TestResult {
+    let (_dir, store, a, _e) = seeded().await;
+    let r = Renderer::default();
+    // One enrollment per transaction, so that none supersedes another.
+    let mut txs = Vec::new();
+    for created in [0, 1_000, 2_000, 3_000] {
+        let e = enrollment(a.id);
+        store.insert_enrollment(&e).await?;
+        let mut tx = transaction(&e, created);
+        tx.expires_at = at(created + 10_000);
+        store.initiate_transaction(&tx, &r).await?;
+        txs.push(tx);
+    }
+    store.mark_started(txs[1].reference, at(1_500)).await?;
+    store
+        .finalize_transaction(txs[0].reference, TransactionState::Failed, at(5_000), &r)
+        .await?;
+
+    let now = at(12_000);
+    let overdue = store.overdue_transactions(now, 10).await?;
+    assert_eq!(overdue, vec![txs[1].reference, txs[2].reference]);
+    assert_eq!(
+        store.overdue_transactions(now, 1).await?,
+        vec![txs[1].reference]
+    );
+    assert!(store.overdue_transactions(at(9_999), 10).await?.is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn deleting_an_open_transaction_expires_it_then_hides_it() -> TestResult {
+    let (_dir, store, a, e) = seeded().await;
+    let r = Renderer::default();
+    let tx = transaction(&e, 100);
+    store.initiate_transaction(&tx, &r).await?;
+
+    assert!(store.delete_transaction(tx.reference, at(900), &r).await?);
+    assert_eq!(r.calls(), 1);
+    assert_eq!(store.transaction(tx.reference).await?, None);
+    assert_eq!(store.transaction_by_token_hash(&tx.token_hash).await?, None);
+    assert!(store
+        .overdue_transactions(at(100_000_000), 10)
+        .await?
+        .is_empty());
+    let callbacks = store.callbacks_for_transaction(a.id, tx.reference).await?;
+    assert_eq!(callbacks.len(), 1);
+    assert_eq!(callbacks[0].message.body, "transactionStatus=EXPIRED");
+
+    assert!(!store.delete_transaction(tx.reference, at(950), &r).await?);
+    assert!(
+        !store
+            .delete_transaction(TransactionRef::new_random(), at(950), &r)
+            .await?
+    );
+    assert_eq!(r.calls(), 1);
+
+    // A final transaction is deleted without another callback.
+    let done = transaction(&e, 1_000);
+    store.initiate_transaction(&done, &r).await?;
+    store
+        .finalize_transaction(done.reference, TransactionState::Passed, at(1_100), &r)
+        .await?;
+    assert!(
+        store
+            .delete_transaction(done.reference, at(1_200), &r)
+            .await?
+    );
+    assert_eq!(r.calls(), 2);
+    assert_eq!(store.transaction(done.reference).await?, None);
+
+    // The enrollment can start a new transaction afterwards.
+    let next = transaction(&e, 2_000);
+    assert!(store.initiate_transaction(&next, &r).await?.is_empty());
+    Ok(())
+}
+
+fn attempt(id: Uuid, no: u32, at_ms: i64, delivered: bool) -> DeliveryAttempt {
+    DeliveryAttempt {
+        outbox_id: id,
+        attempt_no: no,
+        at: at(at_ms),
+        delivered,
+        status: Some(if delivered { 200 } else { 503 }),
+        error: (!delivered).then(|| "http_status".to_owned()),
+        detail: (!delivered).then(|| "503 Service Unavailable".to_owned()),
+        duration_ms: 42,
+    }
+}
+
+#[tokio::test]
+async fn outbox_claims_respect_due_time_and_lease() -> TestResult {
+    let (_dir, store, a, e) = seeded().await;
+    let r = Renderer::default();
+    let tx = transaction(&e, 0);
+    store.initiate_transaction(&tx, &r).await?;
+    store
+        .finalize_transaction(tx.reference, TransactionState::Passed, at(1_000), &r)
+        .await?;
+
+    // Not yet due.
+    assert!(store
+        .claim_due_callbacks(at(999), Duration::seconds(30), 10)
+        .await?
+        .is_empty());
+
+    let claimed = store
+        .claim_due_callbacks(at(1_000), Duration::seconds(30), 10)
+        .await?;
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].attempts, 0);
+    assert_eq!(claimed[0].first_attempt_at, None);
+    assert_eq!(claimed[0].message.transaction, tx.reference);
+    let id = claimed[0].message.id;
+
+    // Leased: nobody else gets it until the lease ends.
+    assert!(store
+        .claim_due_callbacks(at(2_000), Duration::seconds(30), 10)
+        .await?
+        .is_empty());
+    assert!(store
+        .claim_due_callbacks(at(30_999), Duration::seconds(30), 10)
+        .await?
+        .is_empty());
+    let reclaimed = store
+        .claim_due_callbacks(at(31_000), Duration::seconds(30), 10)
+        .await?;
+    assert_eq!(reclaimed.len(), 1);
+
+    // A limit of zero claims nothing.
+    assert!(store
+        .claim_due_callbacks(at(100_000), Duration::seconds(30), 0)
+        .await?
+        .is_empty());
+
+    // Retry: pending again, due at the given time, the attempt counted.
+    store
+        .record_attempt(
+            &attempt(id, 1, 31_500, false),
+            NextStep::RetryAt(at(60_000)),
+        )
+        .await?;
+    assert!(store
+        .claim_due_callbacks(at(59_999), Duration::seconds(30), 10)
+        .await?
+        .is_empty());
+    let retried = store
+        .claim_due_callbacks(at(60_000), Duration::seconds(30), 10)
+        .await?;
+    assert_eq!(retried.len(), 1);
+    assert_eq!(retried[0].attempts, 1);
+    assert_eq!(retried[0].first_attempt_at, Some(at(31_500)));
+
+    // Delivered: never claimed again.
+    store
+        .record_attempt(&attempt(id, 2, 60_100, true), NextStep::Delivered)
+        .await?;
+    assert!(store
+        .claim_due_callbacks(at(10_000_000), Duration::seconds(30), 10)
+        .await?
+        .is_empty());
+
+    // A late report from another worker does not undo the delivery.
+    store
+        .record_attempt(&attempt(id, 3, 60_200, false), NextStep::GiveUp)
+        .await?;
+    let records = store.callbacks_for_transaction(a.id, tx.reference).await?;
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].status, OutboxStatus::Delivered);
+    assert_eq!(records[0].next_attempt_at, None);
+    assert_eq!(
+        records[0].attempts,
+        vec![
+            attempt(id, 1, 31_500, false),
+            attempt(id, 2, 60_100, true),
+            attempt(id, 3, 60_200, false)
+        ]
+    );
+
+    // The same attempt number twice is a conflict.
+    let dup = store
+        .record_attempt(&attempt(id, 3, 60_300, false), NextStep::GiveUp)
+        .await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))));
+    Ok(())
+}
+
+#[tokio::test]
+async fn outbox_gives_up_and_filters_by_account() -> TestResult {
+    let (_dir, store, a, e) = seeded().await;
+    let r = Renderer::default();
+    let first = transaction(&e, 0);
+    store.initiate_transaction(&first, &r).await?;
+    let second = transaction(&e, 1_000);
+    store.initiate_transaction(&second, &r).await?;
+    store
+        .finalize_transaction(second.reference, TransactionState::Invalid, at(2_000), &r)
+        .await?;
+
+    let claimed = store
+        .claim_due_callbacks(at(5_000), Duration::seconds(30), 1)
+        .await?;
+    assert_eq!(claimed.len(), 1, "the limit holds");
+    assert_eq!(
+        claimed[0].message.transaction, first.reference,
+        "oldest due first"
+    );
+    let id = claimed[0].message.id;
+    store
+        .record_attempt(&attempt(id, 1, 5_000, false), NextStep::GiveUp)
+        .await?;
+
+    let records = store
+        .callbacks_for_transaction(a.id, first.reference)
+        .await?;
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].status, OutboxStatus::Failed);
+    assert_eq!(records[0].next_attempt_at, None);
+    assert_eq!(records[0].attempts.len(), 1);
+
+    // Another account sees nothing of this account's callbacks.
+    assert!(store
+        .callbacks_for_transaction(AccountId::new_random(), first.reference)
+        .await?
+        .is_empty());
+    assert!(store
+        .callbacks_for_transaction(a.id, TransactionRef::new_random())
+        .await?
+        .is_empty());
+
+    // Only the second transaction's message is still pending.
+    let rest = store
+        .claim_due_callbacks(at(5_000), Duration::seconds(30), 10)
+        .await?;
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].message.transaction, second.reference);
+
+    // An attempt for an unknown message is refused.
+    assert!(store
+        .record_attempt(
+            &attempt(Uuid::new_v4(), 1, 6_000, true),
+            NextStep::Delivered
+        )
+        .await
+        .is_err());
+    Ok(())
+}
+
+#[tokio::test]
+async fn data_survives_reopening_and_migrations_are_idempotent() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("facegate.sqlite");
+    let r = Renderer::default();
+    let (a, tx) = {
+        let store = SqliteStore::open(&path).await?;
+        store.migrate().await?;
+        store.migrate().await?;
+        let a = account();
+        store.insert_account(&a).await?;
+        let e = enrollment(a.id);
+        store.insert_enrollment(&e).await?;
+        let first = transaction(&e, 0);
+        store.initiate_transaction(&first, &r).await?;
+        let tx = transaction(&e, 100);
+        store.initiate_transaction(&tx, &r).await?;
+        // WAL mode: committed writes sit in the write-ahead log first.
+        assert!(dir.path().join("facegate.sqlite-wal").exists());
+        store.close().await;
+        (a, tx)
+    };
+
+    let store = SqliteStore::open(&path).await?;
+    store.migrate().await?;
+    assert_eq!(store.account(a.id).await?, Some(a));
+    assert_eq!(store.transaction(tx.reference).await?, Some(tx));
+    assert_eq!(
+        store
+            .claim_due_callbacks(at(1_000), Duration::seconds(30), 10)
+            .await?
+            .len(),
+        1
+    );
+    Ok(())
+}
