@@ -1,0 +1,386 @@
+//! The command line. Its shape is public: operators and scripts rely on it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context};
+use clap::{Args, Parser, Subcommand};
+use facegate_core::accounts::AccountChanges;
+use facegate_core::{ServiceError, Services};
+use facegate_domain::{Account, AccountId, EnrollmentRef, Role, SystemClock};
+use facegate_facemap::KeyId;
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use crate::app;
+use crate::config::{Config, Overrides};
+
+#[derive(Debug, Parser)]
+#[command(name = "facegate", version, about = "Self-hosted identity verification and face authentication")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// TOML configuration file (also FACEGATE_CONFIG).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// Data directory holding the SQLite database (default ./facegate-data).
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (migrates the database first).
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Manage API credentials.
+    #[command(subcommand)]
+    Credentials(CredentialsCommand),
+    /// Manage the master keys that seal facemaps.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Manage enrollments.
+    #[command(subcommand)]
+    Enrollment(EnrollmentCommand),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct AccountSettings {
+    /// Default callback URL (https; empty string clears it).
+    #[arg(long)]
+    pub callback_url: Option<String>,
+    /// Default success redirect URL.
+    #[arg(long)]
+    pub success_url: Option<String>,
+    /// Default error redirect URL.
+    #[arg(long)]
+    pub error_url: Option<String>,
+    /// Default tokenLifetimeInMinutes (5..86400; authentication caps it at 15).
+    #[arg(long)]
+    pub token_lifetime: Option<i64>,
+    /// Default locale.
+    #[arg(long)]
+    pub locale: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Create an account; prints its id and webhook signing secret.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Enable facemap authentication for the account.
+        #[arg(long)]
+        enable_facemap_auth: bool,
+        #[command(flatten)]
+        settings: AccountSettings,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List accounts.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change an account's settings.
+    Update {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, conflicts_with = "disable_facemap_auth")]
+        enable_facemap_auth: bool,
+        #[arg(long)]
+        disable_facemap_auth: bool,
+        #[command(flatten)]
+        settings: AccountSettings,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show (or with --rotate, replace) the account's webhook signing secret.
+    WebhookSecret {
+        id: String,
+        #[arg(long)]
+        rotate: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredentialsCommand {
+    /// Create a credential; the secret is printed once and stored only hashed.
+    Create {
+        #[arg(long)]
+        account: String,
+        /// `api` (initiate) or `admin` (retrieve, delete).
+        #[arg(long, value_parser = ["api", "admin"])]
+        role: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a credential at once.
+    Revoke { token: String },
+    /// List an account's credentials (tokens only).
+    List {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List key ids and the primary one.
+    List,
+    /// Add a new primary key; older keys still open existing facemaps.
+    Rotate,
+    /// Remove a non-primary key: facemaps sealed with it stop working.
+    Retire { id: u32 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EnrollmentCommand {
+    /// Revoke the facemap of an enrollment: it can no longer authenticate.
+    RevokeFacemap {
+        #[arg(long)]
+        account: String,
+        reference: String,
+    },
+}
+
+/// Runs one command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let listen = match &cli.command {
+        Command::Serve { listen } => *listen,
+        _ => None,
+    };
+    let overrides = Overrides { listen, data_dir: cli.global.data_dir.clone() };
+    let config = Config::load(cli.global.config.as_deref(), &overrides)?;
+    match cli.command {
+        Command::Serve { .. } => serve(config).await,
+        Command::Migrate => {
+            config.validate()?;
+            app::open_store(&config).await?;
+            println!("migrations applied to {}", config.database_path().display());
+            Ok(())
+        }
+        Command::Account(cmd) => account(&config, cmd).await,
+        Command::Credentials(cmd) => credentials(&config, cmd).await,
+        Command::Keys(cmd) => keys(&config, cmd),
+        Command::Enrollment(EnrollmentCommand::RevokeFacemap { account, reference }) => {
+            let services = cli_services(&config).await?;
+            let reference: EnrollmentRef = reference.parse().map_err(|_| anyhow!("not an enrollment reference"))?;
+            let revoked = services.revoke_facemap(parse_account(&account)?, reference).await.map_err(friendly)?;
+            println!("{}", if revoked { "revoked" } else { "already revoked" });
+            Ok(())
+        }
+    }
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FACEGATE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = if config.log_format == "json" { builder.json().try_init() } else { builder.try_init() };
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    init_logging(&config);
+    config.validate()?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let running = app::start(&config, listener, app::Hooks::default()).await?;
+    let stop = running.services.clone();
+    tokio::select! {
+        () = running.wait() => {}
+        _ = tokio::signal::ctrl_c() => {
+            tracing::info!("shutting down");
+            drop(stop);
+        }
+    }
+    Ok(())
+}
+
+async fn cli_services(config: &Config) -> anyhow::Result<Arc<Services>> {
+    config.validate()?;
+    app::services(config, Arc::new(SystemClock), config.base_url(config.listen)).await
+}
+
+fn parse_account(id: &str) -> anyhow::Result<AccountId> {
+    id.parse().map_err(|_| anyhow!("{id:?} is not an account id (a 36-character UUID)"))
+}
+
+/// Validation errors name each field; other errors keep their message.
+fn friendly(e: ServiceError) -> anyhow::Error {
+    match e {
+        ServiceError::Validation(errors) => anyhow!(errors
+            .iter()
+            .map(|f| format!("{}: {} ({})", f.field, f.detail, f.code))
+            .collect::<Vec<_>>()
+            .join("; ")),
+        other => anyhow!(other),
+    }
+}
+
+fn account_json(a: &Account) -> serde_json::Value {
+    json!({
+        "id": a.id.to_string(),
+        "name": a.name,
+        "facemapAuthEnabled": a.facemap_auth_enabled,
+        "callbackUrl": a.callback_url.as_ref().map(|u| u.as_str()),
+        "successUrl": a.success_url.as_ref().map(|u| u.as_str()),
+        "errorUrl": a.error_url.as_ref().map(|u| u.as_str()),
+        "tokenLifetimeInMinutes": a.default_token_lifetime_minutes,
+        "locale": a.default_locale.as_str(),
+    })
+}
+
+fn changes(settings: AccountSettings) -> AccountChanges {
+    AccountChanges {
+        callback_url: settings.callback_url,
+        success_url: settings.success_url,
+        error_url: settings.error_url,
+        default_token_lifetime_minutes: settings.token_lifetime,
+        default_locale: settings.locale,
+        ..AccountChanges::default()
+    }
+}
+
+async fn account(config: &Config, cmd: AccountCommand) -> anyhow::Result<()> {
+    let services = cli_services(config).await?;
+    match cmd {
+        AccountCommand::Create { name, enable_facemap_auth, settings, json } => {
+            let changes = AccountChanges { facemap_auth_enabled: Some(enable_facemap_auth), ..changes(settings) };
+            let account = services.create_account(&name, changes).await.map_err(friendly)?;
+            let secret = services.webhook_secret(&account).map_err(friendly)?.to_whsec_string();
+            if json {
+                let mut out = account_json(&account);
+                out["webhookSecret"] = json!(secret);
+                println!("{out}");
+            } else {
+                println!("account {}\nwebhook signing secret {secret}", account.id);
+            }
+        }
+        AccountCommand::List { json } => {
+            let accounts = services.list_accounts().await.map_err(friendly)?;
+            if json {
+                println!("{}", json!({ "accounts": accounts.iter().map(account_json).collect::<Vec<_>>() }));
+            } else {
+                for a in accounts {
+                    println!("{}  {}  facemap-auth={}", a.id, a.name, a.facemap_auth_enabled);
+                }
+            }
+        }
+        AccountCommand::Update { id, name, enable_facemap_auth, disable_facemap_auth, settings, json } => {
+            let enabled = match (enable_facemap_auth, disable_facemap_auth) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            };
+            let changes = AccountChanges { name, facemap_auth_enabled: enabled, ..changes(settings) };
+            let account = services.update_account(parse_account(&id)?, changes).await.map_err(friendly)?;
+            if json {
+                println!("{}", account_json(&account));
+            } else {
+                println!("account {} updated", account.id);
+            }
+        }
+        AccountCommand::WebhookSecret { id, rotate, json } => {
+            let id = parse_account(&id)?;
+            let secret = if rotate {
+                services.rotate_webhook_secret(id).await
+            } else {
+                services.account(id).await.and_then(|a| services.webhook_secret(&a))
+            }
+            .map_err(friendly)?
+            .to_whsec_string();
+            if json {
+                println!("{}", json!({ "id": id.to_string(), "webhookSecret": secret }));
+            } else {
+                println!("{secret}");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn credentials(config: &Config, cmd: CredentialsCommand) -> anyhow::Result<()> {
+    let services = cli_services(config).await?;
+    match cmd {
+        CredentialsCommand::Create { account, role, json } => {
+            let role = Role::parse(&role).ok_or_else(|| anyhow!("role must be api or admin"))?;
+            let issued = services.issue_credential(parse_account(&account)?, role).await.map_err(friendly)?;
+            if json {
+                println!(
+                    "{}",
+                    json!({ "token": issued.token, "secret": issued.secret, "role": role.as_str(), "account": issued.account.to_string() })
+                );
+            } else {
+                println!("token  {}\nsecret {}\nrole   {}\nThe secret is shown only now.", issued.token, issued.secret, role.as_str());
+            }
+        }
+        CredentialsCommand::Revoke { token } => {
+            if !services.revoke_credential(&token).await.map_err(friendly)? {
+                bail!("no active credential has this token");
+            }
+            println!("revoked");
+        }
+        CredentialsCommand::List { account, json } => {
+            let list = services.store.list_credentials(parse_account(&account)?).await?;
+            let rows: Vec<_> = list
+                .iter()
+                .map(|c| json!({ "token": c.token, "role": c.role.as_str(), "revoked": c.revoked_at.is_some() }))
+                .collect();
+            if json {
+                println!("{}", json!({ "credentials": rows }));
+            } else {
+                for c in list {
+                    println!("{}  {}  {}", c.token, c.role.as_str(), if c.revoked_at.is_some() { "revoked" } else { "active" });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn keys(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
+    if config.master_keys_env().is_some() {
+        bail!("the master keys come from FACEGATE_MASTER_KEYS; rotate them where that variable is managed");
+    }
+    let path = config.key_file();
+    let mut keyring = app::load_keyring(config)?;
+    match cmd {
+        KeysCommand::List => {
+            for id in keyring.key_ids() {
+                let primary = if id == keyring.primary() { "  (primary)" } else { "" };
+                println!("{id}{primary}");
+            }
+            return Ok(());
+        }
+        KeysCommand::Rotate => {
+            let id = keyring.rotate()?;
+            println!("key {id} is now primary; restart the servers to use it");
+        }
+        KeysCommand::Retire { id } => {
+            keyring.retire(KeyId(id))?;
+            println!("key {id} retired; facemaps sealed with it are refused from now on");
+        }
+    }
+    app::write_keyring(&path, &keyring)
+}

@@ -1,0 +1,200 @@
+//! The server configuration: one typed struct, defaults that run out of the
+//! box in development, overlaid by a TOML file, then `FACEGATE_*` environment
+//! variables (`FACEGATE_CALLBACKS__ALLOW_LOOPBACK=true` sets
+//! `callbacks.allow_loopback`), then command-line flags. Validated at start-up.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+/// Development relaxes transport and URL rules for local work and tests;
+/// production refuses to start without TLS and a master key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    #[default]
+    Development,
+    Production,
+}
+
+/// TLS certificate and key, PEM files.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Tls {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+}
+
+/// Outbound callbacks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Callbacks {
+    /// Development only: allow callbacks to loopback addresses (tests).
+    pub allow_loopback: bool,
+    /// Whole-attempt HTTP timeout, seconds.
+    pub timeout_secs: u64,
+    /// How often the delivery worker looks for due retries, milliseconds.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for Callbacks {
+    fn default() -> Self {
+        Self { allow_loopback: false, timeout_secs: 10, poll_interval_ms: 1000 }
+    }
+}
+
+/// Development switches; each must be off in production.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Dev {
+    /// Accept `http://localhost:PORT` as callback/success/error URL (tests).
+    pub allow_localhost_urls: bool,
+}
+
+/// Everything `facegate serve` needs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    pub mode: Mode,
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Holds the SQLite database and, in development, the generated master key.
+    pub data_dir: PathBuf,
+    /// The URL customers and end users reach this deployment at; defaults to
+    /// `http://{listen}` in development. Required in production.
+    pub public_base_url: Option<String>,
+    /// The region this deployment serves (`us`, `eu`, `sgp`).
+    pub region: String,
+    /// Master keys as `ID:BASE64,ID:BASE64` (last one is primary). Prefer
+    /// `FACEGATE_MASTER_KEYS` or `master_key_file`; never logged.
+    #[serde(skip_serializing)]
+    pub master_keys: Option<SecretString>,
+    /// A JSON keyring file (`facegate keys` manages it).
+    pub master_key_file: Option<PathBuf>,
+    pub tls: Option<Tls>,
+    pub callbacks: Callbacks,
+    pub dev: Dev,
+    /// How often overdue transactions are expired, milliseconds.
+    pub expiry_interval_ms: u64,
+    /// Embedding models whose facemaps this deployment can compare.
+    pub supported_models: Vec<String>,
+    /// `text` or `json` log lines.
+    pub log_format: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Development,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("facegate-data"),
+            public_base_url: None,
+            region: "us".into(),
+            master_keys: None,
+            master_key_file: None,
+            tls: None,
+            callbacks: Callbacks::default(),
+            dev: Dev::default(),
+            expiry_interval_ms: 1000,
+            supported_models: DEFAULT_MODELS.iter().map(|m| (*m).to_owned()).collect(),
+            log_format: "text".into(),
+        }
+    }
+}
+
+/// The face models Facegate's vision engine produces templates with.
+pub const DEFAULT_MODELS: [&str; 2] = ["fr-feature-512-v1", "dlib-resnet-128-v1"];
+
+/// Values given on the command line, applied last.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// Defaults, then `file` (or `FACEGATE_CONFIG`), then the environment, then flags.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        let env_file = std::env::var_os("FACEGATE_CONFIG").map(PathBuf::from);
+        if let Some(path) = file.map(Path::to_path_buf).or(env_file) {
+            if !path.exists() {
+                bail!("configuration file {} does not exist", path.display());
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        let config: Config = figment
+            .merge(Env::prefixed("FACEGATE_").split("__").ignore(&["config"]))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .context("invalid configuration")?;
+        Ok(config)
+    }
+
+    /// Checks the combination of settings; the message says what to change.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if !["us", "eu", "sgp"].contains(&self.region.as_str()) {
+            bail!("region must be us, eu or sgp (got {:?})", self.region);
+        }
+        if let Some(url) = &self.public_base_url {
+            let parsed = url::Url::parse(url).with_context(|| format!("public_base_url {url:?} is not a URL"))?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.query().is_some() || parsed.fragment().is_some() {
+                bail!("public_base_url must be an http(s) URL without query or fragment");
+            }
+        }
+        match self.mode {
+            Mode::Production => {
+                if self.tls.is_none() {
+                    bail!("production mode requires tls.cert_file and tls.key_file");
+                }
+                if self.master_keys.is_none() && self.master_key_file.is_none() {
+                    bail!("production mode requires a master key: set FACEGATE_MASTER_KEYS or master_key_file");
+                }
+                if self.public_base_url.as_deref().is_none_or(|u| !u.starts_with("https://")) {
+                    bail!("production mode requires an https public_base_url");
+                }
+                if self.callbacks.allow_loopback || self.dev.allow_localhost_urls {
+                    bail!("callbacks.allow_loopback and dev.allow_localhost_urls are development switches; turn them off in production");
+                }
+            }
+            Mode::Development => {
+                if self.tls.is_none() && !self.listen.ip().is_loopback() {
+                    bail!("without TLS, development mode serves plain HTTP on a loopback address only (got {})", self.listen);
+                }
+            }
+        }
+        if self.supported_models.is_empty() {
+            bail!("supported_models must name at least one model");
+        }
+        Ok(())
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("facegate.sqlite3")
+    }
+
+    /// The keyring file: configured, or the development default in the data dir.
+    pub fn key_file(&self) -> PathBuf {
+        self.master_key_file.clone().unwrap_or_else(|| self.data_dir.join("master-keys.json"))
+    }
+
+    pub fn base_url(&self, bound: SocketAddr) -> String {
+        match &self.public_base_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => {
+                let scheme = if self.tls.is_some() { "https" } else { "http" };
+                format!("{scheme}://{bound}")
+            }
+        }
+    }
+
+    pub fn master_keys_env(&self) -> Option<&str> {
+        self.master_keys.as_ref().map(ExposeSecret::expose_secret)
+    }
+}

@@ -1,0 +1,7 @@
+//! The `facegate` binary's library half: configuration, wiring and the
+//! command line, so that integration tests start the server exactly as
+//! `facegate serve` does.
+
+pub mod app;
+pub mod cli;
+pub mod config;

@@ -1,0 +1,339 @@
+//! The test harness: `spawn_app()` starts Facegate as `facegate serve` would,
+#![allow(dead_code)]
+//! with a manual clock, a static DNS for callbacks and development switches.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::{HeaderMap, StatusCode};
+use chrono::{TimeZone, Utc};
+use facegate::app::{self, Hooks, Running};
+use facegate::config::Config;
+use facegate_callbacks::StaticLookup;
+use facegate_core::accounts::AccountChanges;
+use facegate_core::Services;
+use facegate_domain::{
+    Account, Enrollment, EnrollmentRef, ManualClock, Role, Similarity, VerificationStatus,
+};
+use serde_json::Value;
+use tempfile::TempDir;
+
+pub const MODEL: &str = "fr-feature-512-v1";
+
+/// Knobs for one test's server.
+pub struct Options {
+    pub allow_loopback_callbacks: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { allow_loopback_callbacks: true }
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub services: Arc<Services>,
+    pub clock: ManualClock,
+    pub config: Config,
+    running: Option<Running>,
+    _dir: TempDir,
+}
+
+/// A customer account with one credential of each role.
+pub struct Customer {
+    pub account: Account,
+    pub api: Credential,
+    pub admin: Credential,
+}
+
+#[derive(Clone)]
+pub struct Credential {
+    pub token: String,
+    pub secret: String,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Options::default()).await
+}
+
+pub async fn spawn_app_with(options: Options) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config {
+        data_dir: dir.path().to_path_buf(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        expiry_interval_ms: 50,
+        ..Config::default()
+    };
+    config.dev.allow_localhost_urls = true;
+    config.callbacks.allow_loopback = options.allow_loopback_callbacks;
+    config.callbacks.poll_interval_ms = 50;
+    config.callbacks.timeout_secs = 5;
+    let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap());
+    // Names for callbacks: localhost is the test receiver; the others are
+    // internal addresses a hostile DNS could answer with.
+    let lookup = StaticLookup::new()
+        .with("localhost", [IpAddr::V4(Ipv4Addr::LOCALHOST)])
+        .with("internal.example.com", [IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))])
+        .with("metadata.example.com", [IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254))]);
+    let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
+    let running = app::start(
+        &config,
+        listener,
+        Hooks { clock: Arc::new(clock.clone()), lookup: Arc::new(lookup) },
+    )
+    .await
+    .unwrap();
+    TestApp {
+        base: format!("http://{}", running.addr),
+        client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
+        services: running.services.clone(),
+        clock,
+        config,
+        running: Some(running),
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// A request with the headers every API call needs.
+    pub fn request(&self, method: reqwest::Method, path: &str, cred: &Credential) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .header("Accept", "application/json")
+            .header("User-Agent", "Facegate Tests/1.0")
+            .basic_auth(&cred.token, Some(&cred.secret))
+    }
+
+    pub async fn customer(&self, name: &str, facemap_auth: bool) -> Customer {
+        let account = self
+            .services
+            .create_account(
+                name,
+                AccountChanges { facemap_auth_enabled: Some(facemap_auth), ..AccountChanges::default() },
+            )
+            .await
+            .unwrap();
+        let mut creds = Vec::new();
+        for role in [Role::Api, Role::Admin] {
+            let c = self.services.issue_credential(account.id, role).await.unwrap();
+            creds.push(Credential { token: c.token, secret: c.secret });
+        }
+        let admin = creds.pop().unwrap();
+        let api = creds.pop().unwrap();
+        Customer { account, api, admin }
+    }
+
+    /// An approved enrollment with a facemap, stored through the domain and
+    /// storage layers (there is no public backdoor). `deleted` makes it the
+    /// tombstone that facemap authentication requires.
+    pub async fn enrollment_with(
+        &self,
+        account: &Account,
+        deleted: bool,
+        decide: impl FnOnce(&mut Enrollment),
+    ) -> (EnrollmentRef, Vec<u8>) {
+        let reference = EnrollmentRef::new_random();
+        let template: Vec<f32> = (0..512).map(|i| ((i as f32) * 0.37).sin()).collect();
+        let (facemap, binding) =
+            self.services.issue_facemap(account, reference, None, MODEL, vec![template]).unwrap();
+        let mut enrollment = Enrollment {
+            reference,
+            account: account.id,
+            verification_status: Some(VerificationStatus::ApprovedVerified),
+            similarity: Some(Similarity::Match),
+            validity: Some(true),
+            facemap: Some(binding),
+            server_facemap: Some(facemap.clone()),
+            created_at: self.clock.now_utc(),
+            deleted_at: None,
+        };
+        decide(&mut enrollment);
+        self.services.store.insert_enrollment(&enrollment).await.unwrap();
+        if deleted {
+            self.services.store.delete_enrollment(reference, self.clock.now_utc()).await.unwrap();
+        }
+        (reference, facemap)
+    }
+
+    /// An eligible (approved, deleted) enrollment and its facemap.
+    pub async fn enrollment(&self, account: &Account) -> (EnrollmentRef, Vec<u8>) {
+        self.enrollment_with(account, true, |_| {}).await
+    }
+
+    /// `POST` a multipart initiate to `path` with the given metadata JSON text.
+    pub async fn initiate_at(&self, path: &str, cred: &Credential, metadata: &str, facemap: &[u8]) -> reqwest::Response {
+        let form = reqwest::multipart::Form::new()
+            .part(
+                "enrollmentMetadata",
+                reqwest::multipart::Part::text(metadata.to_owned()).mime_str("application/json").unwrap(),
+            )
+            .part(
+                "facemap",
+                reqwest::multipart::Part::bytes(facemap.to_vec())
+                    .file_name("facemap.bin")
+                    .mime_str("application/octet-stream")
+                    .unwrap(),
+            );
+        self.request(reqwest::Method::POST, path, cred).multipart(form).send().await.unwrap()
+    }
+
+    pub async fn initiate(&self, cred: &Credential, metadata: &Value, facemap: &[u8]) -> reqwest::Response {
+        self.initiate_at("/api/authentication/v1/facemap/initiate", cred, &metadata.to_string(), facemap)
+            .await
+    }
+
+    /// Initiates and returns the new transaction reference (panics unless 200).
+    pub async fn initiate_ok(&self, cred: &Credential, metadata: &Value, facemap: &[u8]) -> String {
+        let response = self.initiate(cred, metadata, facemap).await;
+        let (status, body) = json(response).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["authenticationTransactionReference"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn retrieve(&self, cred: &Credential, reference: &str) -> (StatusCode, Value) {
+        let path = format!("/api/netverify/v2/authentications/{reference}");
+        json(self.request(reqwest::Method::GET, &path, cred).send().await.unwrap()).await
+    }
+
+    pub async fn delete(&self, cred: &Credential, reference: &str) -> (StatusCode, Value) {
+        let path = format!("/api/netverify/v2/authentications/{reference}");
+        json(self.request(reqwest::Method::DELETE, &path, cred).send().await.unwrap()).await
+    }
+
+    pub async fn callbacks(&self, cred: &Credential, reference: &str) -> Value {
+        let path = format!("/api/netverify/v2/authentications/{reference}/callbacks");
+        let (status, body) = json(self.request(reqwest::Method::GET, &path, cred).send().await.unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    pub fn advance(&self, by: chrono::Duration) {
+        self.clock.advance(by);
+    }
+}
+
+trait NowUtc {
+    fn now_utc(&self) -> chrono::DateTime<Utc>;
+}
+
+impl NowUtc for ManualClock {
+    fn now_utc(&self) -> chrono::DateTime<Utc> {
+        facegate_domain::Clock::now(self)
+    }
+}
+
+/// Status and JSON body of a response.
+pub async fn json(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
+    let text = response.text().await.unwrap();
+    let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, value)
+}
+
+/// Asserts an RFC 9457 problem with `status` and `code`; returns the body.
+pub async fn assert_problem(response: reqwest::Response, status: u16, code: &str) -> Value {
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let (actual, body) = json(response).await;
+    assert_eq!((actual.as_u16(), body["code"].as_str().unwrap_or("")), (status, code), "{body}");
+    assert_eq!(content_type, "application/problem+json");
+    assert_eq!(body["status"], status);
+    assert!(body["title"].is_string() && body["detail"].is_string() && body["type"].is_string(), "{body}");
+    body
+}
+
+/// The codes of a validation problem's `errors`, as `field:code`.
+pub fn field_errors(body: &Value) -> Vec<String> {
+    body["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| format!("{}:{}", e["field"].as_str().unwrap(), e["code"].as_str().unwrap()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Polls `check` until it holds, for at most 10 s.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..500 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+/// A request as the callback receiver saw it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+/// A callback receiver on loopback that fails its first `failures` requests with 500.
+pub struct Receiver {
+    pub url: String,
+    pub received: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    pub async fn start(failures: usize) -> Self {
+        let received: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let seen = received.clone();
+        let handler = move |headers: HeaderMap, body: String| {
+            let seen = seen.clone();
+            async move {
+                let mut all = seen.lock().unwrap();
+                all.push(Received { headers, body });
+                if all.len() <= failures {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    StatusCode::NO_CONTENT
+                }
+            }
+        };
+        let router = axum::Router::new().route("/cb", axum::routing::post(handler));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            axum::serve(listener, router).await.unwrap();
+        });
+        Self { url: format!("http://localhost:{port}/cb"), received }
+    }
+
+    pub fn count(&self) -> usize {
+        self.received.lock().unwrap().len()
+    }
+
+    pub fn all(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+/// Parses a form-urlencoded callback body.
+pub fn form(body: &str) -> std::collections::HashMap<String, String> {
+    serde_urlencoded::from_str(body).unwrap()
+}

@@ -1,0 +1,14 @@
+//! End-to-end tests of the HTTP API: each test starts the real server on a
+//! free loopback port with a fresh data directory and drives it over HTTP.
+//!
+//! All files are modules of this one test binary (each file in `tests/` would
+//! be a separate, slow-linking binary).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod callbacks;
+mod cli;
+mod facemaps;
+mod helpers;
+mod initiate;
+mod lifecycle;
+mod validation;
