@@ -1,1 +1,214 @@
-//! callbacks tests
+//! Signed callbacks: delivery, signature, retries, and refused destinations.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use chrono::Duration;
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+use super::helpers::*;
+
+/// Standard Webhooks verification written from the published scheme, on
+/// purpose independent of the server's own signing code.
+fn verify_standard_webhook(secret: &str, headers: &axum::http::HeaderMap, body: &str) -> bool {
+    let key = STANDARD
+        .decode(secret.strip_prefix("whsec_").unwrap())
+        .unwrap();
+    let id = headers["webhook-id"].to_str().unwrap();
+    let timestamp = headers["webhook-timestamp"].to_str().unwrap();
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
+    mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
+    let expected = format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()));
+    headers["webhook-signature"]
+        .to_str()
+        .unwrap()
+        .split(' ')
+        .any(|s| s == expected)
+}
+
+async fn expire_via_new_initiate(app: &TestApp, c: &Customer, callback_url: &str) -> String {
+    let (enrollment, facemap) = app.enrollment(&c.account).await;
+    let metadata = json!({
+        "enrollmentTransactionReference": enrollment.to_string(),
+        "userReference": "user_42",
+        "callbackUrl": callback_url,
+    });
+    let first = app.initiate_ok(&c.api, &metadata, &facemap).await;
+    app.initiate_ok(
+        &c.api,
+        &json!({ "enrollmentTransactionReference": enrollment.to_string() }),
+        &facemap,
+    )
+    .await;
+    first
+}
+
+async fn attempts(app: &TestApp, c: &Customer, reference: &str) -> Vec<Value> {
+    let body = app.callbacks(&c.admin, reference).await;
+    body["callbacks"][0]["attempts"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_final_state_sends_a_callback_signed_with_standard_webhooks() {
+    let app = spawn_app().await;
+    let receiver = Receiver::start(0).await;
+    let c = app.customer("Acme", true).await;
+    let secret = app
+        .services
+        .webhook_secret(&c.account)
+        .unwrap()
+        .to_whsec_string();
+    let reference = expire_via_new_initiate(&app, &c, &receiver.url).await;
+    eventually("the callback arrives", || async { receiver.count() == 1 }).await;
+    let received = receiver.all().remove(0);
+    assert_eq!(
+        received.headers["content-type"],
+        "application/x-www-form-urlencoded"
+    );
+    assert!(
+        verify_standard_webhook(&secret, &received.headers, &received.body),
+        "signature does not verify"
+    );
+    assert!(!verify_standard_webhook(
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        &received.headers,
+        &received.body
+    ));
+    let fields = form(&received.body);
+    assert_eq!(fields["callBackType"], "NETVERIFY_AUTHENTICATION");
+    assert_eq!(fields["transactionReference"], reference);
+    assert_eq!(fields["transactionResult"], "EXPIRED");
+    assert_eq!(fields["scanSource"], "WEB");
+    assert_eq!(fields["userReference"], "user_42");
+    assert_eq!(fields["livenessImages"], "[]");
+    assert_eq!(fields["transactionDate"].len(), 24);
+    assert_eq!(fields["callbackDate"].len(), 24);
+    assert!(fields.contains_key("enrollmentTransactionReference"));
+    eventually("the attempt is recorded as delivered", || async {
+        app.callbacks(&c.admin, &reference).await["callbacks"][0]["status"] == "DELIVERED"
+    })
+    .await;
+    let history = attempts(&app, &c, &reference).await;
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0]["httpStatus"], 204);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_failed_callback_is_retried_after_the_backoff() {
+    let app = spawn_app().await;
+    let receiver = Receiver::start(1).await;
+    let c = app.customer("Acme", true).await;
+    let reference = expire_via_new_initiate(&app, &c, &receiver.url).await;
+    eventually("the first attempt is recorded", || async {
+        attempts(&app, &c, &reference).await.len() == 1
+    })
+    .await;
+    let body = app.callbacks(&c.admin, &reference).await;
+    let callback = &body["callbacks"][0];
+    assert_eq!(callback["status"], "PENDING");
+    assert_eq!(callback["attempts"][0]["httpStatus"], 500);
+    assert_eq!(callback["attempts"][0]["error"], "http_status");
+    // Not retried before the backoff (60 s on the manual clock) has passed.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(receiver.count(), 1);
+    app.advance(Duration::seconds(61));
+    eventually("the retry is delivered", || async {
+        app.callbacks(&c.admin, &reference).await["callbacks"][0]["status"] == "DELIVERED"
+    })
+    .await;
+    assert_eq!(attempts(&app, &c, &reference).await.len(), 2);
+    let all = receiver.all();
+    assert_eq!(all.len(), 2);
+    assert_eq!(
+        all[0].headers["webhook-id"], all[1].headers["webhook-id"],
+        "retries keep the message id"
+    );
+    assert_eq!(all[0].body, all[1].body);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn callbacks_are_never_sent_to_private_or_metadata_addresses() {
+    let app = spawn_app().await;
+    let c = app.customer("Acme", true).await;
+    // The static DNS of the harness answers 10.0.0.1 and 169.254.169.254 for these.
+    for url in [
+        "https://internal.example.com/cb",
+        "https://metadata.example.com/latest/meta-data",
+    ] {
+        let reference = expire_via_new_initiate(&app, &c, url).await;
+        eventually("the refused attempt is recorded", || async {
+            !attempts(&app, &c, &reference).await.is_empty()
+        })
+        .await;
+        let history = attempts(&app, &c, &reference).await;
+        assert_eq!(
+            history[0]["error"], "forbidden_destination",
+            "{url}: {history:?}"
+        );
+        assert_eq!(history[0]["delivered"], false);
+        assert!(
+            history[0]["httpStatus"].is_null(),
+            "{url}: no connection was made"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn loopback_callbacks_are_refused_unless_the_development_switch_allows_them() {
+    let app = spawn_app_with(Options {
+        allow_loopback_callbacks: false,
+    })
+    .await;
+    let receiver = Receiver::start(0).await;
+    let c = app.customer("Acme", true).await;
+    let reference = expire_via_new_initiate(&app, &c, &receiver.url).await;
+    eventually("the refused attempt is recorded", || async {
+        !attempts(&app, &c, &reference).await.is_empty()
+    })
+    .await;
+    assert_eq!(
+        attempts(&app, &c, &reference).await[0]["error"],
+        "forbidden_destination"
+    );
+    assert_eq!(receiver.count(), 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_account_default_callback_url_is_used_when_the_request_names_none() {
+    let app = spawn_app().await;
+    let receiver = Receiver::start(0).await;
+    let c = app.customer("Acme", true).await;
+    app.services
+        .update_account(
+            c.account.id,
+            facegate_core::accounts::AccountChanges {
+                callback_url: Some(receiver.url.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let (enrollment, facemap) = app.enrollment(&c.account).await;
+    let metadata = json!({ "enrollmentTransactionReference": enrollment.to_string() });
+    let reference = app.initiate_ok(&c.api, &metadata, &facemap).await;
+    let (status, _) = app.delete(&c.admin, &reference).await;
+    assert_eq!(status, 200);
+    eventually(
+        "the EXPIRED callback of the deleted transaction arrives",
+        || async { receiver.count() == 1 },
+    )
+    .await;
+    assert_eq!(
+        form(&receiver.all()[0].body)["transactionResult"],
+        "EXPIRED"
+    );
+    app.stop().await;
+}

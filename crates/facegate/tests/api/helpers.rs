@@ -28,7 +28,9 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self { allow_loopback_callbacks: true }
+        Self {
+            allow_loopback_callbacks: true,
+        }
     }
 }
 
@@ -76,19 +78,31 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     // internal addresses a hostile DNS could answer with.
     let lookup = StaticLookup::new()
         .with("localhost", [IpAddr::V4(Ipv4Addr::LOCALHOST)])
-        .with("internal.example.com", [IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))])
-        .with("metadata.example.com", [IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254))]);
+        .with(
+            "internal.example.com",
+            [IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))],
+        )
+        .with(
+            "metadata.example.com",
+            [IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254))],
+        );
     let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
     let running = app::start(
         &config,
         listener,
-        Hooks { clock: Arc::new(clock.clone()), lookup: Arc::new(lookup) },
+        Hooks {
+            clock: Arc::new(clock.clone()),
+            lookup: Arc::new(lookup),
+        },
     )
     .await
     .unwrap();
     TestApp {
         base: format!("http://{}", running.addr),
-        client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap(),
         services: running.services.clone(),
         clock,
         config,
@@ -109,7 +123,12 @@ impl TestApp {
     }
 
     /// A request with the headers every API call needs.
-    pub fn request(&self, method: reqwest::Method, path: &str, cred: &Credential) -> reqwest::RequestBuilder {
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        cred: &Credential,
+    ) -> reqwest::RequestBuilder {
         self.client
             .request(method, self.url(path))
             .header("Accept", "application/json")
@@ -122,18 +141,32 @@ impl TestApp {
             .services
             .create_account(
                 name,
-                AccountChanges { facemap_auth_enabled: Some(facemap_auth), ..AccountChanges::default() },
+                AccountChanges {
+                    facemap_auth_enabled: Some(facemap_auth),
+                    ..AccountChanges::default()
+                },
             )
             .await
             .unwrap();
         let mut creds = Vec::new();
         for role in [Role::Api, Role::Admin] {
-            let c = self.services.issue_credential(account.id, role).await.unwrap();
-            creds.push(Credential { token: c.token, secret: c.secret });
+            let c = self
+                .services
+                .issue_credential(account.id, role)
+                .await
+                .unwrap();
+            creds.push(Credential {
+                token: c.token,
+                secret: c.secret,
+            });
         }
         let admin = creds.pop().unwrap();
         let api = creds.pop().unwrap();
-        Customer { account, api, admin }
+        Customer {
+            account,
+            api,
+            admin,
+        }
     }
 
     /// An approved enrollment with a facemap, stored through the domain and
@@ -147,8 +180,10 @@ impl TestApp {
     ) -> (EnrollmentRef, Vec<u8>) {
         let reference = EnrollmentRef::new_random();
         let template: Vec<f32> = (0..512).map(|i| ((i as f32) * 0.37).sin()).collect();
-        let (facemap, binding) =
-            self.services.issue_facemap(account, reference, None, MODEL, vec![template]).unwrap();
+        let (facemap, binding) = self
+            .services
+            .issue_facemap(account, reference, None, MODEL, vec![template])
+            .unwrap();
         let mut enrollment = Enrollment {
             reference,
             account: account.id,
@@ -161,9 +196,17 @@ impl TestApp {
             deleted_at: None,
         };
         decide(&mut enrollment);
-        self.services.store.insert_enrollment(&enrollment).await.unwrap();
+        self.services
+            .store
+            .insert_enrollment(&enrollment)
+            .await
+            .unwrap();
         if deleted {
-            self.services.store.delete_enrollment(reference, self.clock.now_utc()).await.unwrap();
+            self.services
+                .store
+                .delete_enrollment(reference, self.clock.now_utc())
+                .await
+                .unwrap();
         }
         (reference, facemap)
     }
@@ -174,11 +217,19 @@ impl TestApp {
     }
 
     /// `POST` a multipart initiate to `path` with the given metadata JSON text.
-    pub async fn initiate_at(&self, path: &str, cred: &Credential, metadata: &str, facemap: &[u8]) -> reqwest::Response {
+    pub async fn initiate_at(
+        &self,
+        path: &str,
+        cred: &Credential,
+        metadata: &str,
+        facemap: &[u8],
+    ) -> reqwest::Response {
         let form = reqwest::multipart::Form::new()
             .part(
                 "enrollmentMetadata",
-                reqwest::multipart::Part::text(metadata.to_owned()).mime_str("application/json").unwrap(),
+                reqwest::multipart::Part::text(metadata.to_owned())
+                    .mime_str("application/json")
+                    .unwrap(),
             )
             .part(
                 "facemap",
@@ -187,12 +238,26 @@ impl TestApp {
                     .mime_str("application/octet-stream")
                     .unwrap(),
             );
-        self.request(reqwest::Method::POST, path, cred).multipart(form).send().await.unwrap()
+        self.request(reqwest::Method::POST, path, cred)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
     }
 
-    pub async fn initiate(&self, cred: &Credential, metadata: &Value, facemap: &[u8]) -> reqwest::Response {
-        self.initiate_at("/api/authentication/v1/facemap/initiate", cred, &metadata.to_string(), facemap)
-            .await
+    pub async fn initiate(
+        &self,
+        cred: &Credential,
+        metadata: &Value,
+        facemap: &[u8],
+    ) -> reqwest::Response {
+        self.initiate_at(
+            "/api/authentication/v1/facemap/initiate",
+            cred,
+            &metadata.to_string(),
+            facemap,
+        )
+        .await
     }
 
     /// Initiates and returns the new transaction reference (panics unless 200).
@@ -200,22 +265,43 @@ impl TestApp {
         let response = self.initiate(cred, metadata, facemap).await;
         let (status, body) = json(response).await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        body["authenticationTransactionReference"].as_str().unwrap().to_owned()
+        body["authenticationTransactionReference"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     pub async fn retrieve(&self, cred: &Credential, reference: &str) -> (StatusCode, Value) {
         let path = format!("/api/netverify/v2/authentications/{reference}");
-        json(self.request(reqwest::Method::GET, &path, cred).send().await.unwrap()).await
+        json(
+            self.request(reqwest::Method::GET, &path, cred)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
     }
 
     pub async fn delete(&self, cred: &Credential, reference: &str) -> (StatusCode, Value) {
         let path = format!("/api/netverify/v2/authentications/{reference}");
-        json(self.request(reqwest::Method::DELETE, &path, cred).send().await.unwrap()).await
+        json(
+            self.request(reqwest::Method::DELETE, &path, cred)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
     }
 
     pub async fn callbacks(&self, cred: &Credential, reference: &str) -> Value {
         let path = format!("/api/netverify/v2/authentications/{reference}/callbacks");
-        let (status, body) = json(self.request(reqwest::Method::GET, &path, cred).send().await.unwrap()).await;
+        let (status, body) = json(
+            self.request(reqwest::Method::GET, &path, cred)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body
     }
@@ -251,10 +337,17 @@ pub async fn assert_problem(response: reqwest::Response, status: u16, code: &str
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default();
     let (actual, body) = json(response).await;
-    assert_eq!((actual.as_u16(), body["code"].as_str().unwrap_or("")), (status, code), "{body}");
+    assert_eq!(
+        (actual.as_u16(), body["code"].as_str().unwrap_or("")),
+        (status, code),
+        "{body}"
+    );
     assert_eq!(content_type, "application/problem+json");
     assert_eq!(body["status"], status);
-    assert!(body["title"].is_string() && body["detail"].is_string() && body["type"].is_string(), "{body}");
+    assert!(
+        body["title"].is_string() && body["detail"].is_string() && body["type"].is_string(),
+        "{body}"
+    );
     body
 }
 
@@ -265,7 +358,13 @@ pub fn field_errors(body: &Value) -> Vec<String> {
         .map(|errors| {
             errors
                 .iter()
-                .map(|e| format!("{}:{}", e["field"].as_str().unwrap(), e["code"].as_str().unwrap()))
+                .map(|e| {
+                    format!(
+                        "{}:{}",
+                        e["field"].as_str().unwrap(),
+                        e["code"].as_str().unwrap()
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -321,7 +420,10 @@ impl Receiver {
         tokio::spawn(async move {
             axum::serve(listener, router).await.unwrap();
         });
-        Self { url: format!("http://localhost:{port}/cb"), received }
+        Self {
+            url: format!("http://localhost:{port}/cb"),
+            received,
+        }
     }
 
     pub fn count(&self) -> usize {
