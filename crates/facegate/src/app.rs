@@ -28,8 +28,10 @@ pub fn load_keyring(config: &Config) -> anyhow::Result<Keyring> {
     }
     let path = config.key_file();
     if path.exists() {
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        return Keyring::from_json(&text).with_context(|| format!("{} is not a valid keyring", path.display()));
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        return Keyring::from_json(&text)
+            .with_context(|| format!("{} is not a valid keyring", path.display()));
     }
     if config.mode == Mode::Production || config.master_key_file.is_some() {
         bail!("no master key: {} does not exist", path.display());
@@ -55,7 +57,9 @@ pub fn write_keyring(path: &Path, keyring: &Keyring) -> anyhow::Result<()> {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
         }
-        let mut file = options.open(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+        let mut file = options
+            .open(&tmp)
+            .with_context(|| format!("writing {}", tmp.display()))?;
         file.write_all(keyring.to_json().as_bytes())?;
         file.sync_all()?;
     }
@@ -75,15 +79,26 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 }
 
 /// Builds the services for CLI commands and the server.
-pub async fn services(config: &Config, clock: Arc<dyn Clock>, public_base_url: String) -> anyhow::Result<Arc<Services>> {
+pub async fn services(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    public_base_url: String,
+) -> anyhow::Result<Arc<Services>> {
     let store = open_store(config).await?;
     let keyring = load_keyring(config)?;
     let settings = Settings {
         public_base_url,
-        url_policy: UrlPolicy { allow_localhost: config.dev.allow_localhost_urls },
+        url_policy: UrlPolicy {
+            allow_localhost: config.dev.allow_localhost_urls,
+        },
         supported_models: config.supported_models.clone(),
     };
-    Ok(Arc::new(Services::new(store, Arc::new(keyring), clock, settings)))
+    Ok(Arc::new(Services::new(
+        store,
+        Arc::new(keyring),
+        clock,
+        settings,
+    )))
 }
 
 /// Test and embedding hooks: the clock and the DNS used for callbacks.
@@ -94,7 +109,10 @@ pub struct Hooks {
 
 impl Default for Hooks {
     fn default() -> Self {
-        Self { clock: Arc::new(SystemClock), lookup: Arc::new(SystemLookup) }
+        Self {
+            clock: Arc::new(SystemClock),
+            lookup: Arc::new(SystemLookup),
+        }
     }
 }
 
@@ -125,13 +143,19 @@ impl Running {
 }
 
 /// Binds `listener`, serves the API and starts the expiry and delivery workers.
-pub async fn start(config: &Config, listener: TcpListener, hooks: Hooks) -> anyhow::Result<Running> {
+pub async fn start(
+    config: &Config,
+    listener: TcpListener,
+    hooks: Hooks,
+) -> anyhow::Result<Running> {
     config.validate()?;
     let addr = listener.local_addr()?;
     let services = services(config, hooks.clock, config.base_url(addr)).await?;
     let deliverer = Deliverer::new(DelivererConfig {
         timeout: Duration::from_secs(config.callbacks.timeout_secs),
-        policy: AddressPolicy { allow_loopback: config.callbacks.allow_loopback },
+        policy: AddressPolicy {
+            allow_loopback: config.callbacks.allow_loopback,
+        },
         lookup: hooks.lookup,
         ..DelivererConfig::default()
     })?;
@@ -143,11 +167,21 @@ pub async fn start(config: &Config, listener: TcpListener, hooks: Hooks) -> anyh
         watch_rx.clone(),
     )));
     let worker = DeliveryWorker::new(services.clone(), deliverer, DeliverySettings::default());
-    tasks.push(tokio::spawn(worker.run(Duration::from_millis(config.callbacks.poll_interval_ms), watch_rx.clone())));
+    tasks.push(tokio::spawn(worker.run(
+        Duration::from_millis(config.callbacks.poll_interval_ms),
+        watch_rx.clone(),
+    )));
     let router = facegate_api::router(services.clone());
-    tasks.push(tokio::spawn(serve_http(config, listener, router, watch_rx).await?));
+    tasks.push(tokio::spawn(
+        serve_http(config, listener, router, watch_rx).await?,
+    ));
     tracing::info!(%addr, mode = ?config.mode, "facegate listening");
-    Ok(Running { addr, services, shutdown, tasks })
+    Ok(Running {
+        addr,
+        services,
+        shutdown,
+        tasks,
+    })
 }
 
 async fn serve_http(

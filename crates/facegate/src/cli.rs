@@ -16,7 +16,11 @@ use crate::app;
 use crate::config::{Config, Overrides};
 
 #[derive(Debug, Parser)]
-#[command(name = "facegate", version, about = "Self-hosted identity verification and face authentication")]
+#[command(
+    name = "facegate",
+    version,
+    about = "Self-hosted identity verification and face authentication"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -169,7 +173,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { listen } => *listen,
         _ => None,
     };
-    let overrides = Overrides { listen, data_dir: cli.global.data_dir.clone() };
+    let overrides = Overrides {
+        listen,
+        data_dir: cli.global.data_dir.clone(),
+    };
     let config = Config::load(cli.global.config.as_deref(), &overrides)?;
     match cli.command {
         Command::Serve { .. } => serve(config).await,
@@ -184,9 +191,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(cmd) => keys(&config, cmd),
         Command::Enrollment(EnrollmentCommand::RevokeFacemap { account, reference }) => {
             let services = cli_services(&config).await?;
-            let reference: EnrollmentRef = reference.parse().map_err(|_| anyhow!("not an enrollment reference"))?;
-            let revoked = services.revoke_facemap(parse_account(&account)?, reference).await.map_err(friendly)?;
-            println!("{}", if revoked { "revoked" } else { "already revoked" });
+            let reference: EnrollmentRef = reference
+                .parse()
+                .map_err(|_| anyhow!("not an enrollment reference"))?;
+            let revoked = services
+                .revoke_facemap(parse_account(&account)?, reference)
+                .await
+                .map_err(friendly)?;
+            println!(
+                "{}",
+                if revoked {
+                    "revoked"
+                } else {
+                    "already revoked"
+                }
+            );
             Ok(())
         }
     }
@@ -196,7 +215,11 @@ fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("FACEGATE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    let _ = if config.log_format == "json" { builder.json().try_init() } else { builder.try_init() };
+    let _ = if config.log_format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
@@ -219,11 +242,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
 async fn cli_services(config: &Config) -> anyhow::Result<Arc<Services>> {
     config.validate()?;
-    app::services(config, Arc::new(SystemClock), config.base_url(config.listen)).await
+    app::services(
+        config,
+        Arc::new(SystemClock),
+        config.base_url(config.listen),
+    )
+    .await
 }
 
 fn parse_account(id: &str) -> anyhow::Result<AccountId> {
-    id.parse().map_err(|_| anyhow!("{id:?} is not an account id (a 36-character UUID)"))
+    id.parse()
+        .map_err(|_| anyhow!("{id:?} is not an account id (a 36-character UUID)"))
 }
 
 /// Validation errors name each field; other errors keep their message.
@@ -265,10 +294,24 @@ fn changes(settings: AccountSettings) -> AccountChanges {
 async fn account(config: &Config, cmd: AccountCommand) -> anyhow::Result<()> {
     let services = cli_services(config).await?;
     match cmd {
-        AccountCommand::Create { name, enable_facemap_auth, settings, json } => {
-            let changes = AccountChanges { facemap_auth_enabled: Some(enable_facemap_auth), ..changes(settings) };
-            let account = services.create_account(&name, changes).await.map_err(friendly)?;
-            let secret = services.webhook_secret(&account).map_err(friendly)?.to_whsec_string();
+        AccountCommand::Create {
+            name,
+            enable_facemap_auth,
+            settings,
+            json,
+        } => {
+            let changes = AccountChanges {
+                facemap_auth_enabled: Some(enable_facemap_auth),
+                ..changes(settings)
+            };
+            let account = services
+                .create_account(&name, changes)
+                .await
+                .map_err(friendly)?;
+            let secret = services
+                .webhook_secret(&account)
+                .map_err(friendly)?
+                .to_whsec_string();
             if json {
                 let mut out = account_json(&account);
                 out["webhookSecret"] = json!(secret);
@@ -280,21 +323,41 @@ async fn account(config: &Config, cmd: AccountCommand) -> anyhow::Result<()> {
         AccountCommand::List { json } => {
             let accounts = services.list_accounts().await.map_err(friendly)?;
             if json {
-                println!("{}", json!({ "accounts": accounts.iter().map(account_json).collect::<Vec<_>>() }));
+                println!(
+                    "{}",
+                    json!({ "accounts": accounts.iter().map(account_json).collect::<Vec<_>>() })
+                );
             } else {
                 for a in accounts {
-                    println!("{}  {}  facemap-auth={}", a.id, a.name, a.facemap_auth_enabled);
+                    println!(
+                        "{}  {}  facemap-auth={}",
+                        a.id, a.name, a.facemap_auth_enabled
+                    );
                 }
             }
         }
-        AccountCommand::Update { id, name, enable_facemap_auth, disable_facemap_auth, settings, json } => {
+        AccountCommand::Update {
+            id,
+            name,
+            enable_facemap_auth,
+            disable_facemap_auth,
+            settings,
+            json,
+        } => {
             let enabled = match (enable_facemap_auth, disable_facemap_auth) {
                 (true, _) => Some(true),
                 (_, true) => Some(false),
                 _ => None,
             };
-            let changes = AccountChanges { name, facemap_auth_enabled: enabled, ..changes(settings) };
-            let account = services.update_account(parse_account(&id)?, changes).await.map_err(friendly)?;
+            let changes = AccountChanges {
+                name,
+                facemap_auth_enabled: enabled,
+                ..changes(settings)
+            };
+            let account = services
+                .update_account(parse_account(&id)?, changes)
+                .await
+                .map_err(friendly)?;
             if json {
                 println!("{}", account_json(&account));
             } else {
@@ -306,12 +369,18 @@ async fn account(config: &Config, cmd: AccountCommand) -> anyhow::Result<()> {
             let secret = if rotate {
                 services.rotate_webhook_secret(id).await
             } else {
-                services.account(id).await.and_then(|a| services.webhook_secret(&a))
+                services
+                    .account(id)
+                    .await
+                    .and_then(|a| services.webhook_secret(&a))
             }
             .map_err(friendly)?
             .to_whsec_string();
             if json {
-                println!("{}", json!({ "id": id.to_string(), "webhookSecret": secret }));
+                println!(
+                    "{}",
+                    json!({ "id": id.to_string(), "webhookSecret": secret })
+                );
             } else {
                 println!("{secret}");
             }
@@ -323,16 +392,28 @@ async fn account(config: &Config, cmd: AccountCommand) -> anyhow::Result<()> {
 async fn credentials(config: &Config, cmd: CredentialsCommand) -> anyhow::Result<()> {
     let services = cli_services(config).await?;
     match cmd {
-        CredentialsCommand::Create { account, role, json } => {
+        CredentialsCommand::Create {
+            account,
+            role,
+            json,
+        } => {
             let role = Role::parse(&role).ok_or_else(|| anyhow!("role must be api or admin"))?;
-            let issued = services.issue_credential(parse_account(&account)?, role).await.map_err(friendly)?;
+            let issued = services
+                .issue_credential(parse_account(&account)?, role)
+                .await
+                .map_err(friendly)?;
             if json {
                 println!(
                     "{}",
                     json!({ "token": issued.token, "secret": issued.secret, "role": role.as_str(), "account": issued.account.to_string() })
                 );
             } else {
-                println!("token  {}\nsecret {}\nrole   {}\nThe secret is shown only now.", issued.token, issued.secret, role.as_str());
+                println!(
+                    "token  {}\nsecret {}\nrole   {}\nThe secret is shown only now.",
+                    issued.token,
+                    issued.secret,
+                    role.as_str()
+                );
             }
         }
         CredentialsCommand::Revoke { token } => {
@@ -342,7 +423,10 @@ async fn credentials(config: &Config, cmd: CredentialsCommand) -> anyhow::Result
             println!("revoked");
         }
         CredentialsCommand::List { account, json } => {
-            let list = services.store.list_credentials(parse_account(&account)?).await?;
+            let list = services
+                .store
+                .list_credentials(parse_account(&account)?)
+                .await?;
             let rows: Vec<_> = list
                 .iter()
                 .map(|c| json!({ "token": c.token, "role": c.role.as_str(), "revoked": c.revoked_at.is_some() }))
@@ -351,7 +435,16 @@ async fn credentials(config: &Config, cmd: CredentialsCommand) -> anyhow::Result
                 println!("{}", json!({ "credentials": rows }));
             } else {
                 for c in list {
-                    println!("{}  {}  {}", c.token, c.role.as_str(), if c.revoked_at.is_some() { "revoked" } else { "active" });
+                    println!(
+                        "{}  {}  {}",
+                        c.token,
+                        c.role.as_str(),
+                        if c.revoked_at.is_some() {
+                            "revoked"
+                        } else {
+                            "active"
+                        }
+                    );
                 }
             }
         }
@@ -368,7 +461,11 @@ fn keys(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
     match cmd {
         KeysCommand::List => {
             for id in keyring.key_ids() {
-                let primary = if id == keyring.primary() { "  (primary)" } else { "" };
+                let primary = if id == keyring.primary() {
+                    "  (primary)"
+                } else {
+                    ""
+                };
                 println!("{id}{primary}");
             }
             return Ok(());

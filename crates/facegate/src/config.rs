@@ -43,7 +43,11 @@ pub struct Callbacks {
 
 impl Default for Callbacks {
     fn default() -> Self {
-        Self { allow_loopback: false, timeout_secs: 10, poll_interval_ms: 1000 }
+        Self {
+            allow_loopback: false,
+            timeout_secs: 10,
+            poll_interval_ms: 1000,
+        }
     }
 }
 
@@ -143,8 +147,12 @@ impl Config {
             bail!("region must be us, eu or sgp (got {:?})", self.region);
         }
         if let Some(url) = &self.public_base_url {
-            let parsed = url::Url::parse(url).with_context(|| format!("public_base_url {url:?} is not a URL"))?;
-            if !matches!(parsed.scheme(), "http" | "https") || parsed.query().is_some() || parsed.fragment().is_some() {
+            let parsed = url::Url::parse(url)
+                .with_context(|| format!("public_base_url {url:?} is not a URL"))?;
+            if !matches!(parsed.scheme(), "http" | "https")
+                || parsed.query().is_some()
+                || parsed.fragment().is_some()
+            {
                 bail!("public_base_url must be an http(s) URL without query or fragment");
             }
         }
@@ -156,7 +164,11 @@ impl Config {
                 if self.master_keys.is_none() && self.master_key_file.is_none() {
                     bail!("production mode requires a master key: set FACEGATE_MASTER_KEYS or master_key_file");
                 }
-                if self.public_base_url.as_deref().is_none_or(|u| !u.starts_with("https://")) {
+                if self
+                    .public_base_url
+                    .as_deref()
+                    .is_none_or(|u| !u.starts_with("https://"))
+                {
                     bail!("production mode requires an https public_base_url");
                 }
                 if self.callbacks.allow_loopback || self.dev.allow_localhost_urls {
@@ -181,7 +193,9 @@ impl Config {
 
     /// The keyring file: configured, or the development default in the data dir.
     pub fn key_file(&self) -> PathBuf {
-        self.master_key_file.clone().unwrap_or_else(|| self.data_dir.join("master-keys.json"))
+        self.master_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("master-keys.json"))
     }
 
     pub fn base_url(&self, bound: SocketAddr) -> String {
