@@ -159,6 +159,22 @@ pub enum KeysCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum EnrollmentCommand {
+    /// Development only: record an approved demo enrollment whose facemap
+    /// holds a random template (it matches no real face), to try the API
+    /// before the enrollment flow is available. Refused in production mode.
+    Demo {
+        #[arg(long)]
+        account: String,
+        /// Where to write the facemap bytes.
+        #[arg(long)]
+        facemap_out: PathBuf,
+        /// Keep the enrollment (for `web/initiate`) instead of deleting it
+        /// as facemap authentication requires.
+        #[arg(long)]
+        keep: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Revoke the facemap of an enrollment: it can no longer authenticate.
     RevokeFacemap {
         #[arg(long)]
@@ -189,6 +205,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Account(cmd) => account(&config, cmd).await,
         Command::Credentials(cmd) => credentials(&config, cmd).await,
         Command::Keys(cmd) => keys(&config, cmd),
+        Command::Enrollment(EnrollmentCommand::Demo {
+            account,
+            facemap_out,
+            keep,
+            json,
+        }) => demo_enrollment(&config, &account, &facemap_out, keep, json).await,
         Command::Enrollment(EnrollmentCommand::RevokeFacemap { account, reference }) => {
             let services = cli_services(&config).await?;
             let reference: EnrollmentRef = reference
@@ -214,7 +236,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("FACEGATE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi);
     let _ = if config.log_format == "json" {
         builder.json().try_init()
     } else {
@@ -480,4 +505,75 @@ fn keys(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
         }
     }
     app::write_keyring(&path, &keyring)
+}
+
+async fn demo_enrollment(
+    config: &Config,
+    account: &str,
+    facemap_out: &std::path::Path,
+    keep: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    if config.mode != crate::config::Mode::Development {
+        bail!("demo enrollments exist only in development mode");
+    }
+    let services = cli_services(config).await?;
+    let account = services
+        .account(parse_account(account)?)
+        .await
+        .map_err(friendly)?;
+    let model = config
+        .supported_models
+        .first()
+        .ok_or_else(|| anyhow!("no supported model configured"))?;
+    let reference = EnrollmentRef::new_random();
+    let template = random_unit_template(512);
+    let (facemap, binding) = services
+        .issue_facemap(&account, reference, None, model, vec![template])
+        .map_err(friendly)?;
+    let now = chrono::Utc::now();
+    let enrollment = facegate_domain::Enrollment {
+        reference,
+        account: account.id,
+        verification_status: Some(facegate_domain::VerificationStatus::ApprovedVerified),
+        similarity: Some(facegate_domain::Similarity::Match),
+        validity: Some(true),
+        facemap: Some(binding),
+        server_facemap: Some(facemap.clone()),
+        created_at: now,
+        deleted_at: None,
+    };
+    services.store.insert_enrollment(&enrollment).await?;
+    if !keep {
+        services.store.delete_enrollment(reference, now).await?;
+    }
+    std::fs::write(facemap_out, &facemap)
+        .with_context(|| format!("writing {}", facemap_out.display()))?;
+    if json {
+        println!(
+            "{}",
+            json!({ "enrollmentTransactionReference": reference.to_string(), "deleted": !keep })
+        );
+    } else {
+        println!(
+            "enrollment {reference} (facemap written to {})",
+            facemap_out.display()
+        );
+    }
+    Ok(())
+}
+
+/// A random direction in template space: a stand-in face template that no
+/// real face will match, used only by demo enrollments.
+fn random_unit_template(dimension: usize) -> Vec<f32> {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    let raw: Vec<f32> = (0..dimension).map(|_| rng.gen_range(-1.0..1.0)).collect();
+    let norm = raw
+        .iter()
+        .map(|x| x * x)
+        .sum::<f32>()
+        .sqrt()
+        .max(f32::EPSILON);
+    raw.into_iter().map(|x| x / norm).collect()
 }
