@@ -11,4 +11,5 @@ mod facemaps;
 mod helpers;
 mod initiate;
 mod lifecycle;
+mod logs;
 mod validation;
