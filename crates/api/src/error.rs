@@ -67,6 +67,7 @@ mod table {
         FACEMAP_REVOKED = (StatusCode::CONFLICT, "The facemap has been revoked or superseded"),
         PAYLOAD_TOO_LARGE = (StatusCode::PAYLOAD_TOO_LARGE, "The request body is too large"),
         UNSUPPORTED_MEDIA_TYPE = (StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported Content-Type"),
+        RATE_LIMITED = (StatusCode::TOO_MANY_REQUESTS, "Too many failed attempts"),
         INTERNAL_ERROR = (StatusCode::INTERNAL_SERVER_ERROR, "Internal error"),
         SERVICE_UNAVAILABLE = (StatusCode::SERVICE_UNAVAILABLE, "The service is not ready"),
     }
@@ -80,6 +81,8 @@ pub struct ApiError {
     pub code: Code,
     pub detail: String,
     pub errors: Vec<FieldError>,
+    /// Sent as `Retry-After` (with 429 and 503).
+    pub retry_after_secs: Option<u64>,
 }
 
 impl ApiError {
@@ -88,6 +91,7 @@ impl ApiError {
             code,
             detail: detail.into(),
             errors: Vec::new(),
+            retry_after_secs: None,
         }
     }
 
@@ -100,6 +104,7 @@ impl ApiError {
             code: Code::VALIDATION_FAILED,
             detail,
             errors,
+            retry_after_secs: None,
         }
     }
 }
@@ -139,6 +144,9 @@ impl IntoResponse for ApiError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Basic realm=\"facegate\""),
             );
+        }
+        if let Some(secs) = self.retry_after_secs {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response.extensions_mut().insert(self.code);
         response
@@ -181,6 +189,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::WrongRole => Code::FORBIDDEN_ROLE,
             ServiceError::FeatureNotEnabled => Code::FEATURE_NOT_ENABLED,
             ServiceError::Validation(_) => Code::VALIDATION_FAILED,
+            ServiceError::RateLimited { .. } => Code::RATE_LIMITED,
             ServiceError::AccountNotFound => Code::NOT_FOUND,
             ServiceError::EnrollmentNotFound => Code::ENROLLMENT_NOT_FOUND,
             ServiceError::Ineligible(i) => (*i).into(),
@@ -191,9 +200,16 @@ impl From<ServiceError> for ApiError {
         };
         match e {
             ServiceError::Validation(errors) => Self::validation(errors),
+            ServiceError::RateLimited { retry_after_secs } => Self {
+                retry_after_secs: Some(retry_after_secs),
+                ..Self::new(code, "too many wrong secrets for this token; retry later")
+            },
             ServiceError::Store(inner) => {
                 tracing::error!(error = %inner, "storage failure");
-                Self::new(code, "the database is unavailable; retry later")
+                Self {
+                    retry_after_secs: Some(1),
+                    ..Self::new(code, "the database is unavailable; retry later")
+                }
             }
             ServiceError::Internal(inner) => {
                 tracing::error!(error = %inner, "internal error");

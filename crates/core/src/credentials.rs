@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -58,10 +59,21 @@ pub(crate) struct Authenticator {
     /// Argon2 is deliberately expensive: bound how many run at once so that a
     /// flood of wrong secrets cannot take every core.
     argon2_permits: Semaphore,
+    /// Recent wrong secrets per token: guessing is throttled before it costs
+    /// an Argon2 hash.
+    failures: Mutex<HashMap<String, Failures>>,
+}
+
+struct Failures {
+    count: u32,
+    since: Instant,
 }
 
 impl Authenticator {
     const MAX_CACHED: usize = 10_000;
+    /// Wrong secrets allowed per token within [`Self::FAILURE_WINDOW`].
+    const MAX_FAILURES: u32 = 10;
+    const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 
     pub(crate) fn new() -> Self {
         let mut cache_key = [0u8; 64];
@@ -70,6 +82,7 @@ impl Authenticator {
             cache_key,
             verified: Mutex::new(HashMap::new()),
             argon2_permits: Semaphore::new(2),
+            failures: Mutex::new(HashMap::new()),
         }
     }
 
@@ -89,6 +102,41 @@ impl Authenticator {
         cache
             .get(token)
             .is_some_and(|known| bool::from(known.ct_eq(digest)))
+    }
+
+    /// Seconds until this token may try an uncached secret again, if throttled.
+    fn throttled(&self, token: &str) -> Option<u64> {
+        let failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let f = failures.get(token)?;
+        let elapsed = f.since.elapsed();
+        (f.count >= Self::MAX_FAILURES && elapsed < Self::FAILURE_WINDOW)
+            .then(|| (Self::FAILURE_WINDOW - elapsed).as_secs().max(1))
+    }
+
+    fn record_failure(&self, token: &str) {
+        let mut failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if failures.len() >= Self::MAX_CACHED {
+            failures.retain(|_, f| f.since.elapsed() < Self::FAILURE_WINDOW);
+        }
+        let entry = failures
+            .entry(token.to_owned())
+            .or_insert_with(|| Failures {
+                count: 0,
+                since: Instant::now(),
+            });
+        if entry.since.elapsed() >= Self::FAILURE_WINDOW {
+            *entry = Failures {
+                count: 0,
+                since: Instant::now(),
+            };
+        }
+        entry.count += 1;
     }
 
     fn remember(&self, token: &str, digest: [u8; 32]) {
@@ -182,6 +230,11 @@ impl Services {
         let auth = &self.authenticator;
         let digest = auth.digest(token, secret);
         if !auth.cached(token, &digest) {
+            // A secret that already passed keeps working during a throttle,
+            // so guessing cannot lock a customer's integration out.
+            if let Some(retry_after_secs) = auth.throttled(token) {
+                return Err(ServiceError::RateLimited { retry_after_secs });
+            }
             let _permit = auth
                 .argon2_permits
                 .acquire()
@@ -192,6 +245,7 @@ impl Services {
                 .await
                 .map_err(|e| ServiceError::Internal(e.to_string()))?;
             if !ok {
+                auth.record_failure(token);
                 return Err(ServiceError::Unauthenticated);
             }
             auth.remember(token, digest);

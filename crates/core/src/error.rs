@@ -34,6 +34,8 @@ pub enum ServiceError {
     FeatureNotEnabled,
     #[error("the request is invalid")]
     Validation(Vec<FieldError>),
+    #[error("too many failed attempts; retry in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     #[error("no such account")]
     AccountNotFound,
     #[error("no such enrollment")]

@@ -12,4 +12,5 @@ mod helpers;
 mod initiate;
 mod lifecycle;
 mod logs;
+mod throttle;
 mod validation;
