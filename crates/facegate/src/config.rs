@@ -223,8 +223,13 @@ mod tests {
             mode: Mode::Production,
             listen: "0.0.0.0:443".parse().unwrap(),
             public_base_url: Some("https://verify.example.com".into()),
-            master_keys: Some(SecretString::from("1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")),
-            tls: Some(Tls { cert_file: "cert.pem".into(), key_file: "key.pem".into() }),
+            master_keys: Some(SecretString::from(
+                "1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            )),
+            tls: Some(Tls {
+                cert_file: "cert.pem".into(),
+                key_file: "key.pem".into(),
+            }),
             ..Config::default()
         }
     }
@@ -240,20 +245,30 @@ mod tests {
         let cases: [(&str, fn(&mut Config)); 5] = [
             ("tls", |c| c.tls = None),
             ("master key", |c| c.master_keys = None),
-            ("https public_base_url", |c| c.public_base_url = Some("http://verify.example.com".into())),
+            ("https public_base_url", |c| {
+                c.public_base_url = Some("http://verify.example.com".into())
+            }),
             ("allow_loopback", |c| c.callbacks.allow_loopback = true),
-            ("allow_localhost_urls", |c| c.dev.allow_localhost_urls = true),
+            ("allow_localhost_urls", |c| {
+                c.dev.allow_localhost_urls = true
+            }),
         ];
         for (what, break_it) in cases {
             let mut config = production();
             break_it(&mut config);
-            assert!(config.validate().is_err(), "production started without {what}");
+            assert!(
+                config.validate().is_err(),
+                "production started without {what}"
+            );
         }
     }
 
     #[test]
     fn plain_http_is_served_on_loopback_only() {
-        let config = Config { listen: "0.0.0.0:8080".parse().unwrap(), ..Config::default() };
+        let config = Config {
+            listen: "0.0.0.0:8080".parse().unwrap(),
+            ..Config::default()
+        };
         let message = config.validate().unwrap_err().to_string();
         assert!(message.contains("loopback"), "{message}");
     }

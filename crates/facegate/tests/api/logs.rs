@@ -13,7 +13,11 @@ fn facegate(data_dir: &std::path::Path, args: &[&str]) -> Value {
         .args(args)
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
@@ -31,23 +35,72 @@ impl Drop for Child {
 async fn credentials_tokens_and_facemaps_never_appear_in_the_logs() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
-    let account = facegate(data, &["account", "create", "--name", "Acme", "--enable-facemap-auth", "--json"]);
+    let account = facegate(
+        data,
+        &[
+            "account",
+            "create",
+            "--name",
+            "Acme",
+            "--enable-facemap-auth",
+            "--json",
+        ],
+    );
     let id = account["id"].as_str().unwrap();
-    let api = facegate(data, &["credentials", "create", "--account", id, "--role", "api", "--json"]);
-    let admin = facegate(data, &["credentials", "create", "--account", id, "--role", "admin", "--json"]);
+    let api = facegate(
+        data,
+        &[
+            "credentials",
+            "create",
+            "--account",
+            id,
+            "--role",
+            "api",
+            "--json",
+        ],
+    );
+    let admin = facegate(
+        data,
+        &[
+            "credentials",
+            "create",
+            "--account",
+            id,
+            "--role",
+            "admin",
+            "--json",
+        ],
+    );
     let facemap_path = data.join("facemap.bin");
     let enrollment = facegate(
         data,
-        &["enrollment", "demo", "--account", id, "--facemap-out", facemap_path.to_str().unwrap(), "--json"],
+        &[
+            "enrollment",
+            "demo",
+            "--account",
+            id,
+            "--facemap-out",
+            facemap_path.to_str().unwrap(),
+            "--json",
+        ],
     );
     let facemap = std::fs::read(&facemap_path).unwrap();
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let log_path = data.join("server.log");
     let log = std::fs::File::create(&log_path).unwrap();
     let _server = Child(
         Command::new(env!("CARGO_BIN_EXE_facegate"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
             .arg(data)
             .env("FACEGATE_LOG", "trace")
             .stdout(Stdio::from(log.try_clone().unwrap()))
@@ -67,8 +120,14 @@ async fn credentials_tokens_and_facemaps_never_appear_in_the_logs() {
     }
     assert!(up, "the server did not start");
 
-    let (api_token, api_secret) = (api["token"].as_str().unwrap(), api["secret"].as_str().unwrap());
-    let (admin_token, admin_secret) = (admin["token"].as_str().unwrap(), admin["secret"].as_str().unwrap());
+    let (api_token, api_secret) = (
+        api["token"].as_str().unwrap(),
+        api["secret"].as_str().unwrap(),
+    );
+    let (admin_token, admin_secret) = (
+        admin["token"].as_str().unwrap(),
+        admin["secret"].as_str().unwrap(),
+    );
     let metadata = json!({
         "enrollmentTransactionReference": enrollment["enrollmentTransactionReference"],
         "userReference": "user_1234",
@@ -88,11 +147,22 @@ async fn credentials_tokens_and_facemaps_never_appear_in_the_logs() {
         .json()
         .await
         .unwrap();
-    let reference = answer["authenticationTransactionReference"].as_str().unwrap().to_owned();
-    let token = answer["redirectUrl"].as_str().unwrap().split("authorizationToken=").nth(1).unwrap().to_owned();
+    let reference = answer["authenticationTransactionReference"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let token = answer["redirectUrl"]
+        .as_str()
+        .unwrap()
+        .split("authorizationToken=")
+        .nth(1)
+        .unwrap()
+        .to_owned();
     for secret in [admin_secret, "wrong-secret-value"] {
         client
-            .get(format!("{base}/api/netverify/v2/authentications/{reference}"))
+            .get(format!(
+                "{base}/api/netverify/v2/authentications/{reference}"
+            ))
             .header("Accept", "application/json")
             .header("User-Agent", "Log Test/1.0")
             .basic_auth(admin_token, Some(secret))
@@ -101,12 +171,19 @@ async fn credentials_tokens_and_facemaps_never_appear_in_the_logs() {
             .unwrap();
     }
     // A request that carries the token in its query string.
-    client.get(format!("{base}/web/v4/app?authorizationToken={token}")).send().await.unwrap();
+    client
+        .get(format!("{base}/web/v4/app?authorizationToken={token}"))
+        .send()
+        .await
+        .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
 
     let logs = std::fs::read(&log_path).unwrap();
     let text = String::from_utf8_lossy(&logs);
-    assert!(text.contains(&reference), "the log should name the transaction: {text}");
+    assert!(
+        text.contains(&reference),
+        "the log should name the transaction: {text}"
+    );
     let basic = STANDARD.encode(format!("{api_token}:{api_secret}"));
     let forbidden = [
         ("api secret", api_secret.to_owned()),
@@ -115,11 +192,20 @@ async fn credentials_tokens_and_facemaps_never_appear_in_the_logs() {
         ("Basic header", basic),
         ("authorization token", token.clone()),
         ("facemap (base64)", STANDARD.encode(&facemap[49..97])),
-        ("facemap (base64url)", URL_SAFE_NO_PAD.encode(&facemap[49..97])),
-        ("webhook secret", account["webhookSecret"].as_str().unwrap().to_owned()),
+        (
+            "facemap (base64url)",
+            URL_SAFE_NO_PAD.encode(&facemap[49..97]),
+        ),
+        (
+            "webhook secret",
+            account["webhookSecret"].as_str().unwrap().to_owned(),
+        ),
     ];
     for (what, value) in forbidden {
         assert!(!text.contains(&value), "the {what} appears in the logs");
     }
-    assert!(!logs.windows(32).any(|w| w == &facemap[60..92]), "raw facemap bytes appear in the logs");
+    assert!(
+        !logs.windows(32).any(|w| w == &facemap[60..92]),
+        "raw facemap bytes appear in the logs"
+    );
 }
