@@ -190,6 +190,18 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
+/// Prometheus metrics (no customer data: route templates, statuses, counts).
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        state.services.metrics.render(),
+    )
+        .into_response()
+}
+
 pub async fn not_found() -> ApiError {
     ApiError::new(Code::NOT_FOUND, "no such resource")
 }

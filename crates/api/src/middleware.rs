@@ -31,6 +31,29 @@ pub async fn required_headers(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
+/// Counts every routed request by route template and status.
+pub async fn record_metrics(
+    axum::extract::State(state): axum::extract::State<crate::AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    state.services.metrics.observe_request(
+        method.as_str(),
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
 /// One line per request: status, error code if any, latency. No headers, no
 /// query, no body.
 pub fn log_response(response: &Response, latency: Duration, _span: &Span) {

@@ -194,6 +194,12 @@ impl Services {
         };
         let renderer = self.renderer(now);
         let superseded = self.store.initiate_transaction(&tx, &renderer).await?;
+        self.metrics
+            .increment("facegate_transactions_initiated_total", "");
+        for _ in &superseded {
+            self.metrics
+                .increment("facegate_transactions_finalised_total", "state=\"EXPIRED\"");
+        }
         if !superseded.is_empty() {
             self.callbacks_queued.notify_one();
         }
@@ -282,6 +288,9 @@ impl Services {
             .await?
             .is_some();
         if done {
+            let label = format!("state=\"{}\"", state.as_str());
+            self.metrics
+                .increment("facegate_transactions_finalised_total", &label);
             self.callbacks_queued.notify_one();
             tracing::info!(transaction = %reference, state = state.as_str(), "authentication finalised");
         }

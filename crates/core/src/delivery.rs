@@ -131,6 +131,13 @@ impl DeliveryWorker {
             error = attempt.error.as_deref().unwrap_or(""),
             "callback attempt"
         );
+        let outcome_label = format!(
+            "outcome=\"{}\"",
+            attempt.error.as_deref().unwrap_or("delivered")
+        );
+        services
+            .metrics
+            .increment("facegate_callback_attempts_total", &outcome_label);
         services.store.record_attempt(&attempt, next).await?;
         Ok(())
     }

@@ -9,6 +9,7 @@ pub mod credentials;
 pub mod delivery;
 pub mod error;
 pub mod facemaps;
+pub mod metrics;
 mod render;
 
 use std::sync::Arc;
@@ -43,6 +44,7 @@ pub struct Services {
     pub(crate) authenticator: credentials::Authenticator,
     /// Woken whenever a callback is queued, so delivery does not wait for a poll.
     pub callbacks_queued: Arc<Notify>,
+    pub metrics: metrics::Metrics,
 }
 
 impl Services {
@@ -59,6 +61,7 @@ impl Services {
             settings,
             authenticator: credentials::Authenticator::new(),
             callbacks_queued: Arc::new(Notify::new()),
+            metrics: metrics::Metrics::default(),
         }
     }
 }

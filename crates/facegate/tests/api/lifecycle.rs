@@ -224,3 +224,38 @@ async fn health_and_readiness_answer() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn metrics_count_requests_and_transactions_without_customer_data() {
+    let app = spawn_app().await;
+    let c = app.customer("Acme", true).await;
+    let (enrollment, facemap) = app.enrollment(&c.account).await;
+    let metadata = json!({ "enrollmentTransactionReference": enrollment.to_string() });
+    let first = app.initiate_ok(&c.api, &metadata, &facemap).await;
+    app.initiate_ok(&c.api, &metadata, &facemap).await;
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains(
+        "facegate_http_request_duration_seconds_count{method=\"POST\",route=\"/api/authentication/v1/facemap/initiate\",status=\"200\"} 2"
+    ), "{text}");
+    assert!(
+        text.contains("facegate_transactions_initiated_total 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("facegate_transactions_finalised_total{state=\"EXPIRED\"} 1"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&first) && !text.contains(&enrollment.to_string()),
+        "{text}"
+    );
+    app.stop().await;
+}
