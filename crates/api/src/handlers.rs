@@ -202,6 +202,17 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
+/// The OpenAPI document of every endpoint.
+pub const OPENAPI: &str = include_str!("../../../docs/openapi.json");
+
+pub async fn openapi() -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
+        .into_response()
+}
+
 pub async fn not_found() -> ApiError {
     ApiError::new(Code::NOT_FOUND, "no such resource")
 }

@@ -64,6 +64,7 @@ pub fn router(services: Arc<Services>) -> Router {
         .route("/healthz", get(handlers::healthz))
         .route("/readyz", get(handlers::readyz))
         .route("/metrics", get(handlers::metrics))
+        .route("/openapi.json", get(handlers::openapi))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::record_metrics,
@@ -93,4 +94,31 @@ pub fn router(services: Arc<Services>) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    /// Every route of the router is documented in `docs/openapi.json`, and
+    /// the document names no route that does not exist.
+    #[test]
+    fn the_openapi_document_covers_every_route() {
+        let source = include_str!("lib.rs");
+        let router_source = source.split("#[cfg(test)]").next().unwrap();
+        let mut routes: Vec<String> = router_source
+            .split(".route(")
+            .skip(1)
+            .filter_map(|rest| rest.trim_start().strip_prefix('"'))
+            .filter_map(|rest| rest.split('"').next())
+            .map(str::to_owned)
+            .collect();
+        routes.sort();
+        routes.dedup();
+        let doc: serde_json::Value = serde_json::from_str(crate::handlers::OPENAPI).unwrap();
+        let mut documented: Vec<String> =
+            doc["paths"].as_object().unwrap().keys().cloned().collect();
+        documented.sort();
+        assert_eq!(routes, documented);
+    }
 }
