@@ -70,6 +70,7 @@ mod table {
         RATE_LIMITED = (StatusCode::TOO_MANY_REQUESTS, "Too many failed attempts"),
         INTERNAL_ERROR = (StatusCode::INTERNAL_SERVER_ERROR, "Internal error"),
         SERVICE_UNAVAILABLE = (StatusCode::SERVICE_UNAVAILABLE, "The service is not ready"),
+        TIMEOUT = (StatusCode::SERVICE_UNAVAILABLE, "The request took too long"),
     }
 }
 pub use table::Code;
@@ -216,6 +217,88 @@ impl From<ServiceError> for ApiError {
                 Self::new(code, "an internal error occurred")
             }
             other => Self::new(code, other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::Code;
+
+    const ERRORS_MD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/errors.md");
+
+    /// The rows of the table under `heading`, as (code, status column) pairs:
+    /// every line of that section that starts with "| `".
+    fn table(doc: &str, heading: &str) -> Vec<(String, String)> {
+        let start = doc
+            .find(heading)
+            .unwrap_or_else(|| panic!("docs/errors.md has no {heading:?} section"));
+        let section = &doc[start + heading.len()..];
+        let section = section.split("\n## ").next().unwrap_or_default();
+        section
+            .lines()
+            .filter(|line| line.starts_with("| `"))
+            .map(|line| {
+                let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+                (cells[1].trim_matches('`').to_owned(), cells[2].to_owned())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_code_is_documented_with_its_status_in_docs_errors_md() {
+        let doc = std::fs::read_to_string(ERRORS_MD).expect("docs/errors.md");
+        let rows = table(&doc, "## Error codes\n");
+        for code in Code::ALL {
+            let row = format!("| `{}` | {} |", code.as_str(), code.status().as_u16());
+            assert!(
+                doc.lines().any(|line| line.starts_with(&row)),
+                "docs/errors.md has no row starting with {row:?}"
+            );
+            let documented = rows.iter().filter(|(c, _)| c == code.as_str()).count();
+            assert_eq!(
+                documented,
+                1,
+                "{} is documented {documented} times",
+                code.as_str()
+            );
+        }
+    }
+
+    #[test]
+    fn every_code_in_docs_errors_md_exists() {
+        let doc = std::fs::read_to_string(ERRORS_MD).expect("docs/errors.md");
+        let rows = table(&doc, "## Error codes\n");
+        assert!(
+            !rows.is_empty(),
+            "the error code table of docs/errors.md is empty"
+        );
+        for (name, status) in &rows {
+            let code = Code::ALL
+                .iter()
+                .find(|c| c.as_str() == name)
+                .unwrap_or_else(|| {
+                    panic!("docs/errors.md documents {name}, which Code::ALL lacks")
+                });
+            assert_eq!(
+                status,
+                &code.status().as_u16().to_string(),
+                "status of {name}"
+            );
+        }
+        // Field codes are not error codes: the second table is separate.
+        let fields = table(&doc, "## Field codes\n");
+        assert!(
+            fields.iter().any(|(c, _)| c == "FIELD_REQUIRED"),
+            "{fields:?}"
+        );
+        for (field_code, _) in &fields {
+            assert!(
+                !rows.iter().any(|(c, _)| c == field_code),
+                "{field_code} is in both tables"
+            );
         }
     }
 }

@@ -31,6 +31,7 @@ pub async fn facemap_initiate(
     Authenticated(caller): Authenticated,
     request: Request,
 ) -> ApiResult<Json<Value>> {
+    facegate_core::Services::authorize_initiate(&caller)?;
     let (fields, facemap) = extract::facemap_initiate_body(request).await?;
     let done = state
         .services
@@ -49,6 +50,7 @@ pub async fn web_initiate(
     Authenticated(caller): Authenticated,
     request: Request,
 ) -> ApiResult<Json<Value>> {
+    facegate_core::Services::authorize_initiate(&caller)?;
     let fields = extract::json_initiate_body(request).await?;
     let done = state
         .services

@@ -8,7 +8,6 @@ mod handlers;
 mod middleware;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{header, HeaderValue};
@@ -90,10 +89,7 @@ pub fn router(services: Arc<Services>) -> Router {
                 })
                 .on_response(middleware::log_response),
         )
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
-        ))
+        .layer(axum::middleware::from_fn(middleware::time_limit))
 }
 
 #[cfg(test)]

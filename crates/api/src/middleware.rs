@@ -31,6 +31,16 @@ pub async fn required_headers(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
+/// No request may take longer than this; the client gets a problem, not a hang.
+const REQUEST_TIME_LIMIT: Duration = Duration::from_secs(30);
+
+pub async fn time_limit(request: Request, next: Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIME_LIMIT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(Code::TIMEOUT, "the request took longer than 30 s").into_response(),
+    }
+}
+
 /// Counts every routed request by route template and status.
 pub async fn record_metrics(
     axum::extract::State(state): axum::extract::State<crate::AppState>,

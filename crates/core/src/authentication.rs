@@ -103,6 +103,12 @@ impl Services {
         }
     }
 
+    /// Role and feature checks of both initiate calls; transports run it before
+    /// reading the body, so a caller that may not initiate learns that first.
+    pub fn authorize_initiate(caller: &Caller) -> ServiceResult<()> {
+        Self::check_facemap_feature(caller)
+    }
+
     fn check_facemap_feature(caller: &Caller) -> ServiceResult<()> {
         caller.require(Role::Api)?;
         if caller.account.facemap_auth_enabled {
@@ -173,7 +179,14 @@ impl Services {
         let mut token = [0u8; 32];
         OsRng.fill_bytes(&mut token);
         let token_text = URL_SAFE_NO_PAD.encode(token);
-        let locale = valid.locale.unwrap_or(Locale::DEFAULT);
+        // The account default applies when it is an authentication locale
+        // (accounts may default to an enrollment-only one such as `ar`).
+        let locale = valid
+            .locale
+            .or_else(|| {
+                Locale::parse(account.default_locale.as_str(), LocaleSet::Authentication).ok()
+            })
+            .unwrap_or(Locale::DEFAULT);
         let tx = AuthTransaction {
             reference: TransactionRef::new_random(),
             account: account.id,

@@ -90,6 +90,21 @@ impl RedirectUrl {
             ));
         }
         let url = Url::parse(raw).map_err(|_| err("URL_INVALID", "not a valid absolute URL"))?;
+        // `Url` follows WHATWG and accepts forms RFC 3986 does not (`https:host`,
+        // `https:///host`, backslashes); those would also slip past the port
+        // and userinfo checks on the raw text.
+        let rest = &raw[url.scheme().len()..];
+        let authority = rest.strip_prefix("://").unwrap_or_default();
+        if authority.is_empty() || authority.starts_with('/') || raw.contains('\\') {
+            return Err(err("URL_INVALID", "not a valid absolute URL"));
+        }
+        if authority
+            .split(['/', '?'])
+            .next()
+            .is_some_and(|a| a.contains('@'))
+        {
+            return Err(err("URL_INVALID", "the URL must not carry credentials"));
+        }
         let localhost = policy.allow_localhost && url.host_str() == Some("localhost");
         if url.scheme() != "https" && !(localhost && url.scheme() == "http") {
             return Err(err("URL_NOT_HTTPS", "the URL must use https"));
@@ -364,6 +379,9 @@ mod tests {
             Err("URL_INVALID")
         );
         assert_eq!(url("/relative"), Err("URL_INVALID"));
+        assert_eq!(url("https:www.example.com:8443/cb"), Err("URL_INVALID"));
+        assert_eq!(url("https:///www.example.com/cb"), Err("URL_INVALID"));
+        assert_eq!(url("https://@www.example.com/cb"), Err("URL_INVALID"));
         assert_eq!(url("https://localhost/cb"), Err("URL_HOST_INVALID"));
         assert_eq!(url("https://intranet/cb"), Err("URL_HOST_INVALID"));
         for name in RESERVED_QUERY_NAMES {

@@ -242,7 +242,8 @@ mod tests {
 
     #[test]
     fn production_refuses_to_start_without_tls_a_master_key_or_an_https_base_url() {
-        let cases: [(&str, fn(&mut Config)); 5] = [
+        type Breakage = fn(&mut Config);
+        let cases: [(&str, Breakage); 5] = [
             ("tls", |c| c.tls = None),
             ("master key", |c| c.master_keys = None),
             ("https public_base_url", |c| {

@@ -182,3 +182,30 @@ async fn of_twenty_concurrent_initiates_exactly_one_survives() {
     assert_eq!(open.len(), 1, "exactly one transaction stays open");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_account_default_locale_applies_when_it_is_an_authentication_locale() {
+    let app = spawn_app().await;
+    let c = app.customer("Acme", true).await;
+    for (default, expected) in [("de", "de"), ("ar", "en")] {
+        app.services
+            .update_account(
+                c.account.id,
+                facegate_core::accounts::AccountChanges {
+                    default_locale: Some(default.into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let (enrollment, facemap) = app.enrollment(&c.account).await;
+        let metadata = json!({ "enrollmentTransactionReference": enrollment.to_string() });
+        let (_, body) = json(app.initiate(&c.api, &metadata, &facemap).await).await;
+        let redirect = body["redirectUrl"].as_str().unwrap();
+        assert!(
+            redirect.contains(&format!("locale={expected}&")),
+            "{default}: {redirect}"
+        );
+    }
+    app.stop().await;
+}
