@@ -60,6 +60,9 @@ pub enum Command {
     /// Manage enrollments.
     #[command(subcommand)]
     Enrollment(EnrollmentCommand),
+    /// Evaluate the face engine on real data.
+    #[command(subcommand)]
+    Eval(crate::eval::EvalCommand),
 }
 
 #[derive(Debug, Args, Default)]
@@ -203,6 +206,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Account(cmd) => account(&config, cmd).await,
+        Command::Eval(cmd) => crate::eval::run(cmd),
         Command::Credentials(cmd) => credentials(&config, cmd).await,
         Command::Keys(cmd) => keys(&config, cmd),
         Command::Enrollment(EnrollmentCommand::Demo {

@@ -1,0 +1,9 @@
+//! Evaluation of the face engine on real data: LFW View 2 10-fold accuracy,
+//! true-accept rates at fixed false-match rates over every cross-identity
+//! pair, failure-to-enrol, calibrated thresholds, plots and speed.
+
+pub mod lfw;
+pub mod metrics;
+pub mod plot;
+pub mod run;
+pub mod speed;

@@ -1,0 +1,279 @@
+//! Runs the face pipeline over LFW and scores every pair: the engine behind
+//! `facegate eval lfw`.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use facegate_vision::embed::similarity_fn;
+use facegate_vision::models::ModelStore;
+use facegate_vision::pipeline::{FaceChoice, Pipeline, PipelineConfig};
+use facegate_vision::runtime::{for_kind, RuntimeKind};
+use facegate_vision::VisionError;
+use serde::Serialize;
+
+use crate::lfw::{evaluate, Dataset, Report};
+
+/// Upper-triangular matrix of pair scores (i < j).
+pub struct ScoreMatrix {
+    n: usize,
+    data: Vec<f32>,
+}
+
+impl ScoreMatrix {
+    fn offset(&self, i: usize, j: usize) -> usize {
+        let (i, j) = if i < j { (i, j) } else { (j, i) };
+        i * (2 * self.n - i - 1) / 2 + (j - i - 1)
+    }
+
+    pub fn get(&self, i: usize, j: usize) -> f32 {
+        self.data[self.offset(i, j)]
+    }
+
+    /// Scores every pair of `templates` (missing ones score −∞), on `threads` threads.
+    pub fn compute(
+        templates: &[Option<Vec<f32>>],
+        score: fn(&[f32], &[f32]) -> f32,
+        threads: usize,
+    ) -> Self {
+        let n = templates.len();
+        let rows: Vec<Vec<f32>> = {
+            let next = AtomicUsize::new(0);
+            let mut parts: Vec<Vec<(usize, Vec<f32>)>> = Vec::new();
+            std::thread::scope(|s| {
+                let handles: Vec<_> = (0..threads.max(1))
+                    .map(|_| {
+                        s.spawn(|| {
+                            let mut mine = Vec::new();
+                            loop {
+                                let i = next.fetch_add(1, Ordering::Relaxed);
+                                if i >= n {
+                                    return mine;
+                                }
+                                let row = ((i + 1)..n)
+                                    .map(|j| match (&templates[i], &templates[j]) {
+                                        (Some(a), Some(b)) => score(a, b),
+                                        _ => f32::NEG_INFINITY,
+                                    })
+                                    .collect();
+                                mine.push((i, row));
+                            }
+                        })
+                    })
+                    .collect();
+                for h in handles {
+                    parts.push(h.join().unwrap_or_default());
+                }
+            });
+            let mut rows: Vec<Vec<f32>> = vec![Vec::new(); n];
+            for (i, row) in parts.into_iter().flatten() {
+                rows[i] = row;
+            }
+            rows
+        };
+        Self {
+            n,
+            data: rows.into_iter().flatten().collect(),
+        }
+    }
+
+    /// Mean and standard deviation of the finite scores (label-free, for fusion).
+    pub fn moments(&self) -> (f64, f64) {
+        let (mut sum, mut sq, mut count) = (0.0f64, 0.0f64, 0usize);
+        for &v in self.data.iter().filter(|v| v.is_finite()) {
+            sum += f64::from(v);
+            sq += f64::from(v) * f64::from(v);
+            count += 1;
+        }
+        let mean = sum / count.max(1) as f64;
+        (
+            mean,
+            (sq / count.max(1) as f64 - mean * mean).max(0.0).sqrt(),
+        )
+    }
+
+    /// Sum of z-normalised scores: score fusion without labels.
+    pub fn fuse(matrices: &[&ScoreMatrix]) -> Option<Self> {
+        let first = matrices.first()?;
+        let moments: Vec<(f64, f64)> = matrices.iter().map(|m| m.moments()).collect();
+        let data = (0..first.data.len())
+            .map(|k| {
+                matrices
+                    .iter()
+                    .zip(&moments)
+                    .map(|(m, (mean, sd))| ((f64::from(m.data[k]) - mean) / sd.max(1e-12)) as f32)
+                    .sum()
+            })
+            .collect();
+        Some(Self { n: first.n, data })
+    }
+}
+
+/// Per image, its template (`None` when no face was found).
+pub type Templates = Vec<Option<Vec<f32>>>;
+/// What one worker thread embedded: image index, templates per model, time.
+type WorkerOutput = Result<Vec<(usize, Templates, Duration)>, VisionError>;
+
+/// Timing of the embedding pass.
+#[derive(Debug, Clone, Serialize)]
+pub struct PassStats {
+    pub images: usize,
+    pub threads: usize,
+    pub wall: Duration,
+    pub median_per_image: Duration,
+}
+
+/// Embeds every image of the dataset with every configured embedder.
+/// Returns, per embedder, the template of each image (`None` when no face).
+pub fn embed_all(
+    data: &Dataset,
+    store: &ModelStore,
+    runtime: RuntimeKind,
+    config: &PipelineConfig,
+    threads: usize,
+) -> Result<(Vec<Templates>, PassStats), VisionError> {
+    let n = data.images.len();
+    let models = config.embedders.len();
+    let next = AtomicUsize::new(0);
+    let started = Instant::now();
+    let results: Vec<WorkerOutput> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads.max(1))
+            .map(|_| {
+                s.spawn(|| {
+                    let rt = for_kind(runtime)?;
+                    let mut pipeline = Pipeline::load(store, rt.as_ref(), config.clone())?;
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= n {
+                            return Ok(mine);
+                        }
+                        let bytes = std::fs::read(data.image_path(i))
+                            .map_err(|e| VisionError::Decode(format!("{}: {e}", data.images[i])))?;
+                        let t = Instant::now();
+                        let (analysis, _) = pipeline.analyze_bytes(&bytes)?;
+                        let elapsed = t.elapsed();
+                        let templates = match analysis {
+                            Some(a) => a.templates.into_iter().map(|t| Some(t.vector)).collect(),
+                            None => vec![None; models],
+                        };
+                        mine.push((i, templates, elapsed));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(VisionError::Inference("a worker panicked".into())))
+            })
+            .collect()
+    });
+    let mut per_model: Vec<Templates> = vec![vec![None; n]; models];
+    let mut times = Vec::with_capacity(n);
+    for part in results {
+        for (i, templates, elapsed) in part? {
+            for (m, t) in templates.into_iter().enumerate() {
+                per_model[m][i] = t;
+            }
+            times.push(elapsed);
+        }
+    }
+    times.sort_unstable();
+    let stats = PassStats {
+        images: n,
+        threads,
+        wall: started.elapsed(),
+        median_per_image: times.get(times.len() / 2).copied().unwrap_or_default(),
+    };
+    Ok((per_model, stats))
+}
+
+/// The whole LFW evaluation.
+#[derive(Debug, Clone, Serialize)]
+pub struct LfwResult {
+    pub dataset: String,
+    pub runtime: RuntimeKind,
+    pub flip: bool,
+    pub pass: PassStats,
+    pub reports: Vec<Report>,
+}
+
+pub const FMR_TARGETS: [f64; 3] = [1e-3, 1e-4, 1e-5];
+
+/// Runs the evaluation for the configured embedders and, when there are
+/// several, their fusion.
+pub fn evaluate_lfw(
+    dir: &Path,
+    store: &ModelStore,
+    runtime: RuntimeKind,
+    mut config: PipelineConfig,
+    threads: usize,
+) -> Result<LfwResult, VisionError> {
+    let data = Dataset::open(dir).map_err(|e| VisionError::Decode(e.to_string()))?;
+    // LFW images are centred on the person of interest.
+    config.face_choice = FaceChoice::Central;
+    let (templates, pass) = embed_all(&data, store, runtime, &config, threads)?;
+    let mut reports = Vec::new();
+    let mut matrices = Vec::new();
+    for (kind, per_image) in config.embedders.iter().zip(&templates) {
+        let model = kind.model_id();
+        let score = similarity_fn(model).ok_or_else(|| VisionError::Model {
+            model: model.into(),
+            detail: "no similarity function".into(),
+        })?;
+        let enrolled: Vec<bool> = per_image.iter().map(Option::is_some).collect();
+        let matrix = ScoreMatrix::compute(per_image, score, threads);
+        reports.push(evaluate(model, &data, &enrolled, &FMR_TARGETS, |i, j| {
+            matrix.get(i, j)
+        }));
+        matrices.push((enrolled, matrix));
+    }
+    if matrices.len() > 1 {
+        let refs: Vec<&ScoreMatrix> = matrices.iter().map(|(_, m)| m).collect();
+        if let Some(fused) = ScoreMatrix::fuse(&refs) {
+            let enrolled: Vec<bool> = (0..data.images.len())
+                .map(|i| matrices.iter().all(|(e, _)| e[i]))
+                .collect();
+            let name = config
+                .embedders
+                .iter()
+                .map(|k| k.model_id())
+                .collect::<Vec<_>>()
+                .join("+");
+            reports.push(evaluate(
+                &format!("fusion({name})"),
+                &data,
+                &enrolled,
+                &FMR_TARGETS,
+                |i, j| fused.get(i, j),
+            ));
+        }
+    }
+    Ok(LfwResult {
+        dataset: dir.display().to_string(),
+        runtime,
+        flip: config.flip,
+        pass,
+        reports,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_score_matrix_indexes_every_pair_once() {
+        let t: Vec<Option<Vec<f32>>> = (0..5).map(|i| Some(vec![i as f32])).collect();
+        let m = ScoreMatrix::compute(&t, |a, b| a[0] * 10.0 + b[0], 2);
+        assert_eq!(m.data.len(), 10);
+        for i in 0..5 {
+            for j in (i + 1)..5 {
+                assert_eq!(m.get(i, j), (i * 10 + j) as f32);
+                assert_eq!(m.get(j, i), (i * 10 + j) as f32);
+            }
+        }
+    }
+}

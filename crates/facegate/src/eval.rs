@@ -1,0 +1,262 @@
+//! `facegate eval`: measures the face engine on real data and writes a JSON
+//! report, a ROC plot and a one-line summary.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use facegate_eval::plot::roc_svg;
+use facegate_eval::run::{evaluate_lfw, LfwResult};
+use facegate_eval::speed::{measure, table, ImageSet};
+use facegate_vision::models::ModelStore;
+use facegate_vision::pipeline::{EmbedderKind, FaceChoice, PipelineConfig};
+use facegate_vision::runtime::RuntimeKind;
+
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// LFW View 2 from raw images: 10-fold accuracy, TAR at FMR over every
+    /// cross-identity pair, failure-to-enrol; writes a report and a ROC plot.
+    Lfw(LfwArgs),
+    /// Per-image latency of one pipeline on one thread (decode, detect,
+    /// landmarks, align + embed, total: median, p95, mean) over a fixed list
+    /// of images, after a warm-up. Pin it to one core: `taskset -c 0`.
+    Speed(SpeedArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("source").required(true).args(["images", "lfw"]))]
+pub struct SpeedArgs {
+    /// A text file of image paths, one a line (relative to --root, by default
+    /// the file's folder), or a folder of .jpg/.png images.
+    #[arg(long)]
+    pub images: Option<PathBuf>,
+    /// The folder relative paths of --images are taken from.
+    #[arg(long, requires = "images")]
+    pub root: Option<PathBuf>,
+    /// An LFW folder (pairs.csv, lfw-deepfunneled/): the distinct images of
+    /// its pairs, in order of first appearance.
+    #[arg(long)]
+    pub lfw: Option<PathBuf>,
+    /// With --lfw, only the pairs of these folds (e.g. 1 or 1,2).
+    #[arg(long, value_delimiter = ',', requires = "lfw")]
+    pub folds: Vec<usize>,
+    /// Measure only the first N images.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Untimed runs first, on the first images of the list.
+    #[arg(long, default_value_t = 20)]
+    pub warmup: usize,
+    /// Inference engine.
+    #[arg(long, default_value = "ort")]
+    pub runtime: RuntimeKind,
+    /// Embedders to run on each face (all of them count in align + embed).
+    #[arg(long, value_delimiter = ',', default_values = ["fr-feature"])]
+    pub embedders: Vec<String>,
+    /// Also embed the mirrored crop.
+    #[arg(long)]
+    pub flip: bool,
+    /// Which face of several: the most central (LFW) or the largest (selfie).
+    #[arg(long, default_value = "central", value_parser = ["central", "largest"])]
+    pub face: String,
+    /// Write the report (summary and every image's stage times) as JSON.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write every image's templates as JSON (for accuracy on pairs).
+    #[arg(long)]
+    pub templates: Option<PathBuf>,
+    /// Models folder (default: the repository's models/, or FACEGATE_MODELS_DIR).
+    #[arg(long)]
+    pub models: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LfwArgs {
+    /// The LFW folder holding pairs.csv and lfw-deepfunneled/ (e.g. ../shared/data/lfw).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Where to write lfw-report.json and lfw-roc.svg.
+    #[arg(long, default_value = "eval-out")]
+    pub out: PathBuf,
+    /// Embedders to evaluate (with two or more, their fusion too).
+    #[arg(long, value_delimiter = ',', default_values = ["fr-feature", "dlib-resnet"])]
+    pub embedders: Vec<String>,
+    /// Also embed the mirrored crop and average.
+    #[arg(long)]
+    pub flip: bool,
+    /// Inference engine.
+    #[arg(long, default_value = "ort")]
+    pub runtime: RuntimeKind,
+    /// Worker threads (each with its own model sessions, one core each).
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    /// Models folder (default: the repository's models/, or FACEGATE_MODELS_DIR).
+    #[arg(long)]
+    pub models: Option<PathBuf>,
+}
+
+fn embedder(name: &str) -> anyhow::Result<EmbedderKind> {
+    match name {
+        "fr-feature" | "fr-feature-512-v1" => Ok(EmbedderKind::FrFeature),
+        "dlib-resnet" | "dlib-resnet-128-v1" => Ok(EmbedderKind::DlibResnet),
+        other => anyhow::bail!("unknown embedder {other:?} (fr-feature, dlib-resnet)"),
+    }
+}
+
+pub fn run(cmd: EvalCommand) -> anyhow::Result<()> {
+    match cmd {
+        EvalCommand::Lfw(args) => lfw(args),
+        EvalCommand::Speed(args) => speed(args),
+    }
+}
+
+fn open_store(models: Option<&PathBuf>) -> anyhow::Result<ModelStore> {
+    Ok(match models {
+        Some(dir) => ModelStore::open(dir.clone()),
+        None => ModelStore::open_default(),
+    }?)
+}
+
+fn speed(args: SpeedArgs) -> anyhow::Result<()> {
+    let set = match (&args.images, &args.lfw) {
+        (Some(path), _) => ImageSet::from_path(path, args.root.as_deref())?,
+        (None, Some(dir)) => ImageSet::from_lfw(dir, &args.folds)?,
+        (None, None) => anyhow::bail!("give --images FILE_OR_DIR or --lfw DIR"),
+    }
+    .limit(args.limit);
+    let store = open_store(args.models.as_ref())?;
+    let config = PipelineConfig {
+        embedders: args
+            .embedders
+            .iter()
+            .map(|e| embedder(e))
+            .collect::<anyhow::Result<_>>()?,
+        flip: args.flip,
+        face_choice: if args.face == "largest" {
+            FaceChoice::Largest
+        } else {
+            FaceChoice::Central
+        },
+        ..PipelineConfig::default()
+    };
+    let run = measure(
+        &set,
+        &store,
+        args.runtime,
+        config,
+        args.warmup,
+        args.templates.is_some(),
+    )?;
+    let r = &run.report;
+    let m = &r.machine;
+    let load = |l: Option<[f64; 3]>| {
+        l.map_or("n/a".to_owned(), |[a, b, c]| {
+            format!("{a:.2} {b:.2} {c:.2}")
+        })
+    };
+    println!(
+        "facegate eval speed: {} images ({} with a face) after {} warm-up; runtime {}, embedders {}, detector {}; \
+         1 pipeline thread, 1 intra-op thread",
+        r.images,
+        r.faces_found,
+        r.warmup,
+        r.runtime,
+        r.embedders.join(","),
+        r.detector
+    );
+    println!(
+        "CPU: {} ({} online, allowed: {}); load before {} / after {}",
+        m.cpu_model.as_deref().unwrap_or("unknown"),
+        m.cpus_online.map_or("?".to_owned(), |n| n.to_string()),
+        m.cpus_allowed.as_deref().unwrap_or("?"),
+        load(m.load_before),
+        load(m.load_after)
+    );
+    if m.available_parallelism.is_some_and(|n| n > 1) {
+        println!("note: this process may use several CPUs; run it under `taskset -c 0` for one-core numbers");
+    }
+    print!("{}", table(r));
+    if let Some(path) = &args.json {
+        write_json(path, r)?;
+        println!("report: {}", path.display());
+    }
+    if let (Some(path), Some(templates)) = (&args.templates, &run.templates) {
+        let doc = serde_json::json!({
+            "root": r.root,
+            "images": set.images,
+            "models": r.embedders,
+            "templates": templates,
+        });
+        write_json(path, &doc)?;
+        println!("templates: {}", path.display());
+    }
+    Ok(())
+}
+
+fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(path, serde_json::to_string_pretty(value)?)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+fn lfw(args: LfwArgs) -> anyhow::Result<()> {
+    let store = open_store(args.models.as_ref())?;
+    let config = PipelineConfig {
+        embedders: args
+            .embedders
+            .iter()
+            .map(|e| embedder(e))
+            .collect::<anyhow::Result<_>>()?,
+        flip: args.flip,
+        ..PipelineConfig::default()
+    };
+    let result = evaluate_lfw(&args.data, &store, args.runtime, config, args.threads)?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let report = args.out.join("lfw-report.json");
+    std::fs::write(&report, serde_json::to_string_pretty(&result)?)?;
+    let curves: Vec<(String, Vec<_>)> = result
+        .reports
+        .iter()
+        .map(|r| (r.model.clone(), r.roc.clone()))
+        .collect();
+    let plot = args.out.join("lfw-roc.svg");
+    std::fs::write(
+        &plot,
+        roc_svg("LFW: every cross-identity pair", &curves, 1e-6, 0.5),
+    )?;
+    println!("{}", summary(&result));
+    println!("report: {}  plot: {}", report.display(), plot.display());
+    Ok(())
+}
+
+/// One line per model: accuracy, TAR at 1e-4 and 1e-3, failures, counts.
+pub fn summary(result: &LfwResult) -> String {
+    result
+        .reports
+        .iter()
+        .map(|r| {
+            let tar = |fmr: f64| {
+                r.tar_at_fmr
+                    .iter()
+                    .find(|t| (t.fmr - fmr).abs() < fmr * 1e-6)
+                    .map_or("n/a".to_owned(), |t| format!("{:.4}", t.tar))
+            };
+            format!(
+                "LFW {}: 10-fold accuracy {:.2}% ± {:.2} ({} pairs); TAR@FMR1e-4 {} TAR@FMR1e-3 {} ({} genuine, {} impostor pairs); failures to enrol {}/{}",
+                r.model,
+                r.accuracy_mean * 100.0,
+                r.accuracy_std * 100.0,
+                r.official_pairs,
+                tar(1e-4),
+                tar(1e-3),
+                r.genuine_pairs,
+                r.impostor_pairs,
+                r.failures_to_enrol,
+                r.images
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
