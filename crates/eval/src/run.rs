@@ -277,3 +277,39 @@ mod tests {
         }
     }
 }
+
+/// The calibration file `facegate eval lfw --write-calibration` produces:
+/// operating points from the identity-disjoint held-out split, and the
+/// score-to-FMR table from every cross-identity pair.
+pub fn calibration(result: &LfwResult, command: &str) -> facegate_vision::compare::Calibration {
+    use facegate_vision::compare::{Calibration, ModelCalibration, OperatingPoint};
+    let models = result
+        .reports
+        .iter()
+        .filter(|r| similarity_fn(&r.model).is_some())
+        .map(|r| ModelCalibration {
+            model: r.model.clone(),
+            default_target_fmr: 1e-4,
+            operating_points: r
+                .held_out
+                .iter()
+                .map(|h| OperatingPoint {
+                    target_fmr: h.target_fmr,
+                    threshold: h.threshold,
+                    measured_fmr: h.measured_fmr,
+                    measured_tar: h.measured_tar,
+                    test_impostor_pairs: h.test_impostors,
+                    test_genuine_pairs: h.test_genuine,
+                })
+                .collect(),
+            score_to_fmr: r.roc.iter().map(|p| (p.threshold, p.fmr)).collect(),
+        })
+        .collect();
+    Calibration {
+        source: format!(
+            "{command}: LFW {} images, thresholds chosen on the impostor pairs of one half of the identities and measured on the other half",
+            result.pass.images
+        ),
+        models,
+    }
+}

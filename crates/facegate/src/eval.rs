@@ -38,7 +38,7 @@ pub struct SpeedArgs {
     #[arg(long)]
     pub lfw: Option<PathBuf>,
     /// With --lfw, only the pairs of these folds (e.g. 1 or 1,2).
-    #[arg(long, value_delimiter = ',', requires = "lfw")]
+    #[arg(long, value_delimiter = ',')]
     pub folds: Vec<usize>,
     /// Measure only the first N images.
     #[arg(long)]
@@ -92,13 +92,19 @@ pub struct LfwArgs {
     /// Models folder (default: the repository's models/, or FACEGATE_MODELS_DIR).
     #[arg(long)]
     pub models: Option<PathBuf>,
+    /// Also write the thresholds file the server decides with (e.g. models/thresholds.json).
+    #[arg(long)]
+    pub write_calibration: Option<PathBuf>,
 }
 
 fn embedder(name: &str) -> anyhow::Result<EmbedderKind> {
     match name {
         "fr-feature" | "fr-feature-512-v1" => Ok(EmbedderKind::FrFeature),
+        "fr-feature-int8" | "fr-feature-512-int8-v1" => Ok(EmbedderKind::FrFeatureInt8),
         "dlib-resnet" | "dlib-resnet-128-v1" => Ok(EmbedderKind::DlibResnet),
-        other => anyhow::bail!("unknown embedder {other:?} (fr-feature, dlib-resnet)"),
+        other => {
+            anyhow::bail!("unknown embedder {other:?} (fr-feature, fr-feature-int8, dlib-resnet)")
+        }
     }
 }
 
@@ -116,13 +122,19 @@ fn open_store(models: Option<&PathBuf>) -> anyhow::Result<ModelStore> {
     }?)
 }
 
-fn speed(args: SpeedArgs) -> anyhow::Result<()> {
+/// The images named by `--images` or `--lfw` (and `--folds`), `--limit` applied.
+fn image_set(args: &SpeedArgs) -> anyhow::Result<ImageSet> {
     let set = match (&args.images, &args.lfw) {
+        (Some(_), _) if !args.folds.is_empty() => anyhow::bail!("--folds applies to --lfw only"),
         (Some(path), _) => ImageSet::from_path(path, args.root.as_deref())?,
         (None, Some(dir)) => ImageSet::from_lfw(dir, &args.folds)?,
         (None, None) => anyhow::bail!("give --images FILE_OR_DIR or --lfw DIR"),
-    }
-    .limit(args.limit);
+    };
+    Ok(set.limit(args.limit))
+}
+
+fn speed(args: SpeedArgs) -> anyhow::Result<()> {
+    let set = image_set(&args)?;
     let store = open_store(args.models.as_ref())?;
     let config = PipelineConfig {
         embedders: args
@@ -226,6 +238,16 @@ fn lfw(args: LfwArgs) -> anyhow::Result<()> {
         &plot,
         roc_svg("LFW: every cross-identity pair", &curves, 1e-6, 0.5),
     )?;
+    if let Some(path) = &args.write_calibration {
+        let command = format!(
+            "facegate eval lfw --flip={} --runtime {}",
+            args.flip, args.runtime
+        );
+        let calibration = facegate_eval::run::calibration(&result, &command);
+        std::fs::write(path, serde_json::to_string_pretty(&calibration)? + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("calibration: {}", path.display());
+    }
     println!("{}", summary(&result));
     println!("report: {}  plot: {}", report.display(), plot.display());
     Ok(())
@@ -259,4 +281,57 @@ pub fn summary(result: &LfwResult) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Eval {
+        #[command(subcommand)]
+        cmd: EvalCommand,
+    }
+
+    fn parse(args: &[&str]) -> Result<EvalCommand, clap::Error> {
+        Eval::try_parse_from(std::iter::once("eval").chain(args.iter().copied())).map(|e| e.cmd)
+    }
+
+    #[test]
+    fn speed_reads_an_lfw_folder_or_an_image_list_but_not_both() -> Result<(), clap::Error> {
+        let EvalCommand::Speed(args) = parse(&[
+            "speed", "--lfw", "data/lfw", "--folds", "1", "--limit", "200",
+        ])?
+        else {
+            return Err(clap::Error::new(clap::error::ErrorKind::InvalidSubcommand));
+        };
+        assert_eq!(args.lfw, Some(PathBuf::from("data/lfw")));
+        assert_eq!(
+            (args.folds, args.limit, args.warmup),
+            (vec![1], Some(200), 20)
+        );
+        assert_eq!(
+            (args.runtime, args.embedders, args.face.as_str()),
+            (RuntimeKind::Ort, vec!["fr-feature".to_owned()], "central")
+        );
+        assert!(parse(&[
+            "speed",
+            "--images",
+            "list.txt",
+            "--embedders",
+            "fr-feature,dlib-resnet",
+            "--runtime",
+            "tract"
+        ])
+        .is_ok());
+        assert!(parse(&["speed"]).is_err());
+        assert!(parse(&["speed", "--images", "list.txt", "--lfw", "data/lfw"]).is_err());
+        let EvalCommand::Speed(args) = parse(&["speed", "--images", "list.txt", "--folds", "1"])?
+        else {
+            return Err(clap::Error::new(clap::error::ErrorKind::InvalidSubcommand));
+        };
+        assert!(image_set(&args).is_err_and(|e| e.to_string().contains("--folds")));
+        Ok(())
+    }
 }

@@ -105,27 +105,45 @@ pub fn similarity_fn(model_id: &str) -> Option<SimilarityFn> {
         -euclidean(a, b)
     }
     match model_id {
-        FrFeature::MODEL_ID => Some(cosine),
+        FrFeature::MODEL_ID | FrFeature::INT8_MODEL_ID => Some(cosine),
         DlibResnet::MODEL_ID => Some(negative_euclidean),
         _ => None,
     }
 }
 
 /// `fr_feature`: 512-D, ArcFace 112×112 template, BGR, NCHW, (x − 127) / 128.
-/// Compared by cosine similarity.
+/// Compared by cosine similarity. The same recipe runs the fp32 model
+/// ([`FrFeature::new`], templates `fr-feature-512-v1`) or its int8
+/// quantisation ([`FrFeature::int8`], `fr-feature-512-int8-v1`): their
+/// templates differ slightly, so they carry distinct ids and thresholds.
 pub struct FrFeature {
     session: Box<dyn Session>,
+    model_id: &'static str,
     /// Average with the mirrored crop (test-time augmentation).
     pub flip: bool,
 }
 
 impl FrFeature {
+    /// Templates of the fp32 model `fr-feature-512`.
     pub const MODEL_ID: &'static str = "fr-feature-512-v1";
+    /// Templates of the int8 model `fr-feature-512-int8`.
+    pub const INT8_MODEL_ID: &'static str = "fr-feature-512-int8-v1";
     pub const DIMENSION: usize = 512;
 
+    /// `session` holds the fp32 model (`fr-feature-512`).
     pub fn new(session: Box<dyn Session>) -> Self {
+        Self::with_model_id(session, Self::MODEL_ID)
+    }
+
+    /// `session` holds the int8 model (`fr-feature-512-int8`).
+    pub fn int8(session: Box<dyn Session>) -> Self {
+        Self::with_model_id(session, Self::INT8_MODEL_ID)
+    }
+
+    fn with_model_id(session: Box<dyn Session>, model_id: &'static str) -> Self {
         Self {
             session,
+            model_id,
             flip: false,
         }
     }
@@ -145,7 +163,7 @@ impl FrFeature {
 
 impl Embedder for FrFeature {
     fn model_id(&self) -> &'static str {
-        Self::MODEL_ID
+        self.model_id
     }
 
     fn dimension(&self) -> usize {

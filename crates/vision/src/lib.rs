@@ -8,6 +8,7 @@
 //! `tract`, which must agree.
 
 pub mod align;
+pub mod compare;
 pub mod decode;
 pub mod detect;
 pub mod embed;
