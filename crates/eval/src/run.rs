@@ -260,24 +260,6 @@ pub fn evaluate_lfw(
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_score_matrix_indexes_every_pair_once() {
-        let t: Vec<Option<Vec<f32>>> = (0..5).map(|i| Some(vec![i as f32])).collect();
-        let m = ScoreMatrix::compute(&t, |a, b| a[0] * 10.0 + b[0], 2);
-        assert_eq!(m.data.len(), 10);
-        for i in 0..5 {
-            for j in (i + 1)..5 {
-                assert_eq!(m.get(i, j), (i * 10 + j) as f32);
-                assert_eq!(m.get(j, i), (i * 10 + j) as f32);
-            }
-        }
-    }
-}
-
 /// The calibration file `facegate eval lfw --write-calibration` produces:
 /// operating points from the identity-disjoint held-out split, and the
 /// score-to-FMR table from every cross-identity pair.
@@ -311,5 +293,23 @@ pub fn calibration(result: &LfwResult, command: &str) -> facegate_vision::compar
             result.pass.images
         ),
         models,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_score_matrix_indexes_every_pair_once() {
+        let t: Vec<Option<Vec<f32>>> = (0..5).map(|i| Some(vec![i as f32])).collect();
+        let m = ScoreMatrix::compute(&t, |a, b| a[0] * 10.0 + b[0], 2);
+        assert_eq!(m.data.len(), 10);
+        for i in 0..5 {
+            for j in (i + 1)..5 {
+                assert_eq!(m.get(i, j), (i * 10 + j) as f32);
+                assert_eq!(m.get(j, i), (i * 10 + j) as f32);
+            }
+        }
     }
 }
