@@ -11,11 +11,19 @@
 #                   real faces and seeded tensors; fails outside tolerance
 #   6. make_reference.py --check  (or, with --references, rewrites)
 #                   models/reference/*.json, the Rust parity tests' data
-#   7. manifest.py  writes models/manifest.json, models/LICENSES/, the tables
+#   7. quantize.py  int8 versions of fp32 models (fr-feature-512-int8),
+#                   calibrated on non-LFW faces that the Rust pipeline aligns
+#                   (crates/vision/examples/model_inputs.rs); twice, to check
+#                   determinism; installed like step 4; fails when the int8
+#                   model strays from the fp32 one on held-out faces
+#   8. manifest.py  writes models/manifest.json, models/LICENSES/, the tables
 #                   in models/README.md
 # Nothing is read from ../shared except the LFW images used as test inputs
 # ($FACEGATE_SHARED_DIR, default ../shared; optional: without them the real
-# face inputs are the demo photos of the face-api package).
+# face inputs are the demo photos of the face-api package) and the
+# quantisation's calibration and held-out faces (NUAA ClientRaw frames and
+# live recordings under data/; optional: without them step 7 is skipped and
+# the committed int8 files are kept).
 #
 # Usage: tools/models/build.sh [--replace] [--references]
 #   --replace     install newly converted files even where they differ from
@@ -30,7 +38,7 @@ for arg in "$@"; do
     case "$arg" in
         --replace) replace=1 ;;
         --references) references=1 ;;
-        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
         *) echo "unknown argument: $arg" >&2; exit 2 ;;
     esac
 done
@@ -71,30 +79,45 @@ rm -rf .work/out .work/out2
 $VPY convert.py --out .work/out
 step "convert to ONNX (run 2 of 2, determinism check)"
 $VPY convert.py --out .work/out2 > /dev/null
-deterministic=1
-for f in .work/out/*.onnx; do
-    if ! cmp -s "$f" ".work/out2/$(basename "$f")"; then
-        echo "NOT byte-deterministic: $(basename "$f")"
-        deterministic=0
-    fi
-done
-if [ $deterministic = 1 ]; then echo "both runs byte-identical"; fi
+
+# compare_runs DIR1 DIR2: are the ONNX files of two runs byte-identical?
+compare_runs() {
+    local deterministic=1 f
+    for f in "$1"/*.onnx; do
+        [ -e "$f" ] || continue
+        if ! cmp -s "$f" "$2/$(basename "$f")"; then
+            echo "NOT byte-deterministic: $(basename "$f")"
+            deterministic=0
+        fi
+    done
+    if [ $deterministic = 1 ]; then echo "both runs byte-identical"; fi
+}
+
+# install DIR: copies DIR/*.onnx into models/, keeping a committed file that
+# differs unless --replace.
+install() {
+    local f name dest
+    mkdir -p ../../models
+    for f in "$1"/*.onnx; do
+        [ -e "$f" ] || continue
+        name=$(basename "$f")
+        dest="../../models/$name"
+        if [ ! -e "$dest" ]; then
+            cp "$f" "$dest"; echo "$name: new"
+        elif cmp -s "$f" "$dest"; then
+            echo "$name: identical to the committed file"
+        elif [ $replace = 1 ]; then
+            cp "$f" "$dest"; echo "$name: REPLACED (--replace)"
+        else
+            echo "$name: DIFFERS from the committed file; kept the committed file, which is the reference (--replace takes the new one)"
+        fi
+    done
+}
+
+compare_runs .work/out .work/out2
 
 step "install into models/"
-mkdir -p ../../models
-for f in .work/out/*.onnx; do
-    name=$(basename "$f")
-    dest="../../models/$name"
-    if [ ! -e "$dest" ]; then
-        cp "$f" "$dest"; echo "$name: new"
-    elif cmp -s "$f" "$dest"; then
-        echo "$name: identical to the committed file"
-    elif [ $replace = 1 ]; then
-        cp "$f" "$dest"; echo "$name: REPLACED (--replace)"
-    else
-        echo "$name: DIFFERS from the committed file; kept the committed file, which is the reference (--replace takes the new one)"
-    fi
-done
+install .work/out
 
 step "verify fidelity against the original frameworks"
 $VPY verify.py
@@ -111,6 +134,16 @@ if [ $references = 1 ] || ! ls ../../models/reference/*.json > /dev/null 2>&1; t
 fi
 step "check the committed reference outputs"
 $VPY make_reference.py --check
+
+step "quantise to int8 (run 1 of 2)"
+../../scripts/setup-onnxruntime > /dev/null   # the Rust pipeline aligns the calibration faces
+rm -rf .work/qout .work/qout2
+$VPY quantize.py --out .work/qout
+step "quantise to int8 (run 2 of 2, determinism check)"
+$VPY quantize.py --out .work/qout2 --reuse-inputs --fidelity .work/qout2/fidelity.json > /dev/null
+compare_runs .work/qout .work/qout2
+step "install the int8 models into models/"
+install .work/qout
 
 step "manifest, licences"
 $VPY manifest.py

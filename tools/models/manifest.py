@@ -153,6 +153,12 @@ def readme_tables(man: dict) -> str:
              "|---|---|---:|---|---|---|---|---:|---:|---|"]
     for e in man["models"]:
         f = e["fidelity"]
+        if e["original_framework"] == "int8-quantised":
+            t = f["tolerance"]
+            lines.append(f"| {e['id']} | `{e['file']}` | {e['bytes']:,} | `{e['sha256'][:16]}` | {e['licence']} | "
+                         f"{'yes' if e['ships_by_default'] else 'no'} | fp32 `{e['source']['derived_from']}`, {f['inputs']} held-out non-LFW faces | "
+                         f"{f['summary']} | | {t['text']} |")
+            continue
         cmp = {"tflite": "TFLite interpreter", "tf-rebuild": "TF rebuild", "onnx-shipped": "is the original (same bytes)"}[e["original_framework"]]
         lines.append(f"| {e['id']} | `{e['file']}` | {e['bytes']:,} | `{e['sha256'][:16]}` | {e['licence']} | "
                      f"{'yes' if e['ships_by_default'] else 'no'} | {cmp} | {fmt(f['max_abs'])} | {fmt(f['max_rel'])} | rel ≤ {f['tolerance']['max_rel']:g} |")
@@ -161,8 +167,68 @@ def readme_tables(man: dict) -> str:
             lines.append(f"| ↳ same, vs dlib | | | | | | dlib 20.0.1 itself, {d['chips']} chips | L2 max {d['l2_max']} (mean {d['l2_mean']}) | cosine min {d['cos_min']} | "
                          f"cos ≥ {d['tolerance']['cos_min']}, L2 ≤ {d['tolerance']['l2_max']} |")
     total = sum(e["bytes"] for e in man["models"])
-    lines += ["", f"Total of the six ONNX files: {total:,} bytes ({total / 2**20:.1f} MiB)."]
+    lines += ["", f"Total of the {len(man['models'])} ONNX files: {total:,} bytes ({total / 2**20:.1f} MiB)."]
     return "\n".join(lines)
+
+
+def quantised_entries(entries: list[dict], v: dict) -> list[dict]:
+    """The int8 models of quantize.py, derived from the fp32 entries. Their
+    fidelity comes from .work/quant/fidelity.json when it describes the
+    installed file, else from the committed manifest when the file is
+    unchanged (a build without the calibration data keeps them)."""
+    import quantize
+
+    by_id = {e["id"]: e for e in entries}
+    fid_path = quantize.QUANT / "fidelity.json"
+    fid = json.loads(fid_path.read_text()) if fid_path.exists() else {}
+    man_path = MODELS / "manifest.json"
+    old = {e["id"]: e for e in json.loads(man_path.read_text())["models"]} if man_path.exists() else {}
+    out = []
+    for q in quantize.QUANT_TABLE:
+        path = MODELS / q.file
+        if not path.exists():
+            die(f"{q.id}: {path} missing: run quantize.py")
+        sha = sha256_file(path)
+        f = fid.get(q.id)
+        if f is not None and f.get("sha256") == sha:
+            fidelity, calibration = quantize.fidelity_doc(q, f), f["calibration"]
+        elif q.id in old and old[q.id]["sha256"] == sha:
+            fidelity, calibration = old[q.id]["fidelity"], old[q.id]["conversion"]["calibration"]
+            log(f"  {q.id}: fidelity kept from the committed manifest (file unchanged)")
+        else:
+            die(f"{q.id}: no fidelity for {path.name} (sha256 {sha[:16]}): run quantize.py")
+        base = by_id[q.base]
+        ins, outs, meta = onnx_io(path)
+        if [i["shape"] for i in ins] != [base["input"]["shape"]]:
+            die(f"{q.id}: input {ins} differs from {q.base}'s")
+        meaning = {o["name"]: o["meaning"] for o in base["outputs"]}
+        for o in outs:
+            o["meaning"] = meaning[o["name"]]
+        entry = {
+            "id": q.id,
+            "file": q.file,
+            "sha256": sha,
+            "bytes": path.stat().st_size,
+            "description": q.description,
+            "source": {"derived_from": q.base, "derived_from_file": base["file"], "derived_from_sha256": base["sha256"],
+                       "registry": base["source"]["registry"], "package": base["source"]["package"],
+                       "version": base["source"]["version"]},
+            "licence": base["licence"],
+            "licence_files": base["licence_files"],
+            "licence_note": "Same licence as " + q.base + " (a quantisation of its weights). " + base["licence_note"],
+            "ships_by_default": base["ships_by_default"],
+            "input": {**base["input"], "name": ins[0]["name"]},
+            "outputs": outs,
+            "onnx": meta,
+            "original_framework": "int8-quantised",
+            "conversion": {**quantize.recipe_doc(q, v), "calibration": calibration},
+            "fidelity": fidelity,
+            "reference": None,
+        }
+        if "anchors" in base:
+            entry["anchors"] = base["anchors"]
+        out.append(entry)
+    return out
 
 
 def main() -> None:
@@ -208,6 +274,7 @@ def main() -> None:
         if m.id == "blazeface-short-128":
             entry["provenance"] = fid["provenance"][m.id]
         entries.append(entry)
+    entries += quantised_entries(entries, v)
     man = {
         "version": 1,
         "generated_by": "tools/models/build.sh (manifest.py); do not edit by hand",

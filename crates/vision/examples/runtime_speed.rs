@@ -18,6 +18,7 @@ use facegate_vision::models::ModelStore;
 use facegate_vision::runtime::ort::{OrtOptimization, OrtRuntime};
 use facegate_vision::runtime::tract::TractRuntime;
 use facegate_vision::runtime::{Runtime, Tensor};
+use facegate_vision::VisionError;
 
 const WARM_UP: usize = 5;
 
@@ -38,18 +39,22 @@ fn main() {
     let variants = [
         OrtOptimization::All,
         OrtOptimization::AllButNchwc,
+        OrtOptimization::Extended,
         OrtOptimization::Basic,
     ];
     if levels {
-        println!("| model | ort All ms | ort AllButNchwc ms | ort Basic ms |");
-        println!("|---|---|---|---|");
+        println!("| model | ort All ms | ort AllButNchwc ms | ort Extended ms | ort Basic ms |");
+        println!("|---|---|---|---|---|");
         for entry in &store.manifest().models {
             let input = input_for(entry.input_shape().expect("input.shape"));
             let ms: Vec<String> = variants
                 .iter()
                 .map(|&level| {
                     let rt = ort.clone().with_optimization(&entry.id, level);
-                    format!("{:.2}", time(&rt, &store, &entry.id, &input, runs).1)
+                    format!(
+                        "{:.2}",
+                        time(&rt, &store, &entry.id, &input, runs).unwrap().1
+                    )
                 })
                 .collect();
             println!("| {} | {} |", entry.id, ms.join(" | "));
@@ -63,14 +68,24 @@ fn main() {
     for entry in &store.manifest().models {
         let shape = entry.input_shape().expect("input.shape");
         let input = input_for(shape.clone());
-        let (ort_load, ort_ms) = time(&ort, &store, &entry.id, &input, runs);
-        let (tract_load, tract_ms) = time(&tract, &store, &entry.id, &input, runs);
+        let (ort_load, ort_ms) = time(&ort, &store, &entry.id, &input, runs).unwrap();
+        // tract may not run every model (e.g. int8 QDQ graphs).
+        let (tract_load, tract_ms, ratio) = match time(&tract, &store, &entry.id, &input, runs) {
+            Ok((load, ms)) => (
+                format!("{load:.0}"),
+                format!("{ms:.2}"),
+                format!("{:.1}×", ms / ort_ms),
+            ),
+            Err(e) => {
+                eprintln!("{}: tract: {e}", entry.id);
+                ("n/a".into(), "n/a".into(), "n/a".into())
+            }
+        };
         println!(
-            "| {} | {:?} | {:?} | {ort_load:.0} | {tract_load:.0} | {ort_ms:.2} | {tract_ms:.2} | {:.1}× |",
+            "| {} | {:?} | {:?} | {ort_load:.0} | {tract_load} | {ort_ms:.2} | {tract_ms} | {ratio} |",
             entry.id,
             shape,
             ort.optimization(&entry.id),
-            tract_ms / ort_ms
         );
     }
 }
@@ -97,21 +112,20 @@ fn time(
     id: &str,
     input: &Tensor,
     runs: usize,
-) -> (f64, f64) {
+) -> Result<(f64, f64), VisionError> {
     let started = Instant::now();
-    let mut session = store.load(runtime, id).unwrap();
+    let mut session = store.load(runtime, id)?;
     let load = started.elapsed().as_secs_f64() * 1e3;
     for _ in 0..WARM_UP {
-        session.run(vec![input.clone()]).unwrap();
+        session.run(vec![input.clone()])?;
     }
-    let mut times: Vec<f64> = (0..runs)
-        .map(|_| {
-            let input = vec![input.clone()];
-            let t = Instant::now();
-            session.run(input).unwrap();
-            t.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let input = vec![input.clone()];
+        let t = Instant::now();
+        session.run(input)?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
     times.sort_by(f64::total_cmp);
-    (load, times[times.len() / 2])
+    Ok((load, times[times.len() / 2]))
 }

@@ -24,6 +24,8 @@ pub mod ids {
     pub const DLIB_RESNET_128: &str = "dlib-resnet-128";
     /// 512-D face embedding (faceplugin `fr_feature`).
     pub const FR_FEATURE_512: &str = "fr-feature-512";
+    /// [`FR_FEATURE_512`] quantised to int8 (`tools/models/quantize.py`).
+    pub const FR_FEATURE_512_INT8: &str = "fr-feature-512-int8";
     /// Passive anti-spoof classifier (faceplugin `fr_liveness`).
     pub const FR_LIVENESS: &str = "fr-liveness";
 }

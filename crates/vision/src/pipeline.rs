@@ -21,6 +21,9 @@ use crate::VisionError;
 #[serde(rename_all = "kebab-case")]
 pub enum EmbedderKind {
     FrFeature,
+    /// `fr-feature` on its int8 quantisation (`fr-feature-512-int8`): about
+    /// 2.5× faster on one core, templates `fr-feature-512-int8-v1`.
+    FrFeatureInt8,
     DlibResnet,
 }
 
@@ -28,6 +31,7 @@ impl EmbedderKind {
     pub fn model_id(self) -> &'static str {
         match self {
             Self::FrFeature => FrFeature::MODEL_ID,
+            Self::FrFeatureInt8 => FrFeature::INT8_MODEL_ID,
             Self::DlibResnet => DlibResnet::MODEL_ID,
         }
     }
@@ -119,6 +123,11 @@ impl Pipeline {
                 Ok(match kind {
                     EmbedderKind::FrFeature => {
                         let mut e = FrFeature::new(store.load(runtime, ids::FR_FEATURE_512)?);
+                        e.flip = config.flip;
+                        Box::new(e)
+                    }
+                    EmbedderKind::FrFeatureInt8 => {
+                        let mut e = FrFeature::int8(store.load(runtime, ids::FR_FEATURE_512_INT8)?);
                         e.flip = config.flip;
                         Box::new(e)
                     }

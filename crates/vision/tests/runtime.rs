@@ -138,6 +138,15 @@ fn ort_and_tract_agree_on_every_model_in_the_manifest() {
                 x.shape,
                 diff / scale.max(1.0)
             );
+            if entry.id.contains("int8") {
+                // Quantized graphs: ort runs integer kernels with its own
+                // requantisation rounding, tract dequantizes; they agree as
+                // embeddings (direction), not value by value.
+                let cosine = facegate_vision::embed::cosine(&x.data, &y.data);
+                eprintln!("{} output {i}: cosine(ort, tract) = {cosine:.5}", entry.id);
+                assert!(cosine >= 0.99, "{} output {i}: cosine {cosine}", entry.id);
+                continue;
+            }
             assert!(
                 diff <= TOLERANCE * scale.max(1.0),
                 "{} output {i}: ort and tract differ by {diff} (scale {scale})",

@@ -134,6 +134,10 @@ pub enum OrtOptimization {
     All,
     /// Everything except the NCHWc layout transformer.
     AllButNchwc,
+    /// Basic and extended rewrites (`ORT_ENABLE_EXTENDED`): adds complex
+    /// fusions (for int8 QDQ models, Q/DQ pairs around a convolution fused
+    /// into one integer convolution), no layout transformation.
+    Extended,
     /// Basic rewrites only (`ORT_ENABLE_BASIC`): constant folding, redundant
     /// node removal, simple fusions.
     Basic,
@@ -229,6 +233,7 @@ impl Runtime for OrtRuntime {
         let optimization = self.optimization(name);
         let level = match optimization {
             OrtOptimization::All | OrtOptimization::AllButNchwc => GraphOptimizationLevel::All,
+            OrtOptimization::Extended => GraphOptimizationLevel::Level2,
             OrtOptimization::Basic => GraphOptimizationLevel::Level1,
         };
         let mut builder = OrtSession::builder(&self.env)
