@@ -379,9 +379,11 @@ def bias_correct(qm: onnx.ModelProto, fm: onnx.ModelProto, x: np.ndarray) -> int
     for f_t, q_t, b_name, s_name in sites:
         shift = target[f_t] - channel_means(qm, x, [q_t])[q_t]
         scale = numpy_helper.to_array(init[s_name]).astype(np.float64)
-        b = numpy_helper.to_array(init[b_name]).astype(np.int64) + np.round(shift / scale).astype(np.int64)
-        if np.abs(b).max() >= 2**31:
-            die(f"bias_correct: {b_name} overflows int32")
+        old = numpy_helper.to_array(init[b_name]).astype(np.int64)
+        new = old + np.round(shift / scale)
+        # A dead channel (weights ~1e-21, so a bias scale ~1e-25) outputs a
+        # constant ~0 and cannot take a correction in int32: left alone.
+        b = np.where(np.abs(new) < 2**31 - 1, new, old).astype(np.int64)
         init[b_name].CopyFrom(numpy_helper.from_array(b.astype(np.int32), b_name))
     return len(sites)
 
