@@ -3,6 +3,10 @@ them with models/ and installs them).
 
 - MediaPipe .tflite (BlazeFace short/full, FaceMesh):
     python -m tf2onnx.convert --tflite X.tflite --output Y.onnx --opset 13
+  FaceMesh's PRelu nodes are then rewritten as Max(x, Mul(x, a))
+  (common.rewrite_prelu; x + Mul(Min(x, 0), a - 1) where a slope exceeds 1):
+  the same function, and 2.4x faster under onnxruntime 1.32 on one core
+  (3.6 -> 1.5 ms), whose PRelu kernel is slow.
 - dlib ResNet: rebuilt in TensorFlow from face-api.js's weights
   (faceapi_dlib.py), exported with tf2onnx.convert.from_function (opset 13);
   the output is renamed from tf2onnx's "Identity:0" to "descriptor".
@@ -28,7 +32,7 @@ from pathlib import Path
 
 import onnx
 
-from common import MODEL_TABLE, OPSET, OUT, SRC, die, log, sha256_file, src_path
+from common import MODEL_TABLE, OPSET, OUT, SRC, die, log, rewrite_prelu, sha256_file, src_path
 
 
 def canonicalize(m: onnx.ModelProto) -> onnx.ModelProto:
@@ -86,14 +90,17 @@ def save(m: onnx.ModelProto, path: Path) -> None:
     path.write_bytes(m.SerializeToString())
 
 
-def convert_tflite(tfl: Path, out: Path) -> None:
+def convert_tflite(tfl: Path, out: Path, prelu_as_max: bool = False) -> None:
     raw = out.with_suffix(".tf2onnx.onnx")
     cmd = [sys.executable, "-m", "tf2onnx.convert", "--tflite", str(tfl), "--output", str(raw), "--opset", str(OPSET)]
     r = subprocess.run(cmd, capture_output=True, text=True)
     (out.parent / (out.stem + ".log")).write_text(r.stdout + r.stderr)
     if r.returncode != 0 or not raw.exists():
         die(f"tf2onnx failed on {tfl.name}:\n{r.stderr[-3000:]}")
-    save(canonicalize(onnx.load(str(raw))), out)
+    m = onnx.load(str(raw))
+    if prelu_as_max:
+        rewrite_prelu(m)
+    save(canonicalize(m), out)
     raw.unlink()
 
 
@@ -122,7 +129,7 @@ def main() -> None:
             continue
         out = a.out / m.file
         if m.original == "tflite":
-            convert_tflite(src_path(m), out)
+            convert_tflite(src_path(m), out, m.prelu_as_max)
         elif m.original == "tf-rebuild":
             convert_dlib(SRC / m.source / "package" / "model", out)
         elif m.original == "onnx-shipped":

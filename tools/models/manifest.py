@@ -84,9 +84,13 @@ def conversion(m, v: dict) -> dict:
     canon = ("names canonicalised afterwards (tools/models/convert.py canonicalize): nodes, intermediate tensors "
              "and initializers renamed by graph position so that the file is byte-deterministic; graph and weights unchanged")
     if m.original == "tflite":
+        post = canon
+        if m.prelu_as_max:
+            post = ("every PRelu(x, a) rewritten as Max(x, Mul(x, a)), or x + Mul(Min(x, 0), a - 1) where a slope exceeds 1 "
+                    "(tools/models/common.py rewrite_prelu: the same function, faster under onnxruntime); then " + canon)
         return {"tool": tools, "script": "tools/models/convert.py",
                 "command": f"python -m tf2onnx.convert --tflite {m.path_in_package[0]} --output {m.file} --opset {OPSET}",
-                "postprocess": canon}
+                "postprocess": post}
     if m.original == "tf-rebuild":
         return {"tool": tools, "script": "tools/models/convert.py, tools/models/faceapi_dlib.py",
                 "command": f"network rebuilt in TensorFlow from the weights manifest (faceapi_dlib.build, following the package's src/faceRecognitionNet/*.ts; weights dequantised as tfjs does), then tf2onnx.convert.from_function(net, opset={OPSET})",

@@ -56,7 +56,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from common import MODELS, MODELS_BY_ID, OUT, ROOT, SRC, WORK, DEMO_FACES, decode_rgb, die, face_window, log, sha256_file, shared_dir
+from common import (DEMO_FACES, MODELS, MODELS_BY_ID, OUT, ROOT, SRC, WORK, decode_rgb, die, face_window, log, rewrite_prelu,
+                    sha256_file, shared_dir)
 
 QUANT = WORK / "quant"
 
@@ -176,11 +177,36 @@ def make_set(name: str, spec: dict, data: Path) -> Path:
     return d
 
 
+PIPELINE_MODELS = ["blazeface-short-128", "facemesh-468", "fr-feature-512"]
+
+
+def pipeline_models_dir() -> Path:
+    """A models folder for the Rust pipeline holding the fp32 files now in
+    models/ (links) and a manifest with their current checksums: build.sh
+    may just have installed a new conversion while models/manifest.json,
+    rewritten at the end, still names the old one."""
+    d = QUANT / "models"
+    if d.exists():
+        shutil.rmtree(d)
+    d.mkdir(parents=True)
+    entries = []
+    for mid in PIPELINE_MODELS:
+        m = MODELS_BY_ID[mid]
+        (d / m.file).symlink_to(MODELS / m.file)
+        entries.append({"id": mid, "file": m.file, "sha256": sha256_file(MODELS / m.file),
+                        "bytes": (MODELS / m.file).stat().st_size, "input": m.input})
+    (d / "manifest.json").write_text(json.dumps({"version": 1, "models": entries}, indent=1) + "\n")
+    return d
+
+
 def dump_inputs(d: Path) -> None:
     """Runs the Rust pipeline over the set's images (model_inputs example)."""
+    import os
+
     cmd = ["cargo", "run", "--release", "--locked", "--quiet", "-p", "facegate-vision",
            "--example", "model_inputs", "--", str(d / "images.txt"), str(d)]
-    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    env = {**os.environ, "FACEGATE_MODELS_DIR": str(pipeline_models_dir())}
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
     if r.returncode != 0:
         die(f"model_inputs failed:\n{r.stdout[-2000:]}{r.stderr[-3000:]}")
     log("  " + r.stdout.strip().splitlines()[-1])
@@ -208,43 +234,6 @@ class Reader:
 
     def rewind(self):
         self.i = 0
-
-
-def rewrite_prelu(m: onnx.ModelProto) -> list[str]:
-    """PRelu(x, a) -> Max(x, Mul(x, a)), exact when every slope a <= 1
-    (for x < 0, a*x >= x); a PRelu with some slope > 1 becomes
-    x + Mul(Min(x, 0), a - 1) instead. Returns the names of the Add nodes
-    this introduces (kept in float: they are not residual additions)."""
-    from onnx import helper, numpy_helper
-
-    g = m.graph
-    init = {t.name: t for t in g.initializer}
-    nodes, extra, adds = [], [], []
-    for n in g.node:
-        if n.op_type != "PRelu":
-            nodes.append(n)
-            continue
-        x, slope = n.input
-        a = numpy_helper.to_array(init[slope])
-        y = n.output[0]
-        if (a <= 1).all():
-            nodes += [helper.make_node("Mul", [x, slope], [f"{n.name}_ax"], name=f"{n.name}_mul"),
-                      helper.make_node("Max", [x, f"{n.name}_ax"], [y], name=f"{n.name}_max")]
-        else:
-            extra += [numpy_helper.from_array((a - 1).astype(np.float32), f"{n.name}_a_minus_1"),
-                      numpy_helper.from_array(np.zeros((), np.float32), f"{n.name}_zero")]
-            nodes += [helper.make_node("Min", [x, f"{n.name}_zero"], [f"{n.name}_neg"], name=f"{n.name}_min"),
-                      helper.make_node("Mul", [f"{n.name}_neg", f"{n.name}_a_minus_1"], [f"{n.name}_m"], name=f"{n.name}_mul"),
-                      helper.make_node("Add", [x, f"{n.name}_m"], [y], name=f"{n.name}_add")]
-            adds.append(f"{n.name}_add")
-    del g.node[:]
-    g.node.extend(nodes)
-    g.initializer.extend(extra)
-    used = {i for n in g.node for i in n.input}
-    keep = [t for t in g.initializer if t.name in used]
-    del g.initializer[:]
-    g.initializer.extend(keep)
-    return adds
 
 
 def channel_ranges(m: onnx.ModelProto, x: np.ndarray, tensors: list[str]) -> dict[str, np.ndarray]:

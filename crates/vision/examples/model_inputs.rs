@@ -22,6 +22,9 @@
 //! scripts/setup-onnxruntime
 //! cargo run --release -p facegate-vision --example model_inputs -- LIST OUT_DIR
 //! ```
+//!
+//! The models come from `$FACEGATE_MODELS_DIR` (default: the repository's
+//! `models/`); `quantize.py` points it at the fp32 files it quantises.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;

@@ -148,7 +148,9 @@ pub enum OrtOptimization {
 /// transformation makes `fr-feature-512` (a MobileFaceNet with PReLU and
 /// depthwise convolutions on 112×112) 3–4× slower (≈83–88 ms against
 /// ≈19–28 ms with basic rewrites only), while it speeds the other models up
-/// 2–4×.
+/// 2–4×. `fr-feature-512-int8` (PReLU as Mul + Max, integer convolutions)
+/// is fastest with `All` (≈4.0–4.5 ms, the same as `AllButNchwc`;
+/// `Extended` ≈4.4–5.3 ms, `Basic` ≈10–11 ms), so it has no override.
 pub const DEFAULT_OPTIMIZATION_OVERRIDES: &[(&str, OrtOptimization)] =
     &[("fr-feature-512", OrtOptimization::Basic)];
 
