@@ -97,6 +97,10 @@ pub struct LfwArgs {
     pub write_calibration: Option<PathBuf>,
 }
 
+fn embedders(names: &[String]) -> anyhow::Result<Vec<EmbedderKind>> {
+    names.iter().map(|e| embedder(e)).collect()
+}
+
 fn embedder(name: &str) -> anyhow::Result<EmbedderKind> {
     match name {
         "fr-feature" | "fr-feature-512-v1" => Ok(EmbedderKind::FrFeature),
@@ -137,11 +141,7 @@ fn speed(args: SpeedArgs) -> anyhow::Result<()> {
     let set = image_set(&args)?;
     let store = open_store(args.models.as_ref())?;
     let config = PipelineConfig {
-        embedders: args
-            .embedders
-            .iter()
-            .map(|e| embedder(e))
-            .collect::<anyhow::Result<_>>()?,
+        embedders: embedders(&args.embedders)?,
         flip: args.flip,
         face_choice: if args.face == "largest" {
             FaceChoice::Largest
@@ -215,11 +215,7 @@ fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> anyhow::
 fn lfw(args: LfwArgs) -> anyhow::Result<()> {
     let store = open_store(args.models.as_ref())?;
     let config = PipelineConfig {
-        embedders: args
-            .embedders
-            .iter()
-            .map(|e| embedder(e))
-            .collect::<anyhow::Result<_>>()?,
+        embedders: embedders(&args.embedders)?,
         flip: args.flip,
         ..PipelineConfig::default()
     };

@@ -63,6 +63,24 @@ fn single_output(
     Ok(output.data)
 }
 
+/// The embedding of `crop` and, with `flip`, of its mirror: their sum and how
+/// many embeddings it holds (test-time augmentation shared by the embedders).
+fn embed_maybe_flipped(
+    session: &mut dyn Session,
+    crop: &RgbF32,
+    flip: bool,
+    tensor: fn(&RgbF32) -> Result<Tensor, VisionError>,
+    dimension: usize,
+) -> Result<(Vec<f32>, f32), VisionError> {
+    let mut sum = single_output(session, tensor(crop)?, dimension)?;
+    if !flip {
+        return Ok((sum, 1.0));
+    }
+    let flipped = single_output(session, tensor(&mirror(crop))?, dimension)?;
+    sum.iter_mut().zip(flipped).for_each(|(a, b)| *a += b);
+    Ok((sum, 2.0))
+}
+
 fn l2_normalised(mut v: Vec<f32>) -> Vec<f32> {
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
     if norm > 0.0 {
@@ -175,15 +193,13 @@ impl Embedder for FrFeature {
     }
 
     fn embed_aligned(&mut self, crop: &RgbF32) -> Result<Vec<f32>, VisionError> {
-        let mut sum = single_output(self.session.as_mut(), Self::tensor(crop)?, Self::DIMENSION)?;
-        if self.flip {
-            let flipped = single_output(
-                self.session.as_mut(),
-                Self::tensor(&mirror(crop))?,
-                Self::DIMENSION,
-            )?;
-            sum.iter_mut().zip(flipped).for_each(|(a, b)| *a += b);
-        }
+        let (sum, _) = embed_maybe_flipped(
+            self.session.as_mut(),
+            crop,
+            self.flip,
+            Self::tensor,
+            Self::DIMENSION,
+        )?;
         Ok(l2_normalised(sum))
     }
 
@@ -232,19 +248,15 @@ impl Embedder for DlibResnet {
     }
 
     fn embed_aligned(&mut self, crop: &RgbF32) -> Result<Vec<f32>, VisionError> {
-        let mut v = single_output(self.session.as_mut(), Self::tensor(crop)?, Self::DIMENSION)?;
-        if self.flip {
-            // Halved so that distances keep dlib's scale (threshold 0.6).
-            let flipped = single_output(
-                self.session.as_mut(),
-                Self::tensor(&mirror(crop))?,
-                Self::DIMENSION,
-            )?;
-            v.iter_mut()
-                .zip(flipped)
-                .for_each(|(a, b)| *a = (*a + b) / 2.0);
-        }
-        Ok(v)
+        // Averaged (not summed) so that distances keep dlib's scale (threshold 0.6).
+        let (sum, count) = embed_maybe_flipped(
+            self.session.as_mut(),
+            crop,
+            self.flip,
+            Self::tensor,
+            Self::DIMENSION,
+        )?;
+        Ok(sum.into_iter().map(|v| v / count).collect())
     }
 
     fn similarity(&self, a: &[f32], b: &[f32]) -> f32 {
