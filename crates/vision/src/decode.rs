@@ -262,6 +262,32 @@ fn to_rgb8(image: DynamicImage) -> RgbImage {
     RgbImage::from_raw(width, height, out).unwrap_or_else(|| RgbImage::new(width, height))
 }
 
+/// The JPEG images of an MJPEG stream (concatenated JPEG files), split on
+/// their start-of-image / end-of-image markers. Markers inside entropy-coded
+/// data are byte-stuffed, so `FF D9` only appears at an image's end; bytes
+/// between images are skipped.
+pub fn split_mjpeg(bytes: &[u8]) -> Vec<&[u8]> {
+    let mut frames = Vec::new();
+    let mut i = 0;
+    while i + 1 < bytes.len() {
+        if bytes[i] == 0xFF && bytes[i + 1] == 0xD8 {
+            let start = i;
+            let mut j = i + 2;
+            while j + 1 < bytes.len() && !(bytes[j] == 0xFF && bytes[j + 1] == 0xD9) {
+                j += 1;
+            }
+            if j + 1 >= bytes.len() {
+                break;
+            }
+            frames.push(&bytes[start..j + 2]);
+            i = j + 2;
+        } else {
+            i += 1;
+        }
+    }
+    frames
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -687,5 +713,20 @@ mod tests {
             let keep = cut.index(bytes.len()) + 1;
             let _ = decode_image(&bytes[..keep], &limits());
         }
+    }
+
+    #[test]
+    fn mjpeg_streams_split_into_their_jpegs() {
+        let a = [0xFF, 0xD8, 1, 2, 0xFF, 0x00, 0xFF, 0xD9];
+        let b = [0xFF, 0xD8, 3, 0xFF, 0xD9];
+        let stream: Vec<u8> = a
+            .iter()
+            .chain(&[0u8, 0])
+            .chain(&b)
+            .chain(&[0xFF, 0xD8, 9])
+            .copied()
+            .collect();
+        assert_eq!(split_mjpeg(&stream), vec![&a[..], &b[..]]);
+        assert!(split_mjpeg(&[]).is_empty());
     }
 }

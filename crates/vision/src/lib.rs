@@ -5,7 +5,8 @@
 //! Stages: [`decode`] → [`detect`] (BlazeFace) → [`landmarks`] (FaceMesh 468)
 //! → [`align`] (each embedder's canonical crop) → [`embed`] → [`quality`] →
 //! [`compare`]. Models run behind [`runtime`]: ONNX Runtime (`ort`) or
-//! `tract`, which must agree.
+//! `tract`, which must agree. [`liveness`] decides whether a capture is a
+//! live person following the server's challenge.
 
 pub mod align;
 pub mod compare;
@@ -14,6 +15,7 @@ pub mod detect;
 pub mod embed;
 pub mod geometry;
 pub mod landmarks;
+pub mod liveness;
 pub mod models;
 pub mod pipeline;
 pub mod quality;

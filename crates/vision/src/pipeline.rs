@@ -95,6 +95,33 @@ pub struct FaceAnalysis {
     pub templates: Vec<Template>,
 }
 
+/// Loads one embedder (checksum verified) on `runtime`; `flip` averages with
+/// the mirrored crop.
+pub fn load_embedder(
+    store: &ModelStore,
+    runtime: &dyn Runtime,
+    kind: EmbedderKind,
+    flip: bool,
+) -> Result<Box<dyn Embedder>, VisionError> {
+    Ok(match kind {
+        EmbedderKind::FrFeature => {
+            let mut e = FrFeature::new(store.load(runtime, ids::FR_FEATURE_512)?);
+            e.flip = flip;
+            Box::new(e)
+        }
+        EmbedderKind::FrFeatureInt8 => {
+            let mut e = FrFeature::int8(store.load(runtime, ids::FR_FEATURE_512_INT8)?);
+            e.flip = flip;
+            Box::new(e)
+        }
+        EmbedderKind::DlibResnet => {
+            let mut e = DlibResnet::new(store.load(runtime, ids::DLIB_RESNET_128)?);
+            e.flip = flip;
+            Box::new(e)
+        }
+    })
+}
+
 /// The per-image pipeline with its own model sessions.
 pub struct Pipeline {
     config: PipelineConfig,
@@ -119,25 +146,7 @@ impl Pipeline {
         let embedders = config
             .embedders
             .iter()
-            .map(|kind| -> Result<Box<dyn Embedder>, VisionError> {
-                Ok(match kind {
-                    EmbedderKind::FrFeature => {
-                        let mut e = FrFeature::new(store.load(runtime, ids::FR_FEATURE_512)?);
-                        e.flip = config.flip;
-                        Box::new(e)
-                    }
-                    EmbedderKind::FrFeatureInt8 => {
-                        let mut e = FrFeature::int8(store.load(runtime, ids::FR_FEATURE_512_INT8)?);
-                        e.flip = config.flip;
-                        Box::new(e)
-                    }
-                    EmbedderKind::DlibResnet => {
-                        let mut e = DlibResnet::new(store.load(runtime, ids::DLIB_RESNET_128)?);
-                        e.flip = config.flip;
-                        Box::new(e)
-                    }
-                })
-            })
+            .map(|&kind| load_embedder(store, runtime, kind, config.flip))
             .collect::<Result<_, _>>()?;
         Ok(Self {
             config,

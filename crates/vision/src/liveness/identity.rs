@@ -1,0 +1,237 @@
+//! Identity consistency and capture quality: one person throughout the
+//! attempt (every sampled template matches the best frame's), one face in
+//! the picture, and a face large and bright enough to compare. A different
+//! person or a second face is an attack (Fail); a missing, small or dark face
+//! is a capture the user can fix (Retry).
+
+use crate::embed::similarity_fn;
+use crate::liveness::config::IdentityConfig;
+use crate::liveness::frame::FrameFeatures;
+use crate::liveness::signal::{reasons, SignalResult, Verdict};
+
+pub const NAME: &str = "identity";
+
+/// Frames within this many degrees of frontal (|yaw| and |pitch|) are
+/// preferred as the best frame.
+const FRONTAL_DEG: f32 = 10.0;
+
+/// The best face frame: one with a template, frontal (within 10°) if any,
+/// then the sharpest; without a frontal one, the least turned.
+pub fn best_frame(frames: &[FrameFeatures]) -> Option<usize> {
+    frames
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| {
+            let face = f.face.as_ref()?;
+            face.template.as_ref()?;
+            let turn = face.pose.yaw.abs().max(face.pose.pitch.abs());
+            Some((i, turn, face.quality.sharpness))
+        })
+        .max_by(|a, b| {
+            let frontal = |t: f32| t <= FRONTAL_DEG;
+            frontal(a.1).cmp(&frontal(b.1)).then_with(|| {
+                if frontal(a.1) {
+                    a.2.total_cmp(&b.2)
+                } else {
+                    b.1.total_cmp(&a.1)
+                }
+            })
+        })
+        .map(|(i, _, _)| i)
+}
+
+/// The `identity` signal. Score: the lowest similarity of a sampled template
+/// to the best frame's (1 when only one template was taken).
+pub fn identity_signal(
+    frames: &[FrameFeatures],
+    best: Option<usize>,
+    cfg: &IdentityConfig,
+) -> SignalResult {
+    let threshold = cfg.min_similarity;
+    let face_frames: Vec<_> = frames.iter().filter_map(|f| f.face.as_ref()).collect();
+    if frames.is_empty() || (face_frames.len() as f32) < cfg.min_face_fraction * frames.len() as f32
+    {
+        return SignalResult::new(
+            NAME,
+            0.0,
+            threshold,
+            Verdict::Retry,
+            vec![reasons::FACE_NOT_FOUND],
+        );
+    }
+    let Some(best_face) = best.and_then(|i| frames.get(i)?.face.as_ref()) else {
+        return SignalResult::new(
+            NAME,
+            0.0,
+            threshold,
+            Verdict::Retry,
+            vec![reasons::FACE_NOT_FOUND],
+        );
+    };
+    let Some(reference) = best_face.template.as_ref() else {
+        return SignalResult::new(
+            NAME,
+            0.0,
+            threshold,
+            Verdict::Retry,
+            vec![reasons::FACE_NOT_FOUND],
+        );
+    };
+    let mut fail = Vec::new();
+    let multi = face_frames
+        .iter()
+        .filter(|face| {
+            let area = face.detection.rect.area();
+            face.other_faces
+                .iter()
+                .any(|r| r.area() >= cfg.other_face_min_area * area)
+        })
+        .count();
+    if multi as f32 > cfg.max_multi_face_fraction * face_frames.len() as f32 {
+        fail.push(reasons::MULTIPLE_FACES);
+    }
+    let score_fn = similarity_fn(reference.model);
+    let mut lowest = 1.0f32;
+    for face in &face_frames {
+        let Some(t) = face.template.as_ref() else {
+            continue;
+        };
+        let s = match score_fn {
+            Some(f) if t.model == reference.model => f(&t.vector, &reference.vector),
+            // Templates of another model cannot be compared: treat as a change.
+            _ => f32::NEG_INFINITY,
+        };
+        lowest = lowest.min(s);
+    }
+    if lowest < threshold {
+        fail.insert(0, reasons::IDENTITY_CHANGED);
+    }
+    if !fail.is_empty() {
+        return SignalResult::new(NAME, lowest, threshold, Verdict::Fail, fail);
+    }
+    let mut retry = Vec::new();
+    let mut interocular: Vec<f32> = face_frames
+        .iter()
+        .map(|f| f.quality.interocular_px)
+        .collect();
+    interocular.sort_by(f32::total_cmp);
+    if interocular[interocular.len() / 2] < cfg.min_interocular_px {
+        retry.push(reasons::MOVE_CLOSER);
+    }
+    if best_face.quality.brightness < cfg.min_brightness {
+        retry.push(reasons::MORE_LIGHT);
+    }
+    let verdict = if retry.is_empty() {
+        Verdict::Pass
+    } else {
+        Verdict::Retry
+    };
+    SignalResult::new(NAME, lowest, threshold, verdict, retry)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use crate::geometry::Rect;
+    use crate::liveness::compliance::tests::face_frame;
+    use crate::pipeline::Template;
+
+    fn with_template(mut f: FrameFeatures, v: Vec<f32>) -> FrameFeatures {
+        f.face.as_mut().unwrap().template = Some(Template {
+            model: crate::embed::FrFeature::INT8_MODEL_ID,
+            vector: v,
+        });
+        f
+    }
+
+    fn frames() -> Vec<FrameFeatures> {
+        (0..30)
+            .map(|i| {
+                let f = face_frame(i * 66, (i as f32 - 10.0) * 2.0, 0.0, 320.0);
+                if i % 5 == 0 {
+                    with_template(f, vec![1.0, 0.1 * i as f32 / 30.0, 0.0])
+                } else {
+                    f
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn one_person_passes_and_the_best_frame_is_frontal() {
+        let mut frames = frames();
+        // Frames 5, 10 and 15 are within 10° of frontal; 10 is the sharpest.
+        frames[10].face.as_mut().unwrap().quality.sharpness = 200.0;
+        frames[25].face.as_mut().unwrap().quality.sharpness = 900.0;
+        let best = best_frame(&frames);
+        assert_eq!(best, Some(10));
+        let r = identity_signal(&frames, best, &IdentityConfig::default());
+        assert_eq!(r.verdict, Verdict::Pass, "{r:?}");
+        assert!(r.score > 0.99);
+    }
+
+    #[test]
+    fn another_person_or_a_second_face_fails() {
+        let mut frames = frames();
+        frames[20] = with_template(frames[20].clone(), vec![0.0, 0.0, 1.0]);
+        let r = identity_signal(&frames, best_frame(&frames), &IdentityConfig::default());
+        assert_eq!(
+            (r.verdict, r.reasons[0]),
+            (Verdict::Fail, reasons::IDENTITY_CHANGED)
+        );
+        let mut frames = self::frames();
+        for f in frames.iter_mut().step_by(3) {
+            f.face.as_mut().unwrap().other_faces.push(Rect {
+                x: 0.0,
+                y: 0.0,
+                width: 150.0,
+                height: 150.0,
+            });
+        }
+        let r = identity_signal(&frames, best_frame(&frames), &IdentityConfig::default());
+        assert_eq!(
+            (r.verdict, r.reasons.clone()),
+            (Verdict::Fail, vec![reasons::MULTIPLE_FACES])
+        );
+        // A small face far behind does not count.
+        let mut frames = self::frames();
+        for f in &mut frames {
+            f.face.as_mut().unwrap().other_faces.push(Rect {
+                x: 0.0,
+                y: 0.0,
+                width: 30.0,
+                height: 30.0,
+            });
+        }
+        let r = identity_signal(&frames, best_frame(&frames), &IdentityConfig::default());
+        assert_eq!(r.verdict, Verdict::Pass, "{r:?}");
+    }
+
+    #[test]
+    fn missing_small_or_dark_faces_are_retries() {
+        let mut frames = frames();
+        for f in frames.iter_mut().skip(5) {
+            f.face = None;
+        }
+        let r = identity_signal(&frames, best_frame(&frames), &IdentityConfig::default());
+        assert_eq!(
+            (r.verdict, r.reasons),
+            (Verdict::Retry, vec![reasons::FACE_NOT_FOUND])
+        );
+        let mut frames = self::frames();
+        for f in &mut frames {
+            let q = &mut f.face.as_mut().unwrap().quality;
+            q.interocular_px = 20.0;
+            q.brightness = 30.0;
+        }
+        let r = identity_signal(&frames, best_frame(&frames), &IdentityConfig::default());
+        assert_eq!(
+            (r.verdict, r.reasons),
+            (
+                Verdict::Retry,
+                vec![reasons::MOVE_CLOSER, reasons::MORE_LIGHT]
+            )
+        );
+    }
+}
