@@ -49,7 +49,11 @@ mod table {
         FACEMAP_TAMPERED = (StatusCode::BAD_REQUEST, "The facemap failed its integrity check"),
         FACEMAP_ENROLLMENT_MISMATCH = (StatusCode::BAD_REQUEST, "The facemap belongs to another enrollment"),
         FACEMAP_UNSUPPORTED_MODEL = (StatusCode::BAD_REQUEST, "The facemap's face model is not supported"),
+        FRAME_INVALID = (StatusCode::BAD_REQUEST, "The frame or its capture headers are invalid"),
         UNAUTHENTICATED = (StatusCode::UNAUTHORIZED, "Missing or invalid credentials"),
+        CAPTURE_TOKEN_INVALID = (StatusCode::UNAUTHORIZED, "The authorization token is unknown or no longer valid"),
+        CAPTURE_SESSION_INVALID = (StatusCode::UNAUTHORIZED, "The capture token is missing, unknown or replaced"),
+        CAPTURE_SESSION_EXPIRED = (StatusCode::UNAUTHORIZED, "The capture session has expired"),
         FORBIDDEN_ROLE = (StatusCode::FORBIDDEN, "The credential's role does not allow this call"),
         FEATURE_NOT_ENABLED = (StatusCode::FORBIDDEN, "Facemap authentication is not enabled for this account"),
         FACEMAP_WRONG_ACCOUNT = (StatusCode::FORBIDDEN, "The facemap belongs to another account"),
@@ -57,6 +61,7 @@ mod table {
         ENROLLMENT_NOT_FOUND = (StatusCode::NOT_FOUND, "No such enrollment"),
         TRANSACTION_NOT_FOUND = (StatusCode::NOT_FOUND, "No such transaction"),
         IMAGE_NOT_FOUND = (StatusCode::NOT_FOUND, "No such image"),
+        ATTEMPT_NOT_FOUND = (StatusCode::NOT_FOUND, "No such capture attempt"),
         METHOD_NOT_ALLOWED = (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"),
         ENROLLMENT_NOT_DELETED = (StatusCode::CONFLICT, "The enrollment must be deleted first"),
         ENROLLMENT_DELETED = (StatusCode::CONFLICT, "The enrollment has been deleted"),
@@ -65,7 +70,17 @@ mod table {
         ENROLLMENT_VALIDITY_NOT_TRUE = (StatusCode::CONFLICT, "The enrollment's validity is not TRUE"),
         ENROLLMENT_NO_FACEMAP = (StatusCode::CONFLICT, "The enrollment has no facemap"),
         FACEMAP_REVOKED = (StatusCode::CONFLICT, "The facemap has been revoked or superseded"),
+        TRANSACTION_EXPIRED = (StatusCode::CONFLICT, "The transaction's lifetime is over"),
+        TRANSACTION_FINISHED = (StatusCode::CONFLICT, "The transaction already has its final result"),
+        ATTEMPTS_EXHAUSTED = (StatusCode::CONFLICT, "All capture attempts have been used"),
+        NONCE_MISMATCH = (StatusCode::CONFLICT, "The nonce is not the attempt's nonce"),
+        NONCE_REPLAYED = (StatusCode::CONFLICT, "The nonce was already used"),
+        ATTEMPT_FINISHED = (StatusCode::CONFLICT, "The capture attempt is over"),
+        FRAME_OUT_OF_WINDOW = (StatusCode::CONFLICT, "The frame is outside the challenge's time window"),
+        FRAME_OUT_OF_ORDER = (StatusCode::CONFLICT, "The frame is out of order"),
+        FRAME_LIMIT = (StatusCode::CONFLICT, "The attempt has all its frames"),
         PAYLOAD_TOO_LARGE = (StatusCode::PAYLOAD_TOO_LARGE, "The request body is too large"),
+        FRAME_TOO_LARGE = (StatusCode::PAYLOAD_TOO_LARGE, "The frame is too large"),
         UNSUPPORTED_MEDIA_TYPE = (StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported Content-Type"),
         RATE_LIMITED = (StatusCode::TOO_MANY_REQUESTS, "Too many failed attempts"),
         INTERNAL_ERROR = (StatusCode::INTERNAL_SERVER_ERROR, "Internal error"),
@@ -141,9 +156,15 @@ impl IntoResponse for ApiError {
             HeaderValue::from_static("application/problem+json"),
         );
         if status == StatusCode::UNAUTHORIZED {
+            // The capture protocol authenticates with a bearer capture token.
+            let challenge = if self.code == Code::UNAUTHENTICATED {
+                "Basic realm=\"facegate\""
+            } else {
+                "Bearer realm=\"facegate-capture\""
+            };
             headers.insert(
                 header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"facegate\""),
+                HeaderValue::from_static(challenge),
             );
         }
         if let Some(secs) = self.retry_after_secs {
@@ -196,6 +217,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Ineligible(i) => (*i).into(),
             ServiceError::Facemap(r) => (*r).into(),
             ServiceError::TransactionNotFound => Code::TRANSACTION_NOT_FOUND,
+            ServiceError::Capture(r) => (*r).into(),
             ServiceError::Store(_) => Code::SERVICE_UNAVAILABLE,
             ServiceError::Internal(_) => Code::INTERNAL_ERROR,
         };

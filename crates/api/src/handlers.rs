@@ -4,9 +4,10 @@ use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use chrono::{DateTime, Utc};
 use facegate_domain::time::format_timestamp;
 use facegate_domain::{AuthTransaction, TransactionRef};
-use facegate_storage::CallbackRecord;
+use facegate_storage::{CallbackRecord, ImageKind};
 use serde_json::{json, Value};
 
 use crate::auth::Authenticated;
@@ -63,7 +64,13 @@ pub async fn web_initiate(
     })))
 }
 
-fn transaction_json(tx: &AuthTransaction, now: chrono::DateTime<chrono::Utc>) -> Value {
+fn transaction_json(tx: &AuthTransaction, now: DateTime<Utc>, base: &str) -> Value {
+    let images = facegate_core::images::ImageLinks::new(base, tx);
+    let decision = tx
+        .decision
+        .as_deref()
+        .and_then(|d| serde_json::from_str::<Value>(d).ok())
+        .unwrap_or(Value::Null);
     json!({
         "timestamp": format_timestamp(now),
         "transactionReference": tx.reference.to_string(),
@@ -72,9 +79,9 @@ fn transaction_json(tx: &AuthTransaction, now: chrono::DateTime<chrono::Utc>) ->
         "transactionDate": format_timestamp(tx.created_at),
         "scanSource": tx.scan_source.as_str(),
         "userReference": tx.user_reference.as_ref().map(|u| u.as_str()),
-        "images": [],
-        "livenessImages": [],
-        "decision": Value::Null,
+        "images": images.face.iter().map(|href| json!({"classifier": "face", "href": href})).collect::<Vec<_>>(),
+        "livenessImages": images.liveness,
+        "decision": decision,
     })
 }
 
@@ -88,7 +95,11 @@ pub async fn retrieve(
         .services
         .retrieve_transaction(&caller, reference(&raw)?)
         .await?;
-    Ok(Json(transaction_json(&tx, state.services.clock.now())))
+    Ok(Json(transaction_json(
+        &tx,
+        state.services.clock.now(),
+        &state.services.settings.public_base_url,
+    )))
 }
 
 /// `DELETE /api/netverify/v2/authentications/{reference}`.
@@ -109,7 +120,12 @@ pub async fn delete(
     })))
 }
 
-/// Images exist only once capture does; until then every image is unknown.
+fn jpeg(bytes: Vec<u8>) -> Response {
+    ([(axum::http::header::CONTENT_TYPE, "image/jpeg")], bytes).into_response()
+}
+
+/// `GET /api/netverify/v2/authentications/{reference}/images/face`: the best
+/// face frame, decrypted.
 pub async fn image(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -117,27 +133,35 @@ pub async fn image(
 ) -> ApiResult<Response> {
     state
         .services
-        .retrieve_transaction(&caller, reference(&raw)?)
-        .await?;
-    Err(ApiError::new(
-        Code::IMAGE_NOT_FOUND,
-        "this transaction has no face image",
-    ))
+        .transaction_image(&caller, reference(&raw)?, ImageKind::Face, 1)
+        .await?
+        .map(jpeg)
+        .ok_or_else(|| ApiError::new(Code::IMAGE_NOT_FOUND, "this transaction has no face image"))
 }
 
+/// `GET /api/netverify/v2/authentications/{reference}/images/liveness/{n}`.
 pub async fn liveness_image(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
-    Path((raw, _n)): Path<(String, String)>,
+    Path((raw, n)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    state
+    let reference = reference(&raw)?;
+    let missing = || {
+        ApiError::new(
+            Code::IMAGE_NOT_FOUND,
+            "this transaction has no liveness image with this number",
+        )
+    };
+    // Validate the reference (and the caller's access) before the number.
+    let n = n.parse::<u32>().ok().filter(|n| *n >= 1);
+    let image = state
         .services
-        .retrieve_transaction(&caller, reference(&raw)?)
+        .transaction_image(&caller, reference, ImageKind::Liveness, n.unwrap_or(1))
         .await?;
-    Err(ApiError::new(
-        Code::IMAGE_NOT_FOUND,
-        "this transaction has no liveness image with this number",
-    ))
+    match (n, image) {
+        (Some(_), Some(bytes)) => Ok(jpeg(bytes)),
+        _ => Err(missing()),
+    }
 }
 
 fn callback_json(record: &CallbackRecord) -> Value {

@@ -2,6 +2,7 @@
 //! extract, delegate to `facegate-core` in one call, and map the answer.
 
 pub mod auth;
+pub mod capture;
 pub mod error;
 pub mod extract;
 mod handlers;
@@ -56,6 +57,19 @@ pub fn router(services: Arc<Services>) -> Router {
         .route(
             "/api/netverify/v2/authentications/{reference}/callbacks",
             get(handlers::callbacks),
+        )
+        .route(
+            "/api/capture/v1/session",
+            post(capture::open_session).get(capture::session_status),
+        )
+        .route("/api/capture/v1/attempts", post(capture::start_attempt))
+        .route(
+            "/api/capture/v1/attempts/{attempt}/frames",
+            post(capture::upload_frame).layer(DefaultBodyLimit::max(capture::MAX_FRAME_BODY)),
+        )
+        .route(
+            "/api/capture/v1/attempts/{attempt}/finish",
+            post(capture::finish_attempt),
         )
         .layer(axum::middleware::from_fn(middleware::required_headers));
     Router::new()

@@ -204,6 +204,9 @@ impl Services {
             expires_at: now + auth_lifetime(valid.lifetime, account.default_token_lifetime_minutes),
             finalized_at: None,
             deleted_at: None,
+            decision: None,
+            face_image: false,
+            liveness_images: 0,
         };
         let renderer = self.renderer(now);
         let superseded = self.store.initiate_transaction(&tx, &renderer).await?;
@@ -231,7 +234,7 @@ impl Services {
         })
     }
 
-    fn renderer(&self, now: DateTime<Utc>) -> AuthCallback<'_> {
+    pub(crate) fn renderer(&self, now: DateTime<Utc>) -> AuthCallback<'_> {
         AuthCallback {
             now,
             public_base_url: &self.settings.public_base_url,

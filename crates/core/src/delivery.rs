@@ -199,6 +199,11 @@ pub async fn run_expiry(
             Ok(n) => tracing::info!(expired = n, "expired overdue authentications"),
             Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
         }
+        match services.enforce_retention().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(erased = n, "erased images past their retention"),
+            Err(e) => tracing::warn!(error = %e, "image retention sweep failed"),
+        }
     })
     .await;
 }

@@ -24,6 +24,42 @@ pub enum FacemapRefusal {
     UnsupportedModel,
 }
 
+/// Why a capture call was refused (docs/capture-protocol.md). Each maps to
+/// its own API code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CaptureRefusal {
+    #[error("the authorization token is unknown or no longer valid")]
+    AuthorizationTokenInvalid,
+    #[error("the capture token is unknown or was replaced by a newer session")]
+    SessionInvalid,
+    #[error("the capture session has expired")]
+    SessionExpired,
+    #[error("the transaction's lifetime is over")]
+    TransactionExpired,
+    #[error("the transaction already has its final result")]
+    TransactionFinished,
+    #[error("all 3 attempts of this transaction have been used")]
+    AttemptsExhausted,
+    #[error("no attempt of this transaction has this id")]
+    AttemptNotFound,
+    #[error("the nonce is not this attempt's nonce")]
+    NonceMismatch,
+    #[error("the nonce belongs to an attempt that is already finished")]
+    NonceReplayed,
+    #[error("the attempt is finished or was replaced by a newer attempt")]
+    AttemptFinished,
+    #[error("the frame is outside the challenge's time window")]
+    FrameOutOfWindow,
+    #[error("the frame index or capture time is out of order")]
+    FrameOutOfOrder,
+    #[error("the attempt has received its maximum number of frames")]
+    FrameLimit,
+    #[error("the frame is larger than the upload limit")]
+    FrameTooLarge,
+    #[error("{0}")]
+    FrameInvalid(&'static str),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error("missing or invalid credentials")]
@@ -46,6 +82,8 @@ pub enum ServiceError {
     Facemap(FacemapRefusal),
     #[error("no such transaction")]
     TransactionNotFound,
+    #[error("{0}")]
+    Capture(CaptureRefusal),
     #[error("storage failure: {0}")]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]

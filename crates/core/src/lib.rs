@@ -5,10 +5,13 @@
 
 pub mod accounts;
 pub mod authentication;
+pub mod capture;
 pub mod credentials;
 pub mod delivery;
+pub mod engine;
 pub mod error;
 pub mod facemaps;
+pub mod images;
 pub mod metrics;
 mod render;
 
@@ -20,8 +23,10 @@ use facegate_storage::Store;
 use tokio::sync::Notify;
 
 pub use authentication::{InitiateRequest, Initiated};
+pub use capture::CaptureSettings;
 pub use credentials::{Caller, IssuedCredential};
-pub use error::{FacemapRefusal, ServiceError};
+pub use engine::FaceEngine;
+pub use error::{CaptureRefusal, FacemapRefusal, ServiceError};
 
 /// Settings the services need (a subset of the server configuration).
 #[derive(Debug, Clone)]
@@ -33,6 +38,7 @@ pub struct Settings {
     pub url_policy: UrlPolicy,
     /// Embedding models whose facemaps this deployment can compare.
     pub supported_models: Vec<String>,
+    pub capture: CaptureSettings,
 }
 
 /// The services, shared by every handler and worker.
@@ -45,6 +51,9 @@ pub struct Services {
     /// Woken whenever a callback is queued, so delivery does not wait for a poll.
     pub callbacks_queued: Arc<Notify>,
     pub metrics: metrics::Metrics,
+    /// Analyses captures; without one, attempts cannot start (CLI use).
+    pub engine: Option<Arc<dyn FaceEngine>>,
+    pub(crate) live_attempts: capture::LiveAttempts,
 }
 
 impl Services {
@@ -62,6 +71,14 @@ impl Services {
             authenticator: credentials::Authenticator::new(),
             callbacks_queued: Arc::new(Notify::new()),
             metrics: metrics::Metrics::default(),
+            engine: None,
+            live_attempts: capture::LiveAttempts::default(),
         }
+    }
+
+    /// The same services with a face engine for captures.
+    pub fn with_engine(mut self, engine: Arc<dyn FaceEngine>) -> Self {
+        self.engine = Some(engine);
+        self
     }
 }

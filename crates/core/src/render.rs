@@ -6,6 +6,8 @@ use facegate_domain::time::format_timestamp;
 use facegate_domain::AuthTransaction;
 use facegate_storage::{CallbackRenderer, OutboxMessage};
 
+use crate::images::ImageLinks;
+
 pub(crate) const AUTHENTICATION_CALLBACK: &str = "NETVERIFY_AUTHENTICATION";
 
 pub(crate) struct AuthCallback<'a> {
@@ -28,10 +30,14 @@ impl CallbackRenderer for AuthCallback<'_> {
         if let Some(user) = &tx.user_reference {
             fields.push(("userReference", user.as_str().to_owned()));
         }
-        // Capture (and with it images) arrives with the capture protocol; until
-        // then a transaction has no images and the list is empty.
-        let _ = self.public_base_url;
-        fields.push(("livenessImages", "[]".to_owned()));
+        let images = ImageLinks::new(self.public_base_url, tx);
+        if let Some(face) = images.face {
+            fields.push(("idScanImageFace", face));
+        }
+        fields.push((
+            "livenessImages",
+            serde_json::to_string(&images.liveness).unwrap_or_else(|_| "[]".to_owned()),
+        ));
         let body = serde_urlencoded::to_string(&fields).ok()?;
         Some(OutboxMessage {
             id: uuid::Uuid::new_v4(),

@@ -3,6 +3,7 @@
 //! every rule can be tested in isolation and reused by any storage or transport.
 
 pub mod account;
+pub mod capture;
 pub mod clock;
 pub mod enrollment;
 pub mod ids;
@@ -11,6 +12,10 @@ pub mod time;
 pub mod transaction;
 
 pub use account::{Account, Credential, Role};
+pub use capture::{
+    attempt_outcome, AttemptOutcome, AttemptState, CaptureAttempt, CaptureSession, Challenge,
+    Direction, Evidence, Flash, FrameCursor, FrameRefusal, Step, Window, MAX_ATTEMPTS,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use enrollment::{Enrollment, FacemapBinding, Ineligible, Similarity, VerificationStatus};
 pub use ids::{AccountId, CredentialId, EnrollmentRef, ParseReferenceError, TransactionRef};

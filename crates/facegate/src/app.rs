@@ -92,6 +92,7 @@ pub async fn services(
             allow_localhost: config.dev.allow_localhost_urls,
         },
         supported_models: config.supported_models.clone(),
+        capture: config.capture_settings(),
     };
     Ok(Arc::new(Services::new(
         store,
@@ -151,6 +152,13 @@ pub async fn start(
     config.validate()?;
     let addr = listener.local_addr()?;
     let services = services(config, hooks.clock, config.base_url(addr)).await?;
+    let services = Arc::new(
+        Arc::into_inner(services)
+            .ok_or_else(|| anyhow::anyhow!("the services are already shared"))?
+            .with_engine(crate::engine::VisionEngine::shared(
+                config.engine_settings(),
+            )),
+    );
     let deliverer = Deliverer::new(DelivererConfig {
         timeout: Duration::from_secs(config.callbacks.timeout_secs),
         policy: AddressPolicy {

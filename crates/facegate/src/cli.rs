@@ -175,6 +175,10 @@ pub enum EnrollmentCommand {
         /// as facemap authentication requires.
         #[arg(long)]
         keep: bool,
+        /// Make the template from the face in this JPEG or PNG (with the
+        /// shipped face engine) instead of a random one that matches nobody.
+        #[arg(long)]
+        face_image: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -213,8 +217,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             account,
             facemap_out,
             keep,
+            face_image,
             json,
-        }) => demo_enrollment(&config, &account, &facemap_out, keep, json).await,
+        }) => {
+            let demo = Demo {
+                facemap_out,
+                keep,
+                face_image,
+                json,
+            };
+            demo_enrollment(&config, &account, &demo).await
+        }
         Command::Enrollment(EnrollmentCommand::RevokeFacemap { account, reference }) => {
             let services = cli_services(&config).await?;
             let reference: EnrollmentRef = reference
@@ -511,13 +524,28 @@ fn keys(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
     app::write_keyring(&path, &keyring)
 }
 
-async fn demo_enrollment(
-    config: &Config,
-    account: &str,
-    facemap_out: &std::path::Path,
+struct Demo {
+    facemap_out: PathBuf,
     keep: bool,
+    face_image: Option<PathBuf>,
     json: bool,
-) -> anyhow::Result<()> {
+}
+
+/// The template of the face in `path`, with the shipped embedder.
+fn face_template(path: &std::path::Path) -> anyhow::Result<(String, Vec<f32>)> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    crate::engine::enrollment_template(&bytes)
+        .with_context(|| format!("making a template of {}", path.display()))
+}
+
+async fn demo_enrollment(config: &Config, account: &str, demo: &Demo) -> anyhow::Result<()> {
+    let Demo {
+        facemap_out,
+        keep,
+        face_image,
+        json,
+    } = demo;
+    let (keep, json) = (*keep, *json);
     if config.mode != crate::config::Mode::Development {
         bail!("demo enrollments exist only in development mode");
     }
@@ -526,14 +554,23 @@ async fn demo_enrollment(
         .account(parse_account(account)?)
         .await
         .map_err(friendly)?;
-    let model = config
-        .supported_models
-        .first()
-        .ok_or_else(|| anyhow!("no supported model configured"))?;
+    let (model, template) = match face_image {
+        Some(path) => face_template(path)?,
+        None => (
+            config
+                .supported_models
+                .first()
+                .ok_or_else(|| anyhow!("no supported model configured"))?
+                .clone(),
+            random_unit_template(512),
+        ),
+    };
+    if !config.supported_models.contains(&model) {
+        bail!("the face engine's model {model} is not in supported_models");
+    }
     let reference = EnrollmentRef::new_random();
-    let template = random_unit_template(512);
     let (facemap, binding) = services
-        .issue_facemap(&account, reference, None, model, vec![template])
+        .issue_facemap(&account, reference, None, &model, vec![template])
         .map_err(friendly)?;
     let now = chrono::Utc::now();
     let enrollment = facegate_domain::Enrollment {

@@ -57,6 +57,37 @@ impl Default for Callbacks {
 pub struct Dev {
     /// Accept `http://localhost:PORT` as callback/success/error URL (tests).
     pub allow_localhost_urls: bool,
+    /// A JSON file holding one challenge (docs/capture-protocol.md §2) that
+    /// every attempt gets instead of a random one, so that a recorded video
+    /// can follow it in browser tests. Refused in production mode.
+    pub fixed_challenge: Option<PathBuf>,
+}
+
+/// The end user's capture.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Capture {
+    /// Largest accepted frame upload, bytes.
+    pub max_frame_bytes: usize,
+    /// Largest accepted frame width and height, pixels.
+    pub max_frame_side: u32,
+    /// Captured images are erased this many days after the final state.
+    pub image_retention_days: u32,
+    /// Threads analysing frames (each with its own model sessions, one core
+    /// each); 0 means one per available core.
+    pub workers: usize,
+}
+
+impl Default for Capture {
+    fn default() -> Self {
+        let defaults = facegate_core::CaptureSettings::default();
+        Self {
+            max_frame_bytes: defaults.max_frame_bytes,
+            max_frame_side: defaults.max_frame_side,
+            image_retention_days: 30,
+            workers: 0,
+        }
+    }
 }
 
 /// Everything `facegate serve` needs.
@@ -81,6 +112,10 @@ pub struct Config {
     pub master_key_file: Option<PathBuf>,
     pub tls: Option<Tls>,
     pub callbacks: Callbacks,
+    pub capture: Capture,
+    /// Liveness thresholds (docs/liveness.md); every default comes from the
+    /// shared liveness study and is documented with the evaluation.
+    pub liveness: facegate_vision::liveness::LivenessConfig,
     pub dev: Dev,
     /// How often overdue transactions are expired, milliseconds.
     pub expiry_interval_ms: u64,
@@ -102,6 +137,8 @@ impl Default for Config {
             master_key_file: None,
             tls: None,
             callbacks: Callbacks::default(),
+            capture: Capture::default(),
+            liveness: facegate_vision::liveness::LivenessConfig::default(),
             dev: Dev::default(),
             expiry_interval_ms: 1000,
             supported_models: DEFAULT_MODELS.iter().map(|m| (*m).to_owned()).collect(),
@@ -111,7 +148,11 @@ impl Default for Config {
 }
 
 /// The face models Facegate's vision engine produces templates with.
-pub const DEFAULT_MODELS: [&str; 2] = ["fr-feature-512-v1", "dlib-resnet-128-v1"];
+pub const DEFAULT_MODELS: [&str; 3] = [
+    "fr-feature-512-int8-v1",
+    "fr-feature-512-v1",
+    "dlib-resnet-128-v1",
+];
 
 /// Values given on the command line, applied last.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -174,6 +215,9 @@ impl Config {
                 if self.callbacks.allow_loopback || self.dev.allow_localhost_urls {
                     bail!("callbacks.allow_loopback and dev.allow_localhost_urls are development switches; turn them off in production");
                 }
+                if self.dev.fixed_challenge.is_some() {
+                    bail!("dev.fixed_challenge is a test switch (a predictable challenge defeats liveness); it cannot be set in production");
+                }
             }
             Mode::Development => {
                 if self.tls.is_none() && !self.listen.ip().is_loopback() {
@@ -184,7 +228,53 @@ impl Config {
         if self.supported_models.is_empty() {
             bail!("supported_models must name at least one model");
         }
+        if self.capture.max_frame_bytes < 1024 || self.capture.max_frame_side < 64 {
+            bail!("capture.max_frame_bytes must be at least 1024 and capture.max_frame_side at least 64");
+        }
+        if self.capture.image_retention_days == 0 {
+            bail!("capture.image_retention_days must be at least 1");
+        }
+        self.fixed_challenge()?;
         Ok(())
+    }
+
+    /// The test challenge of `dev.fixed_challenge`, read and checked.
+    pub fn fixed_challenge(&self) -> anyhow::Result<Option<facegate_domain::Challenge>> {
+        let Some(path) = &self.dev.fixed_challenge else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading dev.fixed_challenge {}", path.display()))?;
+        let challenge: facegate_domain::Challenge = serde_json::from_str(&text)
+            .with_context(|| format!("parsing dev.fixed_challenge {}", path.display()))?;
+        challenge
+            .validate()
+            .map_err(|e| anyhow::anyhow!("dev.fixed_challenge {}: {e}", path.display()))?;
+        Ok(Some(challenge))
+    }
+
+    /// The face engine's settings.
+    pub fn engine_settings(&self) -> crate::engine::EngineSettings {
+        let defaults = crate::engine::EngineSettings::default();
+        crate::engine::EngineSettings {
+            workers: if self.capture.workers == 0 {
+                defaults.workers
+            } else {
+                self.capture.workers
+            },
+            liveness: self.liveness.clone(),
+            ..defaults
+        }
+    }
+
+    /// What the capture service needs; call after [`Config::validate`].
+    pub fn capture_settings(&self) -> facegate_core::CaptureSettings {
+        facegate_core::CaptureSettings {
+            fixed_challenge: self.fixed_challenge().ok().flatten(),
+            max_frame_bytes: self.capture.max_frame_bytes,
+            max_frame_side: self.capture.max_frame_side,
+            image_retention: chrono::Duration::days(i64::from(self.capture.image_retention_days)),
+        }
     }
 
     pub fn database_path(&self) -> PathBuf {
@@ -243,7 +333,7 @@ mod tests {
     #[test]
     fn production_refuses_to_start_without_tls_a_master_key_or_an_https_base_url() {
         type Breakage = fn(&mut Config);
-        let cases: [(&str, Breakage); 5] = [
+        let cases: [(&str, Breakage); 6] = [
             ("tls", |c| c.tls = None),
             ("master key", |c| c.master_keys = None),
             ("https public_base_url", |c| {
@@ -252,6 +342,9 @@ mod tests {
             ("allow_loopback", |c| c.callbacks.allow_loopback = true),
             ("allow_localhost_urls", |c| {
                 c.dev.allow_localhost_urls = true
+            }),
+            ("fixed_challenge", |c| {
+                c.dev.fixed_challenge = Some("challenge.json".into())
             }),
         ];
         for (what, break_it) in cases {

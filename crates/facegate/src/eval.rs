@@ -50,7 +50,7 @@ pub struct SpeedArgs {
     #[arg(long, default_value = "ort")]
     pub runtime: RuntimeKind,
     /// Embedders to run on each face (all of them count in align + embed).
-    #[arg(long, value_delimiter = ',', default_values = ["fr-feature"])]
+    #[arg(long, value_delimiter = ',', default_values = ["fr-feature-int8"])]
     pub embedders: Vec<String>,
     /// Also embed the mirrored crop.
     #[arg(long)]
@@ -78,7 +78,7 @@ pub struct LfwArgs {
     #[arg(long, default_value = "eval-out")]
     pub out: PathBuf,
     /// Embedders to evaluate (with two or more, their fusion too).
-    #[arg(long, value_delimiter = ',', default_values = ["fr-feature", "dlib-resnet"])]
+    #[arg(long, value_delimiter = ',', default_values = ["fr-feature-int8", "fr-feature", "dlib-resnet"])]
     pub embedders: Vec<String>,
     /// Also embed the mirrored crop and average.
     #[arg(long)]
@@ -309,7 +309,11 @@ mod tests {
         );
         assert_eq!(
             (args.runtime, args.embedders, args.face.as_str()),
-            (RuntimeKind::Ort, vec!["fr-feature".to_owned()], "central")
+            (
+                RuntimeKind::Ort,
+                vec!["fr-feature-int8".to_owned()],
+                "central"
+            )
         );
         assert!(parse(&[
             "speed",

@@ -17,6 +17,7 @@
 //! `HKDF-SHA256(master key, salt "facegate/facemap/v1", info account id)`.
 
 mod envelope;
+mod image;
 mod keyring;
 mod payload;
 
@@ -24,5 +25,6 @@ pub use envelope::{
     open, peek_header, seal, FacemapError, Header, FORMAT_VERSION, HEADER_LEN, MAGIC,
     MAX_FACEMAP_BYTES, TAG_LEN,
 };
+pub use image::{open_image, seal_image, ImageSealError, ImageSlot};
 pub use keyring::{KeyId, Keyring, KeyringError, MASTER_KEY_LEN};
 pub use payload::{FacemapContents, SealError, MAX_DIMENSION, MAX_MODEL_ID_LEN, MAX_TEMPLATES};

@@ -11,8 +11,8 @@ pub mod sqlite;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use facegate_domain::{
-    Account, AccountId, AuthTransaction, Credential, Enrollment, EnrollmentRef, TransactionRef,
-    TransactionState,
+    Account, AccountId, AttemptOutcome, AuthTransaction, CaptureAttempt, CaptureSession,
+    Credential, Enrollment, EnrollmentRef, TransactionRef, TransactionState,
 };
 use uuid::Uuid;
 
@@ -118,6 +118,46 @@ pub struct CallbackRecord {
     pub attempts: Vec<DeliveryAttempt>,
 }
 
+/// Which image of a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ImageKind {
+    /// The best face frame (`/images/face`, number 1).
+    Face,
+    /// A frame of the liveness sequence (`/images/liveness/{n}`).
+    Liveness,
+}
+
+impl ImageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Face => "face",
+            Self::Liveness => "liveness",
+        }
+    }
+}
+
+/// An image sealed by the caller, to be stored with a final state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SealedImage {
+    pub kind: ImageKind,
+    /// 1-based.
+    pub n: u32,
+    pub sealed: Vec<u8>,
+}
+
+/// What finishing an attempt writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptFinish {
+    pub attempt: Uuid,
+    pub transaction: TransactionRef,
+    pub outcome: AttemptOutcome,
+    /// The attempt's decision object (JSON).
+    pub decision: String,
+    pub at: DateTime<Utc>,
+    /// Stored with the final state (ignored when the outcome is not final).
+    pub images: Vec<SealedImage>,
+}
+
 /// The storage interface.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -189,15 +229,51 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<TransactionRef>>;
-    /// Erases PII (userReference), images and facemap and hides the
-    /// transaction from retrieval; a non-final transaction is first expired
-    /// (with its callback). Returns false when unknown or already deleted.
+    /// Erases PII (userReference), images, decisions and facemap, ends its
+    /// capture sessions and hides the transaction from retrieval; a non-final
+    /// transaction is first expired (with its callback). Returns false when unknown or already deleted.
     async fn delete_transaction(
         &self,
         reference: TransactionRef,
         at: DateTime<Utc>,
         renderer: &dyn CallbackRenderer,
     ) -> StoreResult<bool>;
+
+    // Capture (docs/capture-protocol.md).
+    /// Records `session` for its transaction when that is open and not
+    /// deleted: ends the transaction's earlier sessions and moves it from
+    /// `CREATED` to `STARTED`. Returns false, writing nothing, otherwise.
+    async fn open_capture_session(&self, session: &CaptureSession) -> StoreResult<bool>;
+    /// The session with this token hash, ended or expired ones included.
+    async fn capture_session(&self, token_hash: &[u8; 32]) -> StoreResult<Option<CaptureSession>>;
+    /// Inserts an open attempt, abandoning the transaction's open ones.
+    /// `Conflict` when its number or nonce is taken (a concurrent start).
+    async fn insert_attempt(&self, attempt: &CaptureAttempt) -> StoreResult<()>;
+    async fn attempt(&self, id: Uuid) -> StoreResult<Option<CaptureAttempt>>;
+    /// The attempt whose nonce is `nonce`, whatever its state.
+    async fn attempt_by_nonce(&self, nonce: &[u8; 16]) -> StoreResult<Option<CaptureAttempt>>;
+    /// Attempts the transaction has used (open, finished and abandoned).
+    async fn attempts_used(&self, transaction: TransactionRef) -> StoreResult<u8>;
+    /// Finishes an open attempt. When the outcome is final, in the same
+    /// database transaction the transaction reaches that state with the
+    /// decision and the images, its facemap is erased and its callback
+    /// queued. Returns the transaction as it is afterwards, or `None`, writing
+    /// nothing, when the attempt was not open or the transaction not open.
+    async fn finish_attempt(
+        &self,
+        finish: &AttemptFinish,
+        renderer: &dyn CallbackRenderer,
+    ) -> StoreResult<Option<AuthTransaction>>;
+    /// A sealed image of an undeleted transaction.
+    async fn image(
+        &self,
+        transaction: TransactionRef,
+        kind: ImageKind,
+        n: u32,
+    ) -> StoreResult<Option<Vec<u8>>>;
+    /// Erases the images of transactions finalised before `before`
+    /// (retention); returns how many images were erased.
+    async fn purge_images(&self, before: DateTime<Utc>) -> StoreResult<u64>;
 
     // Callback outbox.
     /// Claims up to `limit` pending messages due at `now`, pushing their next

@@ -9,8 +9,8 @@ use std::time::Duration as StdDuration;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use facegate_domain::{
-    Account, AccountId, AuthTransaction, Credential, Enrollment, EnrollmentRef, TransactionRef,
-    TransactionState,
+    Account, AccountId, AttemptState, AuthTransaction, CaptureAttempt, CaptureSession, Credential,
+    Enrollment, EnrollmentRef, TransactionRef, TransactionState,
 };
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
@@ -21,8 +21,8 @@ use sqlx::Row;
 
 use self::codec::{db_err, ms, opt_ms};
 use crate::{
-    CallbackRecord, CallbackRenderer, DeliveryAttempt, NextStep, OutboxMessage, OutboxStatus,
-    PendingCallback, Store, StoreError, StoreResult,
+    AttemptFinish, CallbackRecord, CallbackRenderer, DeliveryAttempt, ImageKind, NextStep,
+    OutboxMessage, OutboxStatus, PendingCallback, Store, StoreError, StoreResult,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -176,6 +176,39 @@ async fn finalize_in(
         insert_outbox(conn, &message).await?;
     }
     Ok(Some(updated))
+}
+
+/// Erases a deleted transaction's images and attempt decisions and ends its
+/// capture sessions (the attempts themselves stay: their nonces stay burnt).
+async fn erase_capture_data(
+    conn: &mut SqliteConnection,
+    reference: TransactionRef,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    let r = reference.to_string();
+    sqlx::query("DELETE FROM capture_images WHERE transaction_ref = ?")
+        .bind(&r)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    sqlx::query(
+        "UPDATE capture_attempts SET decision = NULL, \
+         state = CASE WHEN state = 'OPEN' THEN 'ABANDONED' ELSE state END \
+         WHERE transaction_ref = ?",
+    )
+    .bind(&r)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    sqlx::query(
+        "UPDATE capture_sessions SET ended_at = COALESCE(ended_at, ?) WHERE transaction_ref = ?",
+    )
+    .bind(ms(at))
+    .bind(&r)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
 }
 
 #[async_trait]
@@ -597,7 +630,8 @@ impl Store for SqliteStore {
         // is rendered before the user reference is erased.
         finalize_in(&mut db, reference, TransactionState::Expired, at, renderer).await?;
         let done = sqlx::query(
-            "UPDATE auth_transactions SET user_reference = NULL, facemap = NULL, deleted_at = ? \
+            "UPDATE auth_transactions SET user_reference = NULL, facemap = NULL, decision = NULL, \
+             face_images = 0, liveness_images = 0, deleted_at = ? \
              WHERE reference = ? AND deleted_at IS NULL",
         )
         .bind(ms(at))
@@ -605,8 +639,281 @@ impl Store for SqliteStore {
         .execute(&mut *db)
         .await
         .map_err(db_err)?;
+        if done.rows_affected() == 1 {
+            erase_capture_data(&mut db, reference, at).await?;
+        }
         db.commit().await.map_err(db_err)?;
         Ok(done.rows_affected() == 1)
+    }
+
+    #[tracing::instrument(skip_all, fields(reference = %session.transaction))]
+    async fn open_capture_session(&self, session: &CaptureSession) -> StoreResult<bool> {
+        let mut db = self.begin_write().await?;
+        let r = session.transaction.to_string();
+        let open: Option<i64> = sqlx::query_scalar(&format!(
+            "SELECT 1 FROM auth_transactions WHERE reference = ? AND {OPEN_STATES} \
+             AND deleted_at IS NULL"
+        ))
+        .bind(&r)
+        .fetch_optional(&mut *db)
+        .await
+        .map_err(db_err)?;
+        if open.is_none() {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE capture_sessions SET ended_at = ? WHERE transaction_ref = ? AND ended_at IS NULL",
+        )
+        .bind(ms(session.created_at))
+        .bind(&r)
+        .execute(&mut *db)
+        .await
+        .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO capture_sessions (token_hash, transaction_ref, created_at, expires_at, \
+             ended_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(session.token_hash.as_slice())
+        .bind(&r)
+        .bind(ms(session.created_at))
+        .bind(ms(session.expires_at))
+        .bind(opt_ms(session.ended_at))
+        .execute(&mut *db)
+        .await
+        .map_err(db_err)?;
+        sqlx::query(
+            "UPDATE auth_transactions SET state = 'STARTED', started_at = ? \
+             WHERE reference = ? AND state = 'CREATED'",
+        )
+        .bind(ms(session.created_at))
+        .bind(&r)
+        .execute(&mut *db)
+        .await
+        .map_err(db_err)?;
+        db.commit().await.map_err(db_err)?;
+        Ok(true)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn capture_session(&self, token_hash: &[u8; 32]) -> StoreResult<Option<CaptureSession>> {
+        let sql = format!(
+            "SELECT {} FROM capture_sessions WHERE token_hash = ?",
+            codec::SESSION_COLUMNS
+        );
+        sqlx::query(&sql)
+            .bind(token_hash.as_slice())
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(codec::capture_session)
+            .transpose()
+    }
+
+    #[tracing::instrument(skip_all, fields(reference = %attempt.transaction, number = attempt.number))]
+    async fn insert_attempt(&self, attempt: &CaptureAttempt) -> StoreResult<()> {
+        let challenge = serde_json::to_string(&attempt.challenge)
+            .map_err(|e| StoreError::Backend(format!("challenge encoding: {e}")))?;
+        let mut db = self.begin_write().await?;
+        let r = attempt.transaction.to_string();
+        sqlx::query(
+            "UPDATE capture_attempts SET state = 'ABANDONED' \
+             WHERE transaction_ref = ? AND state = 'OPEN'",
+        )
+        .bind(&r)
+        .execute(&mut *db)
+        .await
+        .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO capture_attempts (id, transaction_ref, number, nonce, challenge, flash, \
+             issued_at, state, outcome, decision, finished_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+        )
+        .bind(attempt.id.hyphenated().to_string())
+        .bind(&r)
+        .bind(i64::from(attempt.number))
+        .bind(attempt.nonce.as_slice())
+        .bind(challenge)
+        .bind(attempt.flash)
+        .bind(ms(attempt.issued_at))
+        .bind(attempt.state.as_str())
+        .bind(attempt.outcome.map(|o| o.as_str()))
+        .bind(opt_ms(attempt.finished_at))
+        .execute(&mut *db)
+        .await
+        .map_err(db_err)?;
+        db.commit().await.map_err(db_err)?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(attempt = %id))]
+    async fn attempt(&self, id: uuid::Uuid) -> StoreResult<Option<CaptureAttempt>> {
+        let sql = format!(
+            "SELECT {} FROM capture_attempts WHERE id = ?",
+            codec::CAPTURE_ATTEMPT_COLUMNS
+        );
+        sqlx::query(&sql)
+            .bind(id.hyphenated().to_string())
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(codec::capture_attempt)
+            .transpose()
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn attempt_by_nonce(&self, nonce: &[u8; 16]) -> StoreResult<Option<CaptureAttempt>> {
+        let sql = format!(
+            "SELECT {} FROM capture_attempts WHERE nonce = ?",
+            codec::CAPTURE_ATTEMPT_COLUMNS
+        );
+        sqlx::query(&sql)
+            .bind(nonce.as_slice())
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(codec::capture_attempt)
+            .transpose()
+    }
+
+    #[tracing::instrument(skip_all, fields(reference = %transaction))]
+    async fn attempts_used(&self, transaction: TransactionRef) -> StoreResult<u8> {
+        let n: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM capture_attempts WHERE transaction_ref = ?")
+                .bind(transaction.to_string())
+                .fetch_one(&self.read)
+                .await
+                .map_err(db_err)?;
+        u8::try_from(n).map_err(|_| StoreError::Corrupt("attempt count out of range".to_owned()))
+    }
+
+    #[tracing::instrument(skip_all, fields(reference = %finish.transaction, outcome = finish.outcome.as_str()))]
+    async fn finish_attempt(
+        &self,
+        finish: &AttemptFinish,
+        renderer: &dyn CallbackRenderer,
+    ) -> StoreResult<Option<AuthTransaction>> {
+        let mut db = self.begin_write().await?;
+        let r = finish.transaction.to_string();
+        let open: Option<i64> = sqlx::query_scalar(&format!(
+            "SELECT 1 FROM auth_transactions WHERE reference = ? AND {OPEN_STATES} \
+             AND deleted_at IS NULL"
+        ))
+        .bind(&r)
+        .fetch_optional(&mut *db)
+        .await
+        .map_err(db_err)?;
+        if open.is_none() {
+            return Ok(None);
+        }
+        let done = sqlx::query(
+            "UPDATE capture_attempts SET state = ?, outcome = ?, decision = ?, finished_at = ? \
+             WHERE id = ? AND transaction_ref = ? AND state = 'OPEN'",
+        )
+        .bind(AttemptState::Finished.as_str())
+        .bind(finish.outcome.as_str())
+        .bind(&finish.decision)
+        .bind(ms(finish.at))
+        .bind(finish.attempt.hyphenated().to_string())
+        .bind(&r)
+        .execute(&mut *db)
+        .await
+        .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let Some(state) = finish.outcome.final_state() else {
+            let tx = fetch_transaction(&mut db, finish.transaction).await?;
+            db.commit().await.map_err(db_err)?;
+            return Ok(tx);
+        };
+        let mut face = 0i64;
+        let mut liveness = 0i64;
+        for image in &finish.images {
+            match image.kind {
+                ImageKind::Face => face = 1,
+                ImageKind::Liveness => liveness += 1,
+            }
+            sqlx::query(
+                "INSERT INTO capture_images (transaction_ref, kind, n, sealed, created_at) \
+                 VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(&r)
+            .bind(image.kind.as_str())
+            .bind(i64::from(image.n))
+            .bind(image.sealed.as_slice())
+            .bind(ms(finish.at))
+            .execute(&mut *db)
+            .await
+            .map_err(db_err)?;
+        }
+        // The decision and image counts first, so that the callback rendered
+        // by the finalisation names the images.
+        sqlx::query(
+            "UPDATE auth_transactions SET decision = ?, face_images = ?, liveness_images = ? \
+             WHERE reference = ?",
+        )
+        .bind(&finish.decision)
+        .bind(face)
+        .bind(liveness)
+        .bind(&r)
+        .execute(&mut *db)
+        .await
+        .map_err(db_err)?;
+        let updated = finalize_in(&mut db, finish.transaction, state, finish.at, renderer).await?;
+        if updated.is_none() {
+            // Cannot happen inside this database transaction; write nothing.
+            return Err(StoreError::Conflict(
+                "transaction left the open states".to_owned(),
+            ));
+        }
+        db.commit().await.map_err(db_err)?;
+        Ok(updated)
+    }
+
+    #[tracing::instrument(skip_all, fields(reference = %transaction, kind = kind.as_str(), n = n))]
+    async fn image(
+        &self,
+        transaction: TransactionRef,
+        kind: ImageKind,
+        n: u32,
+    ) -> StoreResult<Option<Vec<u8>>> {
+        sqlx::query_scalar(
+            "SELECT i.sealed FROM capture_images i JOIN auth_transactions t \
+             ON t.reference = i.transaction_ref \
+             WHERE i.transaction_ref = ? AND i.kind = ? AND i.n = ? AND t.deleted_at IS NULL",
+        )
+        .bind(transaction.to_string())
+        .bind(kind.as_str())
+        .bind(i64::from(n))
+        .fetch_optional(&self.read)
+        .await
+        .map_err(db_err)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn purge_images(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        let mut db = self.begin_write().await?;
+        let purged = sqlx::query("DELETE FROM capture_images WHERE created_at < ?")
+            .bind(ms(before))
+            .execute(&mut *db)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        if purged > 0 {
+            sqlx::query(
+                "UPDATE auth_transactions SET face_images = 0, liveness_images = 0 \
+                 WHERE (face_images > 0 OR liveness_images > 0) AND NOT EXISTS \
+                 (SELECT 1 FROM capture_images i WHERE i.transaction_ref = reference)",
+            )
+            .execute(&mut *db)
+            .await
+            .map_err(db_err)?;
+        }
+        db.commit().await.map_err(db_err)?;
+        Ok(purged)
     }
 
     #[tracing::instrument(skip_all, fields(limit = limit))]

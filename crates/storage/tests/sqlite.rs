@@ -12,9 +12,10 @@ use facegate_domain::{
     FacemapBinding, Locale, LocaleSet, RedirectUrl, Role, ScanSource, Similarity, TransactionRef,
     TransactionState, UserReference, VerificationStatus,
 };
+use facegate_domain::{AttemptOutcome, AttemptState, CaptureAttempt, CaptureSession, Challenge};
 use facegate_storage::{
-    CallbackRenderer, DeliveryAttempt, NextStep, OutboxMessage, OutboxStatus, SqliteStore, Store,
-    StoreError,
+    AttemptFinish, CallbackRenderer, DeliveryAttempt, ImageKind, NextStep, OutboxMessage,
+    OutboxStatus, SealedImage, SqliteStore, Store, StoreError,
 };
 use tempfile::TempDir;
 use uuid::Uuid;
@@ -90,6 +91,9 @@ fn transaction(e: &Enrollment, created_ms: i64) -> AuthTransaction {
         expires_at: at(created_ms + 15 * 60_000),
         finalized_at: None,
         deleted_at: None,
+        decision: None,
+        face_image: false,
+        liveness_images: 0,
     }
 }
 
@@ -748,6 +752,205 @@ async fn data_survives_reopening_and_migrations_are_idempotent() -> TestResult {
             .await?
             .len(),
         1
+    );
+    Ok(())
+}
+
+fn capture_attempt(tx: TransactionRef, number: u8, issued_ms: i64) -> CaptureAttempt {
+    CaptureAttempt {
+        id: Uuid::new_v4(),
+        transaction: tx,
+        number,
+        nonce: [number; 16],
+        challenge: Challenge::with_timeline(1_000, Vec::new(), Vec::new(), 2_000),
+        flash: false,
+        issued_at: at(issued_ms),
+        state: AttemptState::Open,
+        outcome: None,
+        finished_at: None,
+    }
+}
+
+fn finish(
+    attempt: &CaptureAttempt,
+    outcome: AttemptOutcome,
+    images: Vec<SealedImage>,
+) -> AttemptFinish {
+    AttemptFinish {
+        attempt: attempt.id,
+        transaction: attempt.transaction,
+        outcome,
+        decision: r#"{"liveness":{"verdict":"PASS"}}"#.into(),
+        at: at(5_000),
+        images,
+    }
+}
+
+#[tokio::test]
+async fn a_capture_session_starts_its_transaction_and_replaces_the_previous_one() -> TestResult {
+    let (_dir, store, _, e) = seeded().await;
+    let r = Renderer::default();
+    let tx = transaction(&e, 100);
+    store.initiate_transaction(&tx, &r).await?;
+    let first = CaptureSession::new([1; 32], tx.reference, at(200), tx.expires_at);
+    assert!(store.open_capture_session(&first).await?);
+    assert_eq!(
+        store.transaction(tx.reference).await?.unwrap().state,
+        TransactionState::Started
+    );
+    let second = CaptureSession::new([2; 32], tx.reference, at(300), tx.expires_at);
+    assert!(store.open_capture_session(&second).await?);
+    assert_eq!(
+        store.capture_session(&[1; 32]).await?.unwrap().ended_at,
+        Some(at(300))
+    );
+    assert_eq!(
+        store.capture_session(&[2; 32]).await?.unwrap().ended_at,
+        None
+    );
+    // A final transaction opens no session.
+    store
+        .finalize_transaction(tx.reference, TransactionState::Expired, at(400), &r)
+        .await?;
+    let third = CaptureSession::new([3; 32], tx.reference, at(500), tx.expires_at);
+    assert!(!store.open_capture_session(&third).await?);
+    assert_eq!(store.capture_session(&[3; 32]).await?, None);
+    Ok(())
+}
+
+#[tokio::test]
+async fn finishing_the_last_attempt_stores_decision_images_and_callback_at_once() -> TestResult {
+    let (_dir, store, _, e) = seeded().await;
+    let r = Renderer::default();
+    let tx = transaction(&e, 100);
+    store.initiate_transaction(&tx, &r).await?;
+    let first = capture_attempt(tx.reference, 1, 1_000);
+    store.insert_attempt(&first).await?;
+    // A second attempt abandons the first; a duplicate number is refused.
+    let second = capture_attempt(tx.reference, 2, 2_000);
+    store.insert_attempt(&second).await?;
+    assert_eq!(
+        store.attempt(first.id).await?.unwrap().state,
+        AttemptState::Abandoned
+    );
+    assert!(matches!(
+        store
+            .insert_attempt(&capture_attempt(tx.reference, 2, 2_500))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.attempts_used(tx.reference).await?, 2);
+    assert_eq!(
+        store.attempt_by_nonce(&[2; 16]).await?.unwrap().id,
+        second.id
+    );
+
+    // The abandoned attempt cannot finish; nothing is written.
+    assert_eq!(
+        store
+            .finish_attempt(&finish(&first, AttemptOutcome::Passed, vec![]), &r)
+            .await?,
+        None
+    );
+    let images = vec![
+        SealedImage {
+            kind: ImageKind::Face,
+            n: 1,
+            sealed: vec![1, 1],
+        },
+        SealedImage {
+            kind: ImageKind::Liveness,
+            n: 1,
+            sealed: vec![2],
+        },
+        SealedImage {
+            kind: ImageKind::Liveness,
+            n: 2,
+            sealed: vec![3],
+        },
+    ];
+    let done = store
+        .finish_attempt(&finish(&second, AttemptOutcome::Passed, images), &r)
+        .await?
+        .unwrap();
+    assert_eq!(done.state, TransactionState::Passed);
+    assert_eq!((done.face_image, done.liveness_images), (true, 2));
+    assert!(done.decision.unwrap().contains("PASS"));
+    assert_eq!(done.facemap, None);
+    assert_eq!(r.calls(), 1);
+    assert_eq!(
+        store.image(tx.reference, ImageKind::Face, 1).await?,
+        Some(vec![1, 1])
+    );
+    assert_eq!(
+        store.image(tx.reference, ImageKind::Liveness, 2).await?,
+        Some(vec![3])
+    );
+    assert_eq!(
+        store.image(tx.reference, ImageKind::Liveness, 3).await?,
+        None
+    );
+    // Finishing twice does nothing.
+    assert_eq!(
+        store
+            .finish_attempt(&finish(&second, AttemptOutcome::Failed, vec![]), &r)
+            .await?,
+        None
+    );
+
+    // Retention erases the images and the counts.
+    assert_eq!(store.purge_images(at(5_000)).await?, 0);
+    assert_eq!(store.purge_images(at(5_001)).await?, 3);
+    let after = store.transaction(tx.reference).await?.unwrap();
+    assert_eq!((after.face_image, after.liveness_images), (false, 0));
+    assert_eq!(store.image(tx.reference, ImageKind::Face, 1).await?, None);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_retry_keeps_the_transaction_open_and_deletion_erases_capture_data() -> TestResult {
+    let (_dir, store, _, e) = seeded().await;
+    let r = Renderer::default();
+    let tx = transaction(&e, 100);
+    store.initiate_transaction(&tx, &r).await?;
+    let first = capture_attempt(tx.reference, 1, 1_000);
+    store.insert_attempt(&first).await?;
+    let open = store
+        .finish_attempt(&finish(&first, AttemptOutcome::Retry, vec![]), &r)
+        .await?
+        .unwrap();
+    assert!(!open.state.is_final());
+    assert_eq!((open.decision, r.calls()), (None, 0));
+    let second = capture_attempt(tx.reference, 2, 2_000);
+    store.insert_attempt(&second).await?;
+    let image = vec![SealedImage {
+        kind: ImageKind::Face,
+        n: 1,
+        sealed: vec![9],
+    }];
+    store
+        .finish_attempt(&finish(&second, AttemptOutcome::Failed, image), &r)
+        .await?
+        .unwrap();
+    store
+        .open_capture_session(&CaptureSession::new(
+            [5; 32],
+            tx.reference,
+            at(100),
+            at(900_000),
+        ))
+        .await?;
+    assert!(
+        store
+            .delete_transaction(tx.reference, at(9_000), &r)
+            .await?
+    );
+    assert_eq!(store.transaction(tx.reference).await?, None);
+    assert_eq!(store.image(tx.reference, ImageKind::Face, 1).await?, None);
+    // The nonces stay burnt after deletion.
+    assert_eq!(
+        store.attempt_by_nonce(&[1; 16]).await?.unwrap().state,
+        AttemptState::Finished
     );
     Ok(())
 }

@@ -164,6 +164,7 @@ async fn callbacks_are_never_sent_to_private_or_metadata_addresses() {
 async fn loopback_callbacks_are_refused_unless_the_development_switch_allows_them() {
     let app = spawn_app_with(Options {
         allow_loopback_callbacks: false,
+        ..Options::default()
     })
     .await;
     let receiver = Receiver::start(0).await;

@@ -24,12 +24,19 @@ pub const MODEL: &str = "fr-feature-512-v1";
 /// Knobs for one test's server.
 pub struct Options {
     pub allow_loopback_callbacks: bool,
+    /// Run on the system clock instead of the manual one (browser tests,
+    /// whose frames arrive in real time).
+    pub system_clock: bool,
+    /// `dev.fixed_challenge`: the challenge every attempt gets.
+    pub fixed_challenge: Option<facegate_domain::Challenge>,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             allow_loopback_callbacks: true,
+            system_clock: false,
+            fixed_challenge: None,
         }
     }
 }
@@ -73,7 +80,17 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     config.callbacks.allow_loopback = options.allow_loopback_callbacks;
     config.callbacks.poll_interval_ms = 50;
     config.callbacks.timeout_secs = 5;
+    if let Some(challenge) = &options.fixed_challenge {
+        let path = dir.path().join("challenge.json");
+        std::fs::write(&path, serde_json::to_string(challenge).unwrap()).unwrap();
+        config.dev.fixed_challenge = Some(path);
+    }
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap());
+    let hook_clock: Arc<dyn facegate_domain::Clock> = if options.system_clock {
+        Arc::new(facegate_domain::SystemClock)
+    } else {
+        Arc::new(clock.clone())
+    };
     // Names for callbacks: localhost is the test receiver; the others are
     // internal addresses a hostile DNS could answer with.
     let lookup = StaticLookup::new()
@@ -91,7 +108,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         &config,
         listener,
         Hooks {
-            clock: Arc::new(clock.clone()),
+            clock: hook_clock,
             lookup: Arc::new(lookup),
         },
     )

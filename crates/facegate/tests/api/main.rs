@@ -6,10 +6,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod callbacks;
+mod capture;
 mod cli;
 mod facemaps;
 mod helpers;
 mod initiate;
+mod journey;
 mod lifecycle;
 mod logs;
 mod throttle;

@@ -6,9 +6,10 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use facegate_domain::{
-    Account, AccountId, AuthTransaction, Credential, CredentialId, Enrollment, EnrollmentRef,
-    FacemapBinding, Locale, LocaleSet, RedirectUrl, Role, ScanSource, Similarity, TransactionRef,
-    TransactionState, UserReference, VerificationStatus,
+    Account, AccountId, AttemptOutcome, AttemptState, AuthTransaction, CaptureAttempt,
+    CaptureSession, Challenge, Credential, CredentialId, Enrollment, EnrollmentRef, FacemapBinding,
+    Locale, LocaleSet, RedirectUrl, Role, ScanSource, Similarity, TransactionRef, TransactionState,
+    UserReference, VerificationStatus,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite};
@@ -21,7 +22,7 @@ use crate::{
 /// Columns of `auth_transactions` that make up an [`AuthTransaction`].
 pub(super) const TX_COLUMNS: &str = "reference, account, enrollment, state, scan_source, \
      user_reference, callback_url, success_url, error_url, locale, token_hash, facemap, \
-     created_at, expires_at, finalized_at, deleted_at";
+     created_at, expires_at, finalized_at, deleted_at, decision, face_images, liveness_images";
 
 pub(super) const ACCOUNT_COLUMNS: &str = "id, name, facemap_auth_enabled, callback_url, \
      success_url, error_url, default_token_lifetime_minutes, default_locale, webhook_salt, \
@@ -36,6 +37,12 @@ pub(super) const ENROLLMENT_COLUMNS: &str = "reference, account, verification_st
 
 pub(super) const OUTBOX_COLUMNS: &str = "id, account, transaction_ref, event, url, body, \
      status, attempts, first_attempt_at, next_attempt_at, created_at";
+
+pub(super) const SESSION_COLUMNS: &str =
+    "token_hash, transaction_ref, created_at, expires_at, ended_at";
+
+pub(super) const CAPTURE_ATTEMPT_COLUMNS: &str = "id, transaction_ref, number, nonce, challenge, \
+     flash, issued_at, state, outcome, finished_at";
 
 pub(super) const ATTEMPT_COLUMNS: &str =
     "outbox_id, attempt_no, at, delivered, status, error, detail, duration_ms";
@@ -243,6 +250,48 @@ pub(super) fn transaction(row: &SqliteRow) -> StoreResult<AuthTransaction> {
         expires_at: time(row, "expires_at")?,
         finalized_at: opt_time(row, "finalized_at")?,
         deleted_at: opt_time(row, "deleted_at")?,
+        decision: get(row, "decision")?,
+        face_image: flag(row, "face_images")?,
+        liveness_images: unsigned(row, "liveness_images")?,
+    })
+}
+
+pub(super) fn capture_session(row: &SqliteRow) -> StoreResult<CaptureSession> {
+    Ok(CaptureSession {
+        token_hash: blob(row, "token_hash")?,
+        transaction: id::<TransactionRef>(row, "transaction_ref")?,
+        created_at: time(row, "created_at")?,
+        expires_at: time(row, "expires_at")?,
+        ended_at: opt_time(row, "ended_at")?,
+    })
+}
+
+fn outcome(s: &str) -> Option<AttemptOutcome> {
+    [
+        AttemptOutcome::Passed,
+        AttemptOutcome::Failed,
+        AttemptOutcome::Retry,
+        AttemptOutcome::Invalid,
+    ]
+    .into_iter()
+    .find(|o| o.as_str() == s)
+}
+
+pub(super) fn capture_attempt(row: &SqliteRow) -> StoreResult<CaptureAttempt> {
+    let challenge: String = get(row, "challenge")?;
+    let challenge: Challenge =
+        serde_json::from_str(&challenge).map_err(|_| corrupt("challenge", "not a challenge"))?;
+    Ok(CaptureAttempt {
+        id: uuid(row, "id")?,
+        transaction: id::<TransactionRef>(row, "transaction_ref")?,
+        number: unsigned(row, "number")?,
+        nonce: blob(row, "nonce")?,
+        challenge,
+        flash: flag(row, "flash")?,
+        issued_at: time(row, "issued_at")?,
+        state: enum_of(row, "state", AttemptState::parse)?,
+        outcome: opt_enum_of(row, "outcome", outcome)?,
+        finished_at: opt_time(row, "finished_at")?,
     })
 }
 

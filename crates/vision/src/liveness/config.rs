@@ -116,6 +116,14 @@ pub struct ParallaxConfig {
     /// Fewer surviving tracks than this and the step is not measured.
     /// Default 20.
     pub min_tracks: usize,
+    /// Whether this signal's verdict votes in the decision. Default false:
+    /// the 0.35 %/deg threshold comes from synthetic flat planes (study §5),
+    /// and the one real head-turn recording of the shared data (tranv,
+    /// `real_30fps.mjpeg`, turns of 23–50°) measured 0.18 %/deg, below even
+    /// the synthetic flat-photo median. Until the signal is validated on real
+    /// prints and heads it is measured and reported (score, reasons) but does
+    /// not decide (docs/liveness.md).
+    pub enforce: bool,
 }
 
 impl Default for ParallaxConfig {
@@ -126,6 +134,7 @@ impl Default for ParallaxConfig {
             max_hops: 8,
             max_points: 150,
             min_tracks: 20,
+            enforce: false,
         }
     }
 }

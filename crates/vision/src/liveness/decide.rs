@@ -36,7 +36,12 @@ impl LivenessDecision {
     /// (what the server turns into user guidance).
     pub fn reasons(&self) -> Vec<&'static str> {
         let mut out: Vec<&'static str> = Vec::new();
-        for r in self.signals.iter().flat_map(|s| &s.reasons) {
+        for r in self
+            .signals
+            .iter()
+            .filter(|s| s.votes)
+            .flat_map(|s| &s.reasons)
+        {
             if !out.contains(r) {
                 out.push(r);
             }
@@ -53,7 +58,7 @@ impl LivenessDecision {
 /// Pass (not-applicable signals do not vote; with no measured signal at all
 /// the attempt is a Retry).
 pub fn combine(signals: &[SignalResult]) -> Verdict {
-    let any = |v: Verdict| signals.iter().any(|s| s.verdict == v);
+    let any = |v: Verdict| signals.iter().any(|s| s.votes && s.verdict == v);
     if any(Verdict::Fail) {
         Verdict::Fail
     } else if any(Verdict::Retry) || !any(Verdict::Pass) {
@@ -74,16 +79,18 @@ pub fn decide(
 ) -> LivenessDecision {
     let tr = trace(spec, frames, &config.challenge);
     let best = best_frame(frames);
+    let mut parallax = parallax_signal(frames, &tr, spec.neutral.0, &config.parallax);
+    parallax.votes = config.parallax.enforce;
     let signals = vec![
         passive_signal(frames, &config.passive),
         challenge_signal(spec, frames, &tr, &config.challenge),
-        parallax_signal(frames, &tr, spec.neutral.0, &config.parallax),
+        parallax,
         flash_signal(spec, frames, &config.flash),
         identity_signal(frames, best, &config.identity),
     ];
     let measured: Vec<f32> = signals
         .iter()
-        .filter(|s| s.verdict != Verdict::NotApplicable && s.threshold > 0.0)
+        .filter(|s| s.votes && s.verdict != Verdict::NotApplicable && s.threshold > 0.0)
         .map(|s| s.score / s.threshold)
         .collect();
     let score = if measured.is_empty() {
@@ -109,6 +116,15 @@ mod tests {
 
     fn signal(name: &'static str, verdict: Verdict) -> SignalResult {
         SignalResult::new(name, 1.0, 1.0, verdict, Vec::new())
+    }
+
+    #[test]
+    fn a_signal_that_does_not_vote_is_reported_but_does_not_decide() {
+        use Verdict::*;
+        let mut advisory = signal("parallax", Fail);
+        advisory.votes = false;
+        assert_eq!(combine(&[signal("a", Pass), advisory.clone()]), Pass);
+        assert_eq!(combine(&[advisory]), Retry);
     }
 
     #[test]

@@ -32,6 +32,9 @@ pub struct SignalResult {
     /// Stable SCREAMING_SNAKE reason codes ([`reasons`]), most important
     /// first; empty on a plain pass.
     pub reasons: Vec<&'static str>,
+    /// Whether the verdict counts in the decision (false for a signal that
+    /// is measured and reported but not trusted to decide).
+    pub votes: bool,
 }
 
 impl SignalResult {
@@ -49,6 +52,7 @@ impl SignalResult {
             threshold,
             verdict,
             reasons,
+            votes: true,
         }
     }
 

@@ -1,0 +1,333 @@
+//! One capture attempt, measured: the time from the last uploaded frame to the
+//! decision, and the CPU time the whole attempt costs.
+//!
+//! `cargo bench -p facegate-bench --bench attempt` starts the real server
+//! (`facegate::app::start`) with one face-engine worker and a fixed challenge
+//! that the tranv recording (`pad/replay/tranvanluyt2203_face_anti_spoofing/
+//! real_30fps.mjpeg` in the shared data) follows, then runs attempts that
+//! upload that recording's frames at the client's pace (one every 66 ms) and
+//! finish. Run it pinned to one core for the one-core figures:
+//! `taskset -c 0 cargo bench -p facegate-bench --bench attempt`.
+//!
+//! The same run measures the alternative that analyses every frame only when
+//! the attempt finishes (the frames are uploaded without pause, so nothing is
+//! analysed before `finish`): the ratio shows what analysing frames as they
+//! arrive buys.
+//!
+//! Environment: FACEGATE_BENCH_ATTEMPTS [5], FACEGATE_SHARED_DIR [../shared],
+//! FACEGATE_BENCH_OUT [<target dir>/bench-attempt.json].
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use chrono::Utc;
+use facegate::app::{self, Hooks};
+use facegate::config::Config;
+use facegate_bench::CpuTimes;
+use facegate_core::accounts::AccountChanges;
+use facegate_domain::{Challenge, Direction, Role, Step};
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+
+fn tranv_challenge() -> Challenge {
+    let step = |direction, start_ms, end_ms| Step {
+        direction,
+        start_ms,
+        end_ms,
+    };
+    Challenge::with_timeline(
+        1_500,
+        vec![
+            step(Direction::Left, 1_500, 5_700),
+            step(Direction::Right, 6_300, 10_600),
+            step(Direction::Down, 10_700, 14_000),
+            step(Direction::Up, 14_100, 16_300),
+        ],
+        Vec::new(),
+        16_400,
+    )
+}
+
+fn mjpeg_frames(path: &std::path::Path) -> anyhow::Result<Vec<Vec<u8>>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut starts: Vec<usize> = (0..bytes.len().saturating_sub(2))
+        .filter(|&i| bytes[i] == 0xFF && bytes[i + 1] == 0xD8 && bytes[i + 2] == 0xFF)
+        .collect();
+    starts.push(bytes.len());
+    Ok(starts
+        .windows(2)
+        .map(|w| bytes[w[0]..w[1]].to_vec())
+        .collect())
+}
+
+struct Run {
+    decision_ms: f64,
+    cpu_s: f64,
+    outcome: String,
+    frames: u32,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn attempt(
+    client: &reqwest::Client,
+    base: &str,
+    api: (&str, &str),
+    enrollment: &str,
+    facemap: &[u8],
+    frames: &[Vec<u8>],
+    paced: bool,
+) -> anyhow::Result<Run> {
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "enrollmentMetadata",
+            reqwest::multipart::Part::text(
+                json!({ "enrollmentTransactionReference": enrollment }).to_string(),
+            )
+            .mime_str("application/json")?,
+        )
+        .part(
+            "facemap",
+            reqwest::multipart::Part::bytes(facemap.to_vec())
+                .mime_str("application/octet-stream")?,
+        );
+    let initiated: Value = client
+        .post(format!("{base}/api/authentication/v1/facemap/initiate"))
+        .basic_auth(api.0, Some(api.1))
+        .header("Accept", "application/json")
+        .header("User-Agent", "Facegate bench/1.0")
+        .multipart(form)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let redirect = initiated["redirectUrl"].as_str().context("redirectUrl")?;
+    let token = url::Url::parse(redirect)?
+        .query_pairs()
+        .find(|(k, _)| k == "authorizationToken")
+        .map(|(_, v)| v.into_owned())
+        .context("authorizationToken")?;
+    let call = |method: reqwest::Method, path: &str| {
+        client
+            .request(method, format!("{base}{path}"))
+            .header("Accept", "application/json")
+            .header("User-Agent", "Facegate bench/1.0")
+    };
+    let session: Value = call(reqwest::Method::POST, "/api/capture/v1/session")
+        .json(&json!({ "authorizationToken": token }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let capture = session["captureToken"]
+        .as_str()
+        .context("captureToken")?
+        .to_owned();
+    let started: Value = call(reqwest::Method::POST, "/api/capture/v1/attempts")
+        .bearer_auth(&capture)
+        .json(&json!({ "flash": false }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = started["attemptId"]
+        .as_str()
+        .context("attemptId")?
+        .to_owned();
+    let nonce = started["nonce"].as_str().context("nonce")?.to_owned();
+    let duration = started["challenge"]["durationMs"]
+        .as_u64()
+        .context("durationMs")? as u32;
+    let cpu_before = CpuTimes::now();
+    let t0 = Instant::now();
+    let (mut index, mut t) = (0u32, 0u32);
+    while t <= duration {
+        if paced {
+            let due = t0 + Duration::from_millis(u64::from(t));
+            tokio::time::sleep_until(due.into()).await;
+        }
+        let frame = &frames[(t as usize * 30 / 1000) % frames.len()];
+        let response = call(
+            reqwest::Method::POST,
+            &format!("/api/capture/v1/attempts/{id}/frames"),
+        )
+        .bearer_auth(&capture)
+        .header("Content-Type", "image/jpeg")
+        .header("Capture-Nonce", &nonce)
+        .header("Capture-Time-Ms", t.to_string())
+        .header("Capture-Frame", index.to_string())
+        .body(frame.clone())
+        .send()
+        .await?;
+        if response.status() != 202 {
+            bail!("frame {index}: {}", response.text().await?);
+        }
+        index += 1;
+        t += 66;
+    }
+    let last_frame = Instant::now();
+    let done: Value = call(
+        reqwest::Method::POST,
+        &format!("/api/capture/v1/attempts/{id}/finish"),
+    )
+    .bearer_auth(&capture)
+    .json(&json!({ "nonce": nonce }))
+    .send()
+    .await?
+    .json()
+    .await?;
+    let decision_ms = last_frame.elapsed().as_secs_f64() * 1000.0;
+    let cpu_s = match (CpuTimes::now(), cpu_before) {
+        (Some(now), Some(before)) => now.since(before).process,
+        _ => f64::NAN,
+    };
+    Ok(Run {
+        decision_ms,
+        cpu_s,
+        outcome: done["outcome"].as_str().unwrap_or("?").to_owned(),
+        frames: index,
+    })
+}
+
+fn main() -> anyhow::Result<()> {
+    let shared = std::env::var_os("FACEGATE_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared")));
+    let video = shared.join("data/pad/replay/tranvanluyt2203_face_anti_spoofing/real_30fps.mjpeg");
+    if !video.is_file() {
+        println!("SKIPPED: the attempt benchmark needs {}", video.display());
+        return Ok(());
+    }
+    let attempts: usize = std::env::var("FACEGATE_BENCH_ATTEMPTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let frames = mjpeg_frames(&video)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let dir = tempfile::tempdir()?;
+        let challenge_file = dir.path().join("challenge.json");
+        std::fs::write(&challenge_file, serde_json::to_string(&tranv_challenge())?)?;
+        let mut config = Config {
+            data_dir: dir.path().join("data"),
+            listen: "127.0.0.1:0".parse()?,
+            ..Config::default()
+        };
+        config.dev.fixed_challenge = Some(challenge_file);
+        config.capture.workers = 1;
+        let listener = TcpListener::bind(config.listen).await?;
+        let running = app::start(&config, listener, Hooks::default()).await?;
+        let base = format!("http://{}", running.addr);
+        let services = running.services.clone();
+        let account = services
+            .create_account(
+                "Bench",
+                AccountChanges {
+                    facemap_auth_enabled: Some(true),
+                    ..AccountChanges::default()
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let api = services
+            .issue_credential(account.id, Role::Api)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let (model, template) = facegate::engine::enrollment_template(&frames[600])?;
+        let client = reqwest::Client::new();
+        let mut results = Vec::new();
+        for (label, paced) in [("streaming", true), ("at finish", false)] {
+            let mut runs = Vec::new();
+            // One warm-up attempt loads the models.
+            for i in 0..=attempts {
+                let reference = facegate_domain::EnrollmentRef::new_random();
+                let (facemap, binding) = services
+                    .issue_facemap(&account, reference, None, &model, vec![template.clone()])
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                let now = Utc::now();
+                services
+                    .store
+                    .insert_enrollment(&facegate_domain::Enrollment {
+                        reference,
+                        account: account.id,
+                        verification_status: Some(
+                            facegate_domain::VerificationStatus::ApprovedVerified,
+                        ),
+                        similarity: Some(facegate_domain::Similarity::Match),
+                        validity: Some(true),
+                        facemap: Some(binding),
+                        server_facemap: None,
+                        created_at: now,
+                        deleted_at: Some(now),
+                    })
+                    .await?;
+                let run = attempt(
+                    &client,
+                    &base,
+                    (&api.token, &api.secret),
+                    &reference.to_string(),
+                    &facemap,
+                    &frames,
+                    paced,
+                )
+                .await?;
+                if i > 0 {
+                    runs.push(run);
+                }
+            }
+            let decision = median(runs.iter().map(|r| r.decision_ms).collect());
+            let cpu = median(runs.iter().map(|r| r.cpu_s).collect());
+            println!(
+                "{label:>10}: last frame → decision median {decision:.1} ms, CPU per attempt median {cpu:.2} s, {} frames, outcomes {:?}",
+                runs.first().map_or(0, |r| r.frames),
+                runs.iter().map(|r| r.outcome.as_str()).collect::<Vec<_>>()
+            );
+            results.push(json!({
+                "mode": label,
+                "attempts": runs.len(),
+                "frames_per_attempt": runs.first().map_or(0, |r| r.frames),
+                "decision_ms": runs.iter().map(|r| r.decision_ms).collect::<Vec<_>>(),
+                "decision_ms_median": decision,
+                "cpu_s": runs.iter().map(|r| r.cpu_s).collect::<Vec<_>>(),
+                "cpu_s_median": cpu,
+                "outcomes": runs.iter().map(|r| r.outcome.clone()).collect::<Vec<_>>(),
+            }));
+        }
+        let ratio = results[1]["decision_ms_median"].as_f64().unwrap_or(f64::NAN)
+            / results[0]["decision_ms_median"].as_f64().unwrap_or(f64::NAN);
+        println!("analysing frames as they arrive decides {ratio:.1}x sooner after the last frame");
+        let out = std::env::var_os("FACEGATE_BENCH_OUT")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/bench-attempt.json"))
+            });
+        let cpus = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("Cpus_allowed_list"))
+                    .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+            });
+        std::fs::write(
+            &out,
+            serde_json::to_string_pretty(&json!({
+                "video": video.display().to_string(),
+                "cpus_allowed": cpus,
+                "engine_workers": 1,
+                "results": results,
+                "streaming_speedup": ratio,
+            }))?,
+        )?;
+        println!("report: {}", out.display());
+        running.stop().await;
+        Ok(())
+    })
+}

@@ -1,0 +1,679 @@
+//! The end user's capture (docs/capture-protocol.md): the authorization token
+//! is exchanged for a short-lived capture session; each attempt gets a random
+//! challenge and a nonce, accepts a bounded, timed sequence of frames that the
+//! face engine analyses as they arrive, and ends in a decision. The client
+//! never holds an API secret and never sees a score.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Duration, Utc};
+use facegate_domain::{
+    attempt_outcome, AttemptOutcome, AttemptState, AuthTransaction, CaptureAttempt, CaptureSession,
+    Challenge, FrameCursor, FrameRefusal, RedirectUrl, TransactionRef, TransactionState,
+    MAX_ATTEMPTS,
+};
+use facegate_facemap::ImageSlot;
+use facegate_storage::{AttemptFinish, ImageKind, SealedImage};
+use rand::rngs::OsRng;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::engine::{AttemptAnalysis, AttemptContext, FrameInput};
+use crate::error::{CaptureRefusal, ServiceError, ServiceResult};
+use crate::Services;
+
+/// Capture settings (a subset of the server configuration).
+#[derive(Debug, Clone)]
+pub struct CaptureSettings {
+    /// Development and tests only: every attempt gets this challenge instead
+    /// of a random one (recorded videos cannot follow a random schedule). The
+    /// configuration refuses it in production mode.
+    pub fixed_challenge: Option<Challenge>,
+    /// Largest accepted frame upload.
+    pub max_frame_bytes: usize,
+    /// Largest accepted frame width and height.
+    pub max_frame_side: u32,
+    /// Images are erased this long after the transaction's final state.
+    pub image_retention: Duration,
+}
+
+impl Default for CaptureSettings {
+    fn default() -> Self {
+        Self {
+            fixed_challenge: None,
+            max_frame_bytes: 512 * 1024,
+            max_frame_side: 1280,
+            image_retention: Duration::days(30),
+        }
+    }
+}
+
+/// A live attempt: the frame cursor and the analysis running in the engine.
+/// Frames are analysed in this process, so a deployment with several
+/// instances routes one transaction's capture calls to one instance.
+pub(crate) struct LiveAttempt {
+    transaction: TransactionRef,
+    cursor: Mutex<FrameCursor>,
+    analysis: Box<dyn AttemptAnalysis>,
+    /// After this the attempt can no longer receive frames; it is dropped.
+    deadline: DateTime<Utc>,
+}
+
+#[derive(Default)]
+pub(crate) struct LiveAttempts(Mutex<HashMap<Uuid, Arc<LiveAttempt>>>);
+
+impl LiveAttempts {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Arc<LiveAttempt>>> {
+        // A panic while holding this lock cannot leave the map inconsistent.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Drops attempts past their deadline; returns how many are left.
+    pub(crate) fn sweep(&self, now: DateTime<Utc>) -> usize {
+        let mut map = self.lock();
+        map.retain(|_, live| live.deadline > now);
+        map.len()
+    }
+}
+
+/// A session just opened.
+#[derive(Debug, Clone)]
+pub struct OpenedSession {
+    pub capture_token: String,
+    pub view: SessionView,
+}
+
+/// What a client may know about its session.
+#[derive(Debug, Clone)]
+pub struct SessionView {
+    pub expires_at: DateTime<Utc>,
+    pub transaction: TransactionRef,
+    pub transaction_state: TransactionState,
+    pub locale: String,
+    pub attempts_used: u8,
+    pub success_url: Option<String>,
+    pub error_url: Option<String>,
+}
+
+/// An attempt just started.
+#[derive(Debug, Clone)]
+pub struct StartedAttempt {
+    pub attempt: CaptureAttempt,
+    pub attempts_left: u8,
+}
+
+/// Where the client goes once the transaction is final.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redirect {
+    /// `None` when the transaction has no such URL.
+    pub url: Option<String>,
+    pub success: bool,
+    pub error_code: Option<u16>,
+}
+
+/// The answer to a finished attempt.
+#[derive(Debug, Clone)]
+pub struct FinishedAttempt {
+    pub outcome: AttemptOutcome,
+    pub attempts_left: u8,
+    pub guidance: Vec<&'static str>,
+    pub redirect: Option<Redirect>,
+}
+
+/// The error code the web client reports when no capture was usable.
+pub const NO_ACCEPTABLE_CAPTURE: u16 = 9836;
+
+fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+fn refuse(r: CaptureRefusal) -> ServiceError {
+    ServiceError::Capture(r)
+}
+
+/// Appends the web client's result parameters to a customer URL.
+pub fn redirect_url(base: &RedirectUrl, tx: TransactionRef, error_code: Option<u16>) -> String {
+    let Ok(mut url) = url::Url::parse(base.as_str()) else {
+        // Stored URLs were parsed on the way in; keep the original if not.
+        return base.as_str().to_owned();
+    };
+    {
+        let mut query = url.query_pairs_mut();
+        query.append_pair(
+            "transactionStatus",
+            if error_code.is_some() {
+                "ERROR"
+            } else {
+                "SUCCESS"
+            },
+        );
+        query.append_pair("transactionReference", &tx.to_string());
+        if let Some(code) = error_code {
+            query.append_pair("errorCode", &code.to_string());
+        }
+    }
+    url.into()
+}
+
+impl Services {
+    /// Finalises an overdue transaction and reports what a capture call
+    /// should answer for a transaction that is no longer open.
+    async fn check_open(&self, tx: &AuthTransaction) -> ServiceResult<()> {
+        if tx.is_overdue(self.clock.now()) {
+            self.finalize(tx.reference, TransactionState::Expired)
+                .await?;
+            return Err(refuse(CaptureRefusal::TransactionExpired));
+        }
+        match tx.state {
+            TransactionState::Created | TransactionState::Started => Ok(()),
+            TransactionState::Expired => Err(refuse(CaptureRefusal::TransactionExpired)),
+            _ => Err(refuse(CaptureRefusal::TransactionFinished)),
+        }
+    }
+
+    /// `POST /api/capture/v1/session`: exchanges the authorization token of
+    /// `redirectUrl` for a capture token.
+    pub async fn open_capture_session(
+        &self,
+        authorization_token: &str,
+    ) -> ServiceResult<OpenedSession> {
+        let tx = self
+            .store
+            .transaction_by_token_hash(&token_hash(authorization_token))
+            .await?
+            .filter(|t| t.deleted_at.is_none())
+            .ok_or(refuse(CaptureRefusal::AuthorizationTokenInvalid))?;
+        self.check_open(&tx).await?;
+        let mut raw = [0u8; 32];
+        OsRng.fill_bytes(&mut raw);
+        let capture_token = URL_SAFE_NO_PAD.encode(raw);
+        let session = CaptureSession::new(
+            token_hash(&capture_token),
+            tx.reference,
+            self.clock.now(),
+            tx.expires_at,
+        );
+        if !self.store.open_capture_session(&session).await? {
+            // Finalised between the read and the write.
+            let now = self.store.transaction(tx.reference).await?;
+            return Err(match now.map(|t| t.state) {
+                Some(TransactionState::Expired) => refuse(CaptureRefusal::TransactionExpired),
+                _ => refuse(CaptureRefusal::TransactionFinished),
+            });
+        }
+        tracing::info!(transaction = %tx.reference, "capture session opened");
+        let view = self.session_view(&session, &tx).await?;
+        Ok(OpenedSession {
+            capture_token,
+            view: SessionView {
+                transaction_state: TransactionState::Started,
+                ..view
+            },
+        })
+    }
+
+    async fn session_view(
+        &self,
+        session: &CaptureSession,
+        tx: &AuthTransaction,
+    ) -> ServiceResult<SessionView> {
+        Ok(SessionView {
+            expires_at: session.expires_at,
+            transaction: tx.reference,
+            transaction_state: tx.state,
+            locale: tx.locale.as_str().to_owned(),
+            attempts_used: self.store.attempts_used(tx.reference).await?,
+            success_url: tx.success_url.as_ref().map(|u| u.as_str().to_owned()),
+            error_url: tx.error_url.as_ref().map(|u| u.as_str().to_owned()),
+        })
+    }
+
+    /// The session of a capture token and its transaction, or why not.
+    async fn capture_context(
+        &self,
+        capture_token: &str,
+    ) -> ServiceResult<(CaptureSession, AuthTransaction)> {
+        let session = self
+            .store
+            .capture_session(&token_hash(capture_token))
+            .await?
+            .filter(|s| s.ended_at.is_none())
+            .ok_or(refuse(CaptureRefusal::SessionInvalid))?;
+        if !session.is_usable(self.clock.now()) {
+            return Err(refuse(CaptureRefusal::SessionExpired));
+        }
+        let tx = self
+            .store
+            .transaction(session.transaction)
+            .await?
+            .ok_or(refuse(CaptureRefusal::SessionInvalid))?;
+        Ok((session, tx))
+    }
+
+    /// `GET /api/capture/v1/session`.
+    pub async fn capture_status(&self, capture_token: &str) -> ServiceResult<SessionView> {
+        let (session, tx) = self.capture_context(capture_token).await?;
+        let tx = if tx.is_overdue(self.clock.now()) {
+            self.finalize(tx.reference, TransactionState::Expired)
+                .await?;
+            self.store
+                .transaction(tx.reference)
+                .await?
+                .ok_or(refuse(CaptureRefusal::SessionInvalid))?
+        } else {
+            tx
+        };
+        self.session_view(&session, &tx).await
+    }
+
+    /// `POST /api/capture/v1/attempts`.
+    pub async fn start_attempt(
+        &self,
+        capture_token: &str,
+        flash: bool,
+    ) -> ServiceResult<StartedAttempt> {
+        let (_, tx) = self.capture_context(capture_token).await?;
+        self.check_open(&tx).await?;
+        let used = self.store.attempts_used(tx.reference).await?;
+        if used >= MAX_ATTEMPTS {
+            return Err(refuse(CaptureRefusal::AttemptsExhausted));
+        }
+        let engine = self
+            .engine
+            .clone()
+            .ok_or_else(|| ServiceError::Internal("no face engine is configured".into()))?;
+        let sealed = tx
+            .facemap
+            .as_deref()
+            .ok_or_else(|| ServiceError::Internal("an open transaction has no facemap".into()))?;
+        let contents = facegate_facemap::open(&self.keyring, sealed, tx.account.as_uuid())
+            .map_err(|e| {
+                ServiceError::Internal(format!("opening the transaction's facemap: {e}"))
+            })?;
+        if !engine.supports_model(&contents.model) {
+            return Err(ServiceError::Internal(format!(
+                "the face engine cannot compare model {}",
+                contents.model
+            )));
+        }
+        let challenge = match &self.settings.capture.fixed_challenge {
+            Some(fixed) => {
+                let mut c = fixed.clone();
+                if !flash {
+                    c.flashes.clear();
+                }
+                c
+            }
+            None => Challenge::random(&mut OsRng, flash),
+        };
+        let mut nonce = [0u8; 16];
+        OsRng.fill_bytes(&mut nonce);
+        let now = self.clock.now();
+        let attempt = CaptureAttempt {
+            id: Uuid::new_v4(),
+            transaction: tx.reference,
+            number: used + 1,
+            nonce,
+            challenge: challenge.clone(),
+            flash: flash && !challenge.flashes.is_empty(),
+            issued_at: now,
+            state: AttemptState::Open,
+            outcome: None,
+            finished_at: None,
+        };
+        self.store.insert_attempt(&attempt).await?;
+        let analysis = engine.begin(AttemptContext {
+            challenge,
+            flash: attempt.flash,
+            model: contents.model.clone(),
+            templates: contents.templates.clone(),
+        });
+        let deadline = attempt.start_by()
+            + Duration::milliseconds(
+                i64::from(attempt.challenge.duration_ms)
+                    + facegate_domain::capture::MAX_UPLOAD_LAG_MS
+                    + 60_000,
+            );
+        {
+            let mut live = self.live_attempts.lock();
+            live.retain(|_, l| l.transaction != tx.reference && l.deadline > now);
+            live.insert(
+                attempt.id,
+                Arc::new(LiveAttempt {
+                    transaction: tx.reference,
+                    cursor: Mutex::new(FrameCursor::default()),
+                    analysis,
+                    deadline,
+                }),
+            );
+        }
+        tracing::info!(transaction = %tx.reference, attempt = attempt.number, "capture attempt started");
+        Ok(StartedAttempt {
+            attempts_left: MAX_ATTEMPTS - attempt.number,
+            attempt,
+        })
+    }
+
+    /// The attempt `attempt_id` of the capture token's transaction, open and
+    /// addressed with its own nonce, with its live analysis.
+    async fn open_attempt(
+        &self,
+        capture_token: &str,
+        attempt_id: &str,
+        nonce: &str,
+    ) -> ServiceResult<(AuthTransaction, CaptureAttempt, Arc<LiveAttempt>)> {
+        let (session, tx) = self.capture_context(capture_token).await?;
+        let attempt = match Uuid::try_parse(attempt_id) {
+            Ok(id) => self.store.attempt(id).await?,
+            Err(_) => None,
+        }
+        .filter(|a| a.transaction == session.transaction)
+        .ok_or(refuse(CaptureRefusal::AttemptNotFound))?;
+        let nonce: [u8; 16] = URL_SAFE_NO_PAD
+            .decode(nonce)
+            .ok()
+            .and_then(|n| n.try_into().ok())
+            .ok_or(refuse(CaptureRefusal::NonceMismatch))?;
+        if nonce != attempt.nonce {
+            let burnt = self
+                .store
+                .attempt_by_nonce(&nonce)
+                .await?
+                .is_some_and(|a| a.state == AttemptState::Finished);
+            return Err(refuse(if burnt {
+                CaptureRefusal::NonceReplayed
+            } else {
+                CaptureRefusal::NonceMismatch
+            }));
+        }
+        match attempt.state {
+            AttemptState::Finished => return Err(refuse(CaptureRefusal::NonceReplayed)),
+            AttemptState::Abandoned => return Err(refuse(CaptureRefusal::AttemptFinished)),
+            AttemptState::Open => {}
+        }
+        if tx.state.is_final() || tx.is_overdue(self.clock.now()) {
+            self.check_open(&tx).await?;
+            return Err(refuse(CaptureRefusal::AttemptFinished));
+        }
+        let live = self
+            .live_attempts
+            .lock()
+            .get(&attempt.id)
+            .cloned()
+            // Past its deadline, or this process restarted meanwhile.
+            .ok_or(refuse(CaptureRefusal::AttemptFinished))?;
+        Ok((tx, attempt, live))
+    }
+
+    /// `POST /api/capture/v1/attempts/{id}/frames`.
+    pub async fn upload_frame(
+        &self,
+        capture_token: &str,
+        attempt_id: &str,
+        nonce: &str,
+        index: u32,
+        t_ms: u32,
+        jpeg: Vec<u8>,
+    ) -> ServiceResult<()> {
+        let (_, attempt, live) = self.open_attempt(capture_token, attempt_id, nonce).await?;
+        self.check_frame_image(&jpeg)?;
+        let now = self.clock.now();
+        {
+            let mut cursor = live
+                .cursor
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            attempt
+                .accept_frame(&mut cursor, index, t_ms, now)
+                .map_err(|r| {
+                    refuse(match r {
+                        FrameRefusal::AttemptFinished => CaptureRefusal::AttemptFinished,
+                        FrameRefusal::OutOfWindow => CaptureRefusal::FrameOutOfWindow,
+                        FrameRefusal::OutOfOrder => CaptureRefusal::FrameOutOfOrder,
+                        FrameRefusal::Limit => CaptureRefusal::FrameLimit,
+                    })
+                })?;
+        }
+        live.analysis.push(FrameInput {
+            index,
+            t_ms,
+            jpeg: jpeg.into(),
+        });
+        Ok(())
+    }
+
+    /// A frame must be a JPEG within the size limits; its pixels are decoded
+    /// by the engine (a frame that turns out corrupt there counts as a frame
+    /// without a face).
+    fn check_frame_image(&self, jpeg: &[u8]) -> ServiceResult<()> {
+        let limits = &self.settings.capture;
+        if jpeg.len() > limits.max_frame_bytes {
+            return Err(refuse(CaptureRefusal::FrameTooLarge));
+        }
+        let (w, h) = jpeg_dimensions(jpeg).ok_or_else(|| {
+            refuse(CaptureRefusal::FrameInvalid(
+                "the frame is not a baseline or progressive JPEG",
+            ))
+        })?;
+        if w == 0 || h == 0 || w > limits.max_frame_side || h > limits.max_frame_side {
+            return Err(refuse(CaptureRefusal::FrameInvalid(
+                "the frame's dimensions are out of bounds",
+            )));
+        }
+        Ok(())
+    }
+
+    /// `POST /api/capture/v1/attempts/{id}/finish`.
+    pub async fn finish_attempt(
+        &self,
+        capture_token: &str,
+        attempt_id: &str,
+        nonce: &str,
+    ) -> ServiceResult<FinishedAttempt> {
+        let (tx, attempt, live) = self.open_attempt(capture_token, attempt_id, nonce).await?;
+        // Only one finish may run: whoever removes the live attempt owns it.
+        if self.live_attempts.lock().remove(&attempt.id).is_none() {
+            return Err(refuse(CaptureRefusal::AttemptFinished));
+        }
+        let verdict = live
+            .analysis
+            .finish()
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let outcome = attempt_outcome(verdict.evidence, attempt.number);
+        let now = self.clock.now();
+        let mut decision = verdict.decision.clone();
+        if let Some(object) = decision.as_object_mut() {
+            object.insert("attempt".into(), attempt.number.into());
+            object.insert("outcome".into(), outcome.as_str().into());
+            object.insert("flash".into(), attempt.flash.into());
+        }
+        let images = if outcome.final_state().is_some() {
+            self.seal_images(&tx, &verdict)?
+        } else {
+            Vec::new()
+        };
+        let finish = AttemptFinish {
+            attempt: attempt.id,
+            transaction: tx.reference,
+            outcome,
+            decision: decision.to_string(),
+            at: now,
+            images,
+        };
+        let Some(updated) = self
+            .store
+            .finish_attempt(&finish, &self.renderer(now))
+            .await?
+        else {
+            return Err(refuse(CaptureRefusal::AttemptFinished));
+        };
+        if let Some(state) = outcome.final_state() {
+            let label = format!("state=\"{}\"", state.as_str());
+            self.metrics
+                .increment("facegate_transactions_finalised_total", &label);
+            self.callbacks_queued.notify_one();
+            tracing::info!(transaction = %tx.reference, state = state.as_str(), attempt = attempt.number, "authentication decided");
+        } else {
+            tracing::info!(transaction = %tx.reference, attempt = attempt.number, "capture attempt needs a retry");
+        }
+        let redirect = outcome.final_state().map(|state| {
+            let error_code = (state == TransactionState::Invalid).then_some(NO_ACCEPTABLE_CAPTURE);
+            let base = if error_code.is_some() {
+                updated.error_url.as_ref()
+            } else {
+                updated.success_url.as_ref()
+            };
+            Redirect {
+                url: base.map(|b| redirect_url(b, tx.reference, error_code)),
+                success: error_code.is_none(),
+                error_code,
+            }
+        });
+        Ok(FinishedAttempt {
+            outcome,
+            attempts_left: MAX_ATTEMPTS - attempt.number,
+            guidance: if outcome == AttemptOutcome::Retry {
+                verdict.guidance.clone()
+            } else {
+                Vec::new()
+            },
+            redirect,
+        })
+    }
+
+    fn seal_images(
+        &self,
+        tx: &AuthTransaction,
+        verdict: &crate::engine::AttemptVerdict,
+    ) -> ServiceResult<Vec<SealedImage>> {
+        let seal = |kind: ImageKind, n: u32, jpeg: &[u8]| {
+            let slot = ImageSlot {
+                account: tx.account.as_uuid(),
+                transaction: tx.reference.as_uuid(),
+                kind: kind.as_str(),
+                n,
+            };
+            facegate_facemap::seal_image(&self.keyring, &slot, jpeg)
+                .map(|sealed| SealedImage { kind, n, sealed })
+                .map_err(|e| ServiceError::Internal(format!("sealing an image: {e}")))
+        };
+        let mut images = Vec::new();
+        if let Some(face) = &verdict.face_image {
+            images.push(seal(ImageKind::Face, 1, face)?);
+        }
+        for (i, jpeg) in verdict.liveness_images.iter().enumerate() {
+            let n = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            images.push(seal(ImageKind::Liveness, n, jpeg)?);
+        }
+        Ok(images)
+    }
+
+    /// An image of one of the caller's transactions, decrypted (admin).
+    pub async fn transaction_image(
+        &self,
+        caller: &crate::Caller,
+        reference: TransactionRef,
+        kind: ImageKind,
+        n: u32,
+    ) -> ServiceResult<Option<Vec<u8>>> {
+        let tx = self.retrieve_transaction(caller, reference).await?;
+        let Some(sealed) = self.store.image(reference, kind, n).await? else {
+            return Ok(None);
+        };
+        let slot = ImageSlot {
+            account: tx.account.as_uuid(),
+            transaction: tx.reference.as_uuid(),
+            kind: kind.as_str(),
+            n,
+        };
+        facegate_facemap::open_image(&self.keyring, &slot, &sealed)
+            .map(Some)
+            .map_err(|e| ServiceError::Internal(format!("opening an image: {e}")))
+    }
+
+    /// Erases images past their retention and forgets live attempts past
+    /// their deadline; returns how many images were erased.
+    pub async fn enforce_retention(&self) -> ServiceResult<u64> {
+        let now = self.clock.now();
+        self.live_attempts.sweep(now);
+        Ok(self
+            .store
+            .purge_images(now - self.settings.capture.image_retention)
+            .await?)
+    }
+}
+
+/// Width and height from a JPEG's first start-of-frame marker; `None` when
+/// the bytes are not a JPEG with a readable frame header.
+pub fn jpeg_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
+    if bytes.get(..2)? != [0xFF, 0xD8] {
+        return None;
+    }
+    let mut i = 2;
+    loop {
+        // Markers may be padded with 0xFF fill bytes.
+        while *bytes.get(i)? == 0xFF && *bytes.get(i + 1)? == 0xFF {
+            i += 1;
+        }
+        if *bytes.get(i)? != 0xFF {
+            return None;
+        }
+        let marker = *bytes.get(i + 1)?;
+        let len = usize::from(u16::from_be_bytes([*bytes.get(i + 2)?, *bytes.get(i + 3)?]));
+        match marker {
+            // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC).
+            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
+                let h = u16::from_be_bytes([*bytes.get(i + 5)?, *bytes.get(i + 6)?]);
+                let w = u16::from_be_bytes([*bytes.get(i + 7)?, *bytes.get(i + 8)?]);
+                return Some((u32::from(w), u32::from(h)));
+            }
+            // Start of scan or end of image before any frame header.
+            0xDA | 0xD9 => return None,
+            _ if len < 2 => return None,
+            _ => i += 2 + len,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn jpeg_dimensions_come_from_the_frame_header() {
+        // SOI, APP0 (length 16), SOF0 (8 bits, 480 × 640), EOI.
+        let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
+        jpeg.extend_from_slice(&[0; 14]);
+        jpeg.extend_from_slice(&[0xFF, 0xC0, 0x00, 0x11, 0x08, 0x01, 0xE0, 0x02, 0x80, 0x03]);
+        jpeg.extend_from_slice(&[0; 9]);
+        jpeg.extend_from_slice(&[0xFF, 0xD9]);
+        assert_eq!(jpeg_dimensions(&jpeg), Some((640, 480)));
+        assert_eq!(jpeg_dimensions(b"\x89PNG\r\n\x1a\n"), None);
+        assert_eq!(jpeg_dimensions(&jpeg[..12]), None);
+        assert_eq!(jpeg_dimensions(&[0xFF, 0xD8, 0xFF, 0xD9]), None);
+        assert_eq!(jpeg_dimensions(&[]), None);
+    }
+
+    #[test]
+    fn redirects_keep_the_customer_query_and_add_the_result() {
+        let base = RedirectUrl::from_trusted("https://acme.example/done?session=7".into());
+        let tx = TransactionRef::new_random();
+        let ok = redirect_url(&base, tx, None);
+        assert_eq!(
+            ok,
+            format!("https://acme.example/done?session=7&transactionStatus=SUCCESS&transactionReference={tx}")
+        );
+        let err = redirect_url(&base, tx, Some(9836));
+        assert!(err.ends_with(&format!(
+            "transactionStatus=ERROR&transactionReference={tx}&errorCode=9836"
+        )));
+    }
+}

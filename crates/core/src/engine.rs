@@ -1,0 +1,64 @@
+//! The face engine as the capture service sees it: frames go in as they
+//! arrive, and at the end of an attempt a verdict comes out (liveness and 1:1
+//! match against the facemap's template). The implementation on the real
+//! models is `facegate::engine::VisionEngine` (the binary wires it in); the trait keeps the
+//! protocol and its storage independent of how faces are analysed.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use facegate_domain::{Challenge, Evidence};
+
+/// One uploaded frame, already checked against the protocol's rules.
+#[derive(Clone)]
+pub struct FrameInput {
+    pub index: u32,
+    /// Capture time on the client's challenge clock.
+    pub t_ms: u32,
+    pub jpeg: Arc<[u8]>,
+}
+
+/// What an attempt is analysed against.
+pub struct AttemptContext {
+    pub challenge: Challenge,
+    pub flash: bool,
+    /// The model that made the facemap's templates, and the templates.
+    pub model: String,
+    pub templates: Vec<Vec<f32>>,
+}
+
+/// The end of an attempt's analysis.
+#[derive(Debug, Clone)]
+pub struct AttemptVerdict {
+    pub evidence: Evidence,
+    /// What the user should change for a retry (stable codes, see
+    /// docs/capture-protocol.md §4); never scores.
+    pub guidance: Vec<&'static str>,
+    /// Scores, thresholds and reason codes, for the customer's retrieval only.
+    pub decision: serde_json::Value,
+    /// The best face frame (JPEG as uploaded).
+    pub face_image: Option<Arc<[u8]>>,
+    /// A few frames of the liveness sequence (JPEG as uploaded).
+    pub liveness_images: Vec<Arc<[u8]>>,
+}
+
+/// The engine failed (a broken installation, not a bad capture).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("face engine: {0}")]
+pub struct EngineError(pub String);
+
+/// Starts the analysis of attempts.
+pub trait FaceEngine: Send + Sync + 'static {
+    /// The facemap models this engine can compare with.
+    fn supports_model(&self, model: &str) -> bool;
+    fn begin(&self, context: AttemptContext) -> Box<dyn AttemptAnalysis>;
+}
+
+/// One attempt being analysed.
+#[async_trait]
+pub trait AttemptAnalysis: Send + Sync {
+    /// Queues a frame; analysis starts at once, in the background.
+    fn push(&self, frame: FrameInput);
+    /// Waits for every pushed frame, then decides.
+    async fn finish(&self) -> Result<AttemptVerdict, EngineError>;
+}

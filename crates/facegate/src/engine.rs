@@ -1,0 +1,490 @@
+//! The face engine of the capture service on the real models: frames are
+//! decoded and analysed (BlazeFace, FaceMesh, and on sampled frames the
+//! passive model and the embedding) on a bounded pool of worker threads as
+//! they arrive; `finish` runs the liveness decision on the analysed frames
+//! and compares the best frame with the facemap's template at the shipped
+//! operating point.
+//!
+//! Model sessions load on the first attempt (not at start-up) and are shared
+//! by every server of the process.
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use facegate_core::engine::{
+    AttemptAnalysis, AttemptContext, AttemptVerdict, EngineError, FaceEngine, FrameInput,
+};
+use facegate_domain::{Challenge, Direction, Evidence};
+use facegate_vision::compare::Calibration;
+use facegate_vision::embed::similarity_fn;
+use facegate_vision::liveness::{
+    self, decide, ChallengeSpec, FrameAnalyzer, FrameAnalyzerConfig, FrameFeatures, LivenessConfig,
+    LivenessDecision, Verdict,
+};
+use facegate_vision::models::ModelStore;
+use facegate_vision::pipeline::EmbedderKind;
+use facegate_vision::runtime::{for_kind, RuntimeKind};
+use serde_json::json;
+use tokio::sync::{Notify, Semaphore};
+
+/// How long `finish` waits for frames still being analysed.
+const FINISH_WAIT: Duration = Duration::from_secs(20);
+/// Liveness images kept per transaction.
+const LIVENESS_IMAGES: usize = 4;
+
+/// The engine's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineSettings {
+    pub runtime: RuntimeKind,
+    /// Worker threads (each with its own model sessions).
+    pub workers: usize,
+    pub liveness: LivenessConfig,
+    /// The false-match rate whose threshold decides a match.
+    pub target_fmr: Option<f64>,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self {
+            runtime: RuntimeKind::default(),
+            workers: std::thread::available_parallelism().map_or(1, usize::from),
+            liveness: LivenessConfig::default(),
+            target_fmr: None,
+        }
+    }
+}
+
+/// Model sessions and calibration, loaded once.
+struct Loaded {
+    store: ModelStore,
+    calibration: Calibration,
+    runtime: RuntimeKind,
+    /// Idle analysers, each with the embedder of its kind.
+    idle: Mutex<Vec<(EmbedderKind, FrameAnalyzer)>>,
+}
+
+impl Loaded {
+    fn checkout(&self, kind: EmbedderKind) -> Result<FrameAnalyzer, String> {
+        {
+            let mut idle = self
+                .idle
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(i) = idle.iter().position(|(k, _)| *k == kind) {
+                return Ok(idle.swap_remove(i).1);
+            }
+        }
+        let runtime = for_kind(self.runtime).map_err(|e| e.to_string())?;
+        FrameAnalyzer::load(
+            &self.store,
+            runtime.as_ref(),
+            FrameAnalyzerConfig {
+                embedder: kind,
+                ..FrameAnalyzerConfig::default()
+            },
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    fn checkin(&self, kind: EmbedderKind, analyzer: FrameAnalyzer) {
+        self.idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((kind, analyzer));
+    }
+}
+
+/// The engine: see the module documentation.
+pub struct VisionEngine {
+    settings: EngineSettings,
+    loaded: OnceLock<Result<Arc<Loaded>, String>>,
+    permits: Arc<Semaphore>,
+}
+
+fn embedder_for(model: &str) -> Option<EmbedderKind> {
+    [
+        EmbedderKind::FrFeatureInt8,
+        EmbedderKind::FrFeature,
+        EmbedderKind::DlibResnet,
+    ]
+    .into_iter()
+    .find(|k| k.model_id() == model)
+}
+
+impl VisionEngine {
+    pub fn new(settings: EngineSettings) -> Self {
+        let workers = settings.workers.max(1);
+        Self {
+            settings,
+            loaded: OnceLock::new(),
+            permits: Arc::new(Semaphore::new(workers)),
+        }
+    }
+
+    /// One engine per process and settings, shared by every server in it
+    /// (tests start many; the models load once).
+    pub fn shared(settings: EngineSettings) -> Arc<VisionEngine> {
+        static SHARED: Mutex<Vec<Arc<VisionEngine>>> = Mutex::new(Vec::new());
+        let mut engines = SHARED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(engine) = engines.iter().find(|e| e.settings == settings) {
+            return engine.clone();
+        }
+        let engine = Arc::new(VisionEngine::new(settings));
+        engines.push(engine.clone());
+        engine
+    }
+
+    fn loaded(&self) -> Result<Arc<Loaded>, EngineError> {
+        self.loaded
+            .get_or_init(|| {
+                let store = ModelStore::open_default().map_err(|e| e.to_string())?;
+                let calibration = Calibration::load(store.dir()).map_err(|e| e.to_string())?;
+                Ok(Arc::new(Loaded {
+                    store,
+                    calibration,
+                    runtime: self.settings.runtime,
+                    idle: Mutex::new(Vec::new()),
+                }))
+            })
+            .clone()
+            .map_err(EngineError)
+    }
+}
+
+/// The template of the (largest) face in an image, with the shipped
+/// embedder: what an enrollment's selfie becomes (the development `enrollment
+/// demo --face-image` and the tests enrol with it until enrollment capture
+/// exists). Returns the model id and the template.
+pub fn enrollment_template(image: &[u8]) -> anyhow::Result<(String, Vec<f32>)> {
+    use facegate_vision::pipeline::{Pipeline, PipelineConfig};
+    let store = ModelStore::open_default()?;
+    let runtime = facegate_vision::runtime::default_runtime()?;
+    let mut pipeline = Pipeline::load(&store, runtime.as_ref(), PipelineConfig::default())?;
+    let (analysis, _) = pipeline.analyze_bytes(image)?;
+    let template = analysis
+        .and_then(|a| a.templates.into_iter().next())
+        .ok_or_else(|| anyhow::anyhow!("no face found"))?;
+    Ok((template.model.to_owned(), template.vector))
+}
+
+/// The vision crate's view of a challenge.
+pub fn challenge_spec(challenge: &Challenge) -> ChallengeSpec {
+    ChallengeSpec {
+        duration_ms: challenge.duration_ms,
+        neutral: (challenge.neutral.start_ms, challenge.neutral.end_ms),
+        steps: challenge
+            .steps
+            .iter()
+            .map(|s| liveness::Step {
+                direction: match s.direction {
+                    Direction::Left => liveness::Direction::Left,
+                    Direction::Right => liveness::Direction::Right,
+                    Direction::Up => liveness::Direction::Up,
+                    Direction::Down => liveness::Direction::Down,
+                },
+                start_ms: s.start_ms,
+                end_ms: s.end_ms,
+            })
+            .collect(),
+        flashes: challenge
+            .flashes
+            .iter()
+            .filter_map(|f| {
+                Some(liveness::Flash {
+                    rgb: f.rgb()?,
+                    start_ms: f.start_ms,
+                    end_ms: f.end_ms,
+                })
+            })
+            .collect(),
+    }
+}
+
+impl FaceEngine for VisionEngine {
+    fn supports_model(&self, model: &str) -> bool {
+        embedder_for(model).is_some()
+    }
+
+    fn begin(&self, context: AttemptContext) -> Box<dyn AttemptAnalysis> {
+        Box::new(VisionAttempt {
+            loaded: self.loaded(),
+            permits: self.permits.clone(),
+            liveness: self.settings.liveness.clone(),
+            target_fmr: self.settings.target_fmr,
+            spec: challenge_spec(&context.challenge),
+            context,
+            state: Arc::new(Mutex::new(Frames::default())),
+            done: Arc::new(Notify::new()),
+        })
+    }
+}
+
+/// Frames analysed so far, and the JPEGs kept for the images.
+#[derive(Default)]
+struct Frames {
+    pushed: usize,
+    analysed: Vec<(u32, FrameFeatures, Arc<[u8]>)>,
+    /// Frames whose analysis failed (undecodable): counted as no face.
+    failed: usize,
+    error: Option<String>,
+}
+
+struct VisionAttempt {
+    loaded: Result<Arc<Loaded>, EngineError>,
+    permits: Arc<Semaphore>,
+    liveness: LivenessConfig,
+    target_fmr: Option<f64>,
+    spec: ChallengeSpec,
+    context: AttemptContext,
+    state: Arc<Mutex<Frames>>,
+    done: Arc<Notify>,
+}
+
+fn lock(state: &Mutex<Frames>) -> std::sync::MutexGuard<'_, Frames> {
+    state
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[async_trait]
+impl AttemptAnalysis for VisionAttempt {
+    fn push(&self, frame: FrameInput) {
+        lock(&self.state).pushed += 1;
+        let Ok(loaded) = self.loaded.clone() else {
+            lock(&self.state).failed += 1;
+            self.done.notify_waiters();
+            return;
+        };
+        let kind = embedder_for(&self.context.model).unwrap_or(EmbedderKind::FrFeatureInt8);
+        let options = self.liveness.sampling.options(frame.index);
+        let (state, done, permits) = (self.state.clone(), self.done.clone(), self.permits.clone());
+        tokio::spawn(async move {
+            let result = match permits.acquire_owned().await {
+                Ok(permit) => tokio::task::spawn_blocking(move || {
+                    let _permit = permit;
+                    let mut analyzer = loaded.checkout(kind)?;
+                    let result = analyzer.analyze_bytes(frame.t_ms, &frame.jpeg, options);
+                    loaded.checkin(kind, analyzer);
+                    Ok::<_, String>((result, frame))
+                })
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r),
+                Err(e) => Err(e.to_string()),
+            };
+            let mut frames = lock(&state);
+            match result {
+                Ok((Ok(features), frame)) => {
+                    frames.analysed.push((frame.index, features, frame.jpeg))
+                }
+                // A frame that does not decode is a frame without a face.
+                Ok((Err(_), _)) => frames.failed += 1,
+                Err(e) => {
+                    frames.failed += 1;
+                    frames.error.get_or_insert(e);
+                }
+            }
+            drop(frames);
+            done.notify_waiters();
+        });
+    }
+
+    async fn finish(&self) -> Result<AttemptVerdict, EngineError> {
+        let loaded = self.loaded.clone()?;
+        let waited = tokio::time::timeout(FINISH_WAIT, async {
+            loop {
+                let notified = self.done.notified();
+                {
+                    let frames = lock(&self.state);
+                    if frames.analysed.len() + frames.failed >= frames.pushed {
+                        return;
+                    }
+                }
+                notified.await;
+            }
+        })
+        .await;
+        if waited.is_err() {
+            return Err(EngineError("frame analysis did not finish in time".into()));
+        }
+        let (mut analysed, failed, error) = {
+            let mut frames = lock(&self.state);
+            (
+                std::mem::take(&mut frames.analysed),
+                frames.failed,
+                frames.error.take(),
+            )
+        };
+        if let Some(e) = error {
+            return Err(EngineError(e));
+        }
+        analysed.sort_by_key(|(index, _, _)| *index);
+        let spec = self.spec.clone();
+        let config = self.liveness.clone();
+        let context_model = self.context.model.clone();
+        let templates = self.context.templates.clone();
+        let flash = self.context.flash;
+        let target_fmr = self.target_fmr;
+        tokio::task::spawn_blocking(move || {
+            let features: Vec<FrameFeatures> = analysed.iter().map(|(_, f, _)| f.clone()).collect();
+            let decision = decide(&spec, &features, &config);
+            let mut verdict = verdict(
+                &decision,
+                &features,
+                &loaded.calibration,
+                &context_model,
+                &templates,
+                target_fmr,
+            );
+            if let Some(object) = verdict.decision.as_object_mut() {
+                object.insert(
+                    "frames".into(),
+                    json!({
+                        "received": analysed.len() + failed,
+                        "undecodable": failed,
+                    }),
+                );
+                object.insert("flashShown".into(), flash.into());
+            }
+            verdict.face_image = decision.best_frame.map(|i| analysed[i].2.clone());
+            verdict.liveness_images = liveness_frames(&spec, &features)
+                .into_iter()
+                .map(|i| analysed[i].2.clone())
+                .collect();
+            verdict
+        })
+        .await
+        .map_err(|e| EngineError(e.to_string()))
+    }
+}
+
+/// The frames shown as liveness images: the most frontal neutral frame and
+/// the frame of largest rotation in each step window.
+fn liveness_frames(spec: &ChallengeSpec, frames: &[FrameFeatures]) -> Vec<usize> {
+    let with_face = |lo: u32, hi: u32| {
+        frames
+            .iter()
+            .enumerate()
+            .filter(move |(_, f)| f.face.is_some() && f.t_ms >= lo && f.t_ms < hi)
+    };
+    let turn = |f: &FrameFeatures| {
+        f.face
+            .as_ref()
+            .map_or(0.0, |x| x.pose.yaw.abs().max(x.pose.pitch.abs()))
+    };
+    let mut out = Vec::new();
+    if let Some((i, _)) =
+        with_face(spec.neutral.0, spec.neutral.1).min_by(|a, b| turn(a.1).total_cmp(&turn(b.1)))
+    {
+        out.push(i);
+    }
+    for step in &spec.steps {
+        if let Some((i, _)) = with_face(step.start_ms, step.end_ms + 300)
+            .max_by(|a, b| turn(a.1).total_cmp(&turn(b.1)))
+        {
+            if !out.contains(&i) {
+                out.push(i);
+            }
+        }
+    }
+    out.truncate(LIVENESS_IMAGES);
+    out
+}
+
+/// Stable guidance codes for the user (docs/capture-protocol.md §4) from
+/// the liveness reasons; never scores.
+fn guidance(decision: &LivenessDecision) -> Vec<&'static str> {
+    use liveness::reasons as r;
+    let mut out: Vec<&'static str> = Vec::new();
+    for reason in decision.reasons() {
+        let code = match reason {
+            r::TURN_NOT_DONE | r::TURN_WRONG_DIRECTION => "TURN_FURTHER",
+            r::FOLLOW_TIMING | r::NEUTRAL_NOT_SEEN => "FOLLOW_TIMING",
+            r::CAMERA_TOO_SLOW => "CAMERA_TOO_SLOW",
+            r::FACE_LOST => "KEEP_FACE_IN_OVAL",
+            r::MULTIPLE_FACES => "ONE_FACE_ONLY",
+            other => match other {
+                "FACE_NOT_FOUND" => "FACE_NOT_FOUND",
+                "MORE_LIGHT" => "MORE_LIGHT",
+                "MOVE_CLOSER" => "MOVE_CLOSER",
+                "HOLD_STEADY" | "TOO_BLURRY" => "HOLD_STEADY",
+                _ => continue,
+            },
+        };
+        if !out.contains(&code) {
+            out.push(code);
+        }
+    }
+    out
+}
+
+/// The attempt's verdict from the liveness decision and, when live, the
+/// comparison of the best frame with the facemap's template.
+fn verdict(
+    decision: &LivenessDecision,
+    frames: &[FrameFeatures],
+    calibration: &Calibration,
+    model: &str,
+    templates: &[Vec<f32>],
+    target_fmr: Option<f64>,
+) -> AttemptVerdict {
+    let probe = decision
+        .best_frame
+        .and_then(|i| frames.get(i))
+        .and_then(|f| f.face.as_ref())
+        .and_then(|f| f.template.as_ref());
+    let point = calibration
+        .model(model)
+        .and_then(|m| m.operating_point(target_fmr).map(|p| (m, p)));
+    let similarity = match (probe, similarity_fn(model), point) {
+        (Some(probe), Some(similarity), Some((m, op))) => {
+            let score = templates
+                .iter()
+                .filter(|t| t.len() == probe.vector.len())
+                .map(|t| similarity(&probe.vector, t))
+                .fold(f32::NEG_INFINITY, f32::max);
+            Some((score, op.threshold, op.target_fmr, m.estimated_fmr(score)))
+        }
+        _ => None,
+    };
+    let evidence = match decision.verdict {
+        Verdict::Fail => Evidence::Attack,
+        Verdict::Retry | Verdict::NotApplicable => Evidence::Unusable,
+        Verdict::Pass => match similarity {
+            Some((score, threshold, _, _)) if score >= threshold => Evidence::LiveMatch,
+            Some(_) => Evidence::LiveNoMatch,
+            // Live but no comparable template: nothing usable to compare.
+            None => Evidence::Unusable,
+        },
+    };
+    let mut guidance = guidance(decision);
+    if guidance.is_empty() && evidence == Evidence::Unusable {
+        guidance.push("FACE_NOT_FOUND");
+    }
+    let decision_json = json!({
+        "liveness": {
+            "verdict": decision.verdict,
+            "score": decision.score,
+            "signals": decision.signals,
+            "reasons": decision.reasons(),
+        },
+        "similarity": similarity.map(|(score, threshold, target_fmr, fmr)| json!({
+            "model": model,
+            "score": score,
+            "threshold": threshold,
+            "targetFmr": target_fmr,
+            "estimatedFmr": fmr,
+            "match": score >= threshold,
+        })),
+    });
+    AttemptVerdict {
+        evidence,
+        guidance,
+        decision: decision_json,
+        face_image: None,
+        liveness_images: Vec::new(),
+    }
+}

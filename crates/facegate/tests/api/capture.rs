@@ -1,0 +1,501 @@
+//! The capture protocol (docs/capture-protocol.md) over HTTP: sessions,
+//! attempts, frames and their refusals. The frames here show no face, so
+//! every finished attempt asks for a retry; the decisions on real faces are
+//! tested in `journey.rs`.
+
+use chrono::Duration;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_problem, json as body_json, spawn_app, Customer, TestApp};
+
+/// A small grey JPEG: a valid frame without a face.
+pub fn blank_jpeg() -> Vec<u8> {
+    let image = image::RgbImage::from_pixel(96, 72, image::Rgb([128, 128, 128]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(image)
+        .write_to(&mut out, image::ImageFormat::Jpeg)
+        .unwrap();
+    out.into_inner()
+}
+
+/// The authorization token of a `redirectUrl`.
+pub fn authorization_token(redirect_url: &str) -> String {
+    let url = url::Url::parse(redirect_url).unwrap();
+    url.query_pairs()
+        .find(|(k, _)| k == "authorizationToken")
+        .map(|(_, v)| v.into_owned())
+        .unwrap()
+}
+
+/// An initiated transaction: (reference, authorization token).
+pub async fn initiated(app: &TestApp, customer: &Customer, extra: Value) -> (String, String) {
+    let (enrollment, facemap) = app.enrollment(&customer.account).await;
+    let mut metadata = json!({ "enrollmentTransactionReference": enrollment.to_string() });
+    if let (Some(m), Some(e)) = (metadata.as_object_mut(), extra.as_object()) {
+        m.extend(e.clone());
+    }
+    let response = app.initiate(&customer.api, &metadata, &facemap).await;
+    let (status, body) = body_json(response).await;
+    assert_eq!(status, 200, "{body}");
+    (
+        body["authenticationTransactionReference"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        authorization_token(body["redirectUrl"].as_str().unwrap()),
+    )
+}
+
+/// A capture client speaking the protocol on the test server.
+pub struct Capture<'a> {
+    pub app: &'a TestApp,
+    pub token: String,
+}
+
+pub struct Attempt {
+    pub id: String,
+    pub nonce: String,
+    pub body: Value,
+}
+
+fn capture_request(app: &TestApp, method: Method, path: &str) -> reqwest::RequestBuilder {
+    app.client
+        .request(method, app.url(path))
+        .header("Accept", "application/json")
+        .header("User-Agent", "Facegate Web Client Tests/1.0")
+}
+
+pub async fn open_session(app: &TestApp, authorization_token: &str) -> reqwest::Response {
+    capture_request(app, Method::POST, "/api/capture/v1/session")
+        .json(&json!({ "authorizationToken": authorization_token }))
+        .send()
+        .await
+        .unwrap()
+}
+
+impl<'a> Capture<'a> {
+    pub async fn open(app: &'a TestApp, authorization_token: &str) -> Capture<'a> {
+        let (status, body) = body_json(open_session(app, authorization_token).await).await;
+        assert_eq!(status, 201, "{body}");
+        Capture {
+            app,
+            token: body["captureToken"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        capture_request(self.app, method, path).bearer_auth(&self.token)
+    }
+
+    pub async fn start_raw(&self, flash: bool) -> reqwest::Response {
+        self.request(Method::POST, "/api/capture/v1/attempts")
+            .json(&json!({ "flash": flash }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn start(&self) -> Attempt {
+        let (status, body) = body_json(self.start_raw(true).await).await;
+        assert_eq!(status, 201, "{body}");
+        Attempt {
+            id: body["attemptId"].as_str().unwrap().to_owned(),
+            nonce: body["nonce"].as_str().unwrap().to_owned(),
+            body,
+        }
+    }
+
+    pub async fn frame(
+        &self,
+        attempt: &str,
+        nonce: &str,
+        index: u32,
+        t_ms: u32,
+        jpeg: Vec<u8>,
+    ) -> reqwest::Response {
+        self.request(
+            Method::POST,
+            &format!("/api/capture/v1/attempts/{attempt}/frames"),
+        )
+        .header("Content-Type", "image/jpeg")
+        .header("Capture-Nonce", nonce)
+        .header("Capture-Time-Ms", t_ms.to_string())
+        .header("Capture-Frame", index.to_string())
+        .body(jpeg)
+        .send()
+        .await
+        .unwrap()
+    }
+
+    pub async fn finish(&self, attempt: &str, nonce: &str) -> reqwest::Response {
+        self.request(
+            Method::POST,
+            &format!("/api/capture/v1/attempts/{attempt}/finish"),
+        )
+        .json(&json!({ "nonce": nonce }))
+        .send()
+        .await
+        .unwrap()
+    }
+
+    /// Uploads a few blank frames (advancing the manual clock with them)
+    /// and finishes; returns the finish answer.
+    pub async fn blank_attempt(&self) -> Value {
+        let attempt = self.start().await;
+        for i in 0..3u32 {
+            self.app.advance(Duration::milliseconds(66));
+            let response = self
+                .frame(&attempt.id, &attempt.nonce, i, i * 66, blank_jpeg())
+                .await;
+            assert_eq!(response.status(), 202);
+        }
+        let (status, body) = body_json(self.finish(&attempt.id, &attempt.nonce).await).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+}
+
+#[tokio::test]
+async fn opening_a_capture_session_starts_the_transaction() {
+    let app = spawn_app().await;
+    let acme = app.customer("Acme", true).await;
+    let (reference, token) = initiated(
+        &app,
+        &acme,
+        json!({"successUrl": "http://localhost:9/ok", "errorUrl": "http://localhost:9/err"}),
+    )
+    .await;
+    let (status, body) = body_json(open_session(&app, &token).await).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["transactionReference"], reference.as_str());
+    assert_eq!(body["transactionStatus"], "STARTED");
+    assert_eq!(body["maxAttempts"], 3);
+    assert_eq!(body["attemptsUsed"], 0);
+    assert_eq!(body["successUrl"], "http://localhost:9/ok");
+    assert_eq!(body["captureToken"].as_str().unwrap().len(), 43);
+    let (_, tx) = app.retrieve(&acme.admin, &reference).await;
+    assert_eq!(tx["transactionResult"], "STARTED");
+
+    // A reload opens a new session and ends the first one.
+    let first = Capture {
+        app: &app,
+        token: body["captureToken"].as_str().unwrap().to_owned(),
+    };
+    let second = Capture::open(&app, &token).await;
+    let response = first
+        .request(Method::GET, "/api/capture/v1/session")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        "Bearer realm=\"facegate-capture\""
+    );
+    assert_problem(response, 401, "CAPTURE_SESSION_INVALID").await;
+    let (status, view) = body_json(
+        second
+            .request(Method::GET, "/api/capture/v1/session")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{view}");
+    assert!(view.get("captureToken").is_none());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_wrong_authorization_token_or_capture_token_is_refused() {
+    let app = spawn_app().await;
+    assert_problem(
+        open_session(&app, "not-a-token").await,
+        401,
+        "CAPTURE_TOKEN_INVALID",
+    )
+    .await;
+    let response = capture_request(&app, Method::POST, "/api/capture/v1/session")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 400, "VALIDATION_FAILED").await;
+    let response = capture_request(&app, Method::POST, "/api/capture/v1/session")
+        .body("authorizationToken=x")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 415, "UNSUPPORTED_MEDIA_TYPE").await;
+    let no_token = capture_request(&app, Method::POST, "/api/capture/v1/attempts")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(no_token, 401, "CAPTURE_SESSION_INVALID").await;
+    let stranger = Capture {
+        app: &app,
+        token: "A".repeat(43),
+    };
+    assert_problem(
+        stranger.start_raw(true).await,
+        401,
+        "CAPTURE_SESSION_INVALID",
+    )
+    .await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_expired_capture_session_is_refused() {
+    let app = spawn_app().await;
+    let acme = app.customer("Acme", true).await;
+    let (_, token) = initiated(&app, &acme, json!({})).await;
+    let capture = Capture::open(&app, &token).await;
+    app.advance(Duration::minutes(10));
+    assert_problem(
+        capture.start_raw(true).await,
+        401,
+        "CAPTURE_SESSION_EXPIRED",
+    )
+    .await;
+    // The transaction itself (15 min) is still open: a new session works…
+    let again = Capture::open(&app, &token).await;
+    again.start().await;
+    // …until the transaction's lifetime is over.
+    app.advance(Duration::minutes(5));
+    assert_problem(open_session(&app, &token).await, 409, "TRANSACTION_EXPIRED").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn frames_for_another_transaction_are_refused() {
+    let app = spawn_app().await;
+    let acme = app.customer("Acme", true).await;
+    let (_, token_a) = initiated(&app, &acme, json!({})).await;
+    let (_, token_b) = initiated(&app, &acme, json!({})).await;
+    let a = Capture::open(&app, &token_a).await;
+    let b = Capture::open(&app, &token_b).await;
+    let attempt_b = b.start().await;
+    app.advance(Duration::milliseconds(10));
+    let response = a
+        .frame(&attempt_b.id, &attempt_b.nonce, 0, 0, blank_jpeg())
+        .await;
+    assert_problem(response, 404, "ATTEMPT_NOT_FOUND").await;
+    assert_problem(
+        a.finish(&attempt_b.id, &attempt_b.nonce).await,
+        404,
+        "ATTEMPT_NOT_FOUND",
+    )
+    .await;
+    let response = a
+        .frame("not-an-id", &attempt_b.nonce, 0, 0, blank_jpeg())
+        .await;
+    assert_problem(response, 404, "ATTEMPT_NOT_FOUND").await;
+    // The owner's upload still works.
+    let response = b
+        .frame(&attempt_b.id, &attempt_b.nonce, 0, 0, blank_jpeg())
+        .await;
+    assert_eq!(response.status(), 202);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_replayed_or_foreign_nonce_is_refused() {
+    let app = spawn_app().await;
+    let acme = app.customer("Acme", true).await;
+    let (_, token) = initiated(&app, &acme, json!({})).await;
+    let capture = Capture::open(&app, &token).await;
+    let first = capture.start().await;
+    app.advance(Duration::milliseconds(10));
+    assert_eq!(
+        capture
+            .frame(&first.id, &first.nonce, 0, 0, blank_jpeg())
+            .await
+            .status(),
+        202
+    );
+    let (status, done) = body_json(capture.finish(&first.id, &first.nonce).await).await;
+    assert_eq!(
+        (status.as_u16(), done["outcome"].as_str()),
+        (200, Some("RETRY")),
+        "{done}"
+    );
+    assert_eq!(done["attemptsLeft"], 2);
+    assert!(done["guidance"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("FACE_NOT_FOUND")));
+    assert!(done.get("score").is_none() && done.get("decision").is_none());
+
+    // The finish burnt the first nonce.
+    let replay = capture
+        .frame(&first.id, &first.nonce, 1, 66, blank_jpeg())
+        .await;
+    assert_problem(replay, 409, "NONCE_REPLAYED").await;
+    assert_problem(
+        capture.finish(&first.id, &first.nonce).await,
+        409,
+        "NONCE_REPLAYED",
+    )
+    .await;
+    let second = capture.start().await;
+    assert_eq!(second.body["attemptNumber"], 2);
+    assert_ne!(second.nonce, first.nonce);
+    let replay = capture
+        .frame(&second.id, &first.nonce, 0, 0, blank_jpeg())
+        .await;
+    assert_problem(replay, 409, "NONCE_REPLAYED").await;
+    let forged = capture
+        .frame(&second.id, "AAAAAAAAAAAAAAAAAAAAAA", 0, 0, blank_jpeg())
+        .await;
+    assert_problem(forged, 409, "NONCE_MISMATCH").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_fourth_attempt_is_refused_and_three_unusable_ones_make_the_transaction_invalid() {
+    let app = spawn_app().await;
+    let acme = app.customer("Acme", true).await;
+    // Three attempts started and abandoned: the fourth is refused.
+    let (_, token) = initiated(&app, &acme, json!({})).await;
+    let capture = Capture::open(&app, &token).await;
+    let abandoned = capture.start().await;
+    capture.start().await;
+    capture.start().await;
+    assert_problem(capture.start_raw(true).await, 409, "ATTEMPTS_EXHAUSTED").await;
+    let late = capture
+        .frame(&abandoned.id, &abandoned.nonce, 0, 0, blank_jpeg())
+        .await;
+    assert_problem(late, 409, "ATTEMPT_FINISHED").await;
+
+    // Three finished attempts without a usable capture: INVALID, redirected
+    // to the error URL with 9836.
+    let (reference, token) = initiated(
+        &app,
+        &acme,
+        json!({"errorUrl": "http://localhost:9/err?x=1"}),
+    )
+    .await;
+    let capture = Capture::open(&app, &token).await;
+    assert_eq!(capture.blank_attempt().await["outcome"], "RETRY");
+    assert_eq!(capture.blank_attempt().await["outcome"], "RETRY");
+    let last = capture.blank_attempt().await;
+    assert_eq!(last["outcome"], "INVALID", "{last}");
+    assert_eq!(last["attemptsLeft"], 0);
+    assert_eq!(last["redirect"]["transactionStatus"], "ERROR");
+    assert_eq!(last["redirect"]["errorCode"], 9836);
+    assert_eq!(
+        last["redirect"]["url"],
+        format!(
+            "http://localhost:9/err?x=1&transactionStatus=ERROR&transactionReference={reference}&errorCode=9836"
+        )
+    );
+    let (_, tx) = app.retrieve(&acme.admin, &reference).await;
+    assert_eq!(tx["transactionResult"], "INVALID");
+    assert_eq!(tx["decision"]["outcome"], "INVALID");
+    assert_eq!(tx["decision"]["attempt"], 3);
+    assert_problem(capture.start_raw(true).await, 409, "TRANSACTION_FINISHED").await;
+    assert_problem(
+        open_session(&app, &token).await,
+        409,
+        "TRANSACTION_FINISHED",
+    )
+    .await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn frames_outside_the_rules_are_refused_and_leave_nothing_behind() {
+    let app = spawn_app().await;
+    let acme = app.customer("Acme", true).await;
+    let (_, token) = initiated(&app, &acme, json!({})).await;
+    let capture = Capture::open(&app, &token).await;
+    let a = capture.start().await;
+    let duration = a.body["challenge"]["durationMs"].as_u64().unwrap() as u32;
+    let max_frames = a.body["challenge"]["maxFrames"].as_u64().unwrap();
+    assert!(max_frames >= u64::from(duration / 66));
+    app.advance(Duration::milliseconds(1_000));
+    // Claims a capture time the server clock cannot have reached.
+    let early = capture.frame(&a.id, &a.nonce, 0, 5_000, blank_jpeg()).await;
+    assert_problem(early, 409, "FRAME_OUT_OF_WINDOW").await;
+    let beyond = capture
+        .frame(&a.id, &a.nonce, 0, duration + 600, blank_jpeg())
+        .await;
+    assert_problem(beyond, 409, "FRAME_OUT_OF_WINDOW").await;
+    // Refused frames did not advance the cursor: index 0 is still expected.
+    let skipped = capture.frame(&a.id, &a.nonce, 1, 0, blank_jpeg()).await;
+    assert_problem(skipped, 409, "FRAME_OUT_OF_ORDER").await;
+    assert_eq!(
+        capture
+            .frame(&a.id, &a.nonce, 0, 100, blank_jpeg())
+            .await
+            .status(),
+        202
+    );
+    let backwards = capture.frame(&a.id, &a.nonce, 1, 50, blank_jpeg()).await;
+    assert_problem(backwards, 409, "FRAME_OUT_OF_ORDER").await;
+
+    let not_jpeg = capture
+        .frame(&a.id, &a.nonce, 1, 166, b"GIF89a".to_vec())
+        .await;
+    assert_problem(not_jpeg, 400, "FRAME_INVALID").await;
+    let huge = capture
+        .frame(&a.id, &a.nonce, 1, 166, vec![0xFF; 600 * 1024])
+        .await;
+    assert_problem(huge, 413, "FRAME_TOO_LARGE").await;
+    let png = capture
+        .request(
+            Method::POST,
+            &format!("/api/capture/v1/attempts/{}/frames", a.id),
+        )
+        .header("Content-Type", "image/png")
+        .header("Capture-Nonce", &a.nonce)
+        .header("Capture-Time-Ms", "166")
+        .header("Capture-Frame", "1")
+        .body(blank_jpeg())
+        .send()
+        .await
+        .unwrap();
+    assert_problem(png, 415, "UNSUPPORTED_MEDIA_TYPE").await;
+    let no_headers = capture
+        .request(
+            Method::POST,
+            &format!("/api/capture/v1/attempts/{}/frames", a.id),
+        )
+        .header("Content-Type", "image/jpeg")
+        .body(blank_jpeg())
+        .send()
+        .await
+        .unwrap();
+    assert_problem(no_headers, 400, "FRAME_INVALID").await;
+
+    // A challenge not started within the deadline.
+    let late = capture.start().await;
+    app.advance(Duration::seconds(20));
+    let response = capture
+        .frame(&late.id, &late.nonce, 0, 0, blank_jpeg())
+        .await;
+    assert_problem(response, 409, "FRAME_OUT_OF_WINDOW").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_deleted_transaction_ends_its_capture() {
+    let app = spawn_app().await;
+    let acme = app.customer("Acme", true).await;
+    let (reference, token) = initiated(&app, &acme, json!({})).await;
+    let capture = Capture::open(&app, &token).await;
+    let a = capture.start().await;
+    let (status, _) = app.delete(&acme.admin, &reference).await;
+    assert_eq!(status, 200);
+    let response = capture.frame(&a.id, &a.nonce, 0, 0, blank_jpeg()).await;
+    assert_problem(response, 401, "CAPTURE_SESSION_INVALID").await;
+    assert_problem(
+        open_session(&app, &token).await,
+        401,
+        "CAPTURE_TOKEN_INVALID",
+    )
+    .await;
+    app.stop().await;
+}

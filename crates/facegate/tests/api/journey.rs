@@ -1,0 +1,242 @@
+//! The authentication journey on real recordings, over the capture protocol
+//! (the browser drives the same protocol in `browser.rs`): the frames of a
+//! video are uploaded as a client would capture them, and the transaction
+//! ends as liveness and matching decide.
+//!
+//! Recorded videos cannot follow a random challenge, so these tests give the
+//! server a fixed one (`dev.fixed_challenge`, refused in production):
+//! - the tranv recording (`pad/replay/tranvanluyt2203_*`) turns the head left,
+//!   right, down and up; its challenge asks for exactly those turns in the
+//!   windows where the recording makes them, so compliance and parallax are
+//!   measured for real;
+//! - the two `video/live_person_*` recordings contain no head turn of more
+//!   than 10° (measured with `examples/pose_trace`), so no turn schedule can
+//!   be followed by them: their challenge is the neutral window only, and
+//!   liveness rests on the passive model and identity consistency.
+//!
+//! The recordings are read from `FACEGATE_SHARED_DIR` (default `../shared`);
+//! without them every test here prints SKIPPED and passes.
+
+use std::path::PathBuf;
+
+use chrono::Duration;
+use facegate_domain::{Challenge, Direction, Step};
+use serde_json::{json, Value};
+
+use crate::capture::Capture;
+use crate::helpers::{json as body_json, spawn_app_with, Customer, Options, TestApp};
+
+/// The shared data folder, when present.
+pub fn shared_data() -> Option<PathBuf> {
+    let dir = std::env::var_os("FACEGATE_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")))
+        .join("data");
+    dir.is_dir().then_some(dir)
+}
+
+/// Returns the shared data folder or prints why the test is skipped.
+pub fn shared_or_skip(test: &str) -> Option<PathBuf> {
+    let dir = shared_data();
+    if dir.is_none() {
+        eprintln!("SKIPPED: {test}: no shared face data (set FACEGATE_SHARED_DIR)");
+    }
+    dir
+}
+
+/// The JPEG frames of an MJPEG recording (30 fps).
+pub fn mjpeg_frames(path: &std::path::Path) -> Vec<Vec<u8>> {
+    let bytes = std::fs::read(path).unwrap();
+    let mut starts: Vec<usize> = (0..bytes.len().saturating_sub(2))
+        .filter(|&i| bytes[i] == 0xFF && bytes[i + 1] == 0xD8 && bytes[i + 2] == 0xFF)
+        .collect();
+    starts.push(bytes.len());
+    starts
+        .windows(2)
+        .map(|w| bytes[w[0]..w[1]].to_vec())
+        .collect()
+}
+
+pub const TRANV: &str = "pad/replay/tranvanluyt2203_face_anti_spoofing";
+
+/// The turns the tranv recording makes (pose trace of `real_30fps.mjpeg`:
+/// frontal until 1.8 s, user's left to 50° at 2.0–5.5 s, back, right to 23°
+/// at 7.3–10.4 s, down to 40° at 11.3–13.8 s, up to 35° at 14.5–16.0 s).
+pub fn tranv_challenge() -> Challenge {
+    let step = |direction, start_ms, end_ms| Step {
+        direction,
+        start_ms,
+        end_ms,
+    };
+    Challenge::with_timeline(
+        1_500,
+        vec![
+            step(Direction::Left, 1_500, 5_700),
+            step(Direction::Right, 6_300, 10_600),
+            step(Direction::Down, 10_700, 14_000),
+            step(Direction::Up, 14_100, 16_300),
+        ],
+        Vec::new(),
+        16_400,
+    )
+}
+
+/// The neutral window only: what a recording without head turns can follow.
+pub fn neutral_challenge() -> Challenge {
+    Challenge::with_timeline(3_000, Vec::new(), Vec::new(), 3_000)
+}
+
+/// An approved, deleted enrollment whose facemap holds the template of `face`.
+pub async fn enrollment_of(app: &TestApp, customer: &Customer, face: &[u8]) -> (String, Vec<u8>) {
+    let (model, template) = facegate::engine::enrollment_template(face).unwrap();
+    let reference = facegate_domain::EnrollmentRef::new_random();
+    let (facemap, binding) = app
+        .services
+        .issue_facemap(&customer.account, reference, None, &model, vec![template])
+        .unwrap();
+    let now = facegate_domain::Clock::now(&app.clock);
+    let enrollment = facegate_domain::Enrollment {
+        reference,
+        account: customer.account.id,
+        verification_status: Some(facegate_domain::VerificationStatus::ApprovedVerified),
+        similarity: Some(facegate_domain::Similarity::Match),
+        validity: Some(true),
+        facemap: Some(binding),
+        server_facemap: None,
+        created_at: now,
+        deleted_at: Some(now),
+    };
+    app.services
+        .store
+        .insert_enrollment(&enrollment)
+        .await
+        .unwrap();
+    (reference.to_string(), facemap)
+}
+
+/// Uploads the recording's frames from `from_ms` on at ~15 fps for the
+/// challenge's duration (the manual clock follows), then finishes.
+async fn replay_attempt(
+    app: &TestApp,
+    capture: &Capture<'_>,
+    frames: &[Vec<u8>],
+    from_ms: u32,
+) -> Value {
+    let attempt = capture.start().await;
+    let duration = attempt.body["challenge"]["durationMs"].as_u64().unwrap() as u32;
+    let mut index = 0u32;
+    let mut t = 0u32;
+    while t <= duration {
+        let frame = ((from_ms + t) as usize * 30 / 1000) % frames.len();
+        app.advance(Duration::milliseconds(66));
+        let response = capture
+            .frame(&attempt.id, &attempt.nonce, index, t, frames[frame].clone())
+            .await;
+        assert_eq!(response.status(), 202, "frame {index}");
+        index += 1;
+        t += 66;
+    }
+    let (status, body) = body_json(capture.finish(&attempt.id, &attempt.nonce).await).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// Initiates for `enrollment`, captures `video` from `from_ms` and returns
+/// (finish answer, retrieval).
+async fn journey(
+    app: &TestApp,
+    customer: &Customer,
+    enrollment: &(String, Vec<u8>),
+    frames: &[Vec<u8>],
+    from_ms: u32,
+) -> (Value, Value) {
+    let metadata = json!({
+        "enrollmentTransactionReference": enrollment.0,
+        "successUrl": "http://localhost:9/done",
+    });
+    let response = app.initiate(&customer.api, &metadata, &enrollment.1).await;
+    let (status, body) = body_json(response).await;
+    assert_eq!(status, 200, "{body}");
+    let reference = body["authenticationTransactionReference"].as_str().unwrap();
+    let token = crate::capture::authorization_token(body["redirectUrl"].as_str().unwrap());
+    let capture = Capture::open(app, &token).await;
+    let done = replay_attempt(app, &capture, frames, from_ms).await;
+    let (_, tx) = app.retrieve(&customer.admin, reference).await;
+    (done, tx)
+}
+
+fn signal<'a>(tx: &'a Value, name: &str) -> &'a Value {
+    tx["decision"]["liveness"]["signals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_live_person_following_the_challenge_passes_and_a_replay_of_the_same_turns_fails() {
+    let Some(data) = shared_or_skip("tranv journey") else {
+        return;
+    };
+    let app = spawn_app_with(Options {
+        fixed_challenge: Some(tranv_challenge()),
+        ..Options::default()
+    })
+    .await;
+    let acme = app.customer("Acme", true).await;
+    let real = mjpeg_frames(&data.join(TRANV).join("real_30fps.mjpeg"));
+    let enrollment = enrollment_of(&app, &acme, &real[600]).await;
+
+    let (done, tx) = journey(&app, &acme, &enrollment, &real, 0).await;
+    assert_eq!(done["outcome"], "PASSED", "{done} {tx}");
+    assert_eq!(
+        done["redirect"]["url"],
+        format!(
+            "http://localhost:9/done?transactionStatus=SUCCESS&transactionReference={}",
+            tx["transactionReference"].as_str().unwrap()
+        )
+    );
+    assert_eq!(tx["transactionResult"], "PASSED");
+    assert_eq!(signal(&tx, "challenge")["verdict"], "PASS", "{tx}");
+    assert_eq!(signal(&tx, "passive")["verdict"], "PASS", "{tx}");
+    assert_eq!(tx["decision"]["similarity"]["match"], true);
+    assert_eq!(tx["images"][0]["classifier"], "face");
+    assert!(!tx["livenessImages"].as_array().unwrap().is_empty());
+
+    // The same head turns, replayed on a screen: the passive model sees it.
+    let fake = mjpeg_frames(&data.join(TRANV).join("fake_30fps.mjpeg"));
+    let (done, tx) = journey(&app, &acme, &enrollment, &fake, 0).await;
+    assert_ne!(done["outcome"], "PASSED", "{tx}");
+    assert_ne!(tx["transactionResult"], "PASSED");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_live_recording_passes_for_its_own_facemap_and_fails_for_another_persons() {
+    let Some(data) = shared_or_skip("live_person journey") else {
+        return;
+    };
+    let app = spawn_app_with(Options {
+        fixed_challenge: Some(neutral_challenge()),
+        ..Options::default()
+    })
+    .await;
+    let acme = app.customer("Acme", true).await;
+    let a = mjpeg_frames(&data.join("video/live_person_a_640x480_30fps_20s.mjpeg"));
+    let b = mjpeg_frames(&data.join("video/live_person_b_640x512_30fps_20s.mjpeg"));
+    // Enrolled from a frame 15 s into the recording; captured from its start.
+    let enrolled_a = enrollment_of(&app, &acme, &a[450]).await;
+    let enrolled_b = enrollment_of(&app, &acme, &b[450]).await;
+
+    let (done, tx) = journey(&app, &acme, &enrolled_a, &a, 0).await;
+    assert_eq!(done["outcome"], "PASSED", "{done} {tx}");
+    assert_eq!(signal(&tx, "challenge")["verdict"], "NOT_APPLICABLE");
+
+    let (done, tx) = journey(&app, &acme, &enrolled_b, &a, 0).await;
+    assert_eq!(done["outcome"], "FAILED", "{tx}");
+    assert_eq!(tx["transactionResult"], "FAILED");
+    assert_eq!(tx["decision"]["liveness"]["verdict"], "PASS");
+    assert_eq!(tx["decision"]["similarity"]["match"], false);
+    app.stop().await;
+}

@@ -1,0 +1,55 @@
+-- The end user's capture (docs/capture-protocol.md): capture sessions,
+-- attempts with their challenge, the decision and the sealed images.
+
+-- The decision object of the final attempt (JSON: scores, thresholds,
+-- reasons), and how many images the transaction holds (the images themselves
+-- are in capture_images; the counts let retrieval and callbacks name them
+-- without reading them).
+ALTER TABLE auth_transactions ADD COLUMN decision TEXT;
+ALTER TABLE auth_transactions ADD COLUMN face_images INTEGER NOT NULL DEFAULT 0
+    CHECK (face_images IN (0, 1));
+ALTER TABLE auth_transactions ADD COLUMN liveness_images INTEGER NOT NULL DEFAULT 0
+    CHECK (liveness_images >= 0);
+
+-- A capture token (only its SHA-256), bound to one transaction. Opening a new
+-- session for the transaction ends the earlier ones.
+CREATE TABLE capture_sessions (
+    token_hash      BLOB    NOT NULL PRIMARY KEY CHECK (length(token_hash) = 32),
+    transaction_ref TEXT    NOT NULL REFERENCES auth_transactions (reference),
+    created_at      INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    ended_at        INTEGER
+) WITHOUT ROWID;
+
+CREATE INDEX capture_sessions_by_transaction ON capture_sessions (transaction_ref);
+
+CREATE TABLE capture_attempts (
+    id              TEXT    NOT NULL PRIMARY KEY,
+    transaction_ref TEXT    NOT NULL REFERENCES auth_transactions (reference),
+    number          INTEGER NOT NULL CHECK (number BETWEEN 1 AND 3),
+    nonce           BLOB    NOT NULL UNIQUE CHECK (length(nonce) = 16),
+    -- The challenge exactly as sent to the client (JSON).
+    challenge       TEXT    NOT NULL,
+    flash           INTEGER NOT NULL CHECK (flash IN (0, 1)),
+    issued_at       INTEGER NOT NULL,
+    state           TEXT    NOT NULL CHECK (state IN ('OPEN', 'FINISHED', 'ABANDONED')),
+    outcome         TEXT CHECK (outcome IN ('PASSED', 'FAILED', 'RETRY', 'INVALID')),
+    -- This attempt's decision object (JSON); erased with the transaction's PII.
+    decision        TEXT,
+    finished_at     INTEGER,
+    UNIQUE (transaction_ref, number),
+    CHECK ((state = 'FINISHED') = (outcome IS NOT NULL))
+);
+
+-- Images sealed with the account's image key (XChaCha20-Poly1305), erased by
+-- DELETE and by retention.
+CREATE TABLE capture_images (
+    transaction_ref TEXT    NOT NULL REFERENCES auth_transactions (reference),
+    kind            TEXT    NOT NULL CHECK (kind IN ('face', 'liveness')),
+    n               INTEGER NOT NULL CHECK (n >= 1),
+    sealed          BLOB    NOT NULL,
+    created_at      INTEGER NOT NULL,
+    PRIMARY KEY (transaction_ref, kind, n)
+) WITHOUT ROWID;
+
+CREATE INDEX capture_images_by_age ON capture_images (created_at);
