@@ -70,7 +70,7 @@
   };
 
   var el = {};
-  ['app', 'title', 'frame', 'preview', 'arrow', 'instruction', 'hint', 'panel-ready', 'no-flash',
+  ['app', 'title', 'frame', 'preview', 'arrow', 'instruction', 'announcer', 'hint', 'panel-ready', 'no-flash',
     'attempt', 'start', 'panel-progress', 'progress', 'panel-retry', 'retry-title', 'guidance',
     'attempts-left', 'retry', 'panel-end', 'end-title', 'end-text', 'end-code'
   ].forEach(function (id) { el[id] = document.getElementById(id); });
@@ -135,13 +135,18 @@
     });
   }
 
+  // The visible instruction, and the same words for screen readers. Only a
+  // change is written, so that each instruction is announced once.
   var lastInstruction = '';
   function instruct(text) {
-    // Only a change is written, so the live region announces each
-    // instruction once.
     if (text === lastInstruction) return;
     lastInstruction = text;
     el.instruction.textContent = text;
+    announce(text);
+  }
+
+  function announce(text) {
+    el.announcer.textContent = text;
   }
 
   function hint(text, level) {
@@ -174,6 +179,8 @@
     el['end-title'].textContent = title;
     el['end-text'].textContent = text;
     el['end-code'].textContent = code ? t('errorCode', { code: code }) : '';
+    // Focus reads the heading; the live region reads the rest.
+    announce(text + (code ? ' ' + t('errorCode', { code: code }) : ''));
     show('panel-end');
     el.app.setAttribute('aria-busy', 'false');
     el.app.setAttribute('data-state', code ? 'error' : 'done');
@@ -467,23 +474,23 @@
       Array.isArray(c.flashes) && c.flashes.every(isWindow);
   }
 
-  function within(w, t) {
-    return t >= w.startMs && t < w.endMs;
+  function within(w, at) {
+    return at >= w.startMs && at < w.endMs;
   }
 
-  // What the screen shows at time t of the challenge.
-  function scene(challenge, flash, t) {
+  // What the screen shows at time `at` (ms since t = 0) of the challenge.
+  function scene(challenge, flash, at) {
     var color = WHITE;
     if (flash) {
       challenge.flashes.forEach(function (f) {
-        if (within(f, t) && /^#[0-9a-fA-F]{6}$/.test(f.color)) color = f.color;
+        if (within(f, at) && /^#[0-9a-fA-F]{6}$/.test(f.color)) color = f.color;
       });
     }
-    var step = challenge.steps.filter(function (s) { return within(s, t); })[0];
+    var step = challenge.steps.filter(function (s) { return within(s, at); })[0];
     var text;
     if (step) text = t(STEP_TEXT[step.direction]);
-    else if (within(challenge.neutral, t)) text = t('stepNeutral');
-    else if (t < challenge.durationMs) text = t('stepCenter');
+    else if (within(challenge.neutral, at)) text = t('stepNeutral');
+    else if (at < challenge.durationMs) text = t('stepCenter');
     else text = t('checking');
     return { color: color, direction: step ? step.direction : null, text: text };
   }
@@ -491,12 +498,12 @@
   function startChallengeView(challenge, flash, t0) {
     function render() {
       if (state.renderHandle === null) return;
-      var t = performance.now() - t0;
-      var now = scene(challenge, flash, t);
+      var at = performance.now() - t0;
+      var now = scene(challenge, flash, at);
       fill(now.color);
       showArrow(now.direction);
       instruct(now.text);
-      el.progress.value = Math.min(100, Math.round((t / challenge.durationMs) * 100));
+      el.progress.value = Math.min(100, Math.round((at / challenge.durationMs) * 100));
       state.renderHandle = window.requestAnimationFrame(render);
     }
     state.renderHandle = 0;
@@ -545,9 +552,9 @@
     this.error = null;
   }
 
-  Uploader.prototype.push = function (t, blobPromise) {
+  Uploader.prototype.push = function (at, blobPromise) {
     if (this.stopped) return;
-    this.queue.push({ t: t, blob: blobPromise, capturedAt: performance.now() });
+    this.queue.push({ at: at, blob: blobPromise, capturedAt: performance.now() });
     if (!this.draining) this.draining = this.drain();
   };
 
@@ -568,7 +575,7 @@
           blob: blob,
           headers: {
             'Capture-Nonce': self.attempt.nonce,
-            'Capture-Time-Ms': String(item.t),
+            'Capture-Time-Ms': String(item.at),
             'Capture-Frame': String(self.index)
           }
         }).then(function () {
@@ -608,9 +615,9 @@
       if (target > challenge.durationMs) return Promise.resolve();
       return sleep(Math.max(0, t0 + target - performance.now())).then(function () {
         if (state.ended || uploader.stopped) return null;
-        var t = Math.round(performance.now() - t0);
-        if (t > challenge.durationMs + 250) return null;
-        uploader.push(t, grabFrame());
+        var at = Math.round(performance.now() - t0);
+        if (at > challenge.durationMs + 250) return null;
+        uploader.push(at, grabFrame());
         k += 1;
         return next();
       });
@@ -703,7 +710,9 @@
     });
     el['attempts-left'].textContent = typeof attemptsLeft === 'number'
       ? t('attemptsLeft', { n: attemptsLeft }) : '';
-    instruct(t('retryTitle') + ' ' + texts.map(function (key) { return t(key); }).join(' '));
+    // The panel shows the title and the advice; the live region reads them.
+    instruct('');
+    announce(t('retryTitle') + ' ' + texts.map(function (key) { return t(key); }).join(' '));
     show('panel-retry');
     startLightHints();
     el['retry-title'].focus();
