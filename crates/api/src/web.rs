@@ -363,6 +363,34 @@ mod tests {
         }
     }
 
+    /// Keyboard order follows the document: the no-flash option comes before
+    /// the start button; every input has a label, every button a text.
+    #[test]
+    fn the_page_offers_the_no_flash_option_before_start_and_labels_every_control() {
+        let at = |needle: &str| PAGE.find(needle).unwrap_or_else(|| panic!("no {needle}"));
+        assert!(at("id=\"no-flash\"") < at("id=\"start\""));
+        for input in PAGE.split("<input").skip(1) {
+            let id = input
+                .split("id=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
+            assert!(
+                PAGE.contains(&format!("<label for=\"{id}\"")),
+                "input {id} has no label"
+            );
+        }
+        for button in PAGE.split("<button").skip(1) {
+            let tag = button.split('>').next().unwrap();
+            assert!(tag.contains("data-t=\""), "a button without text: {tag}");
+        }
+        assert!(PAGE.contains("aria-live=\"assertive\""));
+        assert!(STYLE.contains(":focus-visible"));
+        assert!(STYLE.contains("prefers-reduced-motion: reduce"));
+    }
+
     #[test]
     fn the_locale_query_is_read_like_the_api_reads_it() {
         assert_eq!(pick_locale(None), "en");
