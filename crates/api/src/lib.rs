@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 mod handlers;
 mod middleware;
+pub mod web;
 
 use std::sync::Arc;
 
@@ -78,6 +79,8 @@ pub fn router(services: Arc<Services>) -> Router {
         .route("/readyz", get(handlers::readyz))
         .route("/metrics", get(handlers::metrics))
         .route("/openapi.json", get(handlers::openapi))
+        .route("/web/v4/app", get(web::app))
+        .route("/web/v4/assets/{file}", get(web::asset))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::record_metrics,
@@ -85,7 +88,8 @@ pub fn router(services: Arc<Services>) -> Router {
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .with_state(state)
-        .layer(SetResponseHeaderLayer::overriding(
+        // The web client's assets set their own caching; nothing else is cached.
+        .layer(SetResponseHeaderLayer::if_not_present(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ))

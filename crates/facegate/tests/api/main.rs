@@ -5,6 +5,7 @@
 //! be a separate, slow-linking binary).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod browser;
 mod callbacks;
 mod capture;
 mod cli;
@@ -16,3 +17,4 @@ mod lifecycle;
 mod logs;
 mod throttle;
 mod validation;
+mod web;

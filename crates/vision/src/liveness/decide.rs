@@ -162,7 +162,18 @@ mod tests {
             d.signal("parallax").unwrap().reasons,
             vec![reasons::TRACKING_FAILED]
         );
-        assert_eq!(d.verdict, Verdict::Retry);
+        // Parallax does not vote by default (ParallaxConfig::enforce): the
+        // measured signals decide.
+        assert!(!d.signal("parallax").unwrap().votes);
+        assert_eq!(d.verdict, Verdict::Pass);
+        let enforced = LivenessConfig {
+            parallax: crate::liveness::ParallaxConfig {
+                enforce: true,
+                ..Default::default()
+            },
+            ..LivenessConfig::default()
+        };
+        assert_eq!(decide(&spec, &frames, &enforced).verdict, Verdict::Retry);
         for name in ["passive", "challenge", "identity"] {
             assert_eq!(
                 d.signal(name).unwrap().verdict,

@@ -1,0 +1,422 @@
+//! The web capture client (`/web/v4/app`): its static assets, embedded in the
+//! binary, and the security headers they are served with. The client speaks
+//! the capture protocol (`docs/capture-protocol.md`); nothing here knows the
+//! transaction: the page carries no data of its own, the authorization token
+//! stays in the query string, which the client removes at once.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use axum::extract::{Path, Query};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use facegate_domain::{Locale, LocaleSet};
+use serde::Deserialize;
+
+use crate::error::{ApiError, Code};
+
+const PAGE: &str = include_str!("../web/app.html");
+const SCRIPT: &str = include_str!("../web/app.js");
+const STYLE: &str = include_str!("../web/app.css");
+
+/// One translation file per authentication locale (SPEC §0), by canonical
+/// name; `en` is the fallback and the reference for the keys.
+pub const LOCALES: [(&str, &str); 32] = [
+    ("bg", include_str!("../web/locales/bg.json")),
+    ("cs", include_str!("../web/locales/cs.json")),
+    ("da", include_str!("../web/locales/da.json")),
+    ("de", include_str!("../web/locales/de.json")),
+    ("el", include_str!("../web/locales/el.json")),
+    ("en", include_str!("../web/locales/en.json")),
+    ("en-GB", include_str!("../web/locales/en-GB.json")),
+    ("es", include_str!("../web/locales/es.json")),
+    ("es-MX", include_str!("../web/locales/es-MX.json")),
+    ("et", include_str!("../web/locales/et.json")),
+    ("fi", include_str!("../web/locales/fi.json")),
+    ("fr", include_str!("../web/locales/fr.json")),
+    ("hu", include_str!("../web/locales/hu.json")),
+    ("hy", include_str!("../web/locales/hy.json")),
+    ("it", include_str!("../web/locales/it.json")),
+    ("ja", include_str!("../web/locales/ja.json")),
+    ("ka", include_str!("../web/locales/ka.json")),
+    ("ko", include_str!("../web/locales/ko.json")),
+    ("lt", include_str!("../web/locales/lt.json")),
+    ("nl", include_str!("../web/locales/nl.json")),
+    ("no", include_str!("../web/locales/no.json")),
+    ("pl", include_str!("../web/locales/pl.json")),
+    ("pt", include_str!("../web/locales/pt.json")),
+    ("pt-BR", include_str!("../web/locales/pt-BR.json")),
+    ("ro", include_str!("../web/locales/ro.json")),
+    ("ru", include_str!("../web/locales/ru.json")),
+    ("sk", include_str!("../web/locales/sk.json")),
+    ("sv", include_str!("../web/locales/sv.json")),
+    ("tr", include_str!("../web/locales/tr.json")),
+    ("vi", include_str!("../web/locales/vi.json")),
+    ("zh-CN", include_str!("../web/locales/zh-CN.json")),
+    ("zh-HK", include_str!("../web/locales/zh-HK.json")),
+];
+
+/// Only the page's own origin: scripts, styles, fetches. The camera preview
+/// is a `MediaStream` (`srcObject`), frames are drawn to a canvas; `blob:`
+/// and `data:` cover images made from them. Trusted Types with no policy
+/// make any HTML-string sink (`innerHTML`, …) throw: the client builds its
+/// DOM with `textContent` only. `frame-ancestors` is left open on purpose:
+/// customers embed the page in an iframe (SPEC §3).
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+style-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; \
+connect-src 'self'; base-uri 'none'; form-action 'none'; object-src 'none'; \
+require-trusted-types-for 'script'; trusted-types 'none'";
+
+pub const PERMISSIONS_POLICY: &str = "camera=(self), microphone=(), geolocation=()";
+
+/// The page names the transaction's token in its URL and depends on the
+/// query; it is never stored.
+const PAGE_CACHE: &str = "no-store";
+/// Assets are the same for every user but change with the binary: caches
+/// keep them and revalidate them with their `ETag` on every use.
+const ASSET_CACHE: &str = "public, no-cache";
+
+const HTML: &str = "text/html; charset=utf-8";
+const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+const JSON: &str = "application/json";
+
+/// Text direction of a locale: every authentication locale is written left
+/// to right; the right-to-left ones are named for the enrollment locales.
+fn direction(locale: &str) -> &'static str {
+    match locale.split('-').next() {
+        Some("ar" | "he" | "fa" | "ur") => "rtl",
+        _ => "ltr",
+    }
+}
+
+/// The locale of the `locale` query value: the same rules as the API
+/// (any case, `_` or `-`), then the bare language (`de-CH` → `de`), then `en`.
+fn pick_locale(raw: Option<&str>) -> &'static str {
+    let Some(raw) = raw else {
+        return Locale::DEFAULT.as_str();
+    };
+    let parse = |s: &str| Locale::parse(s, LocaleSet::Authentication).ok();
+    parse(raw)
+        .or_else(|| raw.split(['-', '_']).next().and_then(parse))
+        .unwrap_or(Locale::DEFAULT)
+        .as_str()
+}
+
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The page in each locale: `lang`, `dir`, the title and the no-script text
+/// are right before any script runs (the client sets the rest).
+static PAGES: LazyLock<HashMap<&'static str, String>> = LazyLock::new(|| {
+    LOCALES
+        .iter()
+        .map(|(locale, json)| {
+            let strings: HashMap<String, String> = serde_json::from_str(json).unwrap_or_default();
+            let text = |key: &str| escape_html(strings.get(key).map_or("", String::as_str));
+            let page = PAGE
+                .replace("{{lang}}", locale)
+                .replace("{{dir}}", direction(locale))
+                .replace("{{title}}", &text("title"))
+                .replace("{{noscript}}", &text("noscript"));
+            (*locale, page)
+        })
+        .collect()
+});
+
+/// FNV-1a, at compile time: a stable tag of an embedded asset's bytes.
+const fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < bytes.len() {
+        hash ^= bytes[i] as u64;
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        i += 1;
+    }
+    hash
+}
+
+fn security_headers(headers: &mut HeaderMap) {
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        "permissions-policy",
+        HeaderValue::from_static(PERMISSIONS_POLICY),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+}
+
+#[derive(Deserialize)]
+pub struct PageQuery {
+    locale: Option<String>,
+}
+
+/// `GET /web/v4/app`: the client page. It needs no token server-side; a
+/// malformed query only loses its locale.
+pub async fn app(
+    query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let raw = query.ok().and_then(|Query(q)| q.locale);
+    let locale = pick_locale(raw.as_deref());
+    let page = PAGES.get(locale).cloned().unwrap_or_default();
+    let mut response = page.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(HTML));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(PAGE_CACHE));
+    security_headers(headers);
+    response
+}
+
+struct Asset {
+    body: &'static str,
+    content_type: &'static str,
+    etag: u64,
+}
+
+static ASSETS: LazyLock<HashMap<String, Asset>> = LazyLock::new(|| {
+    let mut assets = HashMap::new();
+    let mut add = |name: String, body: &'static str, content_type: &'static str| {
+        let etag = fnv1a(body.as_bytes());
+        assets.insert(
+            name,
+            Asset {
+                body,
+                content_type,
+                etag,
+            },
+        );
+    };
+    add("app.js".to_owned(), SCRIPT, JAVASCRIPT);
+    add("app.css".to_owned(), STYLE, CSS);
+    for (locale, json) in LOCALES {
+        add(format!("{locale}.json"), json, JSON);
+    }
+    assets
+});
+
+/// `GET /web/v4/assets/{file}`: `app.js`, `app.css` and `<locale>.json`.
+pub async fn asset(Path(file): Path<String>, request_headers: HeaderMap) -> Response {
+    let Some(asset) = ASSETS.get(&file) else {
+        return ApiError::new(Code::NOT_FOUND, "no such asset").into_response();
+    };
+    let etag = format!("\"{:016x}\"", asset.etag);
+    let fresh = request_headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|tag| tag.trim() == etag || tag.trim() == "*")
+        });
+    let mut response = if fresh {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        asset.body.into_response()
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(asset.content_type),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(ASSET_CACHE));
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, value);
+    }
+    headers.insert(
+        "cross-origin-resource-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    security_headers(headers);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use super::*;
+
+    fn strings(json: &str) -> BTreeMap<String, String> {
+        serde_json::from_str(json)
+            .unwrap_or_else(|e| panic!("not a flat JSON object of strings: {e}"))
+    }
+
+    fn placeholders(text: &str) -> BTreeSet<String> {
+        text.split('{')
+            .skip(1)
+            .filter_map(|rest| rest.split_once('}').map(|(name, _)| name.to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn there_is_one_translation_file_per_authentication_locale() {
+        let embedded: Vec<&str> = LOCALES.iter().map(|(l, _)| *l).collect();
+        assert_eq!(embedded, Locale::all(LocaleSet::Authentication));
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/web/locales");
+        let mut on_disk: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        on_disk.sort();
+        let mut expected: Vec<String> = embedded.iter().map(|l| format!("{l}.json")).collect();
+        expected.sort();
+        assert_eq!(
+            on_disk, expected,
+            "web/locales holds exactly the embedded files"
+        );
+    }
+
+    #[test]
+    fn every_locale_has_exactly_the_keys_of_en_with_non_empty_values_and_the_same_placeholders() {
+        let en = strings(LOCALES.iter().find(|(l, _)| *l == "en").unwrap().1);
+        assert!(en.len() > 20, "en.json looks truncated");
+        for (locale, json) in LOCALES {
+            let other = strings(json);
+            let missing: Vec<&String> = en.keys().filter(|k| !other.contains_key(*k)).collect();
+            let extra: Vec<&String> = other.keys().filter(|k| !en.contains_key(*k)).collect();
+            assert!(
+                missing.is_empty() && extra.is_empty(),
+                "{locale}: missing {missing:?}, extra {extra:?}"
+            );
+            for (key, value) in &other {
+                assert!(!value.trim().is_empty(), "{locale}: {key} is empty");
+                assert_eq!(
+                    placeholders(value),
+                    placeholders(&en[key]),
+                    "{locale}: {key} has other placeholders than en"
+                );
+            }
+        }
+    }
+
+    /// Every key the script or the page asks for exists in `en.json`, and
+    /// every key of `en.json` is used (the server renders `title` and
+    /// `noscript`; the script names the others as `'key'` literals).
+    #[test]
+    fn the_translations_and_their_uses_match() {
+        let en = strings(LOCALES.iter().find(|(l, _)| *l == "en").unwrap().1);
+        // `t('key'` where `t` is a whole identifier (not `get('…'`).
+        let calls = SCRIPT.match_indices("t('").filter_map(|(at, m)| {
+            let before = SCRIPT[..at].chars().next_back();
+            let whole = !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.');
+            whole.then(|| &SCRIPT[at + m.len()..])
+        });
+        let called: BTreeSet<String> = calls
+            .chain(PAGE.split("data-t=\"").skip(1))
+            .filter_map(|rest| rest.split(['\'', '"']).next())
+            .map(str::to_owned)
+            .collect();
+        assert!(called.len() > 10, "{called:?}");
+        let unknown: Vec<&String> = called.iter().filter(|k| !en.contains_key(*k)).collect();
+        assert!(unknown.is_empty(), "untranslated keys {unknown:?}");
+        let unused: Vec<&String> = en
+            .keys()
+            .filter(|k| !["title", "noscript"].contains(&k.as_str()))
+            .filter(|k| {
+                !SCRIPT.contains(&format!("'{k}'")) && !PAGE.contains(&format!("data-t=\"{k}\""))
+            })
+            .collect();
+        assert!(unused.is_empty(), "keys nobody uses {unused:?}");
+    }
+
+    /// The script keeps tokens in memory only: no web storage, no cookies.
+    #[test]
+    fn the_script_stores_nothing_in_the_browser() {
+        for forbidden in [
+            "localStorage",
+            "sessionStorage",
+            "document.cookie",
+            "indexedDB",
+        ] {
+            assert!(!SCRIPT.contains(forbidden), "app.js uses {forbidden}");
+        }
+        for sink in [
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+            "eval(",
+        ] {
+            assert!(!SCRIPT.contains(sink), "app.js uses {sink}");
+        }
+    }
+
+    /// Keyboard order follows the document: the no-flash option comes before
+    /// the start button; every input has a label, every button a text.
+    #[test]
+    fn the_page_offers_the_no_flash_option_before_start_and_labels_every_control() {
+        let at = |needle: &str| PAGE.find(needle).unwrap_or_else(|| panic!("no {needle}"));
+        assert!(at("id=\"no-flash\"") < at("id=\"start\""));
+        for input in PAGE.split("<input").skip(1) {
+            let id = input
+                .split("id=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
+            assert!(
+                PAGE.contains(&format!("<label for=\"{id}\"")),
+                "input {id} has no label"
+            );
+        }
+        for button in PAGE.split("<button").skip(1) {
+            let tag = button.split('>').next().unwrap();
+            assert!(tag.contains("data-t=\""), "a button without text: {tag}");
+        }
+        assert!(PAGE.contains("aria-live=\"assertive\""));
+        assert!(STYLE.contains(":focus-visible"));
+        assert!(STYLE.contains("prefers-reduced-motion: reduce"));
+    }
+
+    #[test]
+    fn the_locale_query_is_read_like_the_api_reads_it() {
+        assert_eq!(pick_locale(None), "en");
+        assert_eq!(pick_locale(Some("de")), "de");
+        assert_eq!(pick_locale(Some("en_gb")), "en-GB");
+        assert_eq!(pick_locale(Some("ZH-hk")), "zh-HK");
+        assert_eq!(pick_locale(Some("de-CH")), "de");
+        assert_eq!(pick_locale(Some("xx")), "en");
+        assert_eq!(pick_locale(Some("")), "en");
+    }
+
+    #[test]
+    fn the_page_is_rendered_for_every_locale_with_its_title_escaped() {
+        for (locale, _) in LOCALES {
+            let page = &PAGES[locale];
+            assert!(
+                page.contains(&format!("<html lang=\"{locale}\" dir=\"ltr\">")),
+                "{locale}"
+            );
+            assert!(!page.contains("{{"), "{locale}: unreplaced placeholder");
+        }
+        assert_eq!(
+            escape_html("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+        assert_eq!(direction("ar"), "rtl");
+        assert_eq!(direction("en-GB"), "ltr");
+    }
+}

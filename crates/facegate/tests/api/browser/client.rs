@@ -1,0 +1,317 @@
+//! The web client as a user meets it: language, the token leaving the
+//! address bar, errors shown or redirected, the iframe messages, and (once
+//! the capture API is on this branch) the camera and the challenge.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::cdp::{Browser, Launch};
+use crate::helpers::*;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn locale(name: &str) -> Value {
+    let path = format!(
+        "{}/../api/web/locales/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+pub fn screenshot_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("web-client-{name}.png"))
+}
+
+/// A loopback site standing in for the customer: `/error` and `/done`
+/// answer a page; `/host?src=URL` embeds URL in an iframe the way SPEC §3
+/// says and keeps every message it receives in `window.messages`.
+pub async fn customer_site() -> String {
+    async fn landing() -> axum::response::Html<&'static str> {
+        axum::response::Html("<!doctype html><title>customer</title><p>back at the customer")
+    }
+    async fn host(
+        axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+    ) -> axum::response::Html<String> {
+        let src = serde_json::to_string(&q["src"]).unwrap();
+        axum::response::Html(format!(
+            "<!doctype html><title>host</title><script>window.messages = []; \
+             addEventListener('message', e => window.messages.push({{origin: e.origin, data: e.data}})); \
+             addEventListener('DOMContentLoaded', () => {{ const f = document.createElement('iframe'); \
+             f.allow = 'camera;fullscreen'; f.src = {src}; document.body.appendChild(f); }});</script>"
+        ))
+    }
+    let router = axum::Router::new()
+        .route("/error", axum::routing::get(landing))
+        .route("/done", axum::routing::get(landing))
+        .route("/host", axum::routing::get(host));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://localhost:{port}")
+}
+
+/// The query of a URL as name → value.
+pub fn query_of(url: &str) -> std::collections::HashMap<String, String> {
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    let query = query.split('#').next().unwrap_or_default();
+    serde_urlencoded::from_str(query).unwrap()
+}
+
+const END_SHOWN: &str = "!document.getElementById('panel-end').hidden";
+
+#[tokio::test]
+async fn the_page_speaks_german_for_locale_de_and_shows_a_missing_token_as_9200() {
+    let Some(browser) = Browser::launch(
+        "the_page_speaks_german_for_locale_de",
+        Launch {
+            lang: Some("en-US".to_owned()),
+            ..Launch::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let app = spawn_app().await;
+    let de = locale("de");
+    let page = browser.new_page().await;
+    page.goto(&app.url("/web/v4/app?locale=de")).await;
+    page.wait_for(END_SHOWN, WAIT).await;
+
+    assert_eq!(page.eval("document.documentElement.lang").await, "de");
+    assert_eq!(page.eval("document.documentElement.dir").await, "ltr");
+    assert_eq!(page.eval("document.title").await, de["title"]);
+    assert_eq!(
+        page.eval("document.getElementById('title').textContent")
+            .await,
+        de["title"]
+    );
+    assert_eq!(
+        page.eval("document.getElementById('end-title').textContent")
+            .await,
+        de["errorTitle"]
+    );
+    assert_eq!(
+        page.eval("document.getElementById('end-text').textContent")
+            .await,
+        de["error9200"]
+    );
+    assert_eq!(
+        page.eval("document.getElementById('end-code').textContent")
+            .await,
+        "Fehlercode: 9200"
+    );
+    // Keyboard users land on the message.
+    assert_eq!(page.eval("document.activeElement.id").await, "end-title");
+    let shot = screenshot_path("de-9200");
+    page.screenshot(&shot).await;
+    eprintln!("screenshot: {}", shot.display());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_token_leaves_the_address_bar_at_once_and_the_locale_stays() {
+    let Some(browser) =
+        Browser::launch("the_token_leaves_the_address_bar", Launch::default()).await
+    else {
+        return;
+    };
+    let app = spawn_app().await;
+    let page = browser.new_page().await;
+    page.goto(&app.url("/web/v4/app?locale=fr&authorizationToken=tok_secret_123&utm=x"))
+        .await;
+    let url = page.url().await;
+    assert!(!url.contains("tok_secret_123"), "{url}");
+    assert!(!url.contains("authorizationToken"), "{url}");
+    assert_eq!(
+        page.eval("location.search").await,
+        "?locale=fr&utm=x",
+        "only the token goes"
+    );
+    assert_eq!(page.eval("document.documentElement.lang").await, "fr");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn inside_an_iframe_the_client_posts_its_error_to_the_parent() {
+    let Some(browser) = Browser::launch("inside_an_iframe", Launch::default()).await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let site = customer_site().await;
+    let page = browser.new_page().await;
+    let src = app.url("/web/v4/app?locale=en");
+    let host = format!(
+        "{site}/host?src={}",
+        url::form_urlencoded::byte_serialize(src.as_bytes()).collect::<String>()
+    );
+    page.goto(&host).await;
+    let messages = page
+        .wait_for("window.messages.length && window.messages", WAIT)
+        .await;
+    let first = &messages[0];
+    assert_eq!(first["origin"], app.base, "{messages}");
+    let message: Value = serde_json::from_str(first["data"].as_str().unwrap()).unwrap();
+    assert_eq!(message["eventType"], 510, "{message}");
+    assert_eq!(message["payload"]["value"], "error");
+    assert_eq!(message["payload"]["metainfo"]["code"], 9200);
+    assert_eq!(message["authorizationToken"], "");
+    assert!(message["transactionReference"].is_null());
+    let date = message["dateTime"].as_str().unwrap();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(date).is_ok() && date.ends_with('Z'),
+        "{date}"
+    );
+    app.stop().await;
+}
+
+/// A transaction whose `errorUrl` and `successUrl` are the customer site,
+/// and its redirect URL.
+async fn transaction(app: &TestApp, site: &str) -> (String, String, Credential) {
+    let c = app.customer("Acme", true).await;
+    let (enrollment, facemap) = app.enrollment(&c.account).await;
+    let metadata = json!({
+        "enrollmentTransactionReference": enrollment.to_string(),
+        "locale": "en",
+        "successUrl": format!("{site}/done"),
+        "errorUrl": format!("{site}/error?keep=a%20b"),
+    });
+    let (status, body) = json(app.initiate(&c.api, &metadata, &facemap).await).await;
+    assert_eq!(status, 200, "{body}");
+    (
+        body["authenticationTransactionReference"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        body["redirectUrl"].as_str().unwrap().to_owned(),
+        c.admin,
+    )
+}
+
+#[tokio::test]
+async fn an_invalid_token_shows_9200_on_the_page() {
+    let Some(browser) = Browser::launch("an_invalid_token_shows_9200", Launch::default()).await
+    else {
+        return;
+    };
+    let app = spawn_app().await;
+    let en = locale("en");
+    let page = browser.new_page().await;
+    page.goto(&app.url("/web/v4/app?locale=en&authorizationToken=not-a-token"))
+        .await;
+    page.wait_for(END_SHOWN, WAIT).await;
+    assert_eq!(
+        page.eval("document.getElementById('end-text').textContent")
+            .await,
+        en["error9200"]
+    );
+    assert_eq!(
+        page.eval("document.getElementById('end-code').textContent")
+            .await,
+        "Error code: 9200"
+    );
+    assert!(page.url().await.starts_with(&app.base));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_unavailable_camera_redirects_to_the_error_url_with_9820() {
+    // No fake device: this browser has no camera at all.
+    let Some(browser) = Browser::launch("an_unavailable_camera_redirects", Launch::default()).await
+    else {
+        return;
+    };
+    let app = spawn_app().await;
+    let site = customer_site().await;
+    let (reference, redirect, _) = transaction(&app, &site).await;
+    let page = browser.new_page().await;
+    page.goto(&redirect).await;
+    let prefix = format!("{site}/error?");
+    page.wait_for(
+        &format!("location.href.startsWith({})", json!(prefix)),
+        WAIT,
+    )
+    .await;
+    let url = page.url().await;
+    let query = query_of(&url);
+    assert_eq!(query["transactionStatus"], "ERROR", "{url}");
+    assert_eq!(query["errorCode"], "9820", "{url}");
+    assert_eq!(query["transactionReference"], reference, "{url}");
+    assert!(
+        url.starts_with(&format!("{site}/error?keep=a%20b&")),
+        "the customer's own query is kept as it was: {url}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_challenge_runs_from_the_keyboard_and_the_server_answers_it() {
+    let Some(browser) = Browser::launch(
+        "the_challenge_runs_from_the_keyboard",
+        Launch {
+            fake_camera: true,
+            ..Launch::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    // Frames arrive in real time: the server runs on the system clock.
+    let app = spawn_app_with(Options {
+        system_clock: true,
+        ..Options::default()
+    })
+    .await;
+    let site = customer_site().await;
+    let (reference, redirect, c_admin) = transaction(&app, &site).await;
+    let page = browser.new_page().await;
+    page.goto(&redirect).await;
+    page.wait_for(
+        "document.getElementById('app').dataset.state === 'ready'",
+        WAIT,
+    )
+    .await;
+    page.screenshot(&screenshot_path("en-ready")).await;
+
+    // The no-flash option comes before the start button.
+    page.press("Tab").await;
+    assert_eq!(page.eval("document.activeElement.id").await, "no-flash");
+    page.press("Tab").await;
+    assert_eq!(page.eval("document.activeElement.id").await, "start");
+    page.press("Enter").await;
+    page.wait_for(
+        "document.getElementById('app').dataset.state === 'challenge'",
+        WAIT,
+    )
+    .await;
+    page.screenshot(&screenshot_path("en-challenge")).await;
+    // The attempt ends in a retry (the page stays) or a final state (the
+    // client goes to the customer site).
+    let state = page
+        .wait_for(
+            &format!(
+                "location.href.startsWith({}) ? 'left' : \
+                 ['retry', 'redirecting', 'done', 'error'].includes(document.getElementById('app').dataset.state) \
+                 && document.getElementById('app').dataset.state",
+                json!(site)
+            ),
+            Duration::from_secs(40),
+        )
+        .await;
+    page.screenshot(&screenshot_path("en-after-attempt")).await;
+    // Chromium's synthetic camera pattern is no enrolled live face: the
+    // server asks for another try or ends the flow, never with a client
+    // error and never PASSED.
+    let url = page.url().await;
+    assert_ne!(state, "error", "{url}");
+    if state == "left" {
+        let query = query_of(&url);
+        assert!(query.get("errorCode").is_none_or(|c| c == "9836"), "{url}");
+    }
+    let (_, tx) = app.retrieve(&c_admin, &reference).await;
+    assert_ne!(tx["transactionResult"], "PASSED", "{tx}");
+    app.stop().await;
+}

@@ -1,0 +1,220 @@
+//! The whole authentication journey in headless Chromium with a recorded
+//! video as the fake camera: enrolment of the recorded person (through the
+//! domain until enrolment capture exists), initiate, the web client, the
+//! redirect, and the transaction's result.
+//!
+//! The `video/live_person_*` recordings contain no head turn of more than 10°
+//! (`examples/pose_trace`), so they cannot follow any head-turn schedule: the
+//! server gets the test-only neutral challenge (`dev.fixed_challenge`,
+//! refused in production), and liveness rests on the passive model and
+//! identity consistency. `tests/api/journey.rs` runs the full head-turn
+//! challenge on the tranv recording over the same protocol.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::cdp::{Browser, Launch};
+use super::client::{customer_site, query_of, screenshot_path};
+use crate::helpers::*;
+use crate::journey::{enrollment_of, mjpeg_frames, neutral_challenge, shared_or_skip, TRANV};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// Writes the first `seconds` of an MJPEG recording (30 fps) as a Y4M file
+/// (4:2:0, BT.601 full range as JPEG uses) for Chromium's fake camera: the
+/// Chromium of the test setup crashes its capture service on MJPEG files.
+pub fn y4m_of(frames: &[Vec<u8>], seconds: usize, out: &std::path::Path) {
+    use std::io::Write;
+    let first = image::load_from_memory(&frames[0]).unwrap().to_rgb8();
+    let (w, h) = (first.width() as usize, first.height() as usize);
+    let mut file = std::io::BufWriter::new(std::fs::File::create(out).unwrap());
+    writeln!(file, "YUV4MPEG2 W{w} H{h} F30:1 Ip A1:1 C420jpeg").unwrap();
+    for jpeg in frames.iter().take(seconds * 30) {
+        let rgb = image::load_from_memory(jpeg).unwrap().to_rgb8();
+        let px = |x: usize, y: usize| {
+            let p = rgb.get_pixel(x as u32, y as u32).0;
+            [f32::from(p[0]), f32::from(p[1]), f32::from(p[2])]
+        };
+        let mut plane = Vec::with_capacity(w * h * 3 / 2);
+        for y in 0..h {
+            for x in 0..w {
+                let [r, g, b] = px(x, y);
+                plane.push(
+                    (0.299 * r + 0.587 * g + 0.114 * b)
+                        .round()
+                        .clamp(0.0, 255.0) as u8,
+                );
+            }
+        }
+        let (cw, ch) = (w / 2, h / 2);
+        let mut u = Vec::with_capacity(cw * ch);
+        let mut v = Vec::with_capacity(cw * ch);
+        for cy in 0..ch {
+            for cx in 0..cw {
+                let mut sum = [0.0f32; 3];
+                for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+                    let p = px(2 * cx + dx, 2 * cy + dy);
+                    for k in 0..3 {
+                        sum[k] += p[k] / 4.0;
+                    }
+                }
+                let [r, g, b] = sum;
+                u.push(
+                    (128.0 - 0.168_736 * r - 0.331_264 * g + 0.5 * b)
+                        .round()
+                        .clamp(0.0, 255.0) as u8,
+                );
+                v.push(
+                    (128.0 + 0.5 * r - 0.418_688 * g - 0.081_312 * b)
+                        .round()
+                        .clamp(0.0, 255.0) as u8,
+                );
+            }
+        }
+        file.write_all(b"FRAME\n").unwrap();
+        file.write_all(&plane).unwrap();
+        file.write_all(&u).unwrap();
+        file.write_all(&v).unwrap();
+    }
+    file.flush().unwrap();
+}
+
+/// Opens `redirect` in `browser`, starts the capture once the camera is
+/// ready and returns the customer URL the client lands on.
+async fn run_client(browser: &Browser, redirect: &str, site: &str, shot: &str) -> String {
+    let page = browser.new_page().await;
+    page.goto(redirect).await;
+    page.wait_for(
+        "document.getElementById('app').dataset.state === 'ready'",
+        WAIT,
+    )
+    .await;
+    page.click("#start").await;
+    page.wait_for(&format!("location.href.startsWith({})", json!(site)), WAIT)
+        .await;
+    let url = page.url().await;
+    page.screenshot(&screenshot_path(shot)).await;
+    url
+}
+
+/// Initiates for `enrollment` with the customer site's URLs; returns the
+/// reference and the redirect URL.
+async fn initiate(
+    app: &TestApp,
+    customer: &Customer,
+    enrollment: &(String, Vec<u8>),
+    site: &str,
+) -> (String, String) {
+    let metadata = json!({
+        "enrollmentTransactionReference": enrollment.0,
+        "successUrl": format!("{site}/done"),
+        "errorUrl": format!("{site}/error"),
+    });
+    let (status, body) = json(app.initiate(&customer.api, &metadata, &enrollment.1).await).await;
+    assert_eq!(status, 200, "{body}");
+    (
+        body["authenticationTransactionReference"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        body["redirectUrl"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_live_person_passes_in_the_browser_and_fails_against_another_persons_facemap() {
+    let Some(data) = shared_or_skip("browser journey") else {
+        return;
+    };
+    let video = data.join("video/live_person_a_640x480_30fps_20s.mjpeg");
+    let a = mjpeg_frames(&video);
+    let dir = tempfile::tempdir().unwrap();
+    let camera = dir.path().join("live_person_a.y4m");
+    y4m_of(&a, 8, &camera);
+    let Some(browser) = Browser::launch(
+        "browser journey",
+        Launch {
+            fake_camera: true,
+            camera_file: Some(camera),
+            ..Launch::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let app = spawn_app_with(Options {
+        system_clock: true,
+        fixed_challenge: Some(neutral_challenge()),
+        ..Options::default()
+    })
+    .await;
+    let acme = app.customer("Acme", true).await;
+    let site = customer_site().await;
+    let b = mjpeg_frames(&data.join("video/live_person_b_640x512_30fps_20s.mjpeg"));
+    let enrolled_a = enrollment_of(&app, &acme, &a[450]).await;
+    let enrolled_b = enrollment_of(&app, &acme, &b[450]).await;
+
+    let (reference, redirect) = initiate(&app, &acme, &enrolled_a, &site).await;
+    let landed = run_client(&browser, &redirect, &site, "journey-passed").await;
+    let query = query_of(&landed);
+    assert!(landed.starts_with(&format!("{site}/done?")), "{landed}");
+    assert_eq!(query["transactionStatus"], "SUCCESS", "{landed}");
+    assert_eq!(query["transactionReference"], reference);
+    let (_, tx) = app.retrieve(&acme.admin, &reference).await;
+    assert_eq!(tx["transactionResult"], "PASSED", "{tx}");
+
+    let (reference, redirect) = initiate(&app, &acme, &enrolled_b, &site).await;
+    let landed = run_client(&browser, &redirect, &site, "journey-other-person").await;
+    assert_eq!(query_of(&landed)["transactionReference"], reference);
+    let (_, tx) = app.retrieve(&acme.admin, &reference).await;
+    assert_eq!(tx["transactionResult"], "FAILED", "{tx}");
+    assert_eq!(tx["decision"]["similarity"]["match"], false, "{tx}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_replayed_video_does_not_pass_in_the_browser() {
+    let Some(data) = shared_or_skip("browser replay") else {
+        return;
+    };
+    let fake = mjpeg_frames(&data.join(TRANV).join("fake_30fps.mjpeg"));
+    let dir = tempfile::tempdir().unwrap();
+    let camera = dir.path().join("replay.y4m");
+    y4m_of(&fake, 8, &camera);
+    let Some(browser) = Browser::launch(
+        "browser replay",
+        Launch {
+            fake_camera: true,
+            camera_file: Some(camera),
+            ..Launch::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let app = spawn_app_with(Options {
+        system_clock: true,
+        fixed_challenge: Some(neutral_challenge()),
+        ..Options::default()
+    })
+    .await;
+    let acme = app.customer("Acme", true).await;
+    let site = customer_site().await;
+    // The person of the replay, enrolled from the genuine recording.
+    let real = mjpeg_frames(&data.join(TRANV).join("real_30fps.mjpeg"));
+    let enrolled = enrollment_of(&app, &acme, &real[30]).await;
+    let (reference, redirect) = initiate(&app, &acme, &enrolled, &site).await;
+    let landed = run_client(&browser, &redirect, &site, "journey-replay").await;
+    assert_eq!(
+        query_of(&landed)["transactionReference"],
+        reference,
+        "{landed}"
+    );
+    let (_, tx) = app.retrieve(&acme.admin, &reference).await;
+    assert_ne!(tx["transactionResult"], "PASSED", "{tx}");
+    assert_eq!(tx["decision"]["liveness"]["verdict"], "FAIL", "{tx}");
+    app.stop().await;
+}

@@ -1,0 +1,8 @@
+//! The web client in real headless Chromium, driven over the DevTools
+//! protocol ([`cdp`]). Each test starts the real server; tests skip with a
+//! `SKIPPED:` line when no Chromium is installed (`scripts/setup-chromium`).
+//! Screenshots land in the target's test temp directory.
+
+mod cdp;
+mod client;
+mod journey;
