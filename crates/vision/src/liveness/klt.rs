@@ -157,9 +157,9 @@ pub struct LkParams {
 impl Default for LkParams {
     fn default() -> Self {
         Self {
-            half_window: 7,
-            max_iterations: 20,
-            epsilon: 0.01,
+            half_window: 5,
+            max_iterations: 10,
+            epsilon: 0.02,
             min_eigen: 1.0,
         }
     }
