@@ -1,8 +1,10 @@
 //! Evaluation of the face engine on real data: LFW View 2 10-fold accuracy,
 //! true-accept rates at fixed false-match rates over every cross-identity
-//! pair, failure-to-enrol, calibrated thresholds, plots and speed.
+//! pair, failure-to-enrol, calibrated thresholds, plots and speed; and the
+//! liveness signals against presentation attacks.
 
 pub mod lfw;
+pub mod liveness;
 pub mod metrics;
 pub mod plot;
 pub mod run;

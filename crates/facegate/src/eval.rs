@@ -21,6 +21,30 @@ pub enum EvalCommand {
     /// landmarks, align + embed, total: median, p95, mean) over a fixed list
     /// of images, after a warm-up. Pin it to one core: `taskset -c 0`.
     Speed(SpeedArgs),
+    /// Presentation-attack evaluation of the liveness signals on the shared
+    /// data (pad/ and video/): APCER per attack type, BPCER, with counts and
+    /// Wilson intervals, at the configured (a priori) thresholds, plus the
+    /// challenge and flash simulations; writes liveness-report.json.
+    Liveness(LivenessArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LivenessArgs {
+    /// The data folder holding pad/ and video/ (e.g. ../shared/data).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Where to write liveness-report.json.
+    #[arg(long, default_value = "eval-out")]
+    pub out: PathBuf,
+    /// Random challenges (and flash schedules) simulated per recording.
+    #[arg(long, default_value_t = 200)]
+    pub simulations: usize,
+    /// Inference engine.
+    #[arg(long, default_value = "ort")]
+    pub runtime: RuntimeKind,
+    /// Models folder (default: the repository's models/, or FACEGATE_MODELS_DIR).
+    #[arg(long)]
+    pub models: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -116,6 +140,7 @@ pub fn run(cmd: EvalCommand) -> anyhow::Result<()> {
     match cmd {
         EvalCommand::Lfw(args) => lfw(args),
         EvalCommand::Speed(args) => speed(args),
+        EvalCommand::Liveness(args) => liveness(args),
     }
 }
 
@@ -212,6 +237,23 @@ fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> anyhow::
         .with_context(|| format!("writing {}", path.display()))
 }
 
+fn liveness(args: LivenessArgs) -> anyhow::Result<()> {
+    let store = open_store(args.models.as_ref())?;
+    let config = facegate_vision::liveness::LivenessConfig::default();
+    let report = facegate_eval::liveness::evaluate_liveness(
+        &args.data,
+        &store,
+        args.runtime,
+        &config,
+        args.simulations,
+    )?;
+    let path = args.out.join("liveness-report.json");
+    write_json(&path, &report)?;
+    println!("{}", facegate_eval::liveness::summary(&report));
+    println!("report: {}", path.display());
+    Ok(())
+}
+
 fn lfw(args: LfwArgs) -> anyhow::Result<()> {
     let store = open_store(args.models.as_ref())?;
     let config = PipelineConfig {
@@ -292,6 +334,21 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<EvalCommand, clap::Error> {
         Eval::try_parse_from(std::iter::once("eval").chain(args.iter().copied())).map(|e| e.cmd)
+    }
+
+    #[test]
+    fn liveness_needs_a_data_folder_and_has_a_priori_defaults() -> Result<(), clap::Error> {
+        let EvalCommand::Liveness(args) = parse(&["liveness", "--data", "../shared/data"])? else {
+            return Err(clap::Error::new(clap::error::ErrorKind::InvalidSubcommand));
+        };
+        assert_eq!(args.data, PathBuf::from("../shared/data"));
+        assert_eq!(
+            (args.out, args.simulations, args.runtime),
+            (PathBuf::from("eval-out"), 200, RuntimeKind::Ort)
+        );
+        assert!(parse(&["liveness"]).is_err());
+        assert!(parse(&["liveness", "--data", "d", "--simulations", "many"]).is_err());
+        Ok(())
     }
 
     #[test]

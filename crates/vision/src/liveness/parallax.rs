@@ -5,11 +5,13 @@
 //!
 //! Texture points (Shi–Tomasi) inside the face of a frontal frame are tracked
 //! (pyramidal Lucas–Kanade, forward–backward checked) through intermediate
-//! frames to the frame of peak rotation of each step; a homography is fitted
+//! frames to a turned frame of each step (about 20°, or its peak); a
+//! homography is fitted
 //! to the tracks (normalised DLT); the RMS residual, as % of the face radius
 //! ([`FaceFeatures::radius`]), is divided by the apparent rotation in
 //! degrees. The study measured 0.46 %/° median for real heads and 0.25 for
-//! synthetic flat photos with this texture measure. FaceMesh landmark
+//! synthetic flat photos with this texture measure, in its own face-radius
+//! unit (`ParallaxConfig::threshold_pct_per_deg` gives this one's). FaceMesh landmark
 //! residuals are not used: FaceMesh bends a flat face into a 3-D one, so its
 //! residuals only restate the rotation (study §1).
 
@@ -356,6 +358,30 @@ fn reference_frame(
         .or(trace.neutral_frame)
 }
 
+/// The turned frame of step `k`: the first frame after `reference` and
+/// inside the step's window whose rotation from the reference reaches
+/// `target_rotation_deg`, or the peak frame when none does.
+fn target_frame(
+    frames: &[FrameFeatures],
+    trace: &ChallengeTrace,
+    k: usize,
+    reference: usize,
+    cfg: &ParallaxConfig,
+) -> Option<usize> {
+    let s = trace.steps.get(k)?;
+    let peak = s.peak_frame?;
+    let base = frames.get(reference)?.face.as_ref()?.pose;
+    (reference + 1..=peak)
+        .find(|&i| {
+            frames[i].t_ms >= s.step.start_ms
+                && frames[i].face.as_ref().is_some_and(|f| {
+                    (f.pose.yaw - base.yaw).hypot(f.pose.pitch - base.pitch)
+                        >= cfg.target_rotation_deg
+                })
+        })
+        .or(Some(peak))
+}
+
 /// The per-step measurements of a challenge (steps whose rotation is below
 /// `min_rotation_deg`, or that could not be tracked, give `None`).
 pub fn measure_steps(
@@ -366,8 +392,8 @@ pub fn measure_steps(
 ) -> Vec<Option<ParallaxMeasurement>> {
     (0..trace.steps.len())
         .map(|k| {
-            let peak = trace.steps[k].peak_frame?;
             let reference = reference_frame(frames, trace, k, neutral_start)?;
+            let peak = target_frame(frames, trace, k, reference, cfg)?;
             let (a, b) = (
                 frames[reference].face.as_ref()?,
                 frames[peak].face.as_ref()?,
