@@ -185,6 +185,6 @@ mod tests {
         assert!(d.best_frame.is_some());
         let json = serde_json::to_value(&d).unwrap();
         assert_eq!(json["signals"][0]["name"], "passive");
-        assert_eq!(json["verdict"], "RETRY");
+        assert_eq!(json["verdict"], "PASS");
     }
 }
