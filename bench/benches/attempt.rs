@@ -26,38 +26,21 @@ use facegate::app::{self, Hooks};
 use facegate::config::Config;
 use facegate_bench::CpuTimes;
 use facegate_core::accounts::AccountChanges;
-use facegate_domain::{Challenge, Direction, Role, Step};
+use facegate_domain::Role;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
-fn tranv_challenge() -> Challenge {
-    let step = |direction, start_ms, end_ms| Step {
-        direction,
-        start_ms,
-        end_ms,
-    };
-    Challenge::with_timeline(
-        1_500,
-        vec![
-            step(Direction::Left, 1_500, 5_700),
-            step(Direction::Right, 6_300, 10_600),
-            step(Direction::Down, 10_700, 14_000),
-            step(Direction::Up, 14_100, 16_300),
-        ],
-        Vec::new(),
-        16_400,
-    )
-}
+/// The challenge the tranv recording follows (shared with the journey tests).
+const CHALLENGE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../crates/facegate/tests/fixtures/tranv-challenge.json"
+);
 
 fn mjpeg_frames(path: &std::path::Path) -> anyhow::Result<Vec<Vec<u8>>> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut starts: Vec<usize> = (0..bytes.len().saturating_sub(2))
-        .filter(|&i| bytes[i] == 0xFF && bytes[i + 1] == 0xD8 && bytes[i + 2] == 0xFF)
-        .collect();
-    starts.push(bytes.len());
-    Ok(starts
-        .windows(2)
-        .map(|w| bytes[w[0]..w[1]].to_vec())
+    Ok(facegate_vision::decode::split_mjpeg(&bytes)
+        .into_iter()
+        .map(<[u8]>::to_vec)
         .collect())
 }
 
@@ -215,7 +198,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async {
         let dir = tempfile::tempdir()?;
         let challenge_file = dir.path().join("challenge.json");
-        std::fs::write(&challenge_file, serde_json::to_string(&tranv_challenge())?)?;
+        std::fs::copy(CHALLENGE, &challenge_file)?;
         let mut config = Config {
             data_dir: dir.path().join("data"),
             listen: "127.0.0.1:0".parse()?,

@@ -4,7 +4,7 @@
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -15,7 +15,7 @@ use facegate_domain::FieldError;
 use serde_json::{json, Value};
 
 use crate::error::{ApiError, Code};
-use crate::extract::{check_content_length, MAX_JSON};
+use crate::extract::{check_content_length, content_type_is, MAX_JSON};
 use crate::AppState;
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -67,13 +67,7 @@ fn bearer(headers: &HeaderMap) -> ApiResult<String> {
 
 /// A small JSON object body (`application/json`).
 async fn json_object(request: Request<Body>) -> ApiResult<serde_json::Map<String, Value>> {
-    let is_json = request
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-    if !is_json {
+    if !content_type_is(request.headers(), "application/json") {
         return Err(ApiError::new(
             Code::UNSUPPORTED_MEDIA_TYPE,
             "the body must be application/json",
@@ -224,12 +218,7 @@ pub async fn upload_frame(
 ) -> ApiResult<Response> {
     let headers = request.headers().clone();
     let token = bearer(&headers)?;
-    let is_jpeg = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("image/jpeg"));
-    if !is_jpeg {
+    if !content_type_is(&headers, "image/jpeg") {
         return Err(ApiError::new(
             Code::UNSUPPORTED_MEDIA_TYPE,
             "a frame is one image/jpeg body",

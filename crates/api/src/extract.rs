@@ -39,7 +39,7 @@ pub fn check_content_length(headers: &HeaderMap, limit: usize) -> Result<(), Api
     }
 }
 
-fn content_type_is(headers: &HeaderMap, wanted: &str) -> bool {
+pub fn content_type_is(headers: &HeaderMap, wanted: &str) -> bool {
     headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

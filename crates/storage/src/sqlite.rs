@@ -178,6 +178,19 @@ async fn finalize_in(
     Ok(Some(updated))
 }
 
+/// Whether the transaction `reference` is open and not deleted.
+async fn is_open(conn: &mut SqliteConnection, reference: &str) -> StoreResult<bool> {
+    let open: Option<i64> = sqlx::query_scalar(&format!(
+        "SELECT 1 FROM auth_transactions WHERE reference = ? AND {OPEN_STATES} \
+         AND deleted_at IS NULL"
+    ))
+    .bind(reference)
+    .fetch_optional(conn)
+    .await
+    .map_err(db_err)?;
+    Ok(open.is_some())
+}
+
 /// Erases a deleted transaction's images and attempt decisions and ends its
 /// capture sessions (the attempts themselves stay: their nonces stay burnt).
 async fn erase_capture_data(
@@ -650,15 +663,7 @@ impl Store for SqliteStore {
     async fn open_capture_session(&self, session: &CaptureSession) -> StoreResult<bool> {
         let mut db = self.begin_write().await?;
         let r = session.transaction.to_string();
-        let open: Option<i64> = sqlx::query_scalar(&format!(
-            "SELECT 1 FROM auth_transactions WHERE reference = ? AND {OPEN_STATES} \
-             AND deleted_at IS NULL"
-        ))
-        .bind(&r)
-        .fetch_optional(&mut *db)
-        .await
-        .map_err(db_err)?;
-        if open.is_none() {
+        if !is_open(&mut db, &r).await? {
             return Ok(false);
         }
         sqlx::query(
@@ -797,15 +802,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<Option<AuthTransaction>> {
         let mut db = self.begin_write().await?;
         let r = finish.transaction.to_string();
-        let open: Option<i64> = sqlx::query_scalar(&format!(
-            "SELECT 1 FROM auth_transactions WHERE reference = ? AND {OPEN_STATES} \
-             AND deleted_at IS NULL"
-        ))
-        .bind(&r)
-        .fetch_optional(&mut *db)
-        .await
-        .map_err(db_err)?;
-        if open.is_none() {
+        if !is_open(&mut db, &r).await? {
             return Ok(None);
         }
         let done = sqlx::query(

@@ -6,17 +6,9 @@
 //! image-left side).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use facegate_vision::decode::split_mjpeg;
 use facegate_vision::models::ModelStore;
 use facegate_vision::pipeline::{Pipeline, PipelineConfig};
-
-/// Splits concatenated JPEGs at their start-of-image markers.
-fn split_mjpeg(bytes: &[u8]) -> Vec<&[u8]> {
-    let mut starts: Vec<usize> = (0..bytes.len().saturating_sub(2))
-        .filter(|&i| bytes[i] == 0xFF && bytes[i + 1] == 0xD8 && bytes[i + 2] == 0xFF)
-        .collect();
-    starts.push(bytes.len());
-    starts.windows(2).map(|w| &bytes[w[0]..w[1]]).collect()
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

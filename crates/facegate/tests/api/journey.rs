@@ -20,7 +20,7 @@
 use std::path::PathBuf;
 
 use chrono::Duration;
-use facegate_domain::{Challenge, Direction, Step};
+use facegate_domain::Challenge;
 use serde_json::{json, Value};
 
 use crate::capture::Capture;
@@ -47,13 +47,9 @@ pub fn shared_or_skip(test: &str) -> Option<PathBuf> {
 /// The JPEG frames of an MJPEG recording (30 fps).
 pub fn mjpeg_frames(path: &std::path::Path) -> Vec<Vec<u8>> {
     let bytes = std::fs::read(path).unwrap();
-    let mut starts: Vec<usize> = (0..bytes.len().saturating_sub(2))
-        .filter(|&i| bytes[i] == 0xFF && bytes[i + 1] == 0xD8 && bytes[i + 2] == 0xFF)
-        .collect();
-    starts.push(bytes.len());
-    starts
-        .windows(2)
-        .map(|w| bytes[w[0]..w[1]].to_vec())
+    facegate_vision::decode::split_mjpeg(&bytes)
+        .into_iter()
+        .map(<[u8]>::to_vec)
         .collect()
 }
 
@@ -61,24 +57,18 @@ pub const TRANV: &str = "pad/replay/tranvanluyt2203_face_anti_spoofing";
 
 /// The turns the tranv recording makes (pose trace of `real_30fps.mjpeg`:
 /// frontal until 1.8 s, user's left to 50° at 2.0–5.5 s, back, right to 23°
-/// at 7.3–10.4 s, down to 40° at 11.3–13.8 s, up to 35° at 14.5–16.0 s).
+/// at 7.3–10.4 s, down to 40° at 11.3–13.8 s, up to 35° at 14.5–16.0 s), as
+/// `tests/fixtures/tranv-challenge.json` (the attempt benchmark uses it too).
 pub fn tranv_challenge() -> Challenge {
-    let step = |direction, start_ms, end_ms| Step {
-        direction,
-        start_ms,
-        end_ms,
-    };
-    Challenge::with_timeline(
-        1_500,
-        vec![
-            step(Direction::Left, 1_500, 5_700),
-            step(Direction::Right, 6_300, 10_600),
-            step(Direction::Down, 10_700, 14_000),
-            step(Direction::Up, 14_100, 16_300),
-        ],
-        Vec::new(),
-        16_400,
-    )
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/tranv-challenge.json"
+    );
+    let challenge: Challenge =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    challenge.validate().unwrap();
+    assert_eq!(challenge.steps.len(), 4);
+    challenge
 }
 
 /// The neutral window only: what a recording without head turns can follow.

@@ -122,34 +122,43 @@ async fn initiate(
     )
 }
 
-#[tokio::test]
-async fn the_live_person_passes_in_the_browser_and_fails_against_another_persons_facemap() {
-    let Some(data) = shared_or_skip("browser journey") else {
-        return;
-    };
-    let video = data.join("video/live_person_a_640x480_30fps_20s.mjpeg");
-    let a = mjpeg_frames(&video);
+/// A browser whose fake camera plays the first 8 s of `frames`, and a
+/// server with the neutral test challenge on the system clock; `None` (after
+/// a SKIPPED line) without Chromium.
+async fn browser_and_app(
+    test: &str,
+    frames: &[Vec<u8>],
+) -> Option<(Browser, TestApp, tempfile::TempDir)> {
     let dir = tempfile::tempdir().unwrap();
-    let camera = dir.path().join("live_person_a.y4m");
-    y4m_of(&a, 8, &camera);
-    let Some(browser) = Browser::launch(
-        "browser journey",
+    let camera = dir.path().join("camera.y4m");
+    y4m_of(frames, 8, &camera);
+    let browser = Browser::launch(
+        test,
         Launch {
             fake_camera: true,
             camera_file: Some(camera),
             ..Launch::default()
         },
     )
-    .await
-    else {
-        return;
-    };
+    .await?;
     let app = spawn_app_with(Options {
         system_clock: true,
         fixed_challenge: Some(neutral_challenge()),
         ..Options::default()
     })
     .await;
+    Some((browser, app, dir))
+}
+
+#[tokio::test]
+async fn the_live_person_passes_in_the_browser_and_fails_against_another_persons_facemap() {
+    let Some(data) = shared_or_skip("browser journey") else {
+        return;
+    };
+    let a = mjpeg_frames(&data.join("video/live_person_a_640x480_30fps_20s.mjpeg"));
+    let Some((browser, app, _camera)) = browser_and_app("browser journey", &a).await else {
+        return;
+    };
     let acme = app.customer("Acme", true).await;
     let site = customer_site().await;
     let b = mjpeg_frames(&data.join("video/live_person_b_640x512_30fps_20s.mjpeg"));
@@ -180,27 +189,9 @@ async fn a_replayed_video_does_not_pass_in_the_browser() {
         return;
     };
     let fake = mjpeg_frames(&data.join(TRANV).join("fake_30fps.mjpeg"));
-    let dir = tempfile::tempdir().unwrap();
-    let camera = dir.path().join("replay.y4m");
-    y4m_of(&fake, 8, &camera);
-    let Some(browser) = Browser::launch(
-        "browser replay",
-        Launch {
-            fake_camera: true,
-            camera_file: Some(camera),
-            ..Launch::default()
-        },
-    )
-    .await
-    else {
+    let Some((browser, app, _camera)) = browser_and_app("browser replay", &fake).await else {
         return;
     };
-    let app = spawn_app_with(Options {
-        system_clock: true,
-        fixed_challenge: Some(neutral_challenge()),
-        ..Options::default()
-    })
-    .await;
     let acme = app.customer("Acme", true).await;
     let site = customer_site().await;
     // The person of the replay, enrolled from the genuine recording.
