@@ -10,9 +10,10 @@
 //! `taskset -c 0 cargo bench -p facegate-bench --bench attempt`.
 //!
 //! The same run measures the alternative that analyses every frame only when
-//! the attempt finishes (the frames are uploaded without pause, so nothing is
-//! analysed before `finish`): the ratio shows what analysing frames as they
-//! arrive buys.
+//! the attempt finishes (the same frames handed to the same engine and worker
+//! at once, then the decision awaited; the protocol itself refuses frames
+//! uploaded faster than they were captured): the ratio shows what analysing
+//! frames as they arrive buys.
 //!
 //! Environment: FACEGATE_BENCH_ATTEMPTS [5], FACEGATE_SHARED_DIR [../shared],
 //! FACEGATE_BENCH_OUT [<target dir>/bench-attempt.json].
@@ -51,6 +52,53 @@ struct Run {
     frames: u32,
 }
 
+/// The alternative design: every frame of the attempt is analysed only once
+/// the attempt is finished (all frames are handed to the engine at once and
+/// the decision awaited), on the same engine and worker as the server.
+async fn at_finish(
+    engine: &facegate::engine::VisionEngine,
+    challenge: &facegate_domain::Challenge,
+    model: &str,
+    template: &[f32],
+    frames: &[Vec<u8>],
+) -> anyhow::Result<Run> {
+    use facegate_core::engine::{AttemptContext, FaceEngine as _, FrameInput};
+    let analysis = engine.begin(AttemptContext {
+        challenge: challenge.clone(),
+        flash: false,
+        model: model.to_owned(),
+        templates: vec![template.to_vec()],
+    });
+    let cpu_before = CpuTimes::now();
+    let t0 = Instant::now();
+    let (mut index, mut t) = (0u32, 0u32);
+    while t <= challenge.duration_ms {
+        let jpeg: &[u8] = &frames[(t as usize * 30 / 1000) % frames.len()];
+        analysis.push(FrameInput {
+            index,
+            t_ms: t,
+            jpeg: jpeg.into(),
+        });
+        index += 1;
+        t += 66;
+    }
+    let verdict = analysis
+        .finish()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let decision_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    let cpu_s = match (CpuTimes::now(), cpu_before) {
+        (Some(now), Some(before)) => now.since(before).process,
+        _ => f64::NAN,
+    };
+    Ok(Run {
+        decision_ms,
+        cpu_s,
+        outcome: format!("{:?}", verdict.evidence),
+        frames: index,
+    })
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
@@ -64,7 +112,6 @@ async fn attempt(
     enrollment: &str,
     facemap: &[u8],
     frames: &[Vec<u8>],
-    paced: bool,
 ) -> anyhow::Result<Run> {
     let form = reqwest::multipart::Form::new()
         .part(
@@ -130,10 +177,8 @@ async fn attempt(
     let t0 = Instant::now();
     let (mut index, mut t) = (0u32, 0u32);
     while t <= duration {
-        if paced {
-            let due = t0 + Duration::from_millis(u64::from(t));
-            tokio::time::sleep_until(due.into()).await;
-        }
+        let due = t0 + Duration::from_millis(u64::from(t));
+        tokio::time::sleep_until(due.into()).await;
         let frame = &frames[(t as usize * 30 / 1000) % frames.len()];
         let response = call(
             reqwest::Method::POST,
@@ -227,10 +272,20 @@ fn main() -> anyhow::Result<()> {
         let (model, template) = facegate::engine::enrollment_template(&frames[600])?;
         let client = reqwest::Client::new();
         let mut results = Vec::new();
-        for (label, paced) in [("streaming", true), ("at finish", false)] {
+        let challenge: facegate_domain::Challenge =
+            serde_json::from_str(&std::fs::read_to_string(CHALLENGE)?)?;
+        let engine = facegate::engine::VisionEngine::shared(config.engine_settings());
+        for label in ["streaming", "at finish"] {
             let mut runs = Vec::new();
             // One warm-up attempt loads the models.
             for i in 0..=attempts {
+                if label == "at finish" {
+                    let run = at_finish(&engine, &challenge, &model, &template, &frames).await?;
+                    if i > 0 {
+                        runs.push(run);
+                    }
+                    continue;
+                }
                 let reference = facegate_domain::EnrollmentRef::new_random();
                 let (facemap, binding) = services
                     .issue_facemap(&account, reference, None, &model, vec![template.clone()])
@@ -259,7 +314,6 @@ fn main() -> anyhow::Result<()> {
                     &reference.to_string(),
                     &facemap,
                     &frames,
-                    paced,
                 )
                 .await?;
                 if i > 0 {

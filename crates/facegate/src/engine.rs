@@ -406,6 +406,8 @@ fn guidance(decision: &LivenessDecision) -> Vec<&'static str> {
             r::CAMERA_TOO_SLOW => "CAMERA_TOO_SLOW",
             r::FACE_LOST => "KEEP_FACE_IN_OVAL",
             r::MULTIPLE_FACES => "ONE_FACE_ONLY",
+            // Closer to the screen, its light reaches the face.
+            r::FLASH_NOT_FOLLOWED | r::FLASH_NOT_OBSERVED => "MOVE_CLOSER",
             other => match other {
                 "FACE_NOT_FOUND" => "FACE_NOT_FOUND",
                 "MORE_LIGHT" => "MORE_LIGHT",

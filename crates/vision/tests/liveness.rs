@@ -292,7 +292,7 @@ fn the_skin_follows_simulated_flashes_and_a_replay_lit_by_another_sequence_does_
         "{passed}/10 replays lit by another schedule passed"
     );
     let unlit = flash_signal(&spec, &analysed, &cfg);
-    assert_eq!(unlit.verdict, Verdict::Fail, "{unlit:?}");
+    assert_ne!(unlit.verdict, Verdict::Pass, "{unlit:?}");
 }
 
 /// A one-step challenge fitted to tranv's recording: neutral for 1.5 s,

@@ -24,7 +24,10 @@ use facegate_domain::Challenge;
 use serde_json::{json, Value};
 
 use crate::capture::Capture;
-use crate::helpers::{json as body_json, spawn_app_with, Customer, Options, TestApp};
+use crate::helpers::{
+    assert_problem, eventually, form, json as body_json, spawn_app_with, Customer, Options,
+    Receiver, TestApp,
+};
 
 /// The shared data folder, when present.
 pub fn shared_data() -> Option<PathBuf> {
@@ -140,9 +143,21 @@ async fn journey(
     frames: &[Vec<u8>],
     from_ms: u32,
 ) -> (Value, Value) {
+    journey_with(app, customer, enrollment, frames, from_ms, None).await
+}
+
+async fn journey_with(
+    app: &TestApp,
+    customer: &Customer,
+    enrollment: &(String, Vec<u8>),
+    frames: &[Vec<u8>],
+    from_ms: u32,
+    callback_url: Option<&str>,
+) -> (Value, Value) {
     let metadata = json!({
         "enrollmentTransactionReference": enrollment.0,
         "successUrl": "http://localhost:9/done",
+        "callbackUrl": callback_url,
     });
     let response = app.initiate(&customer.api, &metadata, &enrollment.1).await;
     let (status, body) = body_json(response).await;
@@ -164,6 +179,84 @@ fn signal<'a>(tx: &'a Value, name: &str) -> &'a Value {
         .unwrap()
 }
 
+/// The images are served decrypted to the admin role only, named by the
+/// callback, and gone with the transaction.
+async fn check_images_and_callback(
+    app: &TestApp,
+    acme: &Customer,
+    tx: &Value,
+    receiver: &Receiver,
+) {
+    let reference = tx["transactionReference"].as_str().unwrap();
+    let path = |tail: &str| format!("/api/netverify/v2/authentications/{reference}/images/{tail}");
+    let face_url = tx["images"][0]["href"].as_str().unwrap();
+    assert_eq!(face_url, app.url(&path("face")));
+    let liveness: Vec<&str> = tx["livenessImages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    for (n, url) in liveness.iter().enumerate() {
+        assert_eq!(*url, app.url(&path(&format!("liveness/{}", n + 1))));
+    }
+    let get = |tail: String, cred| app.request(reqwest::Method::GET, &path(&tail), cred).send();
+    for tail in ["face".to_owned(), format!("liveness/{}", liveness.len())] {
+        let response = get(tail.clone(), &acme.admin).await.unwrap();
+        assert_eq!(response.status(), 200, "{tail}");
+        assert_eq!(response.headers()["content-type"], "image/jpeg");
+        let bytes = response.bytes().await.unwrap();
+        assert_eq!(&bytes[..2], &[0xFF, 0xD8], "{tail} is a JPEG");
+    }
+    for tail in [
+        format!("liveness/{}", liveness.len() + 1),
+        "liveness/0".into(),
+        "liveness/x".into(),
+    ] {
+        assert_problem(
+            get(tail, &acme.admin).await.unwrap(),
+            404,
+            "IMAGE_NOT_FOUND",
+        )
+        .await;
+    }
+    assert_problem(
+        get("face".into(), &acme.api).await.unwrap(),
+        403,
+        "FORBIDDEN_ROLE",
+    )
+    .await;
+
+    eventually("the callback arrives", || async { receiver.count() >= 1 }).await;
+    let callback = form(&receiver.all()[0].body);
+    assert_eq!(callback["transactionResult"], "PASSED");
+    assert_eq!(callback["idScanImageFace"], face_url);
+    let named: Vec<String> = serde_json::from_str(&callback["livenessImages"]).unwrap();
+    assert_eq!(named, liveness);
+
+    let (status, _) = app.delete(&acme.admin, reference).await;
+    assert_eq!(status, 200);
+    assert_problem(
+        get("face".into(), &acme.admin).await.unwrap(),
+        404,
+        "TRANSACTION_NOT_FOUND",
+    )
+    .await;
+    assert_eq!(
+        app.services
+            .store
+            .image(
+                reference.parse().unwrap(),
+                facegate_storage::ImageKind::Face,
+                1
+            )
+            .await
+            .unwrap(),
+        None,
+        "DELETE erased the sealed image"
+    );
+}
+
 #[tokio::test]
 async fn a_live_person_following_the_challenge_passes_and_a_replay_of_the_same_turns_fails() {
     let Some(data) = shared_or_skip("tranv journey") else {
@@ -178,7 +271,8 @@ async fn a_live_person_following_the_challenge_passes_and_a_replay_of_the_same_t
     let real = mjpeg_frames(&data.join(TRANV).join("real_30fps.mjpeg"));
     let enrollment = enrollment_of(&app, &acme, &real[600]).await;
 
-    let (done, tx) = journey(&app, &acme, &enrollment, &real, 0).await;
+    let receiver = Receiver::start(0).await;
+    let (done, tx) = journey_with(&app, &acme, &enrollment, &real, 0, Some(&receiver.url)).await;
     assert_eq!(done["outcome"], "PASSED", "{done} {tx}");
     assert_eq!(
         done["redirect"]["url"],
@@ -193,6 +287,7 @@ async fn a_live_person_following_the_challenge_passes_and_a_replay_of_the_same_t
     assert_eq!(tx["decision"]["similarity"]["match"], true);
     assert_eq!(tx["images"][0]["classifier"], "face");
     assert!(!tx["livenessImages"].as_array().unwrap().is_empty());
+    check_images_and_callback(&app, &acme, &tx, &receiver).await;
 
     // The same head turns, replayed on a screen: the passive model sees it.
     let fake = mjpeg_frames(&data.join(TRANV).join("fake_30fps.mjpeg"));

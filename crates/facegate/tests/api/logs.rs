@@ -176,6 +176,64 @@ async fn credentials_tokens_and_facemaps_never_appear_in_the_logs() {
         .send()
         .await
         .unwrap();
+    // The capture protocol: its tokens, nonce and frames stay out too.
+    let session: Value = client
+        .post(format!("{base}/api/capture/v1/session"))
+        .header("Accept", "application/json")
+        .header("User-Agent", "Log Test/1.0")
+        .json(&json!({ "authorizationToken": token }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let capture_token = session["captureToken"].as_str().unwrap().to_owned();
+    let attempt: Value = client
+        .post(format!("{base}/api/capture/v1/attempts"))
+        .header("Accept", "application/json")
+        .header("User-Agent", "Log Test/1.0")
+        .bearer_auth(&capture_token)
+        .json(&json!({ "flash": true }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (attempt_id, nonce) = (
+        attempt["attemptId"].as_str().unwrap(),
+        attempt["nonce"].as_str().unwrap().to_owned(),
+    );
+    let frame = crate::capture::blank_jpeg();
+    let uploaded = client
+        .post(format!(
+            "{base}/api/capture/v1/attempts/{attempt_id}/frames"
+        ))
+        .header("Accept", "application/json")
+        .header("User-Agent", "Log Test/1.0")
+        .header("Content-Type", "image/jpeg")
+        .header("Capture-Nonce", &nonce)
+        .header("Capture-Time-Ms", "0")
+        .header("Capture-Frame", "0")
+        .bearer_auth(&capture_token)
+        .body(frame.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploaded.status(), 202);
+    let finished = client
+        .post(format!(
+            "{base}/api/capture/v1/attempts/{attempt_id}/finish"
+        ))
+        .header("Accept", "application/json")
+        .header("User-Agent", "Log Test/1.0")
+        .bearer_auth(&capture_token)
+        .json(&json!({ "nonce": nonce }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(finished.status(), 200);
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
 
     let logs = std::fs::read(&log_path).unwrap();
@@ -191,6 +249,8 @@ async fn credentials_tokens_and_facemaps_never_appear_in_the_logs() {
         ("wrong secret", "wrong-secret-value".to_owned()),
         ("Basic header", basic),
         ("authorization token", token.clone()),
+        ("capture token", capture_token.clone()),
+        ("attempt nonce", nonce.clone()),
         ("facemap (base64)", STANDARD.encode(&facemap[49..97])),
         (
             "facemap (base64url)",
@@ -207,5 +267,14 @@ async fn credentials_tokens_and_facemaps_never_appear_in_the_logs() {
     assert!(
         !logs.windows(32).any(|w| w == &facemap[60..92]),
         "raw facemap bytes appear in the logs"
+    );
+    let tail = &frame[frame.len() - 40..frame.len() - 8];
+    assert!(
+        !logs.windows(32).any(|w| w == tail),
+        "frame bytes appear in the logs"
+    );
+    assert!(
+        !text.contains(&STANDARD.encode(tail)),
+        "base64 frame bytes appear in the logs"
     );
 }

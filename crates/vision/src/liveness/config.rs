@@ -162,6 +162,14 @@ pub struct FlashConfig {
     pub max_lag_ms: u32,
     /// Fewest face frames inside flash windows needed to decide. Default 4.
     pub min_flash_frames: usize,
+    /// Whether a face that does not follow the flashes fails the attempt
+    /// (an attack) or only asks for a retry. Default false (retry): the
+    /// signal is validated by simulation only (docs/liveness.md), and how
+    /// strongly a real screen lights a real face depends on the screen, the
+    /// distance and the room; a retry can never pass, so an injected video
+    /// still never passes, while a genuine user in a bright room is not
+    /// declared an attacker.
+    pub fail_on_mismatch: bool,
 }
 
 impl Default for FlashConfig {
@@ -170,6 +178,7 @@ impl Default for FlashConfig {
             threshold: 0.5,
             max_lag_ms: 300,
             min_flash_frames: 4,
+            fail_on_mismatch: false,
         }
     }
 }

@@ -127,7 +127,11 @@ pub fn flash_signal(
             NAME,
             best,
             threshold,
-            Verdict::Fail,
+            if cfg.fail_on_mismatch {
+                Verdict::Fail
+            } else {
+                Verdict::Retry
+            },
             vec![reasons::FLASH_NOT_FOLLOWED],
         )
     }
@@ -174,7 +178,10 @@ mod tests {
 
     #[test]
     fn a_face_lit_by_the_flashes_follows_them_and_a_replay_does_not() {
-        let cfg = FlashConfig::default();
+        let cfg = FlashConfig {
+            fail_on_mismatch: true,
+            ..FlashConfig::default()
+        };
         let spec = ChallengeSpec::from_seed(11, true);
         let live = flash_signal(&spec, &frames(&spec, &spec, 100, 0.1), &cfg);
         assert_eq!(live.verdict, Verdict::Pass, "{live:?}");
@@ -191,6 +198,14 @@ mod tests {
         // An unlit face (a screen that shows no flash) fails.
         let unlit = flash_signal(&spec, &frames(&spec, &spec, 0, 0.0), &cfg);
         assert_eq!(unlit.verdict, Verdict::Fail, "{unlit:?}");
+        // By default a mismatch asks for a retry, which never passes.
+        let unlit = flash_signal(
+            &spec,
+            &frames(&spec, &spec, 0, 0.0),
+            &FlashConfig::default(),
+        );
+        assert_eq!(unlit.verdict, Verdict::Retry, "{unlit:?}");
+        assert_eq!(unlit.reasons, vec![reasons::FLASH_NOT_FOLLOWED]);
     }
 
     #[test]
