@@ -207,6 +207,12 @@ pub struct IdentityConfig {
     /// Brightness of the best frame's crop below which the user needs more
     /// light (0–255). Default 50, as `QualityPolicy`.
     pub min_brightness: f32,
+    /// Templates of frames turned further than this (|yaw| or |pitch|,
+    /// degrees) are not compared: the embedder is trained for near-frontal
+    /// faces, and the same person at a 40–50° turn measured a cosine of 0.32
+    /// to his frontal frame (the tranv recording in the browser test), below
+    /// `min_similarity`. Default 30 (the challenge asks for 25–30°).
+    pub max_compare_deg: f32,
 }
 
 impl Default for IdentityConfig {
@@ -218,6 +224,7 @@ impl Default for IdentityConfig {
             min_face_fraction: 0.8,
             min_interocular_px: 30.0,
             min_brightness: 50.0,
+            max_compare_deg: 30.0,
         }
     }
 }

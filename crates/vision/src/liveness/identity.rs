@@ -96,6 +96,9 @@ pub fn identity_signal(
         let Some(t) = face.template.as_ref() else {
             continue;
         };
+        if face.pose.yaw.abs().max(face.pose.pitch.abs()) > cfg.max_compare_deg {
+            continue;
+        }
         let s = match score_fn {
             Some(f) if t.model == reference.model => f(&t.vector, &reference.vector),
             // Templates of another model cannot be compared: treat as a change.
@@ -169,6 +172,22 @@ mod tests {
         let r = identity_signal(&frames, best, &IdentityConfig::default());
         assert_eq!(r.verdict, Verdict::Pass, "{r:?}");
         assert!(r.score > 0.99);
+    }
+
+    #[test]
+    fn templates_of_strongly_turned_frames_are_not_compared() {
+        let mut frames = frames();
+        // Frame 25 (30°) is compared; a 45° frame with a low score is not.
+        frames[25] = with_template(frames[25].clone(), vec![1.0, 0.0, 0.0]);
+        frames[29].face.as_mut().unwrap().pose.yaw = 45.0;
+        frames[29] = with_template(frames[29].clone(), vec![0.3, 1.0, 0.0]);
+        let best = best_frame(&frames);
+        let r = identity_signal(&frames, best, &IdentityConfig::default());
+        assert_eq!(r.verdict, Verdict::Pass, "{r:?}");
+        frames[29].face.as_mut().unwrap().pose.yaw = 25.0;
+        let r = identity_signal(&frames, best, &IdentityConfig::default());
+        assert_eq!(r.verdict, Verdict::Fail, "{r:?}");
+        assert_eq!(r.reasons, vec![reasons::IDENTITY_CHANGED]);
     }
 
     #[test]

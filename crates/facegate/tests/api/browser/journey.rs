@@ -7,8 +7,9 @@
 //! (`examples/pose_trace`), so they cannot follow any head-turn schedule: the
 //! server gets the test-only neutral challenge (`dev.fixed_challenge`,
 //! refused in production), and liveness rests on the passive model and
-//! identity consistency. `tests/api/journey.rs` runs the full head-turn
-//! challenge on the tranv recording over the same protocol.
+//! identity consistency. The full head-turn challenge runs in the browser on
+//! the tranv recording (left, right, down and up turns), whose attempt starts
+//! on the frame at which the fake camera's file loops to its start.
 
 use std::time::Duration;
 
@@ -207,5 +208,80 @@ async fn a_replayed_video_does_not_pass_in_the_browser() {
     let (_, tx) = app.retrieve(&acme.admin, &reference).await;
     assert_ne!(tx["transactionResult"], "PASSED", "{tx}");
     assert_eq!(tx["decision"]["liveness"]["verdict"], "FAIL", "{tx}");
+    app.stop().await;
+}
+
+/// The full head-turn challenge in the browser: the tranv recording turns
+/// left, right, down and up; the server gets the challenge asking for those
+/// turns at those times (`tests/fixtures/tranv-challenge.json`), and the
+/// attempt starts when the fake camera's file loops back to its first frame,
+/// so that the challenge's `t = 0` meets the recording's start.
+#[tokio::test]
+async fn a_recorded_head_turn_sequence_passes_the_challenge_in_the_browser() {
+    let Some(data) = shared_or_skip("browser challenge") else {
+        return;
+    };
+    let real = mjpeg_frames(&data.join(TRANV).join("real_30fps.mjpeg"));
+    // 17 s: the 16.4-s challenge, and the loop length the start waits for.
+    const LOOP_S: usize = 17;
+    let dir = tempfile::tempdir().unwrap();
+    let camera = dir.path().join("tranv.y4m");
+    y4m_of(&real, LOOP_S, &camera);
+    let Some(browser) = Browser::launch(
+        "browser challenge",
+        Launch {
+            fake_camera: true,
+            camera_file: Some(camera),
+            ..Launch::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let app = spawn_app_with(Options {
+        system_clock: true,
+        fixed_challenge: Some(crate::journey::tranv_challenge()),
+        ..Options::default()
+    })
+    .await;
+    let acme = app.customer("Acme", true).await;
+    let site = customer_site().await;
+    let enrolled = enrollment_of(&app, &acme, &real[600]).await;
+    let (reference, redirect) = initiate(&app, &acme, &enrolled, &site).await;
+    let page = browser.new_page().await;
+    page.goto(&redirect).await;
+    page.wait_for(
+        "document.getElementById('app').dataset.state === 'ready'",
+        WAIT,
+    )
+    .await;
+    // Click in the page itself, on the animation frame at which the preview
+    // is about to wrap around to the recording's first frame.
+    page.eval(&format!(
+        "new Promise(done => {{ const v = document.getElementById('preview'); \
+         const tick = () => {{ if (v.currentTime % {LOOP_S} > {LOOP_S} - 0.06) {{ \
+         document.getElementById('start').click(); done(true); }} else requestAnimationFrame(tick); }}; \
+         requestAnimationFrame(tick); }})"
+    ))
+    .await;
+    page.wait_for(&format!("location.href.startsWith({})", json!(site)), WAIT)
+        .await;
+    let landed = page.url().await;
+    assert_eq!(
+        query_of(&landed)["transactionReference"],
+        reference,
+        "{landed}"
+    );
+    let (_, tx) = app.retrieve(&acme.admin, &reference).await;
+    let challenge = tx["decision"]["liveness"]["signals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "challenge")
+        .cloned()
+        .unwrap();
+    assert_eq!(challenge["verdict"], "PASS", "{tx}");
+    assert_eq!(tx["transactionResult"], "PASSED", "{tx}");
     app.stop().await;
 }
