@@ -662,6 +662,23 @@ mod tests {
         assert_eq!(jpeg_dimensions(&[]), None);
     }
 
+    proptest::proptest! {
+        /// Untrusted frame bytes never make the header parser panic, and
+        /// whatever it reads comes from a frame header inside the bytes.
+        #[test]
+        fn the_jpeg_header_parser_survives_any_bytes(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+            prefix in proptest::prelude::any::<bool>(),
+        ) {
+            let mut bytes = if prefix { vec![0xFF, 0xD8] } else { Vec::new() };
+            bytes.extend_from_slice(&body);
+            if let Some((w, h)) = jpeg_dimensions(&bytes) {
+                proptest::prop_assert!(bytes.starts_with(&[0xFF, 0xD8]));
+                proptest::prop_assert!(w <= 65_535 && h <= 65_535);
+            }
+        }
+    }
+
     #[test]
     fn redirects_keep_the_customer_query_and_add_the_result() {
         let base = RedirectUrl::from_trusted("https://acme.example/done?session=7".into());
