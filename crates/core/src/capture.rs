@@ -487,6 +487,9 @@ impl Services {
             .await
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
         let outcome = attempt_outcome(verdict.evidence, attempt.number);
+        let label = format!("outcome=\"{}\"", outcome.as_str());
+        self.metrics
+            .increment("facegate_capture_attempts_total", &label);
         let now = self.clock.now();
         let mut decision = verdict.decision.clone();
         if let Some(object) = decision.as_object_mut() {

@@ -222,11 +222,16 @@ impl FaceEngine for VisionEngine {
     }
 }
 
-/// Frames analysed so far, and the JPEGs kept for the images.
+/// One analysed frame: its index, its features, its JPEG when kept.
+type Analysed = (u32, FrameFeatures, Option<Arc<[u8]>>);
+
+/// Frames analysed so far, and the JPEGs kept for the images: only those
+/// of the sampled frames that get a template (the best frame is one of
+/// them), so an attempt holds at most a fifth of its uploads.
 #[derive(Default)]
 struct Frames {
     pushed: usize,
-    analysed: Vec<(u32, FrameFeatures, Arc<[u8]>)>,
+    analysed: Vec<Analysed>,
     /// Frames whose analysis failed (undecodable): counted as no face.
     failed: usize,
     error: Option<String>,
@@ -278,7 +283,8 @@ impl AttemptAnalysis for VisionAttempt {
             let mut frames = lock(&state);
             match result {
                 Ok((Ok(features), frame)) => {
-                    frames.analysed.push((frame.index, features, frame.jpeg))
+                    let keep = options.template.then_some(frame.jpeg);
+                    frames.analysed.push((frame.index, features, keep));
                 }
                 // A frame that does not decode is a frame without a face.
                 Ok((Err(_), _)) => frames.failed += 1,
@@ -349,10 +355,11 @@ impl AttemptAnalysis for VisionAttempt {
                 );
                 object.insert("flashShown".into(), flash.into());
             }
-            verdict.face_image = decision.best_frame.map(|i| analysed[i].2.clone());
-            verdict.liveness_images = liveness_frames(&spec, &features)
+            verdict.face_image = decision.best_frame.and_then(|i| analysed.get(i)?.2.clone());
+            let kept: Vec<bool> = analysed.iter().map(|(_, _, j)| j.is_some()).collect();
+            verdict.liveness_images = liveness_frames(&spec, &features, &kept)
                 .into_iter()
-                .map(|i| analysed[i].2.clone())
+                .filter_map(|i| analysed.get(i)?.2.clone())
                 .collect();
             verdict
         })
@@ -361,14 +368,17 @@ impl AttemptAnalysis for VisionAttempt {
     }
 }
 
-/// The frames shown as liveness images: the most frontal neutral frame and
-/// the frame of largest rotation in each step window.
-fn liveness_frames(spec: &ChallengeSpec, frames: &[FrameFeatures]) -> Vec<usize> {
+/// The frames shown as liveness images, among those whose JPEG was `kept`:
+/// the most frontal neutral frame and the frame of largest rotation in each
+/// step window.
+fn liveness_frames(spec: &ChallengeSpec, frames: &[FrameFeatures], kept: &[bool]) -> Vec<usize> {
     let with_face = |lo: u32, hi: u32| {
-        frames
-            .iter()
-            .enumerate()
-            .filter(move |(_, f)| f.face.is_some() && f.t_ms >= lo && f.t_ms < hi)
+        frames.iter().enumerate().filter(move |(i, f)| {
+            kept.get(*i).copied().unwrap_or(false)
+                && f.face.is_some()
+                && f.t_ms >= lo
+                && f.t_ms < hi
+        })
     };
     let turn = |f: &FrameFeatures| {
         f.face
