@@ -15,7 +15,7 @@ use facegate_domain::FieldError;
 use serde_json::{json, Value};
 
 use crate::error::{ApiError, Code};
-use crate::extract::{check_content_length, content_type_is, MAX_JSON};
+use crate::extract::{check_content_length, content_type_is, json_bytes};
 use crate::AppState;
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -67,16 +67,7 @@ fn bearer(headers: &HeaderMap) -> ApiResult<String> {
 
 /// A small JSON object body (`application/json`).
 async fn json_object(request: Request<Body>) -> ApiResult<serde_json::Map<String, Value>> {
-    if !content_type_is(request.headers(), "application/json") {
-        return Err(ApiError::new(
-            Code::UNSUPPORTED_MEDIA_TYPE,
-            "the body must be application/json",
-        ));
-    }
-    check_content_length(request.headers(), MAX_JSON)?;
-    let bytes = axum::body::to_bytes(request.into_body(), MAX_JSON)
-        .await
-        .map_err(|_| ApiError::new(Code::PAYLOAD_TOO_LARGE, "the body exceeds 16384 bytes"))?;
+    let bytes = json_bytes(request).await?;
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(ApiError::new(

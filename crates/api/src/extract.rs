@@ -130,8 +130,8 @@ pub async fn facemap_initiate_body(
     }
 }
 
-/// The JSON body of `web/initiate`.
-pub async fn json_initiate_body(request: Request<Body>) -> Result<InitiateRequest, ApiError> {
+/// An `application/json` body of at most [`MAX_JSON`] bytes, unparsed.
+pub async fn json_bytes(request: Request<Body>) -> Result<axum::body::Bytes, ApiError> {
     if !content_type_is(request.headers(), "application/json") {
         return Err(ApiError::new(
             Code::UNSUPPORTED_MEDIA_TYPE,
@@ -139,10 +139,14 @@ pub async fn json_initiate_body(request: Request<Body>) -> Result<InitiateReques
         ));
     }
     check_content_length(request.headers(), MAX_JSON)?;
-    let bytes = axum::body::to_bytes(request.into_body(), MAX_JSON)
+    axum::body::to_bytes(request.into_body(), MAX_JSON)
         .await
-        .map_err(|_| too_large("the request body", MAX_JSON))?;
-    metadata_fields(&bytes)
+        .map_err(|_| too_large("the request body", MAX_JSON))
+}
+
+/// The JSON body of `web/initiate`.
+pub async fn json_initiate_body(request: Request<Body>) -> Result<InitiateRequest, ApiError> {
+    metadata_fields(&json_bytes(request).await?)
 }
 
 /// Accepts the bare object or `{"enrollmentMetadata": {...}}` (SPEC §2.1).
