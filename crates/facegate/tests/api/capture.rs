@@ -499,3 +499,26 @@ async fn a_deleted_transaction_ends_its_capture() {
     .await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_capture_works_with_the_servers_copy_of_the_facemap() {
+    let app = spawn_app().await;
+    let acme = app.customer("Acme", true).await;
+    let (enrollment, _) = app.enrollment_with(&acme.account, false, |_| {}).await;
+    let response = app
+        .request(
+            Method::POST,
+            "/api/authentication/v1/web/initiate",
+            &acme.api,
+        )
+        .json(&json!({ "enrollmentTransactionReference": enrollment.to_string() }))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = body_json(response).await;
+    assert_eq!(status, 200, "{body}");
+    let token = authorization_token(body["redirectUrl"].as_str().unwrap());
+    let capture = Capture::open(&app, &token).await;
+    assert_eq!(capture.blank_attempt().await["outcome"], "RETRY");
+    app.stop().await;
+}

@@ -318,6 +318,25 @@ async fn the_live_recording_passes_for_its_own_facemap_and_fails_for_another_per
     assert_eq!(done["outcome"], "PASSED", "{done} {tx}");
     assert_eq!(signal(&tx, "challenge")["verdict"], "NOT_APPLICABLE");
 
+    // Retention: the images go after capture.image_retention_days (30).
+    let reference = tx["transactionReference"].as_str().unwrap();
+    let face = format!("/api/netverify/v2/authentications/{reference}/images/face");
+    let get_face = || app.request(reqwest::Method::GET, &face, &acme.admin).send();
+    assert_eq!(get_face().await.unwrap().status(), 200);
+    app.advance(Duration::days(29));
+    assert_eq!(app.services.enforce_retention().await.unwrap(), 0);
+    assert_eq!(get_face().await.unwrap().status(), 200);
+    app.advance(Duration::days(2));
+    assert!(app.services.enforce_retention().await.unwrap() >= 2);
+    assert_problem(get_face().await.unwrap(), 404, "IMAGE_NOT_FOUND").await;
+    let (_, kept) = app.retrieve(&acme.admin, reference).await;
+    assert_eq!(
+        kept["transactionResult"], "PASSED",
+        "the decision outlives the images"
+    );
+    assert_eq!(kept["images"], json!([]));
+    assert_eq!(kept["livenessImages"], json!([]));
+
     let (done, tx) = journey(&app, &acme, &enrolled_b, &a, 0).await;
     assert_eq!(done["outcome"], "FAILED", "{tx}");
     assert_eq!(tx["transactionResult"], "FAILED");
