@@ -128,7 +128,23 @@ fn frame_limits(state: &AppState) -> Value {
 pub async fn open_session(State(state): State<AppState>, request: Request) -> ApiResult<Response> {
     let body = json_object(request).await?;
     let token = required_string(&body, "authorizationToken")?;
-    let opened = state.services.open_capture_session(&token).await?;
+    // A native app says so; the web client sends nothing.
+    let scan_source = match body.get("scanSource") {
+        None | Some(Value::Null) => Some(facegate_domain::ScanSource::Web),
+        Some(Value::String(s)) => facegate_domain::ScanSource::parse(s),
+        Some(_) => None,
+    }
+    .ok_or_else(|| {
+        ApiError::validation(vec![FieldError::new(
+            "scanSource",
+            "FIELD_INVALID",
+            "scanSource must be WEB or SDK",
+        )])
+    })?;
+    let opened = state
+        .services
+        .open_capture_session(&token, scan_source)
+        .await?;
     let mut map = session_json(&opened.view);
     map.insert("captureToken".into(), opened.capture_token.into());
     map.insert("frame".into(), frame_limits(&state));

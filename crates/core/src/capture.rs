@@ -12,8 +12,8 @@ use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
 use facegate_domain::{
     attempt_outcome, AttemptOutcome, AttemptState, AuthTransaction, CaptureAttempt, CaptureSession,
-    Challenge, FrameCursor, FrameRefusal, RedirectUrl, TransactionRef, TransactionState,
-    MAX_ATTEMPTS,
+    Challenge, FrameCursor, FrameRefusal, RedirectUrl, ScanSource, TransactionRef,
+    TransactionState, MAX_ATTEMPTS,
 };
 use facegate_facemap::ImageSlot;
 use facegate_storage::{AttemptFinish, ImageKind, SealedImage};
@@ -182,6 +182,7 @@ impl Services {
     pub async fn open_capture_session(
         &self,
         authorization_token: &str,
+        scan_source: ScanSource,
     ) -> ServiceResult<OpenedSession> {
         let tx = self
             .store
@@ -198,7 +199,8 @@ impl Services {
             tx.reference,
             self.clock.now(),
             tx.expires_at,
-        );
+        )
+        .with_scan_source(scan_source);
         if !self.store.open_capture_session(&session).await? {
             // Finalised between the read and the write.
             let now = self.store.transaction(tx.reference).await?;

@@ -304,6 +304,9 @@ pub struct CaptureSession {
     pub expires_at: DateTime<Utc>,
     /// Set when a newer session of the same transaction replaced it.
     pub ended_at: Option<DateTime<Utc>>,
+    /// The kind of client that opened it; becomes the transaction's
+    /// `scanSource`.
+    pub scan_source: crate::ScanSource,
 }
 
 impl CaptureSession {
@@ -320,7 +323,14 @@ impl CaptureSession {
             created_at: now,
             expires_at: (now + Duration::minutes(CAPTURE_SESSION_MINUTES)).min(tx_expires_at),
             ended_at: None,
+            scan_source: crate::ScanSource::Web,
         }
+    }
+
+    /// The same session, opened by a client of kind `scan_source`.
+    pub fn with_scan_source(mut self, scan_source: crate::ScanSource) -> Self {
+        self.scan_source = scan_source;
+        self
     }
 
     pub fn is_usable(&self, now: DateTime<Utc>) -> bool {

@@ -676,21 +676,24 @@ impl Store for SqliteStore {
         .map_err(db_err)?;
         sqlx::query(
             "INSERT INTO capture_sessions (token_hash, transaction_ref, created_at, expires_at, \
-             ended_at) VALUES (?, ?, ?, ?, ?)",
+             ended_at, scan_source) VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(session.token_hash.as_slice())
         .bind(&r)
         .bind(ms(session.created_at))
         .bind(ms(session.expires_at))
         .bind(opt_ms(session.ended_at))
+        .bind(session.scan_source.as_str())
         .execute(&mut *db)
         .await
         .map_err(db_err)?;
         sqlx::query(
-            "UPDATE auth_transactions SET state = 'STARTED', started_at = ? \
-             WHERE reference = ? AND state = 'CREATED'",
+            "UPDATE auth_transactions SET state = 'STARTED', \
+             started_at = COALESCE(started_at, ?), scan_source = ? \
+             WHERE reference = ?",
         )
         .bind(ms(session.created_at))
+        .bind(session.scan_source.as_str())
         .bind(&r)
         .execute(&mut *db)
         .await

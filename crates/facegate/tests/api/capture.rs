@@ -176,6 +176,7 @@ async fn opening_a_capture_session_starts_the_transaction() {
     assert_eq!(body["captureToken"].as_str().unwrap().len(), 43);
     let (_, tx) = app.retrieve(&acme.admin, &reference).await;
     assert_eq!(tx["transactionResult"], "STARTED");
+    assert_eq!(tx["scanSource"], "WEB");
 
     // A reload opens a new session and ends the first one.
     let first = Capture {
@@ -520,5 +521,37 @@ async fn a_capture_works_with_the_servers_copy_of_the_facemap() {
     let token = authorization_token(body["redirectUrl"].as_str().unwrap());
     let capture = Capture::open(&app, &token).await;
     assert_eq!(capture.blank_attempt().await["outcome"], "RETRY");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_native_app_marks_the_transaction_as_sdk_and_a_wrong_scan_source_is_refused() {
+    let app = spawn_app().await;
+    let acme = app.customer("Acme", true).await;
+    let (reference, token) = initiated(&app, &acme, json!({})).await;
+    let open = |scan_source: Value| {
+        capture_request(&app, Method::POST, "/api/capture/v1/session")
+            .json(&json!({ "authorizationToken": token, "scanSource": scan_source }))
+            .send()
+    };
+    let refused = assert_problem(
+        open(json!("MOBILE")).await.unwrap(),
+        400,
+        "VALIDATION_FAILED",
+    )
+    .await;
+    assert_eq!(refused["errors"][0]["field"], "scanSource");
+    assert_problem(open(json!(1)).await.unwrap(), 400, "VALIDATION_FAILED").await;
+    let (_, tx) = app.retrieve(&acme.admin, &reference).await;
+    assert_eq!(
+        tx["transactionResult"], "CREATED",
+        "a refused call changes nothing"
+    );
+    assert_eq!(open(json!("SDK")).await.unwrap().status(), 201);
+    let (_, tx) = app.retrieve(&acme.admin, &reference).await;
+    assert_eq!(
+        (tx["transactionResult"].as_str(), tx["scanSource"].as_str()),
+        (Some("STARTED"), Some("SDK"))
+    );
     app.stop().await;
 }

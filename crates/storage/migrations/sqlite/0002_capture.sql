@@ -18,7 +18,8 @@ CREATE TABLE capture_sessions (
     transaction_ref TEXT    NOT NULL REFERENCES auth_transactions (reference),
     created_at      INTEGER NOT NULL,
     expires_at      INTEGER NOT NULL,
-    ended_at        INTEGER
+    ended_at        INTEGER,
+    scan_source     TEXT    NOT NULL CHECK (scan_source IN ('WEB', 'SDK'))
 ) WITHOUT ROWID;
 
 CREATE INDEX capture_sessions_by_transaction ON capture_sessions (transaction_ref);

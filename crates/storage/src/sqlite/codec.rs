@@ -39,7 +39,7 @@ pub(super) const OUTBOX_COLUMNS: &str = "id, account, transaction_ref, event, ur
      status, attempts, first_attempt_at, next_attempt_at, created_at";
 
 pub(super) const SESSION_COLUMNS: &str =
-    "token_hash, transaction_ref, created_at, expires_at, ended_at";
+    "token_hash, transaction_ref, created_at, expires_at, ended_at, scan_source";
 
 pub(super) const CAPTURE_ATTEMPT_COLUMNS: &str = "id, transaction_ref, number, nonce, challenge, \
      flash, issued_at, state, outcome, finished_at";
@@ -263,6 +263,7 @@ pub(super) fn capture_session(row: &SqliteRow) -> StoreResult<CaptureSession> {
         created_at: time(row, "created_at")?,
         expires_at: time(row, "expires_at")?,
         ended_at: opt_time(row, "ended_at")?,
+        scan_source: enum_of(row, "scan_source", ScanSource::parse)?,
     })
 }
 
