@@ -554,3 +554,46 @@ fn an_unknown_subcommand_or_flag_fails_with_usage() {
     let stderr = fails(dir.path(), &["account", "create"]);
     assert!(stderr.contains("--name"), "{stderr}");
 }
+
+#[test]
+fn enrollment_demo_makes_the_template_from_a_face_image_and_refuses_one_without_a_face() {
+    let Some(data) = crate::journey::shared_or_skip("enrollment demo --face-image") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let account = id_of(&create_account(dir.path(), "Acme", true));
+    let face = data.join("lfw/lfw-deepfunneled/Aaron_Peirsol/Aaron_Peirsol_0001.jpg");
+    let facemap = dir.path().join("facemap.bin");
+    let args = |image: &Path| {
+        vec![
+            "enrollment".to_owned(),
+            "demo".to_owned(),
+            "--account".to_owned(),
+            account.clone(),
+            "--facemap-out".to_owned(),
+            facemap.display().to_string(),
+            "--face-image".to_owned(),
+            image.display().to_string(),
+            "--json".to_owned(),
+        ]
+    };
+    let owned = args(&face);
+    let made = succeeds_json(
+        dir.path(),
+        &owned.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert!(made["enrollmentTransactionReference"].is_string(), "{made}");
+    assert!(
+        std::fs::metadata(&facemap).unwrap().len() > 2048,
+        "a 512-D template"
+    );
+
+    let blank = dir.path().join("blank.jpg");
+    std::fs::write(&blank, crate::capture::blank_jpeg()).unwrap();
+    let owned = args(&blank);
+    let message = fails(
+        dir.path(),
+        &owned.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert!(message.contains("no face found"), "{message}");
+}
