@@ -304,6 +304,13 @@ impl Services {
                 contents.model
             )));
         }
+        // Loading the models (the first attempt) blocks: off the async
+        // workers, and before an attempt is used up by a broken installation.
+        let ready = engine.clone();
+        tokio::task::spawn_blocking(move || ready.ready())
+            .await
+            .map_err(|e| ServiceError::Internal(format!("face engine start-up: {e}")))?
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
         let challenge = match &self.settings.capture.fixed_challenge {
             Some(fixed) => {
                 let mut c = fixed.clone();

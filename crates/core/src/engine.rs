@@ -51,6 +51,9 @@ pub struct EngineError(pub String);
 pub trait FaceEngine: Send + Sync + 'static {
     /// The facemap models this engine can compare with.
     fn supports_model(&self, model: &str) -> bool;
+    /// Loads what the engine needs (may block for a while the first time);
+    /// an error means the installation is broken.
+    fn ready(&self) -> Result<(), EngineError>;
     fn begin(&self, context: AttemptContext) -> Box<dyn AttemptAnalysis>;
 }
 

@@ -102,10 +102,12 @@ pub async fn services(
     )))
 }
 
-/// Test and embedding hooks: the clock and the DNS used for callbacks.
+/// Test and embedding hooks: the clock, the DNS used for callbacks and the
+/// face engine (by default the real models, `engine::VisionEngine`).
 pub struct Hooks {
     pub clock: Arc<dyn Clock>,
     pub lookup: Arc<dyn NameLookup>,
+    pub engine: Option<Arc<dyn facegate_core::FaceEngine>>,
 }
 
 impl Default for Hooks {
@@ -113,6 +115,7 @@ impl Default for Hooks {
         Self {
             clock: Arc::new(SystemClock),
             lookup: Arc::new(SystemLookup),
+            engine: None,
         }
     }
 }
@@ -152,13 +155,16 @@ pub async fn start(
     config.validate()?;
     let addr = listener.local_addr()?;
     let services = services(config, hooks.clock, config.base_url(addr)).await?;
-    let services = Arc::new(
-        Arc::into_inner(services)
-            .ok_or_else(|| anyhow::anyhow!("the services are already shared"))?
-            .with_engine(crate::engine::VisionEngine::shared(
-                config.engine_settings(),
-            )),
-    );
+    let services =
+        Arc::new(
+            Arc::into_inner(services)
+                .ok_or_else(|| anyhow::anyhow!("the services are already shared"))?
+                .with_engine(hooks.engine.unwrap_or_else(
+                    || -> Arc<dyn facegate_core::FaceEngine> {
+                        crate::engine::VisionEngine::shared(config.engine_settings())
+                    },
+                )),
+        );
     let deliverer = Deliverer::new(DelivererConfig {
         timeout: Duration::from_secs(config.callbacks.timeout_secs),
         policy: AddressPolicy {

@@ -208,6 +208,25 @@ impl FaceEngine for VisionEngine {
         embedder_for(model).is_some()
     }
 
+    /// Loads the model store and calibration, and one analyser so that the
+    /// model sessions of the first attempt are warm.
+    fn ready(&self) -> Result<(), EngineError> {
+        let loaded = self.loaded()?;
+        let warm = loaded
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .any(|(k, _)| *k == EmbedderKind::FrFeatureInt8);
+        if !warm {
+            let analyzer = loaded
+                .checkout(EmbedderKind::FrFeatureInt8)
+                .map_err(EngineError)?;
+            loaded.checkin(EmbedderKind::FrFeatureInt8, analyzer);
+        }
+        Ok(())
+    }
+
     fn begin(&self, context: AttemptContext) -> Box<dyn AttemptAnalysis> {
         Box::new(VisionAttempt {
             loaded: self.loaded(),

@@ -555,3 +555,52 @@ async fn a_native_app_marks_the_transaction_as_sdk_and_a_wrong_scan_source_is_re
     );
     app.stop().await;
 }
+
+/// A face engine whose installation is broken: its models cannot load.
+struct BrokenEngine;
+
+impl facegate_core::FaceEngine for BrokenEngine {
+    fn supports_model(&self, _: &str) -> bool {
+        true
+    }
+    fn ready(&self) -> Result<(), facegate_core::engine::EngineError> {
+        Err(facegate_core::engine::EngineError(
+            "model fr-liveness: file missing".into(),
+        ))
+    }
+    fn begin(
+        &self,
+        _: facegate_core::engine::AttemptContext,
+    ) -> Box<dyn facegate_core::engine::AttemptAnalysis> {
+        unreachable!("an engine that is not ready never begins an attempt")
+    }
+}
+
+#[tokio::test]
+async fn a_broken_face_engine_answers_500_without_using_up_an_attempt() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::Options {
+        engine: Some(std::sync::Arc::new(BrokenEngine)),
+        ..crate::helpers::Options::default()
+    })
+    .await;
+    let acme = app.customer("Acme", true).await;
+    let (_, token) = initiated(&app, &acme, json!({})).await;
+    let capture = Capture::open(&app, &token).await;
+    for _ in 0..4 {
+        let body = assert_problem(capture.start_raw(true).await, 500, "INTERNAL_ERROR").await;
+        assert!(
+            !body["detail"].as_str().unwrap().contains("fr-liveness"),
+            "{body}"
+        );
+    }
+    let (_, view) = body_json(
+        capture
+            .request(Method::GET, "/api/capture/v1/session")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(view["attemptsUsed"], 0, "{view}");
+    app.stop().await;
+}

@@ -29,6 +29,8 @@ pub struct Options {
     pub system_clock: bool,
     /// `dev.fixed_challenge`: the challenge every attempt gets.
     pub fixed_challenge: Option<facegate_domain::Challenge>,
+    /// Another face engine than the real models (fault injection).
+    pub engine: Option<Arc<dyn facegate_core::FaceEngine>>,
 }
 
 impl Default for Options {
@@ -37,6 +39,7 @@ impl Default for Options {
             allow_loopback_callbacks: true,
             system_clock: false,
             fixed_challenge: None,
+            engine: None,
         }
     }
 }
@@ -110,6 +113,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         Hooks {
             clock: hook_clock,
             lookup: Arc::new(lookup),
+            engine: options.engine,
         },
     )
     .await
