@@ -291,3 +291,74 @@ async fn a_recorded_head_turn_sequence_passes_the_challenge_in_the_browser() {
     assert_eq!(tx["transactionResult"], "PASSED", "{tx}");
     app.stop().await;
 }
+
+/// Without the test switch the challenge is random: the recording of a
+/// person who does not turn his head cannot follow it, and the client shows
+/// the server's guidance for a retry.
+#[tokio::test]
+async fn a_recording_cannot_follow_a_random_challenge_and_the_user_is_told_to_turn() {
+    let Some(data) = shared_or_skip("browser random challenge") else {
+        return;
+    };
+    let a = mjpeg_frames(&data.join("video/live_person_a_640x480_30fps_20s.mjpeg"));
+    let dir = tempfile::tempdir().unwrap();
+    let camera = dir.path().join("camera.y4m");
+    y4m_of(&a, 10, &camera);
+    let Some(browser) = Browser::launch(
+        "browser random challenge",
+        Launch {
+            fake_camera: true,
+            camera_file: Some(camera),
+            ..Launch::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let app = spawn_app_with(Options {
+        system_clock: true,
+        ..Options::default()
+    })
+    .await;
+    let acme = app.customer("Acme", true).await;
+    let site = customer_site().await;
+    let enrolled = enrollment_of(&app, &acme, &a[450]).await;
+    let (reference, redirect) = initiate(&app, &acme, &enrolled, &site).await;
+    let page = browser.new_page().await;
+    page.goto(&redirect).await;
+    page.wait_for(
+        "document.getElementById('app').dataset.state === 'ready'",
+        WAIT,
+    )
+    .await;
+    page.click("#start").await;
+    page.wait_for(
+        "document.getElementById('app').dataset.state === 'retry'",
+        WAIT,
+    )
+    .await;
+    page.screenshot(&screenshot_path("journey-random-retry"))
+        .await;
+    let en: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../api/web/locales/en.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let shown = page
+        .eval("document.getElementById('guidance').textContent")
+        .await;
+    assert!(
+        shown
+            .as_str()
+            .unwrap()
+            .contains(en["guidanceTurnFurther"].as_str().unwrap()),
+        "{shown}"
+    );
+    let (_, tx) = app.retrieve(&acme.admin, &reference).await;
+    assert_eq!(tx["transactionResult"], "STARTED", "{tx}");
+    app.stop().await;
+}
