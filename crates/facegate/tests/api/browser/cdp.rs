@@ -201,6 +201,20 @@ impl Browser {
     /// Sends one CDP command (to the browser, or to a page session) and
     /// answers its `result`; a CDP error fails the test.
     async fn send(&self, session: Option<&str>, method: &str, params: Value) -> Value {
+        match self.try_send(session, method, params).await {
+            Ok(result) => result,
+            Err(error) => panic!("{method} failed: {error}"),
+        }
+    }
+
+    /// Like [`send`](Self::send), but a CDP error (a page navigating away
+    /// under the command, say) is answered instead of failing the test.
+    async fn try_send(
+        &self,
+        session: Option<&str>,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, Value> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut command = json!({ "id": id, "method": method, "params": params });
         if let Some(session) = session {
@@ -216,9 +230,9 @@ impl Browser {
             .unwrap_or_else(|_| panic!("no answer to {method} within 30 s"))
             .unwrap();
         if let Some(error) = answer.get("error") {
-            panic!("{method} failed: {error}");
+            return Err(error.clone());
         }
-        answer["result"].clone()
+        Ok(answer["result"].clone())
     }
 
     /// A new tab showing `about:blank`.
@@ -285,12 +299,13 @@ impl Page<'_> {
     async fn try_eval(&self, expression: &str) -> Option<Value> {
         let answer = self
             .browser
-            .send(
+            .try_send(
                 Some(&self.session),
                 "Runtime.evaluate",
                 json!({ "expression": expression, "returnByValue": true }),
             )
-            .await;
+            .await
+            .ok()?;
         answer
             .get("exceptionDetails")
             .is_none()
