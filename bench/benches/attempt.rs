@@ -87,16 +87,21 @@ async fn at_finish(
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let decision_ms = t0.elapsed().as_secs_f64() * 1000.0;
-    let cpu_s = match (CpuTimes::now(), cpu_before) {
-        (Some(now), Some(before)) => now.since(before).process,
-        _ => f64::NAN,
-    };
+    let cpu_s = cpu_seconds_since(cpu_before);
     Ok(Run {
         decision_ms,
         cpu_s,
         outcome: format!("{:?}", verdict.evidence),
         frames: index,
     })
+}
+
+/// The process's CPU seconds since `before` (NaN where /proc is missing).
+fn cpu_seconds_since(before: Option<CpuTimes>) -> f64 {
+    match (CpuTimes::now(), before) {
+        (Some(now), Some(before)) => now.since(before).process,
+        _ => f64::NAN,
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -154,6 +159,7 @@ async fn attempt(
         .await?
         .json()
         .await?;
+    // Every later call carries the capture token.
     let capture = session["captureToken"]
         .as_str()
         .context("captureToken")?
@@ -210,10 +216,7 @@ async fn attempt(
     .json()
     .await?;
     let decision_ms = last_frame.elapsed().as_secs_f64() * 1000.0;
-    let cpu_s = match (CpuTimes::now(), cpu_before) {
-        (Some(now), Some(before)) => now.since(before).process,
-        _ => f64::NAN,
-    };
+    let cpu_s = cpu_seconds_since(cpu_before);
     Ok(Run {
         decision_ms,
         cpu_s,

@@ -56,7 +56,8 @@ impl Default for CaptureSettings {
 /// Frames are analysed in this process, so a deployment with several
 /// instances routes one transaction's capture calls to one instance.
 pub(crate) struct LiveAttempt {
-    transaction: TransactionRef,
+    /// The attempt as stored when it started (live attempts are open).
+    attempt: CaptureAttempt,
     cursor: Mutex<FrameCursor>,
     analysis: Box<dyn AttemptAnalysis>,
     /// After this the attempt can no longer receive frames; it is dropped.
@@ -351,11 +352,11 @@ impl Services {
             );
         {
             let mut live = self.live_attempts.lock();
-            live.retain(|_, l| l.transaction != tx.reference && l.deadline > now);
+            live.retain(|_, l| l.attempt.transaction != tx.reference && l.deadline > now);
             live.insert(
                 attempt.id,
                 Arc::new(LiveAttempt {
-                    transaction: tx.reference,
+                    attempt: attempt.clone(),
                     cursor: Mutex::new(FrameCursor::default()),
                     analysis,
                     deadline,
@@ -376,14 +377,24 @@ impl Services {
         capture_token: &str,
         attempt_id: &str,
         nonce: &str,
-    ) -> ServiceResult<(AuthTransaction, CaptureAttempt, Arc<LiveAttempt>)> {
+    ) -> ServiceResult<(AuthTransaction, Arc<LiveAttempt>)> {
         let (session, tx) = self.capture_context(capture_token).await?;
-        let attempt = match Uuid::try_parse(attempt_id) {
-            Ok(id) => self.store.attempt(id).await?,
-            Err(_) => None,
-        }
-        .filter(|a| a.transaction == session.transaction)
-        .ok_or(refuse(CaptureRefusal::AttemptNotFound))?;
+        let id = Uuid::try_parse(attempt_id).ok();
+        // An open attempt of this process is in memory; any other is read
+        // from storage only to tell why it is refused.
+        let live = id
+            .and_then(|id| self.live_attempts.lock().get(&id).cloned())
+            .filter(|l| l.attempt.transaction == session.transaction);
+        let attempt = match (&live, id) {
+            (Some(l), _) => l.attempt.clone(),
+            (None, Some(id)) => self
+                .store
+                .attempt(id)
+                .await?
+                .filter(|a| a.transaction == session.transaction)
+                .ok_or(refuse(CaptureRefusal::AttemptNotFound))?,
+            (None, None) => return Err(refuse(CaptureRefusal::AttemptNotFound)),
+        };
         let nonce: [u8; 16] = URL_SAFE_NO_PAD
             .decode(nonce)
             .ok()
@@ -410,14 +421,10 @@ impl Services {
             self.check_open(&tx).await?;
             return Err(refuse(CaptureRefusal::AttemptFinished));
         }
-        let live = self
-            .live_attempts
-            .lock()
-            .get(&attempt.id)
-            .cloned()
-            // Past its deadline, or this process restarted meanwhile.
-            .ok_or(refuse(CaptureRefusal::AttemptFinished))?;
-        Ok((tx, attempt, live))
+        // Open in storage but not here: past its deadline, or this process
+        // restarted meanwhile.
+        let live = live.ok_or(refuse(CaptureRefusal::AttemptFinished))?;
+        Ok((tx, live))
     }
 
     /// `POST /api/capture/v1/attempts/{id}/frames`.
@@ -430,7 +437,8 @@ impl Services {
         t_ms: u32,
         jpeg: Vec<u8>,
     ) -> ServiceResult<()> {
-        let (_, attempt, live) = self.open_attempt(capture_token, attempt_id, nonce).await?;
+        let (_, live) = self.open_attempt(capture_token, attempt_id, nonce).await?;
+        let attempt = &live.attempt;
         self.check_frame_image(&jpeg)?;
         let now = self.clock.now();
         {
@@ -485,7 +493,8 @@ impl Services {
         attempt_id: &str,
         nonce: &str,
     ) -> ServiceResult<FinishedAttempt> {
-        let (tx, attempt, live) = self.open_attempt(capture_token, attempt_id, nonce).await?;
+        let (tx, live) = self.open_attempt(capture_token, attempt_id, nonce).await?;
+        let attempt = &live.attempt;
         // Only one finish may run: whoever removes the live attempt owns it.
         if self.live_attempts.lock().remove(&attempt.id).is_none() {
             return Err(refuse(CaptureRefusal::AttemptFinished));

@@ -351,10 +351,11 @@ impl AttemptAnalysis for VisionAttempt {
         let config = self.liveness.clone();
         let context_model = self.context.model.clone();
         let templates = self.context.templates.clone();
-        let flash = self.context.flash;
         let target_fmr = self.target_fmr;
         tokio::task::spawn_blocking(move || {
-            let features: Vec<FrameFeatures> = analysed.iter().map(|(_, f, _)| f.clone()).collect();
+            let received = analysed.len() + failed;
+            let (features, jpegs): (Vec<FrameFeatures>, Vec<Option<Arc<[u8]>>>) =
+                analysed.into_iter().map(|(_, f, j)| (f, j)).unzip();
             let decision = decide(&spec, &features, &config);
             let mut verdict = verdict(
                 &decision,
@@ -367,18 +368,13 @@ impl AttemptAnalysis for VisionAttempt {
             if let Some(object) = verdict.decision.as_object_mut() {
                 object.insert(
                     "frames".into(),
-                    json!({
-                        "received": analysed.len() + failed,
-                        "undecodable": failed,
-                    }),
+                    json!({ "received": received, "undecodable": failed }),
                 );
-                object.insert("flashShown".into(), flash.into());
             }
-            verdict.face_image = decision.best_frame.and_then(|i| analysed.get(i)?.2.clone());
-            let kept: Vec<bool> = analysed.iter().map(|(_, _, j)| j.is_some()).collect();
-            verdict.liveness_images = liveness_frames(&spec, &features, &kept)
+            verdict.face_image = decision.best_frame.and_then(|i| jpegs.get(i)?.clone());
+            verdict.liveness_images = liveness_frames(&spec, &features, &jpegs)
                 .into_iter()
-                .filter_map(|i| analysed.get(i)?.2.clone())
+                .filter_map(|i| jpegs.get(i)?.clone())
                 .collect();
             verdict
         })
@@ -387,13 +383,17 @@ impl AttemptAnalysis for VisionAttempt {
     }
 }
 
-/// The frames shown as liveness images, among those whose JPEG was `kept`:
+/// The frames shown as liveness images, among those whose JPEG was kept:
 /// the most frontal neutral frame and the frame of largest rotation in each
 /// step window.
-fn liveness_frames(spec: &ChallengeSpec, frames: &[FrameFeatures], kept: &[bool]) -> Vec<usize> {
+fn liveness_frames(
+    spec: &ChallengeSpec,
+    frames: &[FrameFeatures],
+    jpegs: &[Option<Arc<[u8]>>],
+) -> Vec<usize> {
     let with_face = |lo: u32, hi: u32| {
         frames.iter().enumerate().filter(move |(i, f)| {
-            kept.get(*i).copied().unwrap_or(false)
+            jpegs.get(*i).is_some_and(Option::is_some)
                 && f.face.is_some()
                 && f.t_ms >= lo
                 && f.t_ms < hi
@@ -436,14 +436,10 @@ fn guidance(decision: &LivenessDecision) -> Vec<&'static str> {
             r::FACE_LOST => "KEEP_FACE_IN_OVAL",
             r::MULTIPLE_FACES => "ONE_FACE_ONLY",
             // Closer to the screen, its light reaches the face.
-            r::FLASH_NOT_FOLLOWED | r::FLASH_NOT_OBSERVED => "MOVE_CLOSER",
-            other => match other {
-                "FACE_NOT_FOUND" => "FACE_NOT_FOUND",
-                "MORE_LIGHT" => "MORE_LIGHT",
-                "MOVE_CLOSER" => "MOVE_CLOSER",
-                "HOLD_STEADY" | "TOO_BLURRY" => "HOLD_STEADY",
-                _ => continue,
-            },
+            r::FLASH_NOT_FOLLOWED | r::FLASH_NOT_OBSERVED | r::MOVE_CLOSER => "MOVE_CLOSER",
+            r::FACE_NOT_FOUND => "FACE_NOT_FOUND",
+            r::MORE_LIGHT => "MORE_LIGHT",
+            _ => continue,
         };
         if !out.contains(&code) {
             out.push(code);

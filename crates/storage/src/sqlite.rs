@@ -178,6 +178,27 @@ async fn finalize_in(
     Ok(Some(updated))
 }
 
+/// The one row `sql` selects with `key` bound, decoded; `None` when there is
+/// none.
+async fn row_by<'q, K, T>(
+    pool: &SqlitePool,
+    sql: &'q str,
+    key: K,
+    decode: fn(&sqlx::sqlite::SqliteRow) -> StoreResult<T>,
+) -> StoreResult<Option<T>>
+where
+    K: 'q + sqlx::Encode<'q, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + Send,
+{
+    sqlx::query(sql)
+        .bind(key)
+        .fetch_optional(pool)
+        .await
+        .map_err(db_err)?
+        .as_ref()
+        .map(decode)
+        .transpose()
+}
+
 /// Whether the transaction `reference` is open and not deleted.
 async fn is_open(conn: &mut SqliteConnection, reference: &str) -> StoreResult<bool> {
     let open: Option<i64> = sqlx::query_scalar(&format!(
@@ -297,14 +318,7 @@ impl Store for SqliteStore {
             "SELECT {} FROM accounts WHERE id = ?",
             codec::ACCOUNT_COLUMNS
         );
-        sqlx::query(&sql)
-            .bind(id.to_string())
-            .fetch_optional(&self.read)
-            .await
-            .map_err(db_err)?
-            .as_ref()
-            .map(codec::account)
-            .transpose()
+        row_by(&self.read, &sql, id.to_string(), codec::account).await
     }
 
     #[tracing::instrument(skip_all)]
@@ -349,14 +363,7 @@ impl Store for SqliteStore {
             "SELECT {} FROM credentials WHERE token = ?",
             codec::CREDENTIAL_COLUMNS
         );
-        sqlx::query(&sql)
-            .bind(token)
-            .fetch_optional(&self.read)
-            .await
-            .map_err(db_err)?
-            .as_ref()
-            .map(codec::credential)
-            .transpose()
+        row_by(&self.read, &sql, token, codec::credential).await
     }
 
     #[tracing::instrument(skip_all, fields(account = %account))]
@@ -420,14 +427,7 @@ impl Store for SqliteStore {
             "SELECT {} FROM enrollments WHERE reference = ?",
             codec::ENROLLMENT_COLUMNS
         );
-        sqlx::query(&sql)
-            .bind(reference.to_string())
-            .fetch_optional(&self.read)
-            .await
-            .map_err(db_err)?
-            .as_ref()
-            .map(codec::enrollment)
-            .transpose()
+        row_by(&self.read, &sql, reference.to_string(), codec::enrollment).await
     }
 
     #[tracing::instrument(skip_all, fields(reference = %reference))]
@@ -708,14 +708,13 @@ impl Store for SqliteStore {
             "SELECT {} FROM capture_sessions WHERE token_hash = ?",
             codec::SESSION_COLUMNS
         );
-        sqlx::query(&sql)
-            .bind(token_hash.as_slice())
-            .fetch_optional(&self.read)
-            .await
-            .map_err(db_err)?
-            .as_ref()
-            .map(codec::capture_session)
-            .transpose()
+        row_by(
+            &self.read,
+            &sql,
+            token_hash.as_slice(),
+            codec::capture_session,
+        )
+        .await
     }
 
     #[tracing::instrument(skip_all, fields(reference = %attempt.transaction, number = attempt.number))]
@@ -760,14 +759,13 @@ impl Store for SqliteStore {
             "SELECT {} FROM capture_attempts WHERE id = ?",
             codec::CAPTURE_ATTEMPT_COLUMNS
         );
-        sqlx::query(&sql)
-            .bind(id.hyphenated().to_string())
-            .fetch_optional(&self.read)
-            .await
-            .map_err(db_err)?
-            .as_ref()
-            .map(codec::capture_attempt)
-            .transpose()
+        row_by(
+            &self.read,
+            &sql,
+            id.hyphenated().to_string(),
+            codec::capture_attempt,
+        )
+        .await
     }
 
     #[tracing::instrument(skip_all)]
@@ -776,14 +774,7 @@ impl Store for SqliteStore {
             "SELECT {} FROM capture_attempts WHERE nonce = ?",
             codec::CAPTURE_ATTEMPT_COLUMNS
         );
-        sqlx::query(&sql)
-            .bind(nonce.as_slice())
-            .fetch_optional(&self.read)
-            .await
-            .map_err(db_err)?
-            .as_ref()
-            .map(codec::capture_attempt)
-            .transpose()
+        row_by(&self.read, &sql, nonce.as_slice(), codec::capture_attempt).await
     }
 
     #[tracing::instrument(skip_all, fields(reference = %transaction))]

@@ -10,7 +10,7 @@
 //!   windows where the recording makes them, so compliance and parallax are
 //!   measured for real;
 //! - the two `video/live_person_*` recordings contain no head turn of more
-//!   than 10° (measured with `examples/pose_trace`), so no turn schedule can
+//!   than 10° (measured with `examples/liveness_trace`), so no turn schedule can
 //!   be followed by them: their challenge is the neutral window only, and
 //!   liveness rests on the passive model and identity consistency.
 //!

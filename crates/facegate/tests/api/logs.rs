@@ -177,10 +177,13 @@ async fn credentials_tokens_and_facemaps_never_appear_in_the_logs() {
         .await
         .unwrap();
     // The capture protocol: its tokens, nonce and frames stay out too.
-    let session: Value = client
-        .post(format!("{base}/api/capture/v1/session"))
-        .header("Accept", "application/json")
-        .header("User-Agent", "Log Test/1.0")
+    let post = |path: &str| {
+        client
+            .post(format!("{base}/api/capture/v1/{path}"))
+            .header("Accept", "application/json")
+            .header("User-Agent", "Log Test/1.0")
+    };
+    let session: Value = post("session")
         .json(&json!({ "authorizationToken": token }))
         .send()
         .await
@@ -189,10 +192,7 @@ async fn credentials_tokens_and_facemaps_never_appear_in_the_logs() {
         .await
         .unwrap();
     let capture_token = session["captureToken"].as_str().unwrap().to_owned();
-    let attempt: Value = client
-        .post(format!("{base}/api/capture/v1/attempts"))
-        .header("Accept", "application/json")
-        .header("User-Agent", "Log Test/1.0")
+    let attempt: Value = post("attempts")
         .bearer_auth(&capture_token)
         .json(&json!({ "flash": true }))
         .send()
@@ -206,12 +206,7 @@ async fn credentials_tokens_and_facemaps_never_appear_in_the_logs() {
         attempt["nonce"].as_str().unwrap().to_owned(),
     );
     let frame = crate::capture::blank_jpeg();
-    let uploaded = client
-        .post(format!(
-            "{base}/api/capture/v1/attempts/{attempt_id}/frames"
-        ))
-        .header("Accept", "application/json")
-        .header("User-Agent", "Log Test/1.0")
+    let uploaded = post(&format!("attempts/{attempt_id}/frames"))
         .header("Content-Type", "image/jpeg")
         .header("Capture-Nonce", &nonce)
         .header("Capture-Time-Ms", "0")
@@ -222,12 +217,7 @@ async fn credentials_tokens_and_facemaps_never_appear_in_the_logs() {
         .await
         .unwrap();
     assert_eq!(uploaded.status(), 202);
-    let finished = client
-        .post(format!(
-            "{base}/api/capture/v1/attempts/{attempt_id}/finish"
-        ))
-        .header("Accept", "application/json")
-        .header("User-Agent", "Log Test/1.0")
+    let finished = post(&format!("attempts/{attempt_id}/finish"))
         .bearer_auth(&capture_token)
         .json(&json!({ "nonce": nonce }))
         .send()

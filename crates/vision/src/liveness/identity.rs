@@ -49,33 +49,25 @@ pub fn identity_signal(
 ) -> SignalResult {
     let threshold = cfg.min_similarity;
     let face_frames: Vec<_> = frames.iter().filter_map(|f| f.face.as_ref()).collect();
-    if frames.is_empty() || (face_frames.len() as f32) < cfg.min_face_fraction * frames.len() as f32
-    {
-        return SignalResult::new(
+    let not_found = || {
+        SignalResult::new(
             NAME,
             0.0,
             threshold,
             Verdict::Retry,
             vec![reasons::FACE_NOT_FOUND],
-        );
-    }
-    let Some(best_face) = best.and_then(|i| frames.get(i)?.face.as_ref()) else {
-        return SignalResult::new(
-            NAME,
-            0.0,
-            threshold,
-            Verdict::Retry,
-            vec![reasons::FACE_NOT_FOUND],
-        );
+        )
+    };
+    let enough_faces = !frames.is_empty()
+        && (face_frames.len() as f32) >= cfg.min_face_fraction * frames.len() as f32;
+    let Some(best_face) = best
+        .filter(|_| enough_faces)
+        .and_then(|i| frames.get(i)?.face.as_ref())
+    else {
+        return not_found();
     };
     let Some(reference) = best_face.template.as_ref() else {
-        return SignalResult::new(
-            NAME,
-            0.0,
-            threshold,
-            Verdict::Retry,
-            vec![reasons::FACE_NOT_FOUND],
-        );
+        return not_found();
     };
     let mut fail = Vec::new();
     let multi = face_frames

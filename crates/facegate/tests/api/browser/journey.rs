@@ -4,7 +4,7 @@
 //! redirect, and the transaction's result.
 //!
 //! The `video/live_person_*` recordings contain no head turn of more than 10°
-//! (`examples/pose_trace`), so they cannot follow any head-turn schedule: the
+//! (`examples/liveness_trace`), so they cannot follow any head-turn schedule: the
 //! server gets the test-only neutral challenge (`dev.fixed_challenge`,
 //! refused in production), and liveness rests on the passive model and
 //! identity consistency. The full head-turn challenge runs in the browser on
@@ -13,6 +13,7 @@
 
 use std::time::Duration;
 
+use facegate_domain::Challenge;
 use serde_json::json;
 
 use super::cdp::{Browser, Launch};
@@ -81,9 +82,8 @@ pub fn y4m_of(frames: &[Vec<u8>], seconds: usize, out: &std::path::Path) {
     file.flush().unwrap();
 }
 
-/// Opens `redirect` in `browser`, starts the capture once the camera is
-/// ready and returns the customer URL the client lands on.
-async fn run_client(browser: &Browser, redirect: &str, site: &str, shot: &str) -> String {
+/// Opens `redirect` in `browser` and waits until the camera is ready.
+async fn ready_page<'b>(browser: &'b Browser, redirect: &str) -> super::cdp::Page<'b> {
     let page = browser.new_page().await;
     page.goto(redirect).await;
     page.wait_for(
@@ -91,6 +91,13 @@ async fn run_client(browser: &Browser, redirect: &str, site: &str, shot: &str) -
         WAIT,
     )
     .await;
+    page
+}
+
+/// Opens `redirect` in `browser`, starts the capture once the camera is
+/// ready and returns the customer URL the client lands on.
+async fn run_client(browser: &Browser, redirect: &str, site: &str, shot: &str) -> String {
+    let page = ready_page(browser, redirect).await;
     page.click("#start").await;
     page.wait_for(&format!("location.href.startsWith({})", json!(site)), WAIT)
         .await;
@@ -123,16 +130,19 @@ async fn initiate(
     )
 }
 
-/// A browser whose fake camera plays the first 8 s of `frames`, and a
-/// server with the neutral test challenge on the system clock; `None` (after
-/// a SKIPPED line) without Chromium.
+/// A browser whose fake camera plays the first `seconds` of `frames` in a
+/// loop, and a server on the system clock whose attempts get `challenge`
+/// (`None`: random ones, as in production); `None` (after a SKIPPED line)
+/// without Chromium.
 async fn browser_and_app(
     test: &str,
     frames: &[Vec<u8>],
+    seconds: usize,
+    challenge: Option<Challenge>,
 ) -> Option<(Browser, TestApp, tempfile::TempDir)> {
     let dir = tempfile::tempdir().unwrap();
     let camera = dir.path().join("camera.y4m");
-    y4m_of(frames, 8, &camera);
+    y4m_of(frames, seconds, &camera);
     let browser = Browser::launch(
         test,
         Launch {
@@ -144,7 +154,7 @@ async fn browser_and_app(
     .await?;
     let app = spawn_app_with(Options {
         system_clock: true,
-        fixed_challenge: Some(neutral_challenge()),
+        fixed_challenge: challenge,
         ..Options::default()
     })
     .await;
@@ -157,7 +167,9 @@ async fn the_live_person_passes_in_the_browser_and_fails_against_another_persons
         return;
     };
     let a = mjpeg_frames(&data.join("video/live_person_a_640x480_30fps_20s.mjpeg"));
-    let Some((browser, app, _camera)) = browser_and_app("browser journey", &a).await else {
+    let Some((browser, app, _camera)) =
+        browser_and_app("browser journey", &a, 8, Some(neutral_challenge())).await
+    else {
         return;
     };
     let acme = app.customer("Acme", true).await;
@@ -193,7 +205,9 @@ async fn replayed_videos_do_not_pass_in_the_browser() {
     // genuine recording of the same source.
     for source in [TRANV, "pad/replay/lestari15_CNN-face-detection"] {
         let fake = mjpeg_frames(&data.join(source).join("fake_30fps.mjpeg"));
-        let Some((browser, app, _camera)) = browser_and_app("browser replay", &fake).await else {
+        let Some((browser, app, _camera)) =
+            browser_and_app("browser replay", &fake, 8, Some(neutral_challenge())).await
+        else {
             return;
         };
         let acme = app.customer("Acme", true).await;
@@ -230,38 +244,17 @@ async fn a_recorded_head_turn_sequence_passes_the_challenge_in_the_browser() {
     let real = mjpeg_frames(&data.join(TRANV).join("real_30fps.mjpeg"));
     // 17 s: the 16.4-s challenge, and the loop length the start waits for.
     const LOOP_S: usize = 17;
-    let dir = tempfile::tempdir().unwrap();
-    let camera = dir.path().join("tranv.y4m");
-    y4m_of(&real, LOOP_S, &camera);
-    let Some(browser) = Browser::launch(
-        "browser challenge",
-        Launch {
-            fake_camera: true,
-            camera_file: Some(camera),
-            ..Launch::default()
-        },
-    )
-    .await
+    let challenge = Some(crate::journey::tranv_challenge());
+    let Some((browser, app, _camera)) =
+        browser_and_app("browser challenge", &real, LOOP_S, challenge).await
     else {
         return;
     };
-    let app = spawn_app_with(Options {
-        system_clock: true,
-        fixed_challenge: Some(crate::journey::tranv_challenge()),
-        ..Options::default()
-    })
-    .await;
     let acme = app.customer("Acme", true).await;
     let site = customer_site().await;
     let enrolled = enrollment_of(&app, &acme, &real[600]).await;
     let (reference, redirect) = initiate(&app, &acme, &enrolled, &site).await;
-    let page = browser.new_page().await;
-    page.goto(&redirect).await;
-    page.wait_for(
-        "document.getElementById('app').dataset.state === 'ready'",
-        WAIT,
-    )
-    .await;
+    let page = ready_page(&browser, &redirect).await;
     // Click in the page itself, on the animation frame at which the preview
     // is about to wrap around to the recording's first frame.
     page.eval(&format!(
@@ -301,37 +294,16 @@ async fn a_recording_cannot_follow_a_random_challenge_and_the_user_is_told_to_tu
         return;
     };
     let a = mjpeg_frames(&data.join("video/live_person_a_640x480_30fps_20s.mjpeg"));
-    let dir = tempfile::tempdir().unwrap();
-    let camera = dir.path().join("camera.y4m");
-    y4m_of(&a, 10, &camera);
-    let Some(browser) = Browser::launch(
-        "browser random challenge",
-        Launch {
-            fake_camera: true,
-            camera_file: Some(camera),
-            ..Launch::default()
-        },
-    )
-    .await
+    let Some((browser, app, _camera)) =
+        browser_and_app("browser random challenge", &a, 10, None).await
     else {
         return;
     };
-    let app = spawn_app_with(Options {
-        system_clock: true,
-        ..Options::default()
-    })
-    .await;
     let acme = app.customer("Acme", true).await;
     let site = customer_site().await;
     let enrolled = enrollment_of(&app, &acme, &a[450]).await;
     let (reference, redirect) = initiate(&app, &acme, &enrolled, &site).await;
-    let page = browser.new_page().await;
-    page.goto(&redirect).await;
-    page.wait_for(
-        "document.getElementById('app').dataset.state === 'ready'",
-        WAIT,
-    )
-    .await;
+    let page = ready_page(&browser, &redirect).await;
     page.click("#start").await;
     page.wait_for(
         "document.getElementById('app').dataset.state === 'retry'",
