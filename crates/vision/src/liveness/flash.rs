@@ -94,31 +94,28 @@ pub fn flash_signal(
         .iter()
         .filter_map(|f| Some((f.t_ms, chromaticity(f.face.as_ref()?.skin_rgb))))
         .collect();
-    let lit = samples
-        .iter()
-        .filter(|(t, _)| spec.screen_at(*t as f32) != crate::liveness::challenge::WHITE)
-        .count();
-    if lit < cfg.min_flash_frames || samples.len() < cfg.min_flash_frames + 2 {
-        return SignalResult::new(
+    let not_observed = || {
+        SignalResult::new(
             NAME,
             0.0,
             threshold,
             Verdict::Retry,
             vec![reasons::FLASH_NOT_OBSERVED],
-        );
+        )
+    };
+    let lit = samples
+        .iter()
+        .filter(|(t, _)| spec.screen_at(*t as f32) != crate::liveness::challenge::WHITE)
+        .count();
+    if lit < cfg.min_flash_frames || samples.len() < cfg.min_flash_frames + 2 {
+        return not_observed();
     }
     let base = [0, 1, 2].map(|ch| median(samples.iter().map(|(_, c)| c[ch]).collect()));
     let best = (0..=cfg.max_lag_ms / LAG_STEP_MS)
         .filter_map(|k| correlation(spec, &samples, base, k * LAG_STEP_MS))
         .fold(f32::NEG_INFINITY, f32::max);
     if !best.is_finite() {
-        return SignalResult::new(
-            NAME,
-            0.0,
-            threshold,
-            Verdict::Retry,
-            vec![reasons::FLASH_NOT_OBSERVED],
-        );
+        return not_observed();
     }
     if best >= threshold {
         SignalResult::new(NAME, best, threshold, Verdict::Pass, Vec::new())
