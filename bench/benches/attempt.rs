@@ -74,11 +74,13 @@ async fn at_finish(
     let (mut index, mut t) = (0u32, 0u32);
     while t <= challenge.duration_ms {
         let jpeg: &[u8] = &frames[(t as usize * 30 / 1000) % frames.len()];
-        analysis.push(FrameInput {
-            index,
-            t_ms: t,
-            jpeg: jpeg.into(),
-        });
+        analysis
+            .push(FrameInput {
+                index,
+                t_ms: t,
+                jpeg: jpeg.into(),
+            })
+            .await;
         index += 1;
         t += 66;
     }

@@ -40,6 +40,7 @@ impl From<CaptureRefusal> for Code {
             CaptureRefusal::FrameOutOfWindow => Code::FRAME_OUT_OF_WINDOW,
             CaptureRefusal::FrameOutOfOrder => Code::FRAME_OUT_OF_ORDER,
             CaptureRefusal::FrameLimit => Code::FRAME_LIMIT,
+            CaptureRefusal::FrameTooFast => Code::FRAME_TOO_FAST,
             CaptureRefusal::FrameTooLarge => Code::FRAME_TOO_LARGE,
             CaptureRefusal::FrameInvalid(_) => Code::FRAME_INVALID,
         }
@@ -244,12 +245,22 @@ pub async fn upload_frame(
     let nonce = frame_header(&headers, "capture-nonce")?;
     let t_ms = frame_number(&headers, "capture-time-ms")?;
     let index = frame_number(&headers, "capture-frame")?;
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        .unwrap_or(limit);
+    // Token, attempt and nonce first: a body is read only for an open
+    // attempt, within the server's in-flight body budget.
+    let target = state
+        .services
+        .frame_target(&token, &attempt, &nonce, declared)
+        .await?;
     let body = axum::body::to_bytes(request.into_body(), limit)
         .await
         .map_err(|_| too_large())?;
     state
         .services
-        .upload_frame(&token, &attempt, &nonce, index, t_ms, body.to_vec())
+        .upload_frame(target, index, t_ms, body.to_vec())
         .await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "frame": index }))).into_response())
 }

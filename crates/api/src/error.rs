@@ -79,6 +79,7 @@ mod table {
         FRAME_OUT_OF_WINDOW = (StatusCode::CONFLICT, "The frame is outside the challenge's time window"),
         FRAME_OUT_OF_ORDER = (StatusCode::CONFLICT, "The frame is out of order"),
         FRAME_LIMIT = (StatusCode::CONFLICT, "The attempt has all its frames"),
+        FRAME_TOO_FAST = (StatusCode::CONFLICT, "The frame comes sooner than the frame rate allows"),
         PAYLOAD_TOO_LARGE = (StatusCode::PAYLOAD_TOO_LARGE, "The request body is too large"),
         FRAME_TOO_LARGE = (StatusCode::PAYLOAD_TOO_LARGE, "The frame is too large"),
         UNSUPPORTED_MEDIA_TYPE = (StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported Content-Type"),
@@ -86,6 +87,7 @@ mod table {
         INTERNAL_ERROR = (StatusCode::INTERNAL_SERVER_ERROR, "Internal error"),
         SERVICE_UNAVAILABLE = (StatusCode::SERVICE_UNAVAILABLE, "The service is not ready"),
         TIMEOUT = (StatusCode::SERVICE_UNAVAILABLE, "The request took too long"),
+        CAPTURE_BUSY = (StatusCode::SERVICE_UNAVAILABLE, "Too many frames are being uploaded"),
     }
 }
 pub use table::Code;
@@ -212,6 +214,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::FeatureNotEnabled => Code::FEATURE_NOT_ENABLED,
             ServiceError::Validation(_) => Code::VALIDATION_FAILED,
             ServiceError::RateLimited { .. } => Code::RATE_LIMITED,
+            ServiceError::Busy { .. } => Code::CAPTURE_BUSY,
             ServiceError::AccountNotFound => Code::NOT_FOUND,
             ServiceError::EnrollmentNotFound => Code::ENROLLMENT_NOT_FOUND,
             ServiceError::Ineligible(i) => (*i).into(),
@@ -226,6 +229,13 @@ impl From<ServiceError> for ApiError {
             ServiceError::RateLimited { retry_after_secs } => Self {
                 retry_after_secs: Some(retry_after_secs),
                 ..Self::new(code, "too many wrong secrets for this token; retry later")
+            },
+            ServiceError::Busy { retry_after_secs } => Self {
+                retry_after_secs: Some(retry_after_secs),
+                ..Self::new(
+                    code,
+                    "the server is receiving too many frames; retry shortly",
+                )
             },
             ServiceError::Store(inner) => {
                 tracing::error!(error = %inner, "storage failure");

@@ -610,6 +610,7 @@
     var tightest = challenge.durationMs / Math.max(1, challenge.maxFrames - 1);
     var period = Math.min(challenge.frameIntervalMs, Math.max(slack, tightest, 1));
     var k = 0;
+    var lastAt = -1;
     function next() {
       if (state.ended || uploader.stopped || k >= challenge.maxFrames) return Promise.resolve();
       var target = k * period;
@@ -618,7 +619,12 @@
         if (state.ended || uploader.stopped) return null;
         var at = Math.round(performance.now() - t0);
         if (at > challenge.durationMs + 250) return null;
-        uploader.push(at, grabFrame());
+        // After a stalled timer two frames can fall on the same millisecond;
+        // capture times must increase (FRAME_TOO_FAST), so skip the second.
+        if (at > lastAt) {
+          uploader.push(at, grabFrame());
+          lastAt = at;
+        }
         k += 1;
         return next();
       });

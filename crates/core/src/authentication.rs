@@ -285,6 +285,7 @@ impl Services {
         {
             return Err(ServiceError::TransactionNotFound);
         }
+        self.live_attempts.forget_transaction(reference);
         self.callbacks_queued.notify_one();
         tracing::info!(transaction = %reference, "authentication deleted");
         Ok(())
@@ -304,6 +305,7 @@ impl Services {
             .await?
             .is_some();
         if done {
+            self.live_attempts.forget_transaction(reference);
             let label = format!("state=\"{}\"", state.as_str());
             self.metrics
                 .increment("facegate_transactions_finalised_total", &label);

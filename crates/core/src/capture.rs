@@ -20,6 +20,7 @@ use facegate_storage::{AttemptFinish, ImageKind, SealedImage};
 use rand::rngs::OsRng;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
 use crate::engine::{AttemptAnalysis, AttemptContext, FrameInput};
@@ -39,6 +40,9 @@ pub struct CaptureSettings {
     pub max_frame_side: u32,
     /// Images are erased this long after the transaction's final state.
     pub image_retention: Duration,
+    /// Frame bytes all uploads together may hold while their bodies are
+    /// read: beyond it an upload is refused at once instead of buffered.
+    pub max_frame_bytes_in_flight: usize,
 }
 
 impl Default for CaptureSettings {
@@ -48,6 +52,7 @@ impl Default for CaptureSettings {
             max_frame_bytes: 512 * 1024,
             max_frame_side: 1280,
             image_retention: Duration::days(30),
+            max_frame_bytes_in_flight: 64 * 1024 * 1024,
         }
     }
 }
@@ -64,23 +69,49 @@ pub(crate) struct LiveAttempt {
     deadline: DateTime<Utc>,
 }
 
-#[derive(Default)]
-pub(crate) struct LiveAttempts(Mutex<HashMap<Uuid, Arc<LiveAttempt>>>);
+pub(crate) struct LiveAttempts {
+    attempts: Mutex<HashMap<Uuid, Arc<LiveAttempt>>>,
+    /// The in-flight frame body budget, in KiB permits.
+    frame_budget: Arc<Semaphore>,
+}
 
 impl LiveAttempts {
+    pub(crate) fn new(settings: &CaptureSettings) -> Self {
+        Self {
+            attempts: Mutex::default(),
+            frame_budget: Arc::new(Semaphore::new(
+                settings.max_frame_bytes_in_flight.div_ceil(1024),
+            )),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Arc<LiveAttempt>>> {
         // A panic while holding this lock cannot leave the map inconsistent.
-        self.0
+        self.attempts
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Drops attempts past their deadline; returns how many are left.
+    /// Dropping an attempt cancels the analysis of its queued frames.
     pub(crate) fn sweep(&self, now: DateTime<Utc>) -> usize {
         let mut map = self.lock();
         map.retain(|_, live| live.deadline > now);
         map.len()
     }
+
+    /// Drops the live attempt of a transaction that is final or deleted.
+    pub(crate) fn forget_transaction(&self, transaction: TransactionRef) {
+        self.lock()
+            .retain(|_, live| live.attempt.transaction != transaction);
+    }
+}
+
+/// An open attempt that may receive the frame whose body is about to be
+/// read, with the part of the in-flight body budget reserved for it.
+pub struct FrameTarget {
+    live: Arc<LiveAttempt>,
+    _budget: OwnedSemaphorePermit,
 }
 
 /// A session just opened.
@@ -427,18 +458,56 @@ impl Services {
         Ok((tx, live))
     }
 
-    /// `POST /api/capture/v1/attempts/{id}/frames`.
-    pub async fn upload_frame(
+    /// `POST /api/capture/v1/attempts/{id}/frames`, before its body is
+    /// read: the capture token, the attempt and its nonce are checked, and
+    /// `body_bytes` (the declared length, else the frame limit) is reserved
+    /// in the in-flight body budget. A client without a valid attempt thus
+    /// never gets its body buffered, and all uploads together hold at most
+    /// `capture.max_frame_bytes_in_flight`.
+    pub async fn frame_target(
         &self,
         capture_token: &str,
         attempt_id: &str,
         nonce: &str,
+        body_bytes: usize,
+    ) -> ServiceResult<FrameTarget> {
+        let (_, live) = self.open_attempt(capture_token, attempt_id, nonce).await?;
+        let kib = body_bytes
+            .min(self.settings.capture.max_frame_bytes)
+            .div_ceil(1024)
+            .max(1);
+        let budget = self
+            .live_attempts
+            .frame_budget
+            .clone()
+            .try_acquire_many_owned(u32::try_from(kib).unwrap_or(u32::MAX))
+            .map_err(|_| {
+                self.metrics
+                    .increment("facegate_capture_frames_refused_total", "reason=\"busy\"");
+                ServiceError::Busy {
+                    retry_after_secs: 1,
+                }
+            })?;
+        Ok(FrameTarget {
+            live,
+            _budget: budget,
+        })
+    }
+
+    /// `POST /api/capture/v1/attempts/{id}/frames`, once its body is read.
+    pub async fn upload_frame(
+        &self,
+        target: FrameTarget,
         index: u32,
         t_ms: u32,
         jpeg: Vec<u8>,
     ) -> ServiceResult<()> {
-        let (_, live) = self.open_attempt(capture_token, attempt_id, nonce).await?;
+        let live = &target.live;
         let attempt = &live.attempt;
+        // Finished or replaced while the body was read.
+        if !self.live_attempts.lock().contains_key(&attempt.id) {
+            return Err(refuse(CaptureRefusal::AttemptFinished));
+        }
         self.check_frame_image(&jpeg)?;
         let now = self.clock.now();
         {
@@ -454,26 +523,32 @@ impl Services {
                         FrameRefusal::OutOfWindow => CaptureRefusal::FrameOutOfWindow,
                         FrameRefusal::OutOfOrder => CaptureRefusal::FrameOutOfOrder,
                         FrameRefusal::Limit => CaptureRefusal::FrameLimit,
+                        FrameRefusal::TooFast => CaptureRefusal::FrameTooFast,
                     })
                 })?;
         }
-        live.analysis.push(FrameInput {
-            index,
-            t_ms,
-            jpeg: jpeg.into(),
-        });
+        // The budget is held until the frame is queued (the engine's
+        // per-attempt queue bounds what is held after that).
+        live.analysis
+            .push(FrameInput {
+                index,
+                t_ms,
+                jpeg: jpeg.into(),
+            })
+            .await;
         Ok(())
     }
 
-    /// A frame must be a JPEG within the size limits; its pixels are decoded
-    /// by the engine (a frame that turns out corrupt there counts as a frame
-    /// without a face).
+    /// A frame must be a JPEG within the size limits, its size read by the
+    /// decoder's own header parse (the one the engine decodes with, under the
+    /// same limits); a frame that turns out corrupt in the engine counts as
+    /// a frame without a face.
     fn check_frame_image(&self, jpeg: &[u8]) -> ServiceResult<()> {
         let limits = &self.settings.capture;
         if jpeg.len() > limits.max_frame_bytes {
             return Err(refuse(CaptureRefusal::FrameTooLarge));
         }
-        let (w, h) = jpeg_dimensions(jpeg).ok_or_else(|| {
+        let (w, h) = facegate_vision::decode::jpeg_dimensions(jpeg).ok_or_else(|| {
             refuse(CaptureRefusal::FrameInvalid(
                 "the frame is not a baseline or progressive JPEG",
             ))
@@ -631,74 +706,10 @@ impl Services {
     }
 }
 
-/// Width and height from a JPEG's first start-of-frame marker; `None` when
-/// the bytes are not a JPEG with a readable frame header.
-pub fn jpeg_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
-    if bytes.get(..2)? != [0xFF, 0xD8] {
-        return None;
-    }
-    let mut i = 2;
-    loop {
-        // Markers may be padded with 0xFF fill bytes.
-        while *bytes.get(i)? == 0xFF && *bytes.get(i + 1)? == 0xFF {
-            i += 1;
-        }
-        if *bytes.get(i)? != 0xFF {
-            return None;
-        }
-        let marker = *bytes.get(i + 1)?;
-        let len = usize::from(u16::from_be_bytes([*bytes.get(i + 2)?, *bytes.get(i + 3)?]));
-        match marker {
-            // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC).
-            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
-                let h = u16::from_be_bytes([*bytes.get(i + 5)?, *bytes.get(i + 6)?]);
-                let w = u16::from_be_bytes([*bytes.get(i + 7)?, *bytes.get(i + 8)?]);
-                return Some((u32::from(w), u32::from(h)));
-            }
-            // Start of scan or end of image before any frame header.
-            0xDA | 0xD9 => return None,
-            _ if len < 2 => return None,
-            _ => i += 2 + len,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-
-    #[test]
-    fn jpeg_dimensions_come_from_the_frame_header() {
-        // SOI, APP0 (length 16), SOF0 (8 bits, 480 × 640), EOI.
-        let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
-        jpeg.extend_from_slice(&[0; 14]);
-        jpeg.extend_from_slice(&[0xFF, 0xC0, 0x00, 0x11, 0x08, 0x01, 0xE0, 0x02, 0x80, 0x03]);
-        jpeg.extend_from_slice(&[0; 9]);
-        jpeg.extend_from_slice(&[0xFF, 0xD9]);
-        assert_eq!(jpeg_dimensions(&jpeg), Some((640, 480)));
-        assert_eq!(jpeg_dimensions(b"\x89PNG\r\n\x1a\n"), None);
-        assert_eq!(jpeg_dimensions(&jpeg[..12]), None);
-        assert_eq!(jpeg_dimensions(&[0xFF, 0xD8, 0xFF, 0xD9]), None);
-        assert_eq!(jpeg_dimensions(&[]), None);
-    }
-
-    proptest::proptest! {
-        /// Untrusted frame bytes never make the header parser panic, and
-        /// whatever it reads comes from a frame header inside the bytes.
-        #[test]
-        fn the_jpeg_header_parser_survives_any_bytes(
-            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
-            prefix in proptest::prelude::any::<bool>(),
-        ) {
-            let mut bytes = if prefix { vec![0xFF, 0xD8] } else { Vec::new() };
-            bytes.extend_from_slice(&body);
-            if let Some((w, h)) = jpeg_dimensions(&bytes) {
-                proptest::prop_assert!(bytes.starts_with(&[0xFF, 0xD8]));
-                proptest::prop_assert!(w <= 65_535 && h <= 65_535);
-            }
-        }
-    }
 
     #[test]
     fn redirects_keep_the_customer_query_and_add_the_result() {

@@ -57,11 +57,16 @@ pub trait FaceEngine: Send + Sync + 'static {
     fn begin(&self, context: AttemptContext) -> Box<dyn AttemptAnalysis>;
 }
 
-/// One attempt being analysed.
+/// One attempt being analysed. Dropping it cancels the analysis of the
+/// frames it still has queued (the attempt was finished, abandoned or
+/// expired).
 #[async_trait]
 pub trait AttemptAnalysis: Send + Sync {
-    /// Queues a frame; analysis starts at once, in the background.
-    fn push(&self, frame: FrameInput);
+    /// Queues a frame; analysis starts at once, in the background. Waits
+    /// while the attempt already has its bound of frames queued, so one
+    /// attempt cannot fill the engine's queue (a frame that finds no room in
+    /// time is skipped and counted, not queued without bound).
+    async fn push(&self, frame: FrameInput);
     /// Waits for every pushed frame, then decides.
     async fn finish(&self) -> Result<AttemptVerdict, EngineError>;
 }

@@ -54,6 +54,8 @@ pub enum CaptureRefusal {
     FrameOutOfOrder,
     #[error("the attempt has received its maximum number of frames")]
     FrameLimit,
+    #[error("the frame comes sooner than the challenge's frame rate allows")]
+    FrameTooFast,
     #[error("the frame is larger than the upload limit")]
     FrameTooLarge,
     #[error("{0}")]
@@ -72,6 +74,8 @@ pub enum ServiceError {
     Validation(Vec<FieldError>),
     #[error("too many failed attempts; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    #[error("the server is busy; retry in {retry_after_secs} s")]
+    Busy { retry_after_secs: u64 },
     #[error("no such account")]
     AccountNotFound,
     #[error("no such enrollment")]

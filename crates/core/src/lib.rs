@@ -63,6 +63,7 @@ impl Services {
         clock: Arc<dyn Clock>,
         settings: Settings,
     ) -> Self {
+        let live_attempts = capture::LiveAttempts::new(&settings.capture);
         Self {
             store,
             keyring,
@@ -72,7 +73,7 @@ impl Services {
             callbacks_queued: Arc::new(Notify::new()),
             metrics: metrics::Metrics::default(),
             engine: None,
-            live_attempts: capture::LiveAttempts::default(),
+            live_attempts,
         }
     }
 

@@ -349,6 +349,8 @@ pub enum FrameRefusal {
     OutOfOrder,
     #[error("the attempt has received its maximum number of frames")]
     Limit,
+    #[error("the frame comes sooner than the challenge's frame rate allows")]
+    TooFast,
 }
 
 /// The frame bookkeeping of an open attempt.
@@ -391,6 +393,14 @@ impl CaptureAttempt {
         }
         if index != cursor.received || cursor.last_t_ms.is_some_and(|last| t_ms < last) {
             return Err(FrameRefusal::OutOfOrder);
+        }
+        // Capture times strictly increase, at most twice the asked rate on
+        // average: with the upload window below (a frame cannot arrive
+        // before its capture time) this bounds how fast frames can be fed
+        // to the analysis, however fast they are sent.
+        let earliest_t = u64::from(index) * u64::from(self.challenge.frame_interval_ms / 2);
+        if cursor.last_t_ms == Some(t_ms) || u64::from(t_ms) < earliest_t {
+            return Err(FrameRefusal::TooFast);
         }
         if t_ms > self.challenge.duration_ms + FRAME_SLACK_MS {
             return Err(FrameRefusal::OutOfWindow);
@@ -508,6 +518,34 @@ mod tests {
         );
         a.accept_frame(&mut c, 2, 4_400, at(6_500)).unwrap();
         assert_eq!(c.received, 3);
+    }
+
+    #[test]
+    fn frames_cannot_come_faster_than_twice_the_frame_rate() {
+        let a = attempt(Challenge::with_timeline(1000, vec![], vec![], 4000));
+        let at = |ms: i64| a.issued_at + Duration::milliseconds(ms);
+        let half = a.challenge.frame_interval_ms / 2;
+        let mut c = FrameCursor::default();
+        a.accept_frame(&mut c, 0, 0, at(2_000)).unwrap();
+        // The same capture time twice.
+        assert_eq!(
+            a.accept_frame(&mut c, 1, 0, at(2_001)),
+            Err(FrameRefusal::TooFast)
+        );
+        // Frame k is captured at k · interval / 2 at the earliest.
+        let mut t = 0u32;
+        for k in 1..20u32 {
+            t = k * half;
+            a.accept_frame(&mut c, k, t, at(2_000 + i64::from(t)))
+                .unwrap();
+        }
+        assert_eq!(
+            a.accept_frame(&mut c, 20, t + 1, at(2_000 + i64::from(t) + 1)),
+            Err(FrameRefusal::TooFast)
+        );
+        // Back on the rate, frames are accepted again.
+        a.accept_frame(&mut c, 20, 20 * half, at(2_000 + i64::from(20 * half)))
+            .unwrap();
     }
 
     #[test]

@@ -76,6 +76,14 @@ pub struct Capture {
     /// Threads analysing frames (each with its own model sessions, one core
     /// each); 0 means one per available core.
     pub workers: usize,
+    /// Frames of one attempt queued for analysis at most; a further upload
+    /// waits for room (up to 2 s, then its frame is skipped), so one client
+    /// cannot fill the workers' queue for everybody else.
+    pub max_queued_frames: usize,
+    /// Frame bytes all uploads together may hold while their bodies are
+    /// read; an upload beyond it is refused at once (`CAPTURE_BUSY`) before
+    /// its body is read. At least `max_frame_bytes`.
+    pub max_frame_bytes_in_flight: usize,
 }
 
 impl Default for Capture {
@@ -86,6 +94,8 @@ impl Default for Capture {
             max_frame_side: defaults.max_frame_side,
             image_retention_days: 30,
             workers: 0,
+            max_queued_frames: 8,
+            max_frame_bytes_in_flight: defaults.max_frame_bytes_in_flight,
         }
     }
 }
@@ -231,6 +241,12 @@ impl Config {
         if self.capture.max_frame_bytes < 1024 || self.capture.max_frame_side < 64 {
             bail!("capture.max_frame_bytes must be at least 1024 and capture.max_frame_side at least 64");
         }
+        if self.capture.max_frame_bytes_in_flight < self.capture.max_frame_bytes {
+            bail!("capture.max_frame_bytes_in_flight must be at least capture.max_frame_bytes");
+        }
+        if self.capture.max_queued_frames == 0 || self.capture.max_frame_side > 4096 {
+            bail!("capture.max_queued_frames must be at least 1 and capture.max_frame_side at most 4096");
+        }
         if self.capture.image_retention_days == 0 {
             bail!("capture.image_retention_days must be at least 1");
         }
@@ -263,6 +279,15 @@ impl Config {
                 self.capture.workers
             },
             liveness: self.liveness.clone(),
+            // Frames are decoded within the limits their upload was checked
+            // against, never the decoder's generous defaults.
+            frame_limits: facegate_vision::decode::DecodeLimits {
+                max_bytes: self.capture.max_frame_bytes,
+                max_side: self.capture.max_frame_side,
+                max_pixels: u64::from(self.capture.max_frame_side).pow(2),
+                max_alloc: 64 * 1024 * 1024,
+            },
+            max_queued_frames: self.capture.max_queued_frames,
             ..defaults
         }
     }
@@ -274,6 +299,7 @@ impl Config {
             max_frame_bytes: self.capture.max_frame_bytes,
             max_frame_side: self.capture.max_frame_side,
             image_retention: chrono::Duration::days(i64::from(self.capture.image_retention_days)),
+            max_frame_bytes_in_flight: self.capture.max_frame_bytes_in_flight,
         }
     }
 

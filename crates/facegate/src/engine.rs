@@ -8,6 +8,7 @@
 //! Model sessions load on the first attempt (not at start-up) and are shared
 //! by every server of the process.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use facegate_core::engine::{
 };
 use facegate_domain::{Challenge, Direction, Evidence};
 use facegate_vision::compare::Calibration;
+use facegate_vision::decode::DecodeLimits;
 use facegate_vision::embed::similarity_fn;
 use facegate_vision::liveness::{
     self, decide, ChallengeSpec, FrameAnalyzer, FrameAnalyzerConfig, FrameFeatures, LivenessConfig,
@@ -32,6 +34,9 @@ use tokio::sync::{Notify, Semaphore};
 const FINISH_WAIT: Duration = Duration::from_secs(20);
 /// Liveness images kept per transaction.
 const LIVENESS_IMAGES: usize = 4;
+/// How long an upload waits for room in its attempt's queue before its frame
+/// is skipped.
+const QUEUE_WAIT: Duration = Duration::from_secs(2);
 
 /// The engine's settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +47,10 @@ pub struct EngineSettings {
     pub liveness: LivenessConfig,
     /// The false-match rate whose threshold decides a match.
     pub target_fmr: Option<f64>,
+    /// Bounds on a frame's decode: the capture upload limits.
+    pub frame_limits: DecodeLimits,
+    /// Frames of one attempt queued or in analysis at most.
+    pub max_queued_frames: usize,
 }
 
 impl Default for EngineSettings {
@@ -51,6 +60,8 @@ impl Default for EngineSettings {
             workers: std::thread::available_parallelism().map_or(1, usize::from),
             liveness: LivenessConfig::default(),
             target_fmr: None,
+            frame_limits: DecodeLimits::default(),
+            max_queued_frames: 8,
         }
     }
 }
@@ -60,6 +71,7 @@ struct Loaded {
     store: ModelStore,
     calibration: Calibration,
     runtime: RuntimeKind,
+    decode: DecodeLimits,
     /// Idle analysers, each with the embedder of its kind.
     idle: Mutex<Vec<(EmbedderKind, FrameAnalyzer)>>,
 }
@@ -81,6 +93,7 @@ impl Loaded {
             runtime.as_ref(),
             FrameAnalyzerConfig {
                 embedder: kind,
+                decode: self.decode,
                 ..FrameAnalyzerConfig::default()
             },
         )
@@ -100,6 +113,8 @@ pub struct VisionEngine {
     settings: EngineSettings,
     loaded: OnceLock<Result<Arc<Loaded>, String>>,
     permits: Arc<Semaphore>,
+    /// Frames analysed since start (whatever their attempt's fate).
+    analysed: Arc<AtomicU64>,
 }
 
 fn embedder_for(model: &str) -> Option<EmbedderKind> {
@@ -119,7 +134,13 @@ impl VisionEngine {
             settings,
             loaded: OnceLock::new(),
             permits: Arc::new(Semaphore::new(workers)),
+            analysed: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// How many frames this engine has analysed so far.
+    pub fn frames_analysed(&self) -> u64 {
+        self.analysed.load(Ordering::Relaxed)
     }
 
     /// One engine per process and settings, shared by every server in it
@@ -146,6 +167,7 @@ impl VisionEngine {
                     store,
                     calibration,
                     runtime: self.settings.runtime,
+                    decode: self.settings.frame_limits,
                     idle: Mutex::new(Vec::new()),
                 }))
             })
@@ -237,6 +259,9 @@ impl FaceEngine for VisionEngine {
             context,
             state: Arc::new(Mutex::new(Frames::default())),
             done: Arc::new(Notify::new()),
+            backlog: Arc::new(Semaphore::new(self.settings.max_queued_frames.max(1))),
+            cancelled: Arc::new(AtomicBool::new(false)),
+            analysed: self.analysed.clone(),
         })
     }
 }
@@ -253,6 +278,8 @@ struct Frames {
     analysed: Vec<Analysed>,
     /// Frames whose analysis failed (undecodable): counted as no face.
     failed: usize,
+    /// Frames not analysed: no room in the attempt's queue in time.
+    skipped: usize,
     error: Option<String>,
 }
 
@@ -265,6 +292,17 @@ struct VisionAttempt {
     context: AttemptContext,
     state: Arc<Mutex<Frames>>,
     done: Arc<Notify>,
+    /// Room for this attempt's frames in the engine's queue.
+    backlog: Arc<Semaphore>,
+    /// Set when the attempt is dropped: its queued frames are not analysed.
+    cancelled: Arc<AtomicBool>,
+    analysed: Arc<AtomicU64>,
+}
+
+impl Drop for VisionAttempt {
+    fn drop(&mut self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+    }
 }
 
 fn lock(state: &Mutex<Frames>) -> std::sync::MutexGuard<'_, Frames> {
@@ -275,29 +313,46 @@ fn lock(state: &Mutex<Frames>) -> std::sync::MutexGuard<'_, Frames> {
 
 #[async_trait]
 impl AttemptAnalysis for VisionAttempt {
-    fn push(&self, frame: FrameInput) {
+    async fn push(&self, frame: FrameInput) {
         lock(&self.state).pushed += 1;
         let Ok(loaded) = self.loaded.clone() else {
             lock(&self.state).failed += 1;
             self.done.notify_waiters();
             return;
         };
+        let slot =
+            match tokio::time::timeout(QUEUE_WAIT, self.backlog.clone().acquire_owned()).await {
+                Ok(Ok(slot)) => slot,
+                _ => {
+                    lock(&self.state).skipped += 1;
+                    self.done.notify_waiters();
+                    return;
+                }
+            };
         let kind = embedder_for(&self.context.model).unwrap_or(EmbedderKind::FrFeatureInt8);
         let options = self.liveness.sampling.options(frame.index);
         let (state, done, permits) = (self.state.clone(), self.done.clone(), self.permits.clone());
+        let (cancelled, analysed) = (self.cancelled.clone(), self.analysed.clone());
         tokio::spawn(async move {
+            let _slot = slot;
             let result = match permits.acquire_owned().await {
+                Ok(_) if cancelled.load(Ordering::Relaxed) => Err(None),
                 Ok(permit) => tokio::task::spawn_blocking(move || {
                     let _permit = permit;
-                    let mut analyzer = loaded.checkout(kind)?;
+                    // Cancelled while waiting for a worker thread.
+                    if cancelled.load(Ordering::Relaxed) {
+                        return Err(None);
+                    }
+                    let mut analyzer = loaded.checkout(kind).map_err(Some)?;
                     let result = analyzer.analyze_bytes(frame.t_ms, &frame.jpeg, options);
                     loaded.checkin(kind, analyzer);
-                    Ok::<_, String>((result, frame))
+                    analysed.fetch_add(1, Ordering::Relaxed);
+                    Ok((result, frame))
                 })
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| Some(e.to_string()))
                 .and_then(|r| r),
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(Some(e.to_string())),
             };
             let mut frames = lock(&state);
             match result {
@@ -307,7 +362,8 @@ impl AttemptAnalysis for VisionAttempt {
                 }
                 // A frame that does not decode is a frame without a face.
                 Ok((Err(_), _)) => frames.failed += 1,
-                Err(e) => {
+                Err(None) => frames.skipped += 1,
+                Err(Some(e)) => {
                     frames.failed += 1;
                     frames.error.get_or_insert(e);
                 }
@@ -324,7 +380,7 @@ impl AttemptAnalysis for VisionAttempt {
                 let notified = self.done.notified();
                 {
                     let frames = lock(&self.state);
-                    if frames.analysed.len() + frames.failed >= frames.pushed {
+                    if frames.analysed.len() + frames.failed + frames.skipped >= frames.pushed {
                         return;
                     }
                 }
@@ -335,11 +391,12 @@ impl AttemptAnalysis for VisionAttempt {
         if waited.is_err() {
             return Err(EngineError("frame analysis did not finish in time".into()));
         }
-        let (mut analysed, failed, error) = {
+        let (mut analysed, failed, skipped, error) = {
             let mut frames = lock(&self.state);
             (
                 std::mem::take(&mut frames.analysed),
                 frames.failed,
+                frames.skipped,
                 frames.error.take(),
             )
         };
@@ -353,7 +410,7 @@ impl AttemptAnalysis for VisionAttempt {
         let templates = self.context.templates.clone();
         let target_fmr = self.target_fmr;
         tokio::task::spawn_blocking(move || {
-            let received = analysed.len() + failed;
+            let received = analysed.len() + failed + skipped;
             let (features, jpegs): (Vec<FrameFeatures>, Vec<Option<Arc<[u8]>>>) =
                 analysed.into_iter().map(|(_, f, j)| (f, j)).unzip();
             let decision = decide(&spec, &features, &config);
@@ -368,7 +425,7 @@ impl AttemptAnalysis for VisionAttempt {
             if let Some(object) = verdict.decision.as_object_mut() {
                 object.insert(
                     "frames".into(),
-                    json!({ "received": received, "undecodable": failed }),
+                    json!({ "received": received, "undecodable": failed, "skipped": skipped }),
                 );
             }
             verdict.face_image = decision.best_frame.and_then(|i| jpegs.get(i)?.clone());

@@ -23,7 +23,7 @@ const JPEG_MAGIC: &[u8] = &[0xFF, 0xD8, 0xFF];
 const PNG_MAGIC: &[u8] = &[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
 
 /// Bounds on what [`decode_image`] accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DecodeLimits {
     /// Largest accepted input, in bytes.
     pub max_bytes: usize,
@@ -84,10 +84,13 @@ pub fn decode_image(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage, Vis
         )));
     }
     let kind = sniff(bytes).ok_or_else(|| VisionError::Decode("unsupported format".into()))?;
-    // Reject absurd sizes from the raw header, before any decoder runs (the
-    // decoders re-check below, from their own parse).
-    if let Some((width, height)) = header_dimensions(kind, bytes) {
-        check_size(width, height, limits)?;
+    // Reject absurd PNG sizes from the raw header before the decoder runs
+    // (it re-checks below, from its own parse). A JPEG's header is read by
+    // the decoder itself (`JpegDecoder::new`) and checked before any pixel.
+    if kind == ImageKind::Png {
+        if let Some((width, height)) = header_dimensions(kind, bytes) {
+            check_size(width, height, limits)?;
+        }
     }
 
     let mut decoder_limits = image::Limits::default();
@@ -143,51 +146,40 @@ fn decode_checked(
 }
 
 /// Width and height as the file header states them: PNG's IHDR, or the
-/// first JPEG start-of-frame marker (walking the marker segments before the
-/// first scan). `None` when the header is not where it should be; the
-/// decoder then reports the error.
+/// JPEG frame header as [`jpeg_dimensions`] reads it. `None` when the header
+/// is not where it should be; the decoder then reports the error.
 pub fn header_dimensions(kind: ImageKind, bytes: &[u8]) -> Option<(u32, u32)> {
-    let be16 = |at: usize| {
-        bytes
-            .get(at..at + 2)
-            .map(|b| u32::from(u16::from_be_bytes([b[0], b[1]])))
-    };
-    let be32 = |at: usize| {
-        bytes
-            .get(at..at + 4)
-            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-    };
     match kind {
         ImageKind::Png => {
+            let be32 = |at: usize| {
+                bytes
+                    .get(at..at + 4)
+                    .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+            };
             if bytes.get(12..16)? != b"IHDR" {
                 return None;
             }
             Some((be32(16)?, be32(20)?))
         }
-        ImageKind::Jpeg => {
-            let mut at = 2;
-            loop {
-                if *bytes.get(at)? != 0xFF {
-                    return None;
-                }
-                let marker = *bytes.get(at + 1)?;
-                match marker {
-                    // Fill byte before a marker.
-                    0xFF => at += 1,
-                    // Markers without a length.
-                    0x01 | 0xD0..=0xD8 => at += 2,
-                    // End of image or start of scan before any frame header.
-                    0xD9 | 0xDA => return None,
-                    // SOF0–SOF15 (not DHT, JPG or DAC): length, precision,
-                    // height, width.
-                    0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
-                        return Some((be16(at + 7)?, be16(at + 5)?));
-                    }
-                    _ => at += 2 + be16(at + 2)? as usize,
-                }
-            }
-        }
+        ImageKind::Jpeg => jpeg_dimensions(bytes),
     }
+}
+
+/// Width and height of a JPEG exactly as the decoder will see them: this is
+/// the decoder's own header parse (every marker up to the first scan), not a
+/// second parser. A hand-written segment walker disagrees with the decoder
+/// on fill bytes (`FF 00`, `FF FF`) and on garbage between segments, and an
+/// upload can then show the walker a small decoy frame header while the
+/// decoder finds a huge one. `None` for anything the decoder refuses to
+/// start on: not a JPEG, no frame header, a truncated header, two frame
+/// headers. No pixel is decoded and nothing is allocated by dimensions.
+pub fn jpeg_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
+    if !bytes.starts_with(JPEG_MAGIC) {
+        return None;
+    }
+    JpegDecoder::new(Cursor::new(bytes))
+        .ok()
+        .map(|decoder| decoder.dimensions())
 }
 
 /// The size limits alone (a JPEG header may state a height of 0, defined
@@ -589,6 +581,77 @@ mod tests {
         })
     }
 
+    /// `jpeg` with the width and height of its (first) SOF0 header replaced.
+    fn with_frame_size(jpeg: &[u8], width: u16, height: u16) -> Vec<u8> {
+        let at = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        let mut out = jpeg.to_vec();
+        out[at + 5..at + 7].copy_from_slice(&height.to_be_bytes());
+        out[at + 7..at + 9].copy_from_slice(&width.to_be_bytes());
+        out
+    }
+
+    /// The security review's frame: after SOI, `FF 00` with what a segment
+    /// walker reads as a length, then an APP1 segment that hides a small
+    /// decoy frame header from the decoder, then the real image. A walker
+    /// that takes `FF 00` for a segment jumps into the APP1 payload and
+    /// reads the decoy; the decoder takes `FF 00` for fill bytes, skips the
+    /// APP1 segment by its length and finds the real frame header.
+    fn with_decoy_frame_header(jpeg: &[u8]) -> Vec<u8> {
+        let decoy = [
+            0xFF, 0xC0, 0x00, 0x11, 0x08, 0x00, 0x10, 0x00, 0x10, 0x03, 0x01, 0x11, 0x00, 0x02,
+            0x11, 0x01, 0x03, 0x11, 0x01,
+        ];
+        // SOI | FF 00 00 0A | junk | FF E1 len | pad | decoy | rest.
+        let mut out = vec![0xFF, 0xD8, 0xFF, 0x00, 0x00, 0x0A];
+        // The walker resumes at offset 2 + 2 + 10 = 14.
+        let app1_len = 2 + 4 + decoy.len();
+        out.extend_from_slice(&[0xFF, 0xE1]);
+        out.extend_from_slice(&u16::try_from(app1_len).unwrap().to_be_bytes());
+        out.extend_from_slice(&[0, 0, 0, 0]);
+        assert_eq!(out.len(), 14);
+        out.extend_from_slice(&decoy);
+        out.extend_from_slice(&jpeg[2..]);
+        out
+    }
+
+    #[test]
+    fn a_decoy_frame_header_does_not_hide_the_real_size() {
+        let real = with_frame_size(&encode_jpeg(&blocks(), 90), 8192, 4880);
+        let crafted = with_decoy_frame_header(&real);
+        assert_eq!(jpeg_dimensions(&crafted), Some((8192, 4880)));
+        let capture = DecodeLimits {
+            max_bytes: 512 * 1024,
+            max_side: 1280,
+            max_pixels: 1280 * 1280,
+            max_alloc: 64 * 1024 * 1024,
+        };
+        assert!(matches!(
+            decode_image(&crafted, &capture),
+            Err(VisionError::ImageBounds(_))
+        ));
+        // The same construction around an honest image decodes at its size.
+        let honest = with_decoy_frame_header(&encode_jpeg(&blocks(), 90));
+        assert_eq!(jpeg_dimensions(&honest), Some((48, 32)));
+        let image = decode_image(&honest, &capture).unwrap();
+        assert_eq!(image.dimensions(), (48, 32));
+    }
+
+    /// The pixels' size as the decoder produces them (no EXIF rotation), for
+    /// what [`decode_image`] hands to the JPEG decoder.
+    fn decoded_size(bytes: &[u8]) -> Option<(u32, u32)> {
+        if sniff(bytes) != Some(ImageKind::Jpeg) {
+            return None;
+        }
+        let decoder = JpegDecoder::new(Cursor::new(bytes)).ok()?;
+        let mut limits = image::Limits::default();
+        limits.max_alloc = Some(64 * 1024 * 1024);
+        let mut decoder = decoder;
+        decoder.set_limits(limits).ok()?;
+        DynamicImage::from_decoder(decoder)
+            .ok()
+            .map(|i| (i.width(), i.height()))
+    }
+
     #[test]
     fn header_dimensions_are_read_without_decoding() {
         assert_eq!(
@@ -597,11 +660,8 @@ mod tests {
         );
         let jpeg = with_exif(&encode_jpeg(&blocks(), 90), 6);
         assert_eq!(header_dimensions(ImageKind::Jpeg, &jpeg), Some((48, 32)));
-        // Only the frame header of a JPEG claiming 60000×50000.
-        let mut huge = vec![0xFF, 0xD8, 0xFF, 0xC0, 0, 11, 8];
-        huge.extend_from_slice(&50_000u16.to_be_bytes());
-        huge.extend_from_slice(&60_000u16.to_be_bytes());
-        huge.extend_from_slice(&[1, 1, 0x11, 0]);
+        // A real JPEG whose frame header claims 60000×50000.
+        let huge = with_frame_size(&encode_jpeg(&blocks(), 90), 60_000, 50_000);
         assert_eq!(
             header_dimensions(ImageKind::Jpeg, &huge),
             Some((60_000, 50_000))
@@ -712,6 +772,48 @@ mod tests {
             }
             let keep = cut.index(bytes.len()) + 1;
             let _ = decode_image(&bytes[..keep], &limits());
+        }
+
+        /// The header parser and the decoder agree on any bytes: whatever
+        /// the decoder decodes has exactly the size the parser reported
+        /// (so a size check made with the parser bounds the decode), or the
+        /// parser refuses. Inputs are real JPEGs with random edits, random
+        /// splices of marker-like bytes (fill, stuffing, decoy frame
+        /// headers) and random truncation.
+        #[test]
+        fn the_header_parser_agrees_with_the_decoder(
+            decoy in any::<bool>(),
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..6),
+            splices in proptest::collection::vec(
+                (any::<prop::sample::Index>(), prop::sample::select(vec![
+                    vec![0xFF, 0x00], vec![0xFF, 0xFF], vec![0xFF, 0x00, 0x00, 0x0A],
+                    vec![0xFF, 0xC0, 0x00, 0x11, 0x08, 0x00, 0x10, 0x00, 0x10, 0x01, 0x01, 0x11, 0x00],
+                    vec![0xFF, 0xD8], vec![0xFF, 0xD9], vec![0xFF, 0xDA], vec![0x00],
+                ])),
+                0..4,
+            ),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let base = encode_jpeg(&blocks(), 80);
+            let mut bytes = if decoy { with_decoy_frame_header(&base) } else { base };
+            for (at, value) in edits {
+                let i = at.index(bytes.len());
+                bytes[i] = value;
+            }
+            for (at, splice) in splices {
+                let i = at.index(bytes.len());
+                bytes.splice(i..i, splice);
+            }
+            let keep = bytes.len() - cut.index(bytes.len() / 8 + 1);
+            let bytes = &bytes[..keep];
+            if let Some(size) = decoded_size(bytes) {
+                prop_assert_eq!(jpeg_dimensions(bytes), Some(size));
+            }
+            if let Ok(image) = decode_image(bytes, &limits()) {
+                let (w, h) = jpeg_dimensions(bytes).unwrap_or((0, 0));
+                let (iw, ih) = image.dimensions();
+                prop_assert!((iw, ih) == (w, h) || (iw, ih) == (h, w));
+            }
         }
     }
 

@@ -31,6 +31,8 @@ pub struct Options {
     pub fixed_challenge: Option<facegate_domain::Challenge>,
     /// Another face engine than the real models (fault injection).
     pub engine: Option<Arc<dyn facegate_core::FaceEngine>>,
+    /// Changes the configuration last, before the server starts.
+    pub configure: Option<fn(&mut Config)>,
 }
 
 impl Default for Options {
@@ -40,6 +42,7 @@ impl Default for Options {
             system_clock: false,
             fixed_challenge: None,
             engine: None,
+            configure: None,
         }
     }
 }
@@ -87,6 +90,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         let path = dir.path().join("challenge.json");
         std::fs::write(&path, serde_json::to_string(challenge).unwrap()).unwrap();
         config.dev.fixed_challenge = Some(path);
+    }
+    if let Some(configure) = options.configure {
+        configure(&mut config);
     }
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap());
     let hook_clock: Arc<dyn facegate_domain::Clock> = if options.system_clock {

@@ -10,6 +10,7 @@ mod callbacks;
 mod capture;
 mod cli;
 mod facemaps;
+mod frames;
 mod helpers;
 mod initiate;
 mod journey;

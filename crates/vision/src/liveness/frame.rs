@@ -220,6 +220,11 @@ pub struct FrameAnalyzerConfig {
     pub embedder: EmbedderKind,
     /// Load the passive model (needed for `FrameOptions::passive`).
     pub passive: bool,
+    /// Bounds on the frames [`FrameAnalyzer::analyze_bytes`] decodes: the
+    /// capture service passes its upload limits, so a frame is never decoded
+    /// beyond what the upload check allowed.
+    #[serde(default)]
+    pub decode: DecodeLimits,
 }
 
 impl Default for FrameAnalyzerConfig {
@@ -228,6 +233,7 @@ impl Default for FrameAnalyzerConfig {
             detector: DetectorKind::ShortRange,
             embedder: EmbedderKind::FrFeatureInt8,
             passive: true,
+            decode: DecodeLimits::default(),
         }
     }
 }
@@ -262,7 +268,7 @@ impl FrameAnalyzer {
             } else {
                 None
             },
-            decode: DecodeLimits::default(),
+            decode: config.decode,
         })
     }
 
