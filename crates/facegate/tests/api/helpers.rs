@@ -21,6 +21,9 @@ use tempfile::TempDir;
 
 pub const MODEL: &str = "fr-feature-512-v1";
 
+/// A last change to a test server's configuration.
+pub type Configure = Box<dyn FnOnce(&mut Config) + Send>;
+
 /// Knobs for one test's server.
 pub struct Options {
     pub allow_loopback_callbacks: bool,
@@ -31,6 +34,8 @@ pub struct Options {
     pub fixed_challenge: Option<facegate_domain::Challenge>,
     /// Another face engine than the real models (fault injection).
     pub engine: Option<Arc<dyn facegate_core::FaceEngine>>,
+    /// Last changes to the configuration (server limits, TLS, mode).
+    pub configure: Option<Configure>,
 }
 
 impl Default for Options {
@@ -40,6 +45,7 @@ impl Default for Options {
             system_clock: false,
             fixed_challenge: None,
             engine: None,
+            configure: None,
         }
     }
 }
@@ -87,6 +93,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         let path = dir.path().join("challenge.json");
         std::fs::write(&path, serde_json::to_string(challenge).unwrap()).unwrap();
         config.dev.fixed_challenge = Some(path);
+    }
+    if let Some(configure) = options.configure {
+        configure(&mut config);
     }
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap());
     let hook_clock: Arc<dyn facegate_domain::Clock> = if options.system_clock {

@@ -16,5 +16,6 @@ mod journey;
 mod lifecycle;
 mod logs;
 mod throttle;
+mod transport;
 mod validation;
 mod web;
