@@ -65,6 +65,9 @@ pub fn tls_acceptor(cert_file: &Path, key_file: &Path) -> anyhow::Result<TlsAcce
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
+/// Refused connections are reported at most this often.
+const REFUSAL_REPORT_INTERVAL: Duration = Duration::from_secs(10);
+
 /// Shared by every listener of one server, so that the cap counts them all.
 #[derive(Clone)]
 pub struct Connections {
@@ -119,6 +122,8 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .max_concurrent_streams(100);
     let builder = Arc::new(builder);
+    let mut refused = 0u64;
+    let mut last_report: Option<Instant> = None;
     loop {
         let accepted = tokio::select! {
             _ = shutdown.wait_for(|stop| *stop) => break,
@@ -135,11 +140,18 @@ pub async fn serve(
             }
         };
         let Ok(slot) = connections.slots.clone().try_acquire_owned() else {
-            tracing::warn!(
-                max_connections = connections.limits.max_connections,
-                "connection refused: the server holds as many connections as it allows"
-            );
             drop(stream);
+            refused += 1;
+            // A flood of refusals must not become a flood of log lines.
+            if last_report.is_none_or(|at| at.elapsed() >= REFUSAL_REPORT_INTERVAL) {
+                tracing::warn!(
+                    refused,
+                    max_connections = connections.limits.max_connections,
+                    "connections refused: the server holds as many connections as it allows"
+                );
+                last_report = Some(Instant::now());
+                refused = 0;
+            }
             continue;
         };
         let _ = stream.set_nodelay(true);
