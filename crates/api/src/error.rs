@@ -40,6 +40,7 @@ mod table {
     codes! {
         MISSING_USER_AGENT = (StatusCode::BAD_REQUEST, "The User-Agent header is required"),
         MISSING_ACCEPT = (StatusCode::BAD_REQUEST, "The Accept header is required"),
+        MALFORMED_PATH = (StatusCode::BAD_REQUEST, "The path could not be decoded"),
         VALIDATION_FAILED = (StatusCode::BAD_REQUEST, "The request has invalid fields"),
         MALFORMED_JSON = (StatusCode::BAD_REQUEST, "The JSON could not be parsed"),
         MALFORMED_MULTIPART = (StatusCode::BAD_REQUEST, "The multipart body could not be parsed"),
@@ -88,6 +89,7 @@ mod table {
         SERVICE_UNAVAILABLE = (StatusCode::SERVICE_UNAVAILABLE, "The service is not ready"),
         TIMEOUT = (StatusCode::SERVICE_UNAVAILABLE, "The request took too long"),
         CAPTURE_BUSY = (StatusCode::SERVICE_UNAVAILABLE, "Too many frames are being uploaded"),
+        SERVER_BUSY = (StatusCode::SERVICE_UNAVAILABLE, "Too many requests in flight"),
     }
 }
 pub use table::Code;

@@ -27,8 +27,34 @@ pub struct AppState {
     pub services: Arc<Services>,
 }
 
-/// The whole application, so tests and the binary serve exactly the same thing.
+/// How the router is exposed; the defaults suit development.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Serve `/metrics` here (else only [`metrics_router`] serves it).
+    pub public_metrics: bool,
+    /// Send `Strict-Transport-Security`: only true behind TLS.
+    pub hsts: bool,
+    /// Requests handled at once at most; beyond it `503 SERVER_BUSY`.
+    pub max_in_flight_requests: usize,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self {
+            public_metrics: true,
+            hsts: false,
+            max_in_flight_requests: 512,
+        }
+    }
+}
+
+/// The whole application with the default [`HttpOptions`].
 pub fn router(services: Arc<Services>) -> Router {
+    router_with(services, &HttpOptions::default())
+}
+
+/// The whole application, so tests and the binary serve exactly the same thing.
+pub fn router_with(services: Arc<Services>, options: &HttpOptions) -> Router {
     let state = AppState { services };
     let initiate =
         post(handlers::facemap_initiate).layer(DefaultBodyLimit::max(extract::MAX_MULTIPART_BODY));
@@ -73,11 +99,17 @@ pub fn router(services: Arc<Services>) -> Router {
             post(capture::finish_attempt),
         )
         .layer(axum::middleware::from_fn(middleware::required_headers));
-    Router::new()
+    let mut public = Router::new()
         .merge(api)
         .route("/healthz", get(handlers::healthz))
-        .route("/readyz", get(handlers::readyz))
-        .route("/metrics", get(handlers::metrics))
+        .route("/readyz", get(handlers::readyz));
+    if options.public_metrics {
+        public = public.route("/metrics", get(handlers::metrics));
+    }
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(
+        options.max_in_flight_requests.max(1),
+    ));
+    let router = public
         .route("/openapi.json", get(handlers::openapi))
         .route("/web/v4/app", get(web::app))
         .route("/web/v4/assets/{file}", get(web::asset))
@@ -93,6 +125,11 @@ pub fn router(services: Arc<Services>) -> Router {
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ))
+        .layer(axum::middleware::from_fn(middleware::decodable_path))
+        .layer(axum::middleware::from_fn_with_state(
+            in_flight,
+            middleware::in_flight_limit,
+        ))
         .layer(
             // Spans name the route template, never the raw URI: query strings
             // can carry authorization tokens.
@@ -107,7 +144,34 @@ pub fn router(services: Arc<Services>) -> Router {
                 })
                 .on_response(middleware::log_response),
         )
-        .layer(axum::middleware::from_fn(middleware::time_limit))
+        .layer(axum::middleware::from_fn(middleware::time_limit));
+    security_headers(router, options.hsts)
+}
+
+/// `/metrics` alone, for a listener apart from the public one.
+pub fn metrics_router(services: Arc<Services>) -> Router {
+    let router = Router::new()
+        .route("/metrics", get(handlers::metrics))
+        .fallback(handlers::not_found)
+        .with_state(AppState { services });
+    security_headers(router, false)
+}
+
+/// Headers on every answer, errors and fallbacks included.
+fn security_headers(router: Router, hsts: bool) -> Router {
+    let router = router.layer(SetResponseHeaderLayer::overriding(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ));
+    if !hsts {
+        return router;
+    }
+    // One year, the usual preload minimum; subdomains are the operator's
+    // to decide, not this server's.
+    router.layer(SetResponseHeaderLayer::overriding(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000"),
+    ))
 }
 
 #[cfg(test)]

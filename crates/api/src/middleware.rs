@@ -1,11 +1,13 @@
 //! Request checks shared by every API route, and the access log line.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::Request;
 use axum::http::header::{ACCEPT, USER_AGENT};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use tokio::sync::Semaphore;
 use tracing::Span;
 
 use crate::error::{ApiError, Code};
@@ -39,6 +41,79 @@ pub async fn time_limit(request: Request, next: Next) -> Response {
         Ok(response) => response,
         Err(_) => ApiError::new(Code::TIMEOUT, "the request took longer than 30 s").into_response(),
     }
+}
+
+/// A path whose percent-escapes do not decode to UTF-8 can name no resource;
+/// answering it here gives a problem instead of the router's plain-text
+/// rejection of the path parameter.
+pub async fn decodable_path(request: Request, next: Next) -> Response {
+    if !percent_decodes_to_utf8(request.uri().path()) {
+        return ApiError::new(
+            Code::MALFORMED_PATH,
+            "the path's percent-escapes do not decode to UTF-8",
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// Decodes like the router's path parameters do: `%XX` is a byte, and a `%`
+/// not followed by two hex digits stands for itself.
+fn percent_decodes_to_utf8(path: &str) -> bool {
+    if !path.contains('%') {
+        return true;
+    }
+    let bytes = path.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'%', Some(&hi), Some(&lo)) => hex(hi).zip(hex(lo)).map(|(h, l)| h << 4 | l),
+            _ => None,
+        };
+        match escaped {
+            Some(byte) => {
+                decoded.push(byte);
+                i += 3;
+            }
+            None => {
+                decoded.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    std::str::from_utf8(&decoded).is_ok()
+}
+
+fn hex(digit: u8) -> Option<u8> {
+    char::from(digit)
+        .to_digit(16)
+        .and_then(|d| u8::try_from(d).ok())
+}
+
+/// Bounds the requests handled at once: beyond the bound the client is told
+/// to come back at once rather than queued behind work the server cannot
+/// finish. `/healthz` is exempt so that an orchestrator does not restart a
+/// merely busy server.
+pub async fn in_flight_limit(
+    axum::extract::State(slots): axum::extract::State<Arc<Semaphore>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.uri().path() == "/healthz" {
+        return next.run(request).await;
+    }
+    let Ok(_slot) = slots.try_acquire() else {
+        return ApiError {
+            retry_after_secs: Some(1),
+            ..ApiError::new(
+                Code::SERVER_BUSY,
+                "the server is handling as many requests as it allows; retry shortly",
+            )
+        }
+        .into_response();
+    };
+    next.run(request).await
 }
 
 /// Counts every routed request by route template and status.
@@ -77,4 +152,19 @@ pub fn log_response(response: &Response, latency: Duration, _span: &Span) {
         latency_ms = latency.as_millis() as u64,
         "request"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_decodes_to_utf8;
+
+    #[test]
+    fn paths_decode_like_the_router_decodes_parameters() {
+        for good in ["/a/b", "/a/%41", "/a/%C3%A9", "/a/%zz", "/a/100%", "/a/%4"] {
+            assert!(percent_decodes_to_utf8(good), "{good}");
+        }
+        for bad in ["/a/%ff%fe", "/a/%C3", "/a/%c3%28"] {
+            assert!(!percent_decodes_to_utf8(bad), "{bad}");
+        }
+    }
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use facegate_api::HttpOptions;
 use facegate_callbacks::{AddressPolicy, Deliverer, DelivererConfig, NameLookup, SystemLookup};
 use facegate_core::delivery::{run_expiry, DeliverySettings, DeliveryWorker};
 use facegate_core::{Services, Settings};
@@ -19,6 +20,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, Mode};
+use crate::serve;
 
 /// Loads the keyring: `FACEGATE_MASTER_KEYS`, else the key file; in
 /// development a missing key file is generated (readable by the owner only).
@@ -44,8 +46,8 @@ pub fn load_keyring(config: &Config) -> anyhow::Result<Keyring> {
 
 /// Writes the keyring atomically with mode 0600.
 pub fn write_keyring(path: &Path, keyring: &Keyring) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        create_private_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let tmp = path.with_extension("tmp");
     {
@@ -68,14 +70,81 @@ pub fn write_keyring(path: &Path, keyring: &Keyring) -> anyhow::Result<()> {
 }
 
 /// Opens (and migrates) the database named by the configuration.
+/// The data directory is created 0700 and the database files are 0600,
+/// whatever the umask: they hold sealed facemaps and personal data.
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    std::fs::create_dir_all(&config.data_dir)
+    create_private_dir(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
-    let store = SqliteStore::open(&config.database_path())
+    let database = config.database_path();
+    // SQLite gives the -wal and -shm files the database file's mode.
+    create_private_file(&database).with_context(|| format!("creating {}", database.display()))?;
+    let store = SqliteStore::open(&database)
         .await
-        .with_context(|| format!("opening {}", config.database_path().display()))?;
+        .with_context(|| format!("opening {}", database.display()))?;
     store.migrate().await.context("migrating the database")?;
+    for suffix in ["-wal", "-shm"] {
+        let mut name = database.clone().into_os_string();
+        name.push(suffix);
+        let path = std::path::PathBuf::from(name);
+        if path.exists() {
+            set_mode(&path, 0o600).with_context(|| format!("restricting {}", path.display()))?;
+        }
+    }
     Ok(Arc::new(store))
+}
+
+/// Creates `dir` and its missing parents, owner only. An existing directory
+/// is the operator's and keeps its mode; a loose one is reported.
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    if dir.is_dir() {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir)?.permissions().mode();
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    dir = %dir.display(),
+                    mode = format!("{:o}", mode & 0o777),
+                    "the data directory is accessible to other users; chmod 700 it"
+                );
+            }
+        }
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)?;
+    // The umask can only take bits away; this makes the mode exact.
+    set_mode(dir, 0o700)
+}
+
+/// Creates `path` empty if missing, and makes it owner-only either way.
+fn create_private_file(path: &Path) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.append(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?;
+    set_mode(path, 0o600)
+}
+
+fn set_mode(path: &Path, mode: u32) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
 }
 
 /// Builds the services for CLI commands and the server.
@@ -123,26 +192,44 @@ impl Default for Hooks {
 /// A started server.
 pub struct Running {
     pub addr: SocketAddr,
+    /// The metrics listener's address, when `metrics.listen` is set.
+    pub metrics_addr: Option<SocketAddr>,
     pub services: Arc<Services>,
     shutdown: watch::Sender<bool>,
+    server: Option<JoinHandle<()>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl Running {
     /// Stops accepting, finishes in-flight requests and stops the workers.
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
         let _ = self.shutdown.send(true);
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
         for task in self.tasks {
             let _ = task.await;
         }
     }
 
-    /// Resolves when the server stops on its own (or never).
-    pub async fn wait(mut self) {
-        if let Some(server) = self.tasks.pop() {
-            let _ = server.await;
+    /// Serves until `signal` resolves (or the server stops on its own), then
+    /// stops as [`Running::stop`] does.
+    pub async fn run_until(mut self, signal: impl std::future::Future<Output = ()>) {
+        if let Some(mut server) = self.server.take() {
+            tokio::select! {
+                _ = &mut server => {}
+                () = signal => {
+                    tracing::info!("shutting down: finishing the requests in flight");
+                    self.server = Some(server);
+                }
+            }
         }
         self.stop().await;
+    }
+
+    /// Resolves when the server stops on its own (or never).
+    pub async fn wait(self) {
+        self.run_until(std::future::pending()).await;
     }
 }
 
@@ -154,6 +241,27 @@ pub async fn start(
 ) -> anyhow::Result<Running> {
     config.validate()?;
     let addr = listener.local_addr()?;
+    // The certificate and the metrics listener come first, so that a bad
+    // certificate or a taken port stops `serve` before anything runs.
+    let tls = match &config.tls {
+        None => None,
+        Some(tls) => Some(
+            serve::tls_acceptor(&tls.cert_file, &tls.key_file)
+                .context("loading the TLS certificate and key")?,
+        ),
+    };
+    let metrics_listener = match config.metrics.listen {
+        None => None,
+        Some(at) => Some(
+            TcpListener::bind(at)
+                .await
+                .with_context(|| format!("binding metrics.listen {at}"))?,
+        ),
+    };
+    let metrics_addr = metrics_listener
+        .as_ref()
+        .map(TcpListener::local_addr)
+        .transpose()?;
     let services = services(config, hooks.clock, config.base_url(addr)).await?;
     let services =
         Arc::new(
@@ -185,71 +293,32 @@ pub async fn start(
         Duration::from_millis(config.callbacks.poll_interval_ms),
         watch_rx.clone(),
     )));
-    let router = facegate_api::router(services.clone());
-    tasks.push(tokio::spawn(
-        serve_http(config, listener, router, watch_rx).await?,
-    ));
-    tracing::info!(%addr, mode = ?config.mode, "facegate listening");
+    let connections = serve::Connections::new(serve::Limits::from_config(config));
+    if let Some(metrics_listener) = metrics_listener {
+        tasks.push(tokio::spawn(serve::serve(
+            metrics_listener,
+            None,
+            facegate_api::metrics_router(services.clone()),
+            connections.clone(),
+            watch_rx.clone(),
+        )));
+    }
+    let router = facegate_api::router_with(
+        services.clone(),
+        &HttpOptions {
+            public_metrics: config.public_metrics(),
+            hsts: tls.is_some(),
+            max_in_flight_requests: config.server.max_in_flight_requests,
+        },
+    );
+    let server = tokio::spawn(serve::serve(listener, tls, router, connections, watch_rx));
+    tracing::info!(%addr, ?metrics_addr, mode = ?config.mode, "facegate listening");
     Ok(Running {
         addr,
+        metrics_addr,
         services,
         shutdown,
+        server: Some(server),
         tasks,
     })
-}
-
-async fn serve_http(
-    config: &Config,
-    listener: TcpListener,
-    router: axum::Router,
-    mut shutdown: watch::Receiver<bool>,
-) -> anyhow::Result<impl std::future::Future<Output = ()>> {
-    let service = router.into_make_service();
-    let stopped = async move {
-        let _ = shutdown.wait_for(|s| *s).await;
-    };
-    // The certificate is loaded before the server task starts, so a bad
-    // certificate stops `serve` instead of a background task.
-    let tls = match &config.tls {
-        None => None,
-        Some(tls) => {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            Some(
-                axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert_file, &tls.key_file)
-                    .await
-                    .context("loading the TLS certificate and key")?,
-            )
-        }
-    };
-    Ok(async move {
-        let result = match tls {
-            None => axum::serve(listener, service)
-                .with_graceful_shutdown(stopped)
-                .await
-                .map_err(anyhow::Error::from),
-            Some(rustls) => serve_tls(rustls, listener, service, stopped).await,
-        };
-        if let Err(e) = result {
-            tracing::error!(error = %e, "the HTTP server stopped");
-        }
-    })
-}
-
-async fn serve_tls(
-    rustls: axum_server::tls_rustls::RustlsConfig,
-    listener: TcpListener,
-    service: axum::routing::IntoMakeService<axum::Router>,
-    stopped: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    let handle = axum_server::Handle::new();
-    let stopper = handle.clone();
-    tokio::spawn(async move {
-        stopped.await;
-        stopper.graceful_shutdown(Some(Duration::from_secs(10)));
-    });
-    axum_server::from_tcp_rustls(listener.into_std()?, rustls)
-        .handle(handle)
-        .serve(service)
-        .await
-        .context("serving HTTPS")
 }

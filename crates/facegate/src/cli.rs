@@ -271,15 +271,24 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let running = app::start(&config, listener, app::Hooks::default()).await?;
-    let stop = running.services.clone();
-    tokio::select! {
-        () = running.wait() => {}
-        _ = tokio::signal::ctrl_c() => {
-            tracing::info!("shutting down");
-            drop(stop);
-        }
-    }
+    running.run_until(shutdown_signal()?).await;
     Ok(())
+}
+
+/// Ctrl-C or SIGTERM (what `docker stop`, systemd and Kubernetes send).
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 async fn cli_services(config: &Config) -> anyhow::Result<Arc<Services>> {

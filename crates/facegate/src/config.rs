@@ -100,6 +100,52 @@ impl Default for Capture {
     }
 }
 
+/// Limits on client connections, so that slow or idle clients cannot hold
+/// the server's sockets (and file descriptors) forever.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Server {
+    /// A new connection must complete its TLS handshake, and then send a
+    /// complete request header, each within this; so must every later
+    /// request once its first byte arrived. Seconds.
+    pub header_read_timeout_secs: u64,
+    /// A keep-alive connection with no request in flight and no bytes moving
+    /// either way is closed after this. Seconds.
+    pub idle_timeout_secs: u64,
+    /// Open connections at most (listeners together); a connection beyond it
+    /// is closed at once instead of waiting in a queue.
+    pub max_connections: usize,
+    /// Requests handled at once at most; beyond it the server answers `503
+    /// SERVER_BUSY` with `Retry-After` at once (`/healthz` is exempt).
+    pub max_in_flight_requests: usize,
+    /// On shutdown, requests in flight get this long to finish. Seconds.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Self {
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            max_connections: 1024,
+            max_in_flight_requests: 512,
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+/// Where Prometheus metrics are served.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Metrics {
+    /// Serve `/metrics` on the public listener too. Unset: yes in
+    /// development, no in production.
+    pub public: Option<bool>,
+    /// A second, plain-HTTP listener serving only `/metrics` (bind it to a
+    /// private interface for the scraper).
+    pub listen: Option<SocketAddr>,
+}
+
 /// Everything `facegate serve` needs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -121,6 +167,8 @@ pub struct Config {
     /// A JSON keyring file (`facegate keys` manages it).
     pub master_key_file: Option<PathBuf>,
     pub tls: Option<Tls>,
+    pub server: Server,
+    pub metrics: Metrics,
     pub callbacks: Callbacks,
     pub capture: Capture,
     /// Liveness thresholds (docs/liveness.md); every default comes from the
@@ -146,6 +194,8 @@ impl Default for Config {
             master_keys: None,
             master_key_file: None,
             tls: None,
+            server: Server::default(),
+            metrics: Metrics::default(),
             callbacks: Callbacks::default(),
             capture: Capture::default(),
             liveness: facegate_vision::liveness::LivenessConfig::default(),
@@ -250,8 +300,40 @@ impl Config {
         if self.capture.image_retention_days == 0 {
             bail!("capture.image_retention_days must be at least 1");
         }
+        self.validate_server()?;
         self.fixed_challenge()?;
         Ok(())
+    }
+
+    fn validate_server(&self) -> anyhow::Result<()> {
+        let server = &self.server;
+        if server.header_read_timeout_secs == 0
+            || server.idle_timeout_secs == 0
+            || server.shutdown_grace_secs == 0
+        {
+            bail!("server.header_read_timeout_secs, server.idle_timeout_secs and server.shutdown_grace_secs must be at least 1");
+        }
+        if server.header_read_timeout_secs > 300 || server.idle_timeout_secs > 3600 {
+            bail!("server.header_read_timeout_secs must be at most 300 and server.idle_timeout_secs at most 3600 (slow clients hold connections that long)");
+        }
+        if server.max_connections == 0 || server.max_in_flight_requests == 0 {
+            bail!("server.max_connections and server.max_in_flight_requests must be at least 1");
+        }
+        if self
+            .metrics
+            .listen
+            .is_some_and(|m| m.port() != 0 && m == self.listen)
+        {
+            bail!("metrics.listen must differ from listen");
+        }
+        Ok(())
+    }
+
+    /// Whether `/metrics` is served on the public listener.
+    pub fn public_metrics(&self) -> bool {
+        self.metrics
+            .public
+            .unwrap_or(self.mode == Mode::Development)
     }
 
     /// The test challenge of `dev.fixed_challenge`, read and checked.
@@ -391,6 +473,34 @@ mod tests {
         };
         let message = config.validate().unwrap_err().to_string();
         assert!(message.contains("loopback"), "{message}");
+    }
+
+    #[test]
+    fn connection_limits_must_be_positive() {
+        type Breakage = fn(&mut Config);
+        let cases: [(&str, Breakage); 5] = [
+            ("header read timeout", |c| {
+                c.server.header_read_timeout_secs = 0
+            }),
+            ("idle timeout", |c| c.server.idle_timeout_secs = 0),
+            ("connection cap", |c| c.server.max_connections = 0),
+            ("in-flight bound", |c| c.server.max_in_flight_requests = 0),
+            ("shutdown grace", |c| c.server.shutdown_grace_secs = 0),
+        ];
+        for (what, break_it) in cases {
+            let mut config = Config::default();
+            break_it(&mut config);
+            assert!(config.validate().is_err(), "started without a {what}");
+        }
+    }
+
+    #[test]
+    fn metrics_are_public_in_development_only_unless_configured() {
+        assert!(Config::default().public_metrics());
+        let mut config = production();
+        assert!(!config.public_metrics());
+        config.metrics.public = Some(true);
+        assert!(config.public_metrics());
     }
 
     #[test]

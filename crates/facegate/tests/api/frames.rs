@@ -136,9 +136,9 @@ async fn a_frame_body_is_not_read_before_the_capture_token_is_checked() {
 #[tokio::test]
 async fn uploads_beyond_the_in_flight_body_budget_are_refused_before_reading() {
     let app = spawn_app_with(Options {
-        configure: Some(|config| {
+        configure: Some(Box::new(|config| {
             config.capture.max_frame_bytes_in_flight = config.capture.max_frame_bytes;
-        }),
+        })),
         ..Options::default()
     })
     .await;

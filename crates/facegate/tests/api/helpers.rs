@@ -21,6 +21,9 @@ use tempfile::TempDir;
 
 pub const MODEL: &str = "fr-feature-512-v1";
 
+/// A last change to a test server's configuration.
+pub type Configure = Box<dyn FnOnce(&mut Config) + Send>;
+
 /// Knobs for one test's server.
 pub struct Options {
     pub allow_loopback_callbacks: bool,
@@ -31,8 +34,8 @@ pub struct Options {
     pub fixed_challenge: Option<facegate_domain::Challenge>,
     /// Another face engine than the real models (fault injection).
     pub engine: Option<Arc<dyn facegate_core::FaceEngine>>,
-    /// Changes the configuration last, before the server starts.
-    pub configure: Option<fn(&mut Config)>,
+    /// Last changes to the configuration (server limits, TLS, mode).
+    pub configure: Option<Configure>,
 }
 
 impl Default for Options {

@@ -17,5 +17,6 @@ mod journey;
 mod lifecycle;
 mod logs;
 mod throttle;
+mod transport;
 mod validation;
 mod web;
