@@ -430,6 +430,27 @@ mod tests {
     }
 
     #[test]
+    fn retention_and_lockout_settings_are_bounded() {
+        let mut config = Config::default();
+        config.retention.callback_history_days = 0;
+        assert!(
+            config.validate().is_err(),
+            "callback history kept for no time"
+        );
+        let mut config = Config::default();
+        config.lockout.base_delay_secs = 86_401;
+        assert!(config.validate().is_err(), "a lockout beyond its cap");
+        let mut config = Config::default();
+        config.lockout.max_consecutive_failures = 0;
+        assert!(config.validate().is_ok(), "0 disables the lockout");
+        assert!(!config.lockout_policy().is_enabled());
+        assert_eq!(
+            Config::default().lockout_policy(),
+            facegate_domain::LockoutPolicy::default()
+        );
+    }
+
+    #[test]
     fn the_master_key_never_appears_in_debug_output() {
         let config = production();
         let debug = format!("{config:?}");
