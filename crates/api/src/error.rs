@@ -85,6 +85,7 @@ mod table {
         FRAME_TOO_LARGE = (StatusCode::PAYLOAD_TOO_LARGE, "The frame is too large"),
         UNSUPPORTED_MEDIA_TYPE = (StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported Content-Type"),
         RATE_LIMITED = (StatusCode::TOO_MANY_REQUESTS, "Too many failed attempts"),
+        ENROLLMENT_LOCKED = (StatusCode::TOO_MANY_REQUESTS, "Too many failed authentications of this enrollment"),
         INTERNAL_ERROR = (StatusCode::INTERNAL_SERVER_ERROR, "Internal error"),
         SERVICE_UNAVAILABLE = (StatusCode::SERVICE_UNAVAILABLE, "The service is not ready"),
         TIMEOUT = (StatusCode::SERVICE_UNAVAILABLE, "The request took too long"),
@@ -217,6 +218,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Validation(_) => Code::VALIDATION_FAILED,
             ServiceError::RateLimited { .. } => Code::RATE_LIMITED,
             ServiceError::Busy { .. } => Code::CAPTURE_BUSY,
+            ServiceError::LockedOut { .. } => Code::ENROLLMENT_LOCKED,
             ServiceError::AccountNotFound => Code::NOT_FOUND,
             ServiceError::EnrollmentNotFound => Code::ENROLLMENT_NOT_FOUND,
             ServiceError::Ineligible(i) => (*i).into(),
@@ -237,6 +239,13 @@ impl From<ServiceError> for ApiError {
                 ..Self::new(
                     code,
                     "the server is receiving too many frames; retry shortly",
+                )
+            },
+            ServiceError::LockedOut { retry_after_secs } => Self {
+                retry_after_secs: Some(retry_after_secs),
+                ..Self::new(
+                    code,
+                    "too many consecutive failed authentications of this enrollment; retry later",
                 )
             },
             ServiceError::Store(inner) => {

@@ -176,6 +176,7 @@ impl Services {
     ) -> ServiceResult<Initiated> {
         let account = &caller.account;
         let now = self.clock.now();
+        self.check_lockout(valid.enrollment, now).await?;
         let mut token = [0u8; 32];
         OsRng.fill_bytes(&mut token);
         let token_text = URL_SAFE_NO_PAD.encode(token);
@@ -277,16 +278,14 @@ impl Services {
     ) -> ServiceResult<()> {
         caller.require(Role::Admin)?;
         self.owned_transaction(caller, reference).await?;
-        let now = self.clock.now();
         if !self
             .store
-            .delete_transaction(reference, now, &self.renderer(now))
+            .delete_transaction(reference, self.clock.now())
             .await?
         {
             return Err(ServiceError::TransactionNotFound);
         }
         self.live_attempts.forget_transaction(reference);
-        self.callbacks_queued.notify_one();
         tracing::info!(transaction = %reference, "authentication deleted");
         Ok(())
     }
@@ -350,6 +349,38 @@ impl Services {
             .store
             .callbacks_for_transaction(caller.account.id, reference)
             .await?)
+    }
+
+    /// Refuses an initiation while the enrollment is locked out after a run
+    /// of `FAILED` authentications (`lockout.*`).
+    async fn check_lockout(
+        &self,
+        enrollment: EnrollmentRef,
+        now: DateTime<Utc>,
+    ) -> ServiceResult<()> {
+        let policy = &self.settings.lockout;
+        if !policy.is_enabled() {
+            return Ok(());
+        }
+        let streak = self.store.failure_streak(enrollment).await?;
+        match policy.retry_after(&streak, now) {
+            None => Ok(()),
+            Some(wait) => {
+                tracing::info!(enrollment = %enrollment, failures = streak.consecutive, "initiation refused: enrollment locked out");
+                // Whole seconds, rounded up: retrying at Retry-After must succeed.
+                let millis = u64::try_from(wait.num_milliseconds()).unwrap_or(0);
+                Err(ServiceError::LockedOut {
+                    retry_after_secs: millis.div_ceil(1000).max(1),
+                })
+            }
+        }
+    }
+
+    /// Erases delivered and failed callbacks past `retention.callback_history_days`;
+    /// returns how many were erased.
+    pub async fn enforce_callback_retention(&self) -> ServiceResult<u64> {
+        let before = self.clock.now() - self.settings.callback_history_retention;
+        Ok(self.store.purge_callback_history(before).await?)
     }
 
     /// Revokes the facemap of one of the account's enrollments (renewability).

@@ -223,6 +223,7 @@ impl Services {
             .filter(|t| t.deleted_at.is_none())
             .ok_or(refuse(CaptureRefusal::AuthorizationTokenInvalid))?;
         self.check_open(&tx).await?;
+        self.check_facemap_still_valid(&tx).await?;
         let mut raw = [0u8; 32];
         OsRng.fill_bytes(&mut raw);
         let capture_token = URL_SAFE_NO_PAD.encode(raw);
@@ -314,6 +315,7 @@ impl Services {
     ) -> ServiceResult<StartedAttempt> {
         let (_, tx) = self.capture_context(capture_token).await?;
         self.check_open(&tx).await?;
+        self.check_facemap_still_valid(&tx).await?;
         let used = self.store.attempts_used(tx.reference).await?;
         if used >= MAX_ATTEMPTS {
             return Err(refuse(CaptureRefusal::AttemptsExhausted));
@@ -579,6 +581,7 @@ impl Services {
             .finish()
             .await
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        self.check_facemap_still_valid(&tx).await?;
         let outcome = attempt_outcome(verdict.evidence, attempt.number);
         let label = format!("outcome=\"{}\"", outcome.as_str());
         self.metrics

@@ -204,6 +204,11 @@ pub async fn run_expiry(
             Ok(n) => tracing::info!(erased = n, "erased images past their retention"),
             Err(e) => tracing::warn!(error = %e, "image retention sweep failed"),
         }
+        match services.enforce_callback_retention().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(erased = n, "erased callbacks past their retention"),
+            Err(e) => tracing::warn!(error = %e, "callback retention sweep failed"),
+        }
     })
     .await;
 }

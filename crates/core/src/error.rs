@@ -76,6 +76,8 @@ pub enum ServiceError {
     RateLimited { retry_after_secs: u64 },
     #[error("the server is busy; retry in {retry_after_secs} s")]
     Busy { retry_after_secs: u64 },
+    #[error("too many failed authentications of this enrollment; retry in {retry_after_secs} s")]
+    LockedOut { retry_after_secs: u64 },
     #[error("no such account")]
     AccountNotFound,
     #[error("no such enrollment")]

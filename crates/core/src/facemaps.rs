@@ -1,7 +1,9 @@
 //! Issuing facemaps at the end of an enrollment, and checking a facemap a
 //! customer posts back against the enrollment it claims to belong to.
 
-use facegate_domain::{Account, Enrollment, EnrollmentRef, FacemapBinding};
+use facegate_domain::{
+    Account, AuthTransaction, Enrollment, EnrollmentRef, FacemapBinding, TransactionState,
+};
 use facegate_facemap::{FacemapContents, FacemapError};
 
 use crate::error::{FacemapRefusal, ServiceError, ServiceResult};
@@ -51,6 +53,42 @@ impl Services {
                 revoked_at: None,
             },
         ))
+    }
+
+    /// Checks, for an open transaction, that the facemap it was initiated with
+    /// is still its enrollment's current one: not revoked, not superseded by
+    /// a newer serial. Otherwise the transaction ends `INVALID` (its
+    /// callback says so) and the capture call is refused with
+    /// `FACEMAP_REVOKED`, so that revocation also stops a transaction already
+    /// under way (docs/capture-protocol.md §7).
+    pub(crate) async fn check_facemap_still_valid(
+        &self,
+        tx: &AuthTransaction,
+    ) -> ServiceResult<()> {
+        let binding = self
+            .store
+            .enrollment(tx.enrollment)
+            .await?
+            .and_then(|e| e.facemap)
+            .filter(|b| b.revoked_at.is_none());
+        // A facemap that cannot be opened is a key problem, reported where
+        // the facemap is used; only its serial matters here.
+        let serial = tx
+            .facemap
+            .as_deref()
+            .and_then(|sealed| {
+                facegate_facemap::open(&self.keyring, sealed, tx.account.as_uuid()).ok()
+            })
+            .map(|contents| contents.serial);
+        match (binding, serial) {
+            (Some(b), Some(serial)) if b.serial == serial => return Ok(()),
+            (Some(_), None) => return Ok(()),
+            _ => {}
+        }
+        self.finalize(tx.reference, TransactionState::Invalid)
+            .await?;
+        tracing::info!(transaction = %tx.reference, "capture refused: the facemap was revoked or superseded");
+        Err(ServiceError::Facemap(FacemapRefusal::Revoked))
     }
 
     /// Opens `bytes` for `account` and checks it is the current facemap of

@@ -17,7 +17,7 @@ mod render;
 
 use std::sync::Arc;
 
-use facegate_domain::{Clock, UrlPolicy};
+use facegate_domain::{Clock, LockoutPolicy, UrlPolicy};
 use facegate_facemap::Keyring;
 use facegate_storage::Store;
 use tokio::sync::Notify;
@@ -39,6 +39,10 @@ pub struct Settings {
     /// Embedding models whose facemaps this deployment can compare.
     pub supported_models: Vec<String>,
     pub capture: CaptureSettings,
+    /// Failure lockout of enrollments (NIST SP 800-63B).
+    pub lockout: LockoutPolicy,
+    /// Delivered and failed callbacks are erased this long after they were queued.
+    pub callback_history_retention: chrono::Duration,
 }
 
 /// The services, shared by every handler and worker.

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod enrollment;
 pub mod ids;
 pub mod input;
+pub mod lockout;
 pub mod time;
 pub mod transaction;
 
@@ -22,6 +23,7 @@ pub use ids::{AccountId, CredentialId, EnrollmentRef, ParseReferenceError, Trans
 pub use input::{
     FieldError, Locale, LocaleSet, RedirectUrl, TokenLifetime, UrlField, UrlPolicy, UserReference,
 };
+pub use lockout::{FailureStreak, LockoutPolicy};
 pub use transaction::{
     auth_lifetime, AuthTransaction, ScanSource, TransactionState, TransitionError,
     MAX_AUTH_LIFETIME_MINUTES,

@@ -162,6 +162,10 @@ pub async fn services(
         },
         supported_models: config.supported_models.clone(),
         capture: config.capture_settings(),
+        lockout: config.lockout_policy(),
+        callback_history_retention: chrono::Duration::days(i64::from(
+            config.retention.callback_history_days,
+        )),
     };
     Ok(Arc::new(Services::new(
         store,

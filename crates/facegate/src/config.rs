@@ -134,6 +134,24 @@ impl Default for Server {
     }
 }
 
+/// How long records are kept once they have served their purpose.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Retention {
+    /// Delivered and failed callbacks, with their delivery attempts, are
+    /// erased this many days after they were queued (the `/callbacks`
+    /// history of older ones is empty). Their bodies are erased at once.
+    pub callback_history_days: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            callback_history_days: 30,
+        }
+    }
+}
+
 /// Where Prometheus metrics are served.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -144,6 +162,30 @@ pub struct Metrics {
     /// A second, plain-HTTP listener serving only `/metrics` (bind it to a
     /// private interface for the scraper).
     pub listen: Option<SocketAddr>,
+}
+
+/// Failure lockout (NIST SP 800-63B §5.2.2): after a run of `FAILED`
+/// authentications of one enrollment, its initiations answer 429
+/// `ENROLLMENT_LOCKED` for a delay that doubles with every further failure
+/// (at most a day); a `PASSED` one ends the run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Lockout {
+    /// Consecutive `FAILED` authentications that lock the enrollment; 0
+    /// disables the lockout.
+    pub max_consecutive_failures: u32,
+    /// The first lockout, seconds; 0 disables the lockout.
+    pub base_delay_secs: u64,
+}
+
+impl Default for Lockout {
+    fn default() -> Self {
+        let defaults = facegate_domain::LockoutPolicy::default();
+        Self {
+            max_consecutive_failures: defaults.max_consecutive_failures,
+            base_delay_secs: u64::try_from(defaults.base_delay.num_seconds()).unwrap_or(60),
+        }
+    }
 }
 
 /// Everything `facegate serve` needs.
@@ -171,6 +213,8 @@ pub struct Config {
     pub metrics: Metrics,
     pub callbacks: Callbacks,
     pub capture: Capture,
+    pub retention: Retention,
+    pub lockout: Lockout,
     /// Liveness thresholds (docs/liveness.md); every default comes from the
     /// shared liveness study and is documented with the evaluation.
     pub liveness: facegate_vision::liveness::LivenessConfig,
@@ -198,6 +242,8 @@ impl Default for Config {
             metrics: Metrics::default(),
             callbacks: Callbacks::default(),
             capture: Capture::default(),
+            retention: Retention::default(),
+            lockout: Lockout::default(),
             liveness: facegate_vision::liveness::LivenessConfig::default(),
             dev: Dev::default(),
             expiry_interval_ms: 1000,
@@ -301,6 +347,12 @@ impl Config {
             bail!("capture.image_retention_days must be at least 1");
         }
         self.validate_server()?;
+        if self.retention.callback_history_days == 0 {
+            bail!("retention.callback_history_days must be at least 1");
+        }
+        if self.lockout.base_delay_secs > 86_400 {
+            bail!("lockout.base_delay_secs must be at most 86400 (a lockout never lasts longer than a day)");
+        }
         self.fixed_challenge()?;
         Ok(())
     }
@@ -334,6 +386,16 @@ impl Config {
         self.metrics
             .public
             .unwrap_or(self.mode == Mode::Development)
+    }
+
+    /// The failure lockout rule; call after [`Config::validate`].
+    pub fn lockout_policy(&self) -> facegate_domain::LockoutPolicy {
+        facegate_domain::LockoutPolicy {
+            max_consecutive_failures: self.lockout.max_consecutive_failures,
+            base_delay: chrono::Duration::seconds(
+                i64::try_from(self.lockout.base_delay_secs).unwrap_or(86_400),
+            ),
+        }
     }
 
     /// The test challenge of `dev.fixed_challenge`, read and checked.
@@ -501,6 +563,27 @@ mod tests {
         assert!(!config.public_metrics());
         config.metrics.public = Some(true);
         assert!(config.public_metrics());
+    }
+
+    #[test]
+    fn retention_and_lockout_settings_are_bounded() {
+        let mut config = Config::default();
+        config.retention.callback_history_days = 0;
+        assert!(
+            config.validate().is_err(),
+            "callback history kept for no time"
+        );
+        let mut config = Config::default();
+        config.lockout.base_delay_secs = 86_401;
+        assert!(config.validate().is_err(), "a lockout beyond its cap");
+        let mut config = Config::default();
+        config.lockout.max_consecutive_failures = 0;
+        assert!(config.validate().is_ok(), "0 disables the lockout");
+        assert!(!config.lockout_policy().is_enabled());
+        assert_eq!(
+            Config::default().lockout_policy(),
+            facegate_domain::LockoutPolicy::default()
+        );
     }
 
     #[test]

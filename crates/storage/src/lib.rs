@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use facegate_domain::{
     Account, AccountId, AttemptOutcome, AuthTransaction, CaptureAttempt, CaptureSession,
-    Credential, Enrollment, EnrollmentRef, TransactionRef, TransactionState,
+    Credential, Enrollment, EnrollmentRef, FailureStreak, TransactionRef, TransactionState,
 };
 use uuid::Uuid;
 
@@ -229,15 +229,21 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<TransactionRef>>;
-    /// Erases PII (userReference), images, decisions and facemap, ends its
-    /// capture sessions and hides the transaction from retrieval; a non-final
-    /// transaction is first expired (with its callback). Returns false when unknown or already deleted.
+    /// Erases the transaction's personal data (userReference, its URLs),
+    /// images, decisions and facemap, ends its capture sessions, erases its
+    /// callbacks (undelivered ones are never sent) with their delivery
+    /// history, and hides it from retrieval; a non-final transaction becomes
+    /// `EXPIRED` first, without a callback. Erased content does not linger in
+    /// the database files (README, "Erasure and lockout"). Returns false when
+    /// unknown or already deleted.
     async fn delete_transaction(
         &self,
         reference: TransactionRef,
         at: DateTime<Utc>,
-        renderer: &dyn CallbackRenderer,
     ) -> StoreResult<bool>;
+    /// The enrollment's current run of `FAILED` authentications (counted by
+    /// every finalisation: `FAILED` adds one, `PASSED` ends the run).
+    async fn failure_streak(&self, enrollment: EnrollmentRef) -> StoreResult<FailureStreak>;
 
     // Capture (docs/capture-protocol.md).
     /// Records `session` for its transaction when that is open and not
@@ -284,7 +290,14 @@ pub trait Store: Send + Sync + 'static {
         lease: Duration,
         limit: u32,
     ) -> StoreResult<Vec<PendingCallback>>;
+    /// Records a delivery attempt. A message that reaches `DELIVERED` or
+    /// `FAILED` loses its body (the history keeps status, attempts and
+    /// times); a message erased meanwhile (its transaction was deleted) is
+    /// left erased and nothing is recorded.
     async fn record_attempt(&self, attempt: &DeliveryAttempt, next: NextStep) -> StoreResult<()>;
+    /// Erases delivered and failed callbacks created before `before`, with
+    /// their delivery attempts (retention); returns how many were erased.
+    async fn purge_callback_history(&self, before: DateTime<Utc>) -> StoreResult<u64>;
     /// Every callback of a transaction of `account`, oldest first, with attempts.
     async fn callbacks_for_transaction(
         &self,

@@ -4,13 +4,15 @@
 mod codec;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use facegate_domain::{
     Account, AccountId, AttemptState, AuthTransaction, CaptureAttempt, CaptureSession, Credential,
-    Enrollment, EnrollmentRef, TransactionRef, TransactionState,
+    Enrollment, EnrollmentRef, FailureStreak, TransactionRef, TransactionState,
 };
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
@@ -46,6 +48,10 @@ pub struct SqliteStore {
     /// Exactly one connection: every write goes through it, in order.
     write: SqlitePool,
     read: SqlitePool,
+    /// Set when erased content may still sit in the WAL file because its
+    /// checkpoint could not complete; the next [`Store::purge_callback_history`]
+    /// retries it.
+    erasure_pending: Arc<AtomicBool>,
 }
 
 impl SqliteStore {
@@ -58,7 +64,10 @@ impl SqliteStore {
             // A state change reported to the customer must survive a power cut.
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT);
+            .busy_timeout(BUSY_TIMEOUT)
+            // Deleted and overwritten content (erased personal data) is
+            // zeroed in its page instead of lingering in free space.
+            .pragma("secure_delete", "ON");
 
         // The writer is opened first: it creates the file and switches it to
         // WAL (a persistent property of the file), before any reader connects.
@@ -83,7 +92,11 @@ impl SqliteStore {
             .await
             .map_err(db_err)?;
 
-        Ok(SqliteStore { write, read })
+        Ok(SqliteStore {
+            write,
+            read,
+            erasure_pending: Arc::new(AtomicBool::new(false)),
+        })
     }
 
     /// Closes both pools, waiting for connections in use to be returned.
@@ -94,6 +107,22 @@ impl SqliteStore {
 
     async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
         self.write.begin_with(BEGIN_WRITE).await.map_err(db_err)
+    }
+
+    /// Moves every committed page into the database file and truncates the
+    /// WAL. `secure_delete` zeroes erased content in the new page versions,
+    /// but the WAL still holds the older versions (the inserts) until it is
+    /// truncated. Readers holding an older snapshot can make it incomplete;
+    /// it is then retried by the next retention sweep.
+    async fn flush_erasure(&self) {
+        let done: Result<(i64, i64, i64), _> = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&self.write)
+            .await;
+        let complete = matches!(done, Ok((0, _, _)));
+        self.erasure_pending.store(!complete, Ordering::SeqCst);
+        if !complete {
+            tracing::warn!("erased content stays in the WAL until the next retention sweep");
+        }
     }
 }
 
@@ -172,10 +201,64 @@ async fn finalize_in(
     let updated = fetch_transaction(&mut *conn, reference)
         .await?
         .ok_or_else(|| StoreError::Corrupt("finalised transaction vanished".to_owned()))?;
+    count_failure(&mut *conn, &updated.enrollment.to_string(), state, at).await?;
     if let Some(message) = renderer.render(&updated) {
         insert_outbox(conn, &message).await?;
     }
     Ok(Some(updated))
+}
+
+/// Keeps the enrollment's run of `FAILED` authentications (failure lockout):
+/// `FAILED` extends it, `PASSED` ends it, other final states leave it alone.
+async fn count_failure(
+    conn: &mut SqliteConnection,
+    enrollment: &str,
+    state: TransactionState,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    let sql = match state {
+        TransactionState::Failed => {
+            "INSERT INTO enrollment_failures (enrollment, consecutive, last_failure_at) \
+             VALUES (?1, 1, ?2) ON CONFLICT (enrollment) DO UPDATE SET \
+             consecutive = consecutive + 1, last_failure_at = ?2"
+        }
+        TransactionState::Passed => "DELETE FROM enrollment_failures WHERE enrollment = ?1",
+        _ => return Ok(()),
+    };
+    sqlx::query(sql)
+        .bind(enrollment)
+        .bind(ms(at))
+        .execute(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// Erases a transaction's callbacks with their delivery attempts.
+async fn erase_callbacks(conn: &mut SqliteConnection, reference: &str) -> StoreResult<()> {
+    sqlx::query(
+        "DELETE FROM delivery_attempts WHERE outbox_id IN \
+         (SELECT id FROM outbox WHERE transaction_ref = ?)",
+    )
+    .bind(reference)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    sqlx::query("DELETE FROM outbox WHERE transaction_ref = ?")
+        .bind(reference)
+        .execute(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// A renderer for finalisations that must not queue a callback.
+struct NoCallback;
+
+impl CallbackRenderer for NoCallback {
+    fn render(&self, _: &AuthTransaction) -> Option<OutboxMessage> {
+        None
+    }
 }
 
 /// The one row `sql` selects with `key` bound, decoded; `None` when there is
@@ -636,14 +719,21 @@ impl Store for SqliteStore {
         &self,
         reference: TransactionRef,
         at: DateTime<Utc>,
-        renderer: &dyn CallbackRenderer,
     ) -> StoreResult<bool> {
         let mut db = self.begin_write().await?;
-        // The customer still learns how an open transaction ended; the callback
-        // is rendered before the user reference is erased.
-        finalize_in(&mut db, reference, TransactionState::Expired, at, renderer).await?;
+        // A callback would carry the user reference to a URL that is being
+        // erased: the customer's DELETE answer is the last word instead.
+        finalize_in(
+            &mut db,
+            reference,
+            TransactionState::Expired,
+            at,
+            &NoCallback,
+        )
+        .await?;
         let done = sqlx::query(
-            "UPDATE auth_transactions SET user_reference = NULL, facemap = NULL, decision = NULL, \
+            "UPDATE auth_transactions SET user_reference = NULL, callback_url = NULL, \
+             success_url = NULL, error_url = NULL, facemap = NULL, decision = NULL, \
              face_images = 0, liveness_images = 0, deleted_at = ? \
              WHERE reference = ? AND deleted_at IS NULL",
         )
@@ -652,11 +742,30 @@ impl Store for SqliteStore {
         .execute(&mut *db)
         .await
         .map_err(db_err)?;
-        if done.rows_affected() == 1 {
+        let deleted = done.rows_affected() == 1;
+        if deleted {
             erase_capture_data(&mut db, reference, at).await?;
+            erase_callbacks(&mut db, &reference.to_string()).await?;
         }
         db.commit().await.map_err(db_err)?;
-        Ok(done.rows_affected() == 1)
+        if deleted {
+            self.flush_erasure().await;
+        }
+        Ok(deleted)
+    }
+
+    #[tracing::instrument(skip_all, fields(enrollment = %enrollment))]
+    async fn failure_streak(&self, enrollment: EnrollmentRef) -> StoreResult<FailureStreak> {
+        let sql =
+            "SELECT consecutive, last_failure_at FROM enrollment_failures WHERE enrollment = ?";
+        Ok(row_by(
+            &self.read,
+            sql,
+            enrollment.to_string(),
+            codec::failure_streak,
+        )
+        .await?
+        .unwrap_or_default())
     }
 
     #[tracing::instrument(skip_all, fields(reference = %session.transaction))]
@@ -904,6 +1013,9 @@ impl Store for SqliteStore {
             .map_err(db_err)?;
         }
         db.commit().await.map_err(db_err)?;
+        if purged > 0 {
+            self.erasure_pending.store(true, Ordering::SeqCst);
+        }
         Ok(purged)
     }
 
@@ -949,7 +1061,34 @@ impl Store for SqliteStore {
     #[tracing::instrument(skip_all, fields(outbox_id = %attempt.outbox_id, attempt_no = attempt.attempt_no))]
     async fn record_attempt(&self, attempt: &DeliveryAttempt, next: NextStep) -> StoreResult<()> {
         let id = attempt.outbox_id.hyphenated().to_string();
+        let (status, next_at) = match next {
+            NextStep::Delivered => (OutboxStatus::Delivered, None),
+            NextStep::RetryAt(at) => (OutboxStatus::Pending, Some(ms(at))),
+            NextStep::GiveUp => (OutboxStatus::Failed, None),
+        };
         let mut db = self.begin_write().await?;
+        // In SQLite every SET expression sees the row as it was before the
+        // update. A body nobody will send again is personal data kept for
+        // nothing: the history shows status, attempts and times only.
+        let done = sqlx::query(
+            "UPDATE outbox SET attempts = attempts + 1, \
+             first_attempt_at = COALESCE(first_attempt_at, ?1), \
+             status = CASE WHEN status = 'DELIVERED' THEN status ELSE ?2 END, \
+             next_attempt_at = CASE WHEN status = 'DELIVERED' THEN NULL ELSE ?3 END, \
+             body = CASE WHEN status = 'DELIVERED' OR ?2 <> 'PENDING' THEN '' ELSE body END \
+             WHERE id = ?4",
+        )
+        .bind(ms(attempt.at))
+        .bind(status.as_str())
+        .bind(next_at)
+        .bind(&id)
+        .execute(&mut *db)
+        .await
+        .map_err(db_err)?;
+        if done.rows_affected() != 1 {
+            // Erased with its deleted transaction while this attempt ran.
+            return Ok(());
+        }
         sqlx::query(
             "INSERT INTO delivery_attempts (outbox_id, attempt_no, at, delivered, status, error, \
              detail, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -965,33 +1104,32 @@ impl Store for SqliteStore {
         .execute(&mut *db)
         .await
         .map_err(db_err)?;
+        db.commit().await.map_err(db_err)?;
+        Ok(())
+    }
 
-        let (status, next_at) = match next {
-            NextStep::Delivered => (OutboxStatus::Delivered, None),
-            NextStep::RetryAt(at) => (OutboxStatus::Pending, Some(ms(at))),
-            NextStep::GiveUp => (OutboxStatus::Failed, None),
-        };
-        // In SQLite every SET expression sees the row as it was before the update.
-        let done = sqlx::query(
-            "UPDATE outbox SET attempts = attempts + 1, \
-             first_attempt_at = COALESCE(first_attempt_at, ?), \
-             status = CASE WHEN status = 'DELIVERED' THEN status ELSE ? END, \
-             next_attempt_at = CASE WHEN status = 'DELIVERED' THEN NULL ELSE ? END \
-             WHERE id = ?",
+    #[tracing::instrument(skip_all)]
+    async fn purge_callback_history(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        let mut db = self.begin_write().await?;
+        sqlx::query(
+            "DELETE FROM delivery_attempts WHERE outbox_id IN \
+             (SELECT id FROM outbox WHERE status <> 'PENDING' AND created_at < ?)",
         )
-        .bind(ms(attempt.at))
-        .bind(status.as_str())
-        .bind(next_at)
-        .bind(&id)
+        .bind(ms(before))
         .execute(&mut *db)
         .await
         .map_err(db_err)?;
-        if done.rows_affected() != 1 {
-            // Unreachable while the foreign key holds; never leave a stray attempt.
-            return Err(StoreError::Conflict("no such outbox message".to_owned()));
-        }
+        let purged = sqlx::query("DELETE FROM outbox WHERE status <> 'PENDING' AND created_at < ?")
+            .bind(ms(before))
+            .execute(&mut *db)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
         db.commit().await.map_err(db_err)?;
-        Ok(())
+        if purged > 0 || self.erasure_pending.load(Ordering::SeqCst) {
+            self.flush_erasure().await;
+        }
+        Ok(purged)
     }
 
     #[tracing::instrument(skip_all, fields(account = %account, reference = %reference))]

@@ -508,43 +508,179 @@ async fn deleting_an_open_transaction_expires_it_then_hides_it() -> TestResult {
     let tx = transaction(&e, 100);
     store.initiate_transaction(&tx, &r).await?;
 
-    assert!(store.delete_transaction(tx.reference, at(900), &r).await?);
-    assert_eq!(r.calls(), 1);
+    assert!(store.delete_transaction(tx.reference, at(900)).await?);
+    assert_eq!(r.calls(), 0, "a deleted transaction queues no callback");
     assert_eq!(store.transaction(tx.reference).await?, None);
     assert_eq!(store.transaction_by_token_hash(&tx.token_hash).await?, None);
     assert!(store
         .overdue_transactions(at(100_000_000), 10)
         .await?
         .is_empty());
-    let callbacks = store.callbacks_for_transaction(a.id, tx.reference).await?;
-    assert_eq!(callbacks.len(), 1);
-    assert_eq!(callbacks[0].message.body, "transactionStatus=EXPIRED");
+    assert!(store
+        .callbacks_for_transaction(a.id, tx.reference)
+        .await?
+        .is_empty());
 
-    assert!(!store.delete_transaction(tx.reference, at(950), &r).await?);
+    assert!(!store.delete_transaction(tx.reference, at(950)).await?);
     assert!(
         !store
-            .delete_transaction(TransactionRef::new_random(), at(950), &r)
+            .delete_transaction(TransactionRef::new_random(), at(950))
             .await?
     );
-    assert_eq!(r.calls(), 1);
 
-    // A final transaction is deleted without another callback.
+    // A final transaction loses its callbacks, delivered or not, with their
+    // delivery history.
     let done = transaction(&e, 1_000);
     store.initiate_transaction(&done, &r).await?;
     store
         .finalize_transaction(done.reference, TransactionState::Passed, at(1_100), &r)
         .await?;
-    assert!(
-        store
-            .delete_transaction(done.reference, at(1_200), &r)
-            .await?
-    );
-    assert_eq!(r.calls(), 2);
+    let claimed = store
+        .claim_due_callbacks(at(1_100), Duration::seconds(30), 10)
+        .await?;
+    store
+        .record_attempt(
+            &attempt(claimed[0].message.id, 1, 1_150, false),
+            NextStep::RetryAt(at(60_000)),
+        )
+        .await?;
+    assert!(store.delete_transaction(done.reference, at(1_200)).await?);
+    assert_eq!(r.calls(), 1);
     assert_eq!(store.transaction(done.reference).await?, None);
+    assert!(store
+        .callbacks_for_transaction(a.id, done.reference)
+        .await?
+        .is_empty());
+    assert!(store
+        .claim_due_callbacks(at(100_000_000), Duration::seconds(30), 10)
+        .await?
+        .is_empty());
+    // The worker that held the erased message reports into the void.
+    store
+        .record_attempt(
+            &attempt(claimed[0].message.id, 2, 1_300, true),
+            NextStep::Delivered,
+        )
+        .await?;
+    assert!(store
+        .callbacks_for_transaction(a.id, done.reference)
+        .await?
+        .is_empty());
 
     // The enrollment can start a new transaction afterwards.
     let next = transaction(&e, 2_000);
     assert!(store.initiate_transaction(&next, &r).await?.is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn failed_transactions_count_per_enrollment_until_one_passes() -> TestResult {
+    let (_dir, store, _a, e) = seeded().await;
+    let r = Renderer::default();
+    let finish = |state: TransactionState, ms: i64| {
+        let store = &store;
+        let r = &r;
+        let e = &e;
+        async move {
+            let tx = transaction(e, ms);
+            store.initiate_transaction(&tx, r).await.unwrap();
+            store
+                .finalize_transaction(tx.reference, state, at(ms + 10), r)
+                .await
+                .unwrap();
+            tx.reference
+        }
+    };
+    assert_eq!(store.failure_streak(e.reference).await?.consecutive, 0);
+    let first = finish(TransactionState::Failed, 1_000).await;
+    finish(TransactionState::Invalid, 2_000).await;
+    finish(TransactionState::Expired, 3_000).await;
+    finish(TransactionState::Failed, 4_000).await;
+    let streak = store.failure_streak(e.reference).await?;
+    assert_eq!(
+        (streak.consecutive, streak.last_failure_at),
+        (2, Some(at(4_010))),
+        "INVALID and EXPIRED neither count nor end the run"
+    );
+    // Deleting the failed transactions does not end the run.
+    assert!(store.delete_transaction(first, at(5_000)).await?);
+    assert_eq!(store.failure_streak(e.reference).await?.consecutive, 2);
+    // Another enrollment has its own run.
+    let other = enrollment(e.account);
+    store.insert_enrollment(&other).await?;
+    assert_eq!(store.failure_streak(other.reference).await?.consecutive, 0);
+
+    finish(TransactionState::Passed, 6_000).await;
+    assert_eq!(
+        store.failure_streak(e.reference).await?,
+        facegate_domain::FailureStreak::default()
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn finished_callbacks_lose_their_body_and_are_erased_after_retention() -> TestResult {
+    let (_dir, store, a, e) = seeded().await;
+    let r = Renderer::default();
+    let mut ids = Vec::new();
+    // Queued at 100, 1_100 and 2_100 ms.
+    for (ms, state) in [
+        (0, TransactionState::Passed),
+        (1_000, TransactionState::Failed),
+        (2_000, TransactionState::Invalid),
+    ] {
+        let tx = transaction(&e, ms);
+        store.initiate_transaction(&tx, &r).await?;
+        store
+            .finalize_transaction(tx.reference, state, at(ms + 100), &r)
+            .await?;
+        ids.push(tx.reference);
+    }
+    let claimed = store
+        .claim_due_callbacks(at(10_000), Duration::seconds(30), 10)
+        .await?;
+    assert_eq!(claimed.len(), 3);
+    let outcome = [
+        NextStep::Delivered,
+        NextStep::GiveUp,
+        NextStep::RetryAt(at(60_000)),
+    ];
+    for (pending, next) in claimed.iter().zip(outcome) {
+        let delivered = next == NextStep::Delivered;
+        store
+            .record_attempt(&attempt(pending.message.id, 1, 10_000, delivered), next)
+            .await?;
+    }
+    let bodies = |records: Vec<facegate_storage::CallbackRecord>| {
+        records
+            .into_iter()
+            .map(|c| c.message.body)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        bodies(store.callbacks_for_transaction(a.id, ids[0]).await?),
+        vec![String::new()],
+        "a delivered body is erased"
+    );
+    assert_eq!(
+        bodies(store.callbacks_for_transaction(a.id, ids[1]).await?),
+        vec![String::new()],
+        "a body given up on is erased"
+    );
+    assert_eq!(
+        bodies(store.callbacks_for_transaction(a.id, ids[2]).await?),
+        vec!["transactionStatus=INVALID".to_owned()],
+        "a body still to be retried stays"
+    );
+
+    // Retention counts from the message's creation; pending ones stay.
+    assert_eq!(store.purge_callback_history(at(0)).await?, 0);
+    assert_eq!(store.purge_callback_history(at(3_000)).await?, 2);
+    for (reference, left) in ids.iter().zip([0, 0, 1]) {
+        let records = store.callbacks_for_transaction(a.id, *reference).await?;
+        assert_eq!(records.len(), left);
+    }
+    assert_eq!(store.purge_callback_history(at(10_000_000)).await?, 0);
     Ok(())
 }
 
@@ -708,14 +844,16 @@ async fn outbox_gives_up_and_filters_by_account() -> TestResult {
     assert_eq!(rest.len(), 1);
     assert_eq!(rest[0].message.transaction, second.reference);
 
-    // An attempt for an unknown message is refused.
+    // An attempt for an unknown (erased) message records nothing.
+    let unknown = Uuid::new_v4();
+    store
+        .record_attempt(&attempt(unknown, 1, 6_000, true), NextStep::Delivered)
+        .await?;
     assert!(store
-        .record_attempt(
-            &attempt(Uuid::new_v4(), 1, 6_000, true),
-            NextStep::Delivered
-        )
-        .await
-        .is_err());
+        .callbacks_for_transaction(a.id, first.reference)
+        .await?
+        .iter()
+        .all(|c| c.attempts.iter().all(|at| at.outbox_id != unknown)));
     Ok(())
 }
 
@@ -940,11 +1078,7 @@ async fn a_retry_keeps_the_transaction_open_and_deletion_erases_capture_data() -
             at(900_000),
         ))
         .await?;
-    assert!(
-        store
-            .delete_transaction(tx.reference, at(9_000), &r)
-            .await?
-    );
+    assert!(store.delete_transaction(tx.reference, at(9_000)).await?);
     assert_eq!(store.transaction(tx.reference).await?, None);
     assert_eq!(store.image(tx.reference, ImageKind::Face, 1).await?, None);
     // The nonces stay burnt after deletion.

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use facegate_domain::{
     Account, AccountId, AttemptOutcome, AttemptState, AuthTransaction, CaptureAttempt,
     CaptureSession, Challenge, Credential, CredentialId, Enrollment, EnrollmentRef, FacemapBinding,
-    Locale, LocaleSet, RedirectUrl, Role, ScanSource, Similarity, TransactionRef, TransactionState,
-    UserReference, VerificationStatus,
+    FailureStreak, Locale, LocaleSet, RedirectUrl, Role, ScanSource, Similarity, TransactionRef,
+    TransactionState, UserReference, VerificationStatus,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite};
@@ -333,6 +333,13 @@ pub(super) fn callback_record(row: &SqliteRow) -> StoreResult<CallbackRecord> {
         status: enum_of(row, "status", outbox_status)?,
         next_attempt_at: opt_time(row, "next_attempt_at")?,
         attempts: Vec::new(),
+    })
+}
+
+pub(super) fn failure_streak(row: &SqliteRow) -> StoreResult<FailureStreak> {
+    Ok(FailureStreak {
+        consecutive: unsigned(row, "consecutive")?,
+        last_failure_at: opt_time(row, "last_failure_at")?,
     })
 }
 

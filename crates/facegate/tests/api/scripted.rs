@@ -1,0 +1,73 @@
+//! A face engine whose verdict the test chooses: drives transactions to
+//! `PASSED` or `FAILED` without faces or models.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use facegate_core::engine::{
+    AttemptAnalysis, AttemptContext, AttemptVerdict, EngineError, FrameInput,
+};
+use facegate_domain::Evidence;
+use serde_json::json;
+
+use crate::capture::{authorization_token, Capture};
+use crate::helpers::{json as body_json, Credential, TestApp};
+
+/// Every attempt ends with the evidence set last (at its finish).
+#[derive(Clone)]
+pub struct ScriptedEngine(Arc<Mutex<Evidence>>);
+
+impl ScriptedEngine {
+    pub fn new(evidence: Evidence) -> Self {
+        Self(Arc::new(Mutex::new(evidence)))
+    }
+
+    pub fn set(&self, evidence: Evidence) {
+        *self.0.lock().unwrap() = evidence;
+    }
+}
+
+impl facegate_core::FaceEngine for ScriptedEngine {
+    fn supports_model(&self, _: &str) -> bool {
+        true
+    }
+    fn ready(&self) -> Result<(), EngineError> {
+        Ok(())
+    }
+    fn begin(&self, _: AttemptContext) -> Box<dyn AttemptAnalysis> {
+        Box::new(self.clone())
+    }
+}
+
+#[async_trait]
+impl AttemptAnalysis for ScriptedEngine {
+    async fn push(&self, _: FrameInput) {}
+    async fn finish(&self) -> Result<AttemptVerdict, EngineError> {
+        Ok(AttemptVerdict {
+            evidence: *self.0.lock().unwrap(),
+            guidance: Vec::new(),
+            decision: json!({}),
+            face_image: None,
+            liveness_images: Vec::new(),
+        })
+    }
+}
+
+/// Initiates with `metadata` and runs one attempt to its end; returns the
+/// transaction reference and the finish answer (the initiation must succeed).
+pub async fn authenticate(
+    app: &TestApp,
+    api: &Credential,
+    metadata: &serde_json::Value,
+    facemap: &[u8],
+) -> (String, serde_json::Value) {
+    let (status, body) = body_json(app.initiate(api, metadata, facemap).await).await;
+    assert_eq!(status, 200, "{body}");
+    let token = authorization_token(body["redirectUrl"].as_str().unwrap());
+    let capture = Capture::open(app, &token).await;
+    let attempt = capture.start().await;
+    let (status, done) = body_json(capture.finish(&attempt.id, &attempt.nonce).await).await;
+    assert_eq!(status, 200, "{done}");
+    let reference = body["authenticationTransactionReference"].as_str().unwrap();
+    (reference.to_owned(), done)
+}
