@@ -83,8 +83,10 @@ mod table {
         FRAME_TOO_LARGE = (StatusCode::PAYLOAD_TOO_LARGE, "The frame is too large"),
         UNSUPPORTED_MEDIA_TYPE = (StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported Content-Type"),
         RATE_LIMITED = (StatusCode::TOO_MANY_REQUESTS, "Too many failed attempts"),
+        INITIATION_RATE_LIMITED = (StatusCode::TOO_MANY_REQUESTS, "Too many initiations for this account"),
         INTERNAL_ERROR = (StatusCode::INTERNAL_SERVER_ERROR, "Internal error"),
         SERVICE_UNAVAILABLE = (StatusCode::SERVICE_UNAVAILABLE, "The service is not ready"),
+        KEY_UNAVAILABLE = (StatusCode::SERVICE_UNAVAILABLE, "A master key the data is sealed with is not loaded"),
         TIMEOUT = (StatusCode::SERVICE_UNAVAILABLE, "The request took too long"),
     }
 }
@@ -212,6 +214,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::FeatureNotEnabled => Code::FEATURE_NOT_ENABLED,
             ServiceError::Validation(_) => Code::VALIDATION_FAILED,
             ServiceError::RateLimited { .. } => Code::RATE_LIMITED,
+            ServiceError::InitiationRateLimited { .. } => Code::INITIATION_RATE_LIMITED,
+            ServiceError::KeyUnavailable => Code::KEY_UNAVAILABLE,
             ServiceError::AccountNotFound => Code::NOT_FOUND,
             ServiceError::EnrollmentNotFound => Code::ENROLLMENT_NOT_FOUND,
             ServiceError::Ineligible(i) => (*i).into(),
@@ -226,6 +230,13 @@ impl From<ServiceError> for ApiError {
             ServiceError::RateLimited { retry_after_secs } => Self {
                 retry_after_secs: Some(retry_after_secs),
                 ..Self::new(code, "too many wrong secrets for this token; retry later")
+            },
+            ServiceError::InitiationRateLimited { retry_after_secs } => Self {
+                retry_after_secs: Some(retry_after_secs),
+                ..Self::new(
+                    code,
+                    "this account has used its initiations for now; retry later",
+                )
             },
             ServiceError::Store(inner) => {
                 tracing::error!(error = %inner, "storage failure");

@@ -72,6 +72,10 @@ pub enum ServiceError {
     Validation(Vec<FieldError>),
     #[error("too many failed attempts; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    #[error("the account has made too many initiations; retry in {retry_after_secs} s")]
+    InitiationRateLimited { retry_after_secs: u64 },
+    #[error("the data is sealed with a master key this server has not loaded")]
+    KeyUnavailable,
     #[error("no such account")]
     AccountNotFound,
     #[error("no such enrollment")]

@@ -2,6 +2,7 @@
 //! so that writes serialise inside the process, and a small pool of readers.
 
 mod codec;
+mod keys;
 
 use std::path::Path;
 use std::time::Duration as StdDuration;
@@ -269,7 +270,8 @@ impl Store for SqliteStore {
         sqlx::query(
             "INSERT INTO accounts (id, name, facemap_auth_enabled, callback_url, success_url, \
              error_url, default_token_lifetime_minutes, default_locale, webhook_salt, \
-             webhook_key_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             webhook_key_id, webhook_previous_key_id, webhook_previous_until, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(account.id.to_string())
         .bind(&account.name)
@@ -281,6 +283,8 @@ impl Store for SqliteStore {
         .bind(account.default_locale.as_str())
         .bind(account.webhook_salt.as_slice())
         .bind(i64::from(account.webhook_key_id))
+        .bind(account.webhook_previous.map(|p| i64::from(p.key_id)))
+        .bind(account.webhook_previous.map(|p| ms(p.until)))
         .bind(ms(account.created_at))
         .execute(&self.write)
         .await
@@ -294,7 +298,8 @@ impl Store for SqliteStore {
         let done = sqlx::query(
             "UPDATE accounts SET name = ?, facemap_auth_enabled = ?, callback_url = ?, \
              success_url = ?, error_url = ?, default_token_lifetime_minutes = ?, \
-             default_locale = ?, webhook_salt = ?, webhook_key_id = ? WHERE id = ?",
+             default_locale = ?, webhook_salt = ?, webhook_key_id = ?, \
+             webhook_previous_key_id = ?, webhook_previous_until = ? WHERE id = ?",
         )
         .bind(&account.name)
         .bind(account.facemap_auth_enabled)
@@ -305,6 +310,8 @@ impl Store for SqliteStore {
         .bind(account.default_locale.as_str())
         .bind(account.webhook_salt.as_slice())
         .bind(i64::from(account.webhook_key_id))
+        .bind(account.webhook_previous.map(|p| i64::from(p.key_id)))
+        .bind(account.webhook_previous.map(|p| ms(p.until)))
         .bind(account.id.to_string())
         .execute(&self.write)
         .await
@@ -401,7 +408,7 @@ impl Store for SqliteStore {
         sqlx::query(
             "INSERT INTO enrollments (reference, account, verification_status, similarity, \
              validity, facemap_serial, facemap_model, facemap_revoked_at, server_facemap, \
-             created_at, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             facemap_key_id, created_at, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(enrollment.reference.to_string())
         .bind(enrollment.account.to_string())
@@ -412,6 +419,13 @@ impl Store for SqliteStore {
         .bind(binding.map(|b| b.model.as_str()))
         .bind(binding.and_then(|b| opt_ms(b.revoked_at)))
         .bind(enrollment.server_facemap.as_deref())
+        .bind(
+            enrollment
+                .server_facemap
+                .as_deref()
+                .and_then(keys::facemap_key_id)
+                .map(i64::from),
+        )
         .bind(ms(enrollment.created_at))
         .bind(opt_ms(enrollment.deleted_at))
         .execute(&self.write)
@@ -942,6 +956,16 @@ impl Store for SqliteStore {
         }
         db.commit().await.map_err(db_err)?;
         Ok(claimed)
+    }
+
+    async fn claim_due_callbacks_fair(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+        fairness: &crate::ClaimFairness,
+    ) -> StoreResult<Vec<PendingCallback>> {
+        self.claim_fair(now, lease, limit, fairness).await
     }
 
     /// A message already delivered stays delivered whatever a late worker

@@ -48,6 +48,7 @@ fn account() -> Account {
         default_locale: Locale::parse("en-GB", LocaleSet::Enrollment).unwrap(),
         webhook_salt: [7; 16],
         webhook_key_id: 3,
+        webhook_previous: None,
         created_at: at(0),
     }
 }
