@@ -90,20 +90,6 @@ impl DeliveryWorker {
             .await?)
     }
 
-    /// One round: delivers what is due now (up to the limits, concurrently)
-    /// and returns how many were attempted.
-    pub async fn run_once(&self) -> ServiceResult<usize> {
-        let due = self
-            .claim(self.settings.concurrency.max(1), &HashMap::new())
-            .await?;
-        let count = due.len();
-        let results = futures::future::join_all(due.into_iter().map(|p| self.attempt(p))).await;
-        for r in results {
-            r?;
-        }
-        Ok(count)
-    }
-
     async fn attempt(&self, pending: PendingCallback) -> ServiceResult<()> {
         let services = &self.services;
         let message = &pending.message;
