@@ -86,8 +86,10 @@ mod table {
         UNSUPPORTED_MEDIA_TYPE = (StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported Content-Type"),
         RATE_LIMITED = (StatusCode::TOO_MANY_REQUESTS, "Too many failed attempts"),
         ENROLLMENT_LOCKED = (StatusCode::TOO_MANY_REQUESTS, "Too many failed authentications of this enrollment"),
+        INITIATION_RATE_LIMITED = (StatusCode::TOO_MANY_REQUESTS, "Too many initiations for this account"),
         INTERNAL_ERROR = (StatusCode::INTERNAL_SERVER_ERROR, "Internal error"),
         SERVICE_UNAVAILABLE = (StatusCode::SERVICE_UNAVAILABLE, "The service is not ready"),
+        KEY_UNAVAILABLE = (StatusCode::SERVICE_UNAVAILABLE, "A master key the data is sealed with is not loaded"),
         TIMEOUT = (StatusCode::SERVICE_UNAVAILABLE, "The request took too long"),
         CAPTURE_BUSY = (StatusCode::SERVICE_UNAVAILABLE, "Too many frames are being uploaded"),
         SERVER_BUSY = (StatusCode::SERVICE_UNAVAILABLE, "Too many requests in flight"),
@@ -219,6 +221,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::RateLimited { .. } => Code::RATE_LIMITED,
             ServiceError::Busy { .. } => Code::CAPTURE_BUSY,
             ServiceError::LockedOut { .. } => Code::ENROLLMENT_LOCKED,
+            ServiceError::InitiationRateLimited { .. } => Code::INITIATION_RATE_LIMITED,
+            ServiceError::KeyUnavailable => Code::KEY_UNAVAILABLE,
             ServiceError::AccountNotFound => Code::NOT_FOUND,
             ServiceError::EnrollmentNotFound => Code::ENROLLMENT_NOT_FOUND,
             ServiceError::Ineligible(i) => (*i).into(),
@@ -246,6 +250,13 @@ impl From<ServiceError> for ApiError {
                 ..Self::new(
                     code,
                     "too many consecutive failed authentications of this enrollment; retry later",
+                )
+            },
+            ServiceError::InitiationRateLimited { retry_after_secs } => Self {
+                retry_after_secs: Some(retry_after_secs),
+                ..Self::new(
+                    code,
+                    "this account has used its initiations for now; retry later",
                 )
             },
             ServiceError::Store(inner) => {

@@ -12,7 +12,7 @@ use url::{Host, Url};
 
 use crate::policy::{is_forbidden, AddressPolicy};
 use crate::resolve::{GuardedResolver, NameLookup, ResolveError, SystemLookup};
-use crate::signing::{sign, SigningSecret, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
+use crate::signing::{sign_all, SigningSecret, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
 
 /// At most this much of a response body is read (then dropped unlogged); receivers only need
 /// to answer with a status code.
@@ -74,7 +74,9 @@ pub struct Delivery<'a> {
     pub timestamp_secs: i64,
     /// Already `application/x-www-form-urlencoded`.
     pub body: &'a str,
-    pub secret: &'a SigningSecret,
+    /// The current secret first; during a key rotation's overlap also the
+    /// previous one, so receivers verifying with either accept the callback.
+    pub secrets: &'a [SigningSecret],
 }
 
 impl fmt::Debug for Delivery<'_> {
@@ -214,7 +216,8 @@ impl Deliverer {
                 "message id is not a valid header value",
             )
         })?;
-        let signature = sign(d.secret, d.msg_id, d.timestamp_secs, d.body.as_bytes());
+        let signature = sign_all(d.secrets, d.msg_id, d.timestamp_secs, d.body.as_bytes())
+            .ok_or_else(|| Failure::new(AttemptErrorKind::Other, "no signing secret"))?;
 
         let response = self
             .client
@@ -426,7 +429,7 @@ mod tests {
             msg_id: "msg_1",
             timestamp_secs: 1,
             body: "name=Alice",
-            secret: &secret,
+            secrets: std::slice::from_ref(&secret),
         };
         let shown = format!("{d:?}");
         assert!(shown.contains("msg_1"));

@@ -20,6 +20,6 @@ pub use resolve::{
 };
 pub use retry::{with_jitter, RetrySchedule};
 pub use signing::{
-    sign, verify, SecretError, SigningSecret, VerifyError, DEFAULT_TOLERANCE_SECS, MIN_SECRET_LEN,
-    SECRET_PREFIX, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP,
+    sign, sign_all, verify, SecretError, SigningSecret, VerifyError, DEFAULT_TOLERANCE_SECS,
+    MIN_SECRET_LEN, SECRET_PREFIX, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP,
 };

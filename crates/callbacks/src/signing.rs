@@ -125,6 +125,25 @@ pub fn sign(secret: &SigningSecret, msg_id: &str, timestamp_secs: i64, body: &[u
     format!("v1,{}", STANDARD.encode(tag))
 }
 
+/// The `webhook-signature` value signed with each of `secrets`, space-separated
+/// as the spec allows, so a receiver still holding an earlier secret verifies
+/// too; `None` when there is no secret to sign with.
+pub fn sign_all(
+    secrets: &[SigningSecret],
+    msg_id: &str,
+    timestamp_secs: i64,
+    body: &[u8],
+) -> Option<String> {
+    if secrets.is_empty() {
+        return None;
+    }
+    let signatures: Vec<String> = secrets
+        .iter()
+        .map(|s| sign(s, msg_id, timestamp_secs, body))
+        .collect();
+    Some(signatures.join(" "))
+}
+
 /// Why a received webhook failed verification.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum VerifyError {
@@ -193,6 +212,19 @@ mod tests {
 
     fn spec_secret() -> SigningSecret {
         SigningSecret::parse(SPEC_SECRET).unwrap()
+    }
+
+    #[test]
+    fn every_secret_signs_and_each_verifies_alone() {
+        let other = SigningSecret::from_bytes(&[7u8; 32]).unwrap();
+        let header =
+            sign_all(&[spec_secret(), other.clone()], SPEC_ID, SPEC_TS, SPEC_BODY).unwrap();
+        assert_eq!(header.split(' ').count(), 2);
+        assert!(header.starts_with(SPEC_SIG));
+        for secret in [spec_secret(), other] {
+            verify(&secret, SPEC_ID, SPEC_TS, &header, SPEC_BODY, SPEC_TS, 0).unwrap();
+        }
+        assert_eq!(sign_all(&[], SPEC_ID, SPEC_TS, SPEC_BODY), None);
     }
 
     #[test]

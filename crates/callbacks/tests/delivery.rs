@@ -129,7 +129,7 @@ async fn send(d: &Deliverer, url: &str) -> AttemptOutcome {
         msg_id: "msg_test_1",
         timestamp_secs: TS,
         body: BODY,
-        secret: &secret,
+        secrets: std::slice::from_ref(&secret),
     })
     .await
 }

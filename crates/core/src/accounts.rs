@@ -1,5 +1,6 @@
 //! Accounts: creation, settings, and the per-account webhook signing secret.
 
+use chrono::{DateTime, Utc};
 use facegate_callbacks::SigningSecret;
 use facegate_domain::{
     Account, AccountId, FieldError, Locale, LocaleSet, RedirectUrl, TokenLifetime, UrlField,
@@ -110,6 +111,7 @@ impl Services {
             default_locale: Locale::DEFAULT,
             webhook_salt,
             webhook_key_id: self.keyring.primary().0,
+            webhook_previous: None,
             created_at: self.clock.now(),
         };
         self.apply_changes(
@@ -152,20 +154,41 @@ impl Services {
     /// The account's Standard Webhooks secret. It is derived from the master
     /// key and the account's salt, so the database alone does not reveal it.
     pub fn webhook_secret(&self, account: &Account) -> ServiceResult<SigningSecret> {
-        let bytes = self
-            .keyring
-            .derive(
-                KeyId(account.webhook_key_id),
-                "webhook-signing/v1",
-                account.webhook_salt.as_slice(),
-            )
+        self.derive_webhook_secret(account, account.webhook_key_id)
             .ok_or_else(|| {
                 ServiceError::Internal(format!(
                     "master key {} that account {} derives its webhook secret from is not loaded",
                     account.webhook_key_id, account.id
                 ))
-            })?;
-        SigningSecret::from_bytes(&bytes).map_err(|e| ServiceError::Internal(e.to_string()))
+            })
+    }
+
+    fn derive_webhook_secret(&self, account: &Account, key_id: u32) -> Option<SigningSecret> {
+        let bytes = self.keyring.derive(
+            KeyId(key_id),
+            "webhook-signing/v1",
+            account.webhook_salt.as_slice(),
+        )?;
+        SigningSecret::from_bytes(&bytes).ok()
+    }
+
+    /// What a callback sent at `now` is signed with: the current secret and,
+    /// during a key rotation's overlap, the previous one, so receivers can
+    /// switch secrets without rejecting a callback. A key that is not loaded
+    /// is left out and reported, never guessed around.
+    pub fn webhook_signing_secrets(&self, account: &Account, now: DateTime<Utc>) -> SigningSecrets {
+        let mut signing = SigningSecrets::default();
+        match self.derive_webhook_secret(account, account.webhook_key_id) {
+            Some(secret) => signing.secrets.push(secret),
+            None => signing.missing.push(KeyId(account.webhook_key_id)),
+        }
+        if let Some(previous) = account.webhook_previous.filter(|p| p.until > now) {
+            match self.derive_webhook_secret(account, previous.key_id) {
+                Some(secret) => signing.secrets.push(secret),
+                None => signing.missing.push(KeyId(previous.key_id)),
+            }
+        }
+        signing
     }
 
     /// Draws a new webhook secret for the account (the old one stops working).
@@ -173,7 +196,17 @@ impl Services {
         let mut account = self.account(id).await?;
         OsRng.fill_bytes(&mut account.webhook_salt);
         account.webhook_key_id = self.keyring.primary().0;
+        // The previous key's secret used the old salt; it is gone on purpose.
+        account.webhook_previous = None;
         self.store.update_account(&account).await?;
         self.webhook_secret(&account)
     }
+}
+
+/// The secrets a callback is signed with, and the keys that should have
+/// contributed one but are not loaded.
+#[derive(Debug, Default)]
+pub struct SigningSecrets {
+    pub secrets: Vec<SigningSecret>,
+    pub missing: Vec<KeyId>,
 }

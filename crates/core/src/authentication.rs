@@ -118,6 +118,18 @@ impl Services {
         }
     }
 
+    /// Each account has its own initiation budget, so one account's burst
+    /// does not crowd out the others.
+    fn check_initiation_rate(&self, caller: &Caller) -> ServiceResult<()> {
+        self.initiation_limiter
+            .take(caller.account.id, self.clock.now())
+            .map_err(|retry_after_secs| {
+                self.metrics
+                    .increment("facegate_initiations_rate_limited_total", "");
+                ServiceError::InitiationRateLimited { retry_after_secs }
+            })
+    }
+
     /// `POST /api/authentication/v1/facemap/initiate`.
     pub async fn initiate_with_facemap(
         &self,
@@ -126,6 +138,7 @@ impl Services {
         facemap: &[u8],
     ) -> ServiceResult<Initiated> {
         Self::check_facemap_feature(caller)?;
+        self.check_initiation_rate(caller)?;
         let valid = self.validate(req)?;
         let enrollment = self.owned_enrollment(caller, valid.enrollment).await?;
         let binding = enrollment
@@ -143,6 +156,7 @@ impl Services {
         req: &InitiateRequest,
     ) -> ServiceResult<Initiated> {
         Self::check_facemap_feature(caller)?;
+        self.check_initiation_rate(caller)?;
         let valid = self.validate(req)?;
         let enrollment = self.owned_enrollment(caller, valid.enrollment).await?;
         let (binding, facemap) = enrollment

@@ -329,9 +329,7 @@ impl Services {
             .as_deref()
             .ok_or_else(|| ServiceError::Internal("an open transaction has no facemap".into()))?;
         let contents = facegate_facemap::open(&self.keyring, sealed, tx.account.as_uuid())
-            .map_err(|e| {
-                ServiceError::Internal(format!("opening the transaction's facemap: {e}"))
-            })?;
+            .map_err(|e| self.transaction_facemap_error(e))?;
         if !engine.supports_model(&contents.model) {
             return Err(ServiceError::Internal(format!(
                 "the face engine cannot compare model {}",
@@ -694,7 +692,7 @@ impl Services {
         };
         facegate_facemap::open_image(&self.keyring, &slot, &sealed)
             .map(Some)
-            .map_err(|e| ServiceError::Internal(format!("opening an image: {e}")))
+            .map_err(|e| self.image_error(e))
     }
 
     /// Erases images past their retention and forgets live attempts past

@@ -1,21 +1,31 @@
 //! The callback delivery worker: claims due outbox messages, signs and sends
 //! them, records every attempt and schedules retries (SPEC §5).
+//!
+//! A dispatcher keeps up to `concurrency` deliveries in flight, at most
+//! `per_account` of one account, and claims new due messages as soon as a
+//! slot frees, taking accounts in turn; so a receiver that hangs delays only
+//! its own account's callbacks.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use facegate_callbacks::{Deliverer, Delivery, RetrySchedule};
-use facegate_storage::{DeliveryAttempt, NextStep, PendingCallback};
+use facegate_domain::AccountId;
+use facegate_storage::{ClaimFairness, DeliveryAttempt, NextStep, PendingCallback};
+use tokio::task::JoinSet;
 
-use crate::error::ServiceResult;
+use crate::error::{ServiceError, ServiceResult};
 use crate::Services;
 
 /// How the worker paces itself.
 #[derive(Debug, Clone)]
 pub struct DeliverySettings {
     pub schedule: RetrySchedule,
-    /// Messages claimed per round.
-    pub batch: u32,
+    /// Deliveries in flight at once, all accounts together.
+    pub concurrency: u32,
+    /// Deliveries in flight at once for one account.
+    pub per_account: u32,
     /// A claimed message is not handed to another worker for this long, which
     /// must exceed the HTTP timeout.
     pub lease: Duration,
@@ -25,7 +35,8 @@ impl Default for DeliverySettings {
     fn default() -> Self {
         Self {
             schedule: RetrySchedule::default(),
-            batch: 16,
+            concurrency: 32,
+            per_account: 4,
             lease: Duration::from_secs(120),
         }
     }
@@ -37,6 +48,15 @@ pub struct DeliveryWorker {
     settings: DeliverySettings,
 }
 
+/// Why no signature could be made for a message.
+enum Unsigned {
+    /// The account is gone: the message can never be signed.
+    NoAccount,
+    /// No key the account's secrets derive from is loaded: an operator can
+    /// fix that, so the message waits for a retry.
+    NoKey,
+}
+
 impl DeliveryWorker {
     pub fn new(services: Arc<Services>, deliverer: Deliverer, settings: DeliverySettings) -> Self {
         Self {
@@ -46,23 +66,28 @@ impl DeliveryWorker {
         }
     }
 
-    /// One round: delivers every due message (concurrently) and returns how many were attempted.
-    pub async fn run_once(&self) -> ServiceResult<usize> {
-        let now = self.services.clock.now();
-        let lease =
-            chrono::Duration::from_std(self.settings.lease).unwrap_or(chrono::Duration::minutes(2));
-        let due = self
+    fn lease(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.settings.lease).unwrap_or(chrono::Duration::minutes(2))
+    }
+
+    async fn claim(
+        &self,
+        limit: u32,
+        in_flight: &HashMap<AccountId, u32>,
+    ) -> ServiceResult<Vec<PendingCallback>> {
+        let fairness = ClaimFairness {
+            per_account: self.settings.per_account.max(1),
+            in_flight: in_flight
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(a, n)| (*a, *n))
+                .collect(),
+        };
+        Ok(self
             .services
             .store
-            .claim_due_callbacks(now, lease, self.settings.batch)
-            .await?;
-        let count = due.len();
-        // Attempts of one round run concurrently so one slow receiver does not delay the others.
-        let results = futures::future::join_all(due.into_iter().map(|p| self.attempt(p))).await;
-        for r in results {
-            r?;
-        }
-        Ok(count)
+            .claim_due_callbacks_fair(self.services.clock.now(), self.lease(), limit, &fairness)
+            .await?)
     }
 
     async fn attempt(&self, pending: PendingCallback) -> ServiceResult<()> {
@@ -70,37 +95,62 @@ impl DeliveryWorker {
         let message = &pending.message;
         let attempt_no = pending.attempts + 1;
         let started = services.clock.now();
-        let (outcome, secret_missing) = match services.account(message.account).await {
-            Ok(account) => match services.webhook_secret(&account) {
-                Ok(secret) => {
-                    let msg_id = format!("msg_{}", message.id.simple());
-                    let delivery = Delivery {
-                        url: &message.url,
-                        msg_id: &msg_id,
-                        timestamp_secs: started.timestamp(),
-                        body: &message.body,
-                        secret: &secret,
-                    };
-                    (Some(self.deliverer.deliver(&delivery).await), false)
+        let signing = match services.account(message.account).await {
+            Ok(account) => {
+                let signing = services.webhook_signing_secrets(&account, started);
+                for key in &signing.missing {
+                    services
+                        .metrics
+                        .increment("facegate_callback_key_missing_total", "");
+                    tracing::error!(
+                        alert = true,
+                        account = %account.id,
+                        key = %key,
+                        signed = !signing.secrets.is_empty(),
+                        "the master key of an account's webhook secret is not loaded"
+                    );
                 }
-                Err(_) => (None, true),
-            },
-            Err(_) => (None, true),
+                if signing.secrets.is_empty() {
+                    Err(Unsigned::NoKey)
+                } else {
+                    Ok(signing.secrets)
+                }
+            }
+            Err(ServiceError::AccountNotFound) => Err(Unsigned::NoAccount),
+            // The database is unavailable: the lease runs out and a later
+            // round tries again.
+            Err(e) => return Err(e),
         };
-        let (delivered, status, error, detail, duration_ms) = match &outcome {
-            Some(o) => (
+        let outcome = match &signing {
+            Ok(secrets) => {
+                let msg_id = format!("msg_{}", message.id.simple());
+                let delivery = Delivery {
+                    url: &message.url,
+                    msg_id: &msg_id,
+                    timestamp_secs: started.timestamp(),
+                    body: &message.body,
+                    secrets,
+                };
+                Some(self.deliverer.deliver(&delivery).await)
+            }
+            Err(_) => None,
+        };
+        let (delivered, status, error, detail, duration_ms) = match (&outcome, &signing) {
+            (Some(o), _) => (
                 o.delivered,
                 o.status,
                 o.error.map(|e| e.as_str().to_owned()),
                 o.detail.clone(),
                 u64::try_from(o.duration.as_millis()).unwrap_or(u64::MAX),
             ),
-            None => (false, None, Some("no_signing_key".to_owned()), None, 0),
+            (None, Err(Unsigned::NoAccount)) => {
+                (false, None, Some("no_account".to_owned()), None, 0)
+            }
+            (None, _) => (false, None, Some("no_signing_key".to_owned()), None, 0),
         };
         let next = if delivered {
             NextStep::Delivered
-        } else if secret_missing {
-            // Without the account or its master key the message can never be signed.
+        } else if matches!(signing, Err(Unsigned::NoAccount)) {
             NextStep::GiveUp
         } else {
             let first = pending.first_attempt_at.unwrap_or(started);
@@ -142,19 +192,65 @@ impl DeliveryWorker {
         Ok(())
     }
 
-    /// Runs until `shutdown` resolves: wakes on new messages or every `poll`.
-    pub async fn run(self, poll: Duration, shutdown: tokio::sync::watch::Receiver<bool>) {
-        run_periodically(
-            poll,
-            shutdown,
-            Some(self.services.callbacks_queued.clone()),
-            || async {
-                if let Err(e) = self.run_once().await {
-                    tracing::warn!(error = %e, "callback delivery round failed");
+    /// Runs until `shutdown` resolves. Claims whenever a slot is free and
+    /// something is due; otherwise waits for a delivery to finish, a new
+    /// message (`callbacks_queued`) or the next `poll`.
+    pub async fn run(self, poll: Duration, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let worker = Arc::new(self);
+        let wake = worker.services.callbacks_queued.clone();
+        let capacity = worker.settings.concurrency.max(1);
+        let mut running: JoinSet<()> = JoinSet::new();
+        // Which account each running attempt belongs to, by task id, so a
+        // finished (or failed) one frees its account's slot.
+        let mut accounts: HashMap<tokio::task::Id, AccountId> = HashMap::new();
+        let mut in_flight: HashMap<AccountId, u32> = HashMap::new();
+        loop {
+            if *shutdown.borrow() {
+                running.abort_all();
+                return;
+            }
+            let free = capacity.saturating_sub(u32::try_from(running.len()).unwrap_or(u32::MAX));
+            if free > 0 {
+                match worker.claim(free, &in_flight).await {
+                    Ok(claimed) => {
+                        for pending in claimed {
+                            let account = pending.message.account;
+                            *in_flight.entry(account).or_default() += 1;
+                            let w = worker.clone();
+                            let task = running.spawn(async move {
+                                if let Err(e) = w.attempt(pending).await {
+                                    tracing::warn!(error = %e, "callback attempt failed");
+                                }
+                            });
+                            accounts.insert(task.id(), account);
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "claiming callbacks failed"),
                 }
-            },
-        )
-        .await;
+            }
+            tokio::select! {
+                Some(done) = running.join_next_with_id(), if !running.is_empty() => {
+                    let id = match done {
+                        Ok((id, ())) => id,
+                        Err(e) => {
+                            tracing::error!(error = %e, "a callback attempt ended abnormally");
+                            e.id()
+                        }
+                    };
+                    if let Some(account) = accounts.remove(&id) {
+                        if let Some(n) = in_flight.get_mut(&account) {
+                            *n = n.saturating_sub(1);
+                            if *n == 0 {
+                                in_flight.remove(&account);
+                            }
+                        }
+                    }
+                }
+                _ = tokio::time::sleep(poll) => {}
+                _ = wake.notified() => {}
+                _ = shutdown.changed() => {}
+            }
+        }
     }
 }
 

@@ -78,6 +78,10 @@ pub enum ServiceError {
     Busy { retry_after_secs: u64 },
     #[error("too many failed authentications of this enrollment; retry in {retry_after_secs} s")]
     LockedOut { retry_after_secs: u64 },
+    #[error("the account has made too many initiations; retry in {retry_after_secs} s")]
+    InitiationRateLimited { retry_after_secs: u64 },
+    #[error("the data is sealed with a master key this server has not loaded")]
+    KeyUnavailable,
     #[error("no such account")]
     AccountNotFound,
     #[error("no such enrollment")]

@@ -12,6 +12,8 @@ pub mod engine;
 pub mod error;
 pub mod facemaps;
 pub mod images;
+pub mod keys;
+pub mod limits;
 pub mod metrics;
 mod render;
 
@@ -58,6 +60,7 @@ pub struct Services {
     /// Analyses captures; without one, attempts cannot start (CLI use).
     pub engine: Option<Arc<dyn FaceEngine>>,
     pub(crate) live_attempts: capture::LiveAttempts,
+    pub(crate) initiation_limiter: limits::InitiationLimiter,
 }
 
 impl Services {
@@ -78,7 +81,17 @@ impl Services {
             metrics: metrics::Metrics::default(),
             engine: None,
             live_attempts,
+            initiation_limiter: limits::InitiationLimiter::new(
+                limits::DEFAULT_INITIATIONS_PER_MINUTE,
+            ),
         }
+    }
+
+    /// The same services with `per_minute` initiations allowed per account
+    /// (0: unlimited).
+    pub fn with_initiation_limit(mut self, per_minute: u32) -> Self {
+        self.initiation_limiter = limits::InitiationLimiter::new(per_minute);
+        self
     }
 
     /// The same services with a face engine for captures.

@@ -25,7 +25,19 @@ pub struct Account {
     /// Master key the webhook secret is derived from, so that a key rotation
     /// does not silently change the secret customers verify with.
     pub webhook_key_id: u32,
+    /// The key the webhook secret was derived from before the last key
+    /// rotation moved it; callbacks are signed with both until the overlap ends.
+    pub webhook_previous: Option<PreviousWebhookKey>,
     pub created_at: DateTime<Utc>,
+}
+
+/// A webhook secret still signed with during a key rotation's overlap, so
+/// receivers can switch to the new secret without missing a callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PreviousWebhookKey {
+    pub key_id: u32,
+    /// Callbacks sent from this instant on carry only the current signature.
+    pub until: DateTime<Utc>,
 }
 
 impl Account {

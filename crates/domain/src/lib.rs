@@ -12,7 +12,7 @@ pub mod lockout;
 pub mod time;
 pub mod transaction;
 
-pub use account::{Account, Credential, Role};
+pub use account::{Account, Credential, PreviousWebhookKey, Role};
 pub use capture::{
     attempt_outcome, AttemptOutcome, AttemptState, CaptureAttempt, CaptureSession, Challenge,
     Direction, Evidence, Flash, FrameCursor, FrameRefusal, Step, Window, MAX_ATTEMPTS,

@@ -167,12 +167,10 @@ pub async fn services(
             config.retention.callback_history_days,
         )),
     };
-    Ok(Arc::new(Services::new(
-        store,
-        Arc::new(keyring),
-        clock,
-        settings,
-    )))
+    Ok(Arc::new(
+        Services::new(store, Arc::new(keyring), clock, settings)
+            .with_initiation_limit(config.rate_limits.initiations_per_minute),
+    ))
 }
 
 /// Test and embedding hooks: the clock, the DNS used for callbacks and the
@@ -292,7 +290,16 @@ pub async fn start(
         Duration::from_millis(config.expiry_interval_ms),
         watch_rx.clone(),
     )));
-    let worker = DeliveryWorker::new(services.clone(), deliverer, DeliverySettings::default());
+    let worker = DeliveryWorker::new(
+        services.clone(),
+        deliverer,
+        DeliverySettings {
+            concurrency: config.callbacks.concurrency,
+            per_account: config.callbacks.per_account_concurrency,
+            lease: Duration::from_secs(crate::config::CALLBACK_LEASE_SECS),
+            ..DeliverySettings::default()
+        },
+    );
     tasks.push(tokio::spawn(worker.run(
         Duration::from_millis(config.callbacks.poll_interval_ms),
         watch_rx.clone(),

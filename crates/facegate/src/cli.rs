@@ -154,10 +154,23 @@ pub enum CredentialsCommand {
 pub enum KeysCommand {
     /// List key ids and the primary one.
     List,
-    /// Add a new primary key; older keys still open existing facemaps.
+    /// Add a new primary key; older keys still open existing data. Webhook
+    /// secrets move to the new key; callbacks also carry the old signature
+    /// for `callbacks.signature_overlap_hours`.
     Rotate,
-    /// Remove a non-primary key: facemaps sealed with it stop working.
-    Retire { id: u32 },
+    /// Re-seal under the primary key what key ID sealed: open transactions'
+    /// facemaps, stored images and webhook secrets. Safe to run again.
+    Rewrap { id: u32 },
+    /// Remove a non-primary key. Refused, listing what, while anything still
+    /// needs it (run `keys rewrap ID` first).
+    Retire {
+        id: u32,
+        /// Retire even though facemaps the key issued may still be presented
+        /// by customers: they are refused from then on (FACEMAP_UNKNOWN_KEY)
+        /// and their enrollments must be made again.
+        #[arg(long)]
+        abandon_issued_facemaps: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -212,7 +225,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Account(cmd) => account(&config, cmd).await,
         Command::Eval(cmd) => crate::eval::run(cmd),
         Command::Credentials(cmd) => credentials(&config, cmd).await,
-        Command::Keys(cmd) => keys(&config, cmd),
+        Command::Keys(cmd) => keys(&config, cmd).await,
         Command::Enrollment(EnrollmentCommand::Demo {
             account,
             facemap_out,
@@ -503,14 +516,11 @@ async fn credentials(config: &Config, cmd: CredentialsCommand) -> anyhow::Result
     Ok(())
 }
 
-fn keys(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
-    if config.master_keys_env().is_some() {
-        bail!("the master keys come from FACEGATE_MASTER_KEYS; rotate them where that variable is managed");
-    }
-    let path = config.key_file();
-    let mut keyring = app::load_keyring(config)?;
+async fn keys(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
+    let from_env = config.master_keys_env().is_some();
     match cmd {
         KeysCommand::List => {
+            let keyring = app::load_keyring(config)?;
             for id in keyring.key_ids() {
                 let primary = if id == keyring.primary() {
                     "  (primary)"
@@ -519,18 +529,103 @@ fn keys(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
                 };
                 println!("{id}{primary}");
             }
-            return Ok(());
+            Ok(())
+        }
+        KeysCommand::Rewrap { id } => {
+            let services = cli_services(config).await?;
+            let report = services
+                .rewrap_key(KeyId(id), config.signature_overlap())
+                .await
+                .map_err(friendly)?;
+            println!(
+                "key {id}: {} webhook secrets, {} transaction facemaps and {} images re-sealed under key {}; {} changed meanwhile and were left",
+                report.webhook_secrets,
+                report.transaction_facemaps,
+                report.images,
+                services.keyring.primary(),
+                report.skipped
+            );
+            Ok(())
+        }
+        KeysCommand::Rotate | KeysCommand::Retire { .. } if from_env => {
+            bail!("the master keys come from FACEGATE_MASTER_KEYS; rotate them where that variable is managed")
         }
         KeysCommand::Rotate => {
+            let mut keyring = app::load_keyring(config)?;
+            let old = keyring.primary();
             let id = keyring.rotate()?;
-            println!("key {id} is now primary; restart the servers to use it");
+            app::write_keyring(&config.key_file(), &keyring)?;
+            let services = cli_services(config).await?;
+            let moved = services
+                .move_webhook_secrets(None, config.signature_overlap())
+                .await
+                .map_err(friendly)?;
+            println!(
+                "key {id} is now primary; restart the servers to use it, then run `facegate keys rewrap {old}`.\n\
+                 {moved} webhook secrets moved to key {id}: callbacks carry the old signature too for {} hours; \
+                 give receivers the new secret (`facegate account webhook-secret ID`)",
+                config.callbacks.signature_overlap_hours
+            );
+            Ok(())
         }
-        KeysCommand::Retire { id } => {
+        KeysCommand::Retire {
+            id,
+            abandon_issued_facemaps,
+        } => {
+            let mut keyring = app::load_keyring(config)?;
+            if id == keyring.primary().0 || !keyring.contains(KeyId(id)) {
+                // The keyring's own refusal names the reason.
+                keyring.retire(KeyId(id))?;
+            }
+            let services = cli_services(config).await?;
+            let usage = services.key_usage(KeyId(id)).await.map_err(friendly)?;
+            let blocking = usage_lines(id, &usage, abandon_issued_facemaps);
+            if !blocking.is_empty() {
+                bail!("key {id} is still in use:\n  {}", blocking.join("\n  "));
+            }
             keyring.retire(KeyId(id))?;
-            println!("key {id} retired; facemaps sealed with it are refused from now on");
+            app::write_keyring(&config.key_file(), &keyring)?;
+            println!("key {id} retired; data sealed with it is refused from now on");
+            Ok(())
         }
     }
-    app::write_keyring(&path, &keyring)
+}
+
+/// What keeps key `id` from being retired, one line per kind with what to do.
+fn usage_lines(
+    id: u32,
+    usage: &facegate_storage::KeyUsage,
+    abandon_issued_facemaps: bool,
+) -> Vec<String> {
+    let rewrap = format!("run `facegate keys rewrap {id}`");
+    let mut lines = Vec::new();
+    let mut add = |n: u64, what: &str, fix: &str| {
+        if n > 0 {
+            lines.push(format!("{n} {what} ({fix})"));
+        }
+    };
+    add(usage.webhook_secrets, "account webhook secrets", &rewrap);
+    add(
+        usage.webhook_overlaps,
+        "account webhook secrets still co-signing during a rotation overlap",
+        "wait for callbacks.signature_overlap_hours to pass",
+    );
+    add(
+        usage.transaction_facemaps,
+        "open transactions' facemaps",
+        &rewrap,
+    );
+    add(usage.images, "stored images", &rewrap);
+    if !abandon_issued_facemaps {
+        let fix = "customers may still present them: revoke them (`facegate enrollment revoke-facemap`) or pass --abandon-issued-facemaps";
+        add(usage.issued_facemaps, "issued facemaps", fix);
+        add(
+            usage.issued_facemaps_unknown_key,
+            "issued facemaps whose key was not recorded",
+            fix,
+        );
+    }
+    lines
 }
 
 struct Demo {

@@ -39,6 +39,15 @@ pub struct Callbacks {
     pub timeout_secs: u64,
     /// How often the delivery worker looks for due retries, milliseconds.
     pub poll_interval_ms: u64,
+    /// Callback deliveries in flight at once, all accounts together.
+    pub concurrency: u32,
+    /// Callback deliveries in flight at once for one account, so that one
+    /// account's slow receiver cannot hold up the others' callbacks.
+    pub per_account_concurrency: u32,
+    /// After `facegate keys rotate` (or `rewrap`), callbacks carry a signature
+    /// under the old webhook secret next to the new one for this many hours,
+    /// so receivers can switch secrets; 0 switches at once.
+    pub signature_overlap_hours: u32,
 }
 
 impl Default for Callbacks {
@@ -47,9 +56,34 @@ impl Default for Callbacks {
             allow_loopback: false,
             timeout_secs: 10,
             poll_interval_ms: 1000,
+            concurrency: 32,
+            per_account_concurrency: 4,
+            signature_overlap_hours: 168,
         }
     }
 }
+
+/// Per-account request budgets.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RateLimits {
+    /// Initiations one account may make per minute (a burst of this many,
+    /// refilled evenly); more answer 429 `INITIATION_RATE_LIMITED` with
+    /// `Retry-After`. 0 turns the limit off.
+    pub initiations_per_minute: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            initiations_per_minute: facegate_core::limits::DEFAULT_INITIATIONS_PER_MINUTE,
+        }
+    }
+}
+
+/// A claimed callback is not handed to another worker for this long; the
+/// HTTP timeout must stay below it.
+pub const CALLBACK_LEASE_SECS: u64 = 120;
 
 /// Development switches; each must be off in production.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -212,6 +246,7 @@ pub struct Config {
     pub server: Server,
     pub metrics: Metrics,
     pub callbacks: Callbacks,
+    pub rate_limits: RateLimits,
     pub capture: Capture,
     pub retention: Retention,
     pub lockout: Lockout,
@@ -241,6 +276,7 @@ impl Default for Config {
             server: Server::default(),
             metrics: Metrics::default(),
             callbacks: Callbacks::default(),
+            rate_limits: RateLimits::default(),
             capture: Capture::default(),
             retention: Retention::default(),
             lockout: Lockout::default(),
@@ -342,6 +378,19 @@ impl Config {
         }
         if self.capture.max_queued_frames == 0 || self.capture.max_frame_side > 4096 {
             bail!("capture.max_queued_frames must be at least 1 and capture.max_frame_side at most 4096");
+        }
+        let cb = &self.callbacks;
+        if cb.timeout_secs == 0 || cb.timeout_secs >= CALLBACK_LEASE_SECS {
+            bail!(
+                "callbacks.timeout_secs must be between 1 and {}",
+                CALLBACK_LEASE_SECS - 1
+            );
+        }
+        if cb.concurrency == 0
+            || cb.per_account_concurrency == 0
+            || cb.per_account_concurrency > cb.concurrency
+        {
+            bail!("callbacks.concurrency and callbacks.per_account_concurrency must be at least 1, the latter at most the former");
         }
         if self.capture.image_retention_days == 0 {
             bail!("capture.image_retention_days must be at least 1");
@@ -447,6 +496,11 @@ impl Config {
         }
     }
 
+    /// How long old webhook signatures are still sent after a key rotation.
+    pub fn signature_overlap(&self) -> chrono::Duration {
+        chrono::Duration::hours(i64::from(self.callbacks.signature_overlap_hours))
+    }
+
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("facegate.sqlite3")
     }
@@ -524,6 +578,22 @@ mod tests {
                 config.validate().is_err(),
                 "production started without {what}"
             );
+        }
+    }
+
+    #[test]
+    fn callback_concurrency_must_leave_each_account_a_slot_within_the_total() {
+        type Breakage = fn(&mut Config);
+        let cases: [Breakage; 4] = [
+            |c| c.callbacks.concurrency = 0,
+            |c| c.callbacks.per_account_concurrency = 0,
+            |c| c.callbacks.per_account_concurrency = c.callbacks.concurrency + 1,
+            |c| c.callbacks.timeout_secs = CALLBACK_LEASE_SECS,
+        ];
+        for break_it in cases {
+            let mut config = Config::default();
+            break_it(&mut config);
+            assert!(config.validate().is_err(), "{:?}", config.callbacks);
         }
     }
 

@@ -158,9 +158,107 @@ pub struct AttemptFinish {
     pub images: Vec<SealedImage>,
 }
 
+/// How [`Store::claim_due_callbacks_fair`] shares delivery slots between accounts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClaimFairness {
+    /// At most this many messages of one account in flight at once.
+    pub per_account: u32,
+    /// Messages of each account already in flight (claimed, not yet recorded).
+    pub in_flight: Vec<(AccountId, u32)>,
+}
+
+/// What still needs one master key; `facegate keys retire` refuses while any
+/// count is non-zero.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeyUsage {
+    /// Accounts whose current webhook signing secret is derived from the key.
+    pub webhook_secrets: u64,
+    /// Accounts still co-signing callbacks with the key (a rotation's overlap).
+    pub webhook_overlaps: u64,
+    /// Open transactions whose stored facemap the key sealed.
+    pub transaction_facemaps: u64,
+    /// Stored capture images the key sealed.
+    pub images: u64,
+    /// Facemaps the key issued that can still be presented (not revoked):
+    /// the server's copy of a live enrollment, or the copy a customer holds.
+    pub issued_facemaps: u64,
+    /// Presentable facemaps whose key was never recorded (issued before
+    /// migration 0003 and their server copy since erased): any key may have
+    /// sealed them.
+    pub issued_facemaps_unknown_key: u64,
+}
+
+impl KeyUsage {
+    pub fn is_unused(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// An open transaction's stored facemap, for re-sealing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredFacemap {
+    pub transaction: TransactionRef,
+    pub account: AccountId,
+    pub sealed: Vec<u8>,
+}
+
+/// A stored capture image, for re-sealing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredImage {
+    pub transaction: TransactionRef,
+    pub account: AccountId,
+    pub kind: ImageKind,
+    pub n: u32,
+    pub sealed: Vec<u8>,
+}
+
+/// Finding and re-sealing what a master key sealed (`facegate keys`). Rows
+/// are matched by the key id in their cleartext header, so no key is needed
+/// to count them.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    async fn key_usage(&self, key_id: u32, now: DateTime<Utc>) -> StoreResult<KeyUsage>;
+    /// Up to `limit` open transactions' facemaps sealed with `key_id`, with a
+    /// reference after `after`, in reference order.
+    async fn transaction_facemaps_sealed_with(
+        &self,
+        key_id: u32,
+        after: Option<TransactionRef>,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredFacemap>>;
+    /// Replaces a facemap with its re-sealed form, only while the transaction
+    /// is open and still holds `old`; false, writing nothing, otherwise.
+    async fn replace_transaction_facemap(
+        &self,
+        transaction: TransactionRef,
+        old: &[u8],
+        new: &[u8],
+    ) -> StoreResult<bool>;
+    /// Up to `limit` images sealed with `key_id` after the position `after`
+    /// (transaction, kind, number), in that order.
+    async fn images_sealed_with(
+        &self,
+        key_id: u32,
+        after: Option<(TransactionRef, ImageKind, u32)>,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredImage>>;
+    /// Replaces an image with its re-sealed form while it still is `old`.
+    async fn replace_image(&self, image: &StoredImage, new: &[u8]) -> StoreResult<bool>;
+    /// Moves the account's webhook secret from key `from` to key `to`,
+    /// co-signing with `from` until `overlap_until` when given. False when
+    /// the account's secret is no longer derived from `from`.
+    async fn move_webhook_key(
+        &self,
+        account: AccountId,
+        from: u32,
+        to: u32,
+        overlap_until: Option<DateTime<Utc>>,
+    ) -> StoreResult<bool>;
+}
+
 /// The storage interface.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: KeyStore + Send + Sync + 'static {
     /// Runs pending schema migrations.
     async fn migrate(&self) -> StoreResult<()>;
     /// Cheap liveness probe of the database (for `/readyz`).
@@ -289,6 +387,17 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
         lease: Duration,
         limit: u32,
+    ) -> StoreResult<Vec<PendingCallback>>;
+    /// Like [`Store::claim_due_callbacks`], but takes accounts in turn (each
+    /// account's oldest due message first, then each one's second, …) and
+    /// never beyond `fairness.per_account` in flight for one account, so one
+    /// account's backlog cannot hold back another's callbacks.
+    async fn claim_due_callbacks_fair(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+        fairness: &ClaimFairness,
     ) -> StoreResult<Vec<PendingCallback>>;
     /// Records a delivery attempt. A message that reaches `DELIVERED` or
     /// `FAILED` loses its body (the history keeps status, attempts and

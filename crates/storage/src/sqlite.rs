@@ -2,6 +2,7 @@
 //! so that writes serialise inside the process, and a small pool of readers.
 
 mod codec;
+mod keys;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -352,7 +353,8 @@ impl Store for SqliteStore {
         sqlx::query(
             "INSERT INTO accounts (id, name, facemap_auth_enabled, callback_url, success_url, \
              error_url, default_token_lifetime_minutes, default_locale, webhook_salt, \
-             webhook_key_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             webhook_key_id, webhook_previous_key_id, webhook_previous_until, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(account.id.to_string())
         .bind(&account.name)
@@ -364,6 +366,8 @@ impl Store for SqliteStore {
         .bind(account.default_locale.as_str())
         .bind(account.webhook_salt.as_slice())
         .bind(i64::from(account.webhook_key_id))
+        .bind(account.webhook_previous.map(|p| i64::from(p.key_id)))
+        .bind(account.webhook_previous.map(|p| ms(p.until)))
         .bind(ms(account.created_at))
         .execute(&self.write)
         .await
@@ -377,7 +381,8 @@ impl Store for SqliteStore {
         let done = sqlx::query(
             "UPDATE accounts SET name = ?, facemap_auth_enabled = ?, callback_url = ?, \
              success_url = ?, error_url = ?, default_token_lifetime_minutes = ?, \
-             default_locale = ?, webhook_salt = ?, webhook_key_id = ? WHERE id = ?",
+             default_locale = ?, webhook_salt = ?, webhook_key_id = ?, \
+             webhook_previous_key_id = ?, webhook_previous_until = ? WHERE id = ?",
         )
         .bind(&account.name)
         .bind(account.facemap_auth_enabled)
@@ -388,6 +393,8 @@ impl Store for SqliteStore {
         .bind(account.default_locale.as_str())
         .bind(account.webhook_salt.as_slice())
         .bind(i64::from(account.webhook_key_id))
+        .bind(account.webhook_previous.map(|p| i64::from(p.key_id)))
+        .bind(account.webhook_previous.map(|p| ms(p.until)))
         .bind(account.id.to_string())
         .execute(&self.write)
         .await
@@ -484,7 +491,7 @@ impl Store for SqliteStore {
         sqlx::query(
             "INSERT INTO enrollments (reference, account, verification_status, similarity, \
              validity, facemap_serial, facemap_model, facemap_revoked_at, server_facemap, \
-             created_at, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             facemap_key_id, created_at, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(enrollment.reference.to_string())
         .bind(enrollment.account.to_string())
@@ -495,6 +502,13 @@ impl Store for SqliteStore {
         .bind(binding.map(|b| b.model.as_str()))
         .bind(binding.and_then(|b| opt_ms(b.revoked_at)))
         .bind(enrollment.server_facemap.as_deref())
+        .bind(
+            enrollment
+                .server_facemap
+                .as_deref()
+                .and_then(keys::facemap_key_id)
+                .map(i64::from),
+        )
         .bind(ms(enrollment.created_at))
         .bind(opt_ms(enrollment.deleted_at))
         .execute(&self.write)
@@ -1054,6 +1068,16 @@ impl Store for SqliteStore {
         }
         db.commit().await.map_err(db_err)?;
         Ok(claimed)
+    }
+
+    async fn claim_due_callbacks_fair(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+        fairness: &crate::ClaimFairness,
+    ) -> StoreResult<Vec<PendingCallback>> {
+        self.claim_fair(now, lease, limit, fairness).await
     }
 
     /// A message already delivered stays delivered whatever a late worker

@@ -48,6 +48,7 @@ fn account() -> Account {
         default_locale: Locale::parse("en-GB", LocaleSet::Enrollment).unwrap(),
         webhook_salt: [7; 16],
         webhook_key_id: 3,
+        webhook_previous: None,
         created_at: at(0),
     }
 }
@@ -1086,5 +1087,119 @@ async fn a_retry_keeps_the_transaction_open_and_deletion_erases_capture_data() -
         store.attempt_by_nonce(&[1; 16]).await?.unwrap().state,
         AttemptState::Finished
     );
+    Ok(())
+}
+
+/// A facemap-shaped blob whose header names `key_id` (the rest is filler).
+fn sealed_under(key_id: u32) -> Vec<u8> {
+    let mut bytes = b"FGFM\x01".to_vec();
+    bytes.extend_from_slice(&key_id.to_be_bytes());
+    bytes.extend_from_slice(&[0; 60]);
+    bytes
+}
+
+#[tokio::test]
+async fn fair_claims_take_accounts_in_turn_within_the_per_account_limit() -> TestResult {
+    let (_dir, store, a, e) = seeded().await;
+    let b = Account {
+        id: AccountId::new_random(),
+        ..account()
+    };
+    store.insert_account(&b).await?;
+    let eb = enrollment(b.id);
+    store.insert_enrollment(&eb).await?;
+    let renderer = Renderer::default();
+    // Account a's five callbacks are all older than b's two.
+    for (enr, created) in [
+        (&e, 0),
+        (&e, 1),
+        (&e, 2),
+        (&e, 3),
+        (&e, 4),
+        (&eb, 5),
+        (&eb, 6),
+    ] {
+        let tx = transaction(enr, created);
+        store.initiate_transaction(&tx, &renderer).await?;
+        store
+            .finalize_transaction(
+                tx.reference,
+                TransactionState::Expired,
+                at(created),
+                &renderer,
+            )
+            .await?;
+    }
+    let fairness = facegate_storage::ClaimFairness {
+        per_account: 2,
+        in_flight: vec![],
+    };
+    let claimed = store
+        .claim_due_callbacks_fair(at(1_000), Duration::seconds(30), 10, &fairness)
+        .await?;
+    let accounts: Vec<AccountId> = claimed.iter().map(|p| p.message.account).collect();
+    assert_eq!(accounts, [a.id, b.id, a.id, b.id]);
+    // With two of a's in flight, only a's turns beyond the limit are left out.
+    let busy = facegate_storage::ClaimFairness {
+        per_account: 3,
+        in_flight: vec![(a.id, 2)],
+    };
+    let claimed = store
+        .claim_due_callbacks_fair(at(40_000), Duration::seconds(30), 10, &busy)
+        .await?;
+    let accounts: Vec<AccountId> = claimed.iter().map(|p| p.message.account).collect();
+    assert_eq!(accounts, [a.id, b.id, b.id]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn key_usage_counts_what_each_key_sealed() -> TestResult {
+    use facegate_storage::KeyStore;
+    let (_dir, store) = fresh().await;
+    let a = account(); // webhook secret under key 3
+    store.insert_account(&a).await?;
+    let mut e = enrollment(a.id);
+    e.server_facemap = Some(sealed_under(3));
+    store.insert_enrollment(&e).await?;
+    let mut tx = transaction(&e, 0);
+    tx.facemap = Some(sealed_under(3));
+    store
+        .initiate_transaction(&tx, &Renderer::default())
+        .await?;
+    let usage = store.key_usage(3, at(0)).await?;
+    assert_eq!(
+        (
+            usage.webhook_secrets,
+            usage.transaction_facemaps,
+            usage.issued_facemaps
+        ),
+        (1, 1, 1)
+    );
+    assert!(store.key_usage(4, at(0)).await?.is_unused());
+    // The customer-held copy still counts once the server's copy is erased.
+    store.delete_enrollment(e.reference, at(1)).await?;
+    assert_eq!(store.key_usage(3, at(1)).await?.issued_facemaps, 1);
+    store.revoke_facemap(e.reference, at(2)).await?;
+    assert_eq!(store.key_usage(3, at(2)).await?.issued_facemaps, 0);
+    // Re-sealing replaces only the unchanged row.
+    let old = sealed_under(3);
+    assert!(
+        !store
+            .replace_transaction_facemap(tx.reference, &sealed_under(9), &sealed_under(4))
+            .await?
+    );
+    assert!(
+        store
+            .replace_transaction_facemap(tx.reference, &old, &sealed_under(4))
+            .await?
+    );
+    assert_eq!(store.key_usage(3, at(2)).await?.transaction_facemaps, 0);
+    assert_eq!(store.key_usage(4, at(2)).await?.transaction_facemaps, 1);
+    // A webhook move with an overlap keeps key 3 in use until it ends.
+    assert!(store.move_webhook_key(a.id, 3, 4, Some(at(100))).await?);
+    let usage = store.key_usage(3, at(50)).await?;
+    assert_eq!((usage.webhook_secrets, usage.webhook_overlaps), (0, 1));
+    assert!(store.key_usage(3, at(100)).await?.is_unused());
+    assert!(!store.move_webhook_key(a.id, 3, 4, None).await?);
     Ok(())
 }

@@ -11,7 +11,11 @@ use super::helpers::*;
 
 /// Standard Webhooks verification written from the published scheme, on
 /// purpose independent of the server's own signing code.
-fn verify_standard_webhook(secret: &str, headers: &axum::http::HeaderMap, body: &str) -> bool {
+pub(crate) fn verify_standard_webhook(
+    secret: &str,
+    headers: &axum::http::HeaderMap,
+    body: &str,
+) -> bool {
     let key = STANDARD
         .decode(secret.strip_prefix("whsec_").unwrap())
         .unwrap();
@@ -27,7 +31,11 @@ fn verify_standard_webhook(secret: &str, headers: &axum::http::HeaderMap, body: 
         .any(|s| s == expected)
 }
 
-async fn expire_via_new_initiate(app: &TestApp, c: &Customer, callback_url: &str) -> String {
+pub(crate) async fn expire_via_new_initiate(
+    app: &TestApp,
+    c: &Customer,
+    callback_url: &str,
+) -> String {
     let (enrollment, facemap) = app.enrollment(&c.account).await;
     let metadata = json!({
         "enrollmentTransactionReference": enrollment.to_string(),
@@ -212,6 +220,99 @@ async fn the_account_default_callback_url_is_used_when_the_request_names_none() 
     assert_eq!(
         form(&receiver.all()[0].body)["transactionResult"],
         "EXPIRED"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_callback_whose_signing_key_is_missing_is_counted_and_retried_not_given_up() {
+    let app = spawn_app().await;
+    let receiver = Receiver::start(0).await;
+    let c = app.customer("Acme", true).await;
+    // The account's webhook secret derives from a key this server lacks.
+    let mut account = c.account.clone();
+    account.webhook_key_id = 99;
+    app.services.store.update_account(&account).await.unwrap();
+    let reference = expire_via_new_initiate(&app, &c, &receiver.url).await;
+    eventually("the unsigned attempt is recorded", || async {
+        !attempts(&app, &c, &reference).await.is_empty()
+    })
+    .await;
+    let body = app.callbacks(&c.admin, &reference).await;
+    let callback = &body["callbacks"][0];
+    assert_eq!(callback["status"], "PENDING", "{body}");
+    assert_eq!(callback["attempts"][0]["error"], "no_signing_key");
+    assert_eq!(receiver.count(), 0, "nothing unsigned was sent");
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("facegate_callback_key_missing_total 1"),
+        "{metrics}"
+    );
+    // Once the operator restores the key, the normal backoff delivers it.
+    account.webhook_key_id = 1;
+    app.services.store.update_account(&account).await.unwrap();
+    app.advance(Duration::seconds(61));
+    eventually("the retry is delivered", || async {
+        app.callbacks(&c.admin, &reference).await["callbacks"][0]["status"] == "DELIVERED"
+    })
+    .await;
+    assert_eq!(receiver.count(), 1);
+    app.stop().await;
+}
+
+/// A receiver that accepts the connection and never answers.
+async fn hanging_receiver() -> String {
+    let handler = || async {
+        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+        axum::http::StatusCode::NO_CONTENT
+    };
+    let router = axum::Router::new().route("/cb", axum::routing::post(handler));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        axum::serve(listener, router).await.unwrap();
+    });
+    format!("http://localhost:{port}/cb")
+}
+
+#[tokio::test]
+async fn a_hanging_receiver_of_one_account_does_not_delay_another_accounts_callback() {
+    // The harness's 5 s callback timeout: a batch that waits for the hanging
+    // receiver holds the other account's callback at least that long.
+    let app = spawn_app().await;
+    let hanging = hanging_receiver().await;
+    let slow = app.customer("Slow", true).await;
+    // 24 callbacks to the hanging receiver: more than a batch of 16.
+    let (enrollment, facemap) = app.enrollment(&slow.account).await;
+    let metadata = json!({
+        "enrollmentTransactionReference": enrollment.to_string(),
+        "callbackUrl": hanging,
+    });
+    for _ in 0..25 {
+        app.initiate_ok(&slow.api, &metadata, &facemap).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    let receiver = Receiver::start(0).await;
+    let other = app.customer("Other", true).await;
+    let started = std::time::Instant::now();
+    expire_via_new_initiate(&app, &other, &receiver.url).await;
+    eventually("the other account's callback arrives", || async {
+        receiver.count() == 1
+    })
+    .await;
+    let waited = started.elapsed();
+    assert!(
+        waited < std::time::Duration::from_millis(2500),
+        "the callback waited {waited:?} behind another account's hanging receiver"
     );
     app.stop().await;
 }

@@ -57,6 +57,8 @@ pub struct TestApp {
     pub clock: ManualClock,
     pub config: Config,
     running: Option<Running>,
+    system_clock: bool,
+    engine: Option<Arc<dyn facegate_core::FaceEngine>>,
     _dir: TempDir,
 }
 
@@ -98,7 +100,36 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         configure(&mut config);
     }
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap());
-    let hook_clock: Arc<dyn facegate_domain::Clock> = if options.system_clock {
+    let running = start(
+        &config,
+        &clock,
+        options.system_clock,
+        options.engine.clone(),
+    )
+    .await;
+    TestApp {
+        base: format!("http://{}", running.addr),
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap(),
+        services: running.services.clone(),
+        clock,
+        config,
+        running: Some(running),
+        system_clock: options.system_clock,
+        engine: options.engine,
+        _dir: dir,
+    }
+}
+
+async fn start(
+    config: &Config,
+    clock: &ManualClock,
+    system_clock: bool,
+    engine: Option<Arc<dyn facegate_core::FaceEngine>>,
+) -> Running {
+    let hook_clock: Arc<dyn facegate_domain::Clock> = if system_clock {
         Arc::new(facegate_domain::SystemClock)
     } else {
         Arc::new(clock.clone())
@@ -116,29 +147,17 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
             [IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254))],
         );
     let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
-    let running = app::start(
-        &config,
+    app::start(
+        config,
         listener,
         Hooks {
             clock: hook_clock,
             lookup: Arc::new(lookup),
-            engine: options.engine,
+            engine,
         },
     )
     .await
-    .unwrap();
-    TestApp {
-        base: format!("http://{}", running.addr),
-        client: reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap(),
-        services: running.services.clone(),
-        clock,
-        config,
-        running: Some(running),
-        _dir: dir,
-    }
+    .unwrap()
 }
 
 impl TestApp {
@@ -146,6 +165,24 @@ impl TestApp {
         if let Some(r) = self.running.take() {
             r.stop().await;
         }
+    }
+
+    /// Stops the server and starts it again on the same data directory and
+    /// clock, as an operator does after changing the keyring.
+    pub async fn restart(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await;
+        }
+        let running = start(
+            &self.config,
+            &self.clock,
+            self.system_clock,
+            self.engine.clone(),
+        )
+        .await;
+        self.base = format!("http://{}", running.addr);
+        self.services = running.services.clone();
+        self.running = Some(running);
     }
 
     pub fn url(&self, path: &str) -> String {

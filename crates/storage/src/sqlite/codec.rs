@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use facegate_domain::{
     Account, AccountId, AttemptOutcome, AttemptState, AuthTransaction, CaptureAttempt,
     CaptureSession, Challenge, Credential, CredentialId, Enrollment, EnrollmentRef, FacemapBinding,
-    FailureStreak, Locale, LocaleSet, RedirectUrl, Role, ScanSource, Similarity, TransactionRef,
-    TransactionState, UserReference, VerificationStatus,
+    FailureStreak, Locale, LocaleSet, PreviousWebhookKey, RedirectUrl, Role, ScanSource,
+    Similarity, TransactionRef, TransactionState, UserReference, VerificationStatus,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite};
@@ -26,7 +26,7 @@ pub(super) const TX_COLUMNS: &str = "reference, account, enrollment, state, scan
 
 pub(super) const ACCOUNT_COLUMNS: &str = "id, name, facemap_auth_enabled, callback_url, \
      success_url, error_url, default_token_lifetime_minutes, default_locale, webhook_salt, \
-     webhook_key_id, created_at";
+     webhook_key_id, webhook_previous_key_id, webhook_previous_until, created_at";
 
 pub(super) const CREDENTIAL_COLUMNS: &str =
     "id, account, token, secret_hash, role, created_at, revoked_at";
@@ -189,8 +189,21 @@ pub(super) fn account(row: &SqliteRow) -> StoreResult<Account> {
         default_locale: locale(row, "default_locale")?,
         webhook_salt: blob(row, "webhook_salt")?,
         webhook_key_id: unsigned(row, "webhook_key_id")?,
+        webhook_previous: previous_webhook_key(row)?,
         created_at: time(row, "created_at")?,
     })
+}
+
+fn previous_webhook_key(row: &SqliteRow) -> StoreResult<Option<PreviousWebhookKey>> {
+    let key_id: Option<i64> = get(row, "webhook_previous_key_id")?;
+    match (key_id, opt_time(row, "webhook_previous_until")?) {
+        (Some(key_id), Some(until)) => Ok(Some(PreviousWebhookKey {
+            key_id: u32::try_from(key_id)
+                .map_err(|_| StoreError::Corrupt("webhook_previous_key_id".to_owned()))?,
+            until,
+        })),
+        _ => Ok(None),
+    }
 }
 
 pub(super) fn credential(row: &SqliteRow) -> StoreResult<Credential> {
