@@ -91,6 +91,7 @@ mod table {
         SERVICE_UNAVAILABLE = (StatusCode::SERVICE_UNAVAILABLE, "The service is not ready"),
         KEY_UNAVAILABLE = (StatusCode::SERVICE_UNAVAILABLE, "A master key the data is sealed with is not loaded"),
         TIMEOUT = (StatusCode::SERVICE_UNAVAILABLE, "The request took too long"),
+        CONFLICT = (StatusCode::CONFLICT, "The request conflicts with a concurrent change"),
         CAPTURE_BUSY = (StatusCode::SERVICE_UNAVAILABLE, "Too many frames are being uploaded"),
         SERVER_BUSY = (StatusCode::SERVICE_UNAVAILABLE, "Too many requests in flight"),
     }
@@ -229,6 +230,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Facemap(r) => (*r).into(),
             ServiceError::TransactionNotFound => Code::TRANSACTION_NOT_FOUND,
             ServiceError::Capture(r) => (*r).into(),
+            ServiceError::Store(facegate_storage::StoreError::Conflict(_)) => Code::CONFLICT,
             ServiceError::Store(_) => Code::SERVICE_UNAVAILABLE,
             ServiceError::Internal(_) => Code::INTERNAL_ERROR,
         };
@@ -259,6 +261,15 @@ impl From<ServiceError> for ApiError {
                     "this account has used its initiations for now; retry later",
                 )
             },
+            // A uniqueness rule met a concurrent request (two attempts
+            // started at once): the database is fine, the request lost.
+            ServiceError::Store(facegate_storage::StoreError::Conflict(inner)) => {
+                tracing::info!(error = %inner, "storage conflict");
+                Self::new(
+                    code,
+                    "a concurrent request changed the same record; retry if it still applies",
+                )
+            }
             ServiceError::Store(inner) => {
                 tracing::error!(error = %inner, "storage failure");
                 Self {
@@ -279,7 +290,23 @@ impl From<ServiceError> for ApiError {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-    use super::Code;
+    use super::{ApiError, Code};
+    use facegate_core::ServiceError;
+    use facegate_storage::StoreError;
+
+    #[test]
+    fn a_constraint_conflict_is_409_and_a_failing_database_503() {
+        let conflict = ApiError::from(ServiceError::Store(StoreError::Conflict(
+            "UNIQUE constraint failed: capture_attempts.transaction_ref".into(),
+        )));
+        assert_eq!(conflict.code, Code::CONFLICT);
+        assert_eq!(Code::CONFLICT.status().as_u16(), 409);
+        assert!(!conflict.detail.contains("UNIQUE"), "{}", conflict.detail);
+        let down = ApiError::from(ServiceError::Store(StoreError::Backend(
+            "disk I/O error".into(),
+        )));
+        assert_eq!(down.code, Code::SERVICE_UNAVAILABLE);
+    }
 
     const ERRORS_MD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/errors.md");
 

@@ -163,14 +163,36 @@ fn check_domain(host: &str, localhost: bool) -> Result<(), &'static str> {
     if localhost {
         return Ok(());
     }
-    let labels: Vec<&str> = host.trim_end_matches('.').split('.').collect();
+    // `a.localhost.` is `a.localhost` to a resolver: a trailing dot would
+    // slip every suffix rule below.
+    if host.ends_with('.') {
+        return Err("the URL host must not end with a dot");
+    }
+    let labels: Vec<&str> = host.split('.').collect();
     if labels.len() < 2 || labels.iter().any(|l| l.is_empty() || l.len() > 63) {
         return Err("the URL host must be a fully qualified domain name");
     }
-    if host.eq_ignore_ascii_case("localhost") || host.ends_with(".localhost") {
+    let lower = host.to_ascii_lowercase();
+    if lower == "localhost" || lower.ends_with(".localhost") {
         return Err("the URL host must be public");
     }
+    if spells_an_ip_address(&labels) {
+        return Err("the URL host must not spell an IP address (wildcard DNS names resolve to it)");
+    }
     Ok(())
+}
+
+/// Names like `127.0.0.1.nip.io` or `10-0-0-1.sslip.io` resolve, through
+/// public wildcard DNS, to the address they spell: a callback URL naming one
+/// aims at that address as surely as an IP literal would.
+fn spells_an_ip_address(labels: &[&str]) -> bool {
+    let octet = |s: &str| !s.is_empty() && s.len() <= 3 && s.parse::<u8>().is_ok();
+    let dotted = labels.windows(4).any(|w| w.iter().all(|l| octet(l)));
+    let dashed = labels.iter().any(|l| {
+        let parts: Vec<&str> = l.split('-').collect();
+        parts.windows(4).any(|w| w.iter().all(|p| octet(p)))
+    });
+    dotted || dashed
 }
 
 /// `Url` drops a default port (`:443`), so the raw authority is inspected.
@@ -384,6 +406,24 @@ mod tests {
         assert_eq!(url("https://@www.example.com/cb"), Err("URL_INVALID"));
         assert_eq!(url("https://localhost/cb"), Err("URL_HOST_INVALID"));
         assert_eq!(url("https://intranet/cb"), Err("URL_HOST_INVALID"));
+        // What a resolver treats as localhost or as an address.
+        assert_eq!(url("https://a.localhost./cb"), Err("URL_HOST_INVALID"));
+        assert_eq!(url("https://www.example.com./cb"), Err("URL_HOST_INVALID"));
+        assert_eq!(url("https://A.LOCALHOST/cb"), Err("URL_HOST_INVALID"));
+        assert_eq!(url("https://127.0.0.1.nip.io/x"), Err("URL_HOST_INVALID"));
+        assert_eq!(
+            url("https://a.10.0.0.1.sslip.io/x"),
+            Err("URL_HOST_INVALID")
+        );
+        assert_eq!(url("https://10-0-0-1.sslip.io/x"), Err("URL_HOST_INVALID"));
+        assert_eq!(
+            url("https://app-169-254-169-254.example/x"),
+            Err("URL_HOST_INVALID")
+        );
+        // Numbers in a name are fine when they do not spell an address.
+        assert!(url("https://api2.example.com/cb").is_ok());
+        assert!(url("https://1.2.example.com/cb").is_ok());
+        assert!(url("https://2024-11-05.example.com/cb").is_ok());
         for name in RESERVED_QUERY_NAMES {
             assert_eq!(
                 url(&format!("https://a.example/cb?{name}=1")),

@@ -338,6 +338,9 @@ impl Config {
             {
                 bail!("public_base_url must be an http(s) URL without query or fragment");
             }
+            if !parsed.username().is_empty() || parsed.password().is_some() {
+                bail!("public_base_url must not carry credentials (user:password@)");
+            }
         }
         match self.mode {
             Mode::Production => {
@@ -362,8 +365,8 @@ impl Config {
                 }
             }
             Mode::Development => {
-                if self.tls.is_none() && !self.listen.ip().is_loopback() {
-                    bail!("without TLS, development mode serves plain HTTP on a loopback address only (got {})", self.listen);
+                if !self.listen.ip().is_loopback() {
+                    self.validate_public_development()?;
                 }
             }
         }
@@ -403,6 +406,25 @@ impl Config {
             bail!("lockout.base_delay_secs must be at most 86400 (a lockout never lasts longer than a day)");
         }
         self.fixed_challenge()?;
+        Ok(())
+    }
+
+    /// Development mode reachable from other machines (a shared staging
+    /// server): TLS, and none of the switches that make it unsafe to expose.
+    fn validate_public_development(&self) -> anyhow::Result<()> {
+        let listen = self.listen;
+        if self.tls.is_none() {
+            bail!("without TLS, development mode serves plain HTTP on a loopback address only (got {listen})");
+        }
+        if self.dev.fixed_challenge.is_some() {
+            bail!("dev.fixed_challenge makes liveness predictable; it is refused on a non-loopback address (got {listen})");
+        }
+        if self.dev.allow_localhost_urls || self.callbacks.allow_loopback {
+            bail!("dev.allow_localhost_urls and callbacks.allow_loopback let callers reach this machine's own services; they are refused on a non-loopback address (got {listen})");
+        }
+        if self.master_keys.is_none() && self.master_key_file.is_none() {
+            bail!("a server on a non-loopback address needs a master key it did not generate itself: set FACEGATE_MASTER_KEYS or master_key_file (got {listen})");
+        }
         Ok(())
     }
 
@@ -595,6 +617,51 @@ mod tests {
             break_it(&mut config);
             assert!(config.validate().is_err(), "{:?}", config.callbacks);
         }
+    }
+
+    #[test]
+    fn development_mode_on_a_public_address_refuses_every_development_switch() {
+        // Development with TLS on a public address and a configured key.
+        let public = || Config {
+            mode: Mode::Development,
+            public_base_url: None,
+            ..production()
+        };
+        assert!(public().validate().is_ok());
+        type Breakage = fn(&mut Config);
+        let cases: [(&str, Breakage); 4] = [
+            ("fixed_challenge", |c| {
+                c.dev.fixed_challenge = Some("challenge.json".into())
+            }),
+            ("allow_localhost_urls", |c| {
+                c.dev.allow_localhost_urls = true
+            }),
+            ("allow_loopback", |c| c.callbacks.allow_loopback = true),
+            ("a generated master key", |c| {
+                c.master_keys = None;
+                c.master_key_file = None;
+            }),
+        ];
+        for (what, break_it) in cases {
+            let mut config = public();
+            break_it(&mut config);
+            let message = config.validate().unwrap_err().to_string();
+            assert!(message.contains("non-loopback"), "{what}: {message}");
+            // The same switches stay available on loopback.
+            config.listen = "127.0.0.1:8443".parse().unwrap();
+            if what != "fixed_challenge" {
+                assert!(config.validate().is_ok(), "{what} refused on loopback");
+            }
+        }
+    }
+
+    #[test]
+    fn the_public_base_url_carries_no_credentials() {
+        let mut config = production();
+        config.public_base_url = Some("https://user:secret@verify.example.com".into());
+        let message = config.validate().unwrap_err().to_string();
+        assert!(message.contains("credentials"), "{message}");
+        assert!(!message.contains("secret"), "{message}");
     }
 
     #[test]

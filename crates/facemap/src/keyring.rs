@@ -45,6 +45,10 @@ pub enum KeyringError {
     /// A secret was not standard base64 of exactly 32 bytes.
     #[error("key {0} is not standard base64 of exactly 32 bytes")]
     InvalidSecret(KeyId),
+    /// A secret of 32 bytes that cannot have come from a random generator
+    /// (all zero, or a handful of byte values repeated): a placeholder.
+    #[error("key {0} is not random (all zero or a repeated pattern); generate one with `facegate keys` or 32 random bytes")]
+    WeakSecret(KeyId),
     /// The same key id appeared twice (possibly spelled differently, e.g. `1` and `01`).
     #[error("key {0} is listed more than once")]
     DuplicateKeyId(KeyId),
@@ -64,6 +68,9 @@ pub enum KeyringError {
     #[error("no key id above the current largest is left")]
     KeyIdsExhausted,
 }
+
+/// A loaded key must hold at least this many different byte values.
+const MIN_DISTINCT_BYTES: usize = 12;
 
 /// A 32-byte master key, wiped from memory when dropped.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
@@ -86,7 +93,22 @@ impl Secret {
             .as_slice()
             .try_into()
             .map_err(|_| KeyringError::InvalidSecret(id))?;
-        Ok(Self(bytes))
+        let secret = Self(bytes);
+        if secret.distinct_bytes() < MIN_DISTINCT_BYTES {
+            return Err(KeyringError::WeakSecret(id));
+        }
+        Ok(secret)
+    }
+
+    /// How many different byte values the key holds: 32 random bytes hold
+    /// about 30, and fewer than [`MIN_DISTINCT_BYTES`] happens by chance
+    /// with a probability below 10⁻¹⁵.
+    fn distinct_bytes(&self) -> usize {
+        let mut seen = [false; 256];
+        for b in self.0 {
+            seen[usize::from(b)] = true;
+        }
+        seen.iter().filter(|s| **s).count()
     }
 
     pub(crate) fn bytes(&self) -> &[u8; MASTER_KEY_LEN] {
@@ -402,6 +424,23 @@ mod tests {
             (
                 r#"{"primary":1,"keys":{"1":"AAAA"}}"#.to_owned(),
                 "InvalidSecret",
+            ),
+            // 31 bytes: too short.
+            (
+                r#"{"primary":1,"keys":{"1":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg=="}}"#
+                    .to_owned(),
+                "InvalidSecret",
+            ),
+            // 32 zero bytes, and a two-byte pattern.
+            (
+                r#"{"primary":1,"keys":{"1":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}}"#
+                    .to_owned(),
+                "WeakSecret",
+            ),
+            (
+                r#"{"primary":1,"keys":{"1":"q7urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s="}}"#
+                    .to_owned(),
+                "WeakSecret",
             ),
             (
                 format!(r#"{{"primary":1,"keys":{{"1":"{KEY_A}"}},"extra":0}}"#),

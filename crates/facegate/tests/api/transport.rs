@@ -291,7 +291,7 @@ async fn production_over_tls_sends_hsts_keeps_metrics_private_and_cuts_off_a_sil
             key_file: fixture("key.pem"),
         });
         c.master_keys = Some(
-            "1:q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA="
+            "1:4bsvvdfotmu1HecYNtmppcQH6nJGbKsen6AvziWJu1I="
                 .to_owned()
                 .into(),
         );
