@@ -85,6 +85,7 @@ mod table {
         RATE_LIMITED = (StatusCode::TOO_MANY_REQUESTS, "Too many failed attempts"),
         INTERNAL_ERROR = (StatusCode::INTERNAL_SERVER_ERROR, "Internal error"),
         SERVICE_UNAVAILABLE = (StatusCode::SERVICE_UNAVAILABLE, "The service is not ready"),
+        AUTHENTICATION_BUSY = (StatusCode::SERVICE_UNAVAILABLE, "Too many credential checks at once"),
         TIMEOUT = (StatusCode::SERVICE_UNAVAILABLE, "The request took too long"),
     }
 }
@@ -212,6 +213,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::FeatureNotEnabled => Code::FEATURE_NOT_ENABLED,
             ServiceError::Validation(_) => Code::VALIDATION_FAILED,
             ServiceError::RateLimited { .. } => Code::RATE_LIMITED,
+            ServiceError::AuthenticationBusy { .. } => Code::AUTHENTICATION_BUSY,
             ServiceError::AccountNotFound => Code::NOT_FOUND,
             ServiceError::EnrollmentNotFound => Code::ENROLLMENT_NOT_FOUND,
             ServiceError::Ineligible(i) => (*i).into(),
@@ -226,6 +228,10 @@ impl From<ServiceError> for ApiError {
             ServiceError::RateLimited { retry_after_secs } => Self {
                 retry_after_secs: Some(retry_after_secs),
                 ..Self::new(code, "too many wrong secrets for this token; retry later")
+            },
+            ServiceError::AuthenticationBusy { retry_after_secs } => Self {
+                retry_after_secs: Some(retry_after_secs),
+                ..Self::new(code, "too many credential checks at once; retry shortly")
             },
             ServiceError::Store(inner) => {
                 tracing::error!(error = %inner, "storage failure");

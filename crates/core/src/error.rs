@@ -72,6 +72,8 @@ pub enum ServiceError {
     Validation(Vec<FieldError>),
     #[error("too many failed attempts; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    #[error("too many credential checks are waiting; retry in {retry_after_secs} s")]
+    AuthenticationBusy { retry_after_secs: u64 },
     #[error("no such account")]
     AccountNotFound,
     #[error("no such enrollment")]

@@ -24,9 +24,10 @@ use tokio::sync::Notify;
 
 pub use authentication::{InitiateRequest, Initiated};
 pub use capture::CaptureSettings;
-pub use credentials::{Caller, IssuedCredential};
+pub use credentials::{AuthSettings, Caller, IssuedCredential};
 pub use engine::FaceEngine;
 pub use error::{CaptureRefusal, FacemapRefusal, ServiceError};
+pub use ipnet::IpNet;
 
 /// Settings the services need (a subset of the server configuration).
 #[derive(Debug, Clone)]
@@ -39,6 +40,8 @@ pub struct Settings {
     /// Embedding models whose facemaps this deployment can compare.
     pub supported_models: Vec<String>,
     pub capture: CaptureSettings,
+    /// Client addresses and the throttling of credential checks.
+    pub auth: AuthSettings,
 }
 
 /// The services, shared by every handler and worker.
@@ -47,7 +50,7 @@ pub struct Services {
     pub keyring: Arc<Keyring>,
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
-    pub(crate) authenticator: credentials::Authenticator,
+    pub(crate) authenticator: Arc<credentials::Authenticator>,
     /// Woken whenever a callback is queued, so delivery does not wait for a poll.
     pub callbacks_queued: Arc<Notify>,
     pub metrics: metrics::Metrics,
@@ -63,12 +66,13 @@ impl Services {
         clock: Arc<dyn Clock>,
         settings: Settings,
     ) -> Self {
+        let authenticator = Arc::new(credentials::Authenticator::new(&settings.auth));
         Self {
             store,
             keyring,
             clock,
             settings,
-            authenticator: credentials::Authenticator::new(),
+            authenticator,
             callbacks_queued: Arc::new(Notify::new()),
             metrics: metrics::Metrics::default(),
             engine: None,

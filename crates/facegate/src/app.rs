@@ -93,6 +93,7 @@ pub async fn services(
         },
         supported_models: config.supported_models.clone(),
         capture: config.capture_settings(),
+        auth: config.auth_settings(),
     };
     Ok(Arc::new(Services::new(
         store,
@@ -204,7 +205,7 @@ async fn serve_http(
     router: axum::Router,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<impl std::future::Future<Output = ()>> {
-    let service = router.into_make_service();
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
     let stopped = async move {
         let _ = shutdown.wait_for(|s| *s).await;
     };
@@ -238,7 +239,7 @@ async fn serve_http(
 async fn serve_tls(
     rustls: axum_server::tls_rustls::RustlsConfig,
     listener: TcpListener,
-    service: axum::routing::IntoMakeService<axum::Router>,
+    service: axum::extract::connect_info::IntoMakeServiceWithConnectInfo<axum::Router, SocketAddr>,
     stopped: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let handle = axum_server::Handle::new();

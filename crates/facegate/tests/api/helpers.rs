@@ -31,6 +31,8 @@ pub struct Options {
     pub fixed_challenge: Option<facegate_domain::Challenge>,
     /// Another face engine than the real models (fault injection).
     pub engine: Option<Arc<dyn facegate_core::FaceEngine>>,
+    /// Last changes to the configuration, after the harness's own.
+    pub configure: fn(&mut Config),
 }
 
 impl Default for Options {
@@ -40,6 +42,7 @@ impl Default for Options {
             system_clock: false,
             fixed_challenge: None,
             engine: None,
+            configure: |_| {},
         }
     }
 }
@@ -88,6 +91,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         std::fs::write(&path, serde_json::to_string(challenge).unwrap()).unwrap();
         config.dev.fixed_challenge = Some(path);
     }
+    (options.configure)(&mut config);
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap());
     let hook_clock: Arc<dyn facegate_domain::Clock> = if options.system_clock {
         Arc::new(facegate_domain::SystemClock)
