@@ -95,7 +95,7 @@ async fn one_address_guessing_over_many_tokens_is_throttled() {
         .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
         .build()
         .unwrap();
-    let status = super::throttle::get_with(&elsewhere, &app, &path, &c.admin)
+    let status = super::throttle::get_with(&elsewhere, &app.url(&path), &c.admin)
         .send()
         .await
         .unwrap()
