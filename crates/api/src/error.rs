@@ -90,6 +90,7 @@ mod table {
         INTERNAL_ERROR = (StatusCode::INTERNAL_SERVER_ERROR, "Internal error"),
         SERVICE_UNAVAILABLE = (StatusCode::SERVICE_UNAVAILABLE, "The service is not ready"),
         KEY_UNAVAILABLE = (StatusCode::SERVICE_UNAVAILABLE, "A master key the data is sealed with is not loaded"),
+        AUTHENTICATION_BUSY = (StatusCode::SERVICE_UNAVAILABLE, "Too many credential checks at once"),
         TIMEOUT = (StatusCode::SERVICE_UNAVAILABLE, "The request took too long"),
         CONFLICT = (StatusCode::CONFLICT, "The request conflicts with a concurrent change"),
         CAPTURE_BUSY = (StatusCode::SERVICE_UNAVAILABLE, "Too many frames are being uploaded"),
@@ -224,6 +225,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::LockedOut { .. } => Code::ENROLLMENT_LOCKED,
             ServiceError::InitiationRateLimited { .. } => Code::INITIATION_RATE_LIMITED,
             ServiceError::KeyUnavailable => Code::KEY_UNAVAILABLE,
+            ServiceError::AuthenticationBusy { .. } => Code::AUTHENTICATION_BUSY,
             ServiceError::AccountNotFound => Code::NOT_FOUND,
             ServiceError::EnrollmentNotFound => Code::ENROLLMENT_NOT_FOUND,
             ServiceError::Ineligible(i) => (*i).into(),
@@ -270,6 +272,10 @@ impl From<ServiceError> for ApiError {
                     "a concurrent request changed the same record; retry if it still applies",
                 )
             }
+            ServiceError::AuthenticationBusy { retry_after_secs } => Self {
+                retry_after_secs: Some(retry_after_secs),
+                ..Self::new(code, "too many credential checks at once; retry shortly")
+            },
             ServiceError::Store(inner) => {
                 tracing::error!(error = %inner, "storage failure");
                 Self {

@@ -82,6 +82,8 @@ pub enum ServiceError {
     InitiationRateLimited { retry_after_secs: u64 },
     #[error("the data is sealed with a master key this server has not loaded")]
     KeyUnavailable,
+    #[error("too many credential checks are waiting; retry in {retry_after_secs} s")]
+    AuthenticationBusy { retry_after_secs: u64 },
     #[error("no such account")]
     AccountNotFound,
     #[error("no such enrollment")]

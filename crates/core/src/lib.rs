@@ -26,9 +26,10 @@ use tokio::sync::Notify;
 
 pub use authentication::{InitiateRequest, Initiated};
 pub use capture::CaptureSettings;
-pub use credentials::{Caller, IssuedCredential};
+pub use credentials::{AuthSettings, Caller, IssuedCredential};
 pub use engine::FaceEngine;
 pub use error::{CaptureRefusal, FacemapRefusal, ServiceError};
+pub use ipnet::IpNet;
 
 /// Settings the services need (a subset of the server configuration).
 #[derive(Debug, Clone)]
@@ -45,6 +46,8 @@ pub struct Settings {
     pub lockout: LockoutPolicy,
     /// Delivered and failed callbacks are erased this long after they were queued.
     pub callback_history_retention: chrono::Duration,
+    /// Client addresses and the throttling of credential checks.
+    pub auth: AuthSettings,
 }
 
 /// The services, shared by every handler and worker.
@@ -53,7 +56,7 @@ pub struct Services {
     pub keyring: Arc<Keyring>,
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
-    pub(crate) authenticator: credentials::Authenticator,
+    pub(crate) authenticator: Arc<credentials::Authenticator>,
     /// Woken whenever a callback is queued, so delivery does not wait for a poll.
     pub callbacks_queued: Arc<Notify>,
     pub metrics: metrics::Metrics,
@@ -71,12 +74,13 @@ impl Services {
         settings: Settings,
     ) -> Self {
         let live_attempts = capture::LiveAttempts::new(&settings.capture);
+        let authenticator = Arc::new(credentials::Authenticator::new(&settings.auth));
         Self {
             store,
             keyring,
             clock,
             settings,
-            authenticator: credentials::Authenticator::new(),
+            authenticator,
             callbacks_queued: Arc::new(Notify::new()),
             metrics: metrics::Metrics::default(),
             engine: None,

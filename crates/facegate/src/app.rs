@@ -166,6 +166,7 @@ pub async fn services(
         callback_history_retention: chrono::Duration::days(i64::from(
             config.retention.callback_history_days,
         )),
+        auth: config.auth_settings(),
     };
     Ok(Arc::new(
         Services::new(store, Arc::new(keyring), clock, settings)

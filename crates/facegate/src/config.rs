@@ -222,6 +222,59 @@ impl Default for Lockout {
     }
 }
 
+/// Checking API credentials: who the client is, and how much guessing it may do.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Auth {
+    /// Reverse proxies (addresses or CIDR networks, e.g. `10.0.0.5` or
+    /// `10.0.0.0/8`) whose `X-Forwarded-For` names the client: the
+    /// right-most address in it that is not one of them. From any other
+    /// peer the header is ignored.
+    #[serde(deserialize_with = "addresses_or_networks")]
+    pub trusted_proxies: Vec<facegate_core::IpNet>,
+    /// Wrong secrets one client address may send for one token within a
+    /// minute; then 429 `RATE_LIMITED` (a secret already verified still passes).
+    pub max_failures_per_token_ip: u32,
+    /// Failed checks (wrong secrets, unknown or revoked tokens) one client
+    /// address may cause within a minute over all tokens; then 429.
+    pub max_failures_per_ip: u32,
+    /// Credential checks that may wait for or run an Argon2 hash at once;
+    /// beyond, 503 `AUTHENTICATION_BUSY` at once instead of a queue.
+    pub hash_queue: usize,
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        let defaults = facegate_core::AuthSettings::default();
+        Self {
+            trusted_proxies: defaults.trusted_proxies,
+            max_failures_per_token_ip: defaults.max_failures_per_token_ip,
+            max_failures_per_ip: defaults.max_failures_per_ip,
+            hash_queue: defaults.hash_queue,
+        }
+    }
+}
+
+/// `10.0.0.5` (one address) or `10.0.0.0/8`.
+fn addresses_or_networks<'de, D>(deserializer: D) -> Result<Vec<facegate_core::IpNet>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let texts = Vec::<String>::deserialize(deserializer)?;
+    texts
+        .iter()
+        .map(|text| {
+            text.parse::<facegate_core::IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(Into::into))
+                .map_err(|_| {
+                    serde::de::Error::custom(format!(
+                        "{text:?} is not an IP address or CIDR network"
+                    ))
+                })
+        })
+        .collect()
+}
+
 /// Everything `facegate serve` needs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -250,6 +303,7 @@ pub struct Config {
     pub capture: Capture,
     pub retention: Retention,
     pub lockout: Lockout,
+    pub auth: Auth,
     /// Liveness thresholds (docs/liveness.md); every default comes from the
     /// shared liveness study and is documented with the evaluation.
     pub liveness: facegate_vision::liveness::LivenessConfig,
@@ -280,6 +334,7 @@ impl Default for Config {
             capture: Capture::default(),
             retention: Retention::default(),
             lockout: Lockout::default(),
+            auth: Auth::default(),
             liveness: facegate_vision::liveness::LivenessConfig::default(),
             dev: Dev::default(),
             expiry_interval_ms: 1000,
@@ -405,6 +460,7 @@ impl Config {
         if self.lockout.base_delay_secs > 86_400 {
             bail!("lockout.base_delay_secs must be at most 86400 (a lockout never lasts longer than a day)");
         }
+        self.validate_auth()?;
         self.fixed_challenge()?;
         Ok(())
     }
@@ -482,6 +538,34 @@ impl Config {
             .validate()
             .map_err(|e| anyhow::anyhow!("dev.fixed_challenge {}: {e}", path.display()))?;
         Ok(Some(challenge))
+    }
+
+    fn validate_auth(&self) -> anyhow::Result<()> {
+        let auth = &self.auth;
+        if auth.max_failures_per_token_ip == 0
+            || auth.max_failures_per_ip == 0
+            || auth.hash_queue == 0
+        {
+            bail!("auth.max_failures_per_token_ip, auth.max_failures_per_ip and auth.hash_queue must be at least 1");
+        }
+        if let Some(all) = auth
+            .trusted_proxies
+            .iter()
+            .find(|net| net.prefix_len() == 0)
+        {
+            bail!("auth.trusted_proxies must not contain {all}: every client could then choose its own address with X-Forwarded-For");
+        }
+        Ok(())
+    }
+
+    /// How credential checks are throttled; call after [`Config::validate`].
+    pub fn auth_settings(&self) -> facegate_core::AuthSettings {
+        facegate_core::AuthSettings {
+            trusted_proxies: self.auth.trusted_proxies.clone(),
+            max_failures_per_token_ip: self.auth.max_failures_per_token_ip,
+            max_failures_per_ip: self.auth.max_failures_per_ip,
+            hash_queue: self.auth.hash_queue,
+        }
     }
 
     /// The face engine's settings.
@@ -721,6 +805,39 @@ mod tests {
             Config::default().lockout_policy(),
             facegate_domain::LockoutPolicy::default()
         );
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks_and_never_everyone() {
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(
+                "[auth]\ntrusted_proxies = [\"10.0.0.5\", \"10.1.0.0/16\", \"::1\"]",
+            ))
+            .extract()
+            .unwrap();
+        assert!(config.validate().is_ok());
+        let trusted = &config.auth_settings().trusted_proxies;
+        for (ip, expected) in [
+            ("10.0.0.5", true),
+            ("10.0.0.6", false),
+            ("10.1.9.9", true),
+            ("::1", true),
+        ] {
+            let ip: std::net::IpAddr = ip.parse().unwrap();
+            assert_eq!(trusted.iter().any(|n| n.contains(&ip)), expected, "{ip}");
+        }
+        let invalid = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(
+                "[auth]\ntrusted_proxies = [\"proxy.example\"]",
+            ))
+            .extract::<Config>();
+        assert!(invalid.is_err());
+        let mut everyone = Config::default();
+        everyone.auth.trusted_proxies = vec!["0.0.0.0/0".parse().unwrap()];
+        assert!(everyone.validate().is_err());
+        let mut no_queue = Config::default();
+        no_queue.auth.hash_queue = 0;
+        assert!(no_queue.validate().is_err());
     }
 
     #[test]

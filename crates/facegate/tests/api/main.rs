@@ -9,6 +9,7 @@ mod browser;
 mod callbacks;
 mod capture;
 mod cli;
+mod client_address;
 mod erasure;
 mod facemaps;
 mod frames;
