@@ -361,6 +361,24 @@ impl Authenticator {
         self.attempts.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// How many seconds to wait when either budget is already spent, without
+    /// counting a check: lets a flood be refused before it queues.
+    fn spent(&self, token: Digest, client: Option<IpAddr>) -> Option<u64> {
+        let now = Instant::now();
+        let mut attempts = self.attempts();
+        let Attempts {
+            by_token_client,
+            by_client,
+        } = &mut *attempts;
+        let key = (token, client);
+        let refusal = window(by_token_client, key, now)
+            .refusal(self.max_failures_per_token_ip, now)
+            .or_else(|| window(by_client, client, now).refusal(self.max_failures_per_ip, now));
+        remove_idle(by_token_client, &key);
+        remove_idle(by_client, &client);
+        refusal
+    }
+
     /// Counts one check against both budgets, or says how many seconds to
     /// wait when either is spent by failures and checks in flight.
     fn reserve(
@@ -557,14 +575,33 @@ impl Services {
             credential.map_or_else(|| "unknown".to_owned(), |c| c.id.to_string());
         let auth = &self.authenticator;
         let bucket = client_bucket(client);
-        let mut reservation = auth.reserve(token, bucket).map_err(|retry_after_secs| {
+        let throttled = |retry_after_secs| {
             tracing::info!(
                 client = %client_label(client),
                 credential = %credential_label,
                 "authentication throttled"
             );
             ServiceError::RateLimited { retry_after_secs }
-        })?;
+        };
+        // A spent budget answers at once, before waiting for anything.
+        if let Some(retry_after_secs) = auth.spent(token, bucket) {
+            return Err(throttled(retry_after_secs));
+        }
+        // One check of a token at a time. Waiting here costs no hash and no
+        // place in the hashing queue: a flood on one token waits behind its
+        // own checks and cannot crowd out other credentials.
+        let turn = auth.turn(token).await;
+        // The same secret may have passed while this check waited its turn:
+        // concurrent requests with the right secret cost one hash and never
+        // count against the budget.
+        if credential.is_some() && auth.cached(&token, &digest) {
+            return Ok(true);
+        }
+        // Counted only now, holding the token's turn: checks of one token
+        // are counted and hashed one at a time, so none can slip past the
+        // limit before an earlier failure is recorded; the per-address
+        // budget also counts checks of other tokens still in flight.
+        let mut reservation = auth.reserve(token, bucket).map_err(throttled)?;
         let queued = Arc::clone(&auth.queue).try_acquire_owned().map_err(|_| {
             tracing::warn!(
                 client = %client_label(client),
@@ -574,11 +611,6 @@ impl Services {
                 retry_after_secs: BUSY_RETRY_SECS,
             }
         })?;
-        let turn = auth.turn(token).await;
-        // The same secret may have passed while this check waited its turn.
-        if credential.is_some() && auth.cached(&token, &digest) {
-            return Ok(true);
-        }
         let slot = Arc::clone(&auth.argon2_permits)
             .acquire_owned()
             .await

@@ -243,15 +243,7 @@ async fn a_callback_whose_signing_key_is_missing_is_counted_and_retried_not_give
     assert_eq!(callback["status"], "PENDING", "{body}");
     assert_eq!(callback["attempts"][0]["error"], "no_signing_key");
     assert_eq!(receiver.count(), 0, "nothing unsigned was sent");
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert!(
         metrics.contains("facegate_callback_key_missing_total 1"),
         "{metrics}"

@@ -261,15 +261,7 @@ async fn an_attempt_whose_facemap_key_is_not_loaded_answers_key_unavailable_and_
         !body["detail"].as_str().unwrap().contains("key 1"),
         "{body}"
     );
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert!(
         metrics.contains("facegate_master_key_missing_total{data=\"transaction_facemap\"} 1"),
         "{metrics}"

@@ -233,15 +233,7 @@ async fn metrics_count_requests_and_transactions_without_customer_data() {
     let metadata = json!({ "enrollmentTransactionReference": enrollment.to_string() });
     let first = app.initiate_ok(&c.api, &metadata, &facemap).await;
     app.initiate_ok(&c.api, &metadata, &facemap).await;
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics_text().await;
     assert!(text.contains(
         "facegate_http_request_duration_seconds_count{method=\"POST\",route=\"/api/authentication/v1/facemap/initiate\",status=\"200\"} 2"
     ), "{text}");

@@ -41,15 +41,7 @@ async fn wrong_secrets_are_throttled_but_a_verified_secret_keeps_working() {
 
 /// `facegate_argon2_hashes_total` from `/metrics` (0 before the first hash).
 pub async fn argon2_hashes(app: &TestApp) -> u64 {
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics_text().await;
     text.lines()
         .find_map(|line| line.strip_prefix("facegate_argon2_hashes_total "))
         .map_or(0, |value| value.trim().parse().unwrap())
