@@ -89,7 +89,10 @@ fn jpegs() -> Result<Vec<(&'static str, Vec<u8>)>> {
     }
     Ok(vec![
         ("baseline-420.jpg", baseline.clone()),
-        ("progressive-420.jpg", jpeg(|e| e.set_progressive(true), ColorType::Rgb)?),
+        (
+            "progressive-420.jpg",
+            jpeg(|e| e.set_progressive(true), ColorType::Rgb)?,
+        ),
         (
             "progressive-422-optimized.jpg",
             jpeg(
@@ -146,10 +149,9 @@ const BOUNDARY: &str = "----facegate7MA4YWxkTrZu0gW";
 const METADATA: &str = r#"{"enrollmentTransactionReference":"0b4a7f52-6f0e-4f0c-9d36-2f5a3c1e8b71","userReference":"user-4711","callbackUrl":"https://customer.example/facegate/callback","successUrl":"https://customer.example/done?step=2","errorUrl":"https://customer.example/failed","locale":"en_gb","tokenLifetimeInMinutes":30}"#;
 
 fn part(name: &str, extra: &str, body: &[u8]) -> Vec<u8> {
-    let mut out = format!(
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"{extra}\r\n\r\n"
-    )
-    .into_bytes();
+    let mut out =
+        format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"{extra}\r\n\r\n")
+            .into_bytes();
     out.extend_from_slice(body);
     out.extend_from_slice(b"\r\n");
     out
@@ -165,7 +167,9 @@ fn multipart(content_type: &str, parts: &[Vec<u8>]) -> Vec<u8> {
 }
 
 fn main() -> Result<()> {
-    let root = std::env::args().nth(1).ok_or("usage: facegate-fuzz-seeds DIR")?;
+    let root = std::env::args()
+        .nth(1)
+        .ok_or("usage: facegate-fuzz-seeds DIR")?;
     let root = Path::new(&root);
     let facemap: Vec<u8> = (0..96u8).map(|i| i.wrapping_mul(37)).collect();
     let plain = format!("multipart/form-data; boundary={BOUNDARY}");
@@ -187,7 +191,10 @@ fn main() -> Result<()> {
         "valid.txt",
         &multipart(
             &plain,
-            &[part("enrollmentMetadata", json, METADATA.as_bytes()), part("facemap", binary, &facemap)],
+            &[
+                part("enrollmentMetadata", json, METADATA.as_bytes()),
+                part("facemap", binary, &facemap),
+            ],
         ),
     )?;
     let wrapped = format!(r#"{{"enrollmentMetadata":{METADATA},"extra":[1,2.5,null,true]}}"#);
