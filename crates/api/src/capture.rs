@@ -48,7 +48,7 @@ impl From<CaptureRefusal> for Code {
 }
 
 /// The capture token of `Authorization: Bearer …`.
-fn bearer(headers: &HeaderMap) -> ApiResult<String> {
+pub fn bearer(headers: &HeaderMap) -> ApiResult<String> {
     headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -195,6 +195,26 @@ pub async fn start_attempt(State(state): State<AppState>, request: Request) -> A
     Ok((StatusCode::CREATED, Json(attempt_json(&started))).into_response())
 }
 
+/// What a frame upload states in its headers besides the token
+/// (docs/capture-protocol.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameFields {
+    pub nonce: String,
+    pub t_ms: u32,
+    pub index: u32,
+}
+
+/// `Capture-Nonce`, `Capture-Time-Ms` and `Capture-Frame`, each required;
+/// public so that the fuzz target (fuzz/fuzz_targets/frame_headers.rs) runs
+/// the parser the handler runs.
+pub fn frame_fields(headers: &HeaderMap) -> ApiResult<FrameFields> {
+    Ok(FrameFields {
+        nonce: frame_header(headers, "capture-nonce")?,
+        t_ms: frame_number(headers, "capture-time-ms")?,
+        index: frame_number(headers, "capture-frame")?,
+    })
+}
+
 fn frame_header(headers: &HeaderMap, name: &str) -> ApiResult<String> {
     headers
         .get(name)
@@ -242,9 +262,7 @@ pub async fn upload_frame(
     if check_content_length(&headers, limit).is_err() {
         return Err(too_large());
     }
-    let nonce = frame_header(&headers, "capture-nonce")?;
-    let t_ms = frame_number(&headers, "capture-time-ms")?;
-    let index = frame_number(&headers, "capture-frame")?;
+    let FrameFields { nonce, t_ms, index } = frame_fields(&headers)?;
     let declared = headers
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())

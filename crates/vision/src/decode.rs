@@ -98,7 +98,7 @@ pub fn decode_image(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage, Vis
     decoder_limits.max_image_height = Some(limits.max_side);
     decoder_limits.max_alloc = Some(limits.max_alloc);
 
-    match kind {
+    unless_the_decoder_panics(|| match kind {
         ImageKind::Jpeg => {
             if !jpeg_has_end_marker(bytes) {
                 return Err(VisionError::Decode(
@@ -113,7 +113,21 @@ pub fn decode_image(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage, Vis
                 .map_err(|e| map_error(&e))?;
             decode_checked(decoder, decoder_limits, limits)
         }
-    }
+    })
+}
+
+/// The decoders are third-party code run on untrusted bytes, and some
+/// corrupt inputs make them panic (zune-jpeg 0.5.15 in its IDCT, found by
+/// fuzz/jpeg_header). A panic there fails that one image as corrupt, rather
+/// than the worker thread that decodes it and what the thread holds.
+fn unless_the_decoder_panics<T>(
+    decode: impl FnOnce() -> Result<T, VisionError>,
+) -> Result<T, VisionError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)).unwrap_or_else(|_| {
+        Err(VisionError::Decode(
+            "the decoder failed on this image".into(),
+        ))
+    })
 }
 
 /// Checks the header's dimensions, decodes within the memory cap, converts
@@ -177,9 +191,12 @@ pub fn jpeg_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
     if !bytes.starts_with(JPEG_MAGIC) {
         return None;
     }
-    JpegDecoder::new(Cursor::new(bytes))
-        .ok()
-        .map(|decoder| decoder.dimensions())
+    unless_the_decoder_panics(|| {
+        JpegDecoder::new(Cursor::new(bytes))
+            .map(|decoder| decoder.dimensions())
+            .map_err(|e| map_error(&e))
+    })
+    .ok()
 }
 
 /// The size limits alone (a JPEG header may state a height of 0, defined
@@ -815,6 +832,24 @@ mod tests {
                 prop_assert!((iw, ih) == (w, h) || (iw, ih) == (h, w));
             }
         }
+    }
+
+    /// Found by fuzz/jpeg_header: a 1.5 KB JPEG whose scan makes
+    /// zune-jpeg 0.5.15 panic in its IDCT (an out-of-range row). It passes
+    /// the upload check (40×30), so the engine's worker would panic on it
+    /// and lose its analyser; it must be an ordinary decode error.
+    #[test]
+    fn a_decoder_panic_is_a_decode_error() {
+        let bytes = include_bytes!("../tests/data/zune-jpeg-idct-panic.jpg");
+        let capture = DecodeLimits {
+            max_bytes: 512 * 1024,
+            max_side: 1280,
+            max_pixels: 1280 * 1280,
+            max_alloc: 64 * 1024 * 1024,
+        };
+        assert!(jpeg_dimensions(bytes).is_some());
+        let result = decode_image(bytes, &capture);
+        assert!(matches!(result, Err(VisionError::Decode(_))), "{result:?}");
     }
 
     #[test]
