@@ -112,6 +112,7 @@ fn session_json(view: &SessionView) -> serde_json::Map<String, Value> {
     map.insert("attemptsUsed".into(), view.attempts_used.into());
     map.insert("successUrl".into(), view.success_url.clone().into());
     map.insert("errorUrl".into(), view.error_url.clone().into());
+    map.insert("parentOrigin".into(), view.parent_origin.clone().into());
     map
 }
 

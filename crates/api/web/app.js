@@ -59,6 +59,7 @@
     captureToken: null,
     transactionReference: null,
     errorUrl: null,
+    parentOrigin: null,
     frame: { maxBytes: 524288, maxWidth: 1280, maxHeight: 1280 },
     maxAttempts: 3,
     attemptsUsed: 0,
@@ -206,10 +207,17 @@
       dateTime: new Date().toISOString(),
       payload: { value: value, metainfo: code ? { code: code } : {} }
     };
+    // Once the session names the account's parentOrigin, the browser
+    // delivers the message (it carries the token and the result) only to a
+    // parent at that origin. Before a session is open the account is not
+    // known; such a message carries nothing the framing page did not put in
+    // the iframe's address itself, and goes to any parent as it always has.
+    var target = state.parentOrigin || '*';
     try {
-      window.parent.postMessage(JSON.stringify(message), '*');
+      window.parent.postMessage(JSON.stringify(message), target);
     } catch (e) {
-      // A parent that cannot be reached cannot be told either.
+      // A parent that cannot be reached cannot be told either; an origin the
+      // browser cannot parse sends nothing rather than falling back to '*'.
     }
   }
 
@@ -749,6 +757,8 @@
         state.captureToken = session.captureToken;
         state.transactionReference = session.transactionReference;
         state.errorUrl = typeof session.errorUrl === 'string' ? session.errorUrl : null;
+        state.parentOrigin = typeof session.parentOrigin === 'string' && session.parentOrigin
+          ? session.parentOrigin : null;
         if (typeof session.maxAttempts === 'number') state.maxAttempts = session.maxAttempts;
         if (typeof session.attemptsUsed === 'number') state.attemptsUsed = session.attemptsUsed;
         var frame = session.frame || {};

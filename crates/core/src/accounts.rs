@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 use facegate_callbacks::SigningSecret;
 use facegate_domain::{
-    Account, AccountId, FieldError, Locale, LocaleSet, RedirectUrl, TokenLifetime, UrlField,
+    Account, AccountId, FieldError, Locale, LocaleSet, ParentOrigin, RedirectUrl, TokenLifetime,
+    UrlField,
 };
 use facegate_facemap::KeyId;
 use rand::rngs::OsRng;
@@ -23,6 +24,8 @@ pub struct AccountChanges {
     pub error_url: Option<String>,
     pub default_token_lifetime_minutes: Option<i64>,
     pub default_locale: Option<String>,
+    /// `Some("")` clears the origin.
+    pub parent_origin: Option<String>,
 }
 
 impl Services {
@@ -85,6 +88,16 @@ impl Services {
                 Err(e) => errors.push(e),
             }
         }
+        if let Some(raw) = changes.parent_origin {
+            if raw.is_empty() {
+                account.parent_origin = None;
+            } else {
+                match ParentOrigin::parse(&raw, self.settings.url_policy) {
+                    Ok(origin) => account.parent_origin = Some(origin),
+                    Err(e) => errors.push(e),
+                }
+            }
+        }
         if errors.is_empty() {
             Ok(())
         } else {
@@ -112,6 +125,7 @@ impl Services {
             webhook_salt,
             webhook_key_id: self.keyring.primary().0,
             webhook_previous: None,
+            parent_origin: None,
             created_at: self.clock.now(),
         };
         self.apply_changes(

@@ -131,6 +131,9 @@ pub struct SessionView {
     pub attempts_used: u8,
     pub success_url: Option<String>,
     pub error_url: Option<String>,
+    /// The account's `parentOrigin`: the only window the framed client
+    /// posts its result to; `None` posts to any parent.
+    pub parent_origin: Option<String>,
 }
 
 /// An attempt just started.
@@ -266,6 +269,12 @@ impl Services {
             attempts_used: self.store.attempts_used(tx.reference).await?,
             success_url: tx.success_url.as_ref().map(|u| u.as_str().to_owned()),
             error_url: tx.error_url.as_ref().map(|u| u.as_str().to_owned()),
+            parent_origin: self
+                .store
+                .account(tx.account)
+                .await?
+                .and_then(|a| a.parent_origin)
+                .map(|o| o.as_str().to_owned()),
         })
     }
 

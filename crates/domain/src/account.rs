@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{AccountId, CredentialId};
-use crate::input::{Locale, RedirectUrl};
+use crate::input::{Locale, ParentOrigin, RedirectUrl};
 
 /// A customer of this deployment.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +28,9 @@ pub struct Account {
     /// The key the webhook secret was derived from before the last key
     /// rotation moved it; callbacks are signed with both until the overlap ends.
     pub webhook_previous: Option<PreviousWebhookKey>,
+    /// The only origin the framed web client tells its result to; `None`
+    /// posts to any parent, as integrations made before this setting expect.
+    pub parent_origin: Option<ParentOrigin>,
     pub created_at: DateTime<Utc>,
 }
 

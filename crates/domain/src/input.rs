@@ -206,6 +206,101 @@ fn has_explicit_port(raw: &str) -> bool {
     after_bracket.contains(':')
 }
 
+/// The origin (`https://host[:port]`) of the page that frames the web
+/// client: the only window its result message, which carries the
+/// authorization token, is posted to. Kept in the browser's own spelling
+/// (lower-case host, no default port), since `postMessage` compares origins
+/// as strings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct ParentOrigin(String);
+
+impl ParentOrigin {
+    pub const FIELD: &'static str = "parentOrigin";
+    /// Far above any real origin; it bounds what the database holds.
+    pub const MAX_LEN: usize = 255;
+
+    pub fn parse(raw: &str, policy: UrlPolicy) -> Result<Self, FieldError> {
+        let err = |detail: &str| FieldError::new(Self::FIELD, "ORIGIN_INVALID", detail);
+        if raw.len() > Self::MAX_LEN {
+            return Err(err(&format!(
+                "an origin has at most {} characters",
+                Self::MAX_LEN
+            )));
+        }
+        if !raw.is_ascii() || raw.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+            return Err(err(
+                "the origin must be ASCII without spaces (use punycode for international hosts)",
+            ));
+        }
+        // An origin is exactly scheme, host and port: anything after the
+        // authority (even a lone `/`), or credentials, means the value is a
+        // URL and not an origin, and would never match a sender.
+        let shape = "an origin is scheme://host[:port] and nothing else, e.g. https://shop.example";
+        let authority = raw
+            .split_once("://")
+            .map(|(_, rest)| rest)
+            .filter(|a| !a.is_empty())
+            .ok_or_else(|| err(shape))?;
+        if authority.contains(['/', '?', '#', '@', '\\']) || authority.ends_with(':') {
+            return Err(err(shape));
+        }
+        let url = Url::parse(raw).map_err(|_| err(shape))?;
+        let localhost = policy.allow_localhost && url.host_str() == Some("localhost");
+        if url.scheme() != "https" && !(localhost && url.scheme() == "http") {
+            return Err(err("the origin must use https"));
+        }
+        match url.host() {
+            Some(Host::Domain(host)) => check_origin_host(host, localhost).map_err(err)?,
+            Some(Host::Ipv4(_) | Host::Ipv6(_)) => {
+                return Err(err(
+                    "the origin's host must be a domain name, not an IP address",
+                ))
+            }
+            None => return Err(err(shape)),
+        }
+        // `Url` lower-cases the host and drops a default port, as a browser
+        // does when it names the sender's origin.
+        Ok(Self(url.origin().ascii_serialization()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Wraps an origin already validated when it was stored.
+    pub fn from_trusted(s: String) -> Self {
+        Self(s)
+    }
+}
+
+impl fmt::Display for ParentOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The server never connects to a parent origin, so unlike a callback URL's
+/// host an address-like name does no harm; the name must still be one a
+/// browser would show as a public site's origin.
+fn check_origin_host(host: &str, localhost: bool) -> Result<(), &'static str> {
+    if localhost {
+        return Ok(());
+    }
+    if host.ends_with('.') {
+        return Err("the origin's host must not end with a dot");
+    }
+    let labels: Vec<&str> = host.split('.').collect();
+    if labels.len() < 2 || labels.iter().any(|l| l.is_empty() || l.len() > 63) {
+        return Err("the origin's host must be a fully qualified domain name");
+    }
+    let lower = host.to_ascii_lowercase();
+    if lower == "localhost" || lower.ends_with(".localhost") {
+        return Err("the origin's host must be public (localhost only in development)");
+    }
+    Ok(())
+}
+
 /// A customer's reference for a user: at most 100 characters, and never PII.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
@@ -445,6 +540,80 @@ mod tests {
         assert!(
             RedirectUrl::parse("http://other.example:9999/cb", UrlField::Callback, dev).is_err()
         );
+    }
+
+    #[test]
+    fn parent_origins_are_scheme_host_and_port_only() {
+        let origin = |raw: &str| {
+            ParentOrigin::parse(raw, UrlPolicy::default())
+                .map(|o| o.as_str().to_owned())
+                .map_err(|e| (e.field, e.code))
+        };
+        assert_eq!(
+            origin("https://shop.example"),
+            Ok("https://shop.example".into())
+        );
+        assert_eq!(
+            origin("https://Shop.EXAMPLE:8443"),
+            Ok("https://shop.example:8443".into())
+        );
+        assert_eq!(
+            origin("https://shop.example:443"),
+            Ok("https://shop.example".into())
+        );
+        assert_eq!(
+            origin("https://xn--bcher-kva.example"),
+            Ok("https://xn--bcher-kva.example".into())
+        );
+        for bad in [
+            "",
+            "shop.example",
+            "https://",
+            "https://shop.example/",
+            "https://shop.example/path",
+            "https://shop.example?x=1",
+            "https://shop.example#x",
+            "https://user@shop.example",
+            "https:shop.example",
+            "https:///shop.example",
+            "http://shop.example",
+            "ftp://shop.example",
+            "https://shop.example:99999",
+            "https://shop.example:",
+            "https://10.0.0.1",
+            "https://[::1]",
+            "https://intranet",
+            "https://shop.example.",
+            "https://localhost:8080",
+            "http://localhost:8080",
+            "https://a.localhost",
+            "https://bücher.example",
+            "https://shop .example",
+            "*",
+            "null",
+        ] {
+            assert_eq!(
+                origin(bad),
+                Err(("parentOrigin".to_owned(), "ORIGIN_INVALID")),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_localhost_parent_origin_only_with_the_development_switch() {
+        let dev = UrlPolicy {
+            allow_localhost: true,
+        };
+        assert_eq!(
+            ParentOrigin::parse("http://localhost:8080", dev).map(|o| o.to_string()),
+            Ok("http://localhost:8080".to_owned())
+        );
+        assert!(ParentOrigin::parse("https://localhost", dev).is_ok());
+        assert!(ParentOrigin::parse("http://localhost:8080", UrlPolicy::default()).is_err());
+        assert!(ParentOrigin::parse("http://127.0.0.1:8080", dev).is_err());
+        assert!(ParentOrigin::parse("http://shop.example:8080", dev).is_err());
+        assert!(ParentOrigin::parse("http://localhost:8080/", dev).is_err());
     }
 
     #[test]

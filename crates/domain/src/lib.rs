@@ -21,7 +21,8 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use enrollment::{Enrollment, FacemapBinding, Ineligible, Similarity, VerificationStatus};
 pub use ids::{AccountId, CredentialId, EnrollmentRef, ParseReferenceError, TransactionRef};
 pub use input::{
-    FieldError, Locale, LocaleSet, RedirectUrl, TokenLifetime, UrlField, UrlPolicy, UserReference,
+    FieldError, Locale, LocaleSet, ParentOrigin, RedirectUrl, TokenLifetime, UrlField, UrlPolicy,
+    UserReference,
 };
 pub use lockout::{FailureStreak, LockoutPolicy};
 pub use transaction::{

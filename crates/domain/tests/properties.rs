@@ -3,8 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use facegate_domain::{
-    EnrollmentRef, Locale, LocaleSet, RedirectUrl, TokenLifetime, TransactionRef, UrlField,
-    UrlPolicy, UserReference,
+    EnrollmentRef, Locale, LocaleSet, ParentOrigin, RedirectUrl, TokenLifetime, TransactionRef,
+    UrlField, UrlPolicy, UserReference,
 };
 use proptest::prelude::*;
 use url::{Host, Url};
@@ -162,6 +162,36 @@ fn check_url_contract(raw: &str, field: UrlField) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// What an accepted parent origin must be, whatever text it came from: the
+/// browser's own serialisation of the origin of `raw`, which `raw` spelled
+/// with nothing but scheme, host and port, over https unless it is
+/// development's localhost; and parsing it again gives it back.
+fn check_origin_contract(raw: &str, policy: UrlPolicy) -> Result<(), TestCaseError> {
+    let Ok(accepted) = ParentOrigin::parse(raw, policy) else {
+        return Ok(());
+    };
+    let url = Url::parse(raw).map_err(|e| TestCaseError::fail(format!("{raw:?}: {e}")))?;
+    prop_assert_eq!(accepted.as_str(), url.origin().ascii_serialization());
+    let authority = raw.split_once("://").map(|(_, a)| a).unwrap_or_default();
+    prop_assert!(
+        !authority.is_empty() && !authority.ends_with(':'),
+        "{raw:?}"
+    );
+    prop_assert!(!authority.contains(['/', '?', '#', '@', '\\']), "{raw:?}");
+    let localhost = url.host_str() == Some("localhost");
+    prop_assert!(
+        url.scheme() == "https" || (policy.allow_localhost && localhost && url.scheme() == "http"),
+        "{raw:?}"
+    );
+    prop_assert!(!localhost || policy.allow_localhost, "{raw:?}");
+    prop_assert!(matches!(url.host(), Some(Host::Domain(_))), "{raw:?}");
+    prop_assert_eq!(
+        ParentOrigin::parse(accepted.as_str(), policy),
+        Ok(accepted.clone())
+    );
+    Ok(())
+}
+
 proptest! {
     // No regression files: failures print their minimal input instead.
     #![proptest_config(ProptestConfig {
@@ -218,6 +248,42 @@ proptest! {
         prop_assert_eq!(err.field.as_str(), field.name());
         let exact = &raw[..field.max_len()];
         prop_assert!(RedirectUrl::parse(exact, field, UrlPolicy::default()).is_ok());
+    }
+
+    #[test]
+    fn text_accepted_as_a_parent_origin_is_exactly_an_origin(raw in any::<String>(), dev in any::<bool>()) {
+        check_origin_contract(&raw, UrlPolicy { allow_localhost: dev })?;
+    }
+
+    #[test]
+    fn url_shaped_text_accepted_as_a_parent_origin_is_exactly_an_origin(raw in url_like(), dev in any::<bool>()) {
+        check_origin_contract(&raw, UrlPolicy { allow_localhost: dev })?;
+    }
+
+    #[test]
+    fn valid_origins_are_accepted_in_the_browser_spelling(
+        labels in prop::collection::vec("[a-zA-Z][a-zA-Z0-9-]{0,14}[a-zA-Z0-9]", 1..4),
+        tld in "[a-zA-Z]{2,6}",
+        port in prop::option::of(1u16..),
+    ) {
+        // `xn--` starts a punycode label, which must also decode.
+        prop_assume!(!labels.iter().any(|l| l.to_ascii_lowercase().starts_with("xn--")));
+        let host = format!("{}.{tld}", labels.join("."));
+        let raw = match port {
+            Some(p) => format!("https://{host}:{p}"),
+            None => format!("https://{host}"),
+        };
+        let expected = match port {
+            Some(p) if p != 443 => format!("https://{}:{p}", host.to_ascii_lowercase()),
+            _ => format!("https://{}", host.to_ascii_lowercase()),
+        };
+        let parsed = ParentOrigin::parse(&raw, UrlPolicy::default()).map(|o| o.as_str().to_owned());
+        prop_assert_eq!(parsed, Ok(expected));
+        // Anything after the authority turns the origin into a URL.
+        for tail in ["/", "/x", "?", "#", "?a=1"] {
+            let with_tail = format!("{raw}{tail}");
+            prop_assert!(ParentOrigin::parse(&with_tail, UrlPolicy::default()).is_err(), "{}", with_tail);
+        }
     }
 
     #[test]

@@ -82,6 +82,11 @@ pub struct AccountSettings {
     /// Default locale.
     #[arg(long)]
     pub locale: Option<String>,
+    /// Origin of the page that frames the web client (https://host[:port]):
+    /// the only one its result message is posted to. Unset, any parent
+    /// receives it; an empty string clears it.
+    #[arg(long, value_name = "ORIGIN")]
+    pub parent_origin: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -341,6 +346,7 @@ fn account_json(a: &Account) -> serde_json::Value {
         "errorUrl": a.error_url.as_ref().map(|u| u.as_str()),
         "tokenLifetimeInMinutes": a.default_token_lifetime_minutes,
         "locale": a.default_locale.as_str(),
+        "parentOrigin": a.parent_origin.as_ref().map(|o| o.as_str()),
     })
 }
 
@@ -351,6 +357,7 @@ fn changes(settings: AccountSettings) -> AccountChanges {
         error_url: settings.error_url,
         default_token_lifetime_minutes: settings.token_lifetime,
         default_locale: settings.locale,
+        parent_origin: settings.parent_origin,
         ..AccountChanges::default()
     }
 }

@@ -89,7 +89,8 @@ pub const CALLBACK_LEASE_SECS: u64 = 120;
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Dev {
-    /// Accept `http://localhost:PORT` as callback/success/error URL (tests).
+    /// Accept `http://localhost:PORT` as callback/success/error URL and as
+    /// an account's parent origin (tests).
     pub allow_localhost_urls: bool,
     /// A JSON file holding one challenge (docs/capture-protocol.md §2) that
     /// every attempt gets instead of a random one, so that a recorded video

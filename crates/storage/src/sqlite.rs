@@ -353,8 +353,8 @@ impl Store for SqliteStore {
         sqlx::query(
             "INSERT INTO accounts (id, name, facemap_auth_enabled, callback_url, success_url, \
              error_url, default_token_lifetime_minutes, default_locale, webhook_salt, \
-             webhook_key_id, webhook_previous_key_id, webhook_previous_until, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             webhook_key_id, webhook_previous_key_id, webhook_previous_until, parent_origin, \
+             created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(account.id.to_string())
         .bind(&account.name)
@@ -368,6 +368,7 @@ impl Store for SqliteStore {
         .bind(i64::from(account.webhook_key_id))
         .bind(account.webhook_previous.map(|p| i64::from(p.key_id)))
         .bind(account.webhook_previous.map(|p| ms(p.until)))
+        .bind(account.parent_origin.as_ref().map(|o| o.as_str()))
         .bind(ms(account.created_at))
         .execute(&self.write)
         .await
@@ -382,7 +383,8 @@ impl Store for SqliteStore {
             "UPDATE accounts SET name = ?, facemap_auth_enabled = ?, callback_url = ?, \
              success_url = ?, error_url = ?, default_token_lifetime_minutes = ?, \
              default_locale = ?, webhook_salt = ?, webhook_key_id = ?, \
-             webhook_previous_key_id = ?, webhook_previous_until = ? WHERE id = ?",
+             webhook_previous_key_id = ?, webhook_previous_until = ?, parent_origin = ? \
+             WHERE id = ?",
         )
         .bind(&account.name)
         .bind(account.facemap_auth_enabled)
@@ -395,6 +397,7 @@ impl Store for SqliteStore {
         .bind(i64::from(account.webhook_key_id))
         .bind(account.webhook_previous.map(|p| i64::from(p.key_id)))
         .bind(account.webhook_previous.map(|p| ms(p.until)))
+        .bind(account.parent_origin.as_ref().map(|o| o.as_str()))
         .bind(account.id.to_string())
         .execute(&self.write)
         .await

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use facegate_domain::{
     Account, AccountId, AuthTransaction, Credential, CredentialId, Enrollment, EnrollmentRef,
-    FacemapBinding, Locale, LocaleSet, RedirectUrl, Role, ScanSource, Similarity, TransactionRef,
-    TransactionState, UserReference, VerificationStatus,
+    FacemapBinding, Locale, LocaleSet, ParentOrigin, RedirectUrl, Role, ScanSource, Similarity,
+    TransactionRef, TransactionState, UserReference, VerificationStatus,
 };
 use facegate_domain::{AttemptOutcome, AttemptState, CaptureAttempt, CaptureSession, Challenge};
 use facegate_storage::{
@@ -49,6 +49,9 @@ fn account() -> Account {
         webhook_salt: [7; 16],
         webhook_key_id: 3,
         webhook_previous: None,
+        parent_origin: Some(ParentOrigin::from_trusted(
+            "https://shop.acme.example".into(),
+        )),
         created_at: at(0),
     }
 }
@@ -160,6 +163,7 @@ async fn accounts_round_trip() -> TestResult {
     a.default_locale = Locale::DEFAULT;
     a.webhook_salt = [9; 16];
     a.webhook_key_id = 4;
+    a.parent_origin = None;
     assert!(store.update_account(&a).await?);
     assert_eq!(store.account(a.id).await?, Some(a.clone()));
 

@@ -7,6 +7,8 @@ use chrono::Duration;
 use reqwest::Method;
 use serde_json::{json, Value};
 
+use facegate_core::accounts::AccountChanges;
+
 use crate::helpers::{assert_problem, json as body_json, spawn_app, Customer, TestApp};
 
 /// A small grey JPEG: a valid frame without a face.
@@ -204,6 +206,52 @@ async fn opening_a_capture_session_starts_the_transaction() {
     .await;
     assert_eq!(status, 200, "{view}");
     assert!(view.get("captureToken").is_none());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_session_names_the_accounts_parent_origin_and_null_without_one() {
+    let app = spawn_app().await;
+    let framed = app.customer("Framed", true).await;
+    app.services
+        .update_account(
+            framed.account.id,
+            AccountChanges {
+                parent_origin: Some("https://Shop.Framed.example:8443".to_owned()),
+                ..AccountChanges::default()
+            },
+        )
+        .await
+        .unwrap();
+    let plain = app.customer("Plain", true).await;
+
+    let (_, token) = initiated(&app, &framed, json!({})).await;
+    let (status, body) = body_json(open_session(&app, &token).await).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["parentOrigin"], "https://shop.framed.example:8443");
+    let capture = Capture {
+        app: &app,
+        token: body["captureToken"].as_str().unwrap().to_owned(),
+    };
+    let (status, view) = body_json(
+        capture
+            .request(Method::GET, "/api/capture/v1/session")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["parentOrigin"], "https://shop.framed.example:8443");
+
+    // Unset, the member is there and null: the client posts to any parent.
+    let (_, token) = initiated(&app, &plain, json!({})).await;
+    let (status, body) = body_json(open_session(&app, &token).await).await;
+    assert_eq!(status, 201, "{body}");
+    assert!(
+        body.get("parentOrigin").is_some_and(Value::is_null),
+        "{body}"
+    );
     app.stop().await;
 }
 

@@ -363,6 +363,123 @@ fn account_update_refuses_an_http_callback_url_with_a_clear_message() {
 }
 
 #[test]
+fn the_parent_origin_is_set_on_create_changed_cleared_and_listed() {
+    let dir = TempDir::new().unwrap();
+    let created = succeeds_json(
+        dir.path(),
+        &[
+            "account",
+            "create",
+            "--name",
+            "Acme",
+            "--parent-origin",
+            "https://Shop.Acme.example:443",
+            "--json",
+        ],
+    );
+    // Kept as a browser names the sender's origin, or it would never match.
+    assert_eq!(
+        created["parentOrigin"], "https://shop.acme.example",
+        "{created}"
+    );
+    let id = id_of(&created);
+    let listed =
+        |dir: &Path| succeeds_json(dir, &["account", "list", "--json"])["accounts"][0].clone();
+    assert_eq!(
+        listed(dir.path())["parentOrigin"],
+        "https://shop.acme.example"
+    );
+
+    let updated = succeeds_json(
+        dir.path(),
+        &[
+            "account",
+            "update",
+            &id,
+            "--parent-origin",
+            "https://pay.acme.example:8443",
+            "--json",
+        ],
+    );
+    assert_eq!(updated["parentOrigin"], "https://pay.acme.example:8443");
+    // Other changes leave it as it is.
+    succeeds(dir.path(), &["account", "update", &id, "--name", "Acme AG"]);
+    assert_eq!(
+        listed(dir.path())["parentOrigin"],
+        "https://pay.acme.example:8443"
+    );
+
+    succeeds(
+        dir.path(),
+        &["account", "update", &id, "--parent-origin", ""],
+    );
+    let account = listed(dir.path());
+    assert!(account["parentOrigin"].is_null(), "{account}");
+    assert_eq!(account["name"], "Acme AG");
+}
+
+#[test]
+fn a_parent_origin_that_is_not_an_https_origin_is_refused_with_a_clear_message() {
+    let dir = TempDir::new().unwrap();
+    let id = id_of(&create_account(dir.path(), "Acme", true));
+    for bad in [
+        "https://shop.example/checkout",
+        "http://shop.example",
+        "*",
+        "https://user@shop.example",
+    ] {
+        let stderr = fails(
+            dir.path(),
+            &["account", "update", &id, "--parent-origin", bad],
+        );
+        assert!(
+            stderr.contains("parentOrigin") && stderr.contains("ORIGIN_INVALID"),
+            "{bad}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+    let stderr = fails(
+        dir.path(),
+        &[
+            "account",
+            "update",
+            &id,
+            "--parent-origin",
+            "https://shop.example/",
+        ],
+    );
+    assert!(stderr.contains("scheme://host[:port]"), "{stderr}");
+    let stderr = fails(
+        dir.path(),
+        &[
+            "account",
+            "update",
+            &id,
+            "--parent-origin",
+            "http://shop.example",
+        ],
+    );
+    assert!(stderr.contains("https"), "{stderr}");
+    // Outside development, not even this machine's own pages.
+    let stderr = fails(
+        dir.path(),
+        &[
+            "account",
+            "create",
+            "--name",
+            "Local",
+            "--parent-origin",
+            "http://localhost:8080",
+        ],
+    );
+    assert!(stderr.contains("ORIGIN_INVALID"), "{stderr}");
+    let listed = succeeds_json(dir.path(), &["account", "list", "--json"]);
+    let accounts = listed["accounts"].as_array().unwrap();
+    assert_eq!(accounts.len(), 1, "{listed}");
+    assert!(accounts[0]["parentOrigin"].is_null(), "{listed}");
+}
+
+#[test]
 fn credentials_revoke_works_once() {
     let dir = TempDir::new().unwrap();
     let account = id_of(&create_account(dir.path(), "Acme", true));

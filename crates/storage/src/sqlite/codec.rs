@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use facegate_domain::{
     Account, AccountId, AttemptOutcome, AttemptState, AuthTransaction, CaptureAttempt,
     CaptureSession, Challenge, Credential, CredentialId, Enrollment, EnrollmentRef, FacemapBinding,
-    FailureStreak, Locale, LocaleSet, PreviousWebhookKey, RedirectUrl, Role, ScanSource,
-    Similarity, TransactionRef, TransactionState, UserReference, VerificationStatus,
+    FailureStreak, Locale, LocaleSet, ParentOrigin, PreviousWebhookKey, RedirectUrl, Role,
+    ScanSource, Similarity, TransactionRef, TransactionState, UserReference, VerificationStatus,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite};
@@ -26,7 +26,7 @@ pub(super) const TX_COLUMNS: &str = "reference, account, enrollment, state, scan
 
 pub(super) const ACCOUNT_COLUMNS: &str = "id, name, facemap_auth_enabled, callback_url, \
      success_url, error_url, default_token_lifetime_minutes, default_locale, webhook_salt, \
-     webhook_key_id, webhook_previous_key_id, webhook_previous_until, created_at";
+     webhook_key_id, webhook_previous_key_id, webhook_previous_until, parent_origin, created_at";
 
 pub(super) const CREDENTIAL_COLUMNS: &str =
     "id, account, token, secret_hash, role, created_at, revoked_at";
@@ -190,6 +190,7 @@ pub(super) fn account(row: &SqliteRow) -> StoreResult<Account> {
         webhook_salt: blob(row, "webhook_salt")?,
         webhook_key_id: unsigned(row, "webhook_key_id")?,
         webhook_previous: previous_webhook_key(row)?,
+        parent_origin: get::<Option<String>>(row, "parent_origin")?.map(ParentOrigin::from_trusted),
         created_at: time(row, "created_at")?,
     })
 }

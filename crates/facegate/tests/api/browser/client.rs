@@ -167,6 +167,85 @@ async fn inside_an_iframe_the_client_posts_its_error_to_the_parent() {
     app.stop().await;
 }
 
+/// With `parentOrigin` set, the client tells its result only to a parent at
+/// that origin: the customer site (at the configured origin) hears of the
+/// loaded page and of the missing camera; the same site, when the account
+/// names another origin, hears nothing. Both times the client then leaves
+/// for the error URL on the customer site, which the host page can see: the
+/// message is posted before that, so by then it would have arrived.
+#[tokio::test]
+async fn inside_an_iframe_only_a_parent_at_the_accounts_parent_origin_hears_the_result() {
+    let Some(browser) = Browser::launch("only_the_parent_origin", Launch::default()).await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let site = customer_site().await;
+    let page = browser.new_page().await;
+    let at_error_page = "(() => { try { const f = document.querySelector('iframe'); \
+         return !!f && f.contentWindow.location.pathname === '/error'; } catch (e) { return false; } })()";
+    for (origin, heard) in [
+        (site.as_str(), true),
+        ("https://shop.elsewhere.example", false),
+    ] {
+        let c = app.customer("Framed", true).await;
+        app.services
+            .update_account(
+                c.account.id,
+                facegate_core::accounts::AccountChanges {
+                    parent_origin: Some(origin.to_owned()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let (enrollment, facemap) = app.enrollment(&c.account).await;
+        let metadata = json!({
+            "enrollmentTransactionReference": enrollment.to_string(),
+            "locale": "en",
+            "errorUrl": format!("{site}/error"),
+        });
+        let (status, body) = json(app.initiate(&c.api, &metadata, &facemap).await).await;
+        assert_eq!(status, 200, "{body}");
+        let redirect = body["redirectUrl"].as_str().unwrap();
+        let host = format!(
+            "{site}/host?src={}",
+            url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>()
+        );
+        page.goto(&host).await;
+        page.wait_for(at_error_page, WAIT).await;
+        let messages = page.eval("window.messages").await;
+        let messages = messages.as_array().unwrap();
+        if !heard {
+            assert!(messages.is_empty(), "{origin}: {messages:?}");
+            continue;
+        }
+        let values: Vec<Value> = messages
+            .iter()
+            .map(|m| {
+                assert_eq!(m["origin"], app.base, "{m}");
+                let message: Value = serde_json::from_str(m["data"].as_str().unwrap()).unwrap();
+                assert_eq!(
+                    message["transactionReference"],
+                    body["authenticationTransactionReference"]
+                );
+                assert!(message["authorizationToken"]
+                    .as_str()
+                    .is_some_and(|t| !t.is_empty()));
+                message["payload"].clone()
+            })
+            .collect();
+        assert_eq!(
+            values,
+            vec![
+                json!({ "value": "loaded", "metainfo": {} }),
+                json!({ "value": "error", "metainfo": { "code": 9820 } }),
+            ],
+            "{origin}"
+        );
+    }
+    app.stop().await;
+}
+
 /// A transaction whose `errorUrl` and `successUrl` are the customer site,
 /// and its redirect URL.
 async fn transaction(app: &TestApp, site: &str) -> (String, String, Credential) {
