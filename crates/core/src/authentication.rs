@@ -5,9 +5,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use facegate_domain::{
-    auth_lifetime, AuthTransaction, EnrollmentRef, FieldError, Ineligible, Locale, LocaleSet,
-    RedirectUrl, Role, ScanSource, TokenLifetime, TransactionRef, TransactionState, UrlField,
-    UserReference,
+    auth_lifetime, AuthTransaction, EnrollmentRef, FailureStreak, FieldError, Ineligible, Locale,
+    LocaleSet, RedirectUrl, Role, ScanSource, TokenLifetime, TransactionRef, TransactionState,
+    UrlField, UserReference,
 };
 use rand::rngs::OsRng;
 use rand::RngCore;
@@ -140,11 +140,12 @@ impl Services {
         Self::check_facemap_feature(caller)?;
         self.check_initiation_rate(caller)?;
         let valid = self.validate(req)?;
-        let enrollment = self.owned_enrollment(caller, valid.enrollment).await?;
+        let (enrollment, streak) = self.owned_enrollment(caller, valid.enrollment).await?;
         let binding = enrollment
             .eligible_for_facemap_auth()
             .map_err(ServiceError::Ineligible)?;
         self.check_facemap(&caller.account, &enrollment, binding, facemap)?;
+        self.check_lockout(valid.enrollment, &streak)?;
         self.create_transaction(caller, valid, facemap.to_vec(), ScanSource::Web)
             .await
     }
@@ -158,26 +159,28 @@ impl Services {
         Self::check_facemap_feature(caller)?;
         self.check_initiation_rate(caller)?;
         let valid = self.validate(req)?;
-        let enrollment = self.owned_enrollment(caller, valid.enrollment).await?;
+        let (enrollment, streak) = self.owned_enrollment(caller, valid.enrollment).await?;
         let (binding, facemap) = enrollment
             .eligible_for_web_auth()
             .map_err(ServiceError::Ineligible)?;
         self.check_facemap(&caller.account, &enrollment, binding, facemap)?;
+        self.check_lockout(valid.enrollment, &streak)?;
         let facemap = facemap.to_vec();
         self.create_transaction(caller, valid, facemap, ScanSource::Web)
             .await
     }
 
     /// Another account's enrollment is reported exactly like an unknown one.
+    /// Its failure streak comes with it, in the same read.
     async fn owned_enrollment(
         &self,
         caller: &Caller,
         reference: EnrollmentRef,
-    ) -> ServiceResult<facegate_domain::Enrollment> {
+    ) -> ServiceResult<(facegate_domain::Enrollment, FailureStreak)> {
         self.store
-            .enrollment(reference)
+            .enrollment_with_streak(reference)
             .await?
-            .filter(|e| e.account == caller.account.id)
+            .filter(|(e, _)| e.account == caller.account.id)
             .ok_or(ServiceError::EnrollmentNotFound)
     }
 
@@ -190,7 +193,6 @@ impl Services {
     ) -> ServiceResult<Initiated> {
         let account = &caller.account;
         let now = self.clock.now();
-        self.check_lockout(valid.enrollment, now).await?;
         let mut token = [0u8; 32];
         OsRng.fill_bytes(&mut token);
         let token_text = URL_SAFE_NO_PAD.encode(token);
@@ -367,17 +369,16 @@ impl Services {
 
     /// Refuses an initiation while the enrollment is locked out after a run
     /// of `FAILED` authentications (`lockout.*`).
-    async fn check_lockout(
+    fn check_lockout(
         &self,
         enrollment: EnrollmentRef,
-        now: DateTime<Utc>,
+        streak: &FailureStreak,
     ) -> ServiceResult<()> {
         let policy = &self.settings.lockout;
         if !policy.is_enabled() {
             return Ok(());
         }
-        let streak = self.store.failure_streak(enrollment).await?;
-        match policy.retry_after(&streak, now) {
+        match policy.retry_after(streak, self.clock.now()) {
             None => Ok(()),
             Some(wait) => {
                 tracing::info!(enrollment = %enrollment, failures = streak.consecutive, "initiation refused: enrollment locked out");

@@ -342,6 +342,12 @@ pub trait Store: KeyStore + Send + Sync + 'static {
     /// The enrollment's current run of `FAILED` authentications (counted by
     /// every finalisation: `FAILED` adds one, `PASSED` ends the run).
     async fn failure_streak(&self, enrollment: EnrollmentRef) -> StoreResult<FailureStreak>;
+    /// The enrollment and its failure streak in one read: what an
+    /// initiation checks, without a second round trip on its hot path.
+    async fn enrollment_with_streak(
+        &self,
+        reference: EnrollmentRef,
+    ) -> StoreResult<Option<(Enrollment, FailureStreak)>>;
 
     // Capture (docs/capture-protocol.md).
     /// Records `session` for its transaction when that is open and not

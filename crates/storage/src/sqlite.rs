@@ -785,6 +785,26 @@ impl Store for SqliteStore {
         .unwrap_or_default())
     }
 
+    #[tracing::instrument(skip_all, fields(reference = %reference))]
+    async fn enrollment_with_streak(
+        &self,
+        reference: EnrollmentRef,
+    ) -> StoreResult<Option<(Enrollment, FailureStreak)>> {
+        let sql = format!(
+            "SELECT {}, f.consecutive, f.last_failure_at FROM enrollments \
+             LEFT JOIN enrollment_failures f ON f.enrollment = enrollments.reference \
+             WHERE enrollments.reference = ?",
+            codec::ENROLLMENT_COLUMNS
+        );
+        row_by(
+            &self.read,
+            &sql,
+            reference.to_string(),
+            codec::enrollment_with_streak,
+        )
+        .await
+    }
+
     #[tracing::instrument(skip_all, fields(reference = %session.transaction))]
     async fn open_capture_session(&self, session: &CaptureSession) -> StoreResult<bool> {
         let mut db = self.begin_write().await?;

@@ -614,6 +614,18 @@ async fn failed_transactions_count_per_enrollment_until_one_passes() -> TestResu
     let other = enrollment(e.account);
     store.insert_enrollment(&other).await?;
     assert_eq!(store.failure_streak(other.reference).await?.consecutive, 0);
+    // The initiation's read: the enrollment with its streak, in one query.
+    let (read, joined) = store.enrollment_with_streak(e.reference).await?.unwrap();
+    assert_eq!((read.reference, joined), (e.reference, streak));
+    let (_, none) = store
+        .enrollment_with_streak(other.reference)
+        .await?
+        .unwrap();
+    assert_eq!(none, facegate_domain::FailureStreak::default());
+    assert!(store
+        .enrollment_with_streak(facegate_domain::EnrollmentRef::new_random())
+        .await?
+        .is_none());
 
     finish(TransactionState::Passed, 6_000).await;
     assert_eq!(

@@ -350,6 +350,16 @@ pub(super) fn callback_record(row: &SqliteRow) -> StoreResult<CallbackRecord> {
     })
 }
 
+/// An enrollment row joined with its (possibly missing) failure streak.
+pub(super) fn enrollment_with_streak(row: &SqliteRow) -> StoreResult<(Enrollment, FailureStreak)> {
+    let counted: Option<i64> = get(row, "consecutive")?;
+    let streak = match counted {
+        Some(_) => failure_streak(row)?,
+        None => FailureStreak::default(),
+    };
+    Ok((enrollment(row)?, streak))
+}
+
 pub(super) fn failure_streak(row: &SqliteRow) -> StoreResult<FailureStreak> {
     Ok(FailureStreak {
         consecutive: unsigned(row, "consecutive")?,
