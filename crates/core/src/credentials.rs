@@ -199,6 +199,14 @@ struct Attempts {
     by_client: HashMap<Option<IpAddr>, Window>,
 }
 
+impl Attempts {
+    /// Forgets the windows of a check that left nothing to remember.
+    fn remove_idle(&mut self, token: Digest, client: Option<IpAddr>) {
+        remove_idle(&mut self.by_token_client, &(token, client));
+        remove_idle(&mut self.by_client, &client);
+    }
+}
+
 fn window<K: Hash + Eq + Clone>(
     windows: &mut HashMap<K, Window>,
     key: K,
@@ -364,19 +372,25 @@ impl Authenticator {
     /// How many seconds to wait when either budget is already spent, without
     /// counting a check: lets a flood be refused before it queues.
     fn spent(&self, token: Digest, client: Option<IpAddr>) -> Option<u64> {
-        let now = Instant::now();
         let mut attempts = self.attempts();
-        let Attempts {
-            by_token_client,
-            by_client,
-        } = &mut *attempts;
-        let key = (token, client);
-        let refusal = window(by_token_client, key, now)
-            .refusal(self.max_failures_per_token_ip, now)
-            .or_else(|| window(by_client, client, now).refusal(self.max_failures_per_ip, now));
-        remove_idle(by_token_client, &key);
-        remove_idle(by_client, &client);
+        let refusal = self.refusal(&mut attempts, token, client, Instant::now());
+        attempts.remove_idle(token, client);
         refusal
+    }
+
+    /// The wait when either budget is spent by failures and checks in flight.
+    fn refusal(
+        &self,
+        attempts: &mut Attempts,
+        token: Digest,
+        client: Option<IpAddr>,
+        now: Instant,
+    ) -> Option<u64> {
+        window(&mut attempts.by_token_client, (token, client), now)
+            .refusal(self.max_failures_per_token_ip, now)
+            .or_else(|| {
+                window(&mut attempts.by_client, client, now).refusal(self.max_failures_per_ip, now)
+            })
     }
 
     /// Counts one check against both budgets, or says how many seconds to
@@ -386,24 +400,21 @@ impl Authenticator {
         token: Digest,
         client: Option<IpAddr>,
     ) -> Result<Reservation, u64> {
-        let now = Instant::now();
         let mut attempts = self.attempts();
+        if let Some(wait) = self.refusal(&mut attempts, token, client, Instant::now()) {
+            attempts.remove_idle(token, client);
+            return Err(wait);
+        }
         let Attempts {
             by_token_client,
             by_client,
         } = &mut *attempts;
-        let key = (token, client);
-        let refusal = window(by_token_client, key, now)
-            .refusal(self.max_failures_per_token_ip, now)
-            .or_else(|| window(by_client, client, now).refusal(self.max_failures_per_ip, now));
-        if let Some(wait) = refusal {
-            remove_idle(by_token_client, &key);
-            remove_idle(by_client, &client);
-            return Err(wait);
-        }
-        for w in [by_token_client.get_mut(&key), by_client.get_mut(&client)]
-            .into_iter()
-            .flatten()
+        for w in [
+            by_token_client.get_mut(&(token, client)),
+            by_client.get_mut(&client),
+        ]
+        .into_iter()
+        .flatten()
         {
             w.in_flight += 1;
         }

@@ -283,6 +283,28 @@ where
         .transpose()
 }
 
+/// Pushes the next attempt of just-claimed messages to `now + lease`, so no
+/// other worker takes them meanwhile (both claim queries share it).
+pub(crate) async fn lease_claimed(
+    conn: &mut SqliteConnection,
+    claimed: &[PendingCallback],
+    now: DateTime<Utc>,
+    lease: Duration,
+) -> StoreResult<()> {
+    let until = now
+        .checked_add_signed(lease)
+        .ok_or_else(|| StoreError::Backend("lease end out of range".to_owned()))?;
+    for pending in claimed {
+        sqlx::query("UPDATE outbox SET next_attempt_at = ? WHERE id = ?")
+            .bind(ms(until))
+            .bind(pending.message.id.hyphenated().to_string())
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+    }
+    Ok(())
+}
+
 /// Whether the transaction `reference` is open and not deleted.
 async fn is_open(conn: &mut SqliteConnection, reference: &str) -> StoreResult<bool> {
     let open: Option<i64> = sqlx::query_scalar(&format!(
@@ -1078,17 +1100,7 @@ impl Store for SqliteStore {
             .iter()
             .map(codec::pending_callback)
             .collect::<StoreResult<Vec<_>>>()?;
-        let until = now
-            .checked_add_signed(lease)
-            .ok_or_else(|| StoreError::Backend("lease end out of range".to_owned()))?;
-        for pending in &claimed {
-            sqlx::query("UPDATE outbox SET next_attempt_at = ? WHERE id = ?")
-                .bind(ms(until))
-                .bind(pending.message.id.hyphenated().to_string())
-                .execute(&mut *db)
-                .await
-                .map_err(db_err)?;
-        }
+        lease_claimed(&mut db, &claimed, now, lease).await?;
         db.commit().await.map_err(db_err)?;
         Ok(claimed)
     }

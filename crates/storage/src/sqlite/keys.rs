@@ -12,7 +12,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
 use super::codec::{self, db_err, ms};
-use super::{SqliteStore, OPEN_STATES};
+use super::{lease_claimed, SqliteStore, OPEN_STATES};
 use crate::{
     ClaimFairness, ImageKind, KeyStore, KeyUsage, PendingCallback, StoreError, StoreResult,
     StoredFacemap, StoredImage,
@@ -282,17 +282,7 @@ impl SqliteStore {
             .iter()
             .map(codec::pending_callback)
             .collect::<StoreResult<Vec<_>>>()?;
-        let until = now
-            .checked_add_signed(lease)
-            .ok_or_else(|| StoreError::Backend("lease end out of range".to_owned()))?;
-        for pending in &claimed {
-            sqlx::query("UPDATE outbox SET next_attempt_at = ? WHERE id = ?")
-                .bind(ms(until))
-                .bind(pending.message.id.hyphenated().to_string())
-                .execute(&mut *db)
-                .await
-                .map_err(db_err)?;
-        }
+        lease_claimed(&mut db, &claimed, now, lease).await?;
         db.commit().await.map_err(db_err)?;
         Ok(claimed)
     }
