@@ -22,7 +22,6 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use chrono::Utc;
 use facegate::app::{self, Hooks};
 use facegate::config::Config;
 use facegate_bench::CpuTimes;
@@ -56,7 +55,7 @@ struct Run {
 /// the attempt is finished (all frames are handed to the engine at once and
 /// the decision awaited), on the same engine and worker as the server.
 async fn at_finish(
-    engine: &facegate::engine::VisionEngine,
+    engine: &facegate_engine::VisionEngine,
     challenge: &facegate_domain::Challenge,
     model: &str,
     template: &[f32],
@@ -84,7 +83,7 @@ async fn at_finish(
         index += 1;
         t += 66;
     }
-    let verdict = analysis
+    let analysed = analysis
         .finish()
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -93,7 +92,10 @@ async fn at_finish(
     Ok(Run {
         decision_ms,
         cpu_s,
-        outcome: format!("{:?}", verdict.evidence),
+        outcome: format!(
+            "{:?}",
+            facegate_domain::decision::evidence(&analysed.findings)
+        ),
         frames: index,
     })
 }
@@ -274,12 +276,12 @@ fn main() -> anyhow::Result<()> {
             .issue_credential(account.id, Role::Api)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let (model, template) = facegate::engine::enrollment_template(&frames[600])?;
+        let (model, template) = facegate_engine::enrollment_template(&frames[600])?;
         let client = reqwest::Client::new();
         let mut results = Vec::new();
         let challenge: facegate_domain::Challenge =
             serde_json::from_str(&std::fs::read_to_string(CHALLENGE)?)?;
-        let engine = facegate::engine::VisionEngine::shared(config.engine_settings());
+        let engine = facegate_engine::VisionEngine::shared(config.engine_settings());
         for label in ["streaming", "at finish"] {
             let mut runs = Vec::new();
             // One warm-up attempt loads the models.
@@ -291,27 +293,11 @@ fn main() -> anyhow::Result<()> {
                     }
                     continue;
                 }
-                let reference = facegate_domain::EnrollmentRef::new_random();
-                let (facemap, binding) = services
-                    .issue_facemap(&account, reference, None, &model, vec![template.clone()])
+                let demo = services
+                    .record_demo_enrollment(&account, &model, vec![template.clone()], false)
+                    .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
-                let now = Utc::now();
-                services
-                    .store
-                    .insert_enrollment(&facegate_domain::Enrollment {
-                        reference,
-                        account: account.id,
-                        verification_status: Some(
-                            facegate_domain::VerificationStatus::ApprovedVerified,
-                        ),
-                        similarity: Some(facegate_domain::Similarity::Match),
-                        validity: Some(true),
-                        facemap: Some(binding),
-                        server_facemap: None,
-                        created_at: now,
-                        deleted_at: Some(now),
-                    })
-                    .await?;
+                let (reference, facemap) = (demo.reference, demo.facemap);
                 let run = attempt(
                     &client,
                     &base,

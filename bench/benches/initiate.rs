@@ -38,7 +38,7 @@ use facegate_bench::{
 };
 use facegate_core::accounts::AccountChanges;
 use facegate_core::Services;
-use facegate_domain::{Account, Enrollment, EnrollmentRef, Role, Similarity, VerificationStatus};
+use facegate_domain::{Account, EnrollmentRef, Role};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::runtime::Runtime;
@@ -200,27 +200,13 @@ async fn eligible_enrollment(
     account: &Account,
     seed: usize,
 ) -> anyhow::Result<(EnrollmentRef, Vec<u8>)> {
-    let reference = EnrollmentRef::new_random();
     let template: Vec<f32> = (0..TEMPLATE_DIMENSIONS)
         .map(|i| ((i as f32) * 0.37 + seed as f32).sin())
         .collect();
-    let (facemap, binding) =
-        services.issue_facemap(account, reference, None, MODEL, vec![template])?;
-    let now = Utc::now();
-    let enrollment = Enrollment {
-        reference,
-        account: account.id,
-        verification_status: Some(VerificationStatus::ApprovedVerified),
-        similarity: Some(Similarity::Match),
-        validity: Some(true),
-        facemap: Some(binding),
-        server_facemap: Some(facemap.clone()),
-        created_at: now,
-        deleted_at: None,
-    };
-    services.store.insert_enrollment(&enrollment).await?;
-    services.store.delete_enrollment(reference, now).await?;
-    Ok((reference, facemap))
+    let demo = services
+        .record_demo_enrollment(account, MODEL, vec![template], false)
+        .await?;
+    Ok((demo.reference, demo.facemap))
 }
 
 fn initiate_body(reference: EnrollmentRef, user: usize, facemap: &[u8]) -> anyhow::Result<Bytes> {

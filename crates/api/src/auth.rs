@@ -76,7 +76,7 @@ impl FromRequestParts<AppState> for Authenticated {
         let (token, secret) = basic_credentials(parts).ok_or_else(|| {
             ApiError::new(Code::UNAUTHENTICATED, "HTTP Basic credentials are required")
         })?;
-        let client = client_ip(parts, &state.services.settings.auth.trusted_proxies);
+        let client = client_ip(parts, &state.services.auth_settings().trusted_proxies);
         let caller = state.services.authenticate(&token, &secret, client).await?;
         Ok(Self(caller))
     }

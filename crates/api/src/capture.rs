@@ -117,7 +117,7 @@ fn session_json(view: &SessionView) -> serde_json::Map<String, Value> {
 }
 
 fn frame_limits(state: &AppState) -> Value {
-    let capture = &state.services.settings.capture;
+    let capture = state.services.capture_settings();
     json!({
         "maxBytes": capture.max_frame_bytes,
         "maxWidth": capture.max_frame_side,
@@ -144,7 +144,7 @@ pub async fn open_session(State(state): State<AppState>, request: Request) -> Ap
         )])
     })?;
     let opened = state
-        .services
+        .capture
         .open_capture_session(&token, scan_source)
         .await?;
     let mut map = session_json(&opened.view);
@@ -158,7 +158,7 @@ pub async fn session_status(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
-    let view = state.services.capture_status(&bearer(&headers)?).await?;
+    let view = state.capture.capture_status(&bearer(&headers)?).await?;
     let mut map = session_json(&view);
     map.insert("frame".into(), frame_limits(&state));
     Ok(Json(Value::Object(map)))
@@ -192,7 +192,7 @@ pub async fn start_attempt(State(state): State<AppState>, request: Request) -> A
             )]))
         }
     };
-    let started = state.services.start_attempt(&token, flash).await?;
+    let started = state.capture.start_attempt(&token, flash).await?;
     Ok((StatusCode::CREATED, Json(attempt_json(&started))).into_response())
 }
 
@@ -253,7 +253,7 @@ pub async fn upload_frame(
             "a frame is one image/jpeg body",
         ));
     }
-    let limit = state.services.settings.capture.max_frame_bytes;
+    let limit = state.services.capture_settings().max_frame_bytes;
     let too_large = || {
         ApiError::new(
             Code::FRAME_TOO_LARGE,
@@ -271,14 +271,14 @@ pub async fn upload_frame(
     // Token, attempt and nonce first: a body is read only for an open
     // attempt, within the server's in-flight body budget.
     let target = state
-        .services
+        .capture
         .frame_target(&token, &attempt, &nonce, declared)
         .await?;
     let body = axum::body::to_bytes(request.into_body(), limit)
         .await
         .map_err(|_| too_large())?;
     state
-        .services
+        .capture
         .upload_frame(target, index, t_ms, body.to_vec())
         .await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "frame": index }))).into_response())
@@ -307,7 +307,7 @@ pub async fn finish_attempt(
     let body = json_object(request).await?;
     let nonce = required_string(&body, "nonce")?;
     let done = state
-        .services
+        .capture
         .finish_attempt(&token, &attempt, &nonce)
         .await?;
     Ok(Json(finished_json(&done)))

@@ -232,8 +232,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::Facemap(r) => (*r).into(),
             ServiceError::TransactionNotFound => Code::TRANSACTION_NOT_FOUND,
             ServiceError::Capture(r) => (*r).into(),
-            ServiceError::Store(facegate_storage::StoreError::Conflict(_)) => Code::CONFLICT,
-            ServiceError::Store(_) => Code::SERVICE_UNAVAILABLE,
+            ServiceError::Conflict(_) => Code::CONFLICT,
+            ServiceError::Database(_) => Code::SERVICE_UNAVAILABLE,
             ServiceError::Internal(_) => Code::INTERNAL_ERROR,
         };
         match e {
@@ -265,7 +265,7 @@ impl From<ServiceError> for ApiError {
             },
             // A uniqueness rule met a concurrent request (two attempts
             // started at once): the database is fine, the request lost.
-            ServiceError::Store(facegate_storage::StoreError::Conflict(inner)) => {
+            ServiceError::Conflict(inner) => {
                 tracing::info!(error = %inner, "storage conflict");
                 Self::new(
                     code,
@@ -276,7 +276,7 @@ impl From<ServiceError> for ApiError {
                 retry_after_secs: Some(retry_after_secs),
                 ..Self::new(code, "too many credential checks at once; retry shortly")
             },
-            ServiceError::Store(inner) => {
+            ServiceError::Database(inner) => {
                 tracing::error!(error = %inner, "storage failure");
                 Self {
                     retry_after_secs: Some(1),
@@ -298,19 +298,16 @@ mod tests {
 
     use super::{ApiError, Code};
     use facegate_core::ServiceError;
-    use facegate_storage::StoreError;
 
     #[test]
     fn a_constraint_conflict_is_409_and_a_failing_database_503() {
-        let conflict = ApiError::from(ServiceError::Store(StoreError::Conflict(
+        let conflict = ApiError::from(ServiceError::Conflict(
             "UNIQUE constraint failed: capture_attempts.transaction_ref".into(),
-        )));
+        ));
         assert_eq!(conflict.code, Code::CONFLICT);
         assert_eq!(Code::CONFLICT.status().as_u16(), 409);
         assert!(!conflict.detail.contains("UNIQUE"), "{}", conflict.detail);
-        let down = ApiError::from(ServiceError::Store(StoreError::Backend(
-            "disk I/O error".into(),
-        )));
+        let down = ApiError::from(ServiceError::Database("disk I/O error".into()));
         assert_eq!(down.code, Code::SERVICE_UNAVAILABLE);
     }
 

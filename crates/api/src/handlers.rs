@@ -5,10 +5,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
+use facegate_core::{CallbackRecord, ImageKind, Services};
 use facegate_domain::time::format_timestamp;
 use facegate_domain::{AuthTransaction, TransactionRef};
-use facegate_storage::{CallbackRecord, ImageKind};
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 use crate::auth::Authenticated;
 use crate::error::{ApiError, Code};
@@ -97,8 +98,8 @@ pub async fn retrieve(
         .await?;
     Ok(Json(transaction_json(
         &tx,
-        state.services.clock.now(),
-        &state.services.settings.public_base_url,
+        state.services.now(),
+        state.services.public_base_url(),
     )))
 }
 
@@ -114,7 +115,7 @@ pub async fn delete(
         .delete_transaction(&caller, reference)
         .await?;
     Ok(Json(json!({
-        "timestamp": format_timestamp(state.services.clock.now()),
+        "timestamp": format_timestamp(state.services.now()),
         "transactionReference": reference.to_string(),
         "deleted": true,
     })))
@@ -206,7 +207,7 @@ pub async fn healthz() -> Json<Value> {
 }
 
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    match state.services.store.ping().await {
+    match state.services.readiness().await {
         Ok(()) => Json(json!({ "status": "ready" })).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "not ready");
@@ -217,13 +218,13 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 /// Prometheus metrics (no customer data: route templates, statuses, counts).
-pub async fn metrics(State(state): State<AppState>) -> Response {
+pub async fn metrics(State(services): State<Arc<Services>>) -> Response {
     (
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4",
         )],
-        state.services.metrics.render(),
+        services.metrics().render(),
     )
         .into_response()
 }

@@ -15,16 +15,24 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{header, HeaderValue};
 use axum::routing::{get, post};
 use axum::Router;
-use facegate_core::Services;
+use facegate_core::{CaptureService, Services};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::{ApiError, Code};
 
-/// What every handler receives.
+/// What every handler receives: the services, and the capture protocol
+/// (which exists only with a face engine).
 #[derive(Clone)]
 pub struct AppState {
     pub services: Arc<Services>,
+    pub capture: Arc<CaptureService>,
+}
+
+impl axum::extract::FromRef<AppState> for Arc<Services> {
+    fn from_ref(state: &AppState) -> Self {
+        state.services.clone()
+    }
 }
 
 /// How the router is exposed; the defaults suit development.
@@ -49,13 +57,16 @@ impl Default for HttpOptions {
 }
 
 /// The whole application with the default [`HttpOptions`].
-pub fn router(services: Arc<Services>) -> Router {
-    router_with(services, &HttpOptions::default())
+pub fn router(capture: Arc<CaptureService>) -> Router {
+    router_with(capture, &HttpOptions::default())
 }
 
 /// The whole application, so tests and the binary serve exactly the same thing.
-pub fn router_with(services: Arc<Services>, options: &HttpOptions) -> Router {
-    let state = AppState { services };
+pub fn router_with(capture: Arc<CaptureService>, options: &HttpOptions) -> Router {
+    let state = AppState {
+        services: capture.services().clone(),
+        capture,
+    };
     let initiate =
         post(handlers::facemap_initiate).layer(DefaultBodyLimit::max(extract::MAX_MULTIPART_BODY));
     let api = Router::new()
@@ -153,7 +164,7 @@ pub fn metrics_router(services: Arc<Services>) -> Router {
     let router = Router::new()
         .route("/metrics", get(handlers::metrics))
         .fallback(handlers::not_found)
-        .with_state(AppState { services });
+        .with_state(services);
     security_headers(router, false)
 }
 

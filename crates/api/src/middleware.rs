@@ -130,7 +130,7 @@ pub async fn record_metrics(
         .to_owned();
     let started = std::time::Instant::now();
     let response = next.run(request).await;
-    state.services.metrics.observe_request(
+    state.services.metrics().observe_request(
         method.as_str(),
         &route,
         response.status().as_u16(),

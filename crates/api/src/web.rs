@@ -10,51 +10,59 @@ use std::sync::LazyLock;
 use axum::extract::{Path, Query};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use facegate_domain::{Locale, LocaleSet};
+use facegate_domain::{Guidance, Locale, LocaleSet};
 use serde::Deserialize;
 
 use crate::error::{ApiError, Code};
 
 const PAGE: &str = include_str!("../web/app.html");
-const SCRIPT: &str = include_str!("../web/app.js");
+/// The client script as written: the lists it shares with the server are
+/// placeholders, filled in by [`SCRIPT`].
+const SCRIPT_TEMPLATE: &str = include_str!("../web/app.js");
 const STYLE: &str = include_str!("../web/app.css");
 
-/// One translation file per authentication locale (SPEC §0), by canonical
-/// name; `en` is the fallback and the reference for the keys.
-pub const LOCALES: [(&str, &str); 32] = [
-    ("bg", include_str!("../web/locales/bg.json")),
-    ("cs", include_str!("../web/locales/cs.json")),
-    ("da", include_str!("../web/locales/da.json")),
-    ("de", include_str!("../web/locales/de.json")),
-    ("el", include_str!("../web/locales/el.json")),
-    ("en", include_str!("../web/locales/en.json")),
-    ("en-GB", include_str!("../web/locales/en-GB.json")),
-    ("es", include_str!("../web/locales/es.json")),
-    ("es-MX", include_str!("../web/locales/es-MX.json")),
-    ("et", include_str!("../web/locales/et.json")),
-    ("fi", include_str!("../web/locales/fi.json")),
-    ("fr", include_str!("../web/locales/fr.json")),
-    ("hu", include_str!("../web/locales/hu.json")),
-    ("hy", include_str!("../web/locales/hy.json")),
-    ("it", include_str!("../web/locales/it.json")),
-    ("ja", include_str!("../web/locales/ja.json")),
-    ("ka", include_str!("../web/locales/ka.json")),
-    ("ko", include_str!("../web/locales/ko.json")),
-    ("lt", include_str!("../web/locales/lt.json")),
-    ("nl", include_str!("../web/locales/nl.json")),
-    ("no", include_str!("../web/locales/no.json")),
-    ("pl", include_str!("../web/locales/pl.json")),
-    ("pt", include_str!("../web/locales/pt.json")),
-    ("pt-BR", include_str!("../web/locales/pt-BR.json")),
-    ("ro", include_str!("../web/locales/ro.json")),
-    ("ru", include_str!("../web/locales/ru.json")),
-    ("sk", include_str!("../web/locales/sk.json")),
-    ("sv", include_str!("../web/locales/sv.json")),
-    ("tr", include_str!("../web/locales/tr.json")),
-    ("vi", include_str!("../web/locales/vi.json")),
-    ("zh-CN", include_str!("../web/locales/zh-CN.json")),
-    ("zh-HK", include_str!("../web/locales/zh-HK.json")),
-];
+/// The translation table of the given locales: `(locale, its JSON file)`.
+macro_rules! translations {
+    ($($locale:literal),*) => {
+        [$(($locale, include_str!(concat!("../web/locales/", $locale, ".json")))),*]
+    };
+}
+
+/// One translation file per authentication locale (SPEC §0, the domain's
+/// one list), by canonical name; `en` is the fallback and the reference for
+/// the keys.
+pub const LOCALES: [(&str, &str); 32] = facegate_domain::with_authentication_locales!(translations);
+
+/// The client script as served: the locales and the guidance codes (with
+/// their translation keys) come from the domain's lists, so the client
+/// cannot drift from the server.
+static SCRIPT: LazyLock<String> = LazyLock::new(|| {
+    let locales: Vec<String> = LOCALES.iter().map(|(l, _)| format!("'{l}'")).collect();
+    let guidance: Vec<String> = Guidance::ALL
+        .iter()
+        .map(|g| format!("{}: '{}'", g.as_str(), guidance_key(*g)))
+        .collect();
+    SCRIPT_TEMPLATE
+        .replace("/*{{locales}}*/[]", &format!("[{}]", locales.join(", ")))
+        .replace(
+            "/*{{guidance}}*/{}",
+            &format!("{{ {} }}", guidance.join(", ")),
+        )
+});
+
+/// The translation key of a guidance code: `TURN_FURTHER` →
+/// `guidanceTurnFurther`.
+fn guidance_key(guidance: Guidance) -> String {
+    let mut key = String::from("guidance");
+    for word in guidance.as_str().split('_') {
+        let mut chars = word.chars();
+        if let Some(first) = chars.next() {
+            key.push(first);
+            key.extend(chars.map(|c| c.to_ascii_lowercase()));
+        }
+    }
+    key
+}
 
 /// Only the page's own origin: scripts, styles, fetches. The camera preview
 /// is a `MediaStream` (`srcObject`), frames are drawn to a canvas; `blob:`
@@ -207,7 +215,7 @@ static ASSETS: LazyLock<HashMap<String, Asset>> = LazyLock::new(|| {
             },
         );
     };
-    add("app.js".to_owned(), SCRIPT, JAVASCRIPT);
+    add("app.js".to_owned(), SCRIPT.as_str(), JAVASCRIPT);
     add("app.css".to_owned(), STYLE, CSS);
     for (locale, json) in LOCALES {
         add(format!("{locale}.json"), json, JSON);
@@ -339,6 +347,30 @@ mod tests {
             })
             .collect();
         assert!(unused.is_empty(), "keys nobody uses {unused:?}");
+    }
+
+    /// The served script carries the domain's lists: every locale, every
+    /// guidance code with a key that every locale translates.
+    #[test]
+    fn the_script_is_served_with_the_domains_locales_and_guidance_codes() {
+        assert!(SCRIPT_TEMPLATE.contains("/*{{locales}}*/[]"));
+        assert!(SCRIPT_TEMPLATE.contains("/*{{guidance}}*/{}"));
+        assert!(!SCRIPT.contains("{{"), "a placeholder left unfilled");
+        for locale in Locale::all(LocaleSet::Authentication) {
+            assert!(SCRIPT.contains(&format!("'{locale}'")), "{locale}");
+        }
+        assert_eq!(
+            guidance_key(Guidance::KeepFaceInOval),
+            "guidanceKeepFaceInOval"
+        );
+        for (locale, json) in LOCALES {
+            let strings = strings(json);
+            for g in Guidance::ALL {
+                let key = guidance_key(g);
+                assert!(SCRIPT.contains(&format!("{}: '{key}'", g.as_str())));
+                assert!(strings.contains_key(&key), "{locale} lacks {key}");
+            }
+        }
     }
 
     /// The script keeps tokens in memory only: no web storage, no cookies.

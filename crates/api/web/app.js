@@ -6,9 +6,8 @@
 (function () {
   'use strict';
 
-  var LOCALES = ['bg', 'cs', 'da', 'de', 'el', 'en', 'en-GB', 'es', 'es-MX', 'et', 'fi', 'fr',
-    'hu', 'hy', 'it', 'ja', 'ka', 'ko', 'lt', 'nl', 'no', 'pl', 'pt', 'pt-BR', 'ro', 'ru', 'sk',
-    'sv', 'tr', 'vi', 'zh-CN', 'zh-HK'];
+  // The server fills in its lists (crates/api/src/web.rs).
+  var LOCALES = /*{{locales}}*/[];
   var RTL_LANGUAGES = ['ar', 'he', 'fa', 'ur'];
   var API = '/api/capture/v1';
   var ASSETS = '/web/v4/assets/';
@@ -24,17 +23,7 @@
     9400: 'error9400', 9800: 'error9800', 9801: 'error9801', 9810: 'error9810',
     9820: 'error9820', 9821: 'error9821', 9822: 'error9822', 9836: 'error9836'
   };
-  var GUIDANCE_TEXT = {
-    TURN_FURTHER: 'guidanceTurnFurther',
-    FOLLOW_TIMING: 'guidanceFollowTiming',
-    FACE_NOT_FOUND: 'guidanceFaceNotFound',
-    ONE_FACE_ONLY: 'guidanceOneFaceOnly',
-    MOVE_CLOSER: 'guidanceMoveCloser',
-    MORE_LIGHT: 'guidanceMoreLight',
-    HOLD_STEADY: 'guidanceHoldSteady',
-    KEEP_FACE_IN_OVAL: 'guidanceKeepFaceInOval',
-    CAMERA_TOO_SLOW: 'guidanceCameraTooSlow'
-  };
+  var GUIDANCE_TEXT = /*{{guidance}}*/{};
   var STEP_TEXT = { LEFT: 'stepLeft', RIGHT: 'stepRight', UP: 'stepUp', DOWN: 'stepDown' };
   var ARROWS = { LEFT: '\u2190', RIGHT: '\u2192', UP: '\u2191', DOWN: '\u2193' };
   var WHITE = '#ffffff';

@@ -4,15 +4,14 @@
 //! face engine analyses as they arrive, and ends in a decision. The client
 //! never holds an API secret and never sees a score.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
 use facegate_domain::{
-    attempt_outcome, AttemptOutcome, AttemptState, AuthTransaction, CaptureAttempt, CaptureSession,
-    Challenge, FrameCursor, FrameRefusal, RedirectUrl, ScanSource, TransactionRef,
+    decide_attempt, AttemptOutcome, AttemptState, AuthTransaction, CaptureAttempt, CaptureSession,
+    Challenge, FrameCursor, FrameRefusal, Guidance, RedirectUrl, ScanSource, TransactionRef,
     TransactionState, MAX_ATTEMPTS,
 };
 use facegate_facemap::ImageSlot;
@@ -20,99 +19,12 @@ use facegate_storage::{AttemptFinish, ImageKind, SealedImage};
 use rand::rngs::OsRng;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
-use crate::engine::{AttemptAnalysis, AttemptContext, FrameInput};
+use crate::engine::{AttemptContext, FaceEngine, FrameInput};
 use crate::error::{CaptureRefusal, ServiceError, ServiceResult};
+use crate::live::{FrameTarget, LiveAttempt};
 use crate::Services;
-
-/// Capture settings (a subset of the server configuration).
-#[derive(Debug, Clone)]
-pub struct CaptureSettings {
-    /// Development and tests only: every attempt gets this challenge instead
-    /// of a random one (recorded videos cannot follow a random schedule). The
-    /// configuration refuses it in production mode.
-    pub fixed_challenge: Option<Challenge>,
-    /// Largest accepted frame upload.
-    pub max_frame_bytes: usize,
-    /// Largest accepted frame width and height.
-    pub max_frame_side: u32,
-    /// Images are erased this long after the transaction's final state.
-    pub image_retention: Duration,
-    /// Frame bytes all uploads together may hold while their bodies are
-    /// read: beyond it an upload is refused at once instead of buffered.
-    pub max_frame_bytes_in_flight: usize,
-}
-
-impl Default for CaptureSettings {
-    fn default() -> Self {
-        Self {
-            fixed_challenge: None,
-            max_frame_bytes: 512 * 1024,
-            max_frame_side: 1280,
-            image_retention: Duration::days(30),
-            max_frame_bytes_in_flight: 64 * 1024 * 1024,
-        }
-    }
-}
-
-/// A live attempt: the frame cursor and the analysis running in the engine.
-/// Frames are analysed in this process, so a deployment with several
-/// instances routes one transaction's capture calls to one instance.
-pub(crate) struct LiveAttempt {
-    /// The attempt as stored when it started (live attempts are open).
-    attempt: CaptureAttempt,
-    cursor: Mutex<FrameCursor>,
-    analysis: Box<dyn AttemptAnalysis>,
-    /// After this the attempt can no longer receive frames; it is dropped.
-    deadline: DateTime<Utc>,
-}
-
-pub(crate) struct LiveAttempts {
-    attempts: Mutex<HashMap<Uuid, Arc<LiveAttempt>>>,
-    /// The in-flight frame body budget, in KiB permits.
-    frame_budget: Arc<Semaphore>,
-}
-
-impl LiveAttempts {
-    pub(crate) fn new(settings: &CaptureSettings) -> Self {
-        Self {
-            attempts: Mutex::default(),
-            frame_budget: Arc::new(Semaphore::new(
-                settings.max_frame_bytes_in_flight.div_ceil(1024),
-            )),
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Arc<LiveAttempt>>> {
-        // A panic while holding this lock cannot leave the map inconsistent.
-        self.attempts
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Drops attempts past their deadline; returns how many are left.
-    /// Dropping an attempt cancels the analysis of its queued frames.
-    pub(crate) fn sweep(&self, now: DateTime<Utc>) -> usize {
-        let mut map = self.lock();
-        map.retain(|_, live| live.deadline > now);
-        map.len()
-    }
-
-    /// Drops the live attempt of a transaction that is final or deleted.
-    pub(crate) fn forget_transaction(&self, transaction: TransactionRef) {
-        self.lock()
-            .retain(|_, live| live.attempt.transaction != transaction);
-    }
-}
-
-/// An open attempt that may receive the frame whose body is about to be
-/// read, with the part of the in-flight body budget reserved for it.
-pub struct FrameTarget {
-    live: Arc<LiveAttempt>,
-    _budget: OwnedSemaphorePermit,
-}
 
 /// A session just opened.
 #[derive(Debug, Clone)]
@@ -157,7 +69,7 @@ pub struct Redirect {
 pub struct FinishedAttempt {
     pub outcome: AttemptOutcome,
     pub attempts_left: u8,
-    pub guidance: Vec<&'static str>,
+    pub guidance: Vec<Guidance>,
     pub redirect: Option<Redirect>,
 }
 
@@ -196,7 +108,38 @@ pub fn redirect_url(base: &RedirectUrl, tx: TransactionRef, error_code: Option<u
     url.into()
 }
 
-impl Services {
+/// The capture protocol (docs/capture-protocol.md): the services with a
+/// face engine. Without an engine there is no capture service, so an
+/// attempt cannot start without one.
+pub struct CaptureService {
+    services: Arc<Services>,
+    engine: Arc<dyn FaceEngine>,
+}
+
+/// The capture service reads and writes through the services it extends.
+impl std::ops::Deref for CaptureService {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.services
+    }
+}
+
+impl CaptureService {
+    pub fn new(services: Arc<Services>, engine: Arc<dyn FaceEngine>) -> Self {
+        Self { services, engine }
+    }
+
+    /// The services this capture service extends.
+    pub fn services(&self) -> &Arc<Services> {
+        &self.services
+    }
+
+    /// The face engine analysing the attempts.
+    pub fn engine(&self) -> &Arc<dyn FaceEngine> {
+        &self.engine
+    }
+
     /// Finalises an overdue transaction and reports what a capture call
     /// should answer for a transaction that is no longer open.
     async fn check_open(&self, tx: &AuthTransaction) -> ServiceResult<()> {
@@ -329,10 +272,7 @@ impl Services {
         if used >= MAX_ATTEMPTS {
             return Err(refuse(CaptureRefusal::AttemptsExhausted));
         }
-        let engine = self
-            .engine
-            .clone()
-            .ok_or_else(|| ServiceError::Internal("no face engine is configured".into()))?;
+        let engine = &self.engine;
         let sealed = tx
             .facemap
             .as_deref()
@@ -583,33 +523,30 @@ impl Services {
         if self.live_attempts.lock().remove(&attempt.id).is_none() {
             return Err(refuse(CaptureRefusal::AttemptFinished));
         }
-        let verdict = live
+        let analysed = live
             .analysis
             .finish()
             .await
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
         self.check_facemap_still_valid(&tx).await?;
-        let outcome = attempt_outcome(verdict.evidence, attempt.number);
+        let decided = decide_attempt(analysed.findings.clone(), attempt.number, attempt.flash);
+        let outcome = decided.outcome;
         let label = format!("outcome=\"{}\"", outcome.as_str());
         self.metrics
             .increment("facegate_capture_attempts_total", &label);
         let now = self.clock.now();
-        let mut decision = verdict.decision.clone();
-        if let Some(object) = decision.as_object_mut() {
-            object.insert("attempt".into(), attempt.number.into());
-            object.insert("outcome".into(), outcome.as_str().into());
-            object.insert("flash".into(), attempt.flash.into());
-        }
         let images = if outcome.final_state().is_some() {
-            self.seal_images(&tx, &verdict)?
+            self.seal_images(&tx, &analysed)?
         } else {
             Vec::new()
         };
+        let decision = serde_json::to_string(&decided.record)
+            .map_err(|e| ServiceError::Internal(format!("recording the decision: {e}")))?;
         let finish = AttemptFinish {
             attempt: attempt.id,
             transaction: tx.reference,
             outcome,
-            decision: decision.to_string(),
+            decision,
             at: now,
             images,
         };
@@ -645,11 +582,7 @@ impl Services {
         Ok(FinishedAttempt {
             outcome,
             attempts_left: MAX_ATTEMPTS - attempt.number,
-            guidance: if outcome == AttemptOutcome::Retry {
-                verdict.guidance.clone()
-            } else {
-                Vec::new()
-            },
+            guidance: decided.guidance,
             redirect,
         })
     }
@@ -657,7 +590,7 @@ impl Services {
     fn seal_images(
         &self,
         tx: &AuthTransaction,
-        verdict: &crate::engine::AttemptVerdict,
+        analysed: &crate::engine::AttemptFindings,
     ) -> ServiceResult<Vec<SealedImage>> {
         let seal = |kind: ImageKind, n: u32, jpeg: &[u8]| {
             let slot = ImageSlot {
@@ -671,16 +604,18 @@ impl Services {
                 .map_err(|e| ServiceError::Internal(format!("sealing an image: {e}")))
         };
         let mut images = Vec::new();
-        if let Some(face) = &verdict.face_image {
+        if let Some(face) = &analysed.face_image {
             images.push(seal(ImageKind::Face, 1, face)?);
         }
-        for (i, jpeg) in verdict.liveness_images.iter().enumerate() {
+        for (i, jpeg) in analysed.liveness_images.iter().enumerate() {
             let n = u32::try_from(i + 1).unwrap_or(u32::MAX);
             images.push(seal(ImageKind::Liveness, n, jpeg)?);
         }
         Ok(images)
     }
+}
 
+impl Services {
     /// An image of one of the caller's transactions, decrypted (admin).
     pub async fn transaction_image(
         &self,

@@ -1,13 +1,15 @@
 //! The face engine as the capture service sees it: frames go in as they
-//! arrive, and at the end of an attempt a verdict comes out (liveness and 1:1
-//! match against the facemap's template). The implementation on the real
-//! models is `facegate::engine::VisionEngine` (the binary wires it in); the trait keeps the
-//! protocol and its storage independent of how faces are analysed.
+//! arrive, and at the end of an attempt its findings come out (liveness
+//! signals and the 1:1 similarity with the facemap's template). The engine
+//! measures; the decision is `facegate_domain::decide_attempt`. The
+//! implementation on the real models is `facegate_engine::VisionEngine` (the
+//! binary wires it in); the trait keeps the protocol and its storage
+//! independent of how faces are analysed.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use facegate_domain::{Challenge, Evidence};
+use facegate_domain::{Challenge, Findings};
 
 /// One uploaded frame, already checked against the protocol's rules.
 #[derive(Clone)]
@@ -27,15 +29,11 @@ pub struct AttemptContext {
     pub templates: Vec<Vec<f32>>,
 }
 
-/// The end of an attempt's analysis.
+/// The end of an attempt's analysis: what was found, and the images.
 #[derive(Debug, Clone)]
-pub struct AttemptVerdict {
-    pub evidence: Evidence,
-    /// What the user should change for a retry (stable codes, see
-    /// docs/capture-protocol.md §4); never scores.
-    pub guidance: Vec<&'static str>,
-    /// Scores, thresholds and reason codes, for the customer's retrieval only.
-    pub decision: serde_json::Value,
+pub struct AttemptFindings {
+    /// Liveness signals and the similarity, for the decision.
+    pub findings: Findings,
     /// The best face frame (JPEG as uploaded).
     pub face_image: Option<Arc<[u8]>>,
     /// A few frames of the liveness sequence (JPEG as uploaded).
@@ -67,6 +65,6 @@ pub trait AttemptAnalysis: Send + Sync {
     /// attempt cannot fill the engine's queue (a frame that finds no room in
     /// time is skipped and counted, not queued without bound).
     async fn push(&self, frame: FrameInput);
-    /// Waits for every pushed frame, then decides.
-    async fn finish(&self) -> Result<AttemptVerdict, EngineError>;
+    /// Waits for every pushed frame, then reports what it found.
+    async fn finish(&self) -> Result<AttemptFindings, EngineError>;
 }

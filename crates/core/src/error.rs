@@ -96,10 +96,23 @@ pub enum ServiceError {
     TransactionNotFound,
     #[error("{0}")]
     Capture(CaptureRefusal),
+    /// A uniqueness rule met a concurrent request: the request lost.
+    #[error("storage conflict: {0}")]
+    Conflict(String),
+    /// The database failed or is unreachable.
     #[error("storage failure: {0}")]
-    Store(#[from] StoreError),
+    Database(String),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(detail) => Self::Conflict(detail),
+            other => Self::Database(other.to_string()),
+        }
+    }
 }
 
 impl ServiceError {

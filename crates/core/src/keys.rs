@@ -41,6 +41,16 @@ impl SealedData {
 }
 
 impl Services {
+    /// The master keys this process has loaded.
+    pub fn loaded_keys(&self) -> Vec<KeyId> {
+        self.keyring.key_ids()
+    }
+
+    /// The key new secrets and facemaps are sealed under.
+    pub fn primary_key(&self) -> KeyId {
+        self.keyring.primary()
+    }
+
     /// What still needs key `id`.
     pub async fn key_usage(&self, id: KeyId) -> ServiceResult<KeyUsage> {
         Ok(self.store.key_usage(id.0, self.clock.now()).await?)

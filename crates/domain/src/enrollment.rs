@@ -118,6 +118,28 @@ pub enum Ineligible {
 }
 
 impl Enrollment {
+    /// An enrollment decided `APPROVED_VERIFIED` with a matching, valid
+    /// selfie, holding `facemap` (bound by `binding`), not deleted.
+    pub fn approved(
+        reference: EnrollmentRef,
+        account: AccountId,
+        binding: FacemapBinding,
+        facemap: Vec<u8>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            reference,
+            account,
+            verification_status: Some(VerificationStatus::ApprovedVerified),
+            similarity: Some(Similarity::Match),
+            validity: Some(true),
+            facemap: Some(binding),
+            server_facemap: Some(facemap),
+            created_at: now,
+            deleted_at: None,
+        }
+    }
+
     pub fn is_deleted(&self) -> bool {
         self.deleted_at.is_some()
     }

@@ -389,11 +389,27 @@ pub enum LocaleSet {
     Enrollment,
 }
 
-const AUTH_LOCALES: [&str; 32] = [
-    "bg", "cs", "da", "de", "el", "en", "en-GB", "es", "es-MX", "et", "fi", "fr", "hu", "hy", "it",
-    "ja", "ka", "ko", "lt", "nl", "no", "pl", "pt", "pt-BR", "ro", "ru", "sk", "sv", "tr", "vi",
-    "zh-CN", "zh-HK",
-];
+/// The one list of the 32 authentication locales (SPEC §0), in canonical
+/// spelling: calls `$then!` with them, so that other crates build their
+/// tables (the web client's translations) from this list instead of a copy.
+#[macro_export]
+macro_rules! with_authentication_locales {
+    ($then:ident) => {
+        $then!(
+            "bg", "cs", "da", "de", "el", "en", "en-GB", "es", "es-MX", "et", "fi", "fr", "hu",
+            "hy", "it", "ja", "ka", "ko", "lt", "nl", "no", "pl", "pt", "pt-BR", "ro", "ru", "sk",
+            "sv", "tr", "vi", "zh-CN", "zh-HK"
+        )
+    };
+}
+
+macro_rules! str_array {
+    ($($locale:literal),*) => {
+        [$($locale),*]
+    };
+}
+
+const AUTH_LOCALES: [&str; 32] = with_authentication_locales!(str_array);
 const ENROLLMENT_EXTRA_LOCALES: [&str; 7] = ["ar", "he", "hr", "id", "km", "ms", "th"];
 
 /// A supported locale in its canonical spelling (`en-GB`).

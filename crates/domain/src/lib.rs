@@ -5,6 +5,7 @@
 pub mod account;
 pub mod capture;
 pub mod clock;
+pub mod decision;
 pub mod enrollment;
 pub mod ids;
 pub mod input;
@@ -18,6 +19,10 @@ pub use capture::{
     Direction, Evidence, Flash, FrameCursor, FrameRefusal, Step, Window, MAX_ATTEMPTS,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use decision::{
+    decide_attempt, AttemptDecision, Decision, Findings, FrameCounts, Guidance, LivenessRecord,
+    LivenessVerdict, SignalRecord, SimilarityRecord,
+};
 pub use enrollment::{Enrollment, FacemapBinding, Ineligible, Similarity, VerificationStatus};
 pub use ids::{AccountId, CredentialId, EnrollmentRef, ParseReferenceError, TransactionRef};
 pub use input::{

@@ -11,7 +11,7 @@ use anyhow::{bail, Context};
 use facegate_api::HttpOptions;
 use facegate_callbacks::{AddressPolicy, Deliverer, DelivererConfig, NameLookup, SystemLookup};
 use facegate_core::delivery::{run_expiry, DeliverySettings, DeliveryWorker};
-use facegate_core::{Services, Settings};
+use facegate_core::{CaptureService, Services, Settings};
 use facegate_domain::{Clock, SystemClock, UrlPolicy};
 use facegate_facemap::Keyring;
 use facegate_storage::{SqliteStore, Store};
@@ -154,6 +154,16 @@ pub async fn services(
     public_base_url: String,
 ) -> anyhow::Result<Arc<Services>> {
     let store = open_store(config).await?;
+    services_on(config, store, clock, public_base_url)
+}
+
+/// The services over a store already open.
+fn services_on(
+    config: &Config,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    public_base_url: String,
+) -> anyhow::Result<Arc<Services>> {
     let keyring = load_keyring(config)?;
     let settings = Settings {
         public_base_url,
@@ -198,6 +208,11 @@ pub struct Running {
     /// The metrics listener's address, when `metrics.listen` is set.
     pub metrics_addr: Option<SocketAddr>,
     pub services: Arc<Services>,
+    /// The capture protocol, with the server's face engine.
+    pub capture: Arc<CaptureService>,
+    /// The database the services use: for test fixtures that set up states
+    /// no use case produces. Everything else goes through the services.
+    pub store: Arc<dyn Store>,
     shutdown: watch::Sender<bool>,
     server: Option<JoinHandle<()>>,
     tasks: Vec<JoinHandle<()>>,
@@ -265,17 +280,14 @@ pub async fn start(
         .as_ref()
         .map(TcpListener::local_addr)
         .transpose()?;
-    let services = services(config, hooks.clock, config.base_url(addr)).await?;
-    let services =
-        Arc::new(
-            Arc::into_inner(services)
-                .ok_or_else(|| anyhow::anyhow!("the services are already shared"))?
-                .with_engine(hooks.engine.unwrap_or_else(
-                    || -> Arc<dyn facegate_core::FaceEngine> {
-                        crate::engine::VisionEngine::shared(config.engine_settings())
-                    },
-                )),
-        );
+    let store = open_store(config).await?;
+    let services = services_on(config, store.clone(), hooks.clock, config.base_url(addr))?;
+    let engine = hooks
+        .engine
+        .unwrap_or_else(|| -> Arc<dyn facegate_core::FaceEngine> {
+            facegate_engine::VisionEngine::shared(config.engine_settings())
+        });
+    let capture = Arc::new(CaptureService::new(services.clone(), engine));
     let deliverer = Deliverer::new(DelivererConfig {
         timeout: Duration::from_secs(config.callbacks.timeout_secs),
         policy: AddressPolicy {
@@ -316,7 +328,7 @@ pub async fn start(
         )));
     }
     let router = facegate_api::router_with(
-        services.clone(),
+        capture.clone(),
         &HttpOptions {
             public_metrics: config.public_metrics(),
             hsts: tls.is_some(),
@@ -329,6 +341,8 @@ pub async fn start(
         addr,
         metrics_addr,
         services,
+        capture,
+        store,
         shutdown,
         server: Some(server),
         tasks,

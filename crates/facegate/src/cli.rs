@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Parser, Subcommand};
 use facegate_core::accounts::AccountChanges;
-use facegate_core::{ServiceError, Services};
+use facegate_core::{DemoEnrollment, ServiceError, Services};
 use facegate_domain::{Account, AccountId, EnrollmentRef, Role, SystemClock};
 use facegate_facemap::KeyId;
 use serde_json::json;
@@ -495,9 +495,9 @@ async fn credentials(config: &Config, cmd: CredentialsCommand) -> anyhow::Result
         }
         CredentialsCommand::List { account, json } => {
             let list = services
-                .store
                 .list_credentials(parse_account(&account)?)
-                .await?;
+                .await
+                .map_err(friendly)?;
             let rows: Vec<_> = list
                 .iter()
                 .map(|c| json!({ "token": c.token, "role": c.role.as_str(), "revoked": c.revoked_at.is_some() }))
@@ -549,7 +549,7 @@ async fn keys(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
                 report.webhook_secrets,
                 report.transaction_facemaps,
                 report.images,
-                services.keyring.primary(),
+                services.primary_key(),
                 report.skipped
             );
             Ok(())
@@ -645,7 +645,7 @@ struct Demo {
 /// The template of the face in `path`, with the shipped embedder.
 fn face_template(path: &std::path::Path) -> anyhow::Result<(String, Vec<f32>)> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    crate::engine::enrollment_template(&bytes)
+    facegate_engine::enrollment_template(&bytes)
         .with_context(|| format!("making a template of {}", path.display()))
 }
 
@@ -679,26 +679,10 @@ async fn demo_enrollment(config: &Config, account: &str, demo: &Demo) -> anyhow:
     if !config.supported_models.contains(&model) {
         bail!("the face engine's model {model} is not in supported_models");
     }
-    let reference = EnrollmentRef::new_random();
-    let (facemap, binding) = services
-        .issue_facemap(&account, reference, None, &model, vec![template])
+    let DemoEnrollment { reference, facemap } = services
+        .record_demo_enrollment(&account, &model, vec![template], keep)
+        .await
         .map_err(friendly)?;
-    let now = chrono::Utc::now();
-    let enrollment = facegate_domain::Enrollment {
-        reference,
-        account: account.id,
-        verification_status: Some(facegate_domain::VerificationStatus::ApprovedVerified),
-        similarity: Some(facegate_domain::Similarity::Match),
-        validity: Some(true),
-        facemap: Some(binding),
-        server_facemap: Some(facemap.clone()),
-        created_at: now,
-        deleted_at: None,
-    };
-    services.store.insert_enrollment(&enrollment).await?;
-    if !keep {
-        services.store.delete_enrollment(reference, now).await?;
-    }
     std::fs::write(facemap_out, &facemap)
         .with_context(|| format!("writing {}", facemap_out.display()))?;
     if json {

@@ -570,9 +570,9 @@ impl Config {
     }
 
     /// The face engine's settings.
-    pub fn engine_settings(&self) -> crate::engine::EngineSettings {
-        let defaults = crate::engine::EngineSettings::default();
-        crate::engine::EngineSettings {
+    pub fn engine_settings(&self) -> facegate_engine::EngineSettings {
+        let defaults = facegate_engine::EngineSettings::default();
+        facegate_engine::EngineSettings {
             workers: if self.capture.workers == 0 {
                 defaults.workers
             } else {

@@ -5,6 +5,5 @@
 pub mod app;
 pub mod cli;
 pub mod config;
-pub mod engine;
 pub mod eval;
 pub mod serve;

@@ -232,7 +232,11 @@ async fn a_callback_whose_signing_key_is_missing_is_counted_and_retried_not_give
     // The account's webhook secret derives from a key this server lacks.
     let mut account = c.account.clone();
     account.webhook_key_id = 99;
-    app.services.store.update_account(&account).await.unwrap();
+    app.fixture_store()
+        .await
+        .update_account(&account)
+        .await
+        .unwrap();
     let reference = expire_via_new_initiate(&app, &c, &receiver.url).await;
     eventually("the unsigned attempt is recorded", || async {
         !attempts(&app, &c, &reference).await.is_empty()
@@ -250,7 +254,11 @@ async fn a_callback_whose_signing_key_is_missing_is_counted_and_retried_not_give
     );
     // Once the operator restores the key, the normal backoff delivers it.
     account.webhook_key_id = 1;
-    app.services.store.update_account(&account).await.unwrap();
+    app.fixture_store()
+        .await
+        .update_account(&account)
+        .await
+        .unwrap();
     app.advance(Duration::seconds(61));
     eventually("the retry is delivered", || async {
         app.callbacks(&c.admin, &reference).await["callbacks"][0]["status"] == "DELIVERED"

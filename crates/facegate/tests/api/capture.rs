@@ -553,7 +553,7 @@ async fn a_deleted_transaction_ends_its_capture() {
 async fn a_capture_works_with_the_servers_copy_of_the_facemap() {
     let app = spawn_app().await;
     let acme = app.customer("Acme", true).await;
-    let (enrollment, _) = app.enrollment_with(&acme.account, false, |_| {}).await;
+    let (enrollment, _) = app.kept_enrollment(&acme.account).await;
     let response = app
         .request(
             Method::POST,

@@ -134,8 +134,8 @@ async fn delivered_callbacks_keep_no_body_and_go_after_their_retention() {
         .await
         .unwrap());
     let stored = || async {
-        app.services
-            .store
+        app.fixture_store()
+            .await
             .callbacks_for_transaction(c.account.id, reference.parse().unwrap())
             .await
             .unwrap()

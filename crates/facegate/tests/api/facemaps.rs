@@ -171,8 +171,8 @@ async fn a_facemap_of_an_unsupported_model_is_refused() {
         )
         .unwrap();
     let stored = app
-        .services
-        .store
+        .fixture_store()
+        .await
         .enrollment(enrollment)
         .await
         .unwrap()

@@ -188,12 +188,12 @@ fn busy_frame() -> Vec<u8> {
     out.into_inner()
 }
 
-fn engine(max_queued_frames: usize) -> facegate::engine::VisionEngine {
+fn engine(max_queued_frames: usize) -> facegate_engine::VisionEngine {
     use facegate_core::FaceEngine as _;
-    let engine = facegate::engine::VisionEngine::new(facegate::engine::EngineSettings {
+    let engine = facegate_engine::VisionEngine::new(facegate_engine::EngineSettings {
         workers: 1,
         max_queued_frames,
-        ..facegate::engine::EngineSettings::default()
+        ..facegate_engine::EngineSettings::default()
     });
     engine.ready().unwrap();
     engine
@@ -229,8 +229,8 @@ async fn an_attempt_queues_a_bounded_number_of_frames() {
         engine.frames_analysed() >= 1,
         "the third frame was queued before any was analysed"
     );
-    let verdict = analysis.finish().await.unwrap();
-    assert_eq!(verdict.decision["frames"]["received"], 3);
+    let analysed = analysis.finish().await.unwrap();
+    assert_eq!(analysed.findings.frames.received, 3);
 }
 
 #[tokio::test]

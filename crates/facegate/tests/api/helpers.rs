@@ -12,10 +12,9 @@ use facegate::app::{self, Hooks, Running};
 use facegate::config::Config;
 use facegate_callbacks::StaticLookup;
 use facegate_core::accounts::AccountChanges;
-use facegate_core::Services;
-use facegate_domain::{
-    Account, Enrollment, EnrollmentRef, ManualClock, Role, Similarity, VerificationStatus,
-};
+use facegate_core::{CaptureService, Services};
+use facegate_domain::{Account, Enrollment, EnrollmentRef, ManualClock, Role};
+use facegate_storage::Store;
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -54,6 +53,8 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub services: Arc<Services>,
+    /// The capture protocol of the running server (its face engine).
+    pub capture: Arc<CaptureService>,
     pub clock: ManualClock,
     pub config: Config,
     running: Option<Running>,
@@ -114,6 +115,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
             .build()
             .unwrap(),
         services: running.services.clone(),
+        capture: running.capture.clone(),
         clock,
         config,
         running: Some(running),
@@ -182,7 +184,15 @@ impl TestApp {
         .await;
         self.base = format!("http://{}", running.addr);
         self.services = running.services.clone();
+        self.capture = running.capture.clone();
         self.running = Some(running);
+    }
+
+    /// The server's database: for fixtures that set up
+    /// states no use case produces (ineligible enrollments, a missing key).
+    /// Everything else goes through the services or the HTTP API.
+    pub async fn fixture_store(&self) -> Arc<dyn Store> {
+        self.running.as_ref().unwrap().store.clone()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -248,9 +258,9 @@ impl TestApp {
         }
     }
 
-    /// An approved enrollment with a facemap, stored through the domain and
-    /// storage layers (there is no public backdoor). `deleted` makes it the
-    /// tombstone that facemap authentication requires.
+    /// An approved enrollment with a facemap, changed by `decide` and
+    /// written by the fixture store: for decisions no use case records yet.
+    /// `deleted` makes it the tombstone that facemap authentication requires.
     pub async fn enrollment_with(
         &self,
         account: &Account,
@@ -263,26 +273,18 @@ impl TestApp {
             .services
             .issue_facemap(account, reference, None, MODEL, vec![template])
             .unwrap();
-        let mut enrollment = Enrollment {
+        let mut enrollment = Enrollment::approved(
             reference,
-            account: account.id,
-            verification_status: Some(VerificationStatus::ApprovedVerified),
-            similarity: Some(Similarity::Match),
-            validity: Some(true),
-            facemap: Some(binding),
-            server_facemap: Some(facemap.clone()),
-            created_at: self.clock.now_utc(),
-            deleted_at: None,
-        };
+            account.id,
+            binding,
+            facemap.clone(),
+            self.clock.now_utc(),
+        );
         decide(&mut enrollment);
-        self.services
-            .store
-            .insert_enrollment(&enrollment)
-            .await
-            .unwrap();
+        let store = self.fixture_store().await;
+        store.insert_enrollment(&enrollment).await.unwrap();
         if deleted {
-            self.services
-                .store
+            store
                 .delete_enrollment(reference, self.clock.now_utc())
                 .await
                 .unwrap();
@@ -290,9 +292,26 @@ impl TestApp {
         (reference, facemap)
     }
 
+    /// An approved enrollment and its facemap; deleted (the tombstone that
+    /// facemap authentication requires) unless `keep`.
+    async fn demo_enrollment(&self, account: &Account, keep: bool) -> (EnrollmentRef, Vec<u8>) {
+        let template: Vec<f32> = (0..512).map(|i| ((i as f32) * 0.37).sin()).collect();
+        let demo = self
+            .services
+            .record_demo_enrollment(account, MODEL, vec![template], keep)
+            .await
+            .unwrap();
+        (demo.reference, demo.facemap)
+    }
+
+    /// An approved enrollment the server keeps (not deleted), and its facemap.
+    pub async fn kept_enrollment(&self, account: &Account) -> (EnrollmentRef, Vec<u8>) {
+        self.demo_enrollment(account, true).await
+    }
+
     /// An eligible (approved, deleted) enrollment and its facemap.
     pub async fn enrollment(&self, account: &Account) -> (EnrollmentRef, Vec<u8>) {
-        self.enrollment_with(account, true, |_| {}).await
+        self.demo_enrollment(account, false).await
     }
 
     /// `POST` a multipart initiate to `path` with the given metadata JSON text.

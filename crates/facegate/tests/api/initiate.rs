@@ -90,8 +90,8 @@ async fn the_authorization_token_is_stored_only_as_its_hash() {
     assert!(token.len() >= 43, "the token carries at least 256 bits");
     let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
     let tx = app
-        .services
-        .store
+        .fixture_store()
+        .await
         .transaction_by_token_hash(&hash)
         .await
         .unwrap()
@@ -164,8 +164,8 @@ async fn of_twenty_concurrent_initiates_exactly_one_survives() {
     let mut open = Vec::new();
     for reference in &references {
         let tx = app
-            .services
-            .store
+            .fixture_store()
+            .await
             .transaction(reference.parse::<TransactionRef>().unwrap())
             .await
             .unwrap()

@@ -81,30 +81,13 @@ pub fn neutral_challenge() -> Challenge {
 
 /// An approved, deleted enrollment whose facemap holds the template of `face`.
 pub async fn enrollment_of(app: &TestApp, customer: &Customer, face: &[u8]) -> (String, Vec<u8>) {
-    let (model, template) = facegate::engine::enrollment_template(face).unwrap();
-    let reference = facegate_domain::EnrollmentRef::new_random();
-    let (facemap, binding) = app
+    let (model, template) = facegate_engine::enrollment_template(face).unwrap();
+    let demo = app
         .services
-        .issue_facemap(&customer.account, reference, None, &model, vec![template])
-        .unwrap();
-    let now = facegate_domain::Clock::now(&app.clock);
-    let enrollment = facegate_domain::Enrollment {
-        reference,
-        account: customer.account.id,
-        verification_status: Some(facegate_domain::VerificationStatus::ApprovedVerified),
-        similarity: Some(facegate_domain::Similarity::Match),
-        validity: Some(true),
-        facemap: Some(binding),
-        server_facemap: None,
-        created_at: now,
-        deleted_at: Some(now),
-    };
-    app.services
-        .store
-        .insert_enrollment(&enrollment)
+        .record_demo_enrollment(&customer.account, &model, vec![template], false)
         .await
         .unwrap();
-    (reference.to_string(), facemap)
+    (demo.reference.to_string(), demo.facemap)
 }
 
 /// Uploads the recording's frames from `from_ms` on at ~15 fps for the
@@ -243,8 +226,8 @@ async fn check_images_and_callback(
     )
     .await;
     assert_eq!(
-        app.services
-            .store
+        app.fixture_store()
+            .await
             .image(
                 reference.parse().unwrap(),
                 facegate_storage::ImageKind::Face,

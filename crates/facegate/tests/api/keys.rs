@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use facegate_core::engine::{
-    AttemptAnalysis, AttemptContext, AttemptVerdict, EngineError, FaceEngine, FrameInput,
+    AttemptAnalysis, AttemptContext, AttemptFindings, EngineError, FaceEngine, FrameInput,
 };
 use facegate_domain::{AttemptOutcome, AttemptState, CaptureAttempt, Challenge, TransactionRef};
 use facegate_facemap::{ImageSlot, KeyId, Keyring};
@@ -64,7 +64,7 @@ struct NoAnalysis;
 #[async_trait]
 impl AttemptAnalysis for NoAnalysis {
     async fn push(&self, _frame: FrameInput) {}
-    async fn finish(&self) -> Result<AttemptVerdict, EngineError> {
+    async fn finish(&self) -> Result<AttemptFindings, EngineError> {
         Err(EngineError("not analysed in this test".into()))
     }
 }
@@ -94,13 +94,8 @@ impl CallbackRenderer for NoCallback {
 /// decision needs a real face); answers the image bytes.
 async fn store_face_image(app: &TestApp, reference: &str) -> Vec<u8> {
     let transaction: TransactionRef = reference.parse().unwrap();
-    let tx = app
-        .services
-        .store
-        .transaction(transaction)
-        .await
-        .unwrap()
-        .unwrap();
+    let store = app.fixture_store().await;
+    let tx = store.transaction(transaction).await.unwrap().unwrap();
     let now = facegate_domain::Clock::now(&app.clock);
     let attempt = CaptureAttempt {
         id: uuid::Uuid::new_v4(),
@@ -114,7 +109,7 @@ async fn store_face_image(app: &TestApp, reference: &str) -> Vec<u8> {
         outcome: None,
         finished_at: None,
     };
-    app.services.store.insert_attempt(&attempt).await.unwrap();
+    store.insert_attempt(&attempt).await.unwrap();
     let image = b"\xff\xd8 a face \xff\xd9".to_vec();
     let slot = ImageSlot {
         account: tx.account.as_uuid(),
@@ -122,7 +117,8 @@ async fn store_face_image(app: &TestApp, reference: &str) -> Vec<u8> {
         kind: ImageKind::Face.as_str(),
         n: 1,
     };
-    let sealed = facegate_facemap::seal_image(&app.services.keyring, &slot, &image).unwrap();
+    let keyring = facegate::app::load_keyring(&app.config).unwrap();
+    let sealed = facegate_facemap::seal_image(&keyring, &slot, &image).unwrap();
     let finish = AttemptFinish {
         attempt: attempt.id,
         transaction,
@@ -135,8 +131,7 @@ async fn store_face_image(app: &TestApp, reference: &str) -> Vec<u8> {
             sealed,
         }],
     };
-    app.services
-        .store
+    store
         .finish_attempt(&finish, &NoCallback)
         .await
         .unwrap()
@@ -211,7 +206,7 @@ async fn retire_refuses_while_a_key_is_in_use_and_after_a_rewrap_everything_stil
     let (ok, out, err) = keys(&dir, &["retire", "1", "--abandon-issued-facemaps"]);
     assert!(ok && out.contains("key 1 retired"), "{err}");
     app.restart().await;
-    assert_eq!(app.services.keyring.key_ids(), vec![KeyId(2)]);
+    assert_eq!(app.services.loaded_keys(), vec![KeyId(2)]);
 
     // The open transaction still captures, the image still opens...
     let capture = Capture::open(&app, &token).await;

@@ -8,8 +8,8 @@ use super::helpers::*;
 
 async fn stored_state(app: &TestApp, reference: &str) -> (TransactionState, bool) {
     let tx = app
-        .services
-        .store
+        .fixture_store()
+        .await
         .transaction(reference.parse::<TransactionRef>().unwrap())
         .await
         .unwrap()
@@ -148,8 +148,8 @@ async fn delete_erases_the_transaction_and_hides_it() {
     let (status, _) = app.delete(&c.admin, &reference).await;
     assert_eq!(status, 404);
     assert!(app
-        .services
-        .store
+        .fixture_store()
+        .await
         .transaction(reference.parse().unwrap())
         .await
         .unwrap()

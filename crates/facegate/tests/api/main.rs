@@ -17,6 +17,7 @@ mod helpers;
 mod initiate;
 mod journey;
 mod keys;
+mod layering;
 mod lifecycle;
 mod limits;
 mod lockout;

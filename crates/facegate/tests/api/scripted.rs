@@ -5,10 +5,11 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use facegate_core::engine::{
-    AttemptAnalysis, AttemptContext, AttemptVerdict, EngineError, FrameInput,
+    AttemptAnalysis, AttemptContext, AttemptFindings, EngineError, FrameInput,
 };
-use facegate_domain::Evidence;
-use serde_json::json;
+use facegate_domain::{
+    Evidence, Findings, FrameCounts, LivenessRecord, LivenessVerdict, SimilarityRecord,
+};
 
 use crate::capture::{authorization_token, Capture};
 use crate::helpers::{json as body_json, Credential, TestApp};
@@ -42,14 +43,32 @@ impl facegate_core::FaceEngine for ScriptedEngine {
 #[async_trait]
 impl AttemptAnalysis for ScriptedEngine {
     async fn push(&self, _: FrameInput) {}
-    async fn finish(&self) -> Result<AttemptVerdict, EngineError> {
-        Ok(AttemptVerdict {
-            evidence: *self.0.lock().unwrap(),
-            guidance: Vec::new(),
-            decision: json!({}),
+    async fn finish(&self) -> Result<AttemptFindings, EngineError> {
+        Ok(AttemptFindings {
+            findings: findings_showing(*self.0.lock().unwrap()),
             face_image: None,
             liveness_images: Vec::new(),
         })
+    }
+}
+
+/// Findings that the domain's decision reads as `evidence`.
+fn findings_showing(evidence: Evidence) -> Findings {
+    let (verdict, score) = match evidence {
+        Evidence::LiveMatch => (LivenessVerdict::Pass, Some(0.9)),
+        Evidence::LiveNoMatch => (LivenessVerdict::Pass, Some(0.1)),
+        Evidence::Attack => (LivenessVerdict::Fail, None),
+        Evidence::Unusable => (LivenessVerdict::Retry, None),
+    };
+    Findings {
+        frames: FrameCounts::default(),
+        liveness: LivenessRecord {
+            reasons: Vec::new(),
+            score: 1.0,
+            signals: Vec::new(),
+            verdict,
+        },
+        similarity: score.map(|s| SimilarityRecord::new("scripted", s, 0.5, 1e-4, 1e-4)),
     }
 }
 

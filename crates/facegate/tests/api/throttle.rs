@@ -125,7 +125,7 @@ async fn wrong_guesses_from_one_address_never_lock_out_the_correct_secret_from_a
         facegate::app::Hooks {
             clock: std::sync::Arc::new(app.clock.clone()),
             lookup: std::sync::Arc::new(facegate_callbacks::StaticLookup::new()),
-            engine: app.services.engine.clone(),
+            engine: Some(app.capture.engine().clone()),
         },
     )
     .await
@@ -247,8 +247,8 @@ async fn a_failed_authentication_is_logged_with_the_client_address_and_the_crede
         assert_eq!(status, 401);
     }
     let credential = app
-        .services
-        .store
+        .fixture_store()
+        .await
         .credential_by_token(&c.admin.token)
         .await
         .unwrap()

@@ -211,8 +211,8 @@ fn basic(cred: &Credential) -> String {
 async fn assert_no_transaction(app: &TestApp, case: &str) {
     let far_future = Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0).unwrap();
     let left = app
-        .services
-        .store
+        .fixture_store()
+        .await
         .overdue_transactions(far_future, 100)
         .await
         .unwrap();
@@ -497,7 +497,7 @@ async fn a_revoked_credential_is_unauthenticated_at_once() {
 async fn initiate_with_an_admin_credential_is_forbidden_role() {
     let app = spawn_app().await;
     let c = app.customer("Acme", true).await;
-    let (live, _) = app.enrollment_with(&c.account, false, |_| {}).await;
+    let (live, _) = app.kept_enrollment(&c.account).await;
     let (deleted, facemap) = app.enrollment(&c.account).await;
     initiate(&app, &c.admin, &metadata(deleted), &facemap)
         .await
@@ -563,7 +563,7 @@ async fn initiate_for_an_account_without_the_feature_is_feature_not_enabled() {
     let app = spawn_app().await;
     let c = app.customer("No facemaps", false).await;
     let (deleted, facemap) = app.enrollment(&c.account).await;
-    let (live, _) = app.enrollment_with(&c.account, false, |_| {}).await;
+    let (live, _) = app.kept_enrollment(&c.account).await;
     initiate(&app, &c.api, &metadata(deleted), &facemap)
         .await
         .expect("facemap initiate", 403, "FEATURE_NOT_ENABLED");
@@ -1283,7 +1283,7 @@ async fn initiate_rejects_a_facemap_part_over_64_kib() {
 async fn web_initiate_rejects_a_json_body_over_16_kib() {
     let app = spawn_app().await;
     let c = app.customer("Acme", true).await;
-    let (live, _) = app.enrollment_with(&c.account, false, |_| {}).await;
+    let (live, _) = app.kept_enrollment(&c.account).await;
     let body =
         json!({ "enrollmentTransactionReference": live.to_string(), "pad": "x".repeat(16 * 1024) });
     problem(web_initiate(&app, &c.api, &body).await)
@@ -1319,7 +1319,7 @@ async fn initiate_for_another_accounts_enrollment_is_enrollment_not_found() {
     let mine = app.customer("Mine", true).await;
     let theirs = app.customer("Theirs", true).await;
     let (deleted, facemap) = app.enrollment(&theirs.account).await;
-    let (live, _) = app.enrollment_with(&theirs.account, false, |_| {}).await;
+    let (live, _) = app.kept_enrollment(&theirs.account).await;
     let foreign = initiate(&app, &mine.api, &metadata(deleted), &facemap).await;
     foreign.expect("facemap initiate", 404, "ENROLLMENT_NOT_FOUND");
     let unknown = initiate(
@@ -1345,7 +1345,7 @@ async fn initiate_for_another_accounts_enrollment_is_enrollment_not_found() {
 async fn initiate_for_an_enrollment_that_is_not_deleted_is_enrollment_not_deleted() {
     let app = spawn_app().await;
     let c = app.customer("Acme", true).await;
-    let (live, facemap) = app.enrollment_with(&c.account, false, |_| {}).await;
+    let (live, facemap) = app.kept_enrollment(&c.account).await;
     initiate(&app, &c.api, &metadata(live), &facemap)
         .await
         .expect("live enrollment", 409, "ENROLLMENT_NOT_DELETED");
@@ -1478,7 +1478,7 @@ async fn web_initiate_for_a_live_enrollment_answers_timestamp_redirect_url_and_t
 ) {
     let app = spawn_app().await;
     let c = app.customer("Acme", true).await;
-    let (live, _) = app.enrollment_with(&c.account, false, |_| {}).await;
+    let (live, _) = app.kept_enrollment(&c.account).await;
     let mut m = metadata(live);
     m["locale"] = json!("fr");
     let (status, body) = json(web_initiate(&app, &c.api, &m).await).await;
@@ -1516,7 +1516,7 @@ async fn refused_requests_leave_no_transaction_behind() {
     let app = spawn_app().await;
     let c = app.customer("Acme", true).await;
     let (deleted, facemap) = app.enrollment(&c.account).await;
-    let (live, _) = app.enrollment_with(&c.account, false, |_| {}).await;
+    let (live, _) = app.kept_enrollment(&c.account).await;
     let (denied, denied_facemap) = app
         .enrollment_with(&c.account, true, |e| {
             e.verification_status = Some(VerificationStatus::DeniedFraud)
@@ -1569,8 +1569,8 @@ async fn refused_requests_leave_no_transaction_behind() {
     app.initiate_ok(&c.api, &metadata(deleted), &facemap).await;
     let far_future = Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0).unwrap();
     assert_eq!(
-        app.services
-            .store
+        app.fixture_store()
+            .await
             .overdue_transactions(far_future, 100)
             .await
             .unwrap()

@@ -1,9 +1,11 @@
-//! The face engine of the capture service on the real models: frames are
-//! decoded and analysed (BlazeFace, FaceMesh, and on sampled frames the
-//! passive model and the embedding) on a bounded pool of worker threads as
-//! they arrive; `finish` runs the liveness decision on the analysed frames
-//! and compares the best frame with the facemap's template at the shipped
-//! operating point.
+//! The face engine of the capture service on the real models (the
+//! implementation of `facegate_core::FaceEngine`): frames are decoded and
+//! analysed (BlazeFace, FaceMesh, and on sampled frames the passive model
+//! and the embedding) on a bounded pool of worker threads as they arrive;
+//! `finish` runs the liveness signals on the analysed frames and compares
+//! the best frame with the facemap's template at the calibrated operating
+//! point. It reports findings; the outcome and the user's guidance are
+//! decided by `facegate_domain::decide_attempt`.
 //!
 //! Model sessions load on the first attempt (not at start-up) and are shared
 //! by every server of the process.
@@ -14,9 +16,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use facegate_core::engine::{
-    AttemptAnalysis, AttemptContext, AttemptVerdict, EngineError, FaceEngine, FrameInput,
+    AttemptAnalysis, AttemptContext, AttemptFindings, EngineError, FaceEngine, FrameInput,
 };
-use facegate_domain::{Challenge, Direction, Evidence};
+use facegate_domain::{
+    Challenge, Direction, Findings, FrameCounts, LivenessRecord, LivenessVerdict, SignalRecord,
+    SimilarityRecord,
+};
 use facegate_vision::compare::Calibration;
 use facegate_vision::decode::DecodeLimits;
 use facegate_vision::embed::similarity_fn;
@@ -27,7 +32,6 @@ use facegate_vision::liveness::{
 use facegate_vision::models::ModelStore;
 use facegate_vision::pipeline::EmbedderKind;
 use facegate_vision::runtime::{for_kind, RuntimeKind};
-use serde_json::json;
 use tokio::sync::{Notify, Semaphore};
 
 /// How long `finish` waits for frames still being analysed.
@@ -373,7 +377,7 @@ impl AttemptAnalysis for VisionAttempt {
         });
     }
 
-    async fn finish(&self) -> Result<AttemptVerdict, EngineError> {
+    async fn finish(&self) -> Result<AttemptFindings, EngineError> {
         let loaded = self.loaded.clone()?;
         let waited = tokio::time::timeout(FINISH_WAIT, async {
             loop {
@@ -414,26 +418,27 @@ impl AttemptAnalysis for VisionAttempt {
             let (features, jpegs): (Vec<FrameFeatures>, Vec<Option<Arc<[u8]>>>) =
                 analysed.into_iter().map(|(_, f, j)| (f, j)).unzip();
             let decision = decide(&spec, &features, &config);
-            let mut verdict = verdict(
-                &decision,
-                &features,
-                &loaded.calibration,
-                &context_model,
-                &templates,
-                target_fmr,
-            );
-            if let Some(object) = verdict.decision.as_object_mut() {
-                object.insert(
-                    "frames".into(),
-                    json!({ "received": received, "undecodable": failed, "skipped": skipped }),
-                );
+            let frames = FrameCounts {
+                received,
+                undecodable: failed,
+                skipped,
+            };
+            AttemptFindings {
+                findings: findings(
+                    &decision,
+                    frames,
+                    &features,
+                    &loaded.calibration,
+                    &context_model,
+                    &templates,
+                    target_fmr,
+                ),
+                face_image: decision.best_frame.and_then(|i| jpegs.get(i)?.clone()),
+                liveness_images: liveness_frames(&spec, &features, &jpegs)
+                    .into_iter()
+                    .filter_map(|i| jpegs.get(i)?.clone())
+                    .collect(),
             }
-            verdict.face_image = decision.best_frame.and_then(|i| jpegs.get(i)?.clone());
-            verdict.liveness_images = liveness_frames(&spec, &features, &jpegs)
-                .into_iter()
-                .filter_map(|i| jpegs.get(i)?.clone())
-                .collect();
-            verdict
         })
         .await
         .map_err(|e| EngineError(e.to_string()))
@@ -480,44 +485,52 @@ fn liveness_frames(
     out
 }
 
-/// Stable guidance codes for the user (docs/capture-protocol.md §4) from
-/// the liveness reasons; never scores.
-fn guidance(decision: &LivenessDecision) -> Vec<&'static str> {
-    use liveness::reasons as r;
-    let mut out: Vec<&'static str> = Vec::new();
-    for reason in decision.reasons() {
-        let code = match reason {
-            r::TURN_NOT_DONE | r::TURN_WRONG_DIRECTION => "TURN_FURTHER",
-            r::FOLLOW_TIMING | r::NEUTRAL_NOT_SEEN => "FOLLOW_TIMING",
-            r::CAMERA_TOO_SLOW => "CAMERA_TOO_SLOW",
-            r::FACE_LOST => "KEEP_FACE_IN_OVAL",
-            r::MULTIPLE_FACES => "ONE_FACE_ONLY",
-            // Closer to the screen, its light reaches the face.
-            r::FLASH_NOT_FOLLOWED | r::FLASH_NOT_OBSERVED | r::MOVE_CLOSER => "MOVE_CLOSER",
-            r::FACE_NOT_FOUND => "FACE_NOT_FOUND",
-            r::MORE_LIGHT => "MORE_LIGHT",
-            _ => continue,
-        };
-        if !out.contains(&code) {
-            out.push(code);
-        }
+fn liveness_verdict(verdict: Verdict) -> LivenessVerdict {
+    match verdict {
+        Verdict::Pass => LivenessVerdict::Pass,
+        Verdict::Fail => LivenessVerdict::Fail,
+        Verdict::Retry => LivenessVerdict::Retry,
+        Verdict::NotApplicable => LivenessVerdict::NotApplicable,
     }
-    out
 }
 
-/// The attempt's verdict from the liveness decision and, when live, the
-/// comparison of the best frame with the facemap's template.
-fn verdict(
+/// The liveness decision as the domain records it.
+fn liveness_record(decision: &LivenessDecision) -> LivenessRecord {
+    let codes = |reasons: &[&'static str]| reasons.iter().map(|r| (*r).to_owned()).collect();
+    LivenessRecord {
+        reasons: codes(&decision.reasons()),
+        score: decision.score,
+        signals: decision
+            .signals
+            .iter()
+            .map(|s| SignalRecord {
+                name: s.name.to_owned(),
+                reasons: codes(&s.reasons),
+                score: s.score,
+                threshold: s.threshold,
+                verdict: liveness_verdict(s.verdict),
+                votes: s.votes,
+            })
+            .collect(),
+        verdict: liveness_verdict(decision.verdict),
+    }
+}
+
+/// What the attempt's frames show: the liveness decision and, when a live
+/// frame has a template, its best similarity with the facemap's templates
+/// at the calibrated operating point of the facemap's model.
+fn findings(
     decision: &LivenessDecision,
-    frames: &[FrameFeatures],
+    frames: FrameCounts,
+    features: &[FrameFeatures],
     calibration: &Calibration,
     model: &str,
     templates: &[Vec<f32>],
     target_fmr: Option<f64>,
-) -> AttemptVerdict {
+) -> Findings {
     let probe = decision
         .best_frame
-        .and_then(|i| frames.get(i))
+        .and_then(|i| features.get(i))
         .and_then(|f| f.face.as_ref())
         .and_then(|f| f.template.as_ref());
     let point = calibration
@@ -529,46 +542,22 @@ fn verdict(
                 .iter()
                 .filter(|t| t.len() == probe.vector.len())
                 .map(|t| similarity(&probe.vector, t))
-                .fold(f32::NEG_INFINITY, f32::max);
-            Some((score, op.threshold, op.target_fmr, m.estimated_fmr(score)))
+                // No comparable template scores below any threshold (and,
+                // unlike an infinity, is still a number in the record).
+                .fold(f32::MIN, f32::max);
+            Some(SimilarityRecord::new(
+                model,
+                score,
+                op.threshold,
+                op.target_fmr,
+                m.estimated_fmr(score),
+            ))
         }
         _ => None,
     };
-    let evidence = match decision.verdict {
-        Verdict::Fail => Evidence::Attack,
-        Verdict::Retry | Verdict::NotApplicable => Evidence::Unusable,
-        Verdict::Pass => match similarity {
-            Some((score, threshold, _, _)) if score >= threshold => Evidence::LiveMatch,
-            Some(_) => Evidence::LiveNoMatch,
-            // Live but no comparable template: nothing usable to compare.
-            None => Evidence::Unusable,
-        },
-    };
-    let mut guidance = guidance(decision);
-    if guidance.is_empty() && evidence == Evidence::Unusable {
-        guidance.push("FACE_NOT_FOUND");
-    }
-    let decision_json = json!({
-        "liveness": {
-            "verdict": decision.verdict,
-            "score": decision.score,
-            "signals": decision.signals,
-            "reasons": decision.reasons(),
-        },
-        "similarity": similarity.map(|(score, threshold, target_fmr, fmr)| json!({
-            "model": model,
-            "score": score,
-            "threshold": threshold,
-            "targetFmr": target_fmr,
-            "estimatedFmr": fmr,
-            "match": score >= threshold,
-        })),
-    });
-    AttemptVerdict {
-        evidence,
-        guidance,
-        decision: decision_json,
-        face_image: None,
-        liveness_images: Vec::new(),
+    Findings {
+        frames,
+        liveness: liveness_record(decision),
+        similarity,
     }
 }
