@@ -2,11 +2,15 @@
 //! that writes serialise inside the process, and a small pool of readers.
 //!
 //! This file holds the connections and what every aggregate's file shares:
-//! the write transaction, the row readers ([`row`], [`rows`], through the
-//! [`codec::FromRow`] of each value) and [`execute`]. Each aggregate's trait
-//! is implemented in its own file; a write that spans aggregates (a final
-//! state, its failure count and its callback) calls the helpers the other
-//! aggregates' files export, on the caller's database transaction.
+//! the write transaction (`begin_write`, `commit`), `row` and `rows`, which
+//! read every selected row through the value's one reader (`codec::FromRow`),
+//! and `execute`. Each aggregate's trait is implemented in its own file
+//! (`sqlite/accounts.rs`, `enrollments.rs`, `transactions.rs`, `capture.rs`,
+//! `images.rs`, `outbox.rs`, `keys.rs`). A write that spans aggregates (a
+//! final state, its failure count, its images and its callback) calls the
+//! `pub(super)` helpers of the aggregates it touches, on the caller's
+//! database transaction: `transactions::finalize_in` is the one that every
+//! final state goes through.
 
 mod accounts;
 mod capture;
