@@ -14,7 +14,7 @@ use facegate_core::delivery::{run_expiry, DeliverySettings, DeliveryWorker};
 use facegate_core::{CaptureService, Services, Settings};
 use facegate_domain::{Clock, SystemClock, UrlPolicy};
 use facegate_facemap::Keyring;
-use facegate_storage::{SqliteStore, Store};
+use facegate_storage::{Database, SqliteStore, Store};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;

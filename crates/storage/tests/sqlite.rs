@@ -13,9 +13,10 @@ use facegate_domain::{
     TransactionRef, TransactionState, UserReference, VerificationStatus,
 };
 use facegate_domain::{AttemptOutcome, AttemptState, CaptureAttempt, CaptureSession, Challenge};
+use facegate_storage::prelude::*;
 use facegate_storage::{
     AttemptFinish, CallbackRenderer, DeliveryAttempt, ImageKind, NextStep, OutboxMessage,
-    OutboxStatus, SealedImage, SqliteStore, Store, StoreError,
+    OutboxStatus, SealedImage, SqliteStore, StoreError,
 };
 use tempfile::TempDir;
 use uuid::Uuid;
@@ -1170,7 +1171,6 @@ async fn fair_claims_take_accounts_in_turn_within_the_per_account_limit() -> Tes
 
 #[tokio::test]
 async fn key_usage_counts_what_each_key_sealed() -> TestResult {
-    use facegate_storage::KeyStore;
     let (_dir, store) = fresh().await;
     let a = account(); // webhook secret under key 3
     store.insert_account(&a).await?;

@@ -1,6 +1,8 @@
 //! Conversions between SQLite values and the domain, and the mapping of sqlx
-//! errors onto [`StoreError`]. Nothing here ever puts a bound or stored value
-//! into an error message: rows carry facemaps, secrets and customer data.
+//! errors onto [`StoreError`]. Every value read from a row has one reader
+//! here, a [`FromRow`] impl, used by all the queries that select it, single
+//! row or list. Nothing here ever puts a bound or stored value into an error
+//! message: rows carry facemaps, secrets and customer data.
 
 use std::str::FromStr;
 
@@ -16,8 +18,15 @@ use sqlx::{Row, Sqlite};
 use uuid::Uuid;
 
 use crate::{
-    CallbackRecord, DeliveryAttempt, OutboxMessage, OutboxStatus, StoreError, StoreResult,
+    CallbackRecord, DeliveryAttempt, ImageKind, KeyUsage, OutboxMessage, OutboxStatus,
+    PendingCallback, StoreError, StoreResult, StoredFacemap, StoredImage,
 };
+
+/// Reads one value from a row holding its columns (by name, so a query may
+/// select more). Implemented once per value; every query goes through it.
+pub(super) trait FromRow: Sized {
+    fn from_row(row: &SqliteRow) -> StoreResult<Self>;
+}
 
 /// Columns of `auth_transactions` that make up an [`AuthTransaction`].
 pub(super) const TX_COLUMNS: &str = "reference, account, enrollment, state, scan_source, \
@@ -43,6 +52,8 @@ pub(super) const SESSION_COLUMNS: &str =
 
 pub(super) const CAPTURE_ATTEMPT_COLUMNS: &str = "id, transaction_ref, number, nonce, challenge, \
      flash, issued_at, state, outcome, finished_at";
+
+pub(super) const STREAK_COLUMNS: &str = "consecutive, last_failure_at";
 
 pub(super) const ATTEMPT_COLUMNS: &str =
     "outbox_id, attempt_no, at, delivered, status, error, detail, duration_ms";
@@ -177,22 +188,25 @@ pub(super) fn duration_to_db(ms: u64) -> i64 {
     i64::try_from(ms).unwrap_or(i64::MAX)
 }
 
-pub(super) fn account(row: &SqliteRow) -> StoreResult<Account> {
-    Ok(Account {
-        id: id(row, "id")?,
-        name: get(row, "name")?,
-        facemap_auth_enabled: flag(row, "facemap_auth_enabled")?,
-        callback_url: url(row, "callback_url")?,
-        success_url: url(row, "success_url")?,
-        error_url: url(row, "error_url")?,
-        default_token_lifetime_minutes: unsigned(row, "default_token_lifetime_minutes")?,
-        default_locale: locale(row, "default_locale")?,
-        webhook_salt: blob(row, "webhook_salt")?,
-        webhook_key_id: unsigned(row, "webhook_key_id")?,
-        webhook_previous: previous_webhook_key(row)?,
-        parent_origin: get::<Option<String>>(row, "parent_origin")?.map(ParentOrigin::from_trusted),
-        created_at: time(row, "created_at")?,
-    })
+impl FromRow for Account {
+    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+        Ok(Account {
+            id: id(row, "id")?,
+            name: get(row, "name")?,
+            facemap_auth_enabled: flag(row, "facemap_auth_enabled")?,
+            callback_url: url(row, "callback_url")?,
+            success_url: url(row, "success_url")?,
+            error_url: url(row, "error_url")?,
+            default_token_lifetime_minutes: unsigned(row, "default_token_lifetime_minutes")?,
+            default_locale: locale(row, "default_locale")?,
+            webhook_salt: blob(row, "webhook_salt")?,
+            webhook_key_id: unsigned(row, "webhook_key_id")?,
+            webhook_previous: previous_webhook_key(row)?,
+            parent_origin: get::<Option<String>>(row, "parent_origin")?
+                .map(ParentOrigin::from_trusted),
+            created_at: time(row, "created_at")?,
+        })
+    }
 }
 
 fn previous_webhook_key(row: &SqliteRow) -> StoreResult<Option<PreviousWebhookKey>> {
@@ -207,78 +221,90 @@ fn previous_webhook_key(row: &SqliteRow) -> StoreResult<Option<PreviousWebhookKe
     }
 }
 
-pub(super) fn credential(row: &SqliteRow) -> StoreResult<Credential> {
-    Ok(Credential {
-        id: id::<CredentialId>(row, "id")?,
-        account: id::<AccountId>(row, "account")?,
-        token: get(row, "token")?,
-        secret_hash: get(row, "secret_hash")?,
-        role: enum_of(row, "role", Role::parse)?,
-        created_at: time(row, "created_at")?,
-        revoked_at: opt_time(row, "revoked_at")?,
-    })
+impl FromRow for Credential {
+    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+        Ok(Credential {
+            id: id::<CredentialId>(row, "id")?,
+            account: id::<AccountId>(row, "account")?,
+            token: get(row, "token")?,
+            secret_hash: get(row, "secret_hash")?,
+            role: enum_of(row, "role", Role::parse)?,
+            created_at: time(row, "created_at")?,
+            revoked_at: opt_time(row, "revoked_at")?,
+        })
+    }
 }
 
-pub(super) fn enrollment(row: &SqliteRow) -> StoreResult<Enrollment> {
-    let serial: Option<i64> = get(row, "facemap_serial")?;
-    let model: Option<String> = get(row, "facemap_model")?;
-    let revoked_at = opt_time(row, "facemap_revoked_at")?;
-    let facemap = match (serial, model) {
-        (Some(serial), Some(model)) => Some(FacemapBinding {
-            serial: serial_from_db(serial),
-            model,
-            revoked_at,
-        }),
-        (None, None) if revoked_at.is_none() => None,
-        _ => return Err(corrupt("facemap_serial", "incomplete facemap binding")),
-    };
-    Ok(Enrollment {
-        reference: id::<EnrollmentRef>(row, "reference")?,
-        account: id::<AccountId>(row, "account")?,
-        verification_status: opt_enum_of(row, "verification_status", VerificationStatus::parse)?,
-        similarity: opt_enum_of(row, "similarity", Similarity::parse)?,
-        validity: opt_flag(row, "validity")?,
-        facemap,
-        server_facemap: get(row, "server_facemap")?,
-        created_at: time(row, "created_at")?,
-        deleted_at: opt_time(row, "deleted_at")?,
-    })
+impl FromRow for Enrollment {
+    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+        let serial: Option<i64> = get(row, "facemap_serial")?;
+        let model: Option<String> = get(row, "facemap_model")?;
+        let revoked_at = opt_time(row, "facemap_revoked_at")?;
+        let facemap = match (serial, model) {
+            (Some(serial), Some(model)) => Some(FacemapBinding {
+                serial: serial_from_db(serial),
+                model,
+                revoked_at,
+            }),
+            (None, None) if revoked_at.is_none() => None,
+            _ => return Err(corrupt("facemap_serial", "incomplete facemap binding")),
+        };
+        Ok(Enrollment {
+            reference: id::<EnrollmentRef>(row, "reference")?,
+            account: id::<AccountId>(row, "account")?,
+            verification_status: opt_enum_of(
+                row,
+                "verification_status",
+                VerificationStatus::parse,
+            )?,
+            similarity: opt_enum_of(row, "similarity", Similarity::parse)?,
+            validity: opt_flag(row, "validity")?,
+            facemap,
+            server_facemap: get(row, "server_facemap")?,
+            created_at: time(row, "created_at")?,
+            deleted_at: opt_time(row, "deleted_at")?,
+        })
+    }
 }
 
-pub(super) fn transaction(row: &SqliteRow) -> StoreResult<AuthTransaction> {
-    Ok(AuthTransaction {
-        reference: id::<TransactionRef>(row, "reference")?,
-        account: id::<AccountId>(row, "account")?,
-        enrollment: id::<EnrollmentRef>(row, "enrollment")?,
-        state: enum_of(row, "state", TransactionState::parse)?,
-        scan_source: enum_of(row, "scan_source", ScanSource::parse)?,
-        user_reference: get::<Option<String>>(row, "user_reference")?
-            .map(UserReference::from_trusted),
-        callback_url: url(row, "callback_url")?,
-        success_url: url(row, "success_url")?,
-        error_url: url(row, "error_url")?,
-        locale: locale(row, "locale")?,
-        token_hash: blob(row, "token_hash")?,
-        facemap: get(row, "facemap")?,
-        created_at: time(row, "created_at")?,
-        expires_at: time(row, "expires_at")?,
-        finalized_at: opt_time(row, "finalized_at")?,
-        deleted_at: opt_time(row, "deleted_at")?,
-        decision: get(row, "decision")?,
-        face_image: flag(row, "face_images")?,
-        liveness_images: unsigned(row, "liveness_images")?,
-    })
+impl FromRow for AuthTransaction {
+    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+        Ok(AuthTransaction {
+            reference: id::<TransactionRef>(row, "reference")?,
+            account: id::<AccountId>(row, "account")?,
+            enrollment: id::<EnrollmentRef>(row, "enrollment")?,
+            state: enum_of(row, "state", TransactionState::parse)?,
+            scan_source: enum_of(row, "scan_source", ScanSource::parse)?,
+            user_reference: get::<Option<String>>(row, "user_reference")?
+                .map(UserReference::from_trusted),
+            callback_url: url(row, "callback_url")?,
+            success_url: url(row, "success_url")?,
+            error_url: url(row, "error_url")?,
+            locale: locale(row, "locale")?,
+            token_hash: blob(row, "token_hash")?,
+            facemap: get(row, "facemap")?,
+            created_at: time(row, "created_at")?,
+            expires_at: time(row, "expires_at")?,
+            finalized_at: opt_time(row, "finalized_at")?,
+            deleted_at: opt_time(row, "deleted_at")?,
+            decision: get(row, "decision")?,
+            face_image: flag(row, "face_images")?,
+            liveness_images: unsigned(row, "liveness_images")?,
+        })
+    }
 }
 
-pub(super) fn capture_session(row: &SqliteRow) -> StoreResult<CaptureSession> {
-    Ok(CaptureSession {
-        token_hash: blob(row, "token_hash")?,
-        transaction: id::<TransactionRef>(row, "transaction_ref")?,
-        created_at: time(row, "created_at")?,
-        expires_at: time(row, "expires_at")?,
-        ended_at: opt_time(row, "ended_at")?,
-        scan_source: enum_of(row, "scan_source", ScanSource::parse)?,
-    })
+impl FromRow for CaptureSession {
+    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+        Ok(CaptureSession {
+            token_hash: blob(row, "token_hash")?,
+            transaction: id::<TransactionRef>(row, "transaction_ref")?,
+            created_at: time(row, "created_at")?,
+            expires_at: time(row, "expires_at")?,
+            ended_at: opt_time(row, "ended_at")?,
+            scan_source: enum_of(row, "scan_source", ScanSource::parse)?,
+        })
+    }
 }
 
 fn outcome(s: &str) -> Option<AttemptOutcome> {
@@ -292,22 +318,24 @@ fn outcome(s: &str) -> Option<AttemptOutcome> {
     .find(|o| o.as_str() == s)
 }
 
-pub(super) fn capture_attempt(row: &SqliteRow) -> StoreResult<CaptureAttempt> {
-    let challenge: String = get(row, "challenge")?;
-    let challenge: Challenge =
-        serde_json::from_str(&challenge).map_err(|_| corrupt("challenge", "not a challenge"))?;
-    Ok(CaptureAttempt {
-        id: uuid(row, "id")?,
-        transaction: id::<TransactionRef>(row, "transaction_ref")?,
-        number: unsigned(row, "number")?,
-        nonce: blob(row, "nonce")?,
-        challenge,
-        flash: flag(row, "flash")?,
-        issued_at: time(row, "issued_at")?,
-        state: enum_of(row, "state", AttemptState::parse)?,
-        outcome: opt_enum_of(row, "outcome", outcome)?,
-        finished_at: opt_time(row, "finished_at")?,
-    })
+impl FromRow for CaptureAttempt {
+    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+        let challenge: String = get(row, "challenge")?;
+        let challenge: Challenge = serde_json::from_str(&challenge)
+            .map_err(|_| corrupt("challenge", "not a challenge"))?;
+        Ok(CaptureAttempt {
+            id: uuid(row, "id")?,
+            transaction: id::<TransactionRef>(row, "transaction_ref")?,
+            number: unsigned(row, "number")?,
+            nonce: blob(row, "nonce")?,
+            challenge,
+            flash: flag(row, "flash")?,
+            issued_at: time(row, "issued_at")?,
+            state: enum_of(row, "state", AttemptState::parse)?,
+            outcome: opt_enum_of(row, "outcome", outcome)?,
+            finished_at: opt_time(row, "finished_at")?,
+        })
+    }
 }
 
 fn outbox_status(s: &str) -> Option<OutboxStatus> {
@@ -320,65 +348,128 @@ fn outbox_status(s: &str) -> Option<OutboxStatus> {
     .find(|v| v.as_str() == s)
 }
 
-pub(super) fn outbox_message(row: &SqliteRow) -> StoreResult<OutboxMessage> {
-    Ok(OutboxMessage {
-        id: uuid(row, "id")?,
-        account: id::<AccountId>(row, "account")?,
-        transaction: id::<TransactionRef>(row, "transaction_ref")?,
-        event: get(row, "event")?,
-        url: get(row, "url")?,
-        body: get(row, "body")?,
-        created_at: time(row, "created_at")?,
-    })
+impl FromRow for OutboxMessage {
+    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+        Ok(OutboxMessage {
+            id: uuid(row, "id")?,
+            account: id::<AccountId>(row, "account")?,
+            transaction: id::<TransactionRef>(row, "transaction_ref")?,
+            event: get(row, "event")?,
+            url: get(row, "url")?,
+            body: get(row, "body")?,
+            created_at: time(row, "created_at")?,
+        })
+    }
 }
 
-pub(super) fn pending_callback(row: &SqliteRow) -> StoreResult<crate::PendingCallback> {
-    Ok(crate::PendingCallback {
-        message: outbox_message(row)?,
-        attempts: unsigned(row, "attempts")?,
-        first_attempt_at: opt_time(row, "first_attempt_at")?,
-    })
+impl FromRow for PendingCallback {
+    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+        Ok(PendingCallback {
+            message: OutboxMessage::from_row(row)?,
+            attempts: unsigned(row, "attempts")?,
+            first_attempt_at: opt_time(row, "first_attempt_at")?,
+        })
+    }
 }
 
 /// A callback record without its attempts; they are read separately.
-pub(super) fn callback_record(row: &SqliteRow) -> StoreResult<CallbackRecord> {
-    Ok(CallbackRecord {
-        message: outbox_message(row)?,
-        status: enum_of(row, "status", outbox_status)?,
-        next_attempt_at: opt_time(row, "next_attempt_at")?,
-        attempts: Vec::new(),
-    })
+impl FromRow for CallbackRecord {
+    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+        Ok(CallbackRecord {
+            message: OutboxMessage::from_row(row)?,
+            status: enum_of(row, "status", outbox_status)?,
+            next_attempt_at: opt_time(row, "next_attempt_at")?,
+            attempts: Vec::new(),
+        })
+    }
 }
 
 /// An enrollment row joined with its (possibly missing) failure streak.
-pub(super) fn enrollment_with_streak(row: &SqliteRow) -> StoreResult<(Enrollment, FailureStreak)> {
-    let counted: Option<i64> = get(row, "consecutive")?;
-    let streak = match counted {
-        Some(_) => failure_streak(row)?,
-        None => FailureStreak::default(),
-    };
-    Ok((enrollment(row)?, streak))
+impl FromRow for (Enrollment, FailureStreak) {
+    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+        let counted: Option<i64> = get(row, "consecutive")?;
+        let streak = match counted {
+            Some(_) => FailureStreak::from_row(row)?,
+            None => FailureStreak::default(),
+        };
+        Ok((Enrollment::from_row(row)?, streak))
+    }
 }
 
-pub(super) fn failure_streak(row: &SqliteRow) -> StoreResult<FailureStreak> {
-    Ok(FailureStreak {
-        consecutive: unsigned(row, "consecutive")?,
-        last_failure_at: opt_time(row, "last_failure_at")?,
-    })
+impl FromRow for FailureStreak {
+    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+        Ok(FailureStreak {
+            consecutive: unsigned(row, "consecutive")?,
+            last_failure_at: opt_time(row, "last_failure_at")?,
+        })
+    }
 }
 
-pub(super) fn delivery_attempt(row: &SqliteRow) -> StoreResult<DeliveryAttempt> {
-    let status: Option<i64> = get(row, "status")?;
-    Ok(DeliveryAttempt {
-        outbox_id: uuid(row, "outbox_id")?,
-        attempt_no: unsigned(row, "attempt_no")?,
-        at: time(row, "at")?,
-        delivered: flag(row, "delivered")?,
-        status: status
-            .map(|s| u16::try_from(s).map_err(|_| corrupt("status", "out of range")))
-            .transpose()?,
-        error: get(row, "error")?,
-        detail: get(row, "detail")?,
-        duration_ms: unsigned(row, "duration_ms")?,
-    })
+impl FromRow for DeliveryAttempt {
+    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+        let status: Option<i64> = get(row, "status")?;
+        Ok(DeliveryAttempt {
+            outbox_id: uuid(row, "outbox_id")?,
+            attempt_no: unsigned(row, "attempt_no")?,
+            at: time(row, "at")?,
+            delivered: flag(row, "delivered")?,
+            status: status
+                .map(|s| u16::try_from(s).map_err(|_| corrupt("status", "out of range")))
+                .transpose()?,
+            error: get(row, "error")?,
+            detail: get(row, "detail")?,
+            duration_ms: unsigned(row, "duration_ms")?,
+        })
+    }
+}
+
+/// A transaction's reference alone, from its `reference` column.
+impl FromRow for TransactionRef {
+    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+        id(row, "reference")
+    }
+}
+
+fn image_kind(s: &str) -> Option<ImageKind> {
+    [ImageKind::Face, ImageKind::Liveness]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+}
+
+/// `reference, account, facemap` of `auth_transactions`.
+impl FromRow for StoredFacemap {
+    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+        Ok(StoredFacemap {
+            transaction: id(row, "reference")?,
+            account: id(row, "account")?,
+            sealed: get(row, "facemap")?,
+        })
+    }
+}
+
+/// A `capture_images` row with its transaction's `account`.
+impl FromRow for StoredImage {
+    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+        Ok(StoredImage {
+            transaction: id(row, "transaction_ref")?,
+            account: id(row, "account")?,
+            kind: enum_of(row, "kind", image_kind)?,
+            n: unsigned(row, "n")?,
+            sealed: get(row, "sealed")?,
+        })
+    }
+}
+
+/// One count per column, named as the fields.
+impl FromRow for KeyUsage {
+    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+        Ok(KeyUsage {
+            webhook_secrets: unsigned(row, "webhook_secrets")?,
+            webhook_overlaps: unsigned(row, "webhook_overlaps")?,
+            transaction_facemaps: unsigned(row, "transaction_facemaps")?,
+            images: unsigned(row, "images")?,
+            issued_facemaps: unsigned(row, "issued_facemaps")?,
+            issued_facemaps_unknown_key: unsigned(row, "issued_facemaps_unknown_key")?,
+        })
+    }
 }

@@ -1,22 +1,17 @@
-//! What each master key sealed: counting it for `facegate keys retire`,
-//! re-sealing it for `facegate keys rewrap`, and the fair outbox claim.
+//! [`KeyStore`] on SQLite: what each master key sealed, counted for
+//! `facegate keys retire` and re-sealed for `facegate keys rewrap`.
 //!
 //! Sealed values carry their key id in a cleartext header (facemaps at byte
 //! 5, images at byte 4, big-endian u32), so rows are matched with `substr`
 //! on the stored blob and no key is needed to find them.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use facegate_domain::{AccountId, TransactionRef};
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
 
-use super::codec::{self, db_err, ms};
-use super::{lease_claimed, SqliteStore, OPEN_STATES};
-use crate::{
-    ClaimFairness, ImageKind, KeyStore, KeyUsage, PendingCallback, StoreError, StoreResult,
-    StoredFacemap, StoredImage,
-};
+use super::codec::{db_err, ms, FromRow};
+use super::{execute, rows, SqliteStore, OPEN_STATES};
+use crate::{ImageKind, KeyStore, KeyUsage, StoreResult, StoredFacemap, StoredImage};
 
 /// Where the key id sits in a facemap header: after `"FGFM"` and the version.
 const FACEMAP_KEY_AT: usize = 5;
@@ -38,25 +33,6 @@ pub(super) fn facemap_key_id(sealed: &[u8]) -> Option<u32> {
 /// The header bytes `substr` compares with (SQLite's `substr` is 1-based).
 fn key_bytes(key_id: u32) -> Vec<u8> {
     key_id.to_be_bytes().to_vec()
-}
-
-fn count(row: &SqliteRow, column: &str) -> StoreResult<u64> {
-    let n: i64 = row.try_get(column).map_err(db_err)?;
-    u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("negative count {column}")))
-}
-
-fn parse<T: std::str::FromStr>(row: &SqliteRow, column: &str) -> StoreResult<T> {
-    let text: String = row.try_get(column).map_err(db_err)?;
-    text.parse()
-        .map_err(|_| StoreError::Corrupt(format!("{column} is not an identifier")))
-}
-
-fn image_kind(text: &str) -> StoreResult<ImageKind> {
-    match text {
-        "face" => Ok(ImageKind::Face),
-        "liveness" => Ok(ImageKind::Liveness),
-        _ => Err(StoreError::Corrupt("capture_images.kind".to_owned())),
-    }
 }
 
 #[async_trait]
@@ -93,14 +69,7 @@ impl KeyStore for SqliteStore {
             .fetch_one(&self.read)
             .await
             .map_err(db_err)?;
-        Ok(KeyUsage {
-            webhook_secrets: count(&row, "webhook_secrets")?,
-            webhook_overlaps: count(&row, "webhook_overlaps")?,
-            transaction_facemaps: count(&row, "transaction_facemaps")?,
-            images: count(&row, "images")?,
-            issued_facemaps: count(&row, "issued_facemaps")?,
-            issued_facemaps_unknown_key: count(&row, "issued_facemaps_unknown_key")?,
-        })
+        KeyUsage::from_row(&row)
     }
 
     #[tracing::instrument(skip_all, fields(key_id))]
@@ -116,22 +85,11 @@ impl KeyStore for SqliteStore {
              AND reference > ? ORDER BY reference LIMIT ?",
             f = FACEMAP_KEY_AT + 1,
         );
-        sqlx::query(&sql)
+        let query = sqlx::query(&sql)
             .bind(key_bytes(key_id))
             .bind(after.map(|r| r.to_string()).unwrap_or_default())
-            .bind(i64::from(limit))
-            .fetch_all(&self.read)
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(|row| {
-                Ok(StoredFacemap {
-                    transaction: parse(row, "reference")?,
-                    account: parse(row, "account")?,
-                    sealed: row.try_get("facemap").map_err(db_err)?,
-                })
-            })
-            .collect()
+            .bind(i64::from(limit));
+        rows(query, &self.read).await
     }
 
     #[tracing::instrument(skip_all, fields(reference = %transaction))]
@@ -145,14 +103,11 @@ impl KeyStore for SqliteStore {
             "UPDATE auth_transactions SET facemap = ? \
              WHERE reference = ? AND facemap = ? AND {OPEN_STATES}"
         );
-        let done = sqlx::query(&sql)
+        let query = sqlx::query(&sql)
             .bind(new)
             .bind(transaction.to_string())
-            .bind(old)
-            .execute(&self.write)
-            .await
-            .map_err(db_err)?;
-        Ok(done.rows_affected() == 1)
+            .bind(old);
+        Ok(execute(query, &self.write).await? == 1)
     }
 
     #[tracing::instrument(skip_all, fields(key_id))]
@@ -173,34 +128,18 @@ impl KeyStore for SqliteStore {
              ORDER BY i.transaction_ref, i.kind, i.n LIMIT ?",
             i = IMAGE_KEY_AT + 1,
         );
-        sqlx::query(&sql)
+        let query = sqlx::query(&sql)
             .bind(key_bytes(key_id))
             .bind(after_tx)
             .bind(after_kind)
             .bind(after_n)
-            .bind(i64::from(limit))
-            .fetch_all(&self.read)
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(|row| {
-                let kind: String = row.try_get("kind").map_err(db_err)?;
-                let n: i64 = row.try_get("n").map_err(db_err)?;
-                Ok(StoredImage {
-                    transaction: parse(row, "transaction_ref")?,
-                    account: parse(row, "account")?,
-                    kind: image_kind(&kind)?,
-                    n: u32::try_from(n)
-                        .map_err(|_| StoreError::Corrupt("capture_images.n".to_owned()))?,
-                    sealed: row.try_get("sealed").map_err(db_err)?,
-                })
-            })
-            .collect()
+            .bind(i64::from(limit));
+        rows(query, &self.read).await
     }
 
     #[tracing::instrument(skip_all, fields(reference = %image.transaction, kind = image.kind.as_str(), n = image.n))]
     async fn replace_image(&self, image: &StoredImage, new: &[u8]) -> StoreResult<bool> {
-        let done = sqlx::query(
+        let query = sqlx::query(
             "UPDATE capture_images SET sealed = ? \
              WHERE transaction_ref = ? AND kind = ? AND n = ? AND sealed = ?",
         )
@@ -208,11 +147,8 @@ impl KeyStore for SqliteStore {
         .bind(image.transaction.to_string())
         .bind(image.kind.as_str())
         .bind(i64::from(image.n))
-        .bind(image.sealed.as_slice())
-        .execute(&self.write)
-        .await
-        .map_err(db_err)?;
-        Ok(done.rows_affected() == 1)
+        .bind(image.sealed.as_slice());
+        Ok(execute(query, &self.write).await? == 1)
     }
 
     #[tracing::instrument(skip_all, fields(account = %account, from, to))]
@@ -223,7 +159,7 @@ impl KeyStore for SqliteStore {
         to: u32,
         overlap_until: Option<DateTime<Utc>>,
     ) -> StoreResult<bool> {
-        let done = sqlx::query(
+        let query = sqlx::query(
             "UPDATE accounts SET webhook_key_id = ?, webhook_previous_key_id = ?, \
              webhook_previous_until = ? WHERE id = ? AND webhook_key_id = ?",
         )
@@ -231,59 +167,7 @@ impl KeyStore for SqliteStore {
         .bind(overlap_until.map(|_| i64::from(from)))
         .bind(overlap_until.map(ms))
         .bind(account.to_string())
-        .bind(i64::from(from))
-        .execute(&self.write)
-        .await
-        .map_err(db_err)?;
-        Ok(done.rows_affected() == 1)
-    }
-}
-
-impl SqliteStore {
-    /// See [`crate::Store::claim_due_callbacks_fair`]. Each due message gets
-    /// its turn within its account (1 for the oldest); ordering by turn first
-    /// interleaves the accounts, and an account's turns stop where its
-    /// in-flight messages would pass the per-account limit.
-    pub(super) async fn claim_fair(
-        &self,
-        now: DateTime<Utc>,
-        lease: Duration,
-        limit: u32,
-        fairness: &ClaimFairness,
-    ) -> StoreResult<Vec<PendingCallback>> {
-        let busy = if fairness.in_flight.is_empty() {
-            "SELECT '' AS busy_account, 0 AS busy_n WHERE 0".to_owned()
-        } else {
-            let rows = vec!["(?, ?)"; fairness.in_flight.len()].join(", ");
-            format!("VALUES {rows}")
-        };
-        let sql = format!(
-            "WITH busy(busy_account, busy_n) AS ({busy}), \
-             due AS (SELECT {cols}, ROW_NUMBER() OVER (PARTITION BY account \
-                ORDER BY next_attempt_at, created_at, id) AS turn \
-                FROM outbox WHERE status = 'PENDING' AND next_attempt_at <= ?) \
-             SELECT {cols} FROM due LEFT JOIN busy ON busy_account = account \
-             WHERE turn + COALESCE(busy_n, 0) <= ? \
-             ORDER BY turn, next_attempt_at, created_at, id LIMIT ?",
-            cols = codec::OUTBOX_COLUMNS,
-        );
-        let mut db = self.begin_write().await?;
-        let mut query = sqlx::query(&sql);
-        for (account, n) in &fairness.in_flight {
-            query = query.bind(account.to_string()).bind(i64::from(*n));
-        }
-        let claimed = query
-            .bind(ms(now))
-            .bind(i64::from(fairness.per_account))
-            .bind(i64::from(limit))
-            .fetch_all(&mut *db)
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(codec::pending_callback)
-            .collect::<StoreResult<Vec<_>>>()?;
-        lease_claimed(&mut db, &claimed, now, lease).await?;
-        db.commit().await.map_err(db_err)?;
-        Ok(claimed)
+        .bind(i64::from(from));
+        Ok(execute(query, &self.write).await? == 1)
     }
 }

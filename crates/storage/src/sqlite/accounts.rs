@@ -1,0 +1,112 @@
+//! [`AccountStore`] on SQLite: the `accounts` and `credentials` tables.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use facegate_domain::{Account, AccountId, Credential};
+
+use super::codec::{ms, opt_ms, ACCOUNT_COLUMNS, CREDENTIAL_COLUMNS};
+use super::{execute, row, rows, Query, SqliteStore};
+use crate::{AccountStore, StoreResult};
+
+/// Binds every column of an account but `id` and `created_at`, in the order
+/// both the insert and the update name them.
+fn bind_settings<'q>(query: Query<'q>, account: &'q Account) -> Query<'q> {
+    query
+        .bind(&account.name)
+        .bind(account.facemap_auth_enabled)
+        .bind(account.callback_url.as_ref().map(|u| u.as_str()))
+        .bind(account.success_url.as_ref().map(|u| u.as_str()))
+        .bind(account.error_url.as_ref().map(|u| u.as_str()))
+        .bind(i64::from(account.default_token_lifetime_minutes))
+        .bind(account.default_locale.as_str())
+        .bind(account.webhook_salt.as_slice())
+        .bind(i64::from(account.webhook_key_id))
+        .bind(account.webhook_previous.map(|p| i64::from(p.key_id)))
+        .bind(account.webhook_previous.map(|p| ms(p.until)))
+        .bind(account.parent_origin.as_ref().map(|o| o.as_str()))
+}
+
+#[async_trait]
+impl AccountStore for SqliteStore {
+    #[tracing::instrument(skip_all, fields(account = %account.id))]
+    async fn insert_account(&self, account: &Account) -> StoreResult<()> {
+        let query = sqlx::query(
+            "INSERT INTO accounts (name, facemap_auth_enabled, callback_url, success_url, \
+             error_url, default_token_lifetime_minutes, default_locale, webhook_salt, \
+             webhook_key_id, webhook_previous_key_id, webhook_previous_until, parent_origin, \
+             id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        );
+        let query = bind_settings(query, account)
+            .bind(account.id.to_string())
+            .bind(ms(account.created_at));
+        execute(query, &self.write).await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(account = %account.id))]
+    async fn update_account(&self, account: &Account) -> StoreResult<bool> {
+        let query = sqlx::query(
+            "UPDATE accounts SET name = ?, facemap_auth_enabled = ?, callback_url = ?, \
+             success_url = ?, error_url = ?, default_token_lifetime_minutes = ?, \
+             default_locale = ?, webhook_salt = ?, webhook_key_id = ?, \
+             webhook_previous_key_id = ?, webhook_previous_until = ?, parent_origin = ? \
+             WHERE id = ?",
+        );
+        let query = bind_settings(query, account).bind(account.id.to_string());
+        Ok(execute(query, &self.write).await? == 1)
+    }
+
+    #[tracing::instrument(skip_all, fields(account = %id))]
+    async fn account(&self, id: AccountId) -> StoreResult<Option<Account>> {
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?");
+        row(sqlx::query(&sql).bind(id.to_string()), &self.read).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_accounts(&self) -> StoreResult<Vec<Account>> {
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY created_at, id");
+        rows(sqlx::query(&sql), &self.read).await
+    }
+
+    #[tracing::instrument(skip_all, fields(account = %credential.account, credential = %credential.id))]
+    async fn insert_credential(&self, credential: &Credential) -> StoreResult<()> {
+        let query = sqlx::query(
+            "INSERT INTO credentials (id, account, token, secret_hash, role, created_at, \
+             revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(credential.id.to_string())
+        .bind(credential.account.to_string())
+        .bind(&credential.token)
+        .bind(&credential.secret_hash)
+        .bind(credential.role.as_str())
+        .bind(ms(credential.created_at))
+        .bind(opt_ms(credential.revoked_at));
+        execute(query, &self.write).await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn credential_by_token(&self, token: &str) -> StoreResult<Option<Credential>> {
+        let sql = format!("SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE token = ?");
+        row(sqlx::query(&sql).bind(token), &self.read).await
+    }
+
+    #[tracing::instrument(skip_all, fields(account = %account))]
+    async fn list_credentials(&self, account: AccountId) -> StoreResult<Vec<Credential>> {
+        let sql = format!(
+            "SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE account = ? \
+             ORDER BY created_at, id"
+        );
+        rows(sqlx::query(&sql).bind(account.to_string()), &self.read).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn revoke_credential(&self, token: &str, at: DateTime<Utc>) -> StoreResult<bool> {
+        let query = sqlx::query(
+            "UPDATE credentials SET revoked_at = ? WHERE token = ? AND revoked_at IS NULL",
+        )
+        .bind(ms(at))
+        .bind(token);
+        Ok(execute(query, &self.write).await? == 1)
+    }
+}
