@@ -67,11 +67,6 @@ pub async fn web_initiate(
 
 fn transaction_json(tx: &AuthTransaction, now: DateTime<Utc>, base: &str) -> Value {
     let images = facegate_core::images::ImageLinks::new(base, tx);
-    let decision = tx
-        .decision
-        .as_deref()
-        .and_then(|d| serde_json::from_str::<Value>(d).ok())
-        .unwrap_or(Value::Null);
     json!({
         "timestamp": format_timestamp(now),
         "transactionReference": tx.reference.to_string(),
@@ -82,7 +77,7 @@ fn transaction_json(tx: &AuthTransaction, now: DateTime<Utc>, base: &str) -> Val
         "userReference": tx.user_reference.as_ref().map(|u| u.as_str()),
         "images": images.face.iter().map(|href| json!({"classifier": "face", "href": href})).collect::<Vec<_>>(),
         "livenessImages": images.liveness,
-        "decision": decision,
+        "decision": tx.decision,
     })
 }
 

@@ -540,13 +540,11 @@ impl CaptureService {
         } else {
             Vec::new()
         };
-        let decision = serde_json::to_string(&decided.record)
-            .map_err(|e| ServiceError::Internal(format!("recording the decision: {e}")))?;
         let finish = AttemptFinish {
             attempt: attempt.id,
             transaction: tx.reference,
             outcome,
-            decision,
+            decision: decided.record,
             at: now,
             images,
         };

@@ -132,8 +132,8 @@ pub struct AuthTransaction {
     pub finalized_at: Option<DateTime<Utc>>,
     /// Set by DELETE: PII, images and facemap are gone, the row is a tombstone.
     pub deleted_at: Option<DateTime<Utc>>,
-    /// The decision object of the final attempt (JSON), once there is one.
-    pub decision: Option<String>,
+    /// The decision record of the final attempt, once there is one.
+    pub decision: Option<crate::decision::Decision>,
     /// Whether the best face frame is stored (`/images/face`).
     pub face_image: bool,
     /// How many liveness images are stored (`/images/liveness/1..=n`).

@@ -16,8 +16,8 @@ pub struct AttemptFinish {
     pub attempt: Uuid,
     pub transaction: TransactionRef,
     pub outcome: AttemptOutcome,
-    /// The attempt's decision object (JSON).
-    pub decision: String,
+    /// The attempt's decision record.
+    pub decision: facegate_domain::Decision,
     pub at: DateTime<Utc>,
     /// Stored with the final state (ignored when the outcome is not final).
     pub images: Vec<SealedImage>,

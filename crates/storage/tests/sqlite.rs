@@ -12,7 +12,10 @@ use facegate_domain::{
     FacemapBinding, Locale, LocaleSet, ParentOrigin, RedirectUrl, Role, ScanSource, Similarity,
     TransactionRef, TransactionState, UserReference, VerificationStatus,
 };
-use facegate_domain::{AttemptOutcome, AttemptState, CaptureAttempt, CaptureSession, Challenge};
+use facegate_domain::{
+    AttemptOutcome, AttemptState, CaptureAttempt, CaptureSession, Challenge, Decision, FrameCounts,
+    LivenessRecord, LivenessVerdict,
+};
 use facegate_storage::prelude::*;
 use facegate_storage::{
     AttemptFinish, CallbackRenderer, DeliveryAttempt, ImageKind, NextStep, OutboxMessage,
@@ -936,7 +939,19 @@ fn finish(
         attempt: attempt.id,
         transaction: attempt.transaction,
         outcome,
-        decision: r#"{"liveness":{"verdict":"PASS"}}"#.into(),
+        decision: Decision {
+            attempt: attempt.number,
+            flash: false,
+            frames: FrameCounts::default(),
+            liveness: LivenessRecord {
+                reasons: Vec::new(),
+                score: 1.0,
+                signals: Vec::new(),
+                verdict: LivenessVerdict::Pass,
+            },
+            outcome,
+            similarity: None,
+        },
         at: at(5_000),
         images,
     }
@@ -1031,7 +1046,9 @@ async fn finishing_the_last_attempt_stores_decision_images_and_callback_at_once(
         .unwrap();
     assert_eq!(done.state, TransactionState::Passed);
     assert_eq!((done.face_image, done.liveness_images), (true, 2));
-    assert!(done.decision.unwrap().contains("PASS"));
+    let decision = done.decision.unwrap();
+    assert_eq!(decision.liveness.verdict, LivenessVerdict::Pass);
+    assert_eq!(decision.outcome, AttemptOutcome::Passed);
     assert_eq!(done.facemap, None);
     assert_eq!(r.calls(), 1);
     assert_eq!(

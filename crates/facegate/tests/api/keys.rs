@@ -123,7 +123,12 @@ async fn store_face_image(app: &TestApp, reference: &str) -> Vec<u8> {
         attempt: attempt.id,
         transaction,
         outcome: AttemptOutcome::Failed,
-        decision: "{}".into(),
+        decision: facegate_domain::decide_attempt(
+            crate::scripted::findings_showing(facegate_domain::Evidence::LiveNoMatch),
+            1,
+            false,
+        )
+        .record,
         at: now,
         images: vec![SealedImage {
             kind: ImageKind::Face,

@@ -53,7 +53,7 @@ impl AttemptAnalysis for ScriptedEngine {
 }
 
 /// Findings that the domain's decision reads as `evidence`.
-fn findings_showing(evidence: Evidence) -> Findings {
+pub fn findings_showing(evidence: Evidence) -> Findings {
     let (verdict, score) = match evidence {
         Evidence::LiveMatch => (LivenessVerdict::Pass, Some(0.9)),
         Evidence::LiveNoMatch => (LivenessVerdict::Pass, Some(0.1)),

@@ -3,11 +3,9 @@
 //! finalises its transaction on the same database transaction.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use facegate_domain::{
     AttemptState, AuthTransaction, CaptureAttempt, CaptureSession, TransactionRef,
 };
-use sqlx::SqliteConnection;
 use uuid::Uuid;
 
 use super::codec::{db_err, ms, opt_ms, CAPTURE_ATTEMPT_COLUMNS, SESSION_COLUMNS};
@@ -15,31 +13,6 @@ use super::images::insert_images;
 use super::transactions::{fetch_transaction, finalize_in, is_open};
 use super::{commit, execute, row, SqliteStore};
 use crate::{AttemptFinish, CallbackRenderer, CaptureStore, StoreError, StoreResult};
-
-/// Erases a deleted transaction's attempt decisions and ends its capture
-/// sessions, on the caller's database transaction (the attempts themselves
-/// stay: their nonces stay burnt).
-pub(super) async fn end_capture(
-    conn: &mut SqliteConnection,
-    transaction: TransactionRef,
-    at: DateTime<Utc>,
-) -> StoreResult<()> {
-    let r = transaction.to_string();
-    let query = sqlx::query(
-        "UPDATE capture_attempts SET decision = NULL, \
-         state = CASE WHEN state = 'OPEN' THEN 'ABANDONED' ELSE state END \
-         WHERE transaction_ref = ?",
-    )
-    .bind(&r);
-    execute(query, &mut *conn).await?;
-    let query = sqlx::query(
-        "UPDATE capture_sessions SET ended_at = COALESCE(ended_at, ?) WHERE transaction_ref = ?",
-    )
-    .bind(ms(at))
-    .bind(&r);
-    execute(query, conn).await?;
-    Ok(())
-}
 
 #[async_trait]
 impl CaptureStore for SqliteStore {
@@ -151,6 +124,8 @@ impl CaptureStore for SqliteStore {
         finish: &AttemptFinish,
         renderer: &dyn CallbackRenderer,
     ) -> StoreResult<Option<AuthTransaction>> {
+        let decision = serde_json::to_string(&finish.decision)
+            .map_err(|e| StoreError::Corrupt(format!("a decision that does not serialise: {e}")))?;
         let mut db = self.begin_write().await?;
         let r = finish.transaction.to_string();
         if !is_open(&mut db, &r).await? {
@@ -162,7 +137,7 @@ impl CaptureStore for SqliteStore {
         )
         .bind(AttemptState::Finished.as_str())
         .bind(finish.outcome.as_str())
-        .bind(&finish.decision)
+        .bind(&decision)
         .bind(ms(finish.at))
         .bind(finish.attempt.hyphenated().to_string())
         .bind(&r);
@@ -182,7 +157,7 @@ impl CaptureStore for SqliteStore {
             "UPDATE auth_transactions SET decision = ?, face_images = ?, liveness_images = ? \
              WHERE reference = ?",
         )
-        .bind(&finish.decision)
+        .bind(&decision)
         .bind(face)
         .bind(liveness)
         .bind(&r);

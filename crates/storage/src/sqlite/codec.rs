@@ -287,7 +287,9 @@ impl FromRow for AuthTransaction {
             expires_at: time(row, "expires_at")?,
             finalized_at: opt_time(row, "finalized_at")?,
             deleted_at: opt_time(row, "deleted_at")?,
-            decision: get(row, "decision")?,
+            // A record that no longer reads as a decision is shown as none.
+            decision: get::<Option<String>>(row, "decision")?
+                .and_then(|d| serde_json::from_str(&d).ok()),
             face_image: flag(row, "face_images")?,
             liveness_images: unsigned(row, "liveness_images")?,
         })

@@ -6,13 +6,37 @@ use chrono::{DateTime, Utc};
 use facegate_domain::{AuthTransaction, TransactionRef, TransactionState};
 use sqlx::SqliteConnection;
 
-use super::capture::end_capture;
 use super::codec::{db_err, ms, opt_ms, TX_COLUMNS};
 use super::enrollments::count_failure;
 use super::images::erase_images;
 use super::outbox::{erase_callbacks, insert_outbox};
 use super::{commit, execute, row, rows, SqliteStore, OPEN_STATES};
 use crate::{CallbackRenderer, OutboxMessage, StoreError, StoreResult, TransactionStore};
+
+/// Erases a deleted transaction's attempt decisions and ends its capture
+/// sessions, on the caller's database transaction (the attempts themselves
+/// stay: their nonces stay burnt).
+async fn end_capture(
+    conn: &mut SqliteConnection,
+    transaction: TransactionRef,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    let r = transaction.to_string();
+    let query = sqlx::query(
+        "UPDATE capture_attempts SET decision = NULL, \
+         state = CASE WHEN state = 'OPEN' THEN 'ABANDONED' ELSE state END \
+         WHERE transaction_ref = ?",
+    )
+    .bind(&r);
+    execute(query, &mut *conn).await?;
+    let query = sqlx::query(
+        "UPDATE capture_sessions SET ended_at = COALESCE(ended_at, ?) WHERE transaction_ref = ?",
+    )
+    .bind(ms(at))
+    .bind(&r);
+    execute(query, conn).await?;
+    Ok(())
+}
 
 /// Reads a transaction, deleted or not.
 pub(super) async fn fetch_transaction(
