@@ -117,7 +117,7 @@ impl FrameQuality {
 /// Everything the signals need about the face of one frame.
 #[derive(Debug, Clone)]
 pub struct FaceFeatures {
-    /// The chosen (largest × score) detection.
+    /// The chosen detection (by default the largest × score).
     pub detection: Detection,
     /// The boxes of the other detections.
     pub other_faces: Vec<Rect>,
