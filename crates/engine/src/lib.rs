@@ -24,13 +24,12 @@ use facegate_domain::{
 };
 use facegate_vision::compare::Calibration;
 use facegate_vision::decode::DecodeLimits;
-use facegate_vision::embed::similarity_fn;
+use facegate_vision::embed::{similarity_fn, EmbedderKind};
+use facegate_vision::frame::{FrameAnalyzer, FrameAnalyzerConfig, FrameFeatures};
 use facegate_vision::liveness::{
-    self, decide, ChallengeSpec, FrameAnalyzer, FrameAnalyzerConfig, FrameFeatures, LivenessConfig,
-    LivenessDecision, Verdict,
+    self, decide, ChallengeSpec, LivenessConfig, LivenessDecision, Verdict,
 };
 use facegate_vision::models::ModelStore;
-use facegate_vision::pipeline::EmbedderKind;
 use facegate_vision::runtime::{for_kind, RuntimeKind};
 use tokio::sync::{Notify, Semaphore};
 
@@ -96,7 +95,7 @@ impl Loaded {
             &self.store,
             runtime.as_ref(),
             FrameAnalyzerConfig {
-                embedder: kind,
+                embedders: vec![kind],
                 decode: self.decode,
                 ..FrameAnalyzerConfig::default()
             },

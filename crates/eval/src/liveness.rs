@@ -19,15 +19,13 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use facegate_vision::decode::{decode_image, split_mjpeg, DecodeLimits};
+use facegate_vision::frame::{FrameAnalyzer, FrameAnalyzerConfig, FrameFeatures, FrameOptions};
 use facegate_vision::geometry::RgbF32;
 use facegate_vision::liveness::challenge::{ChallengeSpec, SplitMix64};
 use facegate_vision::liveness::compliance::{challenge_signal, trace};
 use facegate_vision::liveness::flash::{cast_gain, flash_signal};
 use facegate_vision::liveness::passive::passive_signal;
-use facegate_vision::liveness::{
-    decide, FrameAnalyzer, FrameAnalyzerConfig, FrameFeatures, FrameOptions, LivenessConfig,
-    Verdict,
-};
+use facegate_vision::liveness::{decide, LivenessConfig, Verdict};
 use facegate_vision::models::ModelStore;
 use facegate_vision::runtime::{self, RuntimeKind};
 use facegate_vision::VisionError;

@@ -5,9 +5,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use facegate_vision::detect::FaceChoice;
 use facegate_vision::embed::similarity_fn;
 use facegate_vision::models::ModelStore;
-use facegate_vision::pipeline::{FaceChoice, Pipeline, PipelineConfig};
+use facegate_vision::pipeline::{Pipeline, PipelineConfig};
 use facegate_vision::runtime::{for_kind, RuntimeKind};
 use facegate_vision::VisionError;
 use serde::Serialize;

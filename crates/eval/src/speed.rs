@@ -12,8 +12,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use facegate_vision::frame::Timings;
 use facegate_vision::models::ModelStore;
-use facegate_vision::pipeline::{Pipeline, PipelineConfig, Timings};
+use facegate_vision::pipeline::{Pipeline, PipelineConfig};
 use facegate_vision::runtime::{for_kind, RuntimeKind};
 use facegate_vision::VisionError;
 use serde::Serialize;

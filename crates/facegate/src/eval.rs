@@ -8,8 +8,10 @@ use clap::{Args, Subcommand};
 use facegate_eval::plot::roc_svg;
 use facegate_eval::run::{evaluate_lfw, LfwResult};
 use facegate_eval::speed::{measure, table, ImageSet};
+use facegate_vision::detect::FaceChoice;
+use facegate_vision::embed::EmbedderKind;
 use facegate_vision::models::ModelStore;
-use facegate_vision::pipeline::{EmbedderKind, FaceChoice, PipelineConfig};
+use facegate_vision::pipeline::PipelineConfig;
 use facegate_vision::runtime::RuntimeKind;
 
 #[derive(Debug, Subcommand)]

@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use facegate_vision::decode::{decode_image, split_mjpeg, DecodeLimits};
+use facegate_vision::frame::{FrameAnalyzer, FrameAnalyzerConfig, FrameOptions};
 use facegate_vision::geometry::RgbF32;
-use facegate_vision::liveness::{FrameAnalyzer, FrameAnalyzerConfig, FrameOptions};
 use facegate_vision::models::ModelStore;
 use facegate_vision::runtime;
 

@@ -32,8 +32,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use facegate_vision::detect::FaceChoice;
+use facegate_vision::embed::EmbedderKind;
 use facegate_vision::models::{ids, ModelStore};
-use facegate_vision::pipeline::{EmbedderKind, FaceChoice, Pipeline, PipelineConfig};
+use facegate_vision::pipeline::{Pipeline, PipelineConfig};
 use facegate_vision::runtime::ort::OrtRuntime;
 use facegate_vision::runtime::{Runtime, RuntimeKind, Session, Tensor};
 use facegate_vision::VisionError;

@@ -31,6 +31,7 @@
 //! 0.5 px larger (they put pixel i's centre at i + 0.5).
 
 use crate::geometry::{Point, Rect, RgbF32};
+use crate::models::ids;
 use crate::runtime::{Session, Tensor};
 use crate::VisionError;
 
@@ -111,6 +112,14 @@ pub enum DetectorKind {
 }
 
 impl DetectorKind {
+    /// The id of this model in `models/manifest.json`.
+    pub const fn model_id(self) -> &'static str {
+        match self {
+            DetectorKind::ShortRange => ids::BLAZEFACE_SHORT_128,
+            DetectorKind::FullRange => ids::BLAZEFACE_FULL_192,
+        }
+    }
+
     /// Side of the square model input, in pixels.
     pub const fn input_size(self) -> usize {
         match self {
@@ -540,6 +549,27 @@ fn unletterbox(raw: &RawDetection, letterbox: &Letterbox) -> Detection {
         },
         keypoints,
         score: raw.score,
+    }
+}
+
+/// Which face of several to analyse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaceChoice {
+    /// The detection nearest the image centre (the LFW convention).
+    Central,
+    /// The largest detection (a selfie).
+    Largest,
+}
+
+impl FaceChoice {
+    /// The chosen detection of an image of `width` × `height`; `None` only
+    /// when there is none.
+    pub fn pick(self, detections: &[Detection], width: usize, height: usize) -> Option<&Detection> {
+        match self {
+            FaceChoice::Central => most_central(detections, width, height),
+            FaceChoice::Largest => largest(detections),
+        }
     }
 }
 

@@ -15,16 +15,15 @@ use std::time::Instant;
 
 use facegate_vision::align::mirror;
 use facegate_vision::decode::{decode_image, split_mjpeg, DecodeLimits};
+use facegate_vision::frame::{
+    skin_colour, FaceFeatures, FrameAnalyzer, FrameAnalyzerConfig, FrameFeatures, FrameOptions,
+};
 use facegate_vision::geometry::{Point, RgbF32};
 use facegate_vision::landmarks::FaceMesh;
 use facegate_vision::liveness::challenge::{ChallengeSpec, Direction, Step};
 use facegate_vision::liveness::flash::{cast_gain, flash_signal};
-use facegate_vision::liveness::frame::skin_colour;
 use facegate_vision::liveness::parallax::{self, fit_homography, Homography};
-use facegate_vision::liveness::{
-    decide, FaceFeatures, FlashConfig, FrameAnalyzer, FrameAnalyzerConfig, FrameFeatures,
-    FrameOptions, LivenessConfig, ParallaxConfig, Verdict,
-};
+use facegate_vision::liveness::{decide, FlashConfig, LivenessConfig, ParallaxConfig, Verdict};
 use facegate_vision::models::ModelStore;
 use facegate_vision::runtime::{self, RuntimeKind};
 

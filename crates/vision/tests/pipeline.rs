@@ -7,8 +7,10 @@
 use std::path::PathBuf;
 
 use facegate_vision::compare::{compare, Calibration};
+use facegate_vision::detect::FaceChoice;
+use facegate_vision::embed::EmbedderKind;
 use facegate_vision::models::ModelStore;
-use facegate_vision::pipeline::{EmbedderKind, FaceChoice, Pipeline, PipelineConfig};
+use facegate_vision::pipeline::{Pipeline, PipelineConfig};
 use facegate_vision::runtime::{self, RuntimeKind};
 
 fn lfw_dir() -> Option<PathBuf> {

@@ -17,7 +17,7 @@ pub enum Direction {
     Down,
 }
 
-/// Which pose angle a direction moves ([`crate::liveness::Pose`]).
+/// Which pose angle a direction moves ([`crate::frame::Pose`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Axis {
     Yaw,
@@ -33,7 +33,7 @@ impl Direction {
     ];
 
     /// The angle this direction changes and the sign of the change under
-    /// [`crate::liveness::Pose`]'s convention (yaw > 0: turned to the user's
+    /// [`crate::frame::Pose`]'s convention (yaw > 0: turned to the user's
     /// left; pitch > 0: looking up).
     pub const fn axis(self) -> (Axis, f32) {
         match self {

@@ -14,9 +14,9 @@
 //! Score: the smallest over the steps of peak / `min_rotation_deg` (pass at
 //! 1).
 
+use crate::frame::{FrameFeatures, Pose};
 use crate::liveness::challenge::{Axis, ChallengeSpec, Step};
 use crate::liveness::config::ChallengeConfig;
-use crate::liveness::frame::{FrameFeatures, Pose};
 use crate::liveness::signal::{reasons, SignalResult, Verdict};
 
 pub const NAME: &str = "challenge";
@@ -335,9 +335,10 @@ pub(crate) mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use crate::detect::Detection;
+    use crate::frame::{FaceFeatures, FrameQuality};
     use crate::geometry::{Point, Rect};
+    use crate::klt::GreyPatch;
     use crate::liveness::challenge::Direction;
-    use crate::liveness::frame::{FaceFeatures, FrameQuality, GreyPatch};
 
     /// A synthetic face frame at `t` with a pose and a box centre.
     pub(crate) fn face_frame(t_ms: u32, yaw: f32, pitch: f32, cx: f32) -> FrameFeatures {
@@ -367,6 +368,7 @@ pub(crate) mod tests {
                     interocular_px: 60.0,
                     sharpness: 100.0,
                     brightness: 120.0,
+                    clipped: 0.0,
                 },
                 skin_rgb: [150.0, 110.0, 90.0],
                 patch: GreyPatch {

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::compare::Calibration;
-use crate::liveness::frame::FrameOptions;
+use crate::frame::FrameOptions;
 
 /// All liveness thresholds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

@@ -4,11 +4,11 @@
 
 use serde::Serialize;
 
+use crate::frame::FrameFeatures;
 use crate::liveness::challenge::ChallengeSpec;
 use crate::liveness::compliance::{challenge_signal, trace};
 use crate::liveness::config::LivenessConfig;
 use crate::liveness::flash::flash_signal;
-use crate::liveness::frame::FrameFeatures;
 use crate::liveness::identity::{best_frame, identity_signal};
 use crate::liveness::parallax::parallax_signal;
 use crate::liveness::passive::passive_signal;
@@ -70,7 +70,7 @@ pub fn combine(signals: &[SignalResult]) -> Verdict {
 
 /// Decides one attempt from its analysed frames (in capture order). Runs in a
 /// few milliseconds: the per-frame work was done by
-/// [`crate::liveness::FrameAnalyzer`] as frames arrived; only the texture
+/// [`crate::frame::FrameAnalyzer`] as frames arrived; only the texture
 /// tracking of a few frame pairs happens here.
 pub fn decide(
     spec: &ChallengeSpec,
@@ -110,9 +110,9 @@ pub fn decide(
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
+    use crate::embed::Template;
     use crate::liveness::compliance::tests::{follow, spec};
     use crate::liveness::signal::reasons;
-    use crate::pipeline::Template;
 
     fn signal(name: &'static str, verdict: Verdict) -> SignalResult {
         SignalResult::new(name, 1.0, 1.0, verdict, Vec::new())
@@ -167,7 +167,7 @@ mod tests {
         assert!(!d.signal("parallax").unwrap().votes);
         assert_eq!(d.verdict, Verdict::Pass);
         let enforced = LivenessConfig {
-            parallax: crate::liveness::ParallaxConfig {
+            parallax: crate::liveness::config::ParallaxConfig {
                 enforce: true,
                 ..Default::default()
             },

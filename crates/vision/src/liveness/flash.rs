@@ -6,14 +6,14 @@
 //!
 //! Expected: the chromaticity `rgb / (r + g + b)` of the screen colour shown
 //! at `t − lag`, minus white's. Observed: the chromaticity of the mean skin
-//! colour ([`crate::liveness::FaceFeatures::skin_rgb`]) minus its median over
+//! colour ([`crate::frame::FaceFeatures::skin_rgb`]) minus its median over
 //! the attempt. Score: the best, over the lags tried, normalised correlation
 //! of the two (each channel centred over the frames, the three channels
 //! pooled). Pass at or above the threshold, Fail below.
 
+use crate::frame::FrameFeatures;
 use crate::liveness::challenge::ChallengeSpec;
 use crate::liveness::config::FlashConfig;
-use crate::liveness::frame::FrameFeatures;
 use crate::liveness::signal::{reasons, SignalResult, Verdict};
 
 pub const NAME: &str = "flash";

@@ -5,8 +5,8 @@
 //! is a capture the user can fix (Retry).
 
 use crate::embed::similarity_fn;
+use crate::frame::FrameFeatures;
 use crate::liveness::config::IdentityConfig;
-use crate::liveness::frame::FrameFeatures;
 use crate::liveness::signal::{reasons, SignalResult, Verdict};
 
 pub const NAME: &str = "identity";
@@ -128,9 +128,9 @@ pub fn identity_signal(
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
+    use crate::embed::Template;
     use crate::geometry::Rect;
     use crate::liveness::compliance::tests::face_frame;
-    use crate::pipeline::Template;
 
     fn with_template(mut f: FrameFeatures, v: Vec<f32>) -> FrameFeatures {
         f.face.as_mut().unwrap().template = Some(Template {

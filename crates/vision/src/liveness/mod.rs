@@ -3,18 +3,22 @@
 //!
 //! The server issues a [`ChallengeSpec`] per attempt (a neutral window,
 //! head-turn [`Step`]s and screen-colour [`Flash`]es; `docs/capture-protocol.md`
-//! §2), analyses every uploaded frame as it arrives with a [`FrameAnalyzer`]
-//! (BlazeFace + FaceMesh per frame, the passive model and the embedding only
-//! on the frames asked for), and calls [`decide`] once the last frame is in.
+//! §2), analyses every uploaded frame as it arrives with the per-frame
+//! analyser (`frame::FrameAnalyzer`: BlazeFace + FaceMesh per frame, the
+//! anti-spoof model and the embedding only on the frames asked for), and
+//! calls [`decide`] once the last frame is in. This module holds only the
+//! challenge, the signals over the analysed frames, their configuration and
+//! the decision; the per-frame building blocks live beside it.
 //!
 //! Signals (each a [`SignalResult`]), chosen from what the shared liveness
 //! study (`../shared/research/liveness-study.md`) found to work:
-//! - [`passive`]: the fr-liveness print/screen classifier (the only passive
-//!   cue that separated every set of the study);
+//! - [`passive`]: the fr-liveness print/screen classifier's P(live)
+//!   (`antispoof`; the only passive cue that separated every set of the
+//!   study);
 //! - [`compliance`]: the head followed the random, timed turns, continuously
 //!   (the main defence against prints and pre-recorded video);
-//! - [`parallax`]: texture (KLT) parallax between the frontal and the turned
-//!   frames is larger than a plane's (against tilted photos; FaceMesh
+//! - [`parallax`]: texture (KLT, `klt`) parallax between the frontal and the
+//!   turned frames is larger than a plane's (against tilted photos; FaceMesh
 //!   residuals cannot do this, they only restate the rotation);
 //! - [`flash`]: the skin colour follows the screen-colour sequence (against
 //!   injected or replayed video);
@@ -29,9 +33,7 @@ pub mod compliance;
 pub mod config;
 pub mod decide;
 pub mod flash;
-pub mod frame;
 pub mod identity;
-pub mod klt;
 pub mod parallax;
 pub mod passive;
 pub mod signal;
@@ -42,9 +44,4 @@ pub use config::{
     SamplingConfig,
 };
 pub use decide::{decide, LivenessDecision};
-pub use frame::{
-    FaceFeatures, FrameAnalyzer, FrameAnalyzerConfig, FrameFeatures, FrameOptions, FrameQuality,
-    GreyPatch, Pose,
-};
-pub use passive::PassiveModel;
 pub use signal::{reasons, SignalResult, Verdict};

@@ -15,11 +15,11 @@
 //! residuals are not used: FaceMesh bends a flat face into a 3-D one, so its
 //! residuals only restate the rotation (study §1).
 
+use crate::frame::{FaceFeatures, FrameFeatures};
 use crate::geometry::Point;
+use crate::klt::{good_features, track_checked, GreyImage, LkParams, Pyramid};
 use crate::liveness::compliance::ChallengeTrace;
 use crate::liveness::config::ParallaxConfig;
-use crate::liveness::frame::{FaceFeatures, FrameFeatures};
-use crate::liveness::klt::{good_features, track_checked, GreyImage, LkParams, Pyramid};
 use crate::liveness::signal::{reasons, SignalResult, Verdict};
 
 pub const NAME: &str = "parallax";

@@ -10,7 +10,7 @@ use ::ort::session::builder::GraphOptimizationLevel;
 use ::ort::session::{Session as OrtSession, SessionInputValue};
 use ::ort::value::{Tensor as OrtTensor, ValueType};
 
-use super::{Runtime, RuntimeKind, Session, Tensor};
+use crate::runtime::interface::{Runtime, RuntimeKind, Session, Tensor};
 use crate::VisionError;
 
 /// The file name of the pinned ONNX Runtime library (from the
@@ -196,7 +196,7 @@ impl OrtRuntime {
     }
 
     /// Uses `level` for the model loaded under `name` (the model id when
-    /// loaded through [`crate::models::ModelStore`]).
+    /// loaded through the `models` store).
     #[must_use]
     pub fn with_optimization(mut self, name: &str, level: OrtOptimization) -> Self {
         self.overrides.retain(|(id, _)| id != name);

@@ -10,7 +10,7 @@ use tract_onnx::prelude::{
     IntoRunnable, IntoTValue, TValue, TVec, TypedSimplePlan,
 };
 
-use super::{Runtime, RuntimeKind, Session, Tensor};
+use crate::runtime::interface::{Runtime, RuntimeKind, Session, Tensor};
 use crate::VisionError;
 
 /// Distinct input shapes a session keeps a plan for; beyond that the oldest

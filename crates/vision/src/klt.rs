@@ -1,14 +1,77 @@
 //! Sparse texture tracking for the parallax signal: Shi–Tomasi "good
 //! features to track" and pyramidal Lucas–Kanade (Bouguet's formulation),
-//! with a forward–backward check. Written for the small face patches of
-//! [`crate::liveness::GreyPatch`] (160×160), where a few hundred points track
-//! in well under a millisecond.
+//! with a forward–backward check, on [`GreyPatch`]es: small greyscale copies
+//! of the face region (160×160 in the frame analyser), where a few hundred
+//! points track in well under a millisecond.
 //!
 //! Coordinates are pixel centres (pixel `i` at `i`), as everywhere in the
 //! crate; level `l` of a pyramid has pixel `i` at level-0 position `i·2ˡ`.
 
-use crate::geometry::Point;
-use crate::liveness::frame::GreyPatch;
+use crate::geometry::{Point, RgbF32};
+
+/// A greyscale copy of the face region, resampled to `side`² pixels whatever
+/// the face size so memory stays bounded. Patch pixel `(u, v)` has its
+/// centre at image point `origin + scale·(u, v)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GreyPatch {
+    pub side: usize,
+    /// Luminance, row-major.
+    pub data: Vec<u8>,
+    /// Image position of patch pixel (0, 0).
+    pub origin: Point,
+    /// Image pixels per patch pixel.
+    pub scale: f32,
+}
+
+impl GreyPatch {
+    /// The luminance patch of `region` (a square in image pixels), averaging
+    /// 2×2 bilinear samples per patch pixel to limit aliasing when shrinking.
+    pub fn extract(image: &RgbF32, center: Point, region_side: f32, side: usize) -> Self {
+        let side = side.max(2);
+        let scale = (region_side / side as f32).max(1e-3);
+        let origin = Point::new(
+            center.x - scale * (side as f32 - 1.0) / 2.0,
+            center.y - scale * (side as f32 - 1.0) / 2.0,
+        );
+        let offsets = [-0.25f32, 0.25];
+        let mut data = Vec::with_capacity(side * side);
+        for v in 0..side {
+            for u in 0..side {
+                let mut sum = 0.0;
+                for dy in offsets {
+                    for dx in offsets {
+                        let px = image.sample(
+                            origin.x + (u as f32 + dx) * scale,
+                            origin.y + (v as f32 + dy) * scale,
+                        );
+                        sum += 0.299 * px[0] + 0.587 * px[1] + 0.114 * px[2];
+                    }
+                }
+                data.push((sum / 4.0).round().clamp(0.0, 255.0) as u8);
+            }
+        }
+        Self {
+            side,
+            data,
+            origin,
+            scale,
+        }
+    }
+
+    pub fn to_image(&self, p: Point) -> Point {
+        Point::new(
+            self.origin.x + p.x * self.scale,
+            self.origin.y + p.y * self.scale,
+        )
+    }
+
+    pub fn from_image(&self, p: Point) -> Point {
+        Point::new(
+            (p.x - self.origin.x) / self.scale,
+            (p.y - self.origin.y) / self.scale,
+        )
+    }
+}
 
 /// A greyscale f32 image.
 #[derive(Debug, Clone, PartialEq)]
@@ -392,5 +455,35 @@ pub(crate) mod tests {
         let p = Pyramid::new(flat, 3);
         let q = Point::new(32.0, 32.0);
         assert_eq!(track_point(&p, &p, q, q, &LkParams::default()), None);
+    }
+
+    #[test]
+    fn a_patch_maps_back_to_the_image_it_came_from() {
+        // A horizontal ramp: the patch's grey must follow the image x.
+        let (w, h) = (200, 100);
+        let data = (0..w * h)
+            .flat_map(|i| {
+                let v = (i % w) as f32;
+                [v, v, v]
+            })
+            .collect();
+        let image = RgbF32 {
+            width: w,
+            height: h,
+            data,
+        };
+        let patch = GreyPatch::extract(&image, Point::new(100.0, 50.0), 64.0, 32);
+        assert!((patch.scale - 2.0).abs() < 1e-6);
+        for (u, v) in [(0usize, 0usize), (10, 5), (31, 31)] {
+            let p = patch.to_image(Point::new(u as f32, v as f32));
+            let grey = f32::from(patch.data[v * 32 + u]);
+            assert!(
+                (grey - p.x).abs() <= 1.0,
+                "({u},{v}) grey {grey} at x {}",
+                p.x
+            );
+            let back = patch.from_image(p);
+            assert!((back.x - u as f32).abs() < 1e-4 && (back.y - v as f32).abs() < 1e-4);
+        }
     }
 }

@@ -1,23 +1,30 @@
-//! Per-frame analysis for liveness: everything the signals need from one
+//! The one per-image analyser, [`FrameAnalyzer`]: the building blocks in
+//! order (detect → choose the face → FaceMesh → align → embed → quality).
+//! The still-image pipeline (`pipeline.rs`: enrollment templates, LFW) uses its
+//! shared steps, [`FrameAnalyzer::analyze_face`]; the liveness capture uses
+//! [`FrameAnalyzer::analyze`], which adds what the signals need from one
 //! frame, computed once when the frame arrives so that the final decision
 //! only combines small per-frame records.
 //!
-//! Every frame gets BlazeFace (short-range by default) and FaceMesh, the pose,
-//! cheap quality measures, the mean skin colour (flash signal) and a small
-//! greyscale copy of the face region (texture tracking); the passive model
-//! and the embedding run only when [`FrameOptions`] asks (they cost more).
+//! Every liveness frame gets BlazeFace (short-range by default) and FaceMesh,
+//! the pose, cheap quality measures, the mean skin colour (flash signal) and
+//! a small greyscale copy of the face region (texture tracking); the
+//! anti-spoof model and the embedding run only when [`FrameOptions`] asks
+//! (they cost more).
+
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use crate::align::arcface_112;
+use crate::antispoof::AntiSpoofModel;
 use crate::decode::{decode_image, DecodeLimits};
-use crate::detect::{largest, Detection, DetectorKind, FaceDetector};
-use crate::embed::{Embedder, FivePoints};
+use crate::detect::{Detection, DetectorKind, FaceChoice, FaceDetector};
+use crate::embed::{Embedder, EmbedderKind, FivePoints, Template};
 use crate::geometry::{Point, Rect, RgbF32};
+use crate::klt::GreyPatch;
 use crate::landmarks::{FaceMesh, MeshModel};
-use crate::liveness::passive::PassiveModel;
 use crate::models::{ids, ModelStore};
-use crate::pipeline::{load_embedder, EmbedderKind, Template};
 use crate::quality::{exposure_and_sharpness, head_pose};
 use crate::runtime::Runtime;
 use crate::VisionError;
@@ -85,76 +92,32 @@ pub struct FrameQuality {
     pub sharpness: f32,
     /// Mean luminance of that crop, 0–255.
     pub brightness: f32,
+    /// Fraction of that crop's pixels at the ends of the range (≤ 5 or
+    /// ≥ 250).
+    pub clipped: f32,
 }
 
-/// A greyscale copy of the face region, resampled to
-/// [`PATCH_SIDE`]² whatever the face size so memory stays bounded. Patch
-/// pixel `(u, v)` has its centre at image point `origin + scale·(u, v)`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GreyPatch {
-    pub side: usize,
-    /// Luminance, row-major.
-    pub data: Vec<u8>,
-    /// Image position of patch pixel (0, 0).
-    pub origin: Point,
-    /// Image pixels per patch pixel.
-    pub scale: f32,
-}
-
-impl GreyPatch {
-    /// The luminance patch of `region` (a square in image pixels), averaging
-    /// 2×2 bilinear samples per patch pixel to limit aliasing when shrinking.
-    pub fn extract(image: &RgbF32, center: Point, region_side: f32, side: usize) -> Self {
-        let side = side.max(2);
-        let scale = (region_side / side as f32).max(1e-3);
-        let origin = Point::new(
-            center.x - scale * (side as f32 - 1.0) / 2.0,
-            center.y - scale * (side as f32 - 1.0) / 2.0,
-        );
-        let offsets = [-0.25f32, 0.25];
-        let mut data = Vec::with_capacity(side * side);
-        for v in 0..side {
-            for u in 0..side {
-                let mut sum = 0.0;
-                for dy in offsets {
-                    for dx in offsets {
-                        let px = image.sample(
-                            origin.x + (u as f32 + dx) * scale,
-                            origin.y + (v as f32 + dy) * scale,
-                        );
-                        sum += 0.299 * px[0] + 0.587 * px[1] + 0.114 * px[2];
-                    }
-                }
-                data.push((sum / 4.0).round().clamp(0.0, 255.0) as u8);
-            }
-        }
+impl FrameQuality {
+    /// The quality of the face `mesh` found in `image`.
+    pub fn of(image: &RgbF32, mesh: &FaceMesh) -> Self {
+        let [right_eye, left_eye] = mesh.eye_centers();
+        let crop = arcface_112(image, &mesh.five_points_arcface());
+        let (sharpness, brightness, clipped) = crop
+            .as_ref()
+            .map_or((0.0, 0.0, 0.0), exposure_and_sharpness);
         Self {
-            side,
-            data,
-            origin,
-            scale,
+            interocular_px: distance(right_eye, left_eye),
+            sharpness,
+            brightness,
+            clipped,
         }
-    }
-
-    pub fn to_image(&self, p: Point) -> Point {
-        Point::new(
-            self.origin.x + p.x * self.scale,
-            self.origin.y + p.y * self.scale,
-        )
-    }
-
-    pub fn from_image(&self, p: Point) -> Point {
-        Point::new(
-            (p.x - self.origin.x) / self.scale,
-            (p.y - self.origin.y) / self.scale,
-        )
     }
 }
 
 /// Everything the signals need about the face of one frame.
 #[derive(Debug, Clone)]
 pub struct FaceFeatures {
-    /// The chosen (largest × score) detection.
+    /// The chosen detection (by default the largest × score).
     pub detection: Detection,
     /// The boxes of the other detections.
     pub other_faces: Vec<Rect>,
@@ -211,18 +174,21 @@ pub struct FrameFeatures {
     pub face: Option<FaceFeatures>,
 }
 
-/// Which models a [`FrameAnalyzer`] runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Which models a [`FrameAnalyzer`] runs, and how it picks the face.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FrameAnalyzerConfig {
     pub detector: DetectorKind,
-    /// The embedder of the identity templates. Default `fr-feature-int8`
-    /// (about 2.5× faster than fp32 on one core, same LFW accuracy).
-    pub embedder: EmbedderKind,
-    /// Load the passive model (needed for `FrameOptions::passive`).
+    /// The embedders run when templates are asked for, in this order.
+    pub embedders: Vec<EmbedderKind>,
+    /// Embed the mirrored crop too and average (test-time augmentation).
+    #[serde(default)]
+    pub flip: bool,
+    pub face_choice: FaceChoice,
+    /// Load the anti-spoof model (needed for `FrameOptions::passive`).
     pub passive: bool,
-    /// Bounds on the frames [`FrameAnalyzer::analyze_bytes`] decodes: the
-    /// capture service passes its upload limits, so a frame is never decoded
-    /// beyond what the upload check allowed.
+    /// Bounds on the frames [`FrameAnalyzer::decode`] accepts: the capture
+    /// service passes its upload limits, so a frame is never decoded beyond
+    /// what the upload check allowed.
     #[serde(default)]
     pub decode: DecodeLimits,
 }
@@ -231,20 +197,56 @@ impl Default for FrameAnalyzerConfig {
     fn default() -> Self {
         Self {
             detector: DetectorKind::ShortRange,
-            embedder: EmbedderKind::FrFeatureInt8,
+            // int8: the shipped default (LFW 99.40 %, TAR 0.974 @ 1e-4, 2.4x
+            // faster than float on one core, same accuracy;
+            // docs/face-engine.md).
+            embedders: vec![EmbedderKind::FrFeatureInt8],
+            flip: false,
+            face_choice: FaceChoice::Largest,
             passive: true,
             decode: DecodeLimits::default(),
         }
     }
 }
 
-/// The per-frame analyser; owns its model sessions and runs on one thread,
-/// like [`crate::pipeline::Pipeline`].
+/// Time spent per stage of one image.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Timings {
+    pub decode: Duration,
+    pub detect: Duration,
+    pub landmarks: Duration,
+    /// Alignment and embedding, all embedders.
+    pub embed: Duration,
+}
+
+/// The chosen face of one image after the steps every analysis shares
+/// ([`FrameAnalyzer::analyze_face`]).
+#[derive(Debug, Clone)]
+pub struct Face {
+    /// The chosen detection ([`FrameAnalyzerConfig::face_choice`]).
+    pub detection: Detection,
+    /// Faces the detector found, the chosen one included.
+    pub faces: usize,
+    /// The boxes of the other detections.
+    pub other_faces: Vec<Rect>,
+    pub mesh: FaceMesh,
+    /// Measured on the ArcFace 112×112 crop.
+    pub quality: FrameQuality,
+    /// One per embedder, in configuration order, when templates were asked
+    /// for (empty otherwise); `None` where the landmarks are too degenerate
+    /// to align.
+    pub templates: Vec<Option<Template>>,
+}
+
+/// The per-frame analyser: owns its model sessions and runs on one thread
+/// (run several for parallelism). Both the still-image pipeline
+/// and the liveness capture analyse their images with it.
 pub struct FrameAnalyzer {
     detector: FaceDetector,
     mesh: MeshModel,
-    embedder: Box<dyn Embedder>,
-    passive: Option<PassiveModel>,
+    embedders: Vec<Box<dyn Embedder>>,
+    antispoof: Option<AntiSpoofModel>,
+    face_choice: FaceChoice,
     decode: DecodeLimits,
 }
 
@@ -255,26 +257,104 @@ impl FrameAnalyzer {
         runtime: &dyn Runtime,
         config: FrameAnalyzerConfig,
     ) -> Result<Self, VisionError> {
-        let detector_id = match config.detector {
-            DetectorKind::ShortRange => ids::BLAZEFACE_SHORT_128,
-            DetectorKind::FullRange => ids::BLAZEFACE_FULL_192,
-        };
+        let detector = store.load(runtime, config.detector.model_id())?;
         Ok(Self {
-            detector: FaceDetector::new(store.load(runtime, detector_id)?, config.detector),
+            detector: FaceDetector::new(detector, config.detector),
             mesh: MeshModel::new(store.load(runtime, ids::FACEMESH_468)?),
-            embedder: load_embedder(store, runtime, config.embedder, false)?,
-            passive: if config.passive {
-                Some(PassiveModel::new(store.load(runtime, ids::FR_LIVENESS)?))
+            embedders: config
+                .embedders
+                .iter()
+                .map(|kind| kind.load(store, runtime, config.flip))
+                .collect::<Result<_, _>>()?,
+            antispoof: if config.passive {
+                Some(AntiSpoofModel::new(store.load(runtime, ids::FR_LIVENESS)?))
             } else {
                 None
             },
+            face_choice: config.face_choice,
             decode: config.decode,
         })
     }
 
-    /// The embedder (for its model id and similarity).
-    pub fn embedder(&self) -> &dyn Embedder {
-        self.embedder.as_ref()
+    /// The embedders, in configuration order (for [`Embedder::similarity`]).
+    pub fn embedders(&self) -> &[Box<dyn Embedder>] {
+        &self.embedders
+    }
+
+    /// Decodes a JPEG/PNG image within the configured bounds.
+    pub fn decode(&self, bytes: &[u8]) -> Result<RgbF32, VisionError> {
+        Ok(RgbF32::from_rgb8(&decode_image(bytes, &self.decode)?))
+    }
+
+    /// The steps every analysis shares: detect, choose the face, FaceMesh,
+    /// the crop quality and, with `templates`, align and embed with every
+    /// embedder. `None` when no face is found. The timings leave `decode` at
+    /// zero.
+    pub fn analyze_face(
+        &mut self,
+        image: &RgbF32,
+        templates: bool,
+    ) -> Result<(Option<Face>, Timings), VisionError> {
+        let mut timings = Timings::default();
+        let t = Instant::now();
+        let detections = self.detector.detect(image)?;
+        timings.detect = t.elapsed();
+        let chosen = self
+            .face_choice
+            .pick(&detections, image.width, image.height);
+        let Some(detection) = chosen.copied() else {
+            return Ok((None, timings));
+        };
+        let t = Instant::now();
+        let mesh = self.mesh.estimate(image, &detection)?;
+        timings.landmarks = t.elapsed();
+        let t = Instant::now();
+        let templates = if templates {
+            self.templates(image, &mesh)?
+        } else {
+            Vec::new()
+        };
+        timings.embed = t.elapsed();
+        let quality = FrameQuality::of(image, &mesh);
+        let other_faces = detections
+            .iter()
+            .filter(|d| **d != detection)
+            .map(|d| d.rect)
+            .collect();
+        Ok((
+            Some(Face {
+                detection,
+                faces: detections.len(),
+                other_faces,
+                mesh,
+                quality,
+                templates,
+            }),
+            timings,
+        ))
+    }
+
+    fn templates(
+        &mut self,
+        image: &RgbF32,
+        mesh: &FaceMesh,
+    ) -> Result<Vec<Option<Template>>, VisionError> {
+        let points = FivePoints {
+            arcface: mesh.five_points_arcface(),
+            dlib: mesh.five_points_dlib(),
+        };
+        self.embedders
+            .iter_mut()
+            .map(|embedder| {
+                let Some(crop) = embedder.align(image, &points) else {
+                    return Ok(None);
+                };
+                Ok(Some(Template {
+                    model: embedder.model_id(),
+                    vector: embedder.embed_aligned(&crop)?,
+                }))
+            })
+            .collect()
     }
 
     /// Decodes a JPEG/PNG frame and analyses it.
@@ -284,48 +364,43 @@ impl FrameAnalyzer {
         bytes: &[u8],
         opts: FrameOptions,
     ) -> Result<FrameFeatures, VisionError> {
-        let image = RgbF32::from_rgb8(&decode_image(bytes, &self.decode)?);
+        let image = self.decode(bytes)?;
         self.analyze(t_ms, &image, opts)
     }
 
-    /// Analyses one decoded frame (RGB 0–255).
+    /// Analyses one decoded frame (RGB 0–255) for liveness: the shared steps
+    /// ([`FrameAnalyzer::analyze_face`], templates when `opts` asks), then
+    /// the pose, the skin colour, the texture patch and, when asked, the
+    /// anti-spoof model. The frame's template is the first embedder's.
     pub fn analyze(
         &mut self,
         t_ms: u32,
         image: &RgbF32,
         opts: FrameOptions,
     ) -> Result<FrameFeatures, VisionError> {
-        let detections = self.detector.detect(image)?;
-        let Some(detection) = largest(&detections).copied() else {
+        let (face, _) = self.analyze_face(image, opts.template)?;
+        let Some(face) = face else {
             return Ok(FrameFeatures {
                 t_ms,
                 faces: 0,
                 face: None,
             });
         };
-        let other_faces = detections
-            .iter()
-            .filter(|d| **d != detection)
-            .map(|d| d.rect)
-            .collect();
-        let mesh = self.mesh.estimate(image, &detection)?;
+        let Face {
+            detection,
+            faces,
+            other_faces,
+            mesh,
+            quality,
+            templates,
+        } = face;
         let pose = Pose::from_mesh(&mesh.points).unwrap_or_default();
-        let [right_eye, left_eye] = mesh.eye_centers();
-        let crop = arcface_112(image, &mesh.five_points_arcface());
-        let (sharpness, brightness, _) = crop
-            .as_ref()
-            .map_or((0.0, 0.0, 0.0), exposure_and_sharpness);
-        let quality = FrameQuality {
-            interocular_px: distance(right_eye, left_eye),
-            sharpness,
-            brightness,
-        };
         let skin_rgb = skin_colour(image, &mesh);
         let center = detection.rect.center();
         let region = PATCH_SCALE * detection.rect.width.max(detection.rect.height);
         let patch = GreyPatch::extract(image, center, region, PATCH_SIDE);
         let passive = if opts.passive {
-            let model = self.passive.as_mut().ok_or_else(|| VisionError::Model {
+            let model = self.antispoof.as_mut().ok_or_else(|| VisionError::Model {
                 model: ids::FR_LIVENESS.into(),
                 detail: "the passive model was not loaded (FrameAnalyzerConfig::passive)".into(),
             })?;
@@ -333,24 +408,9 @@ impl FrameAnalyzer {
         } else {
             None
         };
-        let template = if opts.template {
-            let points = FivePoints {
-                arcface: mesh.five_points_arcface(),
-                dlib: mesh.five_points_dlib(),
-            };
-            match self.embedder.align(image, &points) {
-                Some(c) => Some(Template {
-                    model: self.embedder.model_id(),
-                    vector: self.embedder.embed_aligned(&c)?,
-                }),
-                None => None,
-            }
-        } else {
-            None
-        };
         Ok(FrameFeatures {
             t_ms,
-            faces: detections.len(),
+            faces,
             face: Some(FaceFeatures {
                 detection,
                 other_faces,
@@ -361,7 +421,7 @@ impl FrameAnalyzer {
                 skin_rgb,
                 patch,
                 passive,
-                template,
+                template: templates.into_iter().next().flatten(),
             }),
         })
     }
@@ -403,40 +463,4 @@ pub fn skin_colour(image: &RgbF32, mesh: &FaceMesh) -> [f32; 3] {
         return [0.0; 3];
     }
     sum.map(|s| (s / n as f64) as f32)
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-    use super::*;
-
-    #[test]
-    fn a_patch_maps_back_to_the_image_it_came_from() {
-        // A horizontal ramp: the patch's grey must follow the image x.
-        let (w, h) = (200, 100);
-        let data = (0..w * h)
-            .flat_map(|i| {
-                let v = (i % w) as f32;
-                [v, v, v]
-            })
-            .collect();
-        let image = RgbF32 {
-            width: w,
-            height: h,
-            data,
-        };
-        let patch = GreyPatch::extract(&image, Point::new(100.0, 50.0), 64.0, 32);
-        assert!((patch.scale - 2.0).abs() < 1e-6);
-        for (u, v) in [(0usize, 0usize), (10, 5), (31, 31)] {
-            let p = patch.to_image(Point::new(u as f32, v as f32));
-            let grey = f32::from(patch.data[v * 32 + u]);
-            assert!(
-                (grey - p.x).abs() <= 1.0,
-                "({u},{v}) grey {grey} at x {}",
-                p.x
-            );
-            let back = patch.from_image(p);
-            assert!((back.x - u as f32).abs() < 1e-4 && (back.y - v as f32).abs() < 1e-4);
-        }
-    }
 }

@@ -1,0 +1,217 @@
+//! The passive anti-spoof classifier `fr_liveness` (faceplugin, id
+//! `fr-liveness`): one frame in, P(live) out. Preprocessing follows
+//! faceplugin's `alignLivenessImage` (the MiniFASNet crop): the detection box
+//! scaled 2.7× about its centre, shrunk if needed so that it fits the image
+//! and shifted back inside it, resized to 128×128; the model takes BGR, raw
+//! 0–255, NCHW (`models/manifest.json` `input`), and class 0 of the softmax
+//! of its 3 logits is "live". BGR matters: with RGB real faces are rejected
+//! (liveness study §1).
+//!
+//! A per-frame building block: the frame analyser runs it on the frames the
+//! liveness sampling asks for, and the `passive` liveness signal averages
+//! its outputs.
+
+use crate::geometry::{Rect, RgbF32};
+use crate::runtime::{Session, Tensor};
+use crate::VisionError;
+
+/// Box scale of the crop.
+pub const CROP_SCALE: f32 = 2.7;
+/// Side of the model input.
+pub const INPUT_SIZE: usize = 128;
+
+/// The fr-liveness model behind a [`Session`].
+pub struct AntiSpoofModel {
+    session: Box<dyn Session>,
+}
+
+impl std::fmt::Debug for AntiSpoofModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AntiSpoofModel").finish_non_exhaustive()
+    }
+}
+
+impl AntiSpoofModel {
+    pub fn new(session: Box<dyn Session>) -> Self {
+        Self { session }
+    }
+
+    /// P(live) of the face in `face_box` (a detection box, source pixels).
+    pub fn live_probability(
+        &mut self,
+        image: &RgbF32,
+        face_box: &Rect,
+    ) -> Result<f32, VisionError> {
+        let crop = liveness_crop(image.width, image.height, face_box, CROP_SCALE);
+        self.live_probability_of_input(input_tensor(image, &crop)?)
+    }
+
+    /// P(live) of an already prepared input tensor ([1, 3, 128, 128], BGR
+    /// 0–255).
+    pub fn live_probability_of_input(&mut self, input: Tensor) -> Result<f32, VisionError> {
+        let output = self
+            .session
+            .run(vec![input])?
+            .into_iter()
+            .next()
+            .ok_or_else(|| VisionError::Inference("fr-liveness returned no output".into()))?;
+        if output.data.len() != 3 || output.data.iter().any(|v| !v.is_finite()) {
+            return Err(VisionError::Inference(format!(
+                "fr-liveness: expected 3 finite logits, got {:?}",
+                output.data
+            )));
+        }
+        Ok(softmax(&output.data)[0])
+    }
+}
+
+/// Softmax of logits (max-subtracted, so large logits do not overflow).
+pub fn softmax(logits: &[f32]) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exp: Vec<f32> = logits.iter().map(|v| (v - max).exp()).collect();
+    let sum: f32 = exp.iter().sum();
+    exp.iter().map(|v| v / sum).collect()
+}
+
+/// The crop rectangle `alignLivenessImage` takes, in integer pixel bounds
+/// (`x, y` the first column and row, `width, height` the counts): the box
+/// scaled by `scale` about its centre, the scale reduced so that the crop
+/// fits in the image (`(side − 1) / box side`), then shifted (not clipped)
+/// back inside the image, so the face keeps its place in the crop's framing.
+pub fn liveness_crop(width: usize, height: usize, face_box: &Rect, scale: f32) -> Rect {
+    let (w, h) = (width as f32, height as f32);
+    let (bw, bh) = (face_box.width.max(1.0), face_box.height.max(1.0));
+    let scale = scale.min((h - 1.0) / bh).min((w - 1.0) / bw).max(0.0);
+    let (nw, nh) = (bw * scale, bh * scale);
+    let c = face_box.center();
+    let (mut x0, mut y0) = (c.x - nw / 2.0, c.y - nh / 2.0);
+    let (mut x1, mut y1) = (c.x + nw / 2.0, c.y + nh / 2.0);
+    if x0 < 0.0 {
+        x1 -= x0;
+        x0 = 0.0;
+    }
+    if y0 < 0.0 {
+        y1 -= y0;
+        y0 = 0.0;
+    }
+    if x1 > w - 1.0 {
+        x0 -= x1 - (w - 1.0);
+        x1 = w - 1.0;
+    }
+    if y1 > h - 1.0 {
+        y0 -= y1 - (h - 1.0);
+        y1 = h - 1.0;
+    }
+    // Integer bounds, inclusive of the last row and column, as the original.
+    let (x0, y0) = (x0.max(0.0).trunc(), y0.max(0.0).trunc());
+    let (x1, y1) = (x1.max(x0).trunc(), y1.max(y0).trunc());
+    Rect {
+        x: x0,
+        y: y0,
+        width: x1 - x0 + 1.0,
+        height: y1 - y0 + 1.0,
+    }
+}
+
+/// The model input: `crop` resized to 128×128 with bilinear sampling at pixel
+/// centres (OpenCV's `resize` convention), BGR planes, raw 0–255.
+pub fn input_tensor(image: &RgbF32, crop: &Rect) -> Result<Tensor, VisionError> {
+    let n = INPUT_SIZE;
+    let plane = n * n;
+    let (sx, sy) = (crop.width / n as f32, crop.height / n as f32);
+    let mut data = vec![0.0f32; plane * 3];
+    for v in 0..n {
+        let y = crop.y + (v as f32 + 0.5) * sy - 0.5;
+        for u in 0..n {
+            let x = crop.x + (u as f32 + 0.5) * sx - 0.5;
+            let [r, g, b] = image.sample(x, y);
+            let i = v * n + u;
+            data[i] = b;
+            data[plane + i] = g;
+            data[2 * plane + i] = r;
+        }
+    }
+    Tensor::new(vec![1, 3, n, n], data)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn the_crop_is_the_scaled_box_shifted_inside_the_image() {
+        // Centred, fits: 2.7 × 100 = 270 around (320, 240).
+        let r = liveness_crop(
+            640,
+            480,
+            &Rect {
+                x: 270.0,
+                y: 190.0,
+                width: 100.0,
+                height: 100.0,
+            },
+            2.7,
+        );
+        assert_eq!((r.x, r.y, r.width, r.height), (185.0, 105.0, 271.0, 271.0));
+        // Near the left edge: shifted right, same size.
+        let r = liveness_crop(
+            640,
+            480,
+            &Rect {
+                x: 0.0,
+                y: 190.0,
+                width: 100.0,
+                height: 100.0,
+            },
+            2.7,
+        );
+        assert_eq!((r.x, r.width), (0.0, 271.0));
+        // Too large for the image: the scale shrinks to (480 − 1) / 200.
+        let r = liveness_crop(
+            640,
+            480,
+            &Rect {
+                x: 220.0,
+                y: 140.0,
+                width: 200.0,
+                height: 200.0,
+            },
+            2.7,
+        );
+        assert_eq!((r.y, r.height), (0.0, 480.0));
+        assert!(r.x >= 0.0 && r.x + r.width <= 640.0);
+    }
+
+    #[test]
+    fn the_input_is_bgr_planes_of_raw_pixels() {
+        let image = RgbF32 {
+            width: 4,
+            height: 4,
+            data: [10.0, 20.0, 30.0].repeat(16),
+        };
+        let t = input_tensor(
+            &image,
+            &Rect {
+                x: 0.0,
+                y: 0.0,
+                width: 4.0,
+                height: 4.0,
+            },
+        )
+        .unwrap();
+        assert_eq!(t.shape, vec![1, 3, 128, 128]);
+        let plane = 128 * 128;
+        assert_eq!(
+            (t.data[0], t.data[plane], t.data[2 * plane]),
+            (30.0, 20.0, 10.0)
+        );
+    }
+
+    #[test]
+    fn softmax_sums_to_one_and_survives_large_logits() {
+        let p = softmax(&[1000.0, 0.0, -1000.0]);
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert!(p[0] > 0.999);
+    }
+}
