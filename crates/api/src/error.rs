@@ -7,7 +7,8 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use facegate_core::{FacemapRefusal, ServiceError};
 use facegate_domain::{FieldError, Ineligible};
-use serde::Serialize;
+
+use crate::wire::{Problem, ProblemField};
 
 macro_rules! codes {
     ($($variant:ident = ($status:expr, $title:expr)),* $(,)?) => {
@@ -134,16 +135,11 @@ impl ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct Problem<'a> {
-    #[serde(rename = "type")]
-    kind: String,
-    title: &'a str,
-    status: u16,
-    detail: &'a str,
-    code: &'a str,
-    #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
-    errors: &'a [FieldError],
+/// One refused member: `VALIDATION_FAILED` with that one error.
+impl From<FieldError> for ApiError {
+    fn from(e: FieldError) -> Self {
+        Self::validation(vec![e])
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -151,11 +147,11 @@ impl IntoResponse for ApiError {
         let status = self.code.status();
         let problem = Problem {
             kind: format!("urn:facegate:error:{}", self.code.as_str()),
-            title: self.code.title(),
+            title: self.code.title().to_owned(),
             status: status.as_u16(),
-            detail: &self.detail,
-            code: self.code.as_str(),
-            errors: &self.errors,
+            detail: self.detail,
+            code: self.code.as_str().to_owned(),
+            errors: self.errors.iter().map(ProblemField::from).collect(),
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = (status, body).into_response();
