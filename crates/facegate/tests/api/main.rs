@@ -21,6 +21,7 @@ mod lifecycle;
 mod limits;
 mod lockout;
 mod logs;
+mod openapi;
 mod revocation;
 mod scripted;
 mod throttle;
