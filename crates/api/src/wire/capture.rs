@@ -19,8 +19,19 @@ pub struct OpenSession {
     /// `SDK` for a native app, `WEB` (the default) for the web client;
     /// becomes the transaction's `scanSource`.
     #[serde(default, skip_serializing_if = "Field::is_absent")]
-    #[schema(schema_with = scan_source_schema, default = "WEB")]
+    #[schema(schema_with = requested_scan_source_schema)]
     pub scan_source: Field<ScanSource>,
+}
+
+fn requested_scan_source_schema() -> utoipa::openapi::Object {
+    let mut schema = scan_source_schema();
+    schema.default = Some(ScanSource::Web.as_str().into());
+    schema.description = Some(
+        "`SDK` for a native app, `WEB` (the default) for the web client; becomes the \
+         transaction's `scanSource`."
+            .to_owned(),
+    );
+    schema
 }
 
 /// A capture session as its client may know it.

@@ -98,3 +98,69 @@ impl<T: ToSchema> ToSchema for Field<T> {
         T::name()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::wire::{FinishAttempt, OpenSession, StartAttempt};
+
+    fn read<T: DeserializeOwned>(json: &str) -> T {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn a_member_is_absent_given_or_invalid_and_never_fails_the_body() {
+        assert_eq!(read::<StartAttempt>("{}").flash, Field::Absent);
+        assert_eq!(
+            read::<StartAttempt>(r#"{"flash":null}"#).flash,
+            Field::Absent
+        );
+        assert_eq!(
+            read::<StartAttempt>(r#"{"flash":false}"#).flash,
+            Field::Given(false)
+        );
+        assert_eq!(
+            read::<StartAttempt>(r#"{"flash":"no"}"#).flash,
+            Field::Invalid
+        );
+        let session: OpenSession = read(r#"{"scanSource":"web","other":1}"#);
+        assert_eq!(session.scan_source, Field::Invalid);
+        assert_eq!(session.authorization_token, Field::Absent);
+    }
+
+    #[test]
+    fn a_required_string_refuses_absent_null_and_empty_as_required_and_others_as_type() {
+        let code = |json: &str| {
+            read::<FinishAttempt>(json)
+                .nonce
+                .required("nonce")
+                .map_err(|e| (e.field, e.code))
+        };
+        for missing in ["{}", r#"{"nonce":null}"#, r#"{"nonce":""}"#] {
+            assert_eq!(
+                code(missing),
+                Err(("nonce".to_owned(), "FIELD_REQUIRED")),
+                "{missing}"
+            );
+        }
+        assert_eq!(
+            code(r#"{"nonce":7}"#),
+            Err(("nonce".to_owned(), "FIELD_TYPE"))
+        );
+        assert_eq!(code(r#"{"nonce":"n"}"#), Ok("n".to_owned()));
+    }
+
+    #[test]
+    fn an_absent_member_is_not_written() {
+        let body = OpenSession {
+            authorization_token: "t".to_owned().into(),
+            ..OpenSession::default()
+        };
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"authorizationToken":"t"}"#
+        );
+    }
+}
