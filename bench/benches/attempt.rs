@@ -24,10 +24,14 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use facegate::app::{self, Hooks};
 use facegate::config::Config;
+use facegate_api::wire::{
+    AttemptFinished, AttemptStarted, EnrollmentMetadata, FacemapInitiated, FinishAttempt,
+    OpenSession, SessionOpened, StartAttempt,
+};
 use facegate_bench::CpuTimes;
 use facegate_core::accounts::AccountChanges;
 use facegate_domain::Role;
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::net::TcpListener;
 
 /// The challenge the tranv recording follows (shared with the journey tests).
@@ -125,9 +129,9 @@ async fn attempt(
     let form = reqwest::multipart::Form::new()
         .part(
             "enrollmentMetadata",
-            reqwest::multipart::Part::text(
-                json!({ "enrollmentTransactionReference": enrollment }).to_string(),
-            )
+            reqwest::multipart::Part::text(serde_json::to_string(
+                &EnrollmentMetadata::for_enrollment(enrollment),
+            )?)
             .mime_str("application/json")?,
         )
         .part(
@@ -135,7 +139,7 @@ async fn attempt(
             reqwest::multipart::Part::bytes(facemap.to_vec())
                 .mime_str("application/octet-stream")?,
         );
-    let initiated: Value = client
+    let initiated: FacemapInitiated = client
         .post(format!("{base}/api/authentication/v1/facemap/initiate"))
         .basic_auth(api.0, Some(api.1))
         .header("Accept", "application/json")
@@ -145,8 +149,7 @@ async fn attempt(
         .await?
         .json()
         .await?;
-    let redirect = initiated["redirectUrl"].as_str().context("redirectUrl")?;
-    let token = url::Url::parse(redirect)?
+    let token = url::Url::parse(&initiated.redirect_url)?
         .query_pairs()
         .find(|(k, _)| k == "authorizationToken")
         .map(|(_, v)| v.into_owned())
@@ -157,32 +160,28 @@ async fn attempt(
             .header("Accept", "application/json")
             .header("User-Agent", "Facegate bench/1.0")
     };
-    let session: Value = call(reqwest::Method::POST, "/api/capture/v1/session")
-        .json(&json!({ "authorizationToken": token }))
+    let session: SessionOpened = call(reqwest::Method::POST, "/api/capture/v1/session")
+        .json(&OpenSession {
+            authorization_token: token.into(),
+            ..OpenSession::default()
+        })
         .send()
         .await?
         .json()
         .await?;
     // Every later call carries the capture token.
-    let capture = session["captureToken"]
-        .as_str()
-        .context("captureToken")?
-        .to_owned();
-    let started: Value = call(reqwest::Method::POST, "/api/capture/v1/attempts")
+    let capture = session.capture_token;
+    let started: AttemptStarted = call(reqwest::Method::POST, "/api/capture/v1/attempts")
         .bearer_auth(&capture)
-        .json(&json!({ "flash": false }))
+        .json(&StartAttempt {
+            flash: false.into(),
+        })
         .send()
         .await?
         .json()
         .await?;
-    let id = started["attemptId"]
-        .as_str()
-        .context("attemptId")?
-        .to_owned();
-    let nonce = started["nonce"].as_str().context("nonce")?.to_owned();
-    let duration = started["challenge"]["durationMs"]
-        .as_u64()
-        .context("durationMs")? as u32;
+    let (id, nonce) = (started.attempt_id, started.nonce);
+    let duration = started.challenge.duration_ms;
     let cpu_before = CpuTimes::now();
     let t0 = Instant::now();
     let (mut index, mut t) = (0u32, 0u32);
@@ -209,12 +208,14 @@ async fn attempt(
         t += 66;
     }
     let last_frame = Instant::now();
-    let done: Value = call(
+    let done: AttemptFinished = call(
         reqwest::Method::POST,
         &format!("/api/capture/v1/attempts/{id}/finish"),
     )
     .bearer_auth(&capture)
-    .json(&json!({ "nonce": nonce }))
+    .json(&FinishAttempt {
+        nonce: nonce.into(),
+    })
     .send()
     .await?
     .json()
@@ -224,7 +225,7 @@ async fn attempt(
     Ok(Run {
         decision_ms,
         cpu_s,
-        outcome: done["outcome"].as_str().unwrap_or("?").to_owned(),
+        outcome: done.outcome.as_str().to_owned(),
         frames: index,
     })
 }

@@ -33,6 +33,7 @@ use axum::body::Bytes;
 use chrono::Utc;
 use facegate::app::{self, Hooks, Running};
 use facegate::config::Config;
+use facegate_api::wire::EnrollmentMetadata;
 use facegate_bench::{
     client, multipart_body, run_load, Bare, CpuTimes, Load, RunStats, Target, INITIATE_PATH,
 };
@@ -210,11 +211,11 @@ async fn eligible_enrollment(
 }
 
 fn initiate_body(reference: EnrollmentRef, user: usize, facemap: &[u8]) -> anyhow::Result<Bytes> {
-    let metadata = json!({
-        "enrollmentTransactionReference": reference.to_string(),
-        "userReference": format!("bench-user-{user}"),
-    });
-    multipart_body(&metadata.to_string(), facemap)
+    let metadata = EnrollmentMetadata {
+        user_reference: format!("bench-user-{user}").into(),
+        ..EnrollmentMetadata::for_enrollment(reference)
+    };
+    multipart_body(&serde_json::to_string(&metadata)?, facemap)
 }
 
 async fn fixtures(services: &Services, enrollments: usize) -> anyhow::Result<Fixtures> {

@@ -13,8 +13,9 @@ use axum::body::Bytes;
 use axum::extract::Multipart;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::Json;
-use facegate_domain::time::format_timestamp;
-use serde_json::{json, Value};
+use facegate_api::wire::FacemapInitiated;
+use facegate_domain::TransactionRef;
+use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -323,7 +324,7 @@ pub fn client(concurrency: usize) -> anyhow::Result<reqwest::Client> {
 /// The baseline: the same route, read as multipart (both parts in full, the
 /// metadata parsed as JSON), answered with a JSON object of the same shape as
 /// Facegate's. No auth, no validation beyond that, no storage, no logging.
-pub async fn bare_initiate(mut multipart: Multipart) -> Result<Json<Value>, StatusCode> {
+pub async fn bare_initiate(mut multipart: Multipart) -> Result<Json<FacemapInitiated>, StatusCode> {
     let (mut metadata, mut facemap) = (None, None);
     while let Some(field) = multipart
         .next_field()
@@ -346,15 +347,14 @@ pub async fn bare_initiate(mut multipart: Multipart) -> Result<Json<Value>, Stat
     if metadata.get("enrollmentTransactionReference").is_none() || facemap.is_empty() {
         return Err(StatusCode::UNPROCESSABLE_ENTITY);
     }
-    let now = chrono::Utc::now();
-    Ok(Json(json!({
-        "authenticationTransactionReference": uuid::Uuid::new_v4().to_string(),
-        "redirectUrl": format!(
+    Ok(Json(FacemapInitiated {
+        authentication_transaction_reference: TransactionRef::new_random(),
+        redirect_url: format!(
             "http://127.0.0.1/web/v4/app?locale=en&authorizationToken={}",
             uuid::Uuid::new_v4().simple()
         ),
-        "timestamp": format_timestamp(now),
-    })))
+        timestamp: chrono::Utc::now().into(),
+    }))
 }
 
 /// The baseline router: only [`INITIATE_PATH`].

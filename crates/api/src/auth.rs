@@ -11,7 +11,7 @@ use base64::Engine;
 use facegate_core::{Caller, IpNet};
 
 use crate::error::{ApiError, Code};
-use crate::AppState;
+use crate::state::AppState;
 
 /// The authenticated caller of an API route.
 pub struct Authenticated(pub Caller);

@@ -2,21 +2,24 @@
 //! that read the capture token, the body and the frame headers, delegate to
 //! the core in one call, and answer.
 
-use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use facegate_core::capture::{FinishedAttempt, SessionView, StartedAttempt};
 use facegate_core::CaptureRefusal;
-use facegate_domain::time::format_timestamp;
-use facegate_domain::FieldError;
-use serde_json::{json, Value};
+use facegate_domain::{FieldError, ScanSource};
 
 use crate::error::{ApiError, Code};
-use crate::extract::{check_content_length, content_type_is, json_bytes};
-use crate::AppState;
+use crate::extract::{check_content_length, content_type_is, json_body};
+use crate::openapi::{ApiHeaders, AttemptPath, Binary, FrameHeaders};
+use crate::state::AppState;
+use crate::wire::mistyped;
+use crate::wire::PROBLEM;
+use crate::wire::{
+    AttemptFinished, AttemptStarted, FinishAttempt, FrameAccepted, FrameLimits, OpenSession,
+    Problem, Session, SessionOpened, StartAttempt,
+};
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -66,134 +69,105 @@ pub fn bearer(headers: &HeaderMap) -> ApiResult<String> {
         })
 }
 
-/// A small JSON object body (`application/json`).
-async fn json_object(request: Request<Body>) -> ApiResult<serde_json::Map<String, Value>> {
-    let bytes = json_bytes(request).await?;
-    match serde_json::from_slice::<Value>(&bytes) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(ApiError::new(
-            Code::MALFORMED_JSON,
-            "the body must be a JSON object",
-        )),
-        Err(e) => Err(ApiError::new(
-            Code::MALFORMED_JSON,
-            format!("invalid JSON at line {} column {}", e.line(), e.column()),
-        )),
-    }
-}
-
-fn required_string(map: &serde_json::Map<String, Value>, name: &str) -> ApiResult<String> {
-    match map.get(name) {
-        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-        Some(Value::String(_)) | None | Some(Value::Null) => {
-            Err(ApiError::validation(vec![FieldError::required(name)]))
-        }
-        Some(_) => Err(ApiError::validation(vec![FieldError::new(
-            name,
-            "FIELD_TYPE",
-            format!("{name} must be a string"),
-        )])),
-    }
-}
-
-fn session_json(view: &SessionView) -> serde_json::Map<String, Value> {
-    let mut map = serde_json::Map::new();
-    map.insert("expiresAt".into(), format_timestamp(view.expires_at).into());
-    map.insert(
-        "transactionReference".into(),
-        view.transaction.to_string().into(),
-    );
-    map.insert(
-        "transactionStatus".into(),
-        view.transaction_state.as_str().into(),
-    );
-    map.insert("locale".into(), view.locale.clone().into());
-    map.insert("maxAttempts".into(), facegate_domain::MAX_ATTEMPTS.into());
-    map.insert("attemptsUsed".into(), view.attempts_used.into());
-    map.insert("successUrl".into(), view.success_url.clone().into());
-    map.insert("errorUrl".into(), view.error_url.clone().into());
-    map.insert("parentOrigin".into(), view.parent_origin.clone().into());
-    map
-}
-
-fn frame_limits(state: &AppState) -> Value {
+fn frame_limits(state: &AppState) -> FrameLimits {
     let capture = state.services.capture_settings();
-    json!({
-        "maxBytes": capture.max_frame_bytes,
-        "maxWidth": capture.max_frame_side,
-        "maxHeight": capture.max_frame_side,
-        "minFps": 15,
-    })
+    FrameLimits {
+        max_bytes: capture.max_frame_bytes,
+        max_width: capture.max_frame_side,
+        max_height: capture.max_frame_side,
+        min_fps: 15,
+    }
 }
 
 /// `POST /api/capture/v1/session`.
+#[utoipa::path(
+    post,
+    path = "/api/capture/v1/session",
+    tag = "Capture",
+    operation_id = "openCaptureSession",
+    summary = "Exchange the authorization token for a capture session",
+    params(ApiHeaders),
+    request_body(content = OpenSession, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The capture session", body = SessionOpened),
+        (status = 400, description = "Invalid body", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "CAPTURE_TOKEN_INVALID", body = Problem, content_type = PROBLEM),
+        (status = 409, description = "TRANSACTION_EXPIRED or TRANSACTION_FINISHED", body = Problem, content_type = PROBLEM),
+        (status = 415, description = "Not JSON", body = Problem, content_type = PROBLEM),
+    )
+)]
 pub async fn open_session(State(state): State<AppState>, request: Request) -> ApiResult<Response> {
-    let body = json_object(request).await?;
-    let token = required_string(&body, "authorizationToken")?;
+    let body: OpenSession = json_body(request).await?;
+    let token = body.authorization_token.required("authorizationToken")?;
     // A native app says so; the web client sends nothing.
-    let scan_source = match body.get("scanSource") {
-        None | Some(Value::Null) => Some(facegate_domain::ScanSource::Web),
-        Some(Value::String(s)) => facegate_domain::ScanSource::parse(s),
-        Some(_) => None,
-    }
-    .ok_or_else(|| {
-        ApiError::validation(vec![FieldError::new(
-            "scanSource",
-            "FIELD_INVALID",
-            "scanSource must be WEB or SDK",
-        )])
-    })?;
+    let scan_source = body
+        .scan_source
+        .optional(|| {
+            FieldError::new(
+                "scanSource",
+                "FIELD_INVALID",
+                "scanSource must be WEB or SDK",
+            )
+        })?
+        .unwrap_or(ScanSource::Web);
     let opened = state
         .capture
         .open_capture_session(&token, scan_source)
         .await?;
-    let mut map = session_json(&opened.view);
-    map.insert("captureToken".into(), opened.capture_token.into());
-    map.insert("frame".into(), frame_limits(&state));
-    Ok((StatusCode::CREATED, Json(Value::Object(map))).into_response())
+    let answer = SessionOpened {
+        capture_token: opened.capture_token,
+        session: Session::new(&opened.view, frame_limits(&state)),
+    };
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
 /// `GET /api/capture/v1/session`.
+#[utoipa::path(
+    get,
+    path = "/api/capture/v1/session",
+    tag = "Capture",
+    operation_id = "captureSession",
+    summary = "The capture session's state",
+    security(("captureToken" = [])),
+    params(ApiHeaders),
+    responses(
+        (status = 200, description = "The session without its token", body = Session),
+        (status = 401, description = "CAPTURE_SESSION_INVALID or CAPTURE_SESSION_EXPIRED", body = Problem, content_type = PROBLEM),
+    )
+)]
 pub async fn session_status(
     State(state): State<AppState>,
     headers: HeaderMap,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Session>> {
     let view = state.capture.capture_status(&bearer(&headers)?).await?;
-    let mut map = session_json(&view);
-    map.insert("frame".into(), frame_limits(&state));
-    Ok(Json(Value::Object(map)))
-}
-
-fn attempt_json(started: &StartedAttempt) -> Value {
-    use base64::Engine as _;
-    let a = &started.attempt;
-    json!({
-        "attemptId": a.id.hyphenated().to_string(),
-        "attemptNumber": a.number,
-        "attemptsLeft": started.attempts_left,
-        "nonce": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(a.nonce),
-        "startBy": format_timestamp(a.start_by()),
-        "challenge": a.challenge,
-    })
+    Ok(Json(Session::new(&view, frame_limits(&state))))
 }
 
 /// `POST /api/capture/v1/attempts`.
+#[utoipa::path(
+    post,
+    path = "/api/capture/v1/attempts",
+    tag = "Capture",
+    operation_id = "startAttempt",
+    summary = "Start an attempt: its nonce and random challenge",
+    security(("captureToken" = [])),
+    params(ApiHeaders),
+    request_body(content = StartAttempt, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The attempt", body = AttemptStarted),
+        (status = 401, description = "CAPTURE_SESSION_INVALID or CAPTURE_SESSION_EXPIRED", body = Problem, content_type = PROBLEM),
+        (status = 409, description = "ATTEMPTS_EXHAUSTED, TRANSACTION_EXPIRED or TRANSACTION_FINISHED", body = Problem, content_type = PROBLEM),
+    )
+)]
 pub async fn start_attempt(State(state): State<AppState>, request: Request) -> ApiResult<Response> {
     let token = bearer(request.headers())?;
-    let body = json_object(request).await?;
-    let flash = match body.get("flash") {
-        None | Some(Value::Null) => true,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => {
-            return Err(ApiError::validation(vec![FieldError::new(
-                "flash",
-                "FIELD_TYPE",
-                "flash must be a boolean",
-            )]))
-        }
-    };
+    let body: StartAttempt = json_body(request).await?;
+    let flash = body
+        .flash
+        .optional(|| mistyped("flash", "a boolean"))?
+        .unwrap_or(true);
     let started = state.capture.start_attempt(&token, flash).await?;
-    Ok((StatusCode::CREATED, Json(attempt_json(&started))).into_response())
+    Ok((StatusCode::CREATED, Json(AttemptStarted::from(&started))).into_response())
 }
 
 /// What a frame upload states in its headers besides the token
@@ -240,6 +214,26 @@ fn frame_number(headers: &HeaderMap, name: &str) -> ApiResult<u32> {
 }
 
 /// `POST /api/capture/v1/attempts/{attemptId}/frames`.
+#[utoipa::path(
+    post,
+    path = "/api/capture/v1/attempts/{attempt}/frames",
+    tag = "Capture",
+    operation_id = "uploadFrame",
+    summary = "Upload one frame of the attempt",
+    security(("captureToken" = [])),
+    params(ApiHeaders, FrameHeaders, AttemptPath),
+    request_body(content = inline(Binary), content_type = "image/jpeg"),
+    responses(
+        (status = 202, description = "Accepted for analysis", body = FrameAccepted),
+        (status = 400, description = "FRAME_INVALID", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "CAPTURE_SESSION_INVALID or CAPTURE_SESSION_EXPIRED", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "ATTEMPT_NOT_FOUND", body = Problem, content_type = PROBLEM),
+        (status = 409, description = "NONCE_MISMATCH, NONCE_REPLAYED, ATTEMPT_FINISHED, FRAME_OUT_OF_WINDOW, FRAME_OUT_OF_ORDER, FRAME_LIMIT or FRAME_TOO_FAST", body = Problem, content_type = PROBLEM),
+        (status = 413, description = "FRAME_TOO_LARGE", body = Problem, content_type = PROBLEM),
+        (status = 415, description = "Not image/jpeg", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "CAPTURE_BUSY; see Retry-After", body = Problem, content_type = PROBLEM),
+    )
+)]
 pub async fn upload_frame(
     State(state): State<AppState>,
     Path(attempt): Path<String>,
@@ -281,34 +275,37 @@ pub async fn upload_frame(
         .capture
         .upload_frame(target, index, t_ms, body.to_vec())
         .await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "frame": index }))).into_response())
-}
-
-fn finished_json(done: &FinishedAttempt) -> Value {
-    json!({
-        "outcome": done.outcome.as_str(),
-        "attemptsLeft": done.attempts_left,
-        "guidance": done.guidance,
-        "redirect": done.redirect.as_ref().map(|r| json!({
-            "url": r.url,
-            "transactionStatus": if r.success { "SUCCESS" } else { "ERROR" },
-            "errorCode": r.error_code,
-        })),
-    })
+    Ok((StatusCode::ACCEPTED, Json(FrameAccepted { frame: index })).into_response())
 }
 
 /// `POST /api/capture/v1/attempts/{attemptId}/finish`.
+#[utoipa::path(
+    post,
+    path = "/api/capture/v1/attempts/{attempt}/finish",
+    tag = "Capture",
+    operation_id = "finishAttempt",
+    summary = "Finish the attempt and get its outcome",
+    security(("captureToken" = [])),
+    params(ApiHeaders, AttemptPath),
+    request_body(content = FinishAttempt, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The outcome (never a score)", body = AttemptFinished),
+        (status = 401, description = "CAPTURE_SESSION_INVALID or CAPTURE_SESSION_EXPIRED", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "ATTEMPT_NOT_FOUND", body = Problem, content_type = PROBLEM),
+        (status = 409, description = "NONCE_MISMATCH, NONCE_REPLAYED or ATTEMPT_FINISHED", body = Problem, content_type = PROBLEM),
+    )
+)]
 pub async fn finish_attempt(
     State(state): State<AppState>,
     Path(attempt): Path<String>,
     request: Request,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AttemptFinished>> {
     let token = bearer(request.headers())?;
-    let body = json_object(request).await?;
-    let nonce = required_string(&body, "nonce")?;
+    let body: FinishAttempt = json_body(request).await?;
+    let nonce = body.nonce.required("nonce")?;
     let done = state
         .capture
         .finish_attempt(&token, &attempt, &nonce)
         .await?;
-    Ok(Json(finished_json(&done)))
+    Ok(Json(AttemptFinished::from(&done)))
 }

@@ -7,97 +7,10 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use facegate_core::{FacemapRefusal, ServiceError};
 use facegate_domain::{FieldError, Ineligible};
-use serde::Serialize;
 
-macro_rules! codes {
-    ($($variant:ident = ($status:expr, $title:expr)),* $(,)?) => {
-        /// A stable, documented error code.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum Code { $($variant),* }
+use crate::wire::{Problem, ProblemField};
 
-        impl Code {
-            pub const ALL: &'static [Code] = &[$(Code::$variant),*];
-
-            pub fn status(self) -> StatusCode {
-                match self { $(Code::$variant => $status),* }
-            }
-
-            pub fn title(self) -> &'static str {
-                match self { $(Code::$variant => $title),* }
-            }
-
-            /// The code as it appears in `code`, e.g. `ENROLLMENT_NOT_DELETED`.
-            pub fn as_str(self) -> &'static str {
-                match self { $(Code::$variant => stringify!($variant)),* }
-            }
-        }
-    };
-}
-
-#[allow(non_camel_case_types, clippy::upper_case_acronyms)]
-mod table {
-    use super::*;
-    codes! {
-        MISSING_USER_AGENT = (StatusCode::BAD_REQUEST, "The User-Agent header is required"),
-        MISSING_ACCEPT = (StatusCode::BAD_REQUEST, "The Accept header is required"),
-        MALFORMED_PATH = (StatusCode::BAD_REQUEST, "The path could not be decoded"),
-        VALIDATION_FAILED = (StatusCode::BAD_REQUEST, "The request has invalid fields"),
-        MALFORMED_JSON = (StatusCode::BAD_REQUEST, "The JSON could not be parsed"),
-        MALFORMED_MULTIPART = (StatusCode::BAD_REQUEST, "The multipart body could not be parsed"),
-        FACEMAP_INVALID = (StatusCode::BAD_REQUEST, "The facemap is not a Facegate facemap"),
-        FACEMAP_UNSUPPORTED_VERSION = (StatusCode::BAD_REQUEST, "The facemap format version is not supported"),
-        FACEMAP_UNKNOWN_KEY = (StatusCode::BAD_REQUEST, "The facemap was sealed with an unknown key"),
-        FACEMAP_TAMPERED = (StatusCode::BAD_REQUEST, "The facemap failed its integrity check"),
-        FACEMAP_ENROLLMENT_MISMATCH = (StatusCode::BAD_REQUEST, "The facemap belongs to another enrollment"),
-        FACEMAP_UNSUPPORTED_MODEL = (StatusCode::BAD_REQUEST, "The facemap's face model is not supported"),
-        FRAME_INVALID = (StatusCode::BAD_REQUEST, "The frame or its capture headers are invalid"),
-        UNAUTHENTICATED = (StatusCode::UNAUTHORIZED, "Missing or invalid credentials"),
-        CAPTURE_TOKEN_INVALID = (StatusCode::UNAUTHORIZED, "The authorization token is unknown or no longer valid"),
-        CAPTURE_SESSION_INVALID = (StatusCode::UNAUTHORIZED, "The capture token is missing, unknown or replaced"),
-        CAPTURE_SESSION_EXPIRED = (StatusCode::UNAUTHORIZED, "The capture session has expired"),
-        FORBIDDEN_ROLE = (StatusCode::FORBIDDEN, "The credential's role does not allow this call"),
-        FEATURE_NOT_ENABLED = (StatusCode::FORBIDDEN, "Facemap authentication is not enabled for this account"),
-        FACEMAP_WRONG_ACCOUNT = (StatusCode::FORBIDDEN, "The facemap belongs to another account"),
-        NOT_FOUND = (StatusCode::NOT_FOUND, "No such resource"),
-        ENROLLMENT_NOT_FOUND = (StatusCode::NOT_FOUND, "No such enrollment"),
-        TRANSACTION_NOT_FOUND = (StatusCode::NOT_FOUND, "No such transaction"),
-        IMAGE_NOT_FOUND = (StatusCode::NOT_FOUND, "No such image"),
-        ATTEMPT_NOT_FOUND = (StatusCode::NOT_FOUND, "No such capture attempt"),
-        METHOD_NOT_ALLOWED = (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"),
-        ENROLLMENT_NOT_DELETED = (StatusCode::CONFLICT, "The enrollment must be deleted first"),
-        ENROLLMENT_DELETED = (StatusCode::CONFLICT, "The enrollment has been deleted"),
-        ENROLLMENT_NOT_APPROVED = (StatusCode::CONFLICT, "The enrollment was not APPROVED_VERIFIED"),
-        ENROLLMENT_SIMILARITY_NOT_MATCH = (StatusCode::CONFLICT, "The enrollment's similarity is not MATCH"),
-        ENROLLMENT_VALIDITY_NOT_TRUE = (StatusCode::CONFLICT, "The enrollment's validity is not TRUE"),
-        ENROLLMENT_NO_FACEMAP = (StatusCode::CONFLICT, "The enrollment has no facemap"),
-        FACEMAP_REVOKED = (StatusCode::CONFLICT, "The facemap has been revoked or superseded"),
-        TRANSACTION_EXPIRED = (StatusCode::CONFLICT, "The transaction's lifetime is over"),
-        TRANSACTION_FINISHED = (StatusCode::CONFLICT, "The transaction already has its final result"),
-        ATTEMPTS_EXHAUSTED = (StatusCode::CONFLICT, "All capture attempts have been used"),
-        NONCE_MISMATCH = (StatusCode::CONFLICT, "The nonce is not the attempt's nonce"),
-        NONCE_REPLAYED = (StatusCode::CONFLICT, "The nonce was already used"),
-        ATTEMPT_FINISHED = (StatusCode::CONFLICT, "The capture attempt is over"),
-        FRAME_OUT_OF_WINDOW = (StatusCode::CONFLICT, "The frame is outside the challenge's time window"),
-        FRAME_OUT_OF_ORDER = (StatusCode::CONFLICT, "The frame is out of order"),
-        FRAME_LIMIT = (StatusCode::CONFLICT, "The attempt has all its frames"),
-        FRAME_TOO_FAST = (StatusCode::CONFLICT, "The frame comes sooner than the frame rate allows"),
-        PAYLOAD_TOO_LARGE = (StatusCode::PAYLOAD_TOO_LARGE, "The request body is too large"),
-        FRAME_TOO_LARGE = (StatusCode::PAYLOAD_TOO_LARGE, "The frame is too large"),
-        UNSUPPORTED_MEDIA_TYPE = (StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported Content-Type"),
-        RATE_LIMITED = (StatusCode::TOO_MANY_REQUESTS, "Too many failed attempts"),
-        ENROLLMENT_LOCKED = (StatusCode::TOO_MANY_REQUESTS, "Too many failed authentications of this enrollment"),
-        INITIATION_RATE_LIMITED = (StatusCode::TOO_MANY_REQUESTS, "Too many initiations for this account"),
-        INTERNAL_ERROR = (StatusCode::INTERNAL_SERVER_ERROR, "Internal error"),
-        SERVICE_UNAVAILABLE = (StatusCode::SERVICE_UNAVAILABLE, "The service is not ready"),
-        KEY_UNAVAILABLE = (StatusCode::SERVICE_UNAVAILABLE, "A master key the data is sealed with is not loaded"),
-        AUTHENTICATION_BUSY = (StatusCode::SERVICE_UNAVAILABLE, "Too many credential checks at once"),
-        TIMEOUT = (StatusCode::SERVICE_UNAVAILABLE, "The request took too long"),
-        CONFLICT = (StatusCode::CONFLICT, "The request conflicts with a concurrent change"),
-        CAPTURE_BUSY = (StatusCode::SERVICE_UNAVAILABLE, "Too many frames are being uploaded"),
-        SERVER_BUSY = (StatusCode::SERVICE_UNAVAILABLE, "Too many requests in flight"),
-    }
-}
-pub use table::Code;
+pub use crate::code::Code;
 
 /// An error answer. `detail` is for the API user and never contains secrets,
 /// facemaps or internal error text.
@@ -134,16 +47,11 @@ impl ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct Problem<'a> {
-    #[serde(rename = "type")]
-    kind: String,
-    title: &'a str,
-    status: u16,
-    detail: &'a str,
-    code: &'a str,
-    #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
-    errors: &'a [FieldError],
+/// One refused member: `VALIDATION_FAILED` with that one error.
+impl From<FieldError> for ApiError {
+    fn from(e: FieldError) -> Self {
+        Self::validation(vec![e])
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -151,11 +59,11 @@ impl IntoResponse for ApiError {
         let status = self.code.status();
         let problem = Problem {
             kind: format!("urn:facegate:error:{}", self.code.as_str()),
-            title: self.code.title(),
+            title: self.code.title().to_owned(),
             status: status.as_u16(),
-            detail: &self.detail,
-            code: self.code.as_str(),
-            errors: &self.errors,
+            detail: self.detail,
+            code: self.code.as_str().to_owned(),
+            errors: self.errors.iter().map(ProblemField::from).collect(),
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = (status, body).into_response();

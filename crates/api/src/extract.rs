@@ -9,9 +9,12 @@ use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::HeaderMap;
 use facegate_core::InitiateRequest;
 use facegate_domain::FieldError;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, Code};
+use crate::wire::EnrollmentMetadata;
 
 /// Largest accepted facemap part (SPEC §0).
 pub const MAX_FACEMAP_PART: usize = facegate_facemap::MAX_FACEMAP_BYTES;
@@ -144,6 +147,15 @@ pub async fn json_bytes(request: Request<Body>) -> Result<axum::body::Bytes, Api
         .map_err(|_| too_large("the request body", MAX_JSON))
 }
 
+/// A JSON object body, read into `T` (whose members are [`crate::wire::Field`]s,
+/// so only a body that is no JSON object is refused here).
+pub async fn json_body<T: DeserializeOwned>(request: Request<Body>) -> Result<T, ApiError> {
+    json_object(
+        &json_bytes(request).await?,
+        "the body must be a JSON object",
+    )
+}
+
 /// The JSON body of `web/initiate`.
 pub async fn json_initiate_body(request: Request<Body>) -> Result<InitiateRequest, ApiError> {
     metadata_fields(&json_bytes(request).await?)
@@ -151,77 +163,29 @@ pub async fn json_initiate_body(request: Request<Body>) -> Result<InitiateReques
 
 /// Accepts the bare object or `{"enrollmentMetadata": {...}}` (SPEC §2.1).
 pub fn metadata_fields(json: &[u8]) -> Result<InitiateRequest, ApiError> {
+    let outer: Map<String, Value> = json_object(json, "the metadata must be a JSON object")?;
+    let object = match outer.get("enrollmentMetadata") {
+        Some(Value::Object(inner)) => inner.clone(),
+        _ => outer,
+    };
+    EnrollmentMetadata::deserialize(Value::Object(object))
+        .map_err(|_| ApiError::new(Code::MALFORMED_JSON, "the metadata must be a JSON object"))?
+        .into_request()
+        .map_err(ApiError::validation)
+}
+
+/// `json` as a JSON object read into `T`; `MALFORMED_JSON` otherwise. The
+/// object is parsed first, so a repeated member counts once (its last
+/// value) and `T` reads every member it knows, whatever its type.
+fn json_object<T: DeserializeOwned>(json: &[u8], not_an_object: &str) -> Result<T, ApiError> {
     let value: Value = serde_json::from_slice(json).map_err(|e| {
         ApiError::new(
             Code::MALFORMED_JSON,
             format!("invalid JSON at line {} column {}", e.line(), e.column()),
         )
     })?;
-    let Value::Object(outer) = value else {
-        return Err(ApiError::new(
-            Code::MALFORMED_JSON,
-            "the metadata must be a JSON object",
-        ));
-    };
-    let object = match outer.get("enrollmentMetadata") {
-        Some(Value::Object(inner)) => inner.clone(),
-        _ => outer,
-    };
-    let mut errors = Vec::new();
-    let req = InitiateRequest {
-        enrollment_transaction_reference: string_field(
-            &object,
-            "enrollmentTransactionReference",
-            &mut errors,
-        ),
-        user_reference: string_field(&object, "userReference", &mut errors),
-        callback_url: string_field(&object, "callbackUrl", &mut errors),
-        success_url: string_field(&object, "successUrl", &mut errors),
-        error_url: string_field(&object, "errorUrl", &mut errors),
-        locale: string_field(&object, "locale", &mut errors),
-        token_lifetime_minutes: integer_field(&object, "tokenLifetimeInMinutes", &mut errors),
-    };
-    if errors.is_empty() {
-        Ok(req)
-    } else {
-        Err(ApiError::validation(errors))
+    if !value.is_object() {
+        return Err(ApiError::new(Code::MALFORMED_JSON, not_an_object));
     }
-}
-
-fn string_field(
-    object: &Map<String, Value>,
-    name: &str,
-    errors: &mut Vec<FieldError>,
-) -> Option<String> {
-    match object.get(name) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => {
-            errors.push(FieldError::new(
-                name,
-                "FIELD_TYPE",
-                format!("{name} must be a string"),
-            ));
-            None
-        }
-    }
-}
-
-fn integer_field(
-    object: &Map<String, Value>,
-    name: &str,
-    errors: &mut Vec<FieldError>,
-) -> Option<i64> {
-    match object.get(name) {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) if n.as_i64().is_some() => n.as_i64(),
-        Some(_) => {
-            errors.push(FieldError::new(
-                name,
-                "FIELD_TYPE",
-                format!("{name} must be an integer"),
-            ));
-            None
-        }
-    }
+    serde_json::from_value(value).map_err(|_| ApiError::new(Code::MALFORMED_JSON, not_an_object))
 }

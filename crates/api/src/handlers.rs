@@ -1,20 +1,27 @@
-//! Route handlers: extract, delegate to the core in one call, answer.
+//! Route handlers: extract, delegate to the core in one call, answer. Each
+//! carries its `#[utoipa::path]`, from which the router registers it and
+//! the OpenAPI document describes it.
 
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{DateTime, Utc};
-use facegate_core::{CallbackRecord, ImageKind, Services};
-use facegate_domain::time::format_timestamp;
-use facegate_domain::{AuthTransaction, TransactionRef};
-use serde_json::{json, Value};
+use facegate_core::{ImageKind, Services};
+use facegate_domain::TransactionRef;
 use std::sync::Arc;
 
 use crate::auth::Authenticated;
 use crate::error::{ApiError, Code};
 use crate::extract;
-use crate::AppState;
+use crate::openapi::{
+    ApiHeaders, Binary, InitiateRefusals, LivenessImagePath, ReferencePath, RetrievalRefusals,
+};
+use crate::state::AppState;
+use crate::wire::PROBLEM;
+use crate::wire::{
+    CallbackDelivery, CallbackHistory, EnrollmentMetadata, FacemapInitiateForm, FacemapInitiated,
+    Health, Problem, Transaction, TransactionDeleted, WebInitiated,
+};
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -28,70 +35,120 @@ fn reference(raw: &str) -> ApiResult<TransactionRef> {
 }
 
 /// `POST /api/authentication/v1/facemap/initiate` and its two aliases.
-pub async fn facemap_initiate(
+async fn initiate_with_facemap(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     request: Request,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<FacemapInitiated>> {
     facegate_core::Services::authorize_initiate(&caller)?;
     let (fields, facemap) = extract::facemap_initiate_body(request).await?;
     let done = state
         .services
         .initiate_with_facemap(&caller, &fields, &facemap)
         .await?;
-    Ok(Json(json!({
-        "authenticationTransactionReference": done.reference.to_string(),
-        "redirectUrl": done.redirect_url,
-        "timestamp": format_timestamp(done.timestamp),
-    })))
+    Ok(Json(done.into()))
 }
 
+/// One route of [`initiate_with_facemap`], documented on its own path.
+macro_rules! facemap_initiate_route {
+    ($name:ident, $path:literal, $operation_id:literal, $summary:literal) => {
+        #[utoipa::path(
+            post,
+            path = $path,
+            tag = "Authentication",
+            operation_id = $operation_id,
+            summary = $summary,
+            security(("basic" = [])),
+            params(ApiHeaders),
+            request_body(content((
+                FacemapInitiateForm = "multipart/form-data",
+                encoding(
+                    ("enrollmentMetadata" = (content_type = "application/json")),
+                    ("facemap" = (content_type = "application/octet-stream")),
+                )
+            ))),
+            responses((status = 200, description = "Created", body = FacemapInitiated), InitiateRefusals)
+        )]
+        pub async fn $name(
+            state: State<AppState>,
+            caller: Authenticated,
+            request: Request,
+        ) -> ApiResult<Json<FacemapInitiated>> {
+            initiate_with_facemap(state, caller, request).await
+        }
+    };
+}
+
+facemap_initiate_route!(
+    facemap_initiate,
+    "/api/authentication/v1/facemap/initiate",
+    "facemapInitiate",
+    "Start an authentication with the facemap the customer stored"
+);
+facemap_initiate_route!(
+    facemap_initiate_alias_v1,
+    "/api/authentication/v1/initiateAuthentication",
+    "facemapInitiateAliasV1",
+    "Start an authentication with the facemap the customer stored (alias)"
+);
+facemap_initiate_route!(
+    facemap_initiate_alias_v4,
+    "/api/v4/initiateAuthentication",
+    "facemapInitiateAliasV4",
+    "Start an authentication with the facemap the customer stored (alias)"
+);
+
 /// `POST /api/authentication/v1/web/initiate`.
+#[utoipa::path(
+    post,
+    path = "/api/authentication/v1/web/initiate",
+    tag = "Authentication",
+    operation_id = "webInitiate",
+    summary = "Start an authentication with the facemap the server still holds",
+    security(("basic" = [])),
+    params(ApiHeaders),
+    request_body(
+        content = EnrollmentMetadata,
+        content_type = "application/json",
+        description = "Bare or wrapped in `enrollmentMetadata`; at most 16 KiB."
+    ),
+    responses((status = 200, description = "Created", body = WebInitiated), InitiateRefusals)
+)]
 pub async fn web_initiate(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     request: Request,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<WebInitiated>> {
     facegate_core::Services::authorize_initiate(&caller)?;
     let fields = extract::json_initiate_body(request).await?;
     let done = state
         .services
         .initiate_with_server_facemap(&caller, &fields)
         .await?;
-    Ok(Json(json!({
-        "timestamp": format_timestamp(done.timestamp),
-        "redirectUrl": done.redirect_url,
-        "transactionReference": done.reference.to_string(),
-    })))
-}
-
-fn transaction_json(tx: &AuthTransaction, now: DateTime<Utc>, base: &str) -> Value {
-    let images = facegate_core::images::ImageLinks::new(base, tx);
-    json!({
-        "timestamp": format_timestamp(now),
-        "transactionReference": tx.reference.to_string(),
-        "enrollmentTransactionReference": tx.enrollment.to_string(),
-        "transactionResult": tx.state.as_str(),
-        "transactionDate": format_timestamp(tx.created_at),
-        "scanSource": tx.scan_source.as_str(),
-        "userReference": tx.user_reference.as_ref().map(|u| u.as_str()),
-        "images": images.face.iter().map(|href| json!({"classifier": "face", "href": href})).collect::<Vec<_>>(),
-        "livenessImages": images.liveness,
-        "decision": tx.decision,
-    })
+    Ok(Json(done.into()))
 }
 
 /// `GET /api/netverify/v2/authentications/{reference}`.
+#[utoipa::path(
+    get,
+    path = "/api/netverify/v2/authentications/{reference}",
+    tag = "Retrieval",
+    operation_id = "retrieveAuthentication",
+    summary = "Retrieve an authentication",
+    security(("basic" = [])),
+    params(ApiHeaders, ReferencePath),
+    responses((status = 200, description = "The transaction", body = Transaction), RetrievalRefusals)
+)]
 pub async fn retrieve(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     Path(raw): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Transaction>> {
     let tx = state
         .services
         .retrieve_transaction(&caller, reference(&raw)?)
         .await?;
-    Ok(Json(transaction_json(
+    Ok(Json(Transaction::new(
         &tx,
         state.services.now(),
         state.services.public_base_url(),
@@ -99,21 +156,31 @@ pub async fn retrieve(
 }
 
 /// `DELETE /api/netverify/v2/authentications/{reference}`.
+#[utoipa::path(
+    delete,
+    path = "/api/netverify/v2/authentications/{reference}",
+    tag = "Retrieval",
+    operation_id = "deleteAuthentication",
+    summary = "Delete an authentication: erases PII, images and facemap",
+    security(("basic" = [])),
+    params(ApiHeaders, ReferencePath),
+    responses((status = 200, description = "Deleted", body = TransactionDeleted), RetrievalRefusals)
+)]
 pub async fn delete(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     Path(raw): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TransactionDeleted>> {
     let reference = reference(&raw)?;
     state
         .services
         .delete_transaction(&caller, reference)
         .await?;
-    Ok(Json(json!({
-        "timestamp": format_timestamp(state.services.now()),
-        "transactionReference": reference.to_string(),
-        "deleted": true,
-    })))
+    Ok(Json(TransactionDeleted {
+        timestamp: state.services.now().into(),
+        transaction_reference: reference,
+        deleted: true,
+    }))
 }
 
 fn jpeg(bytes: Vec<u8>) -> Response {
@@ -122,6 +189,19 @@ fn jpeg(bytes: Vec<u8>) -> Response {
 
 /// `GET /api/netverify/v2/authentications/{reference}/images/face`: the best
 /// face frame, decrypted.
+#[utoipa::path(
+    get,
+    path = "/api/netverify/v2/authentications/{reference}/images/face",
+    tag = "Retrieval",
+    operation_id = "faceImage",
+    summary = "The best face frame",
+    security(("basic" = [])),
+    params(ApiHeaders, ReferencePath),
+    responses(
+        (status = 200, description = "JPEG", body = inline(Binary), content_type = "image/jpeg"),
+        RetrievalRefusals
+    )
+)]
 pub async fn image(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -136,6 +216,19 @@ pub async fn image(
 }
 
 /// `GET /api/netverify/v2/authentications/{reference}/images/liveness/{n}`.
+#[utoipa::path(
+    get,
+    path = "/api/netverify/v2/authentications/{reference}/images/liveness/{n}",
+    tag = "Retrieval",
+    operation_id = "livenessImage",
+    summary = "A liveness frame",
+    security(("basic" = [])),
+    params(ApiHeaders, LivenessImagePath),
+    responses(
+        (status = 200, description = "JPEG", body = inline(Binary), content_type = "image/jpeg"),
+        RetrievalRefusals
+    )
+)]
 pub async fn liveness_image(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -160,50 +253,63 @@ pub async fn liveness_image(
     }
 }
 
-fn callback_json(record: &CallbackRecord) -> Value {
-    let m = &record.message;
-    json!({
-        "id": format!("msg_{}", m.id.simple()),
-        "callBackType": m.event,
-        "url": m.url,
-        "status": record.status.as_str(),
-        "createdAt": format_timestamp(m.created_at),
-        "nextAttemptAt": record.next_attempt_at.map(format_timestamp),
-        "attempts": record.attempts.iter().map(|a| json!({
-            "attempt": a.attempt_no,
-            "at": format_timestamp(a.at),
-            "delivered": a.delivered,
-            "httpStatus": a.status,
-            "error": a.error,
-            "detail": a.detail,
-            "durationMs": a.duration_ms,
-        })).collect::<Vec<_>>(),
-    })
-}
-
 /// `GET /api/netverify/v2/authentications/{reference}/callbacks` (Beyond):
 /// every callback of the transaction with every delivery attempt.
+#[utoipa::path(
+    get,
+    path = "/api/netverify/v2/authentications/{reference}/callbacks",
+    tag = "Retrieval",
+    operation_id = "authenticationCallbacks",
+    summary = "Callbacks of the transaction with every delivery attempt",
+    security(("basic" = [])),
+    params(ApiHeaders, ReferencePath),
+    responses((status = 200, description = "Delivery history", body = CallbackHistory), RetrievalRefusals)
+)]
 pub async fn callbacks(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     Path(raw): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<CallbackHistory>> {
     let records = state
         .services
         .transaction_callbacks(&caller, reference(&raw)?)
         .await?;
-    Ok(Json(
-        json!({ "callbacks": records.iter().map(callback_json).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(CallbackHistory {
+        callbacks: records.iter().map(CallbackDelivery::from).collect(),
+    }))
 }
 
-pub async fn healthz() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "Operations",
+    operation_id = "healthz",
+    summary = "Liveness",
+    responses((status = 200, description = "Alive", body = Health))
+)]
+pub async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok".to_owned(),
+    })
 }
 
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "Operations",
+    operation_id = "readyz",
+    summary = "Readiness (database reachable)",
+    responses(
+        (status = 200, description = "Ready", body = Health),
+        (status = 503, description = "Not ready", body = Problem, content_type = PROBLEM)
+    )
+)]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     match state.services.readiness().await {
-        Ok(()) => Json(json!({ "status": "ready" })).into_response(),
+        Ok(()) => Json(Health {
+            status: "ready".to_owned(),
+        })
+        .into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "not ready");
             ApiError::new(Code::SERVICE_UNAVAILABLE, "the database is not reachable")
@@ -213,6 +319,14 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 /// Prometheus metrics (no customer data: route templates, statuses, counts).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "Operations",
+    operation_id = "metrics",
+    summary = "Prometheus metrics",
+    responses((status = 200, description = "Text exposition format", body = String, content_type = "text/plain"))
+)]
 pub async fn metrics(State(services): State<Arc<Services>>) -> Response {
     (
         [(
@@ -220,17 +334,6 @@ pub async fn metrics(State(services): State<Arc<Services>>) -> Response {
             "text/plain; version=0.0.4",
         )],
         services.metrics().render(),
-    )
-        .into_response()
-}
-
-/// The OpenAPI document of every endpoint.
-pub const OPENAPI: &str = include_str!("../../../docs/openapi.json");
-
-pub async fn openapi() -> Response {
-    (
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        OPENAPI,
     )
         .into_response()
 }

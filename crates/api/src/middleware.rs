@@ -118,7 +118,7 @@ pub async fn in_flight_limit(
 
 /// Counts every routed request by route template and status.
 pub async fn record_metrics(
-    axum::extract::State(state): axum::extract::State<crate::AppState>,
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
     request: Request,
     next: Next,
 ) -> Response {

@@ -12,6 +12,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use facegate_domain::{Guidance, Locale, LocaleSet};
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use crate::error::{ApiError, Code};
 
@@ -182,6 +183,31 @@ pub struct PageQuery {
 
 /// `GET /web/v4/app`: the client page. It needs no token server-side; a
 /// malformed query only loses its locale.
+#[utoipa::path(
+    get,
+    path = "/web/v4/app",
+    tag = "Capture",
+    operation_id = "webClient",
+    summary = "The web capture client (HTML)",
+    description = "The page the `redirectUrl` points at. It needs no credentials server-side: \
+        the client reads `authorizationToken` from the query, removes it from the address bar \
+        and exchanges it per docs/capture-protocol.md. `locale` sets the page language (any \
+        case, `_` or `-`; unknown values fall back to the language, then `en`). Embeddable in \
+        an iframe with `allow=\"camera;fullscreen\"`.",
+    params(PageParams),
+    responses((
+        status = 200,
+        description = "The page (`Cache-Control: no-store`)",
+        body = String,
+        content_type = "text/html",
+        headers(
+            ("Content-Security-Policy" = String),
+            ("Referrer-Policy" = String, description = "`no-referrer`"),
+            ("Permissions-Policy" = String, description = "e.g. `camera=(self), microphone=(), geolocation=()`"),
+            ("Cache-Control" = String),
+        )
+    ))
+)]
 pub async fn app(
     query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
@@ -224,6 +250,35 @@ static ASSETS: LazyLock<HashMap<String, Asset>> = LazyLock::new(|| {
 });
 
 /// `GET /web/v4/assets/{file}`: `app.js`, `app.css` and `<locale>.json`.
+#[utoipa::path(
+    get,
+    path = "/web/v4/assets/{file}",
+    tag = "Capture",
+    operation_id = "webAsset",
+    summary = "The web client's script, style sheet and translations",
+    description = "`app.js`, `app.css` and one `<locale>.json` per authentication locale \
+        (e.g. `de.json`, `en-GB.json`). Served with an `ETag` and `Cache-Control: public, \
+        no-cache`; `If-None-Match` answers 304.",
+    params(AssetPath),
+    responses(
+        (
+            status = 200,
+            description = "The asset",
+            content(
+                (String = "text/javascript"),
+                (String = "text/css"),
+                (Object = "application/json"),
+            ),
+            headers(
+                ("Content-Security-Policy" = String),
+                ("ETag" = String),
+                ("Cache-Control" = String),
+            )
+        ),
+        (status = 304, description = "Not modified"),
+        (status = 404, description = "No such asset", body = crate::wire::Problem, content_type = crate::wire::PROBLEM),
+    )
+)]
 pub async fn asset(Path(file): Path<String>, request_headers: HeaderMap) -> Response {
     let Some(asset) = ASSETS.get(&file) else {
         return ApiError::new(Code::NOT_FOUND, "no such asset").into_response();
@@ -256,6 +311,27 @@ pub async fn asset(Path(file): Path<String>, request_headers: HeaderMap) -> Resp
     );
     security_headers(headers);
     response
+}
+
+/// What the web client's page reads from its query.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct PageParams {
+    /// Read by the client only; never by the server on this route.
+    #[param(rename = "authorizationToken")]
+    authorization_token: Option<String>,
+    #[param(example = "de")]
+    locale: Option<String>,
+}
+
+/// The name of a web client asset.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct AssetPath {
+    #[param(example = "app.js")]
+    file: String,
 }
 
 #[cfg(test)]

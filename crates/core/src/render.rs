@@ -1,14 +1,13 @@
-//! The `NETVERIFY_AUTHENTICATION` callback body (SPEC §2.7), rendered when a
+//! The `NETVERIFY_AUTHENTICATION` callback body (SPEC §2.7, its wire type
+//! is `facegate_proto::AuthenticationCallback`), rendered when a
 //! transaction reaches its final state.
 
 use chrono::{DateTime, Utc};
-use facegate_domain::time::format_timestamp;
 use facegate_domain::AuthTransaction;
+use facegate_proto::{AuthenticationCallback, AUTHENTICATION_CALLBACK};
 use facegate_storage::{CallbackRenderer, OutboxMessage};
 
 use crate::images::ImageLinks;
-
-pub(crate) const AUTHENTICATION_CALLBACK: &str = "NETVERIFY_AUTHENTICATION";
 
 pub(crate) struct AuthCallback<'a> {
     pub now: DateTime<Utc>,
@@ -18,27 +17,21 @@ pub(crate) struct AuthCallback<'a> {
 impl CallbackRenderer for AuthCallback<'_> {
     fn render(&self, tx: &AuthTransaction) -> Option<OutboxMessage> {
         let url = tx.callback_url.as_ref()?;
-        let mut fields: Vec<(&str, String)> = vec![
-            ("callBackType", AUTHENTICATION_CALLBACK.to_owned()),
-            ("callbackDate", format_timestamp(self.now)),
-            ("transactionReference", tx.reference.to_string()),
-            ("enrollmentTransactionReference", tx.enrollment.to_string()),
-            ("transactionResult", tx.state.as_str().to_owned()),
-            ("transactionDate", format_timestamp(tx.created_at)),
-            ("scanSource", tx.scan_source.as_str().to_owned()),
-        ];
-        if let Some(user) = &tx.user_reference {
-            fields.push(("userReference", user.as_str().to_owned()));
-        }
         let images = ImageLinks::new(self.public_base_url, tx);
-        if let Some(face) = images.face {
-            fields.push(("idScanImageFace", face));
+        let body = AuthenticationCallback {
+            callback_type: AUTHENTICATION_CALLBACK.to_owned(),
+            callback_date: self.now.into(),
+            transaction_reference: tx.reference,
+            enrollment_transaction_reference: tx.enrollment,
+            transaction_result: tx.state,
+            transaction_date: tx.created_at.into(),
+            scan_source: tx.scan_source,
+            user_reference: tx.user_reference.as_ref().map(|u| u.as_str().to_owned()),
+            id_scan_image_face: images.face,
+            liveness_images: images.liveness,
         }
-        fields.push((
-            "livenessImages",
-            serde_json::to_string(&images.liveness).unwrap_or_else(|_| "[]".to_owned()),
-        ));
-        let body = serde_urlencoded::to_string(&fields).ok()?;
+        .to_form()
+        .ok()?;
         Some(OutboxMessage {
             id: uuid::Uuid::new_v4(),
             account: tx.account,

@@ -223,6 +223,7 @@ impl AttemptState {
 
 /// The answer to one finished attempt, as the client sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AttemptOutcome {
     Passed,

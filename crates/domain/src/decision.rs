@@ -12,6 +12,7 @@ use crate::capture::{attempt_outcome, AttemptOutcome, Evidence};
 
 /// What one liveness signal, or the whole liveness decision, concluded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum LivenessVerdict {
     /// Evidence of a live, compliant person.
@@ -27,6 +28,7 @@ pub enum LivenessVerdict {
 /// One liveness signal as reported to the customer. Field order is the
 /// order of the stored JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignalRecord {
     /// Stable signal name (`passive`, `challenge`, `parallax`, `flash`,
     /// `identity`).
@@ -44,6 +46,7 @@ pub struct SignalRecord {
 
 /// The liveness decision as reported to the customer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LivenessRecord {
     /// Every reason code of every voting signal, without repeats.
     pub reasons: Vec<String>,
@@ -56,6 +59,7 @@ pub struct LivenessRecord {
 /// The 1:1 comparison of the best live frame with the facemap's templates,
 /// at the calibrated operating point of the facemap's model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SimilarityRecord {
     /// The calibration's estimate of the false match rate at this score.
@@ -93,6 +97,7 @@ impl SimilarityRecord {
 /// How many frames of an attempt reached the engine, and how many of them
 /// it could not use.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FrameCounts {
     pub received: usize,
     /// Frames that did not decode (counted as frames without a face).
@@ -114,6 +119,7 @@ pub struct Findings {
 /// The decision record of one attempt, stored with the transaction and
 /// returned by retrieval (`decision`). Never shown to the end user.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Decision {
     /// 1-based attempt number.
     pub attempt: u8,
@@ -128,6 +134,7 @@ pub struct Decision {
 /// What the user should change before a retry: stable codes the web client
 /// and native clients translate (docs/capture-protocol.md §4). Never a score.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Guidance {
     TurnFurther,

@@ -7,6 +7,9 @@ use chrono::Duration;
 use reqwest::Method;
 use serde_json::{json, Value};
 
+use facegate_api::wire::{
+    AttemptStarted, FacemapInitiated, FinishAttempt, OpenSession, SessionOpened, StartAttempt,
+};
 use facegate_core::accounts::AccountChanges;
 
 use crate::helpers::{assert_problem, json as body_json, spawn_app, Customer, TestApp};
@@ -40,12 +43,10 @@ pub async fn initiated(app: &TestApp, customer: &Customer, extra: Value) -> (Str
     let response = app.initiate(&customer.api, &metadata, &facemap).await;
     let (status, body) = body_json(response).await;
     assert_eq!(status, 200, "{body}");
+    let initiated: FacemapInitiated = serde_json::from_value(body).unwrap();
     (
-        body["authenticationTransactionReference"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-        authorization_token(body["redirectUrl"].as_str().unwrap()),
+        initiated.authentication_transaction_reference.to_string(),
+        authorization_token(&initiated.redirect_url),
     )
 }
 
@@ -58,7 +59,7 @@ pub struct Capture<'a> {
 pub struct Attempt {
     pub id: String,
     pub nonce: String,
-    pub body: Value,
+    pub started: AttemptStarted,
 }
 
 fn capture_request(app: &TestApp, method: Method, path: &str) -> reqwest::RequestBuilder {
@@ -69,8 +70,12 @@ fn capture_request(app: &TestApp, method: Method, path: &str) -> reqwest::Reques
 }
 
 pub async fn open_session(app: &TestApp, authorization_token: &str) -> reqwest::Response {
+    let body = OpenSession {
+        authorization_token: authorization_token.to_owned().into(),
+        ..OpenSession::default()
+    };
     capture_request(app, Method::POST, "/api/capture/v1/session")
-        .json(&json!({ "authorizationToken": authorization_token }))
+        .json(&body)
         .send()
         .await
         .unwrap()
@@ -80,9 +85,10 @@ impl<'a> Capture<'a> {
     pub async fn open(app: &'a TestApp, authorization_token: &str) -> Capture<'a> {
         let (status, body) = body_json(open_session(app, authorization_token).await).await;
         assert_eq!(status, 201, "{body}");
+        let opened: SessionOpened = serde_json::from_value(body).unwrap();
         Capture {
             app,
-            token: body["captureToken"].as_str().unwrap().to_owned(),
+            token: opened.capture_token,
         }
     }
 
@@ -92,7 +98,9 @@ impl<'a> Capture<'a> {
 
     pub async fn start_raw(&self, flash: bool) -> reqwest::Response {
         self.request(Method::POST, "/api/capture/v1/attempts")
-            .json(&json!({ "flash": flash }))
+            .json(&StartAttempt {
+                flash: flash.into(),
+            })
             .send()
             .await
             .unwrap()
@@ -101,10 +109,11 @@ impl<'a> Capture<'a> {
     pub async fn start(&self) -> Attempt {
         let (status, body) = body_json(self.start_raw(true).await).await;
         assert_eq!(status, 201, "{body}");
+        let started: AttemptStarted = serde_json::from_value(body).unwrap();
         Attempt {
-            id: body["attemptId"].as_str().unwrap().to_owned(),
-            nonce: body["nonce"].as_str().unwrap().to_owned(),
-            body,
+            id: started.attempt_id.to_string(),
+            nonce: started.nonce.clone(),
+            started,
         }
     }
 
@@ -135,7 +144,9 @@ impl<'a> Capture<'a> {
             Method::POST,
             &format!("/api/capture/v1/attempts/{attempt}/finish"),
         )
-        .json(&json!({ "nonce": nonce }))
+        .json(&FinishAttempt {
+            nonce: nonce.to_owned().into(),
+        })
         .send()
         .await
         .unwrap()
@@ -389,7 +400,7 @@ async fn a_replayed_or_foreign_nonce_is_refused() {
     )
     .await;
     let second = capture.start().await;
-    assert_eq!(second.body["attemptNumber"], 2);
+    assert_eq!(second.started.attempt_number, 2);
     assert_ne!(second.nonce, first.nonce);
     let replay = capture
         .frame(&second.id, &first.nonce, 0, 0, blank_jpeg())
@@ -461,9 +472,9 @@ async fn frames_outside_the_rules_are_refused_and_leave_nothing_behind() {
     let (_, token) = initiated(&app, &acme, json!({})).await;
     let capture = Capture::open(&app, &token).await;
     let a = capture.start().await;
-    let duration = a.body["challenge"]["durationMs"].as_u64().unwrap() as u32;
-    let max_frames = a.body["challenge"]["maxFrames"].as_u64().unwrap();
-    assert!(max_frames >= u64::from(duration / 66));
+    let duration = a.started.challenge.duration_ms;
+    let max_frames = a.started.challenge.max_frames;
+    assert!(max_frames >= duration / 66);
     app.advance(Duration::milliseconds(1_000));
     // Claims a capture time the server clock cannot have reached.
     let early = capture.frame(&a.id, &a.nonce, 0, 5_000, blank_jpeg()).await;

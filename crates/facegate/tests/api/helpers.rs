@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use chrono::{TimeZone, Utc};
 use facegate::app::{self, Hooks, Running};
 use facegate::config::Config;
+use facegate_api::wire::{AuthenticationCallback, FacemapInitiated};
 use facegate_callbacks::StaticLookup;
 use facegate_core::accounts::AccountChanges;
 use facegate_core::{CaptureService, Services};
@@ -363,10 +364,8 @@ impl TestApp {
         let response = self.initiate(cred, metadata, facemap).await;
         let (status, body) = json(response).await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        body["authenticationTransactionReference"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        let initiated: FacemapInitiated = serde_json::from_value(body).unwrap();
+        initiated.authentication_transaction_reference.to_string()
     }
 
     pub async fn retrieve(&self, cred: &Credential, reference: &str) -> (StatusCode, Value) {
@@ -535,5 +534,10 @@ impl Receiver {
 
 /// Parses a form-urlencoded callback body.
 pub fn form(body: &str) -> std::collections::HashMap<String, String> {
+    serde_urlencoded::from_str(body).unwrap()
+}
+
+/// Reads a callback body into its wire type (which checks every member).
+pub fn callback_body(body: &str) -> AuthenticationCallback {
     serde_urlencoded::from_str(body).unwrap()
 }

@@ -25,8 +25,8 @@ use serde_json::{json, Value};
 
 use crate::capture::Capture;
 use crate::helpers::{
-    assert_problem, eventually, form, json as body_json, spawn_app_with, Customer, Options,
-    Receiver, TestApp,
+    assert_problem, callback_body, eventually, json as body_json, spawn_app_with, Customer,
+    Options, Receiver, TestApp,
 };
 
 /// The shared data folder, when present.
@@ -99,7 +99,7 @@ async fn replay_attempt(
     from_ms: u32,
 ) -> Value {
     let attempt = capture.start().await;
-    let duration = attempt.body["challenge"]["durationMs"].as_u64().unwrap() as u32;
+    let duration = attempt.started.challenge.duration_ms;
     let mut index = 0u32;
     let mut t = 0u32;
     while t <= duration {
@@ -211,11 +211,10 @@ async fn check_images_and_callback(
     .await;
 
     eventually("the callback arrives", || async { receiver.count() >= 1 }).await;
-    let callback = form(&receiver.all()[0].body);
-    assert_eq!(callback["transactionResult"], "PASSED");
-    assert_eq!(callback["idScanImageFace"], face_url);
-    let named: Vec<String> = serde_json::from_str(&callback["livenessImages"]).unwrap();
-    assert_eq!(named, liveness);
+    let callback = callback_body(&receiver.all()[0].body);
+    assert_eq!(callback.transaction_result.as_str(), "PASSED");
+    assert_eq!(callback.id_scan_image_face.as_deref(), Some(face_url));
+    assert_eq!(callback.liveness_images, liveness);
 
     let (status, _) = app.delete(&acme.admin, reference).await;
     assert_eq!(status, 200);

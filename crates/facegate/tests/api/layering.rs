@@ -423,16 +423,10 @@ fn name(module: &Module) -> String {
     }
 }
 
-/// Crates whose layering is being reworked on other branches of issue #9.
-const REWORKED: [&str; 1] = ["api"];
-
 #[test]
 fn no_crate_has_a_module_import_cycle() {
     let mut cycles = Vec::new();
     for (krate, src) in crate_sources() {
-        if REWORKED.contains(&krate.as_str()) {
-            continue;
-        }
         if let Some(found) = cycle(&graph(&src)) {
             let path: Vec<String> = found.iter().map(name).collect();
             cycles.push(format!("{krate}: {}", path.join(" → ")));

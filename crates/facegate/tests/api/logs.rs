@@ -4,6 +4,9 @@ use std::process::{Command, Stdio};
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
+use facegate_api::wire::{
+    AttemptStarted, FacemapInitiated, FinishAttempt, OpenSession, SessionOpened, StartAttempt,
+};
 use serde_json::{json, Value};
 
 fn facegate(data_dir: &std::path::Path, args: &[&str]) -> Value {
@@ -135,7 +138,7 @@ async fn credentials_tokens_and_facemaps_never_appear_in_the_logs() {
     let form = reqwest::multipart::Form::new()
         .text("enrollmentMetadata", metadata.to_string())
         .part("facemap", reqwest::multipart::Part::bytes(facemap.clone()));
-    let answer: Value = client
+    let answer = client
         .post(format!("{base}/api/authentication/v1/facemap/initiate"))
         .header("Accept", "application/json")
         .header("User-Agent", "Log Test/1.0")
@@ -144,16 +147,12 @@ async fn credentials_tokens_and_facemaps_never_appear_in_the_logs() {
         .send()
         .await
         .unwrap()
-        .json()
+        .json::<FacemapInitiated>()
         .await
         .unwrap();
-    let reference = answer["authenticationTransactionReference"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let token = answer["redirectUrl"]
-        .as_str()
-        .unwrap()
+    let reference = answer.authentication_transaction_reference.to_string();
+    let token = answer
+        .redirect_url
         .split("authorizationToken=")
         .nth(1)
         .unwrap()
@@ -183,28 +182,28 @@ async fn credentials_tokens_and_facemaps_never_appear_in_the_logs() {
             .header("Accept", "application/json")
             .header("User-Agent", "Log Test/1.0")
     };
-    let session: Value = post("session")
-        .json(&json!({ "authorizationToken": token }))
+    let session: SessionOpened = post("session")
+        .json(&OpenSession {
+            authorization_token: token.clone().into(),
+            ..OpenSession::default()
+        })
         .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    let capture_token = session["captureToken"].as_str().unwrap().to_owned();
-    let attempt: Value = post("attempts")
+    let capture_token = session.capture_token;
+    let attempt: AttemptStarted = post("attempts")
         .bearer_auth(&capture_token)
-        .json(&json!({ "flash": true }))
+        .json(&StartAttempt { flash: true.into() })
         .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    let (attempt_id, nonce) = (
-        attempt["attemptId"].as_str().unwrap(),
-        attempt["nonce"].as_str().unwrap().to_owned(),
-    );
+    let (attempt_id, nonce) = (attempt.attempt_id, attempt.nonce);
     let frame = crate::capture::blank_jpeg();
     let uploaded = post(&format!("attempts/{attempt_id}/frames"))
         .header("Content-Type", "image/jpeg")
@@ -219,7 +218,9 @@ async fn credentials_tokens_and_facemaps_never_appear_in_the_logs() {
     assert_eq!(uploaded.status(), 202);
     let finished = post(&format!("attempts/{attempt_id}/finish"))
         .bearer_auth(&capture_token)
-        .json(&json!({ "nonce": nonce }))
+        .json(&FinishAttempt {
+            nonce: nonce.clone().into(),
+        })
         .send()
         .await
         .unwrap();

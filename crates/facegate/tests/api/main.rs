@@ -22,6 +22,7 @@ mod lifecycle;
 mod limits;
 mod lockout;
 mod logs;
+mod openapi;
 mod revocation;
 mod scripted;
 mod throttle;

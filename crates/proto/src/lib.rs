@@ -1,0 +1,12 @@
+//! The wire formats that more than one crate speaks: the API's one
+//! [`Timestamp`] format and the body of the [`AuthenticationCallback`],
+//! which the core renders into the outbox and the API documents. The
+//! request and response types of the HTTP endpoints are in
+//! `facegate_api::wire`, which re-exports these.
+
+mod callback;
+pub mod schema;
+mod timestamp;
+
+pub use callback::{AuthenticationCallback, AUTHENTICATION_CALLBACK};
+pub use timestamp::Timestamp;
