@@ -1,5 +1,6 @@
-//! Facegate's HTTP API: the router, its middleware and thin handlers that
-//! extract, delegate to `facegate-core` in one call, and map the answer;
+//! Facegate's HTTP API: the router (`router`, over the `state` every handler
+//! receives), its middleware and thin handlers that extract, delegate to
+//! `facegate-core` in one call, and map the answer;
 //! the typed request and response bodies (`wire`) and the OpenAPI document
 //! generated from them and the router (`openapi`).
 

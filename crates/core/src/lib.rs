@@ -1,7 +1,12 @@
 //! Facegate's application services: each public method is one use case
-//! (initiate, retrieve, delete, expire, deliver callbacks, manage accounts),
-//! combining the domain rules, the facemap keyring, storage and the clock.
-//! Transports (HTTP, CLI) stay thin and call these.
+//! (initiate, retrieve, delete, expire, deliver callbacks, manage accounts,
+//! credentials and keys, record demo enrollments), combining the domain
+//! rules, the facemap keyring, storage and the clock. [`Services`] is
+//! closed: transports (HTTP, CLI, the bench, tests) call its methods and
+//! never reach storage themselves. [`CaptureService`] adds the capture
+//! protocol, and needs a [`FaceEngine`]: without an engine there is no
+//! capture service. The engine reports findings; the outcome is decided by
+//! `facegate_domain::decide_attempt`.
 
 pub mod accounts;
 pub mod authentication;

@@ -1,5 +1,7 @@
 //! Facegate's domain: identifiers, validated inputs, accounts, enrollments and
-//! authentication transactions with their rules. Nothing here performs IO, so
+//! authentication transactions with their rules, the capture rules and the
+//! decision of an attempt ([`decision`]: what liveness and the 1:1 match
+//! found becomes the outcome, the user's guidance and the stored record). Nothing here performs IO, so
 //! every rule can be tested in isolation and reused by any storage or transport.
 
 pub mod account;

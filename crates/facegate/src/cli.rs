@@ -7,13 +7,16 @@ use anyhow::{anyhow, bail, Context};
 use clap::{Args, Parser, Subcommand};
 use facegate_core::accounts::AccountChanges;
 use facegate_core::{DemoEnrollment, ServiceError, Services};
-use facegate_domain::{Account, AccountId, EnrollmentRef, Role, SystemClock};
+use facegate_domain::{AccountId, EnrollmentRef, Role, SystemClock};
 use facegate_facemap::KeyId;
-use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::app;
 use crate::config::{Config, Overrides};
+use crate::output::{
+    print_json, AccountJson, AccountList, CredentialJson, CredentialList, DemoEnrollmentJson,
+    IssuedCredentialJson, WebhookSecretJson,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -336,20 +339,6 @@ fn friendly(e: ServiceError) -> anyhow::Error {
     }
 }
 
-fn account_json(a: &Account) -> serde_json::Value {
-    json!({
-        "id": a.id.to_string(),
-        "name": a.name,
-        "facemapAuthEnabled": a.facemap_auth_enabled,
-        "callbackUrl": a.callback_url.as_ref().map(|u| u.as_str()),
-        "successUrl": a.success_url.as_ref().map(|u| u.as_str()),
-        "errorUrl": a.error_url.as_ref().map(|u| u.as_str()),
-        "tokenLifetimeInMinutes": a.default_token_lifetime_minutes,
-        "locale": a.default_locale.as_str(),
-        "parentOrigin": a.parent_origin.as_ref().map(|o| o.as_str()),
-    })
-}
-
 fn changes(settings: AccountSettings) -> AccountChanges {
     AccountChanges {
         callback_url: settings.callback_url,
@@ -384,9 +373,10 @@ async fn account(config: &Config, cmd: AccountCommand) -> anyhow::Result<()> {
                 .map_err(friendly)?
                 .to_whsec_string();
             if json {
-                let mut out = account_json(&account);
-                out["webhookSecret"] = json!(secret);
-                println!("{out}");
+                print_json(&AccountJson {
+                    webhook_secret: Some(secret.to_string()),
+                    ..AccountJson::from(&account)
+                });
             } else {
                 println!("account {}\nwebhook signing secret {secret}", account.id);
             }
@@ -394,10 +384,9 @@ async fn account(config: &Config, cmd: AccountCommand) -> anyhow::Result<()> {
         AccountCommand::List { json } => {
             let accounts = services.list_accounts().await.map_err(friendly)?;
             if json {
-                println!(
-                    "{}",
-                    json!({ "accounts": accounts.iter().map(account_json).collect::<Vec<_>>() })
-                );
+                print_json(&AccountList {
+                    accounts: accounts.iter().map(AccountJson::from).collect(),
+                });
             } else {
                 for a in accounts {
                     println!(
@@ -430,7 +419,7 @@ async fn account(config: &Config, cmd: AccountCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(friendly)?;
             if json {
-                println!("{}", account_json(&account));
+                print_json(&AccountJson::from(&account));
             } else {
                 println!("account {} updated", account.id);
             }
@@ -448,10 +437,10 @@ async fn account(config: &Config, cmd: AccountCommand) -> anyhow::Result<()> {
             .map_err(friendly)?
             .to_whsec_string();
             if json {
-                println!(
-                    "{}",
-                    json!({ "id": id.to_string(), "webhookSecret": secret })
-                );
+                print_json(&WebhookSecretJson {
+                    id: id.to_string(),
+                    webhook_secret: secret.to_string(),
+                });
             } else {
                 println!("{secret}");
             }
@@ -474,10 +463,7 @@ async fn credentials(config: &Config, cmd: CredentialsCommand) -> anyhow::Result
                 .await
                 .map_err(friendly)?;
             if json {
-                println!(
-                    "{}",
-                    json!({ "token": issued.token, "secret": issued.secret, "role": role.as_str(), "account": issued.account.to_string() })
-                );
+                print_json(&IssuedCredentialJson::from(&issued));
             } else {
                 println!(
                     "token  {}\nsecret {}\nrole   {}\nThe secret is shown only now.",
@@ -498,12 +484,10 @@ async fn credentials(config: &Config, cmd: CredentialsCommand) -> anyhow::Result
                 .list_credentials(parse_account(&account)?)
                 .await
                 .map_err(friendly)?;
-            let rows: Vec<_> = list
-                .iter()
-                .map(|c| json!({ "token": c.token, "role": c.role.as_str(), "revoked": c.revoked_at.is_some() }))
-                .collect();
             if json {
-                println!("{}", json!({ "credentials": rows }));
+                print_json(&CredentialList {
+                    credentials: list.iter().map(CredentialJson::from).collect(),
+                });
             } else {
                 for c in list {
                     println!(
@@ -686,10 +670,10 @@ async fn demo_enrollment(config: &Config, account: &str, demo: &Demo) -> anyhow:
     std::fs::write(facemap_out, &facemap)
         .with_context(|| format!("writing {}", facemap_out.display()))?;
     if json {
-        println!(
-            "{}",
-            json!({ "enrollmentTransactionReference": reference.to_string(), "deleted": !keep })
-        );
+        print_json(&DemoEnrollmentJson {
+            enrollment_transaction_reference: reference.to_string(),
+            deleted: !keep,
+        });
     } else {
         println!(
             "enrollment {reference} (facemap written to {})",

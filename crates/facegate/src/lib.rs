@@ -6,4 +6,5 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod eval;
+pub mod output;
 pub mod serve;
