@@ -60,6 +60,12 @@ async fn attempts(app: &TestApp, c: &Customer, reference: &str) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// The static DNS of the harness answers 10.0.0.1 and 169.254.169.254 for these.
+const PRIVATE_DESTINATIONS: [&str; 2] = [
+    "https://internal.example.com/cb",
+    "https://metadata.example.com/latest/meta-data",
+];
+
 #[tokio::test]
 async fn a_final_state_sends_a_callback_signed_with_standard_webhooks() {
     let app = spawn_app().await;
@@ -142,13 +148,8 @@ async fn a_failed_callback_is_retried_after_the_backoff() {
 
 #[tokio::test]
 async fn callbacks_are_never_sent_to_private_or_metadata_addresses() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
-    // The static DNS of the harness answers 10.0.0.1 and 169.254.169.254 for these.
-    for url in [
-        "https://internal.example.com/cb",
-        "https://metadata.example.com/latest/meta-data",
-    ] {
+    let (app, c) = spawn_with_acme().await;
+    for url in PRIVATE_DESTINATIONS {
         let reference = expire_via_new_initiate(&app, &c, url).await;
         eventually("the refused attempt is recorded", || async {
             !attempts(&app, &c, &reference).await.is_empty()

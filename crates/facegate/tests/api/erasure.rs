@@ -168,7 +168,7 @@ async fn delivered_callbacks_keep_no_body_and_go_after_their_retention() {
         json!([])
     );
     assert_eq!(
-        app.retrieve(&c.admin, &reference).await.1["transactionResult"],
+        app.result(&c.admin, &reference).await,
         "PASSED",
         "the transaction outlives its callback history"
     );
