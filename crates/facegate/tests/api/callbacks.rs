@@ -60,11 +60,25 @@ async fn attempts(app: &TestApp, c: &Customer, reference: &str) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// The static DNS of the harness answers 10.0.0.1 and 169.254.169.254 for these.
+const PRIVATE_DESTINATIONS: [&str; 2] = [
+    "https://internal.example.com/cb",
+    "https://metadata.example.com/latest/meta-data",
+];
+
+/// Writes `account` as it is (a fixture: no use case changes its key).
+async fn store_account(app: &TestApp, account: &facegate_domain::Account) {
+    app.fixture_store()
+        .await
+        .update_account(account)
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn a_final_state_sends_a_callback_signed_with_standard_webhooks() {
-    let app = spawn_app().await;
+    let (app, c) = spawn_with_acme().await;
     let receiver = Receiver::start(0).await;
-    let c = app.customer("Acme", true).await;
     let secret = app
         .services
         .webhook_secret(&c.account)
@@ -108,9 +122,8 @@ async fn a_final_state_sends_a_callback_signed_with_standard_webhooks() {
 
 #[tokio::test]
 async fn a_failed_callback_is_retried_after_the_backoff() {
-    let app = spawn_app().await;
+    let (app, c) = spawn_with_acme().await;
     let receiver = Receiver::start(1).await;
-    let c = app.customer("Acme", true).await;
     let reference = expire_via_new_initiate(&app, &c, &receiver.url).await;
     eventually("the first attempt is recorded", || async {
         attempts(&app, &c, &reference).await.len() == 1
@@ -142,13 +155,8 @@ async fn a_failed_callback_is_retried_after_the_backoff() {
 
 #[tokio::test]
 async fn callbacks_are_never_sent_to_private_or_metadata_addresses() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
-    // The static DNS of the harness answers 10.0.0.1 and 169.254.169.254 for these.
-    for url in [
-        "https://internal.example.com/cb",
-        "https://metadata.example.com/latest/meta-data",
-    ] {
+    let (app, c) = spawn_with_acme().await;
+    for url in PRIVATE_DESTINATIONS {
         let reference = expire_via_new_initiate(&app, &c, url).await;
         eventually("the refused attempt is recorded", || async {
             !attempts(&app, &c, &reference).await.is_empty()
@@ -192,9 +200,8 @@ async fn loopback_callbacks_are_refused_unless_the_development_switch_allows_the
 
 #[tokio::test]
 async fn the_account_default_callback_url_is_used_when_the_request_names_none() {
-    let app = spawn_app().await;
+    let (app, c) = spawn_with_acme().await;
     let receiver = Receiver::start(0).await;
-    let c = app.customer("Acme", true).await;
     app.services
         .update_account(
             c.account.id,
@@ -213,30 +220,20 @@ async fn the_account_default_callback_url_is_used_when_the_request_names_none() 
         receiver.count() == 1
     })
     .await;
-    assert_eq!(
-        form(&receiver.all()[0].body)["transactionReference"],
-        reference
-    );
-    assert_eq!(
-        form(&receiver.all()[0].body)["transactionResult"],
-        "EXPIRED"
-    );
+    let sent = form(&receiver.all()[0].body);
+    assert_eq!(sent["transactionReference"], reference);
+    assert_eq!(sent["transactionResult"], "EXPIRED");
     app.stop().await;
 }
 
 #[tokio::test]
 async fn a_callback_whose_signing_key_is_missing_is_counted_and_retried_not_given_up() {
-    let app = spawn_app().await;
+    let (app, c) = spawn_with_acme().await;
     let receiver = Receiver::start(0).await;
-    let c = app.customer("Acme", true).await;
     // The account's webhook secret derives from a key this server lacks.
     let mut account = c.account.clone();
     account.webhook_key_id = 99;
-    app.fixture_store()
-        .await
-        .update_account(&account)
-        .await
-        .unwrap();
+    store_account(&app, &account).await;
     let reference = expire_via_new_initiate(&app, &c, &receiver.url).await;
     eventually("the unsigned attempt is recorded", || async {
         !attempts(&app, &c, &reference).await.is_empty()
@@ -254,11 +251,7 @@ async fn a_callback_whose_signing_key_is_missing_is_counted_and_retried_not_give
     );
     // Once the operator restores the key, the normal backoff delivers it.
     account.webhook_key_id = 1;
-    app.fixture_store()
-        .await
-        .update_account(&account)
-        .await
-        .unwrap();
+    store_account(&app, &account).await;
     app.advance(Duration::seconds(61));
     eventually("the retry is delivered", || async {
         app.callbacks(&c.admin, &reference).await["callbacks"][0]["status"] == "DELIVERED"

@@ -12,7 +12,9 @@ use facegate_api::wire::{
 };
 use facegate_core::accounts::AccountChanges;
 
-use crate::helpers::{assert_problem, json as body_json, spawn_app, Customer, TestApp};
+use crate::helpers::{
+    assert_problem, json as body_json, spawn_app, spawn_with_acme, Customer, TestApp,
+};
 
 /// A small grey JPEG: a valid frame without a face.
 pub fn blank_jpeg() -> Vec<u8> {
@@ -171,8 +173,7 @@ impl<'a> Capture<'a> {
 
 #[tokio::test]
 async fn opening_a_capture_session_starts_the_transaction() {
-    let app = spawn_app().await;
-    let acme = app.customer("Acme", true).await;
+    let (app, acme) = spawn_with_acme().await;
     let (reference, token) = initiated(
         &app,
         &acme,
@@ -308,8 +309,7 @@ async fn a_wrong_authorization_token_or_capture_token_is_refused() {
 
 #[tokio::test]
 async fn an_expired_capture_session_is_refused() {
-    let app = spawn_app().await;
-    let acme = app.customer("Acme", true).await;
+    let (app, acme) = spawn_with_acme().await;
     let (_, token) = initiated(&app, &acme, json!({})).await;
     let capture = Capture::open(&app, &token).await;
     app.advance(Duration::minutes(10));
@@ -330,8 +330,7 @@ async fn an_expired_capture_session_is_refused() {
 
 #[tokio::test]
 async fn frames_for_another_transaction_are_refused() {
-    let app = spawn_app().await;
-    let acme = app.customer("Acme", true).await;
+    let (app, acme) = spawn_with_acme().await;
     let (_, token_a) = initiated(&app, &acme, json!({})).await;
     let (_, token_b) = initiated(&app, &acme, json!({})).await;
     let a = Capture::open(&app, &token_a).await;
@@ -362,8 +361,7 @@ async fn frames_for_another_transaction_are_refused() {
 
 #[tokio::test]
 async fn a_replayed_or_foreign_nonce_is_refused() {
-    let app = spawn_app().await;
-    let acme = app.customer("Acme", true).await;
+    let (app, acme) = spawn_with_acme().await;
     let (_, token) = initiated(&app, &acme, json!({})).await;
     let capture = Capture::open(&app, &token).await;
     let first = capture.start().await;
@@ -415,8 +413,7 @@ async fn a_replayed_or_foreign_nonce_is_refused() {
 
 #[tokio::test]
 async fn a_fourth_attempt_is_refused_and_three_unusable_ones_make_the_transaction_invalid() {
-    let app = spawn_app().await;
-    let acme = app.customer("Acme", true).await;
+    let (app, acme) = spawn_with_acme().await;
     // Three attempts started and abandoned: the fourth is refused.
     let (_, token) = initiated(&app, &acme, json!({})).await;
     let capture = Capture::open(&app, &token).await;
@@ -467,8 +464,7 @@ async fn a_fourth_attempt_is_refused_and_three_unusable_ones_make_the_transactio
 
 #[tokio::test]
 async fn frames_outside_the_rules_are_refused_and_leave_nothing_behind() {
-    let app = spawn_app().await;
-    let acme = app.customer("Acme", true).await;
+    let (app, acme) = spawn_with_acme().await;
     let (_, token) = initiated(&app, &acme, json!({})).await;
     let capture = Capture::open(&app, &token).await;
     let a = capture.start().await;
@@ -542,8 +538,7 @@ async fn frames_outside_the_rules_are_refused_and_leave_nothing_behind() {
 
 #[tokio::test]
 async fn a_deleted_transaction_ends_its_capture() {
-    let app = spawn_app().await;
-    let acme = app.customer("Acme", true).await;
+    let (app, acme) = spawn_with_acme().await;
     let (reference, token) = initiated(&app, &acme, json!({})).await;
     let capture = Capture::open(&app, &token).await;
     let a = capture.start().await;
@@ -562,8 +557,7 @@ async fn a_deleted_transaction_ends_its_capture() {
 
 #[tokio::test]
 async fn a_capture_works_with_the_servers_copy_of_the_facemap() {
-    let app = spawn_app().await;
-    let acme = app.customer("Acme", true).await;
+    let (app, acme) = spawn_with_acme().await;
     let (enrollment, _) = app.kept_enrollment(&acme.account).await;
     let response = app
         .request(
@@ -585,8 +579,7 @@ async fn a_capture_works_with_the_servers_copy_of_the_facemap() {
 
 #[tokio::test]
 async fn a_native_app_marks_the_transaction_as_sdk_and_a_wrong_scan_source_is_refused() {
-    let app = spawn_app().await;
-    let acme = app.customer("Acme", true).await;
+    let (app, acme) = spawn_with_acme().await;
     let (reference, token) = initiated(&app, &acme, json!({})).await;
     let open = |scan_source: Value| {
         capture_request(&app, Method::POST, "/api/capture/v1/session")

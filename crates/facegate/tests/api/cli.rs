@@ -93,18 +93,7 @@ fn create_account(dir: &Path, name: &str, facemap_auth: bool) -> Value {
 }
 
 fn create_credential(dir: &Path, account: &str, role: &str) -> Credential {
-    let issued = succeeds_json(
-        dir,
-        &[
-            "credentials",
-            "create",
-            "--account",
-            account,
-            "--role",
-            role,
-            "--json",
-        ],
-    );
+    let issued = succeeds_json(dir, &cli_issue_credential(account, role));
     Credential {
         token: issued["token"].as_str().unwrap().to_owned(),
         secret: issued["secret"].as_str().unwrap().to_owned(),

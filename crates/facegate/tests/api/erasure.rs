@@ -27,10 +27,9 @@ fn files_containing(app: &TestApp, needle: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn delete_leaves_no_user_reference_or_url_in_the_database_files() {
-    let app = spawn_app().await;
+    let (app, c) = spawn_with_acme().await;
     let receiver = Receiver::start(0).await;
     let unreachable = Receiver::start(usize::MAX).await;
-    let c = app.customer("Acme", true).await;
     let mut needles = Vec::new();
     let mut references = Vec::new();
     // One callback delivered, one pending a retry, one transaction still open.
@@ -118,9 +117,8 @@ async fn delete_leaves_no_user_reference_or_url_in_the_database_files() {
 
 #[tokio::test]
 async fn delivered_callbacks_keep_no_body_and_go_after_their_retention() {
-    let app = spawn_app().await;
+    let (app, c) = spawn_with_acme().await;
     let receiver = Receiver::start(0).await;
-    let c = app.customer("Acme", true).await;
     let (enrollment, facemap) = app.enrollment(&c.account).await;
     let metadata = json!({
         "enrollmentTransactionReference": enrollment.to_string(),
@@ -168,7 +166,7 @@ async fn delivered_callbacks_keep_no_body_and_go_after_their_retention() {
         json!([])
     );
     assert_eq!(
-        app.retrieve(&c.admin, &reference).await.1["transactionResult"],
+        app.result(&c.admin, &reference).await,
         "PASSED",
         "the transaction outlives its callback history"
     );

@@ -11,8 +11,7 @@ fn metadata(enrollment: impl ToString) -> serde_json::Value {
 
 #[tokio::test]
 async fn altered_truncated_and_foreign_facemaps_are_refused() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let (enrollment, facemap) = app.enrollment(&c.account).await;
 
     let mut flipped = facemap.clone();
@@ -75,8 +74,7 @@ async fn a_facemap_of_another_account_is_refused() {
 
 #[tokio::test]
 async fn a_facemap_issued_for_another_enrollment_is_refused() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let (first, _) = app.enrollment(&c.account).await;
     let (_, facemap_of_second) = app.enrollment(&c.account).await;
     let response = app
@@ -88,8 +86,7 @@ async fn a_facemap_issued_for_another_enrollment_is_refused() {
 
 #[tokio::test]
 async fn a_facemap_from_another_deployment_is_refused() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let (enrollment, _) = app.enrollment(&c.account).await;
     let contents = FacemapContents {
         enrollment: enrollment.as_uuid(),
@@ -123,8 +120,7 @@ async fn a_facemap_from_another_deployment_is_refused() {
 
 #[tokio::test]
 async fn revoked_and_superseded_facemaps_are_refused() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let (enrollment, facemap) = app.enrollment(&c.account).await;
     assert!(app
         .services
@@ -157,8 +153,7 @@ async fn revoked_and_superseded_facemaps_are_refused() {
 
 #[tokio::test]
 async fn a_facemap_of_an_unsupported_model_is_refused() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let (enrollment, _) = app.enrollment(&c.account).await;
     let (facemap, _) = app
         .services

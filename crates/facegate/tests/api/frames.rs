@@ -16,9 +16,9 @@ use crate::helpers::{assert_problem, spawn_app, spawn_app_with, Options, TestApp
 /// `jpeg` with its SOF0 frame header claiming `width` × `height`.
 fn with_frame_size(jpeg: &[u8], width: u16, height: u16) -> Vec<u8> {
     let at = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+    let size = [height.to_be_bytes(), width.to_be_bytes()].concat();
     let mut out = jpeg.to_vec();
-    out[at + 5..at + 7].copy_from_slice(&height.to_be_bytes());
-    out[at + 7..at + 9].copy_from_slice(&width.to_be_bytes());
+    out.splice(at + 5..at + 9, size);
     out
 }
 
@@ -27,16 +27,12 @@ fn with_frame_size(jpeg: &[u8], width: u16, height: u16) -> Vec<u8> {
 /// holds a small decoy frame header where that walker lands; the decoder
 /// skips `FF 00` as fill and the APP1 segment by its length.
 fn with_decoy_frame_header(jpeg: &[u8]) -> Vec<u8> {
-    let decoy = [
-        0xFF, 0xC0, 0x00, 0x11, 0x08, 0x00, 0x10, 0x00, 0x10, 0x03, 0x01, 0x11, 0x00, 0x02, 0x11,
-        0x01, 0x03, 0x11, 0x01,
-    ];
-    let mut out = vec![0xFF, 0xD8, 0xFF, 0x00, 0x00, 0x0A, 0xFF, 0xE1];
-    out.extend_from_slice(&u16::try_from(2 + 4 + decoy.len()).unwrap().to_be_bytes());
-    out.extend_from_slice(&[0, 0, 0, 0]);
-    out.extend_from_slice(&decoy);
-    out.extend_from_slice(&jpeg[2..]);
-    out
+    // A SOF0 header of a 16 × 16 image with three components.
+    let decoy: &[u8] =
+        b"\xFF\xC0\x00\x11\x08\x00\x10\x00\x10\x03\x01\x11\x00\x02\x11\x01\x03\x11\x01";
+    let app1_len = u16::try_from(2 + 4 + decoy.len()).unwrap().to_be_bytes();
+    let head = [0xFF, 0xD8, 0xFF, 0x00, 0x00, 0x0A, 0xFF, 0xE1];
+    [&head[..], &app1_len, &[0; 4], decoy, &jpeg[2..]].concat()
 }
 
 async fn open_attempt(app: &TestApp) -> (Capture<'_>, crate::capture::Attempt) {
@@ -216,15 +212,24 @@ fn frame(index: u32, jpeg: &[u8]) -> facegate_core::engine::FrameInput {
     }
 }
 
+/// An attempt on `engine` to which `count` busy frames have been pushed.
+async fn pushed(
+    engine: &facegate_engine::VisionEngine,
+    count: u32,
+) -> Box<dyn facegate_core::engine::AttemptAnalysis> {
+    let analysis = facegate_core::FaceEngine::begin(engine, context());
+    let jpeg = busy_frame();
+    for i in 0..count {
+        analysis.push(frame(i, &jpeg)).await;
+    }
+    analysis
+}
+
 #[tokio::test]
 async fn an_attempt_queues_a_bounded_number_of_frames() {
     let engine = engine(2);
-    let analysis = facegate_core::FaceEngine::begin(&engine, context());
-    let jpeg = busy_frame();
     // One frame in analysis, one queued: the third upload waits for room.
-    for i in 0..3 {
-        analysis.push(frame(i, &jpeg)).await;
-    }
+    let analysis = pushed(&engine, 3).await;
     assert!(
         engine.frames_analysed() >= 1,
         "the third frame was queued before any was analysed"
@@ -236,11 +241,7 @@ async fn an_attempt_queues_a_bounded_number_of_frames() {
 #[tokio::test]
 async fn frames_still_queued_when_an_attempt_is_dropped_are_not_analysed() {
     let engine = engine(8);
-    let analysis = facegate_core::FaceEngine::begin(&engine, context());
-    let jpeg = busy_frame();
-    for i in 0..8 {
-        analysis.push(frame(i, &jpeg)).await;
-    }
+    let analysis = pushed(&engine, 8).await;
     // Replaced, expired or its transaction deleted: the attempt is dropped.
     drop(analysis);
     tokio::time::sleep(StdDuration::from_millis(1500)).await;

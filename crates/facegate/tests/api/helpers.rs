@@ -21,6 +21,13 @@ use tempfile::TempDir;
 
 pub const MODEL: &str = "fr-feature-512-v1";
 
+/// The facemap initiate path, and the two older paths that answer the same.
+pub const INITIATE: &str = "/api/authentication/v1/facemap/initiate";
+pub const INITIATE_ALIASES: [&str; 2] = [
+    "/api/authentication/v1/initiateAuthentication",
+    "/api/v4/initiateAuthentication",
+];
+
 /// A last change to a test server's configuration.
 pub type Configure = Box<dyn FnOnce(&mut Config) + Send>;
 
@@ -79,6 +86,13 @@ pub struct Credential {
 
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(Options::default()).await
+}
+
+/// A fresh server and its customer "Acme", which may authenticate by facemap.
+pub async fn spawn_with_acme() -> (TestApp, Customer) {
+    let app = spawn_app().await;
+    let acme = app.customer("Acme", true).await;
+    (app, acme)
 }
 
 pub async fn spawn_app_with(options: Options) -> TestApp {
@@ -200,16 +214,19 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
+    /// A plain `GET` of `path`, without credentials.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// The body of a plain `GET` of `path`, as text.
+    pub async fn text(&self, path: &str) -> String {
+        self.get(path).await.text().await.unwrap()
+    }
+
     /// The Prometheus text of `/metrics`.
     pub async fn metrics_text(&self) -> String {
-        self.client
-            .get(self.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        self.text("/metrics").await
     }
 
     /// A request with the headers every API call needs.
@@ -350,55 +367,61 @@ impl TestApp {
         metadata: &Value,
         facemap: &[u8],
     ) -> reqwest::Response {
-        self.initiate_at(
-            "/api/authentication/v1/facemap/initiate",
-            cred,
-            &metadata.to_string(),
-            facemap,
-        )
-        .await
+        self.initiate_at(INITIATE, cred, &metadata.to_string(), facemap)
+            .await
     }
 
     /// Initiates and returns the new transaction reference (panics unless 200).
     pub async fn initiate_ok(&self, cred: &Credential, metadata: &Value, facemap: &[u8]) -> String {
+        self.initiate_redirect(cred, metadata, facemap).await.0
+    }
+
+    /// Initiates and returns the new transaction reference and its redirect
+    /// URL (panics unless 200).
+    pub async fn initiate_redirect(
+        &self,
+        cred: &Credential,
+        metadata: &Value,
+        facemap: &[u8],
+    ) -> (String, String) {
         let response = self.initiate(cred, metadata, facemap).await;
         let (status, body) = json(response).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let initiated: FacemapInitiated = serde_json::from_value(body).unwrap();
-        initiated.authentication_transaction_reference.to_string()
+        (
+            initiated.authentication_transaction_reference.to_string(),
+            initiated.redirect_url,
+        )
+    }
+
+    /// Status and JSON body of a bodiless API call.
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        cred: &Credential,
+    ) -> (StatusCode, Value) {
+        json(self.request(method, path, cred).send().await.unwrap()).await
     }
 
     pub async fn retrieve(&self, cred: &Credential, reference: &str) -> (StatusCode, Value) {
         let path = format!("/api/netverify/v2/authentications/{reference}");
-        json(
-            self.request(reqwest::Method::GET, &path, cred)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await
+        self.call(reqwest::Method::GET, &path, cred).await
+    }
+
+    /// The `transactionResult` that retrieval answers for `reference`.
+    pub async fn result(&self, cred: &Credential, reference: &str) -> Value {
+        self.retrieve(cred, reference).await.1["transactionResult"].clone()
     }
 
     pub async fn delete(&self, cred: &Credential, reference: &str) -> (StatusCode, Value) {
         let path = format!("/api/netverify/v2/authentications/{reference}");
-        json(
-            self.request(reqwest::Method::DELETE, &path, cred)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await
+        self.call(reqwest::Method::DELETE, &path, cred).await
     }
 
     pub async fn callbacks(&self, cred: &Credential, reference: &str) -> Value {
         let path = format!("/api/netverify/v2/authentications/{reference}/callbacks");
-        let (status, body) = json(
-            self.request(reqwest::Method::GET, &path, cred)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, body) = self.call(reqwest::Method::GET, &path, cred).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body
     }
@@ -416,6 +439,11 @@ impl NowUtc for ManualClock {
     fn now_utc(&self) -> chrono::DateTime<Utc> {
         facegate_domain::Clock::now(self)
     }
+}
+
+/// Sends `request` and reads its JSON answer as a `T`.
+pub async fn send_for<T: serde::de::DeserializeOwned>(request: reqwest::RequestBuilder) -> T {
+    request.send().await.unwrap().json().await.unwrap()
 }
 
 /// Status and JSON body of a response.
@@ -540,4 +568,27 @@ pub fn form(body: &str) -> std::collections::HashMap<String, String> {
 /// Reads a callback body into its wire type (which checks every member).
 pub fn callback_body(body: &str) -> AuthenticationCallback {
     serde_urlencoded::from_str(body).unwrap()
+}
+
+/// CLI arguments that create the account "Acme" with facemap authentication.
+pub const CLI_CREATE_ACME: [&str; 6] = [
+    "account",
+    "create",
+    "--name",
+    "Acme",
+    "--enable-facemap-auth",
+    "--json",
+];
+
+/// CLI arguments that issue a credential of `role` for `account`.
+pub fn cli_issue_credential<'a>(account: &'a str, role: &'a str) -> [&'a str; 7] {
+    [
+        "credentials",
+        "create",
+        "--account",
+        account,
+        "--role",
+        role,
+        "--json",
+    ]
 }

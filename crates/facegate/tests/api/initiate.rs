@@ -13,8 +13,7 @@ fn is_api_timestamp(s: &str) -> bool {
 
 #[tokio::test]
 async fn initiate_answers_a_reference_a_redirect_url_and_a_timestamp() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let (enrollment, facemap) = app.enrollment(&c.account).await;
     let metadata = json!({
         "enrollmentTransactionReference": enrollment.to_string(),
@@ -49,13 +48,8 @@ async fn initiate_answers_a_reference_a_redirect_url_and_a_timestamp() {
 
 #[tokio::test]
 async fn all_three_paths_accept_the_bare_and_the_wrapped_metadata() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
-    for path in [
-        "/api/authentication/v1/facemap/initiate",
-        "/api/authentication/v1/initiateAuthentication",
-        "/api/v4/initiateAuthentication",
-    ] {
+    let (app, c) = spawn_with_acme().await;
+    for path in std::iter::once(INITIATE).chain(INITIATE_ALIASES) {
         for wrapped in [false, true] {
             let (enrollment, facemap) = app.enrollment(&c.account).await;
             let inner = json!({ "enrollmentTransactionReference": enrollment.to_string() });
@@ -80,8 +74,7 @@ async fn all_three_paths_accept_the_bare_and_the_wrapped_metadata() {
 
 #[tokio::test]
 async fn the_authorization_token_is_stored_only_as_its_hash() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let (enrollment, facemap) = app.enrollment(&c.account).await;
     let metadata = json!({ "enrollmentTransactionReference": enrollment.to_string() });
     let (_, body) = json(app.initiate(&c.api, &metadata, &facemap).await).await;
@@ -113,8 +106,7 @@ async fn the_authorization_token_is_stored_only_as_its_hash() {
 
 #[tokio::test]
 async fn a_new_initiate_expires_the_earlier_transaction_of_the_enrollment() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let (enrollment, facemap) = app.enrollment(&c.account).await;
     let (other, other_facemap) = app.enrollment(&c.account).await;
     let metadata = json!({ "enrollmentTransactionReference": enrollment.to_string() });
@@ -127,25 +119,15 @@ async fn a_new_initiate_expires_the_earlier_transaction_of_the_enrollment() {
         )
         .await;
     let second = app.initiate_ok(&c.api, &metadata, &facemap).await;
-    assert_eq!(
-        app.retrieve(&c.admin, &first).await.1["transactionResult"],
-        "EXPIRED"
-    );
-    assert_eq!(
-        app.retrieve(&c.admin, &second).await.1["transactionResult"],
-        "CREATED"
-    );
-    assert_eq!(
-        app.retrieve(&c.admin, &unrelated).await.1["transactionResult"],
-        "CREATED"
-    );
+    assert_eq!(app.result(&c.admin, &first).await, "EXPIRED");
+    assert_eq!(app.result(&c.admin, &second).await, "CREATED");
+    assert_eq!(app.result(&c.admin, &unrelated).await, "CREATED");
     app.stop().await;
 }
 
 #[tokio::test]
 async fn of_twenty_concurrent_initiates_exactly_one_survives() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let (enrollment, facemap) = app.enrollment(&c.account).await;
     let metadata = json!({ "enrollmentTransactionReference": enrollment.to_string() });
     let requests = (0..20).map(|_| app.initiate(&c.api, &metadata, &facemap));
@@ -185,8 +167,7 @@ async fn of_twenty_concurrent_initiates_exactly_one_survives() {
 
 #[tokio::test]
 async fn the_account_default_locale_applies_when_it_is_an_authentication_locale() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     for (default, expected) in [("de", "de"), ("ar", "en")] {
         app.services
             .update_account(

@@ -239,17 +239,23 @@ async fn check_images_and_callback(
     );
 }
 
+/// A server whose attempts all get `challenge`, and its customer "Acme".
+async fn spawn_with_challenge(challenge: Challenge) -> (TestApp, Customer) {
+    let app = spawn_app_with(Options {
+        fixed_challenge: Some(challenge),
+        ..Options::default()
+    })
+    .await;
+    let acme = app.customer("Acme", true).await;
+    (app, acme)
+}
+
 #[tokio::test]
 async fn a_live_person_following_the_challenge_passes_and_a_replay_of_the_same_turns_fails() {
     let Some(data) = shared_or_skip("tranv journey") else {
         return;
     };
-    let app = spawn_app_with(Options {
-        fixed_challenge: Some(tranv_challenge()),
-        ..Options::default()
-    })
-    .await;
-    let acme = app.customer("Acme", true).await;
+    let (app, acme) = spawn_with_challenge(tranv_challenge()).await;
     let real = mjpeg_frames(&data.join(TRANV).join("real_30fps.mjpeg"));
     let enrollment = enrollment_of(&app, &acme, &real[600]).await;
 
@@ -284,12 +290,7 @@ async fn the_live_recording_passes_for_its_own_facemap_and_fails_for_another_per
     let Some(data) = shared_or_skip("live_person journey") else {
         return;
     };
-    let app = spawn_app_with(Options {
-        fixed_challenge: Some(neutral_challenge()),
-        ..Options::default()
-    })
-    .await;
-    let acme = app.customer("Acme", true).await;
+    let (app, acme) = spawn_with_challenge(neutral_challenge()).await;
     let a = mjpeg_frames(&data.join("video/live_person_a_640x480_30fps_20s.mjpeg"));
     let b = mjpeg_frames(&data.join("video/live_person_b_640x512_30fps_20s.mjpeg"));
     // Enrolled from a frame 15 s into the recording; captured from its start.

@@ -19,28 +19,20 @@ async fn stored_state(app: &TestApp, reference: &str) -> (TransactionState, bool
 
 #[tokio::test]
 async fn a_transaction_expires_when_its_lifetime_ends() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let (enrollment, facemap) = app.enrollment(&c.account).await;
     let metadata = json!({ "enrollmentTransactionReference": enrollment.to_string(), "tokenLifetimeInMinutes": 5 });
     let reference = app.initiate_ok(&c.api, &metadata, &facemap).await;
     app.advance(Duration::minutes(5) - Duration::milliseconds(1));
-    assert_eq!(
-        app.retrieve(&c.admin, &reference).await.1["transactionResult"],
-        "CREATED"
-    );
+    assert_eq!(app.result(&c.admin, &reference).await, "CREATED");
     app.advance(Duration::milliseconds(1));
-    assert_eq!(
-        app.retrieve(&c.admin, &reference).await.1["transactionResult"],
-        "EXPIRED"
-    );
+    assert_eq!(app.result(&c.admin, &reference).await, "EXPIRED");
     app.stop().await;
 }
 
 #[tokio::test]
 async fn the_lifetime_is_capped_at_fifteen_minutes() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     for requested in [Some(60), None] {
         let (enrollment, facemap) = app.enrollment(&c.account).await;
         let mut metadata = json!({ "enrollmentTransactionReference": enrollment.to_string() });
@@ -50,13 +42,13 @@ async fn the_lifetime_is_capped_at_fifteen_minutes() {
         let reference = app.initiate_ok(&c.api, &metadata, &facemap).await;
         app.advance(Duration::minutes(15) - Duration::milliseconds(1));
         assert_eq!(
-            app.retrieve(&c.admin, &reference).await.1["transactionResult"],
+            app.result(&c.admin, &reference).await,
             "CREATED",
             "{requested:?}"
         );
         app.advance(Duration::milliseconds(1));
         assert_eq!(
-            app.retrieve(&c.admin, &reference).await.1["transactionResult"],
+            app.result(&c.admin, &reference).await,
             "EXPIRED",
             "{requested:?}"
         );
@@ -66,8 +58,7 @@ async fn the_lifetime_is_capped_at_fifteen_minutes() {
 
 #[tokio::test]
 async fn the_expiry_worker_finalises_overdue_transactions_nobody_reads() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let (enrollment, facemap) = app.enrollment(&c.account).await;
     let metadata = json!({ "enrollmentTransactionReference": enrollment.to_string() });
     let reference = app.initiate_ok(&c.api, &metadata, &facemap).await;
@@ -85,8 +76,7 @@ async fn the_expiry_worker_finalises_overdue_transactions_nobody_reads() {
 
 #[tokio::test]
 async fn the_facemap_is_erased_when_the_transaction_is_final() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let (enrollment, facemap) = app.enrollment(&c.account).await;
     let metadata = json!({ "enrollmentTransactionReference": enrollment.to_string() });
     let first = app.initiate_ok(&c.api, &metadata, &facemap).await;
@@ -117,17 +107,13 @@ async fn the_facemap_is_erased_when_the_transaction_is_final() {
         .await
         .unwrap());
     app.advance(Duration::minutes(30));
-    assert_eq!(
-        app.retrieve(&c.admin, &second).await.1["transactionResult"],
-        "PASSED"
-    );
+    assert_eq!(app.result(&c.admin, &second).await, "PASSED");
     app.stop().await;
 }
 
 #[tokio::test]
 async fn delete_erases_the_transaction_and_hides_it() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let (enrollment, facemap) = app.enrollment(&c.account).await;
     let metadata = json!({ "enrollmentTransactionReference": enrollment.to_string(), "userReference": "user_1" });
     let reference = app.initiate_ok(&c.api, &metadata, &facemap).await;
@@ -179,10 +165,7 @@ async fn another_accounts_transaction_is_not_found() {
             (404, Some("TRANSACTION_NOT_FOUND"))
         );
     }
-    assert_eq!(
-        app.retrieve(&a.admin, &reference).await.1["transactionResult"],
-        "CREATED"
-    );
+    assert_eq!(app.result(&a.admin, &reference).await, "CREATED");
     let (status, body) = app.retrieve(&a.admin, "not-a-reference").await;
     assert_eq!(
         (status.as_u16(), body["code"].as_str()),
@@ -193,8 +176,7 @@ async fn another_accounts_transaction_is_not_found() {
 
 #[tokio::test]
 async fn images_answer_not_found_until_capture_exists() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let (enrollment, facemap) = app.enrollment(&c.account).await;
     let reference = app
         .initiate_ok(
@@ -219,7 +201,7 @@ async fn images_answer_not_found_until_capture_exists() {
 async fn health_and_readiness_answer() {
     let app = spawn_app().await;
     for path in ["/healthz", "/readyz"] {
-        let response = app.client.get(app.url(path)).send().await.unwrap();
+        let response = app.get(path).await;
         assert_eq!(response.status(), 200, "{path}");
     }
     app.stop().await;
@@ -227,8 +209,7 @@ async fn health_and_readiness_answer() {
 
 #[tokio::test]
 async fn metrics_count_requests_and_transactions_without_customer_data() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let (enrollment, facemap) = app.enrollment(&c.account).await;
     let metadata = json!({ "enrollmentTransactionReference": enrollment.to_string() });
     let first = app.initiate_ok(&c.api, &metadata, &facemap).await;

@@ -9,6 +9,8 @@ use facegate_api::wire::{
 };
 use serde_json::{json, Value};
 
+use crate::helpers::{cli_issue_credential, send_for, CLI_CREATE_ACME};
+
 fn facegate(data_dir: &std::path::Path, args: &[&str]) -> Value {
     let output = Command::new(env!("CARGO_BIN_EXE_facegate"))
         .arg("--data-dir")
@@ -38,42 +40,10 @@ impl Drop for Child {
 async fn credentials_tokens_and_facemaps_never_appear_in_the_logs() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
-    let account = facegate(
-        data,
-        &[
-            "account",
-            "create",
-            "--name",
-            "Acme",
-            "--enable-facemap-auth",
-            "--json",
-        ],
-    );
+    let account = facegate(data, &CLI_CREATE_ACME);
     let id = account["id"].as_str().unwrap();
-    let api = facegate(
-        data,
-        &[
-            "credentials",
-            "create",
-            "--account",
-            id,
-            "--role",
-            "api",
-            "--json",
-        ],
-    );
-    let admin = facegate(
-        data,
-        &[
-            "credentials",
-            "create",
-            "--account",
-            id,
-            "--role",
-            "admin",
-            "--json",
-        ],
-    );
+    let api = facegate(data, &cli_issue_credential(id, "api"));
+    let admin = facegate(data, &cli_issue_credential(id, "admin"));
     let facemap_path = data.join("facemap.bin");
     let enrollment = facegate(
         data,
@@ -182,27 +152,18 @@ async fn credentials_tokens_and_facemaps_never_appear_in_the_logs() {
             .header("Accept", "application/json")
             .header("User-Agent", "Log Test/1.0")
     };
-    let session: SessionOpened = post("session")
-        .json(&OpenSession {
-            authorization_token: token.clone().into(),
-            ..OpenSession::default()
-        })
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let session: SessionOpened = send_for(post("session").json(&OpenSession {
+        authorization_token: token.clone().into(),
+        ..OpenSession::default()
+    }))
+    .await;
     let capture_token = session.capture_token;
-    let attempt: AttemptStarted = post("attempts")
-        .bearer_auth(&capture_token)
-        .json(&StartAttempt { flash: true.into() })
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let attempt: AttemptStarted = send_for(
+        post("attempts")
+            .bearer_auth(&capture_token)
+            .json(&StartAttempt { flash: true.into() }),
+    )
+    .await;
     let (attempt_id, nonce) = (attempt.attempt_id, attempt.nonce);
     let frame = crate::capture::blank_jpeg();
     let uploaded = post(&format!("attempts/{attempt_id}/frames"))

@@ -11,12 +11,7 @@ const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi
 #[tokio::test]
 async fn the_served_openapi_document_is_the_committed_one() {
     let app = spawn_app().await;
-    let response = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.get("/openapi.json").await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/json");
     let served = response.text().await.unwrap();
@@ -45,15 +40,7 @@ fn concrete(template: &str) -> String {
 #[tokio::test]
 async fn every_documented_operation_is_served_and_no_other_method() {
     let app = spawn_app().await;
-    let document: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document: Value = app.get("/openapi.json").await.json().await.unwrap();
     let paths = document["paths"].as_object().unwrap();
     assert_eq!(paths.len(), 18, "{:?}", paths.keys());
     for (template, item) in paths {

@@ -15,8 +15,39 @@ use tokio::net::TcpStream;
 
 use super::helpers::*;
 
+/// Paths whose percent-encoding is not UTF-8.
+const UNDECODABLE_PATHS: [&str; 3] = [
+    "/api/netverify/v2/authentications/%ff%fe",
+    "/api/netverify/v2/authentications/%ff%fe/images/face",
+    "/web/v4/assets/%c3%28",
+];
+
 fn addr_of(app: &TestApp) -> SocketAddr {
     app.base.trim_start_matches("http://").parse().unwrap()
+}
+
+/// A web initiate (for an unknown enrollment) sent up to the first byte of
+/// its body, so that it stays in flight; the caller sends the rest of the
+/// returned body.
+async fn held_web_initiate(
+    addr: impl tokio::net::ToSocketAddrs,
+    basic: &str,
+) -> (TcpStream, String) {
+    let body = format!(
+        r#"{{"enrollmentTransactionReference":"{}"}}"#,
+        uuid::Uuid::new_v4()
+    );
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /api/authentication/v1/web/initiate HTTP/1.1\r\nHost: localhost\r\n\
+         User-Agent: Facegate Tests/1.0\r\nAccept: application/json\r\n\
+         Authorization: Basic {basic}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body.as_bytes()[..1]).await.unwrap();
+    (stream, body)
 }
 
 async fn spawn_with(configure: impl FnOnce(&mut Config) + Send + 'static) -> TestApp {
@@ -130,7 +161,7 @@ async fn slow_headers_are_cut_off_and_connections_beyond_the_cap_refused_while_h
         "connections beyond the cap are closed at once, the others after the header timeout"
     );
     // The slots are free again: new connections are served.
-    let response = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let response = app.get("/healthz").await;
     assert_eq!(response.status(), 200);
     assert_eq!(get_on(&mut probe, "/healthz").await, 200);
     app.stop().await;
@@ -156,34 +187,16 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
 async fn requests_beyond_the_in_flight_bound_get_503_server_busy_at_once() {
     let app = spawn_with(|c| c.server.max_in_flight_requests = 1).await;
     let c = app.customer("Acme", true).await;
-    let body = format!(
-        r#"{{"enrollmentTransactionReference":"{}"}}"#,
-        uuid::Uuid::new_v4()
-    );
     let basic = base64::engine::general_purpose::STANDARD
         .encode(format!("{}:{}", c.api.token, c.api.secret));
     // A request that stays in flight: its handler waits for the body.
-    let mut held = TcpStream::connect(addr_of(&app)).await.unwrap();
-    let head = format!(
-        "POST /api/authentication/v1/web/initiate HTTP/1.1\r\nHost: localhost\r\n\
-         User-Agent: Facegate Tests/1.0\r\nAccept: application/json\r\n\
-         Authorization: Basic {basic}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\n\r\n",
-        body.len()
-    );
-    held.write_all(head.as_bytes()).await.unwrap();
-    held.write_all(&body.as_bytes()[..1]).await.unwrap();
+    let (mut held, body) = held_web_initiate(addr_of(&app), &basic).await;
     // Let it take the one slot before anything else can.
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let started = Instant::now();
     let busy = loop {
-        let response = app
-            .client
-            .get(app.url("/openapi.json"))
-            .send()
-            .await
-            .unwrap();
+        let response = app.get("/openapi.json").await;
         if response.status() == 503 {
             break response;
         }
@@ -198,31 +211,21 @@ async fn requests_beyond_the_in_flight_bound_get_503_server_busy_at_once() {
     let problem: Value = busy.json().await.unwrap();
     assert_eq!(problem["code"], "SERVER_BUSY", "{problem}");
     // The liveness probe is exempt.
-    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let health = app.get("/healthz").await;
     assert_eq!(health.status(), 200);
 
     held.write_all(&body.as_bytes()[1..]).await.unwrap();
     let (status, answer) = read_response(&mut held).await;
     assert_eq!(status, 404, "{answer}");
-    let ok = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap();
+    let ok = app.get("/openapi.json").await;
     assert_eq!(ok.status(), 200);
     app.stop().await;
 }
 
 #[tokio::test]
 async fn a_path_that_does_not_decode_answers_a_problem_not_plain_text() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
-    for path in [
-        "/api/netverify/v2/authentications/%ff%fe",
-        "/api/netverify/v2/authentications/%ff%fe/images/face",
-        "/web/v4/assets/%c3%28",
-    ] {
+    let (app, c) = spawn_with_acme().await;
+    for path in UNDECODABLE_PATHS {
         let response = app
             .request(reqwest::Method::GET, path, &c.admin)
             .send()
@@ -250,7 +253,7 @@ async fn every_answer_says_nosniff_and_plain_http_sends_no_hsts() {
         "/web/v4/app",
         "/openapi.json",
     ] {
-        let response = app.client.get(app.url(path)).send().await.unwrap();
+        let response = app.get(path).await;
         assert_eq!(
             response.headers()["x-content-type-options"],
             "nosniff",
@@ -401,30 +404,9 @@ fn facegate_json(dir: &Path, args: &[&str]) -> Value {
 #[tokio::test]
 async fn sigterm_finishes_the_request_in_flight_and_exits_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let account = facegate_json(
-        dir.path(),
-        &[
-            "account",
-            "create",
-            "--name",
-            "Acme",
-            "--enable-facemap-auth",
-            "--json",
-        ],
-    );
+    let account = facegate_json(dir.path(), &CLI_CREATE_ACME);
     let account = account["id"].as_str().unwrap();
-    let issued = facegate_json(
-        dir.path(),
-        &[
-            "credentials",
-            "create",
-            "--account",
-            account,
-            "--role",
-            "api",
-            "--json",
-        ],
-    );
+    let issued = facegate_json(dir.path(), &cli_issue_credential(account, "api"));
     let basic = base64::engine::general_purpose::STANDARD.encode(format!(
         "{}:{}",
         issued["token"].as_str().unwrap(),
@@ -454,20 +436,7 @@ async fn sigterm_finishes_the_request_in_flight_and_exits_cleanly() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    let body = format!(
-        r#"{{"enrollmentTransactionReference":"{}"}}"#,
-        uuid::Uuid::new_v4()
-    );
-    let mut in_flight = TcpStream::connect(&listen).await.unwrap();
-    let head = format!(
-        "POST /api/authentication/v1/web/initiate HTTP/1.1\r\nHost: localhost\r\n\
-         User-Agent: Facegate Tests/1.0\r\nAccept: application/json\r\n\
-         Authorization: Basic {basic}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\n\r\n",
-        body.len()
-    );
-    in_flight.write_all(head.as_bytes()).await.unwrap();
-    in_flight.write_all(&body.as_bytes()[..1]).await.unwrap();
+    let (mut in_flight, body) = held_web_initiate(listen.as_str(), &basic).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let term = Command::new("kill")

@@ -12,11 +12,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::helpers::*;
 
-const INITIATE: &str = "/api/authentication/v1/facemap/initiate";
-const INITIATE_ALIASES: [&str; 2] = [
-    "/api/authentication/v1/initiateAuthentication",
-    "/api/v4/initiateAuthentication",
-];
 const WEB_INITIATE: &str = "/api/authentication/v1/web/initiate";
 const URL_FIELDS: [(&str, usize); 3] = [
     ("callbackUrl", 255),
@@ -227,8 +222,7 @@ async fn assert_no_transaction(app: &TestApp, case: &str) {
 
 #[tokio::test]
 async fn api_calls_without_a_user_agent_are_refused_with_missing_user_agent() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let random = retrieval_path(&TransactionRef::new_random().to_string());
     let cases = [
         (
@@ -280,8 +274,7 @@ async fn api_calls_without_a_user_agent_are_refused_with_missing_user_agent() {
 
 #[tokio::test]
 async fn api_calls_without_accept_are_refused_with_missing_accept() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let random = retrieval_path(&TransactionRef::new_random().to_string());
     let cases = [
         (
@@ -379,8 +372,7 @@ async fn api_calls_without_credentials_are_unauthenticated_with_a_basic_challeng
 
 #[tokio::test]
 async fn wrong_unknown_and_malformed_credentials_are_unauthenticated() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let other = app.customer("Other", true).await;
     let m = metadata(EnrollmentRef::new_random());
     let cases = [
@@ -463,8 +455,7 @@ async fn wrong_unknown_and_malformed_credentials_are_unauthenticated() {
 
 #[tokio::test]
 async fn a_revoked_credential_is_unauthenticated_at_once() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let m = metadata(EnrollmentRef::new_random());
     let random = TransactionRef::new_random().to_string();
     // Both work (and are cached as verified) before the revocation.
@@ -495,8 +486,7 @@ async fn a_revoked_credential_is_unauthenticated_at_once() {
 
 #[tokio::test]
 async fn initiate_with_an_admin_credential_is_forbidden_role() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let (live, _) = app.kept_enrollment(&c.account).await;
     let (deleted, facemap) = app.enrollment(&c.account).await;
     initiate(&app, &c.admin, &metadata(deleted), &facemap)
@@ -519,8 +509,7 @@ async fn initiate_with_an_admin_credential_is_forbidden_role() {
 
 #[tokio::test]
 async fn retrieval_and_deletion_with_an_api_credential_are_forbidden_role() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let (enrollment, facemap) = app.enrollment(&c.account).await;
     let reference = app
         .initiate_ok(&c.api, &metadata(enrollment), &facemap)
@@ -551,10 +540,7 @@ async fn retrieval_and_deletion_with_an_api_credential_are_forbidden_role() {
         problem(response).await.expect(&case, 403, "FORBIDDEN_ROLE");
     }
     // The refused DELETE deleted nothing.
-    assert_eq!(
-        app.retrieve(&c.admin, &reference).await.1["transactionResult"],
-        "CREATED"
-    );
+    assert_eq!(app.result(&c.admin, &reference).await, "CREATED");
     app.stop().await;
 }
 
@@ -579,8 +565,7 @@ async fn initiate_for_an_account_without_the_feature_is_feature_not_enabled() {
 
 #[tokio::test]
 async fn initiate_requires_the_enrollment_transaction_reference() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let cases = [
         ("absent", json!({ "userReference": "user_1" })),
         ("null", json!({ "enrollmentTransactionReference": null })),
@@ -604,8 +589,7 @@ async fn initiate_requires_the_enrollment_transaction_reference() {
 
 #[tokio::test]
 async fn initiate_rejects_a_malformed_enrollment_transaction_reference() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let uuid = EnrollmentRef::new_random().as_uuid();
     let cases = [
         ("not a uuid", json!("abc")),
@@ -639,8 +623,7 @@ async fn initiate_rejects_a_malformed_enrollment_transaction_reference() {
 
 #[tokio::test]
 async fn initiate_rejects_a_user_reference_of_101_characters() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     for (case, value) in [
         ("101 ASCII", "u".repeat(101)),
         ("101 non-ASCII", "ü".repeat(101)),
@@ -660,8 +643,7 @@ async fn initiate_rejects_a_user_reference_of_101_characters() {
 
 #[tokio::test]
 async fn initiate_rejects_user_references_that_look_like_pii() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let cases = [
         (
             "an e-mail address",
@@ -736,8 +718,7 @@ async fn assert_url_refused(app: &TestApp, c: &Customer, case: &str, url: &str, 
 
 #[tokio::test]
 async fn initiate_rejects_http_callback_success_and_error_urls() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     assert_url_refused(
         &app,
         &c,
@@ -752,8 +733,7 @@ async fn initiate_rejects_http_callback_success_and_error_urls() {
 
 #[tokio::test]
 async fn initiate_rejects_urls_with_an_explicit_port() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     assert_url_refused(
         &app,
         &c,
@@ -777,8 +757,7 @@ async fn initiate_rejects_urls_with_an_explicit_port() {
 /// WHATWG parser behind `Url` reads a host and a port from it.
 #[tokio::test]
 async fn initiate_rejects_a_port_hidden_by_a_url_without_its_double_slash() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     for url in [
         "https:www.example.com:8443/cb",
         "https:/www.example.com:8443/cb",
@@ -803,8 +782,7 @@ async fn initiate_rejects_a_port_hidden_by_a_url_without_its_double_slash() {
 
 #[tokio::test]
 async fn initiate_rejects_urls_whose_host_is_an_ip_address() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     assert_url_refused(&app, &c, "IPv4", "https://203.0.113.7/cb", "URL_IP_HOST").await;
     assert_url_refused(
         &app,
@@ -821,8 +799,7 @@ async fn initiate_rejects_urls_whose_host_is_an_ip_address() {
 
 #[tokio::test]
 async fn initiate_rejects_urls_with_a_fragment() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     assert_url_refused(
         &app,
         &c,
@@ -844,8 +821,7 @@ async fn initiate_rejects_urls_with_a_fragment() {
 
 #[tokio::test]
 async fn initiate_rejects_urls_carrying_a_reserved_query_name() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     for name in RESERVED_QUERY_NAMES {
         let url = format!("https://www.example.com/cb?a=1&{name}=x");
         assert_url_refused(&app, &c, name, &url, "URL_RESERVED_QUERY").await;
@@ -858,8 +834,7 @@ async fn initiate_rejects_urls_carrying_a_reserved_query_name() {
 
 #[tokio::test]
 async fn initiate_rejects_urls_longer_than_the_limit_of_their_field() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let (enrollment, facemap) = app.enrollment(&c.account).await;
     let prefix = "https://www.example.com/";
     for (field, limit) in URL_FIELDS {
@@ -886,8 +861,7 @@ async fn initiate_rejects_urls_longer_than_the_limit_of_their_field() {
 
 #[tokio::test]
 async fn initiate_rejects_urls_that_are_not_absolute_ascii_urls() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let cases = [
         ("not a URL", "not a url", "URL_INVALID"),
         ("relative", "/callback", "URL_INVALID"),
@@ -927,8 +901,7 @@ async fn initiate_rejects_urls_that_are_not_absolute_ascii_urls() {
 
 #[tokio::test]
 async fn initiate_rejects_an_unsupported_locale() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let cases = [
         ("unknown", json!("xx"), "LOCALE_UNSUPPORTED"),
         ("enrollment only", json!("ar"), "LOCALE_UNSUPPORTED"),
@@ -961,8 +934,7 @@ async fn initiate_rejects_an_unsupported_locale() {
 
 #[tokio::test]
 async fn initiate_rejects_token_lifetimes_outside_5_to_86400_minutes() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     for minutes in [4, 0, -1, 86_401, i64::MAX] {
         let m = metadata_with("tokenLifetimeInMinutes", json!(minutes));
         let case = format!("tokenLifetimeInMinutes {minutes}");
@@ -988,8 +960,7 @@ async fn initiate_rejects_token_lifetimes_outside_5_to_86400_minutes() {
 
 #[tokio::test]
 async fn initiate_rejects_a_token_lifetime_that_is_not_an_integer() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let cases = [
         ("a string", json!("5")),
         ("a fraction", json!(5.5)),
@@ -1010,8 +981,7 @@ async fn initiate_rejects_a_token_lifetime_that_is_not_an_integer() {
 
 #[tokio::test]
 async fn initiate_reports_every_invalid_field_in_one_answer() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let m = json!({
         "enrollmentTransactionReference": "not-a-reference",
         "userReference": "jane@example.com",
@@ -1066,8 +1036,7 @@ async fn initiate_reports_every_invalid_field_in_one_answer() {
 
 #[tokio::test]
 async fn the_initiate_aliases_validate_like_facemap_initiate() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     for path in INITIATE_ALIASES {
         let m = json!({ "enrollmentMetadata": { "callbackUrl": "http://www.example.com/cb" } });
         let answer = problem(
@@ -1091,8 +1060,7 @@ async fn the_initiate_aliases_validate_like_facemap_initiate() {
 
 #[tokio::test]
 async fn initiate_rejects_malformed_json_metadata() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let cases = [
         ("truncated", "{\"enrollmentTransactionReference\": \""),
         ("not JSON", "enrollmentTransactionReference=x"),
@@ -1120,8 +1088,7 @@ async fn initiate_rejects_malformed_json_metadata() {
 
 #[tokio::test]
 async fn initiate_rejects_a_body_that_is_not_multipart() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let body = metadata(EnrollmentRef::new_random())
         .to_string()
         .into_bytes();
@@ -1141,8 +1108,7 @@ async fn initiate_rejects_a_body_that_is_not_multipart() {
 
 #[tokio::test]
 async fn web_initiate_rejects_a_body_that_is_not_json() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let body = metadata(EnrollmentRef::new_random())
         .to_string()
         .into_bytes();
@@ -1172,8 +1138,7 @@ async fn web_initiate_rejects_a_body_that_is_not_json() {
 
 #[tokio::test]
 async fn initiate_requires_both_parts() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let m = metadata(EnrollmentRef::new_random());
     let cases = [
         (
@@ -1209,8 +1174,7 @@ async fn initiate_requires_both_parts() {
 
 #[tokio::test]
 async fn initiate_rejects_a_part_sent_twice() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let m = metadata(EnrollmentRef::new_random());
     let twice_facemap = Form::new()
         .part("enrollmentMetadata", metadata_part(&m))
@@ -1234,8 +1198,7 @@ async fn initiate_rejects_a_part_sent_twice() {
 
 #[tokio::test]
 async fn initiate_rejects_a_multipart_body_that_cannot_be_parsed() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let cases = [
         ("no boundary", "multipart/form-data", b"--x\r\n".to_vec()),
         (
@@ -1254,8 +1217,7 @@ async fn initiate_rejects_a_multipart_body_that_cannot_be_parsed() {
 
 #[tokio::test]
 async fn initiate_rejects_a_facemap_part_over_64_kib() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let (enrollment, _) = app.enrollment(&c.account).await;
     let m = metadata(enrollment);
     for size in [64 * 1024 + 1, 80 * 1024, 1024 * 1024] {
@@ -1281,8 +1243,7 @@ async fn initiate_rejects_a_facemap_part_over_64_kib() {
 
 #[tokio::test]
 async fn web_initiate_rejects_a_json_body_over_16_kib() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let (live, _) = app.kept_enrollment(&c.account).await;
     let body =
         json!({ "enrollmentTransactionReference": live.to_string(), "pad": "x".repeat(16 * 1024) });
@@ -1298,8 +1259,7 @@ async fn web_initiate_rejects_a_json_body_over_16_kib() {
 
 #[tokio::test]
 async fn initiate_for_an_unknown_enrollment_is_enrollment_not_found() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let (_, facemap) = app.enrollment(&c.account).await;
     let unknown = metadata(EnrollmentRef::new_random());
     initiate(&app, &c.api, &unknown, &facemap).await.expect(
@@ -1343,8 +1303,7 @@ async fn initiate_for_another_accounts_enrollment_is_enrollment_not_found() {
 
 #[tokio::test]
 async fn initiate_for_an_enrollment_that_is_not_deleted_is_enrollment_not_deleted() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let (live, facemap) = app.kept_enrollment(&c.account).await;
     initiate(&app, &c.api, &metadata(live), &facemap)
         .await
@@ -1354,8 +1313,7 @@ async fn initiate_for_an_enrollment_that_is_not_deleted_is_enrollment_not_delete
 
 #[tokio::test]
 async fn initiate_for_an_enrollment_that_is_not_approved_verified_is_enrollment_not_approved() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let statuses = [
         Some(VerificationStatus::DeniedFraud),
         Some(VerificationStatus::DeniedUnsupportedIdType),
@@ -1379,8 +1337,7 @@ async fn initiate_for_an_enrollment_that_is_not_approved_verified_is_enrollment_
 #[tokio::test]
 async fn initiate_for_an_enrollment_whose_similarity_is_not_match_is_enrollment_similarity_not_match(
 ) {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     for similarity in [
         Some(Similarity::NoMatch),
         Some(Similarity::NotPossible),
@@ -1398,8 +1355,7 @@ async fn initiate_for_an_enrollment_whose_similarity_is_not_match_is_enrollment_
 
 #[tokio::test]
 async fn initiate_for_an_enrollment_whose_validity_is_not_true_is_enrollment_validity_not_true() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     for validity in [Some(false), None] {
         let (enrollment, facemap) = app
             .enrollment_with(&c.account, true, |e| e.validity = validity)
@@ -1413,8 +1369,7 @@ async fn initiate_for_an_enrollment_whose_validity_is_not_true_is_enrollment_val
 
 #[tokio::test]
 async fn initiate_for_an_enrollment_without_a_facemap_is_enrollment_no_facemap() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let (enrollment, facemap) = app
         .enrollment_with(&c.account, true, |e| e.facemap = None)
         .await;
@@ -1426,8 +1381,7 @@ async fn initiate_for_an_enrollment_without_a_facemap_is_enrollment_no_facemap()
 
 #[tokio::test]
 async fn web_initiate_for_a_deleted_enrollment_is_enrollment_deleted() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let (deleted, _) = app.enrollment(&c.account).await;
     problem(web_initiate(&app, &c.api, &metadata(deleted)).await)
         .await
@@ -1438,8 +1392,7 @@ async fn web_initiate_for_a_deleted_enrollment_is_enrollment_deleted() {
 
 #[tokio::test]
 async fn web_initiate_checks_the_decision_of_a_live_enrollment() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     type Decide = fn(&mut Enrollment);
     let cases: [(&str, Decide, &str); 4] = [
         (
@@ -1476,8 +1429,7 @@ async fn web_initiate_checks_the_decision_of_a_live_enrollment() {
 #[tokio::test]
 async fn web_initiate_for_a_live_enrollment_answers_timestamp_redirect_url_and_transaction_reference(
 ) {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let (live, _) = app.kept_enrollment(&c.account).await;
     let mut m = metadata(live);
     m["locale"] = json!("fr");
@@ -1513,8 +1465,7 @@ async fn web_initiate_for_a_live_enrollment_answers_timestamp_redirect_url_and_t
 
 #[tokio::test]
 async fn refused_requests_leave_no_transaction_behind() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let (deleted, facemap) = app.enrollment(&c.account).await;
     let (live, _) = app.kept_enrollment(&c.account).await;
     let (denied, denied_facemap) = app
@@ -1585,8 +1536,7 @@ async fn refused_requests_leave_no_transaction_behind() {
 
 #[tokio::test]
 async fn an_unknown_route_is_a_not_found_problem() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     for path in [
         "/nope",
         "/api/authentication/v2/facemap/initiate",
@@ -1608,8 +1558,7 @@ async fn an_unknown_route_is_a_not_found_problem() {
 
 #[tokio::test]
 async fn a_wrong_method_on_a_known_path_is_method_not_allowed() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let random = retrieval_path(&TransactionRef::new_random().to_string());
     let cases = [
         (Method::GET, INITIATE.to_owned(), &c.api),
@@ -1631,8 +1580,7 @@ async fn a_wrong_method_on_a_known_path_is_method_not_allowed() {
 
 #[tokio::test]
 async fn retrieval_of_a_malformed_reference_is_transaction_not_found() {
-    let app = spawn_app().await;
-    let c = app.customer("Acme", true).await;
+    let (app, c) = spawn_with_acme().await;
     let uuid = TransactionRef::new_random().as_uuid();
     for reference in [
         "not-a-reference".to_owned(),

@@ -8,6 +8,25 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
 img-src 'self' blob: data:; media-src 'self' blob:; connect-src 'self'; base-uri 'none'; \
 form-action 'none'; object-src 'none'; require-trusted-types-for 'script'; trusted-types 'none'";
 
+/// Asset paths the server does not serve: unknown, wrongly cased, escaping
+/// the folder, or not an asset.
+const UNKNOWN_ASSETS: [&str; 6] = [
+    "/web/v4/assets/nope.js",
+    "/web/v4/assets/xx.json",
+    "/web/v4/assets/DE.json",
+    "/web/v4/assets/..%2Fapp.html",
+    "/web/v4/assets/app.html",
+    "/web/v4/assets/locales%2Fde.json",
+];
+
+/// The browser storage a token must never be put in.
+const BROWSER_STORAGE: [&str; 4] = [
+    "localStorage",
+    "sessionStorage",
+    "document.cookie",
+    "indexedDB",
+];
+
 fn header(response: &reqwest::Response, name: &str) -> String {
     response
         .headers()
@@ -66,16 +85,9 @@ async fn the_page_reads_the_locale_like_the_api_and_falls_back_to_english() {
         ("?locale=xx", "en"),
         ("?locale=%ZZ", "en"),
     ] {
-        let body = reqwest::get(app.url(&format!("/web/v4/app{query}")))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        assert!(
-            body.contains(&format!("<html lang=\"{lang}\" dir=\"ltr\">")),
-            "{query}: {body}"
-        );
+        let body = app.text(&format!("/web/v4/app{query}")).await;
+        let html = format!("<html lang=\"{lang}\" dir=\"ltr\">");
+        assert!(body.contains(&html), "{query}: {body}");
     }
     app.stop().await;
 }
@@ -127,15 +139,8 @@ async fn the_assets_have_their_types_and_are_revalidated_by_etag() {
 #[tokio::test]
 async fn an_unknown_asset_is_a_404_problem() {
     let app = spawn_app().await;
-    for path in [
-        "/web/v4/assets/nope.js",
-        "/web/v4/assets/xx.json",
-        "/web/v4/assets/DE.json",
-        "/web/v4/assets/..%2Fapp.html",
-        "/web/v4/assets/app.html",
-        "/web/v4/assets/locales%2Fde.json",
-    ] {
-        let response = reqwest::get(app.url(path)).await.unwrap();
+    for path in UNKNOWN_ASSETS {
+        let response = app.get(path).await;
         assert_problem(response, 404, "NOT_FOUND").await;
     }
     app.stop().await;
@@ -144,18 +149,8 @@ async fn an_unknown_asset_is_a_404_problem() {
 #[tokio::test]
 async fn the_served_script_keeps_tokens_out_of_browser_storage_and_the_url() {
     let app = spawn_app().await;
-    let script = reqwest::get(app.url("/web/v4/assets/app.js"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    for forbidden in [
-        "localStorage",
-        "sessionStorage",
-        "document.cookie",
-        "indexedDB",
-    ] {
+    let script = app.text("/web/v4/assets/app.js").await;
+    for forbidden in BROWSER_STORAGE {
         assert!(!script.contains(forbidden), "app.js uses {forbidden}");
     }
     // The token is dropped from the address bar, not put back into it.

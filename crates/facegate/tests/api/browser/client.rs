@@ -257,16 +257,8 @@ async fn transaction(app: &TestApp, site: &str) -> (String, String, Credential) 
         "successUrl": format!("{site}/done"),
         "errorUrl": format!("{site}/error?keep=a%20b"),
     });
-    let (status, body) = json(app.initiate(&c.api, &metadata, &facemap).await).await;
-    assert_eq!(status, 200, "{body}");
-    (
-        body["authenticationTransactionReference"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-        body["redirectUrl"].as_str().unwrap().to_owned(),
-        c.admin,
-    )
+    let (reference, redirect) = app.initiate_redirect(&c.api, &metadata, &facemap).await;
+    (reference, redirect, c.admin)
 }
 
 #[tokio::test]

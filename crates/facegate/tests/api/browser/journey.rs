@@ -119,15 +119,8 @@ async fn initiate(
         "successUrl": format!("{site}/done"),
         "errorUrl": format!("{site}/error"),
     });
-    let (status, body) = json(app.initiate(&customer.api, &metadata, &enrollment.1).await).await;
-    assert_eq!(status, 200, "{body}");
-    (
-        body["authenticationTransactionReference"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-        body["redirectUrl"].as_str().unwrap().to_owned(),
-    )
+    app.initiate_redirect(&customer.api, &metadata, &enrollment.1)
+        .await
 }
 
 /// A browser whose fake camera plays the first `seconds` of `frames` in a
