@@ -34,7 +34,7 @@ fn reference(raw: &str) -> ApiResult<TransactionRef> {
     })
 }
 
-/// `POST /api/authentication/v1/facemap/initiate` and its two aliases.
+/// `POST /api/authentication/v1/facemap/initiate` and its aliases.
 async fn initiate_with_facemap(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -96,6 +96,12 @@ facemap_initiate_route!(
     "/api/v4/initiateAuthentication",
     "facemapInitiateAliasV4",
     "Start an authentication with the facemap the customer stored (alias)"
+);
+facemap_initiate_route!(
+    facemap_initiate_alias_beta,
+    "/api/auth/v1/initiate",
+    "facemapInitiateAliasBeta",
+    "Start an authentication with the facemap the customer stored (alias: the beta path)"
 );
 
 /// `POST /api/authentication/v1/web/initiate`.

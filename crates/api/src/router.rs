@@ -9,6 +9,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use facegate_core::{CaptureService, Services};
+use tower::Layer;
+use tower_http::normalize_path::NormalizePathLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
@@ -30,6 +32,7 @@ fn routes(options: &HttpOptions) -> OpenApiRouter<AppState> {
         .routes(routes!(handlers::facemap_initiate).layer(multipart()))
         .routes(routes!(handlers::facemap_initiate_alias_v1).layer(multipart()))
         .routes(routes!(handlers::facemap_initiate_alias_v4).layer(multipart()))
+        .routes(routes!(handlers::facemap_initiate_alias_beta).layer(multipart()))
         .routes(routes!(handlers::web_initiate).layer(DefaultBodyLimit::max(extract::MAX_JSON)))
         .routes(routes!(handlers::retrieve, handlers::delete))
         .routes(routes!(handlers::image))
@@ -98,7 +101,12 @@ pub fn router_with(capture: Arc<CaptureService>, options: &HttpOptions) -> Route
                 .on_response(middleware::log_response),
         )
         .layer(axum::middleware::from_fn(middleware::time_limit));
-    security_headers(router, options.hsts)
+    let router = security_headers(router, options.hsts);
+    // The guides write some paths with a trailing slash
+    // (`…/initiateAuthentication/`, `…/authentications/{ref}/`): every path
+    // is routed without it, by one normalisation before routing instead of
+    // a second route for each.
+    Router::new().fallback_service(NormalizePathLayer::trim_trailing_slash().layer(router))
 }
 
 /// `/metrics` alone, for a listener apart from the public one.
@@ -203,7 +211,7 @@ mod tests {
         };
         let routed = operations(&routed);
         let documented = operations(&super::openapi_document());
-        assert!(routed.len() == 20, "{routed:?}");
+        assert!(routed.len() == 21, "{routed:?}");
         assert_eq!(routed, documented);
         for path in [
             "/api/v4/initiateAuthentication",

@@ -23,9 +23,10 @@ pub const MODEL: &str = "fr-feature-512-v1";
 
 /// The facemap initiate path, and the two older paths that answer the same.
 pub const INITIATE: &str = "/api/authentication/v1/facemap/initiate";
-pub const INITIATE_ALIASES: [&str; 2] = [
+pub const INITIATE_ALIASES: [&str; 3] = [
     "/api/authentication/v1/initiateAuthentication",
     "/api/v4/initiateAuthentication",
+    "/api/auth/v1/initiate",
 ];
 
 /// A last change to a test server's configuration.

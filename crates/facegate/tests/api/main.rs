@@ -10,6 +10,7 @@ mod callbacks;
 mod capture;
 mod cli;
 mod client_address;
+mod compat;
 mod erasure;
 mod facemaps;
 mod frames;
