@@ -14,7 +14,8 @@ use crate::auth::Authenticated;
 use crate::error::{ApiError, Code};
 use crate::extract;
 use crate::openapi::{
-    ApiHeaders, Binary, InitiateRefusals, LivenessImagePath, ReferencePath, RetrievalRefusals,
+    ApiHeaders, Binary, DownloadHeaders, InitiateRefusals, LivenessImagePath, ReferencePath,
+    RetrievalRefusals,
 };
 use crate::state::AppState;
 use crate::wire::PROBLEM;
@@ -202,7 +203,7 @@ fn jpeg(bytes: Vec<u8>) -> Response {
     operation_id = "faceImage",
     summary = "The best face frame",
     security(("basic" = [])),
-    params(ApiHeaders, ReferencePath),
+    params(DownloadHeaders, ReferencePath),
     responses(
         (status = 200, description = "JPEG", body = inline(Binary), content_type = "image/jpeg"),
         RetrievalRefusals
@@ -229,7 +230,7 @@ pub async fn image(
     operation_id = "livenessImage",
     summary = "A liveness frame",
     security(("basic" = [])),
-    params(ApiHeaders, LivenessImagePath),
+    params(DownloadHeaders, LivenessImagePath),
     responses(
         (status = 200, description = "JPEG", body = inline(Binary), content_type = "image/jpeg"),
         RetrievalRefusals

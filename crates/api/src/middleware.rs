@@ -12,25 +12,44 @@ use tracing::Span;
 
 use crate::error::{ApiError, Code};
 
-/// SPEC §0: `Accept` and `User-Agent` are required on every API call.
+/// The headers every JSON call of the API needs (SPEC §0): `User-Agent`,
+/// then `Accept`.
 pub async fn required_headers(request: Request, next: Next) -> Response {
-    let headers = request.headers();
-    let (has_agent, has_accept) = (
-        headers.get(USER_AGENT).is_some_and(|v| !v.is_empty()),
-        headers.get(ACCEPT).is_some_and(|v| !v.is_empty()),
-    );
-    if !has_agent {
-        return ApiError::new(
+    if let Some(refusal) = missing_user_agent(&request).or_else(|| missing_accept(&request)) {
+        return refusal;
+    }
+    next.run(request).await
+}
+
+/// The headers a binary download (an image) needs: `User-Agent` only, as
+/// Jumio's guides list for downloads; several HTTP clients send no `Accept`
+/// by default, and any `Accept` (`*/*`, `image/jpeg`) is fine.
+pub async fn required_user_agent(request: Request, next: Next) -> Response {
+    if let Some(refusal) = missing_user_agent(&request) {
+        return refusal;
+    }
+    next.run(request).await
+}
+
+fn missing_user_agent(request: &Request) -> Option<Response> {
+    let present = request
+        .headers()
+        .get(USER_AGENT)
+        .is_some_and(|v| !v.is_empty());
+    (!present).then(|| {
+        ApiError::new(
             Code::MISSING_USER_AGENT,
             "send a User-Agent naming your company and application",
         )
-        .into_response();
-    }
-    if !has_accept {
-        return ApiError::new(Code::MISSING_ACCEPT, "send Accept: application/json")
-            .into_response();
-    }
-    next.run(request).await
+        .into_response()
+    })
+}
+
+fn missing_accept(request: &Request) -> Option<Response> {
+    let present = request.headers().get(ACCEPT).is_some_and(|v| !v.is_empty());
+    (!present).then(|| {
+        ApiError::new(Code::MISSING_ACCEPT, "send Accept: application/json").into_response()
+    })
 }
 
 /// No request may take longer than this; the client gets a problem, not a hang.

@@ -154,7 +154,7 @@ impl Modify for Webhooks {
     }
 }
 
-/// `User-Agent` and `Accept`, which every `/api` call needs (SPEC §0).
+/// `User-Agent` and `Accept`, which every JSON call of `/api` needs (SPEC §0).
 #[derive(IntoParams)]
 #[into_params(parameter_in = Header)]
 #[allow(dead_code)]
@@ -164,6 +164,17 @@ pub struct ApiHeaders {
     user_agent: String,
     #[param(rename = "Accept", example = "application/json")]
     accept: String,
+}
+
+/// `User-Agent`, which an image download needs (no `Accept`, as in the
+/// guides).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct DownloadHeaders {
+    /// Your company and application, e.g. `Acme Onboarding/1.0`.
+    #[param(rename = "User-Agent")]
+    user_agent: String,
 }
 
 /// A transaction's reference in the path.

@@ -35,8 +35,6 @@ fn routes(options: &HttpOptions) -> OpenApiRouter<AppState> {
         .routes(routes!(handlers::facemap_initiate_alias_beta).layer(multipart()))
         .routes(routes!(handlers::web_initiate).layer(DefaultBodyLimit::max(extract::MAX_JSON)))
         .routes(routes!(handlers::retrieve, handlers::delete))
-        .routes(routes!(handlers::image))
-        .routes(routes!(handlers::liveness_image))
         .routes(routes!(handlers::callbacks))
         .routes(routes!(capture::open_session, capture::session_status))
         .routes(routes!(capture::start_attempt))
@@ -45,8 +43,14 @@ fn routes(options: &HttpOptions) -> OpenApiRouter<AppState> {
         )
         .routes(routes!(capture::finish_attempt))
         .layer(axum::middleware::from_fn(middleware::required_headers));
+    // Image downloads answer JPEG: `User-Agent` is enough, as in the guides.
+    let downloads = OpenApiRouter::new()
+        .routes(routes!(handlers::image))
+        .routes(routes!(handlers::liveness_image))
+        .layer(axum::middleware::from_fn(middleware::required_user_agent));
     let mut public = OpenApiRouter::new()
         .merge(api)
+        .merge(downloads)
         .routes(routes!(handlers::healthz))
         .routes(routes!(handlers::readyz));
     if options.public_metrics {

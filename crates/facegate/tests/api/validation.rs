@@ -327,6 +327,33 @@ async fn api_calls_without_accept_are_refused_with_missing_accept() {
     app.stop().await;
 }
 
+/// Image downloads answer JPEG; as in Jumio's guides they need a
+/// `User-Agent` but no `Accept` (`*/*` and a missing header both pass), so
+/// they get as far as the lookup.
+#[tokio::test]
+async fn image_downloads_need_a_user_agent_but_no_accept() {
+    let (app, c) = spawn_with_acme().await;
+    let random = retrieval_path(&TransactionRef::new_random().to_string());
+    for image in ["images/face", "images/liveness/1"] {
+        let path = format!("{random}/{image}");
+        for accept in ["", "Accept: */*\r\n", "Accept: image/jpeg\r\n"] {
+            let head = format!(
+                "GET {path} HTTP/1.1\r\nUser-Agent: Acme/1.0\r\n{accept}{}",
+                basic(&c.admin)
+            );
+            let case = format!("{image} with {accept:?}");
+            raw_http(&app, &head)
+                .await
+                .expect(&case, 404, "TRANSACTION_NOT_FOUND");
+        }
+        let head = format!("GET {path} HTTP/1.1\r\nAccept: */*\r\n{}", basic(&c.admin));
+        raw_http(&app, &head)
+            .await
+            .expect(image, 400, "MISSING_USER_AGENT");
+    }
+    app.stop().await;
+}
+
 // ---------------------------------------------------------------------------
 // Credentials and roles
 
