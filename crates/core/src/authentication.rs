@@ -70,10 +70,11 @@ impl Services {
                 }),
             ),
         };
-        let user_reference = req
-            .user_reference
-            .as_deref()
-            .and_then(|r| keep(&mut errors, UserReference::parse(r, "userReference")));
+        let user_reference = keep(
+            &mut errors,
+            UserReference::parse_optional(req.user_reference.as_deref(), "userReference"),
+        )
+        .flatten();
         let policy = self.settings.url_policy;
         let mut url = |raw: &Option<String>, field| {
             raw.as_deref()

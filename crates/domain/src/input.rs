@@ -130,10 +130,13 @@ impl RedirectUrl {
         if !localhost && has_explicit_port(raw) {
             return Err(err("URL_PORT", "the URL must not name a port"));
         }
+        // Only the redirects get these names appended; a callback URL may
+        // carry them (the reference API does not check it).
+        let redirect = field != UrlField::Callback;
         if let Some(reserved) = url
             .query_pairs()
             .map(|(k, _)| k)
-            .find(|k| RESERVED_QUERY_NAMES.contains(&k.as_ref()))
+            .find(|k| redirect && RESERVED_QUERY_NAMES.contains(&k.as_ref()))
         {
             return Err(err(
                 "URL_RESERVED_QUERY",
@@ -308,6 +311,15 @@ pub struct UserReference(String);
 
 impl UserReference {
     pub const MAX_LEN: usize = 100;
+
+    /// An optional reference as the reference API takes it: empty or blank
+    /// means none (Jumio accepts `""`), anything else must parse.
+    pub fn parse_optional(raw: Option<&str>, field: &str) -> Result<Option<Self>, FieldError> {
+        match raw {
+            Some(r) if !r.trim().is_empty() => Self::parse(r, field).map(Some),
+            _ => Ok(None),
+        }
+    }
 
     pub fn parse(raw: &str, field: &str) -> Result<Self, FieldError> {
         if raw.trim().is_empty() {
@@ -536,10 +548,15 @@ mod tests {
         assert!(url("https://1.2.example.com/cb").is_ok());
         assert!(url("https://2024-11-05.example.com/cb").is_ok());
         for name in RESERVED_QUERY_NAMES {
-            assert_eq!(
-                url(&format!("https://a.example/cb?{name}=1")),
-                Err("URL_RESERVED_QUERY")
-            );
+            let with_name = format!("https://a.example/cb?{name}=1");
+            for field in [UrlField::Success, UrlField::Error] {
+                assert_eq!(
+                    RedirectUrl::parse(&with_name, field, UrlPolicy::default()).map_err(|e| e.code),
+                    Err("URL_RESERVED_QUERY"),
+                    "{name} in {field:?}"
+                );
+            }
+            assert!(url(&with_name).is_ok(), "{name} in a callback URL");
         }
         let long = format!("https://a.example/{}", "x".repeat(255));
         assert_eq!(url(&long), Err("URL_TOO_LONG"));

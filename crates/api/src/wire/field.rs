@@ -57,6 +57,69 @@ impl Field<String> {
     }
 }
 
+/// A whole number as the guides' examples send one: a JSON integer, an
+/// integral number (`30.0`) or a decimal string (`"30"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WholeNumber(pub i64);
+
+impl<'de> Deserialize<'de> for WholeNumber {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        /// Beyond this a float no longer holds every integer exactly.
+        const EXACT: f64 = 9_007_199_254_740_992.0;
+        let number = match serde_json::Value::deserialize(deserializer)? {
+            serde_json::Value::Number(n) => n.as_i64().or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < EXACT)
+                    .map(|f| f as i64)
+            }),
+            serde_json::Value::String(s) => s.parse().ok(),
+            _ => None,
+        };
+        number
+            .map(Self)
+            .ok_or_else(|| serde::de::Error::custom("not a whole number"))
+    }
+}
+
+impl Serialize for WholeNumber {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i64(self.0)
+    }
+}
+
+/// Text as the guides' examples send it: a JSON string, or a number kept as
+/// its decimal text (`1234` → `"1234"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Text(pub String);
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(deserializer)? {
+            serde_json::Value::String(s) => Ok(Self(s)),
+            serde_json::Value::Number(n) => Ok(Self(n.to_string())),
+            _ => Err(serde::de::Error::custom("not text")),
+        }
+    }
+}
+
+impl From<String> for Field<Text> {
+    fn from(text: String) -> Self {
+        Self::Given(Text(text))
+    }
+}
+
+impl From<i64> for Field<WholeNumber> {
+    fn from(number: i64) -> Self {
+        Self::Given(WholeNumber(number))
+    }
+}
+
+impl Serialize for Text {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
 /// `FIELD_TYPE`: "`name` must be `what`".
 pub fn mistyped(name: &str, what: &str) -> FieldError {
     FieldError::new(name, "FIELD_TYPE", format!("{name} must be {what}"))

@@ -6,7 +6,7 @@ use facegate_domain::{FieldError, LocaleSet, TransactionRef};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::field::{mistyped, Field};
+use super::field::{mistyped, Field, Text, WholeNumber};
 use super::Timestamp;
 
 /// What the customer says about the authentication it starts: the JSON of
@@ -19,10 +19,11 @@ pub struct EnrollmentMetadata {
     #[serde(default, skip_serializing_if = "Field::is_absent")]
     #[schema(value_type = uuid::Uuid, required = true)]
     pub enrollment_transaction_reference: Field<String>,
-    /// Your reference for the user; no e-mail addresses or phone numbers.
+    /// Your reference for the user (a number is kept as its decimal text;
+    /// empty means none); no e-mail addresses or phone numbers.
     #[serde(default, skip_serializing_if = "Field::is_absent")]
     #[schema(value_type = String, max_length = 100)]
-    pub user_reference: Field<String>,
+    pub user_reference: Field<Text>,
     /// Where the `NETVERIFY_AUTHENTICATION` callback is posted.
     #[serde(default, skip_serializing_if = "Field::is_absent")]
     #[schema(value_type = String, format = "uri", max_length = 255)]
@@ -41,8 +42,9 @@ pub struct EnrollmentMetadata {
     pub locale: Field<String>,
     /// Authentication transactions live min(this or the account default, 15) minutes.
     #[serde(default, skip_serializing_if = "Field::is_absent")]
+    /// A JSON integer or a decimal string (`"30"`).
     #[schema(value_type = i64, minimum = 5, maximum = 86400)]
-    pub token_lifetime_in_minutes: Field<i64>,
+    pub token_lifetime_in_minutes: Field<WholeNumber>,
 }
 
 fn locale_schema() -> utoipa::openapi::Object {
@@ -68,22 +70,31 @@ impl EnrollmentMetadata {
     /// is one `FIELD_TYPE` error, in the order of the members.
     pub fn into_request(self) -> Result<InitiateRequest, Vec<FieldError>> {
         let mut errors = Vec::new();
-        let mut string = |field: Field<String>, name: &str| {
-            field.collect(&mut errors, || mistyped(name, "a string"))
+        let string = |errors: &mut Vec<FieldError>, field: Field<String>, name: &str| {
+            field.collect(errors, || mistyped(name, "a string"))
         };
         let request = InitiateRequest {
             enrollment_transaction_reference: string(
+                &mut errors,
                 self.enrollment_transaction_reference,
                 "enrollmentTransactionReference",
             ),
-            user_reference: string(self.user_reference, "userReference"),
-            callback_url: string(self.callback_url, "callbackUrl"),
-            success_url: string(self.success_url, "successUrl"),
-            error_url: string(self.error_url, "errorUrl"),
-            locale: string(self.locale, "locale"),
-            token_lifetime_minutes: self.token_lifetime_in_minutes.collect(&mut errors, || {
-                mistyped("tokenLifetimeInMinutes", "an integer")
-            }),
+            user_reference: self
+                .user_reference
+                .collect(&mut errors, || {
+                    mistyped("userReference", "a string or a number")
+                })
+                .map(|t| t.0),
+            callback_url: string(&mut errors, self.callback_url, "callbackUrl"),
+            success_url: string(&mut errors, self.success_url, "successUrl"),
+            error_url: string(&mut errors, self.error_url, "errorUrl"),
+            locale: string(&mut errors, self.locale, "locale"),
+            token_lifetime_minutes: self
+                .token_lifetime_in_minutes
+                .collect(&mut errors, || {
+                    mistyped("tokenLifetimeInMinutes", "an integer")
+                })
+                .map(|n| n.0),
         };
         if errors.is_empty() {
             Ok(request)

@@ -20,7 +20,7 @@ pub use capture::{
     Redirect, RedirectStatus, Session, SessionOpened, StartAttempt,
 };
 pub use facegate_proto::{AuthenticationCallback, Timestamp, AUTHENTICATION_CALLBACK};
-pub use field::{mistyped, Field};
+pub use field::{mistyped, Field, Text, WholeNumber};
 pub use initiate::{EnrollmentMetadata, FacemapInitiateForm, FacemapInitiated, WebInitiated};
 pub use problem::{Problem, ProblemField, PROBLEM};
 pub use retrieval::{

@@ -702,14 +702,13 @@ async fn initiate_rejects_user_references_that_look_like_pii() {
             json!("(555) 123-4567"),
             "REFERENCE_LOOKS_LIKE_PII",
         ),
-        ("empty", json!(""), "FIELD_EMPTY"),
-        ("blank", json!("   "), "FIELD_EMPTY"),
         (
             "a control character",
             json!("user\u{7}1"),
             "REFERENCE_INVALID",
         ),
-        ("a number", json!(1234), "FIELD_TYPE"),
+        ("a boolean", json!(true), "FIELD_TYPE"),
+        ("an object", json!({ "id": 1 }), "FIELD_TYPE"),
     ];
     for (case, value, code) in cases {
         let m = metadata_with("userReference", value);
@@ -725,6 +724,20 @@ async fn initiate_rejects_user_references_that_look_like_pii() {
         m["userReference"] = json!(value);
         let response = app.initiate(&c.api, &m, &facemap).await;
         assert_eq!(response.status(), 200, "userReference {value:?}");
+    }
+    // As the reference API: a JSON number is kept as its decimal text, and
+    // an empty or blank reference means none.
+    for (value, stored) in [
+        (json!(1234), json!("1234")),
+        (json!(""), Value::Null),
+        (json!("   "), Value::Null),
+    ] {
+        let mut m = metadata(enrollment);
+        m["userReference"] = value.clone();
+        let reference = app.initiate_ok(&c.api, &m, &facemap).await;
+        let (status, body) = app.retrieve(&c.admin, &reference).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["userReference"], stored, "userReference {value}");
     }
     app.stop().await;
 }
@@ -846,16 +859,42 @@ async fn initiate_rejects_urls_with_a_fragment() {
     app.stop().await;
 }
 
+/// The names Facegate appends to the redirects are refused in the success
+/// and error URLs only; a callback URL may carry them, as with the
+/// reference API.
 #[tokio::test]
-async fn initiate_rejects_urls_carrying_a_reserved_query_name() {
+async fn initiate_rejects_redirect_urls_carrying_a_reserved_query_name() {
     let (app, c) = spawn_with_acme().await;
+    let refused = |case: String, url: String| {
+        let app = &app;
+        let c = &c;
+        async move {
+            for field in ["successUrl", "errorUrl"] {
+                let m = metadata_with(field, json!(url));
+                let expected = format!("{field}:URL_RESERVED_QUERY");
+                initiate(app, &c.api, &m, NOT_CHECKED)
+                    .await
+                    .expect_fields(&format!("{case}: {field} = {url:?}"), &[&expected]);
+            }
+        }
+    };
     for name in RESERVED_QUERY_NAMES {
-        let url = format!("https://www.example.com/cb?a=1&{name}=x");
-        assert_url_refused(&app, &c, name, &url, "URL_RESERVED_QUERY").await;
+        refused(
+            name.to_owned(),
+            format!("https://www.example.com/cb?a=1&{name}=x"),
+        )
+        .await;
     }
     // Percent-encoding does not hide a name.
     let encoded = "https://www.example.com/cb?transaction%53tatus=SUCCESS";
-    assert_url_refused(&app, &c, "percent-encoded", encoded, "URL_RESERVED_QUERY").await;
+    refused("percent-encoded".to_owned(), encoded.to_owned()).await;
+    let (enrollment, facemap) = app.enrollment(&c.account).await;
+    for name in RESERVED_QUERY_NAMES {
+        let mut m = metadata(enrollment);
+        m["callbackUrl"] = json!(format!("https://www.example.com/cb?{name}=x"));
+        let response = app.initiate(&c.api, &m, &facemap).await;
+        assert_eq!(response.status(), 200, "{name} in callbackUrl");
+    }
     app.stop().await;
 }
 
@@ -989,7 +1028,8 @@ async fn initiate_rejects_token_lifetimes_outside_5_to_86400_minutes() {
 async fn initiate_rejects_a_token_lifetime_that_is_not_an_integer() {
     let (app, c) = spawn_with_acme().await;
     let cases = [
-        ("a string", json!("5")),
+        ("a word", json!("five")),
+        ("a fractional string", json!("5.5")),
         ("a fraction", json!(5.5)),
         ("a boolean", json!(true)),
         ("beyond i64", json!(u64::MAX)),
@@ -999,6 +1039,22 @@ async fn initiate_rejects_a_token_lifetime_that_is_not_an_integer() {
         initiate(&app, &c.api, &m, NOT_CHECKED)
             .await
             .expect_fields(case, &["tokenLifetimeInMinutes:FIELD_TYPE"]);
+    }
+    // As the guides' examples send it: a decimal string or an integral
+    // number is the integer, range-checked like one.
+    let (enrollment, facemap) = app.enrollment(&c.account).await;
+    for value in [json!("30"), json!(30.0), json!(30)] {
+        let mut m = metadata(enrollment);
+        m["tokenLifetimeInMinutes"] = value.clone();
+        let response = app.initiate(&c.api, &m, &facemap).await;
+        assert_eq!(response.status(), 200, "tokenLifetimeInMinutes {value}");
+    }
+    for value in [json!("4"), json!(4.0)] {
+        let m = metadata_with("tokenLifetimeInMinutes", value.clone());
+        initiate(&app, &c.api, &m, NOT_CHECKED).await.expect_fields(
+            &format!("{value}"),
+            &["tokenLifetimeInMinutes:TOKEN_LIFETIME_OUT_OF_RANGE"],
+        );
     }
     app.stop().await;
 }
@@ -1047,7 +1103,7 @@ async fn initiate_reports_every_invalid_field_in_one_answer() {
         "enrollmentTransactionReference": 1,
         "userReference": false,
         "locale": ["de"],
-        "tokenLifetimeInMinutes": "5",
+        "tokenLifetimeInMinutes": "five",
     });
     let expected = [
         "enrollmentTransactionReference:FIELD_TYPE",
