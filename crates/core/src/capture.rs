@@ -21,7 +21,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::engine::{AttemptContext, FaceEngine, FrameInput};
+use crate::engine::{AttemptContext, AttemptFindings, FaceEngine, FrameInput};
 use crate::error::{CaptureRefusal, ServiceError, ServiceResult};
 use crate::live::{FrameTarget, LiveAttempt};
 use crate::Services;
@@ -529,14 +529,19 @@ impl CaptureService {
             .await
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
         self.check_facemap_still_valid(&tx).await?;
-        let decided = decide_attempt(analysed.findings.clone(), attempt.number, attempt.flash);
+        let AttemptFindings {
+            findings,
+            face_image,
+            liveness_images,
+        } = analysed;
+        let decided = decide_attempt(findings, attempt.number, attempt.flash);
         let outcome = decided.outcome;
         let label = format!("outcome=\"{}\"", outcome.as_str());
         self.metrics
             .increment("facegate_capture_attempts_total", &label);
         let now = self.clock.now();
         let images = if outcome.final_state().is_some() {
-            self.seal_images(&tx, &analysed)?
+            self.seal_images(&tx, face_image.as_deref(), &liveness_images)?
         } else {
             Vec::new()
         };
@@ -588,7 +593,8 @@ impl CaptureService {
     fn seal_images(
         &self,
         tx: &AuthTransaction,
-        analysed: &crate::engine::AttemptFindings,
+        face_image: Option<&[u8]>,
+        liveness_images: &[Arc<[u8]>],
     ) -> ServiceResult<Vec<SealedImage>> {
         let seal = |kind: ImageKind, n: u32, jpeg: &[u8]| {
             let slot = ImageSlot {
@@ -602,10 +608,10 @@ impl CaptureService {
                 .map_err(|e| ServiceError::Internal(format!("sealing an image: {e}")))
         };
         let mut images = Vec::new();
-        if let Some(face) = &analysed.face_image {
+        if let Some(face) = face_image {
             images.push(seal(ImageKind::Face, 1, face)?);
         }
-        for (i, jpeg) in analysed.liveness_images.iter().enumerate() {
+        for (i, jpeg) in liveness_images.iter().enumerate() {
             let n = u32::try_from(i + 1).unwrap_or(u32::MAX);
             images.push(seal(ImageKind::Liveness, n, jpeg)?);
         }

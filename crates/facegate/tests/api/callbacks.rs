@@ -68,11 +68,7 @@ const PRIVATE_DESTINATIONS: [&str; 2] = [
 
 /// Writes `account` as it is (a fixture: no use case changes its key).
 async fn store_account(app: &TestApp, account: &facegate_domain::Account) {
-    app.fixture_store()
-        .await
-        .update_account(account)
-        .await
-        .unwrap();
+    app.fixture_store().update_account(account).await.unwrap();
 }
 
 #[tokio::test]

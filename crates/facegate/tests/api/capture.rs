@@ -98,6 +98,17 @@ impl<'a> Capture<'a> {
         capture_request(self.app, method, path).bearer_auth(&self.token)
     }
 
+    /// `GET /api/capture/v1/session`: its status and body.
+    pub async fn status(&self) -> (reqwest::StatusCode, Value) {
+        body_json(
+            self.request(Method::GET, "/api/capture/v1/session")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
     pub async fn start_raw(&self, flash: bool) -> reqwest::Response {
         self.request(Method::POST, "/api/capture/v1/attempts")
             .json(&StartAttempt {
@@ -208,14 +219,7 @@ async fn opening_a_capture_session_starts_the_transaction() {
         "Bearer realm=\"facegate-capture\""
     );
     assert_problem(response, 401, "CAPTURE_SESSION_INVALID").await;
-    let (status, view) = body_json(
-        second
-            .request(Method::GET, "/api/capture/v1/session")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, view) = second.status().await;
     assert_eq!(status, 200, "{view}");
     assert!(view.get("captureToken").is_none());
     app.stop().await;
@@ -245,14 +249,7 @@ async fn the_session_names_the_accounts_parent_origin_and_null_without_one() {
         app: &app,
         token: body["captureToken"].as_str().unwrap().to_owned(),
     };
-    let (status, view) = body_json(
-        capture
-            .request(Method::GET, "/api/capture/v1/session")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, view) = capture.status().await;
     assert_eq!(status, 200, "{view}");
     assert_eq!(view["parentOrigin"], "https://shop.framed.example:8443");
 
@@ -645,14 +642,7 @@ async fn a_broken_face_engine_answers_500_without_using_up_an_attempt() {
             "{body}"
         );
     }
-    let (_, view) = body_json(
-        capture
-            .request(Method::GET, "/api/capture/v1/session")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, view) = capture.status().await;
     assert_eq!(view["attemptsUsed"], 0, "{view}");
     app.stop().await;
 }

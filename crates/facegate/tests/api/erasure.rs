@@ -133,7 +133,6 @@ async fn delivered_callbacks_keep_no_body_and_go_after_their_retention() {
         .unwrap());
     let stored = || async {
         app.fixture_store()
-            .await
             .callbacks_for_transaction(c.account.id, reference.parse().unwrap())
             .await
             .unwrap()

@@ -167,7 +167,6 @@ async fn a_facemap_of_an_unsupported_model_is_refused() {
         .unwrap();
     let stored = app
         .fixture_store()
-        .await
         .enrollment(enrollment)
         .await
         .unwrap()

@@ -207,7 +207,7 @@ impl TestApp {
     /// The server's database: for fixtures that set up
     /// states no use case produces (ineligible enrollments, a missing key).
     /// Everything else goes through the services or the HTTP API.
-    pub async fn fixture_store(&self) -> Arc<dyn Store> {
+    pub fn fixture_store(&self) -> Arc<dyn Store> {
         self.running.as_ref().unwrap().store.clone()
     }
 
@@ -300,7 +300,7 @@ impl TestApp {
             self.clock.now_utc(),
         );
         decide(&mut enrollment);
-        let store = self.fixture_store().await;
+        let store = self.fixture_store();
         store.insert_enrollment(&enrollment).await.unwrap();
         if deleted {
             store

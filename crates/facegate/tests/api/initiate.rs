@@ -84,7 +84,6 @@ async fn the_authorization_token_is_stored_only_as_its_hash() {
     let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
     let tx = app
         .fixture_store()
-        .await
         .transaction_by_token_hash(&hash)
         .await
         .unwrap()
@@ -147,7 +146,6 @@ async fn of_twenty_concurrent_initiates_exactly_one_survives() {
     for reference in &references {
         let tx = app
             .fixture_store()
-            .await
             .transaction(reference.parse::<TransactionRef>().unwrap())
             .await
             .unwrap()

@@ -226,7 +226,6 @@ async fn check_images_and_callback(
     .await;
     assert_eq!(
         app.fixture_store()
-            .await
             .image(
                 reference.parse().unwrap(),
                 facegate_storage::ImageKind::Face,

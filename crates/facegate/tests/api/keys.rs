@@ -94,7 +94,7 @@ impl CallbackRenderer for NoCallback {
 /// decision needs a real face); answers the image bytes.
 async fn store_face_image(app: &TestApp, reference: &str) -> Vec<u8> {
     let transaction: TransactionRef = reference.parse().unwrap();
-    let store = app.fixture_store().await;
+    let store = app.fixture_store();
     let tx = store.transaction(transaction).await.unwrap().unwrap();
     let now = facegate_domain::Clock::now(&app.clock);
     let attempt = CaptureAttempt {

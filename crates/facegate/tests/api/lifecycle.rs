@@ -9,7 +9,6 @@ use super::helpers::*;
 async fn stored_state(app: &TestApp, reference: &str) -> (TransactionState, bool) {
     let tx = app
         .fixture_store()
-        .await
         .transaction(reference.parse::<TransactionRef>().unwrap())
         .await
         .unwrap()
@@ -135,7 +134,6 @@ async fn delete_erases_the_transaction_and_hides_it() {
     assert_eq!(status, 404);
     assert!(app
         .fixture_store()
-        .await
         .transaction(reference.parse().unwrap())
         .await
         .unwrap()

@@ -248,7 +248,6 @@ async fn a_failed_authentication_is_logged_with_the_client_address_and_the_crede
     }
     let credential = app
         .fixture_store()
-        .await
         .credential_by_token(&c.admin.token)
         .await
         .unwrap()

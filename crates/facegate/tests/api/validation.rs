@@ -207,7 +207,6 @@ async fn assert_no_transaction(app: &TestApp, case: &str) {
     let far_future = Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0).unwrap();
     let left = app
         .fixture_store()
-        .await
         .overdue_transactions(far_future, 100)
         .await
         .unwrap();
@@ -1604,7 +1603,6 @@ async fn refused_requests_leave_no_transaction_behind() {
     let far_future = Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0).unwrap();
     assert_eq!(
         app.fixture_store()
-            .await
             .overdue_transactions(far_future, 100)
             .await
             .unwrap()
