@@ -396,7 +396,8 @@ impl TestApp {
     }
 
     /// Status and JSON body of a bodiless API call.
-    async fn call(
+    /// `method path` with `cred`: the status and the JSON body.
+    pub async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
