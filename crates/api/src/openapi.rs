@@ -26,8 +26,8 @@ use crate::wire::{self, Problem, PROBLEM};
     components(schemas(Problem, wire::AuthenticationCallback)),
     modifiers(&SecuritySchemes, &Webhooks),
     tags(
-        (name = "Authentication", description = "Starting an authentication (HTTP Basic, role API)"),
-        (name = "Retrieval", description = "Reading, auditing and deleting transactions (HTTP Basic, role ADMIN)"),
+        (name = "Authentication", description = "Starting an authentication (HTTP Basic, role ALL or API)"),
+        (name = "Retrieval", description = "Reading, auditing and deleting transactions (HTTP Basic, role ALL or ADMIN)"),
         (name = "Capture", description = "The capture protocol the web client and native apps speak (docs/capture-protocol.md)"),
         (name = "Operations", description = "Probes, metrics and this document"),
     )

@@ -6,8 +6,8 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use facegate_domain::{
     auth_lifetime, AuthTransaction, EnrollmentRef, FailureStreak, FieldError, Ineligible, Locale,
-    LocaleSet, RedirectUrl, Role, ScanSource, TokenLifetime, TransactionRef, TransactionState,
-    UrlField, UserReference,
+    LocaleSet, Permission, RedirectUrl, ScanSource, TokenLifetime, TransactionRef,
+    TransactionState, UrlField, UserReference,
 };
 use rand::rngs::OsRng;
 use rand::RngCore;
@@ -111,7 +111,7 @@ impl Services {
     }
 
     fn check_facemap_feature(caller: &Caller) -> ServiceResult<()> {
-        caller.require(Role::Api)?;
+        caller.require(Permission::Initiate)?;
         if caller.account.facemap_auth_enabled {
             Ok(())
         } else {
@@ -266,7 +266,7 @@ impl Services {
         caller: &Caller,
         reference: TransactionRef,
     ) -> ServiceResult<AuthTransaction> {
-        caller.require(Role::Admin)?;
+        caller.require(Permission::Administer)?;
         let tx = self.owned_transaction(caller, reference).await?;
         if tx.is_overdue(self.clock.now()) {
             self.finalize(reference, TransactionState::Expired).await?;
@@ -293,7 +293,7 @@ impl Services {
         caller: &Caller,
         reference: TransactionRef,
     ) -> ServiceResult<()> {
-        caller.require(Role::Admin)?;
+        caller.require(Permission::Administer)?;
         self.owned_transaction(caller, reference).await?;
         if !self
             .store
@@ -360,7 +360,7 @@ impl Services {
         caller: &Caller,
         reference: TransactionRef,
     ) -> ServiceResult<Vec<facegate_storage::CallbackRecord>> {
-        caller.require(Role::Admin)?;
+        caller.require(Permission::Administer)?;
         self.owned_transaction(caller, reference).await?;
         Ok(self
             .store

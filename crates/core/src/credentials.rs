@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use facegate_domain::{Account, AccountId, Credential, CredentialId, Role};
+use facegate_domain::{Account, AccountId, Credential, CredentialId, Permission, Role};
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::authenticator::{
@@ -24,8 +24,9 @@ pub struct Caller {
 }
 
 impl Caller {
-    pub fn require(&self, role: Role) -> ServiceResult<()> {
-        if self.role == role {
+    /// Refuses a call the credential's role does not allow.
+    pub fn require(&self, permission: Permission) -> ServiceResult<()> {
+        if self.role.allows(permission) {
             Ok(())
         } else {
             Err(ServiceError::WrongRole)

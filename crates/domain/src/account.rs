@@ -47,29 +47,55 @@ impl Account {
     pub const DEFAULT_TOKEN_LIFETIME_MINUTES: u32 = 30;
 }
 
-/// What a credential may do.
+/// What a credential may do. Jumio gives each customer one API credential
+/// for every call and, optionally, a separate one for transaction
+/// administration; the roles model both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
-    /// Initiate transactions.
+    /// Every customer API, like Jumio's main API credential: what a
+    /// credential issued without a role gets.
+    All,
+    /// Initiate transactions only.
     Api,
-    /// Retrieve and delete transactions, read delivery attempts.
+    /// Transaction administration only: retrieve and delete transactions,
+    /// download their images, read delivery attempts.
     Admin,
 }
 
+/// What a customer API call needs a credential to allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// Start a transaction (API or web initiation).
+    Initiate,
+    /// Read, download from, audit or delete a transaction.
+    Administer,
+}
+
 impl Role {
+    /// Every role, broadest first.
+    pub const ALL: [Self; 3] = [Self::All, Self::Api, Self::Admin];
+
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::All => "all",
             Self::Api => "api",
             Self::Admin => "admin",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "api" => Some(Self::Api),
-            "admin" => Some(Self::Admin),
-            _ => None,
+        Self::ALL.into_iter().find(|role| role.as_str() == s)
+    }
+
+    /// Whether a credential of this role may make a call that needs
+    /// `permission`.
+    pub fn allows(self, permission: Permission) -> bool {
+        match (self, permission) {
+            (Self::All, _) => true,
+            (Self::Api, Permission::Initiate) => true,
+            (Self::Admin, Permission::Administer) => true,
+            (Self::Api, Permission::Administer) | (Self::Admin, Permission::Initiate) => false,
         }
     }
 }
@@ -85,4 +111,26 @@ pub struct Credential {
     pub role: Role,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_main_credential_allows_every_call_and_the_narrow_roles_one_side() {
+        use Permission::{Administer, Initiate};
+        assert!(Role::All.allows(Initiate) && Role::All.allows(Administer));
+        assert!(Role::Api.allows(Initiate) && !Role::Api.allows(Administer));
+        assert!(Role::Admin.allows(Administer) && !Role::Admin.allows(Initiate));
+    }
+
+    #[test]
+    fn roles_round_trip_through_their_names() {
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(Role::parse("API"), None);
+        assert_eq!(Role::parse(""), None);
+    }
 }

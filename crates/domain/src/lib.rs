@@ -15,7 +15,7 @@ pub mod lockout;
 pub mod time;
 pub mod transaction;
 
-pub use account::{Account, Credential, PreviousWebhookKey, Role};
+pub use account::{Account, Credential, Permission, PreviousWebhookKey, Role};
 pub use capture::{
     attempt_outcome, AttemptOutcome, AttemptState, CaptureAttempt, CaptureSession, Challenge,
     Direction, Evidence, Flash, FrameCursor, FrameRefusal, Step, Window, MAX_ATTEMPTS,

@@ -141,8 +141,11 @@ pub enum CredentialsCommand {
     Create {
         #[arg(long)]
         account: String,
-        /// `api` (initiate) or `admin` (retrieve, delete).
-        #[arg(long, value_parser = ["api", "admin"])]
+        /// What the credential may call. `all` (the default, like Jumio's
+        /// main API credential): every customer API. `api`: initiating
+        /// only (facemap and web initiation). `admin`: transaction
+        /// administration only (retrieval, images, callback history, delete).
+        #[arg(long, value_parser = ["all", "api", "admin"], default_value = "all")]
         role: String,
         #[arg(long)]
         json: bool,
@@ -449,6 +452,15 @@ async fn account(config: &Config, cmd: AccountCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What a role may call, in the words of the API's endpoints.
+fn role_scope(role: Role) -> &'static str {
+    match role {
+        Role::All => "every customer API: initiate, retrieval, images, callback history, delete",
+        Role::Api => "initiate only",
+        Role::Admin => "retrieval, images, callback history and delete only",
+    }
+}
+
 async fn credentials(config: &Config, cmd: CredentialsCommand) -> anyhow::Result<()> {
     let services = cli_services(config).await?;
     match cmd {
@@ -457,7 +469,8 @@ async fn credentials(config: &Config, cmd: CredentialsCommand) -> anyhow::Result
             role,
             json,
         } => {
-            let role = Role::parse(&role).ok_or_else(|| anyhow!("role must be api or admin"))?;
+            let role =
+                Role::parse(&role).ok_or_else(|| anyhow!("role must be all, api or admin"))?;
             let issued = services
                 .issue_credential(parse_account(&account)?, role)
                 .await
@@ -466,10 +479,11 @@ async fn credentials(config: &Config, cmd: CredentialsCommand) -> anyhow::Result
                 print_json(&IssuedCredentialJson::from(&issued));
             } else {
                 println!(
-                    "token  {}\nsecret {}\nrole   {}\nThe secret is shown only now.",
+                    "token  {}\nsecret {}\nrole   {} ({})\nThe secret is shown only now.",
                     issued.token,
                     issued.secret,
-                    role.as_str()
+                    role.as_str(),
+                    role_scope(role)
                 );
             }
         }

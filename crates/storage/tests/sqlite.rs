@@ -24,7 +24,7 @@ use facegate_storage::{
 use tempfile::TempDir;
 use uuid::Uuid;
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
 
 /// Storage keeps milliseconds, so test times are whole milliseconds.
 fn at(ms: i64) -> DateTime<Utc> {
@@ -206,8 +206,20 @@ async fn credentials_round_trip() -> TestResult {
         created_at: at(2),
         ..api.clone()
     };
+    let all = Credential {
+        id: CredentialId::new_random(),
+        token: "tok-all".into(),
+        role: Role::All,
+        created_at: at(3),
+        ..api.clone()
+    };
     store.insert_credential(&api).await?;
     store.insert_credential(&admin).await?;
+    store.insert_credential(&all).await?;
+    assert_eq!(
+        store.credential_by_token("tok-all").await?,
+        Some(all.clone())
+    );
     let dup = Credential {
         id: CredentialId::new_random(),
         ..api.clone()
@@ -235,11 +247,107 @@ async fn credentials_round_trip() -> TestResult {
         Some(revoked.clone())
     );
 
-    assert_eq!(store.list_credentials(a.id).await?, vec![revoked, admin]);
+    assert_eq!(
+        store.list_credentials(a.id).await?,
+        vec![revoked, admin, all]
+    );
     assert!(store
         .list_credentials(AccountId::new_random())
         .await?
         .is_empty());
+    Ok(())
+}
+
+/// A database at the schema before credentials could have the `all` role
+/// (migration 0007 rebuilt their table): every migration before it, from
+/// the crate's own files.
+async fn database_before_the_all_role(path: &std::path::Path) -> TestResult<sqlx::SqlitePool> {
+    let earlier = tempfile::tempdir()?;
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    for entry in std::fs::read_dir(source)? {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().as_ref() < "0007" {
+            std::fs::copy(entry.path(), earlier.path().join(entry.file_name()))?;
+        }
+    }
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .foreign_keys(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await?;
+    sqlx::migrate::Migrator::new(earlier.path())
+        .await?
+        .run(&pool)
+        .await?;
+    Ok(pool)
+}
+
+#[tokio::test]
+async fn api_and_admin_credentials_keep_their_roles_across_the_all_role_migration() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("facegate.sqlite");
+    let pool = database_before_the_all_role(&path).await?;
+    let a = AccountId::new_random();
+    sqlx::query(
+        "INSERT INTO accounts (id, name, facemap_auth_enabled, default_token_lifetime_minutes, \
+         default_locale, webhook_salt, webhook_key_id, created_at) \
+         VALUES (?, 'Acme', 1, 30, 'en', zeroblob(16), 1, 0)",
+    )
+    .bind(a.to_string())
+    .execute(&pool)
+    .await?;
+    let hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA";
+    for (n, role, revoked) in [(1, "api", None), (2, "admin", Some(9))] {
+        sqlx::query(
+            "INSERT INTO credentials (id, account, token, secret_hash, role, created_at, revoked_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(Uuid::new_v4().to_string())
+        .bind(a.to_string())
+        .bind(format!("tok-{role}"))
+        .bind(hash)
+        .bind(role)
+        .bind(n)
+        .bind(revoked)
+        .execute(&pool)
+        .await?;
+    }
+    let refused = sqlx::query(
+        "INSERT INTO credentials (id, account, token, secret_hash, role, created_at) \
+         VALUES ('x', ?, 'tok-all', 'h', 'all', 3)",
+    )
+    .bind(a.to_string())
+    .execute(&pool)
+    .await;
+    assert!(refused.is_err(), "the old schema knows no `all` role");
+    pool.close().await;
+
+    let store = SqliteStore::open(&path).await?;
+    store.migrate().await?;
+    let kept = store.list_credentials(a).await?;
+    let roles: Vec<_> = kept.iter().map(|c| (c.token.as_str(), c.role)).collect();
+    assert_eq!(roles, [("tok-api", Role::Api), ("tok-admin", Role::Admin)]);
+    assert!(kept.iter().all(|c| c.secret_hash == hash && c.account == a));
+    assert_eq!(kept[0].revoked_at, None);
+    assert!(kept[1].revoked_at.is_some(), "revocation survives");
+    let all = Credential {
+        id: CredentialId::new_random(),
+        token: "tok-all".into(),
+        role: Role::All,
+        created_at: at(3),
+        ..kept[0].clone()
+    };
+    store.insert_credential(&all).await?;
+    assert_eq!(store.credential_by_token("tok-all").await?, Some(all));
+    // The rebuilt table keeps its constraints: one token, known roles.
+    let dup = Credential {
+        id: CredentialId::new_random(),
+        ..kept[0].clone()
+    };
+    assert!(matches!(
+        store.insert_credential(&dup).await,
+        Err(StoreError::Conflict(_))
+    ));
     Ok(())
 }
 

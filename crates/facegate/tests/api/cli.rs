@@ -207,20 +207,31 @@ fn credentials_create_prints_the_token_the_secret_and_the_role() {
         seen.push(issued["token"].clone());
         seen.push(issued["secret"].clone());
     }
+    // Without a role, a credential may call every customer API, like
+    // Jumio's main API credential.
+    let main = succeeds_json(
+        dir.path(),
+        &["credentials", "create", "--account", &account, "--json"],
+    );
+    assert_eq!(main["role"], "all", "{main}");
+    seen.push(main["token"].clone());
+    seen.push(main["secret"].clone());
     seen.sort_by_key(Value::to_string);
     seen.dedup();
-    assert_eq!(seen.len(), 4, "tokens and secrets must all differ");
+    assert_eq!(seen.len(), 6, "tokens and secrets must all differ");
     // Listed by token only, never with the secret.
     let listed = succeeds(
         dir.path(),
         &["credentials", "list", "--account", &account, "--json"],
     );
     let listed: Value = serde_json::from_str(&listed).unwrap();
-    assert_eq!(
-        listed["credentials"].as_array().unwrap().len(),
-        2,
-        "{listed}"
-    );
+    let roles: Vec<_> = listed["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["api", "admin", "all"], "{listed}");
     assert!(!listed.to_string().contains("secret"), "{listed}");
 }
 
@@ -525,6 +536,7 @@ async fn a_credential_created_by_the_cli_authenticates_against_a_server_on_the_s
     let account = id_of(&create_account(dir.path(), "Acme", true));
     let admin = create_credential(dir.path(), &account, "admin");
     let api = create_credential(dir.path(), &account, "api");
+    let main = create_credential(dir.path(), &account, "all");
 
     let listen = format!("127.0.0.1:{}", free_port());
     let log = dir.path().join("serve.log");
@@ -593,20 +605,26 @@ async fn a_credential_created_by_the_cli_authenticates_against_a_server_on_the_s
         answer(get(&api).await.unwrap()).await,
         (403, "FORBIDDEN_ROLE".to_owned())
     );
-    // The api credential reaches the enrollment lookup.
-    let initiate = client
-        .post(format!("{base}/api/authentication/v1/web/initiate"))
-        .header("Accept", "application/json")
-        .header("User-Agent", "Facegate Tests/1.0")
-        .basic_auth(&api.token, Some(&api.secret))
-        .json(&json!({ "enrollmentTransactionReference": uuid::Uuid::new_v4().to_string() }))
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        answer(initiate).await,
-        (404, "ENROLLMENT_NOT_FOUND".to_owned())
+        answer(get(&main).await.unwrap()).await,
+        (404, "TRANSACTION_NOT_FOUND".to_owned())
     );
+    // The api credential, and the main one, reach the enrollment lookup.
+    let initiate = |cred: &Credential| {
+        client
+            .post(format!("{base}/api/authentication/v1/web/initiate"))
+            .header("Accept", "application/json")
+            .header("User-Agent", "Facegate Tests/1.0")
+            .basic_auth(&cred.token, Some(&cred.secret))
+            .json(&json!({ "enrollmentTransactionReference": uuid::Uuid::new_v4().to_string() }))
+            .send()
+    };
+    for cred in [&api, &main] {
+        assert_eq!(
+            answer(initiate(cred).await.unwrap()).await,
+            (404, "ENROLLMENT_NOT_FOUND".to_owned())
+        );
+    }
 
     // Revoking through the CLI takes effect at once in the running server,
     // although it verified (and cached) the credential a moment ago.

@@ -23,6 +23,7 @@ pub const MODEL: &str = "fr-feature-512-v1";
 
 /// The facemap initiate path, and the two older paths that answer the same.
 pub const INITIATE: &str = "/api/authentication/v1/facemap/initiate";
+pub const WEB_INITIATE: &str = "/api/authentication/v1/web/initiate";
 pub const INITIATE_ALIASES: [&str; 3] = [
     "/api/authentication/v1/initiateAuthentication",
     "/api/v4/initiateAuthentication",
@@ -72,9 +73,12 @@ pub struct TestApp {
     _dir: TempDir,
 }
 
-/// A customer account with one credential of each role.
+/// A customer account with one credential of each role: `main` may call
+/// every customer API (Jumio's one API credential), `api` only initiates,
+/// `admin` only administers transactions.
 pub struct Customer {
     pub account: Account,
+    pub main: Credential,
     pub api: Credential,
     pub admin: Credential,
 }
@@ -257,7 +261,7 @@ impl TestApp {
             .await
             .unwrap();
         let mut creds = Vec::new();
-        for role in [Role::Api, Role::Admin] {
+        for role in [Role::All, Role::Api, Role::Admin] {
             let c = self
                 .services
                 .issue_credential(account.id, role)
@@ -270,8 +274,10 @@ impl TestApp {
         }
         let admin = creds.pop().unwrap();
         let api = creds.pop().unwrap();
+        let main = creds.pop().unwrap();
         Customer {
             account,
+            main,
             api,
             admin,
         }

@@ -12,7 +12,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::helpers::*;
 
-const WEB_INITIATE: &str = "/api/authentication/v1/web/initiate";
 const URL_FIELDS: [(&str, usize); 3] = [
     ("callbackUrl", 255),
     ("successUrl", 2047),
