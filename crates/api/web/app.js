@@ -12,11 +12,19 @@
   var API = '/api/capture/v1';
   var ASSETS = '/web/v4/assets/';
 
-  // Protocol §6.
+  // The errorCode values of Jumio's guides, with their meanings there
+  // (docs/capture-protocol.md §6 says when this client reports each).
   var E = {
     SERVER: 9100, TOKEN: 9200, SESSION: 9210, UPLOAD: 9300, VERIFICATION: 9400,
-    OFFLINE: 9800, CLIENT: 9801, ANSWER: 9810, CAMERA: 9820, CAPTURE: 9821,
-    NO_CAMERA_SUPPORT: 9822, NO_CAPTURE: 9836
+    OFFLINE: 9800, CLIENT: 9801, ANSWER: 9810,
+    // Camera unavailable: none, not allowed, busy, or it stopped delivering frames.
+    CAMERA: 9820,
+    // The capture process failed after 3 attempts: the attempts are used up
+    // without the server having judged a third capture.
+    CAPTURE_FAILED: 9821,
+    NO_CAMERA_SUPPORT: 9822,
+    // No acceptable submission in 3 attempts: the server judged them all.
+    NOT_ACCEPTABLE: 9836
   };
   var ERROR_TEXT = {
     9100: 'error9100', 9200: 'error9200', 9210: 'error9210', 9300: 'error9300',
@@ -31,6 +39,11 @@
   // it is dropped before upload instead of being refused.
   var MAX_FRAME_AGE_MS = 2500;
   var CAMERA_START_TIMEOUT_MS = 10000;
+  // A camera that shows no new frame for this long during a capture has
+  // stopped (a live camera delivers one every few tens of milliseconds).
+  var CAMERA_STALL_MS = 3000;
+  // The guidance for an attempt of which no frame reached the server.
+  var NOTHING_SENT = 'CAMERA_TOO_SLOW';
 
   // ---- The query: read the token, then take it out of the address bar. ----
 
@@ -53,6 +66,8 @@
     maxAttempts: 3,
     attemptsUsed: 0,
     stream: null,
+    // When the preview last showed a new camera frame (null: not known).
+    lastFrameAt: null,
     ended: false,
     running: false,
     lightTimer: null,
@@ -266,7 +281,7 @@
       ? redirect.transactionStatus
       : (outcome === 'INVALID' ? 'ERROR' : 'SUCCESS');
     var code = status === 'ERROR'
-      ? ((redirect && redirect.errorCode) || E.NO_CAPTURE)
+      ? ((redirect && redirect.errorCode) || E.NOT_ACCEPTABLE)
       : null;
     notifyParent(status === 'SUCCESS' ? 'success' : 'error', code);
     if (redirect && typeof redirect.url === 'string' && isWebUrl(redirect.url)) {
@@ -299,7 +314,10 @@
       case 'CAPTURE_SESSION_INVALID':
       case 'CAPTURE_SESSION_EXPIRED':
       case 'TRANSACTION_EXPIRED': return E.SESSION;
-      case 'ATTEMPTS_EXHAUSTED': return E.NO_CAPTURE;
+      // The attempts are used up and none of them was finished as the third:
+      // the capture process failed (a judged third attempt ends the
+      // transaction, and 9836 comes with its outcome).
+      case 'ATTEMPTS_EXHAUSTED': return E.CAPTURE_FAILED;
       case 'TRANSACTION_FINISHED': return E.VERIFICATION;
       default: break;
     }
@@ -380,9 +398,10 @@
       state.stream = stream;
       var track = stream.getVideoTracks()[0];
       if (!track) throw new Failure(E.CAMERA);
-      track.addEventListener('ended', function () { fail(E.CAPTURE); });
+      track.addEventListener('ended', function () { fail(E.CAMERA); });
       el.preview.srcObject = stream;
       el.frame.hidden = false;
+      watchFrames(el.preview);
       var playing = el.preview.play();
       if (playing && playing.catch) playing.catch(function () {});
       return waitFor(function () {
@@ -393,8 +412,36 @@
       // SecurityError (an iframe without allow="camera"): all "unavailable".
       throw new Failure(E.CAMERA);
     }).then(function (ready) {
-      if (!ready) throw new Failure(E.CAPTURE);
+      // A camera that opens but delivers no frame is unavailable too.
+      if (!ready) throw new Failure(E.CAMERA);
     });
+  }
+
+  // Notes the time of each new camera frame the preview shows, where the
+  // browser tells (requestVideoFrameCallback); elsewhere a stall is not
+  // detected, only an ended track.
+  function watchFrames(video) {
+    if (typeof video.requestVideoFrameCallback !== 'function') return;
+    function onFrame() {
+      state.lastFrameAt = performance.now();
+      if (state.stream) video.requestVideoFrameCallback(onFrame);
+    }
+    video.requestVideoFrameCallback(onFrame);
+    // A hidden page is shown no frames: the wait starts again when it is
+    // visible.
+    document.addEventListener('visibilitychange', function () {
+      if (state.lastFrameAt !== null) state.lastFrameAt = performance.now();
+    });
+  }
+
+  // Whether the camera has stopped delivering frames: its track ended (the
+  // device was unplugged, taken by another application, or stopped), or a
+  // visible preview has shown no new frame for CAMERA_STALL_MS.
+  function cameraStopped() {
+    var track = state.stream ? state.stream.getVideoTracks()[0] : null;
+    if (!track || track.readyState === 'ended') return true;
+    return document.visibilityState === 'visible' && state.lastFrameAt !== null &&
+      performance.now() - state.lastFrameAt > CAMERA_STALL_MS;
   }
 
   function stopCamera() {
@@ -601,7 +648,8 @@
   };
 
   // Captures from t = 0 to durationMs, a little more often than
-  // frameIntervalMs asks (timers run late) but within maxFrames.
+  // frameIntervalMs asks (timers run late) but within maxFrames. A camera
+  // that stops meanwhile ends the flow with 9820.
   function captureFrames(challenge, uploader, t0) {
     var slack = Math.min(challenge.frameIntervalMs * 0.8, challenge.frameIntervalMs - 8);
     var tightest = challenge.durationMs / Math.max(1, challenge.maxFrames - 1);
@@ -614,6 +662,7 @@
       if (target > challenge.durationMs) return Promise.resolve();
       return sleep(Math.max(0, t0 + target - performance.now())).then(function () {
         if (state.ended || uploader.stopped) return null;
+        if (cameraStopped()) throw new Failure(E.CAMERA);
         var at = Math.round(performance.now() - t0);
         if (at > challenge.durationMs + 250) return null;
         // After a stalled timer two frames can fall on the same millisecond;
@@ -646,22 +695,35 @@
         }
         attempt = answer;
         if (typeof answer.attemptNumber === 'number') state.attemptsUsed = answer.attemptNumber;
+        attempt.left = typeof answer.attemptsLeft === 'number'
+          ? answer.attemptsLeft : Math.max(0, state.maxAttempts - state.attemptsUsed);
         el.app.setAttribute('data-state', 'challenge');
         el.progress.value = 0;
         show('panel-progress');
         var uploader = new Uploader(attempt);
         var t0 = performance.now();
+        if (state.lastFrameAt !== null) state.lastFrameAt = t0;
         startChallengeView(attempt.challenge, flash, t0);
         return captureFrames(attempt.challenge, uploader, t0)
           .then(function () { return uploader.done(); })
           .then(function () {
             if (uploader.error) throw { stage: 'frame', error: uploader.error };
+            return uploader.index > 0;
           });
       }, function (error) {
         throw { stage: 'attempt', error: error };
       })
-      .then(function () {
+      .then(function (sent) {
         if (state.ended) return null;
+        // Not one frame reached the server (each was too large, too late or
+        // not made): there is nothing to judge, and the attempt is left
+        // unfinished (the server counts it as used). Another may follow;
+        // after the last, the capture process has failed.
+        if (!sent) {
+          if (attempt.left > 0) showRetry([NOTHING_SENT], attempt.left);
+          else fail(E.CAPTURE_FAILED);
+          return null;
+        }
         stopChallengeView();
         instruct(t('checking'));
         el.progress.removeAttribute('value');
@@ -783,6 +845,9 @@
       return openSession();
     }).then(function () {
       notifyParent('loaded');
+      // A transaction still open with its attempts used up (the user left or
+      // reloaded during each): no capture can follow.
+      if (state.attemptsUsed >= state.maxAttempts) throw new Failure(E.CAPTURE_FAILED);
       instruct(t('cameraRequest'));
       return openCamera();
     }).then(showReady, function (error) {

@@ -1,7 +1,8 @@
 //! A minimal Chrome DevTools Protocol driver: launches headless Chromium on
 //! loopback with a throw-away profile, speaks CDP over its websocket, and
-//! offers what the web client's tests need (open a page, evaluate, click,
-//! press keys, wait for a condition, read the URL, take a screenshot).
+//! offers what the web client's tests need (open a page, reach a cross-site
+//! iframe, evaluate, click, press keys, wait for a condition, read the URL,
+//! take a screenshot).
 //! The browser is killed when the [`Browser`] is dropped.
 // A small driver API: not every test uses every call.
 #![allow(dead_code)]
@@ -252,6 +253,48 @@ impl Browser {
             session: attached["sessionId"].as_str().unwrap().to_owned(),
         };
         page.send("Page.enable", json!({})).await;
+        page.send("Runtime.enable", json!({})).await;
+        page
+    }
+}
+
+impl Browser {
+    /// The cross-site iframe whose address starts with `prefix`, as a page of
+    /// its own (Chromium runs such a frame as a separate target); waits for
+    /// it up to `timeout`.
+    pub async fn frame(&self, prefix: &str, timeout: Duration) -> Page<'_> {
+        let started = std::time::Instant::now();
+        let target = loop {
+            let targets = self.send(None, "Target.getTargets", json!({})).await;
+            let found = targets["targetInfos"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|t| {
+                    t["type"] == "iframe"
+                        && t["url"].as_str().is_some_and(|u| u.starts_with(prefix))
+                })
+                .cloned();
+            if let Some(target) = found {
+                break target;
+            }
+            assert!(
+                started.elapsed() < timeout,
+                "no iframe at {prefix} within {timeout:?}: {targets}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let attached = self
+            .send(
+                None,
+                "Target.attachToTarget",
+                json!({ "targetId": target["targetId"], "flatten": true }),
+            )
+            .await;
+        let page = Page {
+            browser: self,
+            session: attached["sessionId"].as_str().unwrap().to_owned(),
+        };
         page.send("Runtime.enable", json!({})).await;
         page
     }

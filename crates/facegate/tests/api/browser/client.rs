@@ -12,7 +12,7 @@ use crate::helpers::*;
 
 const WAIT: Duration = Duration::from_secs(20);
 
-fn locale(name: &str) -> Value {
+pub fn locale(name: &str) -> Value {
     let path = format!(
         "{}/../api/web/locales/{name}.json",
         env!("CARGO_MANIFEST_DIR")
@@ -248,7 +248,7 @@ async fn inside_an_iframe_only_a_parent_at_the_accounts_parent_origin_hears_the_
 
 /// A transaction whose `errorUrl` and `successUrl` are the customer site,
 /// and its redirect URL.
-async fn transaction(app: &TestApp, site: &str) -> (String, String, Credential) {
+pub async fn transaction(app: &TestApp, site: &str) -> (String, String, Credential) {
     let c = app.customer("Acme", true).await;
     let (enrollment, facemap) = app.enrollment(&c.account).await;
     let metadata = json!({

@@ -5,4 +5,5 @@
 
 mod cdp;
 mod client;
+mod codes;
 mod journey;
