@@ -14,6 +14,7 @@ pub mod input;
 pub mod lockout;
 pub mod time;
 pub mod transaction;
+pub mod verification;
 
 pub use account::{Account, Credential, Permission, PreviousWebhookKey, Role};
 pub use capture::{
@@ -36,3 +37,4 @@ pub use transaction::{
     auth_lifetime, AuthTransaction, ScanSource, TransactionState, TransitionError,
     MAX_AUTH_LIFETIME_MINUTES,
 };
+pub use verification::{RejectDetail, RejectReason, Rejection, ValidityReason};
