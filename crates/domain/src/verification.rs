@@ -243,6 +243,7 @@ impl ValidityReason {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     /// The guides' tables, as printed in `callback.md`.
