@@ -12,6 +12,7 @@ pub mod enrollment;
 pub mod ids;
 pub mod input;
 pub mod lockout;
+pub mod scan;
 pub mod time;
 pub mod transaction;
 pub mod verification;
@@ -33,6 +34,7 @@ pub use input::{
     UserReference,
 };
 pub use lockout::{FailureStreak, LockoutPolicy};
+pub use scan::{CaptureMethod, Country, DocumentType, Preset, Verification, Workflow};
 pub use transaction::{
     auth_lifetime, AuthTransaction, ScanSource, TransactionState, TransitionError,
     MAX_AUTH_LIFETIME_MINUTES,
