@@ -17,7 +17,7 @@ use axum::response::IntoResponse;
 use facegate_api::extract::{facemap_initiate_body, MAX_FACEMAP_PART};
 use facegate_api::Code;
 use facegate_domain::{
-    EnrollmentRef, Locale, LocaleSet, RedirectUrl, TokenLifetime, UrlField, UrlPolicy,
+    EnrollmentRef, Locale, LocaleSet, PiiCheck, RedirectUrl, TokenLifetime, UrlField, UrlPolicy,
     UserReference,
 };
 use libfuzzer_sys::fuzz_target;
@@ -64,10 +64,15 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
             if let Some(raw) = metadata.user_reference.as_deref() {
-                if let Ok(reference) = UserReference::parse(raw, "userReference") {
-                    let s = reference.as_str();
-                    assert!(!s.trim().is_empty() && s.chars().count() <= UserReference::MAX_LEN);
-                    assert!(!s.chars().any(char::is_control));
+                for pii in [PiiCheck::Off, PiiCheck::Refuse] {
+                    if let Ok(reference) = UserReference::parse(raw, "userReference", pii) {
+                        let s = reference.as_str();
+                        assert_eq!(s, raw);
+                        assert!(
+                            !s.trim().is_empty() && s.chars().count() <= UserReference::MAX_LEN
+                        );
+                        assert!(!s.chars().any(char::is_control));
+                    }
                 }
             }
             for (raw, field) in [

@@ -1,16 +1,18 @@
 //! One signed callback POST attempt, with SSRF guards, and its classified outcome.
 
+use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::fmt;
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use facegate_domain::PrivateCallbackTargets;
 use reqwest::header::{HeaderValue, CONTENT_TYPE};
 use reqwest::redirect::Policy;
 use url::{Host, Url};
 
-use crate::policy::{is_forbidden, AddressPolicy};
+use crate::policy::{is_permitted, AddressPolicy};
 use crate::resolve::{GuardedResolver, NameLookup, ResolveError, SystemLookup};
 use crate::signing::{sign_all, SigningSecret, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
 
@@ -77,6 +79,8 @@ pub struct Delivery<'a> {
     /// The current secret first; during a key rotation's overlap also the
     /// previous one, so receivers verifying with either accept the callback.
     pub secrets: &'a [SigningSecret],
+    /// The private hosts and networks the sending account's callbacks may reach.
+    pub private: &'a PrivateCallbackTargets,
 }
 
 impl fmt::Debug for Delivery<'_> {
@@ -136,35 +140,52 @@ pub struct AttemptOutcome {
     pub duration: Duration,
 }
 
+/// Private target lists whose clients are kept; beyond, the cache starts afresh (a deployment
+/// has far fewer accounts with private receivers than this).
+const MAX_PRIVATE_CLIENTS: usize = 256;
+
 /// Sends signed callbacks through a client that can only reach policy-approved addresses.
+///
+/// Accounts that list private targets get a client of their own per distinct list: a pooled
+/// connection opened for one account's private receiver must never carry another account's
+/// callback, which would skip the address check that account's list makes.
 #[derive(Debug, Clone)]
 pub struct Deliverer {
     client: reqwest::Client,
-    policy: AddressPolicy,
+    cfg: DelivererConfig,
+    private_clients: Arc<Mutex<HashMap<PrivateCallbackTargets, reqwest::Client>>>,
 }
 
 impl Deliverer {
     pub fn new(cfg: DelivererConfig) -> Result<Self, DeliveryError> {
-        let resolver = GuardedResolver::new(cfg.lookup, cfg.policy);
-        let client = reqwest::Client::builder()
-            .use_rustls_tls()
-            // A redirect could point at an internal address after our checks; never follow.
-            .redirect(Policy::none())
-            // A proxy would resolve the name itself, bypassing the guarded resolver.
-            .no_proxy()
-            .dns_resolver(Arc::new(resolver))
-            .timeout(cfg.timeout)
-            .connect_timeout(cfg.connect_timeout)
-            // Scheme policy belongs to the caller; development mode uses http://localhost.
-            .https_only(false)
-            .referer(false)
-            .user_agent(cfg.user_agent)
-            .build()
-            .map_err(DeliveryError::Client)?;
+        let client = build_client(&cfg, PrivateCallbackTargets::NONE)?;
         Ok(Self {
             client,
-            policy: cfg.policy,
+            cfg,
+            private_clients: Arc::default(),
         })
+    }
+
+    /// The client whose resolver admits exactly `private`'s addresses besides public ones.
+    fn client_for(&self, private: &PrivateCallbackTargets) -> Result<reqwest::Client, Failure> {
+        if private.is_empty() {
+            return Ok(self.client.clone());
+        }
+        let mut clients = self
+            .private_clients
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(client) = clients.get(private) {
+            return Ok(client.clone());
+        }
+        let client = build_client(&self.cfg, private.clone()).map_err(|_| {
+            Failure::new(AttemptErrorKind::Other, "could not build the HTTP client")
+        })?;
+        if clients.len() >= MAX_PRIVATE_CLIENTS {
+            clients.clear();
+        }
+        clients.insert(private.clone(), client.clone());
+        Ok(client)
     }
 
     /// POSTs `body` (already form-urlencoded) with Content-Type
@@ -209,7 +230,8 @@ impl Deliverer {
 
     /// Returns the response status, or why no response was obtained.
     async fn attempt(&self, d: &Delivery<'_>) -> Result<u16, Failure> {
-        let url = self.checked_url(d.url)?;
+        let url = self.checked_url(d.url, d.private)?;
+        let client = self.client_for(d.private)?;
         let msg_id = HeaderValue::from_str(d.msg_id).map_err(|_| {
             Failure::new(
                 AttemptErrorKind::Other,
@@ -219,8 +241,7 @@ impl Deliverer {
         let signature = sign_all(d.secrets, d.msg_id, d.timestamp_secs, d.body.as_bytes())
             .ok_or_else(|| Failure::new(AttemptErrorKind::Other, "no signing secret"))?;
 
-        let response = self
-            .client
+        let response = client
             .post(url)
             .header(CONTENT_TYPE, FORM_CONTENT_TYPE)
             .header(WEBHOOK_ID, msg_id)
@@ -235,9 +256,10 @@ impl Deliverer {
         Ok(status)
     }
 
-    /// Parses the URL and refuses IP-literal hosts the policy forbids: reqwest connects to
-    /// literals directly without consulting the resolver, so the guard there never runs.
-    fn checked_url(&self, raw: &str) -> Result<Url, Failure> {
+    /// Parses the URL and refuses IP-literal hosts the policy forbids (and the account's
+    /// private targets do not list): reqwest connects to literals directly without consulting
+    /// the resolver, so the guard there never runs.
+    fn checked_url(&self, raw: &str, private: &PrivateCallbackTargets) -> Result<Url, Failure> {
         let url = Url::parse(raw)
             .map_err(|_| Failure::new(AttemptErrorKind::InvalidUrl, "URL could not be parsed"))?;
         if !matches!(url.scheme(), "http" | "https") {
@@ -258,7 +280,7 @@ impl Deliverer {
             Some(Host::Ipv6(ip)) => Some(ip.into()),
         };
         if let Some(ip) = literal {
-            if is_forbidden(ip, &self.policy) {
+            if !is_permitted(None, ip, &self.cfg.policy, private) {
                 return Err(Failure::new(
                     AttemptErrorKind::ForbiddenDestination,
                     "destination not allowed: IP address is in a forbidden range",
@@ -267,6 +289,29 @@ impl Deliverer {
         }
         Ok(url)
     }
+}
+
+fn build_client(
+    cfg: &DelivererConfig,
+    private: PrivateCallbackTargets,
+) -> Result<reqwest::Client, DeliveryError> {
+    let resolver =
+        GuardedResolver::new(cfg.lookup.clone(), cfg.policy).with_private_targets(private);
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        // A redirect could point at an internal address after our checks; never follow.
+        .redirect(Policy::none())
+        // A proxy would resolve the name itself, bypassing the guarded resolver.
+        .no_proxy()
+        .dns_resolver(Arc::new(resolver))
+        .timeout(cfg.timeout)
+        .connect_timeout(cfg.connect_timeout)
+        // Scheme policy belongs to the caller; development mode uses http://localhost.
+        .https_only(false)
+        .referer(false)
+        .user_agent(cfg.user_agent.clone())
+        .build()
+        .map_err(DeliveryError::Client)
 }
 
 /// Reads and discards up to [`MAX_RESPONSE_BYTES`] so small responses finish cleanly and the
@@ -396,7 +441,8 @@ mod tests {
     fn url_checks() {
         let strict = deliverer(false);
         let dev = deliverer(true);
-        let kind = |d: &Deliverer, u: &str| d.checked_url(u).err().map(|f| f.kind);
+        let none = PrivateCallbackTargets::NONE;
+        let kind = |d: &Deliverer, u: &str| d.checked_url(u, &none).err().map(|f| f.kind);
         use AttemptErrorKind::{ForbiddenDestination as F, InvalidUrl as I};
         let cases: &[(&str, Option<AttemptErrorKind>, Option<AttemptErrorKind>)] = &[
             ("not a url", Some(I), Some(I)),
@@ -422,6 +468,28 @@ mod tests {
     }
 
     #[test]
+    fn an_address_literal_in_the_accounts_private_networks_passes() {
+        let strict = deliverer(false);
+        let private = PrivateCallbackTargets::parse("10.1.0.0/16,fd00::/8").unwrap();
+        let kind = |u: &str| strict.checked_url(u, &private).err().map(|f| f.kind);
+        assert_eq!(kind("https://10.1.2.3/cb"), None);
+        assert_eq!(kind("https://[fd00::5]/cb"), None);
+        assert_eq!(kind("https://[::ffff:10.1.2.3]/cb"), None);
+        for refused in [
+            "https://10.2.0.1/cb",
+            "https://127.0.0.1/cb",
+            "https://169.254.169.254/cb",
+            "https://[fd00:ec2::254]/cb",
+        ] {
+            assert_eq!(
+                kind(refused),
+                Some(AttemptErrorKind::ForbiddenDestination),
+                "{refused}"
+            );
+        }
+    }
+
+    #[test]
     fn debug_output_hides_body_url_and_secret() {
         let secret = SigningSecret::from_bytes(&[9u8; 32]).unwrap();
         let d = Delivery {
@@ -430,6 +498,7 @@ mod tests {
             timestamp_secs: 1,
             body: "name=Alice",
             secrets: std::slice::from_ref(&secret),
+            private: &PrivateCallbackTargets::NONE,
         };
         let shown = format!("{d:?}");
         assert!(shown.contains("msg_1"));

@@ -14,7 +14,7 @@ pub use deliver::{
     AttemptErrorKind, AttemptOutcome, Deliverer, DelivererConfig, Delivery, DeliveryError,
     DEFAULT_USER_AGENT, MAX_RESPONSE_BYTES,
 };
-pub use policy::{is_forbidden, AddressPolicy};
+pub use policy::{is_forbidden, is_permitted, AddressPolicy};
 pub use resolve::{
     BoxFuture, GuardedResolver, NameLookup, ResolveError, StaticLookup, SystemLookup,
 };

@@ -1,6 +1,9 @@
-//! Destination address policy: which IP addresses callbacks may never connect to (SSRF defence).
+//! Destination address policy: which IP addresses callbacks may never connect to (SSRF defence),
+//! and the exceptions an account's private callback targets make.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use facegate_domain::PrivateCallbackTargets;
 
 /// Which otherwise-forbidden destinations are tolerated.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -54,6 +57,18 @@ pub fn is_forbidden(ip: IpAddr, policy: &AddressPolicy) -> bool {
         IpAddr::V4(v4) => v4_forbidden(v4, policy),
         IpAddr::V6(v6) => v6_forbidden(v6, policy),
     }
+}
+
+/// True when a callback to `host` (`None` for an address literal) may connect to `ip`: a
+/// public address, or a private one the account lists (never a metadata address, see
+/// [`PrivateCallbackTargets::admits`]).
+pub fn is_permitted(
+    host: Option<&str>,
+    ip: IpAddr,
+    policy: &AddressPolicy,
+    private: &PrivateCallbackTargets,
+) -> bool {
+    !is_forbidden(ip, policy) || private.admits(host, ip)
 }
 
 fn v4_forbidden(ip: Ipv4Addr, policy: &AddressPolicy) -> bool {
@@ -216,6 +231,68 @@ mod tests {
                 "{text} under loopback-allowing policy"
             );
         }
+    }
+
+    #[test]
+    fn an_accounts_private_targets_open_only_what_they_list() {
+        let private = PrivateCallbackTargets::parse(
+            "10.1.0.0/16,127.0.0.1/32,100.64.0.0/10,fd00::/8,receiver.corp.internal",
+        )
+        .unwrap();
+        let permitted = |host: Option<&str>, text: &str| {
+            is_permitted(host, text.parse().unwrap(), &STRICT, &private)
+        };
+        // Inside a listed network, by name or as a literal.
+        for inside in [
+            "10.1.0.1",
+            "10.1.255.254",
+            "127.0.0.1",
+            "::ffff:10.1.2.3",
+            "fd00::7",
+        ] {
+            assert!(permitted(None, inside), "{inside}");
+            assert!(permitted(Some("any.example"), inside), "{inside}");
+        }
+        // The listed name reaches the customer's private ranges.
+        assert!(permitted(Some("receiver.corp.internal"), "192.168.3.4"));
+        assert!(!permitted(Some("other.corp.internal"), "192.168.3.4"));
+        // Everything else keeps the guard.
+        for outside in [
+            "10.2.0.1",
+            "127.0.0.2",
+            "::1",
+            "192.168.3.4",
+            "172.16.0.1",
+            "169.254.169.254",
+            "169.254.0.1",
+            "0.0.0.0",
+            "fe80::1",
+            "64:ff9b::a01:1",
+        ] {
+            assert!(!permitted(Some("any.example"), outside), "{outside}");
+        }
+        // Metadata services stay refused inside a listed network and by name.
+        for metadata in ["100.100.100.200", "fd00:ec2::254", "::ffff:100.100.100.200"] {
+            assert!(!permitted(None, metadata), "{metadata}");
+            assert!(
+                !permitted(Some("receiver.corp.internal"), metadata),
+                "{metadata}"
+            );
+        }
+        assert!(!permitted(
+            Some("receiver.corp.internal"),
+            "169.254.169.254"
+        ));
+        assert!(!permitted(Some("receiver.corp.internal"), "127.0.0.5"));
+        // Public addresses need no listing; no listing opens nothing.
+        assert!(permitted(None, "8.8.8.8"));
+        let none = PrivateCallbackTargets::NONE;
+        assert!(!is_permitted(
+            None,
+            "10.1.0.1".parse().unwrap(),
+            &STRICT,
+            &none
+        ));
     }
 
     #[test]

@@ -11,9 +11,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 
+use facegate_domain::PrivateCallbackTargets;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
-use crate::policy::{is_forbidden, AddressPolicy};
+use crate::policy::{is_permitted, AddressPolicy};
 
 /// A boxed, sendable future (what reqwest's resolver interface needs, without a futures dep).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -84,16 +85,29 @@ pub enum ResolveError {
     Forbidden { refused: usize },
 }
 
-/// Resolver that drops every address the [`AddressPolicy`] forbids and fails if none remain.
+/// Resolver that drops every address the [`AddressPolicy`] forbids (unless the account's
+/// private callback targets admit it) and fails if none remain.
 #[derive(Clone)]
 pub struct GuardedResolver {
     lookup: Arc<dyn NameLookup>,
     policy: AddressPolicy,
+    private: PrivateCallbackTargets,
 }
 
 impl GuardedResolver {
     pub fn new(lookup: Arc<dyn NameLookup>, policy: AddressPolicy) -> Self {
-        Self { lookup, policy }
+        Self {
+            lookup,
+            policy,
+            private: PrivateCallbackTargets::NONE,
+        }
+    }
+
+    /// The resolver of one account's callbacks: also the private addresses its targets admit.
+    #[must_use]
+    pub fn with_private_targets(mut self, private: PrivateCallbackTargets) -> Self {
+        self.private = private;
+        self
     }
 
     /// Looks `host` up and returns only the permitted addresses (never empty on success).
@@ -109,7 +123,7 @@ impl GuardedResolver {
         let total = all.len();
         let allowed: Vec<IpAddr> = all
             .into_iter()
-            .filter(|ip| !is_forbidden(*ip, &self.policy))
+            .filter(|ip| is_permitted(Some(host), *ip, &self.policy, &self.private))
             .collect();
         if allowed.is_empty() {
             return Err(ResolveError::Forbidden { refused: total });
@@ -128,6 +142,7 @@ impl fmt::Debug for GuardedResolver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GuardedResolver")
             .field("policy", &self.policy)
+            .field("private", &self.private)
             .finish_non_exhaustive()
     }
 }
@@ -214,6 +229,31 @@ mod tests {
         }
         let err = strict.resolve_allowed("evil.test").await.unwrap_err();
         assert!(err.to_string().contains("destination not allowed"));
+    }
+
+    #[tokio::test]
+    async fn an_accounts_private_targets_admit_their_addresses_only() {
+        let private = PrivateCallbackTargets::parse("10.0.0.0/24,metadata.test").unwrap();
+        let guard =
+            GuardedResolver::new(table(), AddressPolicy::STRICT).with_private_targets(private);
+        assert_eq!(
+            guard.resolve_allowed("evil.test").await.unwrap(),
+            [ip("10.0.0.1")]
+        );
+        // 10.0.0.1 is listed; ::1 is not, whatever the name.
+        assert_eq!(
+            guard.resolve_allowed("mixed.test").await.unwrap(),
+            [ip("10.0.0.1"), ip("93.184.216.34")]
+        );
+        // A listed name reaches private ranges (fd00::1), never link-local metadata.
+        assert_eq!(
+            guard.resolve_allowed("metadata.test").await.unwrap(),
+            [ip("fd00::1")]
+        );
+        assert!(matches!(
+            guard.resolve_allowed("local.test").await,
+            Err(ResolveError::Forbidden { refused: 1 })
+        ));
     }
 
     #[tokio::test]

@@ -19,6 +19,7 @@ use facegate_callbacks::{
     DelivererConfig, Delivery, GuardedResolver, ResolveError, SigningSecret, StaticLookup,
     WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP,
 };
+use facegate_domain::PrivateCallbackTargets;
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
@@ -123,6 +124,11 @@ const BODY: &str = "scanReference=abc-123&verificationStatus=APPROVED_VERIFIED";
 const TS: i64 = 1_700_000_000;
 
 async fn send(d: &Deliverer, url: &str) -> AttemptOutcome {
+    send_for(d, url, &PrivateCallbackTargets::NONE).await
+}
+
+/// Sends as an account listing `private` as its private callback targets.
+async fn send_for(d: &Deliverer, url: &str, private: &PrivateCallbackTargets) -> AttemptOutcome {
     let secret = secret();
     d.deliver(&Delivery {
         url,
@@ -130,6 +136,7 @@ async fn send(d: &Deliverer, url: &str) -> AttemptOutcome {
         timestamp_secs: TS,
         body: BODY,
         secrets: std::slice::from_ref(&secret),
+        private,
     })
     .await
 }
@@ -241,6 +248,34 @@ async fn loopback_refused_when_not_allowed() {
     let literal6 = send(&d, &format!("http://[::ffff:127.0.0.1]:{port}/cb")).await;
     assert_failed(&literal6, AttemptErrorKind::ForbiddenDestination);
     assert_eq!(receiver.hits(), 0);
+}
+
+#[tokio::test]
+async fn an_account_listing_loopback_reaches_it_under_the_strict_policy_and_no_other_does() {
+    let (receiver, port) = start_receiver().await;
+    let d = deliverer(false, Duration::from_secs(5));
+    let listed = PrivateCallbackTargets::parse("127.0.0.1/32").unwrap();
+    for url in [
+        format!("http://receiver.test:{port}/cb"),
+        format!("http://127.0.0.1:{port}/cb"),
+    ] {
+        let outcome = send_for(&d, &url, &listed).await;
+        assert!(outcome.delivered, "{url}: {outcome:?}");
+    }
+    assert_eq!(receiver.hits(), 2);
+    // Right after, with the listing's connection still pooled, an account
+    // without the listing is refused by name and by literal.
+    for url in [
+        format!("http://receiver.test:{port}/cb"),
+        format!("http://127.0.0.1:{port}/cb"),
+    ] {
+        let outcome = send(&d, &url).await;
+        assert_failed(&outcome, AttemptErrorKind::ForbiddenDestination);
+        let other = PrivateCallbackTargets::parse("10.0.0.0/8,receiver.test").unwrap();
+        let outcome = send_for(&d, &url, &other).await;
+        assert_failed(&outcome, AttemptErrorKind::ForbiddenDestination);
+    }
+    assert_eq!(receiver.hits(), 2);
 }
 
 #[tokio::test]

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use facegate_callbacks::SigningSecret;
 use facegate_domain::{
-    Account, AccountId, FieldError, Locale, LocaleSet, ParentOrigin, RedirectUrl, TokenLifetime,
-    UrlField,
+    Account, AccountId, FieldError, Locale, LocaleSet, ParentOrigin, PrivateCallbackTargets,
+    RedirectUrl, TokenLifetime, UrlField,
 };
 use facegate_facemap::KeyId;
 use rand::rngs::OsRng;
@@ -26,6 +26,11 @@ pub struct AccountChanges {
     pub default_locale: Option<String>,
     /// `Some("")` clears the origin.
     pub parent_origin: Option<String>,
+    /// Refuse user references that look like e-mail addresses or phone numbers.
+    pub refuse_pii_user_reference: Option<bool>,
+    /// The private hosts and networks the account's callbacks may reach,
+    /// comma-separated (`10.1.0.0/16,receiver.corp.internal`); `Some("")` clears them.
+    pub callback_private_networks: Option<String>,
 }
 
 impl Services {
@@ -33,11 +38,12 @@ impl Services {
         &self,
         raw: &str,
         field: UrlField,
+        private: &PrivateCallbackTargets,
     ) -> Result<Option<RedirectUrl>, FieldError> {
         if raw.is_empty() {
             return Ok(None);
         }
-        RedirectUrl::parse(raw, field, self.settings.url_policy).map(Some)
+        RedirectUrl::parse_for(raw, field, self.settings.url_policy, private).map(Some)
     }
 
     fn apply_changes(&self, account: &mut Account, changes: AccountChanges) -> ServiceResult<()> {
@@ -56,12 +62,25 @@ impl Services {
         if let Some(enabled) = changes.facemap_auth_enabled {
             account.facemap_auth_enabled = enabled;
         }
+        if let Some(refuse) = changes.refuse_pii_user_reference {
+            account.refuse_pii_user_reference = refuse;
+        }
+        // Before the URLs: a callback URL may name an address these list.
+        let mut callback_url = changes.callback_url;
+        if let Some(raw) = changes.callback_private_networks {
+            match PrivateCallbackTargets::parse(&raw) {
+                Ok(private) => {
+                    account.callback_private_targets = private;
+                    // The stored callback URL must still be one the new list allows.
+                    if callback_url.is_none() {
+                        callback_url = account.callback_url.as_ref().map(|u| u.as_str().to_owned());
+                    }
+                }
+                Err(e) => errors.push(e),
+            }
+        }
         for (raw, field, slot) in [
-            (
-                changes.callback_url,
-                UrlField::Callback,
-                &mut account.callback_url,
-            ),
+            (callback_url, UrlField::Callback, &mut account.callback_url),
             (
                 changes.success_url,
                 UrlField::Success,
@@ -70,7 +89,7 @@ impl Services {
             (changes.error_url, UrlField::Error, &mut account.error_url),
         ] {
             if let Some(raw) = raw {
-                match self.parse_optional_url(&raw, field) {
+                match self.parse_optional_url(&raw, field, &account.callback_private_targets) {
                     Ok(url) => *slot = url,
                     Err(e) => errors.push(e),
                 }
@@ -126,6 +145,8 @@ impl Services {
             webhook_key_id: self.keyring.primary().0,
             webhook_previous: None,
             parent_origin: None,
+            refuse_pii_user_reference: false,
+            callback_private_targets: PrivateCallbackTargets::NONE,
             created_at: self.clock.now(),
         };
         self.apply_changes(

@@ -5,8 +5,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use facegate_domain::{
-    auth_lifetime, AuthTransaction, EnrollmentRef, FailureStreak, FieldError, Ineligible, Locale,
-    LocaleSet, Permission, RedirectUrl, ScanSource, TokenLifetime, TransactionRef,
+    auth_lifetime, Account, AuthTransaction, EnrollmentRef, FailureStreak, FieldError, Ineligible,
+    Locale, LocaleSet, Permission, RedirectUrl, ScanSource, TokenLifetime, TransactionRef,
     TransactionState, UrlField, UserReference,
 };
 use rand::rngs::OsRng;
@@ -52,7 +52,9 @@ struct ValidRequest {
 }
 
 impl Services {
-    fn validate(&self, req: &InitiateRequest) -> ServiceResult<ValidRequest> {
+    /// The account decides whether user references are checked for PII and
+    /// which private addresses its callback URLs may name.
+    fn validate(&self, account: &Account, req: &InitiateRequest) -> ServiceResult<ValidRequest> {
         let mut errors: Vec<FieldError> = Vec::new();
         let enrollment = match req.enrollment_transaction_reference.as_deref() {
             None => keep(
@@ -72,13 +74,22 @@ impl Services {
         };
         let user_reference = keep(
             &mut errors,
-            UserReference::parse_optional(req.user_reference.as_deref(), "userReference"),
+            UserReference::parse_optional(
+                req.user_reference.as_deref(),
+                "userReference",
+                account.pii_check(),
+            ),
         )
         .flatten();
         let policy = self.settings.url_policy;
+        let private = &account.callback_private_targets;
         let mut url = |raw: &Option<String>, field| {
-            raw.as_deref()
-                .and_then(|r| keep(&mut errors, RedirectUrl::parse(r, field, policy)))
+            raw.as_deref().and_then(|r| {
+                keep(
+                    &mut errors,
+                    RedirectUrl::parse_for(r, field, policy, private),
+                )
+            })
         };
         let callback_url = url(&req.callback_url, UrlField::Callback);
         let success_url = url(&req.success_url, UrlField::Success);
@@ -140,7 +151,7 @@ impl Services {
     ) -> ServiceResult<Initiated> {
         Self::check_facemap_feature(caller)?;
         self.check_initiation_rate(caller)?;
-        let valid = self.validate(req)?;
+        let valid = self.validate(&caller.account, req)?;
         let (enrollment, streak) = self.owned_enrollment(caller, valid.enrollment).await?;
         let binding = enrollment
             .eligible_for_facemap_auth()
@@ -159,7 +170,7 @@ impl Services {
     ) -> ServiceResult<Initiated> {
         Self::check_facemap_feature(caller)?;
         self.check_initiation_rate(caller)?;
-        let valid = self.validate(req)?;
+        let valid = self.validate(&caller.account, req)?;
         let (enrollment, streak) = self.owned_enrollment(caller, valid.enrollment).await?;
         let (binding, facemap) = enrollment
             .eligible_for_web_auth()

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use facegate_callbacks::{Deliverer, Delivery, RetrySchedule};
-use facegate_domain::AccountId;
+use facegate_domain::{AccountId, PrivateCallbackTargets};
 use facegate_storage::{ClaimFairness, DeliveryAttempt, NextStep, PendingCallback};
 use tokio::task::JoinSet;
 
@@ -95,8 +95,11 @@ impl DeliveryWorker {
         let message = &pending.message;
         let attempt_no = pending.attempts + 1;
         let started = services.clock.now();
+        // The account's current private targets decide where its callbacks may go.
+        let mut private = PrivateCallbackTargets::NONE;
         let signing = match services.account(message.account).await {
             Ok(account) => {
+                private = account.callback_private_targets.clone();
                 let signing = services.webhook_signing_secrets(&account, started);
                 for key in &signing.missing {
                     services
@@ -130,6 +133,7 @@ impl DeliveryWorker {
                     timestamp_secs: started.timestamp(),
                     body: &message.body,
                     secrets,
+                    private: &private,
                 };
                 Some(self.deliverer.deliver(&delivery).await)
             }

@@ -3,8 +3,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::callback_targets::PrivateCallbackTargets;
 use crate::ids::{AccountId, CredentialId};
-use crate::input::{Locale, ParentOrigin, RedirectUrl};
+use crate::input::{Locale, ParentOrigin, PiiCheck, RedirectUrl};
 
 /// A customer of this deployment.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +32,13 @@ pub struct Account {
     /// The only origin the framed web client tells its result to; `None`
     /// posts to any parent, as integrations made before this setting expect.
     pub parent_origin: Option<ParentOrigin>,
+    /// Refuse user references that look like e-mail addresses or phone
+    /// numbers. Off by default: keeping PII out is the customer's duty, as
+    /// in Jumio's guides.
+    pub refuse_pii_user_reference: bool,
+    /// Private hosts and networks this account's callbacks may reach (its
+    /// own on-premise receivers); empty keeps every private address refused.
+    pub callback_private_targets: PrivateCallbackTargets,
     pub created_at: DateTime<Utc>,
 }
 
@@ -45,6 +53,11 @@ pub struct PreviousWebhookKey {
 
 impl Account {
     pub const DEFAULT_TOKEN_LIFETIME_MINUTES: u32 = 30;
+
+    /// How this account's user references are checked.
+    pub fn pii_check(&self) -> PiiCheck {
+        PiiCheck::refusing(self.refuse_pii_user_reference)
+    }
 }
 
 /// What a credential may do. Jumio gives each customer one API credential

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use std::net::IpAddr;
+
 use serde::Serialize;
 use url::{Host, Url};
 
@@ -60,6 +62,22 @@ pub struct UrlPolicy {
     pub allow_localhost: bool,
 }
 
+/// The IP addresses a callback URL may name as its host. By the URL rules
+/// none; an account's private callback networks (the `callback_targets`
+/// module) list some, for a receiver inside the customer's network.
+pub trait ListedAddresses {
+    fn lists_address(&self, ip: IpAddr) -> bool;
+}
+
+/// Lists no address: the URL rules as they are.
+struct NoAddresses;
+
+impl ListedAddresses for NoAddresses {
+    fn lists_address(&self, _: IpAddr) -> bool {
+        false
+    }
+}
+
 /// Query names Facegate appends to redirects itself; a customer URL may not carry them.
 const RESERVED_QUERY_NAMES: [&str; 4] = [
     "transactionStatus",
@@ -75,6 +93,18 @@ pub struct RedirectUrl(String);
 
 impl RedirectUrl {
     pub fn parse(raw: &str, field: UrlField, policy: UrlPolicy) -> Result<Self, FieldError> {
+        Self::parse_for(raw, field, policy, &NoAddresses)
+    }
+
+    /// As [`Self::parse`], for an account: its callback URL may name an
+    /// address literal inside one of the account's private networks (the
+    /// other rules, https and no port, still hold).
+    pub fn parse_for(
+        raw: &str,
+        field: UrlField,
+        policy: UrlPolicy,
+        private: &dyn ListedAddresses,
+    ) -> Result<Self, FieldError> {
         let name = field.name();
         let err = |code, detail: &str| FieldError::new(name, code, detail);
         if raw.len() > field.max_len() {
@@ -119,10 +149,15 @@ impl RedirectUrl {
             Some(Host::Domain(host)) => {
                 check_domain(host, localhost).map_err(|d| err("URL_HOST_INVALID", d))?
             }
+            Some(Host::Ipv4(ip))
+                if field == UrlField::Callback && private.lists_address(ip.into()) => {}
+            Some(Host::Ipv6(ip))
+                if field == UrlField::Callback && private.lists_address(ip.into()) => {}
             Some(Host::Ipv4(_) | Host::Ipv6(_)) => {
                 return Err(err(
                     "URL_IP_HOST",
-                    "the URL host must be a domain name, not an IP address",
+                    "the URL host must be a domain name, not an IP address (a callback URL may \
+                     name an address of the account's private callback networks)",
                 ))
             }
             None => return Err(err("URL_HOST_INVALID", "the URL has no host")),
@@ -162,7 +197,7 @@ impl fmt::Display for RedirectUrl {
     }
 }
 
-fn check_domain(host: &str, localhost: bool) -> Result<(), &'static str> {
+pub(crate) fn check_domain(host: &str, localhost: bool) -> Result<(), &'static str> {
     if localhost {
         return Ok(());
     }
@@ -304,7 +339,30 @@ fn check_origin_host(host: &str, localhost: bool) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// A customer's reference for a user: at most 100 characters, and never PII.
+/// Whether user references that look like personal data are refused. Keeping
+/// PII out of them is the customer's duty (as in the guides); an account may
+/// have the server check it too.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PiiCheck {
+    /// Any reference within the length and character rules is accepted.
+    #[default]
+    Off,
+    /// E-mail addresses and phone numbers are refused (`REFERENCE_LOOKS_LIKE_PII`).
+    Refuse,
+}
+
+impl PiiCheck {
+    pub fn refusing(refuse: bool) -> Self {
+        if refuse {
+            Self::Refuse
+        } else {
+            Self::Off
+        }
+    }
+}
+
+/// A customer's reference for a user: at most 100 characters, no control
+/// characters, and, where the account asks for it, nothing that looks like PII.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct UserReference(String);
@@ -314,14 +372,18 @@ impl UserReference {
 
     /// An optional reference as the reference API takes it: empty or blank
     /// means none (Jumio accepts `""`), anything else must parse.
-    pub fn parse_optional(raw: Option<&str>, field: &str) -> Result<Option<Self>, FieldError> {
+    pub fn parse_optional(
+        raw: Option<&str>,
+        field: &str,
+        pii: PiiCheck,
+    ) -> Result<Option<Self>, FieldError> {
         match raw {
-            Some(r) if !r.trim().is_empty() => Self::parse(r, field).map(Some),
+            Some(r) if !r.trim().is_empty() => Self::parse(r, field, pii).map(Some),
             _ => Ok(None),
         }
     }
 
-    pub fn parse(raw: &str, field: &str) -> Result<Self, FieldError> {
+    pub fn parse(raw: &str, field: &str, pii: PiiCheck) -> Result<Self, FieldError> {
         if raw.trim().is_empty() {
             return Err(FieldError::new(
                 field,
@@ -343,7 +405,7 @@ impl UserReference {
                 "control characters are not allowed",
             ));
         }
-        if looks_like_email(raw) || looks_like_phone(raw) {
+        if pii == PiiCheck::Refuse && looks_like_pii(raw) {
             return Err(FieldError::new(
                 field,
                 "REFERENCE_LOOKS_LIKE_PII",
@@ -360,6 +422,11 @@ impl UserReference {
     pub fn from_trusted(s: String) -> Self {
         Self(s)
     }
+}
+
+/// The heuristic of [`PiiCheck::Refuse`].
+fn looks_like_pii(s: &str) -> bool {
+    looks_like_email(s) || looks_like_phone(s)
 }
 
 /// Any word of the shape `local@domain.tld`.
@@ -650,8 +717,8 @@ mod tests {
     }
 
     #[test]
-    fn user_references_refuse_pii() {
-        let ok = |s: &str| UserReference::parse(s, "userReference").is_ok();
+    fn user_references_refuse_pii_when_the_account_asks() {
+        let ok = |s: &str| UserReference::parse(s, "userReference", PiiCheck::Refuse).is_ok();
         assert!(ok("user_1234"));
         assert!(ok("123456789012"));
         assert!(ok("order-2024-11"));
@@ -663,6 +730,34 @@ mod tests {
         assert!(!ok(&"x".repeat(101)));
         assert!(ok(&"x".repeat(100)));
         assert!(!ok(""));
+    }
+
+    #[test]
+    fn user_references_that_look_like_pii_are_kept_verbatim_by_default() {
+        for raw in [
+            "jane.doe@example.com",
+            "user jane@example.org",
+            "+41 79 123 45 67",
+            "(555) 123-4567",
+            "0041791234567",
+        ] {
+            assert_eq!(
+                UserReference::parse(raw, "userReference", PiiCheck::default())
+                    .map(|r| r.as_str().to_owned()),
+                Ok(raw.to_owned())
+            );
+        }
+        let refused = |raw: &str, pii| {
+            UserReference::parse(raw, "userReference", pii)
+                .map_err(|e| e.code)
+                .err()
+        };
+        // The other rules hold either way.
+        for pii in [PiiCheck::Off, PiiCheck::Refuse] {
+            assert_eq!(refused(&"x".repeat(101), pii), Some("REFERENCE_TOO_LONG"));
+            assert_eq!(refused("a\u{7}b", pii), Some("REFERENCE_INVALID"));
+            assert_eq!(refused(" ", pii), Some("FIELD_EMPTY"));
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! every rule can be tested in isolation and reused by any storage or transport.
 
 pub mod account;
+pub mod callback_targets;
 pub mod capture;
 pub mod clock;
 pub mod decision;
@@ -18,6 +19,7 @@ pub mod transaction;
 pub mod verification;
 
 pub use account::{Account, Credential, Permission, PreviousWebhookKey, Role};
+pub use callback_targets::{PrivateCallbackTargets, PrivateTarget};
 pub use capture::{
     attempt_outcome, AttemptOutcome, AttemptState, CaptureAttempt, CaptureSession, Challenge,
     Direction, Evidence, Flash, FrameCursor, FrameRefusal, Step, Window, MAX_ATTEMPTS,
@@ -30,8 +32,8 @@ pub use decision::{
 pub use enrollment::{Enrollment, FacemapBinding, Ineligible, Similarity, VerificationStatus};
 pub use ids::{AccountId, CredentialId, EnrollmentRef, ParseReferenceError, TransactionRef};
 pub use input::{
-    FieldError, Locale, LocaleSet, ParentOrigin, RedirectUrl, TokenLifetime, UrlField, UrlPolicy,
-    UserReference,
+    FieldError, ListedAddresses, Locale, LocaleSet, ParentOrigin, PiiCheck, RedirectUrl,
+    TokenLifetime, UrlField, UrlPolicy, UserReference,
 };
 pub use lockout::{FailureStreak, LockoutPolicy};
 pub use scan::{CaptureMethod, Country, DocumentType, Preset, Verification, Workflow};

@@ -2,9 +2,11 @@
 //! are given, they never panic, and what they accept satisfies the contract.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::net::IpAddr;
+
 use facegate_domain::{
-    EnrollmentRef, Locale, LocaleSet, ParentOrigin, RedirectUrl, TokenLifetime, TransactionRef,
-    UrlField, UrlPolicy, UserReference,
+    EnrollmentRef, Locale, LocaleSet, ParentOrigin, PiiCheck, PrivateCallbackTargets,
+    PrivateTarget, RedirectUrl, TokenLifetime, TransactionRef, UrlField, UrlPolicy, UserReference,
 };
 use proptest::prelude::*;
 use url::{Host, Url};
@@ -332,7 +334,17 @@ proptest! {
 
     #[test]
     fn user_reference_parse_never_panics(raw in any::<String>()) {
-        let _ = UserReference::parse(&raw, "userReference");
+        let _ = UserReference::parse(&raw, "userReference", PiiCheck::Off);
+        let _ = UserReference::parse(&raw, "userReference", PiiCheck::Refuse);
+    }
+
+    /// By default only length, emptiness and control characters are
+    /// checked, and what is accepted is kept exactly as sent.
+    #[test]
+    fn by_default_a_user_reference_is_kept_verbatim(raw in "[^\\p{Cc}]{1,100}") {
+        prop_assume!(!raw.trim().is_empty());
+        let parsed = UserReference::parse(&raw, "userReference", PiiCheck::default());
+        prop_assert_eq!(parsed.map(|r| r.as_str().to_owned()), Ok(raw));
     }
 
     #[test]
@@ -345,7 +357,7 @@ proptest! {
     ) {
         let raw = format!("{before} {local}@{}.{tld} {after}", labels.join("."));
         prop_assume!(raw.chars().count() <= UserReference::MAX_LEN);
-        let err = UserReference::parse(&raw, "userReference").unwrap_err();
+        let err = UserReference::parse(&raw, "userReference", PiiCheck::Refuse).unwrap_err();
         prop_assert_eq!(err.code, "REFERENCE_LOOKS_LIKE_PII", "for {:?}", raw);
     }
 
@@ -365,19 +377,20 @@ proptest! {
         } else {
             format!("+{digits}")
         };
-        let err = UserReference::parse(&raw, "userReference").unwrap_err();
+        let err = UserReference::parse(&raw, "userReference", PiiCheck::Refuse).unwrap_err();
         prop_assert_eq!(err.code, "REFERENCE_LOOKS_LIKE_PII", "for {:?}", raw);
     }
 
-    /// Identifiers are accepted, plain digit strings included (numeric user
-    /// ids are common). The one exception of the rules: 7–15 digits starting
-    /// with the international prefix `00` read as a phone number.
+    /// With the account's PII check on, identifiers are still accepted, plain
+    /// digit strings included (numeric user ids are common). The one
+    /// exception of the rules: 7–15 digits starting with the international
+    /// prefix `00` read as a phone number.
     #[test]
     fn identifier_like_user_references_are_accepted(raw in "[a-zA-Z0-9_]{1,100}") {
         let international_number = raw.starts_with("00")
             && raw.bytes().all(|b| b.is_ascii_digit())
             && (7..=15).contains(&raw.len());
-        let parsed = UserReference::parse(&raw, "userReference");
+        let parsed = UserReference::parse(&raw, "userReference", PiiCheck::Refuse);
         if international_number {
             prop_assert_eq!(parsed.unwrap_err().code, "REFERENCE_LOOKS_LIKE_PII");
         } else {
@@ -387,12 +400,15 @@ proptest! {
 
     #[test]
     fn plain_digit_user_references_are_accepted(raw in "[1-9][0-9]{0,99}") {
-        prop_assert!(UserReference::parse(&raw, "userReference").is_ok(), "refused {raw:?}");
+        prop_assert!(
+            UserReference::parse(&raw, "userReference", PiiCheck::Refuse).is_ok(),
+            "refused {raw:?}"
+        );
     }
 
     #[test]
     fn user_references_longer_than_100_characters_are_refused(raw in "[a-z]{101,300}") {
-        let err = UserReference::parse(&raw, "userReference").unwrap_err();
+        let err = UserReference::parse(&raw, "userReference", PiiCheck::Off).unwrap_err();
         prop_assert_eq!(err.code, "REFERENCE_TOO_LONG");
     }
 
@@ -470,6 +486,191 @@ fn a_url_without_its_double_slash_cannot_hide_a_port() {
                 field.name(),
                 Url::parse(raw).ok().and_then(|u| u.port())
             );
+        }
+    }
+}
+
+/// The ranges an account may list private callback networks in, written out
+/// here apart from the parser's own table.
+const LISTABLE: [&str; 7] = [
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "fc00::/7",
+    "::1/128",
+];
+
+fn inside_listable(net: &ipnet::IpNet) -> bool {
+    LISTABLE
+        .iter()
+        .any(|r| r.parse::<ipnet::IpNet>().unwrap().contains(net))
+}
+
+/// One entry as an operator might write it: networks (sound, too wide, with
+/// host bits), addresses, host names, and garbage.
+fn target_entry() -> impl Strategy<Value = String> {
+    let v4 = (any::<[u8; 4]>(), 0u8..=34)
+        .prop_map(|(o, len)| format!("{}.{}.{}.{}/{len}", o[0], o[1], o[2], o[3]));
+    let private_v4 = (
+        prop::sample::select(vec![10u8, 127, 172, 192, 100, 169]),
+        any::<[u8; 3]>(),
+        prop::option::of(0u8..=32),
+    )
+        .prop_map(|(first, rest, len)| {
+            let addr = format!("{first}.{}.{}.{}", rest[0], rest[1], rest[2]);
+            match len {
+                Some(len) => format!("{addr}/{len}"),
+                None => addr,
+            }
+        });
+    let v6 = (
+        prop::sample::select(vec![0xfd00u16, 0xfc00, 0xfe80, 0x2001, 0, 0xff02]),
+        any::<[u16; 3]>(),
+        prop::option::of(0u8..=129),
+    )
+        .prop_map(|(first, rest, len)| {
+            let addr = format!("{first:x}:{:x}:{:x}:{:x}::", rest[0], rest[1], rest[2]);
+            match len {
+                Some(len) => format!("{addr}/{len}"),
+                None => format!("{addr}1"),
+            }
+        });
+    let host = "[a-zA-Z0-9-]{1,12}(\\.[a-zA-Z0-9-]{1,12}){0,3}\\.?";
+    prop_oneof![
+        v4,
+        private_v4,
+        v6,
+        host.prop_map(|h| h),
+        "[ -~]{0,20}".prop_map(|g| g),
+    ]
+}
+
+fn any_ip() -> impl Strategy<Value = IpAddr> {
+    prop_oneof![
+        any::<[u8; 4]>().prop_map(IpAddr::from),
+        any::<[u8; 16]>().prop_map(IpAddr::from),
+        (
+            prop::sample::select(vec![10u8, 127, 172, 192, 100]),
+            any::<[u8; 3]>()
+        )
+            .prop_map(|(a, r)| IpAddr::from([a, r[0], r[1], r[2]])),
+        prop::sample::select(vec![
+            "169.254.169.254",
+            "100.100.100.200",
+            "fd00:ec2::254",
+            "::ffff:100.100.100.200",
+            "::1",
+            "127.0.0.1",
+        ])
+        .prop_map(|s| s.parse::<IpAddr>().unwrap()),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn private_callback_targets_parse_never_panics(raw in any::<String>()) {
+        let _ = PrivateCallbackTargets::parse(&raw);
+    }
+
+    /// What is accepted is bounded, private, reads back the same from its
+    /// canonical text, and admits only what it lists (metadata never).
+    #[test]
+    fn accepted_private_callback_targets_keep_their_contract(
+        entries in prop::collection::vec(target_entry(), 0..24),
+        probes in prop::collection::vec(any_ip(), 1..8),
+        host in prop::option::of("[a-z0-9.-]{1,20}"),
+    ) {
+        // A list fails as a whole when one entry does: a list of entries
+        // that each pass alone passes unless it is too long.
+        let valid: Vec<&str> = entries
+            .iter()
+            .map(String::as_str)
+            .filter(|e| !e.trim().is_empty() && PrivateCallbackTargets::parse(e).is_ok())
+            .collect();
+        let joined = entries.join(",");
+        let all = PrivateCallbackTargets::parse(&joined);
+        if valid.len() < entries.len() && !joined.trim().is_empty() {
+            prop_assert!(all.is_err(), "{entries:?}");
+        }
+        let raw = valid.join(",");
+        let targets = match PrivateCallbackTargets::parse(&raw) {
+            Ok(targets) => targets,
+            Err(e) => {
+                prop_assert!(valid.len() > PrivateCallbackTargets::MAX_ENTRIES, "{raw:?}: {e:?}");
+                prop_assert_eq!(e.code, "PRIVATE_TARGETS_TOO_MANY");
+                return Ok(());
+            }
+        };
+        prop_assert!(targets.entries().len() <= PrivateCallbackTargets::MAX_ENTRIES);
+        let reread = PrivateCallbackTargets::parse(&targets.to_string());
+        prop_assert_eq!(reread.as_ref(), Ok(&targets));
+        for entry in targets.entries() {
+            match entry {
+                PrivateTarget::Network(net) => {
+                    prop_assert!(inside_listable(net), "{net} from {raw:?}");
+                    prop_assert_eq!(net.trunc(), *net);
+                }
+                PrivateTarget::Host(h) => {
+                    prop_assert_eq!(h.to_ascii_lowercase(), h.clone());
+                    prop_assert!(h.contains('.') && !h.ends_with('.'), "{h}");
+                    prop_assert!(h.parse::<IpAddr>().is_err());
+                }
+            }
+        }
+        for ip in probes {
+            let canonical = ip.to_canonical();
+            let listed = targets.entries().iter().any(|e| {
+                matches!(e, PrivateTarget::Network(n) if n.contains(&canonical))
+            });
+            let metadata = ["169.254.169.254", "100.100.100.200"]
+                .iter()
+                .any(|m| m.parse::<IpAddr>().unwrap() == canonical)
+                || "fd00:ec2::/32".parse::<ipnet::IpNet>().unwrap().contains(&canonical);
+            if targets.admits(None, ip) {
+                prop_assert!(listed && !metadata, "{ip} admitted by {targets}");
+            }
+            if targets.admits(host.as_deref(), ip) {
+                prop_assert!(!metadata, "{ip} admitted by {targets}");
+                prop_assert!(!canonical.is_loopback() || listed, "{ip} by name");
+            }
+            prop_assert_eq!(targets.lists_address(ip), listed && !metadata);
+        }
+    }
+
+    /// A sound private network is always accepted, and admits its addresses.
+    #[test]
+    fn a_private_network_is_accepted_and_admits_its_addresses(
+        range in prop::sample::select(LISTABLE.to_vec()),
+        extra in 0u8..=16,
+        bits in any::<u128>(),
+    ) {
+        let range: ipnet::IpNet = range.parse().unwrap();
+        let len = (range.prefix_len() + extra).min(range.max_prefix_len());
+        let inside = match range {
+            ipnet::IpNet::V4(r) => {
+                let network = u32::from(r.network());
+                let host = bits as u32 & u32::from(r.hostmask());
+                IpAddr::from(std::net::Ipv4Addr::from(network | host))
+            }
+            ipnet::IpNet::V6(r) => {
+                let network = u128::from(r.network());
+                let host = bits & u128::from(r.hostmask());
+                IpAddr::from(std::net::Ipv6Addr::from(network | host))
+            }
+        };
+        let net = ipnet::IpNet::new(inside, len).unwrap().trunc();
+        let targets = PrivateCallbackTargets::parse(&net.to_string());
+        let metadata = ["100.100.100.200/32", "fd00:ec2::/32"]
+            .iter()
+            .any(|m| m.parse::<ipnet::IpNet>().unwrap().contains(&net));
+        if metadata {
+            prop_assert!(targets.is_err());
+        } else {
+            let targets = targets.unwrap();
+            prop_assert_eq!(targets.admits(None, inside), inside.to_string() != "100.100.100.200"
+                && !"fd00:ec2::/32".parse::<ipnet::IpNet>().unwrap().contains(&inside));
         }
     }
 }

@@ -90,6 +90,17 @@ pub struct AccountSettings {
     /// receives it; an empty string clears it.
     #[arg(long, value_name = "ORIGIN")]
     pub parent_origin: Option<String>,
+    /// Refuse userReference values that look like e-mail addresses or phone
+    /// numbers (REFERENCE_LOOKS_LIKE_PII). Off by default: keeping PII out is
+    /// the customer's duty; `=false` turns the check off again.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub refuse_pii_user_reference: Option<bool>,
+    /// Private networks and hosts the account's callbacks may reach (its own
+    /// receivers), comma-separated or repeated: `10.1.0.0/16`, `10.1.2.3`,
+    /// `fd12:3456::/48`, `receiver.corp.internal`. Replaces the list; an
+    /// empty string clears it.
+    #[arg(long, value_name = "NETWORKS", num_args = 1)]
+    pub callback_private_networks: Option<Vec<String>>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -350,6 +361,11 @@ fn changes(settings: AccountSettings) -> AccountChanges {
         default_token_lifetime_minutes: settings.token_lifetime,
         default_locale: settings.locale,
         parent_origin: settings.parent_origin,
+        refuse_pii_user_reference: settings.refuse_pii_user_reference,
+        // Repeated flags and commas make one list; the domain parses it.
+        callback_private_networks: settings
+            .callback_private_networks
+            .map(|values| values.join(",")),
         ..AccountChanges::default()
     }
 }

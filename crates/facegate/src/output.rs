@@ -18,6 +18,10 @@ pub struct AccountJson {
     pub token_lifetime_in_minutes: u32,
     pub locale: String,
     pub parent_origin: Option<String>,
+    /// Whether user references that look like PII are refused.
+    pub refuse_pii_user_reference: bool,
+    /// The private networks and hosts the account's callbacks may reach.
+    pub callback_private_networks: Vec<String>,
     /// Only when the account was just created.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webhook_secret: Option<String>,
@@ -35,6 +39,13 @@ impl From<&Account> for AccountJson {
             token_lifetime_in_minutes: a.default_token_lifetime_minutes,
             locale: a.default_locale.as_str().to_owned(),
             parent_origin: a.parent_origin.as_ref().map(|o| o.as_str().to_owned()),
+            refuse_pii_user_reference: a.refuse_pii_user_reference,
+            callback_private_networks: a
+                .callback_private_targets
+                .entries()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
             webhook_secret: None,
         }
     }

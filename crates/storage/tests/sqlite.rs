@@ -9,8 +9,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use facegate_domain::{
     Account, AccountId, AuthTransaction, Credential, CredentialId, Enrollment, EnrollmentRef,
-    FacemapBinding, Locale, LocaleSet, ParentOrigin, RedirectUrl, Role, ScanSource, Similarity,
-    TransactionRef, TransactionState, UserReference, VerificationStatus,
+    FacemapBinding, Locale, LocaleSet, ParentOrigin, PrivateCallbackTargets, RedirectUrl, Role,
+    ScanSource, Similarity, TransactionRef, TransactionState, UserReference, VerificationStatus,
 };
 use facegate_domain::{
     AttemptOutcome, AttemptState, CaptureAttempt, CaptureSession, Challenge, Decision, FrameCounts,
@@ -56,6 +56,8 @@ fn account() -> Account {
         parent_origin: Some(ParentOrigin::from_trusted(
             "https://shop.acme.example".into(),
         )),
+        refuse_pii_user_reference: false,
+        callback_private_targets: PrivateCallbackTargets::NONE,
         created_at: at(0),
     }
 }
@@ -182,6 +184,80 @@ async fn accounts_round_trip() -> TestResult {
     };
     assert!(!store.update_account(&unknown).await?);
     assert_eq!(store.account(unknown.id).await?, None);
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_account_round_trips_its_pii_check_and_private_callback_targets() -> TestResult {
+    let (_dir, store) = fresh().await;
+    let mut a = account();
+    a.refuse_pii_user_reference = true;
+    a.callback_private_targets =
+        PrivateCallbackTargets::parse("10.1.0.0/16,receiver.corp.internal,fd12::/16").unwrap();
+    store.insert_account(&a).await?;
+    assert_eq!(store.account(a.id).await?, Some(a.clone()));
+
+    a.refuse_pii_user_reference = false;
+    a.callback_private_targets = PrivateCallbackTargets::parse("127.0.0.1").unwrap();
+    assert!(store.update_account(&a).await?);
+    assert_eq!(store.account(a.id).await?, Some(a.clone()));
+
+    a.callback_private_targets = PrivateCallbackTargets::NONE;
+    assert!(store.update_account(&a).await?);
+    assert_eq!(store.list_accounts().await?, vec![a]);
+    Ok(())
+}
+
+/// Accounts made before migration 0006 get the defaults: no PII check, no
+/// private callback targets.
+#[tokio::test]
+async fn accounts_from_before_the_settings_migration_get_the_defaults() -> TestResult {
+    use sqlx::migrate::Migrator;
+    use sqlx::sqlite::SqliteConnectOptions;
+    use sqlx::ConnectOptions;
+
+    let dir = tempfile::tempdir()?;
+    let earlier = dir.path().join("migrations");
+    std::fs::create_dir(&earlier)?;
+    let all = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite");
+    let mut copied = 0;
+    for entry in std::fs::read_dir(all)? {
+        let path = entry?.path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if name.as_str() < "0006" {
+            std::fs::copy(&path, earlier.join(&name))?;
+            copied += 1;
+        }
+    }
+    assert_eq!(copied, 5);
+    let path = dir.path().join("facegate.sqlite");
+    let id = AccountId::new_random();
+    {
+        let mut conn = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .connect()
+            .await?;
+        Migrator::new(earlier.as_path())
+            .await?
+            .run(&mut conn)
+            .await?;
+        sqlx::query(
+            "INSERT INTO accounts (id, name, facemap_auth_enabled, default_token_lifetime_minutes, \
+             default_locale, webhook_salt, webhook_key_id, created_at) \
+             VALUES (?, 'Old', 1, 30, 'en', ?, 1, 0)",
+        )
+        .bind(id.to_string())
+        .bind([3u8; 16].as_slice())
+        .execute(&mut conn)
+        .await?;
+    }
+    let store = SqliteStore::open(&path).await?;
+    store.migrate().await?;
+    let old = store.account(id).await?.unwrap();
+    assert_eq!(old.name, "Old");
+    assert!(!old.refuse_pii_user_reference);
+    assert_eq!(old.callback_private_targets, PrivateCallbackTargets::NONE);
     Ok(())
 }
 

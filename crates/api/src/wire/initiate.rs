@@ -20,7 +20,8 @@ pub struct EnrollmentMetadata {
     #[schema(value_type = uuid::Uuid, required = true)]
     pub enrollment_transaction_reference: Field<String>,
     /// Your reference for the user (a number is kept as its decimal text;
-    /// empty means none); no e-mail addresses or phone numbers.
+    /// empty means none). Keep personal data out of it; an account may have
+    /// values that look like e-mail addresses or phone numbers refused.
     #[serde(default, skip_serializing_if = "Field::is_absent")]
     #[schema(value_type = String, max_length = 100)]
     pub user_reference: Field<Text>,

@@ -194,6 +194,139 @@ async fn loopback_callbacks_are_refused_unless_the_development_switch_allows_the
     app.stop().await;
 }
 
+/// Sets the account's private callback networks (`callbackPrivateNetworks`).
+async fn list_private_networks(app: &TestApp, c: &Customer, networks: &str) {
+    app.services
+        .update_account(
+            c.account.id,
+            facegate_core::accounts::AccountChanges {
+                callback_private_networks: Some(networks.to_owned()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn under_the_production_guard_only_the_account_listing_a_private_network_reaches_it() {
+    // Loopback is refused as in production; the receiver on 127.0.0.1 is
+    // the "private network" one account lists.
+    let app = spawn_app_with(Options {
+        allow_loopback_callbacks: false,
+        ..Options::default()
+    })
+    .await;
+    let receiver = Receiver::start(0).await;
+    let listing = app.customer("On premise", true).await;
+    let other = app.customer("Elsewhere", true).await;
+    list_private_networks(&app, &listing, "127.0.0.0/8").await;
+
+    let delivered = expire_via_new_initiate(&app, &listing, &receiver.url).await;
+    eventually("the listing account's callback is delivered", || async {
+        app.callbacks(&listing.admin, &delivered).await["callbacks"][0]["status"] == "DELIVERED"
+    })
+    .await;
+    assert_eq!(receiver.count(), 1);
+    assert_eq!(
+        form(&receiver.all()[0].body)["transactionReference"],
+        delivered
+    );
+
+    let refused = expire_via_new_initiate(&app, &other, &receiver.url).await;
+    eventually("the other account's attempt is recorded", || async {
+        !attempts(&app, &other, &refused).await.is_empty()
+    })
+    .await;
+    let history = attempts(&app, &other, &refused).await;
+    assert_eq!(history[0]["error"], "forbidden_destination", "{history:?}");
+    assert!(history[0]["httpStatus"].is_null(), "no connection was made");
+
+    // A listed host name reaches private ranges, never cloud metadata, and
+    // the rest of the private space stays refused for the listing account.
+    list_private_networks(&app, &listing, "127.0.0.0/8,metadata.example.com").await;
+    for url in PRIVATE_DESTINATIONS {
+        let reference = expire_via_new_initiate(&app, &listing, url).await;
+        eventually("the refused attempt is recorded", || async {
+            !attempts(&app, &listing, &reference).await.is_empty()
+        })
+        .await;
+        let history = attempts(&app, &listing, &reference).await;
+        assert_eq!(
+            history[0]["error"], "forbidden_destination",
+            "{url}: {history:?}"
+        );
+    }
+    assert_eq!(receiver.count(), 1, "nothing else reached the receiver");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_callback_url_may_name_an_address_of_the_accounts_private_networks() {
+    let (app, c) = spawn_with_acme().await;
+    let other = app.customer("Other", true).await;
+    list_private_networks(&app, &c, "127.0.0.0/8").await;
+    // Never expired here, so nothing is sent to the address.
+    let literal = "https://127.0.0.1/cb";
+    for (customer, accepted) in [(&c, true), (&other, false)] {
+        let (enrollment, facemap) = app.enrollment(&customer.account).await;
+        let metadata = json!({
+            "enrollmentTransactionReference": enrollment.to_string(),
+            "callbackUrl": literal,
+        });
+        let response = app.initiate(&customer.api, &metadata, &facemap).await;
+        if accepted {
+            assert_eq!(response.status(), 200);
+        } else {
+            assert_eq!(response.status(), 400);
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["errors"][0]["code"], "URL_IP_HOST", "{body}");
+        }
+    }
+    // As the account's default too; and the list cannot shrink under it.
+    let changes =
+        |callback: Option<&str>, networks: Option<&str>| facegate_core::accounts::AccountChanges {
+            callback_url: callback.map(str::to_owned),
+            callback_private_networks: networks.map(str::to_owned),
+            ..Default::default()
+        };
+    let updated = app
+        .services
+        .update_account(c.account.id, changes(Some(literal), None))
+        .await
+        .unwrap();
+    assert_eq!(updated.callback_url.unwrap().as_str(), literal);
+    let refused = app
+        .services
+        .update_account(c.account.id, changes(None, Some("10.0.0.0/8")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, facegate_core::ServiceError::Validation(errors)
+            if errors.iter().any(|e| e.field == "callbackUrl" && e.code == "URL_IP_HOST")),
+        "{refused:?}"
+    );
+    let refused = app
+        .services
+        .update_account(other.account.id, changes(Some(literal), None))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, facegate_core::ServiceError::Validation(errors)
+            if errors.iter().any(|e| e.code == "URL_IP_HOST")),
+        "{refused:?}"
+    );
+    // Both at once: the new list applies to the new URL.
+    app.services
+        .update_account(
+            other.account.id,
+            changes(Some("https://10.1.2.3/cb"), Some("10.1.0.0/16")),
+        )
+        .await
+        .unwrap();
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn the_account_default_callback_url_is_used_when_the_request_names_none() {
     let (app, c) = spawn_with_acme().await;

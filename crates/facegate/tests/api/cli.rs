@@ -468,6 +468,166 @@ fn a_parent_origin_that_is_not_an_https_origin_is_refused_with_a_clear_message()
 }
 
 #[test]
+fn the_pii_check_is_off_by_default_and_set_per_account() {
+    let dir = TempDir::new().unwrap();
+    let plain = create_account(dir.path(), "Plain", true);
+    assert_eq!(plain["refusePiiUserReference"], false, "{plain}");
+    let strict = succeeds_json(
+        dir.path(),
+        &[
+            "account",
+            "create",
+            "--name",
+            "Strict",
+            "--refuse-pii-user-reference",
+            "--json",
+        ],
+    );
+    assert_eq!(strict["refusePiiUserReference"], true, "{strict}");
+    let id = id_of(&plain);
+    let on = succeeds_json(
+        dir.path(),
+        &[
+            "account",
+            "update",
+            &id,
+            "--refuse-pii-user-reference",
+            "--json",
+        ],
+    );
+    assert_eq!(on["refusePiiUserReference"], true, "{on}");
+    // Other changes leave it as it is; `=false` turns it off.
+    let renamed = succeeds_json(
+        dir.path(),
+        &["account", "update", &id, "--name", "Plain AG", "--json"],
+    );
+    assert_eq!(renamed["refusePiiUserReference"], true, "{renamed}");
+    let off = succeeds_json(
+        dir.path(),
+        &[
+            "account",
+            "update",
+            &id,
+            "--refuse-pii-user-reference=false",
+            "--json",
+        ],
+    );
+    assert_eq!(off["refusePiiUserReference"], false, "{off}");
+}
+
+#[test]
+fn callback_private_networks_are_set_listed_replaced_and_cleared() {
+    let dir = TempDir::new().unwrap();
+    let created = succeeds_json(
+        dir.path(),
+        &[
+            "account",
+            "create",
+            "--name",
+            "On premise",
+            "--callback-private-networks",
+            "10.1.0.0/16, Receiver.Corp.Internal",
+            "--callback-private-networks",
+            "fd12:3456::/48",
+            "--json",
+        ],
+    );
+    assert_eq!(
+        created["callbackPrivateNetworks"],
+        json!(["10.1.0.0/16", "receiver.corp.internal", "fd12:3456::/48"]),
+        "{created}"
+    );
+    let id = id_of(&created);
+    let listed =
+        |dir: &Path| succeeds_json(dir, &["account", "list", "--json"])["accounts"][0].clone();
+    assert_eq!(
+        listed(dir.path())["callbackPrivateNetworks"],
+        created["callbackPrivateNetworks"]
+    );
+    // A callback URL may then name an address of those networks.
+    let updated = succeeds_json(
+        dir.path(),
+        &[
+            "account",
+            "update",
+            &id,
+            "--callback-private-networks",
+            "192.168.7.9",
+            "--callback-url",
+            "https://192.168.7.9/cb",
+            "--json",
+        ],
+    );
+    assert_eq!(
+        updated["callbackPrivateNetworks"],
+        json!(["192.168.7.9/32"])
+    );
+    assert_eq!(updated["callbackUrl"], "https://192.168.7.9/cb");
+    // Nor can the list drop the address the callback URL names.
+    let stderr = fails(
+        dir.path(),
+        &["account", "update", &id, "--callback-private-networks", ""],
+    );
+    assert!(
+        stderr.contains("callbackUrl") && stderr.contains("URL_IP_HOST"),
+        "{stderr}"
+    );
+    succeeds(
+        dir.path(),
+        &[
+            "account",
+            "update",
+            &id,
+            "--callback-url",
+            "",
+            "--callback-private-networks",
+            "",
+        ],
+    );
+    let account = listed(dir.path());
+    assert_eq!(account["callbackPrivateNetworks"], json!([]), "{account}");
+    assert!(account["callbackUrl"].is_null(), "{account}");
+}
+
+#[test]
+fn a_callback_private_network_that_is_not_private_is_refused_with_a_clear_message() {
+    let dir = TempDir::new().unwrap();
+    let id = id_of(&create_account(dir.path(), "Acme", true));
+    for (bad, code) in [
+        ("0.0.0.0/0", "PRIVATE_TARGET_NOT_ALLOWED"),
+        ("8.8.8.0/24", "PRIVATE_TARGET_NOT_ALLOWED"),
+        ("169.254.169.254", "PRIVATE_TARGET_NOT_ALLOWED"),
+        ("10.1.2.3/16", "PRIVATE_TARGET_INVALID"),
+        ("intranet", "PRIVATE_TARGET_INVALID"),
+        ("10.0.0.0/8,,10.1.0.0/16", "PRIVATE_TARGET_INVALID"),
+    ] {
+        let stderr = fails(
+            dir.path(),
+            &["account", "update", &id, "--callback-private-networks", bad],
+        );
+        assert!(
+            stderr.contains("callbackPrivateNetworks") && stderr.contains(code),
+            "{bad}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+    let many = vec!["10.0.0.0/8"; 17].join(",");
+    let stderr = fails(
+        dir.path(),
+        &[
+            "account",
+            "update",
+            &id,
+            "--callback-private-networks",
+            &many,
+        ],
+    );
+    assert!(stderr.contains("PRIVATE_TARGETS_TOO_MANY"), "{stderr}");
+    let account = succeeds_json(dir.path(), &["account", "list", "--json"])["accounts"][0].clone();
+    assert_eq!(account["callbackPrivateNetworks"], json!([]), "{account}");
+}
+
+#[test]
 fn credentials_revoke_works_once() {
     let dir = TempDir::new().unwrap();
     let account = id_of(&create_account(dir.path(), "Acme", true));

@@ -666,9 +666,53 @@ async fn initiate_rejects_a_user_reference_of_101_characters() {
     app.stop().await;
 }
 
+/// Turns on the account setting that refuses user references looking like PII.
+async fn refuse_pii(app: &TestApp, c: &Customer) {
+    app.services
+        .update_account(
+            c.account.id,
+            facegate_core::accounts::AccountChanges {
+                refuse_pii_user_reference: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
-async fn initiate_rejects_user_references_that_look_like_pii() {
+async fn by_default_a_user_reference_that_looks_like_pii_is_accepted_and_stored_verbatim() {
     let (app, c) = spawn_with_acme().await;
+    let (enrollment, facemap) = app.enrollment(&c.account).await;
+    for value in [
+        "jane.doe@example.com",
+        "user jane@example.org",
+        "+41 79 123 45 67",
+        "(555) 123-4567",
+        "0041791234567",
+    ] {
+        let mut m = metadata(enrollment);
+        m["userReference"] = json!(value);
+        let reference = app.initiate_ok(&c.api, &m, &facemap).await;
+        let (status, body) = app.retrieve(&c.admin, &reference).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["userReference"], value, "{body}");
+    }
+    // The same on web/initiate, for an enrollment the server still holds.
+    let (kept, _) = app.kept_enrollment(&c.account).await;
+    let m = json!({
+        "enrollmentTransactionReference": kept.to_string(),
+        "userReference": "jane.doe@example.com",
+    });
+    let response = web_initiate(&app, &c.api, &m).await;
+    assert_eq!(response.status(), 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn initiate_rejects_user_references_that_look_like_pii_when_the_account_asks() {
+    let (app, c) = spawn_with_acme().await;
+    refuse_pii(&app, &c).await;
     let cases = [
         (
             "an e-mail address",
@@ -1072,6 +1116,7 @@ async fn initiate_reports_every_invalid_field_in_one_answer() {
         "locale": "xx",
         "tokenLifetimeInMinutes": 4,
     });
+    refuse_pii(&app, &c).await;
     let expected = [
         "enrollmentTransactionReference:REFERENCE_INVALID",
         "userReference:REFERENCE_LOOKS_LIKE_PII",

@@ -24,6 +24,14 @@ fn bind_settings<'q>(query: Query<'q>, account: &'q Account) -> Query<'q> {
         .bind(account.webhook_previous.map(|p| i64::from(p.key_id)))
         .bind(account.webhook_previous.map(|p| ms(p.until)))
         .bind(account.parent_origin.as_ref().map(|o| o.as_str()))
+        .bind(account.refuse_pii_user_reference)
+        .bind(private_targets(account))
+}
+
+/// The canonical text of the account's private callback targets; none is NULL.
+fn private_targets(account: &Account) -> Option<String> {
+    let private = &account.callback_private_targets;
+    (!private.is_empty()).then(|| private.to_string())
 }
 
 #[async_trait]
@@ -34,7 +42,8 @@ impl AccountStore for SqliteStore {
             "INSERT INTO accounts (name, facemap_auth_enabled, callback_url, success_url, \
              error_url, default_token_lifetime_minutes, default_locale, webhook_salt, \
              webhook_key_id, webhook_previous_key_id, webhook_previous_until, parent_origin, \
-             id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             refuse_pii_user_reference, callback_private_targets, id, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         );
         let query = bind_settings(query, account)
             .bind(account.id.to_string())
@@ -49,8 +58,8 @@ impl AccountStore for SqliteStore {
             "UPDATE accounts SET name = ?, facemap_auth_enabled = ?, callback_url = ?, \
              success_url = ?, error_url = ?, default_token_lifetime_minutes = ?, \
              default_locale = ?, webhook_salt = ?, webhook_key_id = ?, \
-             webhook_previous_key_id = ?, webhook_previous_until = ?, parent_origin = ? \
-             WHERE id = ?",
+             webhook_previous_key_id = ?, webhook_previous_until = ?, parent_origin = ?, \
+             refuse_pii_user_reference = ?, callback_private_targets = ? WHERE id = ?",
         );
         let query = bind_settings(query, account).bind(account.id.to_string());
         Ok(execute(query, &self.write).await? == 1)

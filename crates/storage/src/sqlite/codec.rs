@@ -10,8 +10,9 @@ use chrono::{DateTime, Utc};
 use facegate_domain::{
     Account, AccountId, AttemptOutcome, AttemptState, AuthTransaction, CaptureAttempt,
     CaptureSession, Challenge, Credential, CredentialId, Enrollment, EnrollmentRef, FacemapBinding,
-    FailureStreak, Locale, LocaleSet, ParentOrigin, PreviousWebhookKey, RedirectUrl, Role,
-    ScanSource, Similarity, TransactionRef, TransactionState, UserReference, VerificationStatus,
+    FailureStreak, Locale, LocaleSet, ParentOrigin, PreviousWebhookKey, PrivateCallbackTargets,
+    RedirectUrl, Role, ScanSource, Similarity, TransactionRef, TransactionState, UserReference,
+    VerificationStatus,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite};
@@ -35,7 +36,8 @@ pub(super) const TX_COLUMNS: &str = "reference, account, enrollment, state, scan
 
 pub(super) const ACCOUNT_COLUMNS: &str = "id, name, facemap_auth_enabled, callback_url, \
      success_url, error_url, default_token_lifetime_minutes, default_locale, webhook_salt, \
-     webhook_key_id, webhook_previous_key_id, webhook_previous_until, parent_origin, created_at";
+     webhook_key_id, webhook_previous_key_id, webhook_previous_until, parent_origin, \
+     refuse_pii_user_reference, callback_private_targets, created_at";
 
 pub(super) const CREDENTIAL_COLUMNS: &str =
     "id, account, token, secret_hash, role, created_at, revoked_at";
@@ -142,6 +144,15 @@ fn url(row: &SqliteRow, column: &str) -> StoreResult<Option<RedirectUrl>> {
     Ok(get::<Option<String>>(row, column)?.map(RedirectUrl::from_trusted))
 }
 
+/// Stored in the canonical text the parser wrote, so reading it back parses it again.
+fn private_targets(row: &SqliteRow, column: &str) -> StoreResult<PrivateCallbackTargets> {
+    match get::<Option<String>>(row, column)? {
+        None => Ok(PrivateCallbackTargets::NONE),
+        Some(text) => PrivateCallbackTargets::parse(&text)
+            .map_err(|_| corrupt(column, "not a private target list")),
+    }
+}
+
 fn locale(row: &SqliteRow, column: &str) -> StoreResult<Locale> {
     let v: String = get(row, column)?;
     // The enrollment set is the wider one: it accepts every stored locale.
@@ -204,6 +215,8 @@ impl FromRow for Account {
             webhook_previous: previous_webhook_key(row)?,
             parent_origin: get::<Option<String>>(row, "parent_origin")?
                 .map(ParentOrigin::from_trusted),
+            refuse_pii_user_reference: flag(row, "refuse_pii_user_reference")?,
+            callback_private_targets: private_targets(row, "callback_private_targets")?,
             created_at: time(row, "created_at")?,
         })
     }
