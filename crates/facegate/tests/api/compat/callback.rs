@@ -37,7 +37,7 @@ fn guide(test: &str) -> Option<Guide> {
 
 /// Drives one transaction to `end` with its callback to `receiver`'s
 /// `/callback`; returns the reference and the callback as delivered.
-async fn delivered(
+pub(super) async fn delivered(
     jumio: &Jumio,
     receiver: &Receiver,
     metadata: Value,

@@ -21,6 +21,7 @@ mod facemap;
 mod guides;
 mod paths;
 mod retrieval;
+mod snippets;
 mod web_client;
 
 use std::sync::Arc;
