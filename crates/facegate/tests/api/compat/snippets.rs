@@ -307,6 +307,24 @@ fn vector_cases() -> Vec<Case> {
             body,
             false,
         ),
+        // An entry that is not base64 is skipped, not an error, and the
+        // valid signature after it still counts.
+        case(
+            "vector_not_base64_then_valid",
+            TIMESTAMP,
+            SECRET,
+            &format!("v1,%%%not-base64%%% {SIGNATURE}"),
+            body,
+            true,
+        ),
+        case(
+            "vector_not_base64",
+            TIMESTAMP,
+            SECRET,
+            "v1,%%%not-base64%%%",
+            body,
+            false,
+        ),
         case(
             "vector_rotation_new",
             TIMESTAMP,
