@@ -444,24 +444,13 @@ impl Generator {
                 let size_mm = (100.0, 130.0);
                 let dpmm = 6.0;
                 let mut print = Canvas::new(600, 780, [0.96, 0.96, 0.95]);
+                // The whole image, trimmed to the print's proportions.
+                let (iw, ih) = face.image.dimensions();
                 let photo = FaceInput {
                     image: face.image,
-                    crop: face.crop.or_else(|| {
-                        let (iw, ih) = face.image.dimensions();
-                        // The whole image, trimmed to the print's proportions.
-                        let target = 92.0 / 122.0;
-                        let (cw, ch) = if f64::from(iw) / f64::from(ih) > target {
-                            ((f64::from(ih) * target) as u32, ih)
-                        } else {
-                            (iw, (f64::from(iw) / target) as u32)
-                        };
-                        Some(Crop {
-                            x: (iw - cw) / 2,
-                            y: (ih - ch) / 2,
-                            width: cw.max(1),
-                            height: ch.max(1),
-                        })
-                    }),
+                    crop: face
+                        .crop
+                        .or_else(|| Some(Crop::largest(iw, ih, 92.0 / 122.0))),
                 };
                 let img = photo.render(552, 732)?;
                 for y in 0..732 {
@@ -491,18 +480,7 @@ impl Generator {
                 truth.scene = "selfie".to_string();
                 truth.surface = None;
                 let (iw, ih) = face.image.dimensions();
-                let target = w as f64 / h as f64;
-                let (cw, ch) = if f64::from(iw) / f64::from(ih) > target {
-                    ((f64::from(ih) * target) as u32, ih)
-                } else {
-                    (iw, (f64::from(iw) / target) as u32)
-                };
-                let crop = Crop {
-                    x: (iw - cw) / 2,
-                    y: (ih - ch) / 2,
-                    width: cw.max(1),
-                    height: ch.max(1),
-                };
+                let crop = Crop::largest(iw, ih, w as f64 / h as f64);
                 scene = FaceInput {
                     image: face.image,
                     crop: Some(crop),

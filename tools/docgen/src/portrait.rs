@@ -10,11 +10,21 @@ use crate::canvas::Canvas;
 use crate::DocgenError;
 
 /// A face image and the rectangle of it to print.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct FaceInput<'a> {
     pub image: &'a RgbImage,
     /// `None`: [`Crop::centred`].
     pub crop: Option<Crop>,
+}
+
+impl std::fmt::Debug for FaceInput<'_> {
+    // The pixels stay out of debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FaceInput")
+            .field("image", &self.image.dimensions())
+            .field("crop", &self.crop)
+            .finish()
+    }
 }
 
 /// A rectangle of the source image, in its pixels.
@@ -46,6 +56,23 @@ impl Crop {
             y: (height - h.min(height)) / 2,
             width: w.max(1),
             height: h.max(1),
+        }
+    }
+
+    /// The largest centred rectangle of `aspect` (width / height).
+    pub fn largest(width: u32, height: u32, aspect: f64) -> Crop {
+        let (w, h) = (f64::from(width), f64::from(height));
+        let (cw, ch) = if w / h > aspect {
+            ((h * aspect) as u32, height)
+        } else {
+            (width, (w / aspect) as u32)
+        };
+        let (cw, ch) = (cw.clamp(1, width.max(1)), ch.clamp(1, height.max(1)));
+        Crop {
+            x: (width.saturating_sub(cw)) / 2,
+            y: (height.saturating_sub(ch)) / 2,
+            width: cw,
+            height: ch,
         }
     }
 
@@ -215,6 +242,29 @@ mod tests {
             assert!(c.x + c.width <= w && c.y + c.height <= h);
             let aspect = f64::from(c.width) / f64::from(c.height);
             assert!((aspect - PORTRAIT_ASPECT).abs() < 0.02, "{w}x{h}: {c:?}");
+        }
+    }
+
+    #[test]
+    fn the_largest_crop_has_the_aspect_and_fits() {
+        for (w, h, aspect) in [(640, 480, 92.0 / 122.0), (250, 250, 4.0 / 3.0), (1, 1, 2.0)] {
+            let c = Crop::largest(w, h, aspect);
+            assert!(c.x + c.width <= w && c.y + c.height <= h, "{c:?}");
+            assert!(c.width == w || c.height == h);
+        }
+    }
+
+    proptest::proptest! {
+        /// Any text parses to a crop or an error, and a crop's own text
+        /// parses back to it.
+        #[test]
+        fn crop_text_never_panics_and_round_trips(
+            text in ".{0,40}",
+            x in 0u32..5000, y in 0u32..5000, w in 1u32..5000, h in 1u32..5000,
+        ) {
+            let _ = Crop::parse(&text);
+            let c = Crop::parse(&format!("{x},{y},{w},{h}")).unwrap();
+            proptest::prop_assert_eq!(c, Crop { x, y, width: w, height: h });
         }
     }
 
