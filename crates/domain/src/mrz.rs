@@ -20,7 +20,9 @@
 //!    cell may hold, for a character it cannot hold) makes the check digits
 //!    covering it verify, the document number stays left-justified, and a
 //!    date stays a calendar date. A field that verifies as read is kept as
-//!    read.
+//!    read, and at most one character the OCR did read is changed per check
+//!    digit (see `solutions`: more doubts tried together would let a wrong
+//!    reading verify by chance).
 //!
 //! So a zone that was printed valid and read with one character changed is
 //! never accepted as different data: a wrong character read with confidence
@@ -849,8 +851,22 @@ fn settle_composite(
             };
             let covered: Option<Vec<char>> = composite.cells().map(&mut value_of).collect();
             let digit = value_of(composite.digit);
+            // At most one read character changed in all (see `solutions`).
+            let mut changed = free
+                .iter()
+                .zip(free_values.iter())
+                .filter(|(&(l, p), &v)| grid[l][p].read.is_some_and(|r| r != v))
+                .count();
+            for ((check, _), values) in ambiguous.iter().zip(combo) {
+                changed += check
+                    .all_cells()
+                    .iter()
+                    .zip(values.iter())
+                    .filter(|(&(l, p), &v)| grid[l][p].read.is_some_and(|r| r != v))
+                    .count();
+            }
             if let (Some(covered), Some(digit)) = (covered, digit) {
-                if verifies(covered.into_iter(), digit) {
+                if changed <= 1 && verifies(covered.into_iter(), digit) {
                     winners.push((combo.clone(), free_values));
                 }
             }
@@ -879,9 +895,16 @@ fn settle_composite(
 }
 
 /// Every assignment of `cells` (each read character, or one of its
-/// options; an unread cell must take an option) that `accept` takes, as
-/// distinct value lists. A field with no uncertain cell has exactly its
-/// reading as the one candidate; nothing at all past [`MAX_COMBINATIONS`].
+/// options; an unread cell must take an option) that changes at most one
+/// read character and that `accept` takes, as distinct value lists. A field
+/// with no uncertain cell has exactly its reading as the one candidate;
+/// nothing at all past [`MAX_COMBINATIONS`].
+///
+/// One change at most: each doubted cell allowed to change is another way
+/// for a wrong reading to verify by chance (a check digit agrees with one
+/// value in ten), and two changes can cancel each other (`O` for `0` at
+/// weights 7 and 3). Unread cells are not limited this way: the original
+/// is among their options, and leaving them unread settles nothing.
 fn solutions(
     grid: &[Vec<Cell>],
     cells: &[(usize, usize)],
@@ -908,7 +931,12 @@ fn solutions(
     let mut index = vec![0usize; choices.len()];
     loop {
         let values: Vec<char> = index.iter().zip(&choices).map(|(&i, c)| c[i]).collect();
-        if accept(&values) && !found.contains(&values) {
+        let changed = cells
+            .iter()
+            .zip(&values)
+            .filter(|(&(l, p), &v)| grid[l][p].read.is_some_and(|r| r != v))
+            .count();
+        if changed <= 1 && accept(&values) && !found.contains(&values) {
             found.push(values);
         }
         // Next combination (odometer).
@@ -1346,6 +1374,25 @@ mod tests {
             read_zone(&read_lines, today()),
             MrzRead::CheckFailed(_)
         ));
+    }
+
+    #[test]
+    fn doubts_that_verify_only_together_are_not_a_repair() {
+        // Document number HODZDOC9I read as HODZD0C9I (the O at 5 read as a
+        // 0 without doubt), the OCR doubting three other cells: changing
+        // two of them (D->0 at 4, I->1 at 8) happens to verify, which is
+        // not evidence of anything.
+        let mut l2 = OcrLine::plain("HODZD0C9I1GBR6807050F3402199B6CN6Z43<<<<<<82");
+        l2.alternatives = vec![Vec::new(); 44];
+        l2.alternatives[1] = vec!['0'];
+        l2.alternatives[4] = vec!['0'];
+        l2.alternatives[8] = vec!['1'];
+        let l1 = OcrLine::plain("P<ITAUBCRDLSBQ<<BCNN<RNB<<<<<<<<<<<<<<<<<<<<");
+        let MrzRead::CheckFailed(zone) = read_zone(&[l1, l2], today()) else {
+            panic!("a two-change coincidence was accepted")
+        };
+        assert_eq!(zone.document_number, "HODZD0C9I");
+        assert!(zone.repairs.is_empty());
     }
 
     #[test]
