@@ -123,6 +123,77 @@ pub fn boxes(
     out
 }
 
+/// Joins the pieces of one line: a glare, a fold or a faint run of fillers
+/// breaks a zone line into several regions. Two boxes are pieces of one
+/// line when they are nearly parallel (6°), on the same line (their centres
+/// within half a height of each other's axis), of similar height, and
+/// their ends less than three heights apart (ten when they are aligned
+/// within a quarter height and 2°).
+pub fn merge_collinear(mut boxes: Vec<TextBox>) -> Vec<TextBox> {
+    loop {
+        let mut merged = None;
+        'search: for i in 0..boxes.len() {
+            for j in i + 1..boxes.len() {
+                if let Some(m) = join(&boxes[i], &boxes[j]) {
+                    merged = Some((i, j, m));
+                    break 'search;
+                }
+            }
+        }
+        match merged {
+            Some((i, j, m)) => {
+                boxes.swap_remove(j);
+                boxes[i] = m;
+            }
+            None => return boxes,
+        }
+    }
+}
+
+fn join(a: &TextBox, b: &TextBox) -> Option<TextBox> {
+    let dot = a.axis.x * b.axis.x + a.axis.y * b.axis.y;
+    if dot < 6f32.to_radians().cos() {
+        return None;
+    }
+    let (lo, hi) = (a.height.min(b.height), a.height.max(b.height));
+    if hi > 1.7 * lo {
+        return None;
+    }
+    let (dx, dy) = (b.center.x - a.center.x, b.center.y - a.center.y);
+    let along = dx * a.axis.x + dy * a.axis.y;
+    let across = -dx * a.axis.y + dy * a.axis.x;
+    if across.abs() > 0.5 * lo {
+        return None;
+    }
+    // Pieces well aligned may lie far apart (a glare or blur erasing a run
+    // of fillers); loosely aligned ones only close.
+    let gap = along.abs() - (a.length + b.length) / 2.0;
+    let aligned = across.abs() <= 0.25 * lo && dot >= 2f32.to_radians().cos();
+    if gap > if aligned { 10.0 } else { 3.0 } * hi {
+        return None;
+    }
+    // The length-weighted axis, and the extent of all eight corners on it.
+    let (wa, wb) = (a.length, b.length);
+    let (ux, uy) = (a.axis.x * wa + b.axis.x * wb, a.axis.y * wa + b.axis.y * wb);
+    let norm = (ux * ux + uy * uy).sqrt().max(1e-6);
+    let (ux, uy) = (ux / norm, uy / norm);
+    let (vx, vy) = (-uy, ux);
+    let (mut u0, mut u1, mut v0, mut v1) = (f32::MAX, f32::MIN, f32::MAX, f32::MIN);
+    for p in a.corners().into_iter().chain(b.corners()) {
+        let (u, v) = (p.x * ux + p.y * uy, p.x * vx + p.y * vy);
+        (u0, u1, v0, v1) = (u0.min(u), u1.max(u), v0.min(v), v1.max(v));
+    }
+    let (cu, cv) = ((u0 + u1) / 2.0, (v0 + v1) / 2.0);
+    Some(TextBox {
+        center: Point::new(cu * ux + cv * vx, cu * uy + cv * vy),
+        axis: Point::new(ux, uy),
+        length: u1 - u0,
+        // The pieces' own height: the union across a tilt would grow it.
+        height: (a.height * wa + b.height * wb) / (wa + wb),
+        score: (a.score * wa + b.score * wb) / (wa + wb),
+    })
+}
+
 /// The rotated rectangle of a region, in source pixels.
 fn region_box(
     pixels: &[(usize, usize)],
@@ -213,6 +284,34 @@ mod tests {
         assert!((b.length - 264.0).abs() < 6.0, "{b:?}");
         assert!((b.height - 40.0).abs() < 6.0, "{b:?}");
         assert!(b.aspect() > 5.0);
+    }
+
+    #[test]
+    fn the_pieces_of_a_broken_line_are_joined_and_other_lines_kept() {
+        let piece = |x: f32, y: f32, length: f32| TextBox {
+            center: Point::new(x, y),
+            axis: Point::new(1.0, 0.0),
+            length,
+            height: 20.0,
+            score: 0.8,
+        };
+        // One line broken by a glare 40 px wide, a line below it, and a
+        // word far away on the first line's row.
+        let boxes = vec![
+            piece(100.0, 100.0, 200.0),
+            piece(340.0, 101.0, 200.0),
+            piece(220.0, 140.0, 440.0),
+            piece(900.0, 100.0, 50.0),
+        ];
+        let mut merged = merge_collinear(boxes);
+        merged.sort_by(|a, b| a.center.x.total_cmp(&b.center.x));
+        assert_eq!(merged.len(), 3, "{merged:?}");
+        let joined = merged
+            .iter()
+            .find(|b| (b.center.y - 100.5).abs() < 1.0)
+            .unwrap();
+        assert!((joined.length - 440.0).abs() < 1.5, "{joined:?}");
+        assert!((joined.center.x - 220.0).abs() < 1.0);
     }
 
     #[test]

@@ -99,6 +99,8 @@ pub struct ReadLine {
     pub free_text: String,
     /// The lowest peak probability of a character of `text`.
     pub confidence: f32,
+    /// Each character's peak probability.
+    pub peaks: Vec<f32>,
     /// Per character of `text`, the other characters its cell may hold that
     /// the recogniser found plausible there, with their peak probabilities.
     pub alternatives: Vec<Vec<(char, f32)>>,
@@ -123,6 +125,9 @@ pub struct MrzReading {
     pub lines: Vec<ReadLine>,
     /// Text boxes the detector found.
     pub boxes: usize,
+    /// The boxes that were recognised (bottom first), with their free
+    /// readings: what the zone was looked for in.
+    pub recognised: Vec<(TextBox, String)>,
     pub timing: Timing,
 }
 
@@ -187,37 +192,48 @@ impl MrzReader {
         let detect_ms = ms(started);
 
         let rec_started = Instant::now();
-        let mut candidates: Vec<TextBox> = boxes
-            .iter()
-            .copied()
+        let mut candidates: Vec<TextBox> = detect::merge_collinear(boxes.clone())
+            .into_iter()
             .filter(|b| b.aspect() >= self.settings.min_aspect)
             .collect();
-        // Bottom first: the zone is the bottom of the page.
-        candidates.sort_by(|a, b| b.center.y.total_cmp(&a.center.y));
-        let mut run: Vec<(Recognised, usize)> = Vec::new();
+        // Bottom first: the zone is the bottom of the page. "Down" is across
+        // the longest line, so that a turned page keeps its order.
+        let down = candidates
+            .iter()
+            .max_by(|a, b| a.length.total_cmp(&b.length))
+            .map_or(Point::new(0.0, 1.0), |b| Point::new(-b.axis.y, b.axis.x));
+        let depth = |b: &TextBox| b.center.x * down.x + b.center.y * down.y;
+        candidates.sort_by(|a, b| depth(b).total_cmp(&depth(a)));
+        let mut run: Vec<Recognised> = Vec::new();
         let mut zone: Option<(MrzFormat, Vec<Recognised>)> = None;
         let mut recognitions = 0;
+        let mut recognised = Vec::new();
+        let alphabet: Vec<char> = MRZ_ALPHABET.chars().collect();
         for b in candidates.into_iter().take(self.settings.max_recognitions) {
             let frames = self.recognise(image, &b)?;
             recognitions += 1;
             let free = ctc::greedy(&frames);
-            let width = [30usize, 36, 44]
-                .into_iter()
-                .min_by_key(|w| w.abs_diff(free.len()))
-                .filter(|w| w.abs_diff(free.len()) <= 4);
+            recognised.push((
+                b,
+                free.iter()
+                    .filter_map(|&c| alphabet.get(c.wrapping_sub(1)))
+                    .collect(),
+            ));
             let line = Recognised { b, frames, free };
-            match width {
-                Some(w) if run.last().is_none_or(|(_, last)| *last == w) => run.push((line, w)),
-                Some(w) => run = vec![(line, w)],
-                None => run.clear(),
+            let joins = run
+                .last()
+                .is_some_and(|last| next_zone_line(&last.b, &line.b, down));
+            if !joins {
+                run.clear();
             }
-            let format = match run.last() {
-                Some((_, 44)) => MrzFormat::Td3,
-                Some((_, 36)) => MrzFormat::Td2,
-                _ => MrzFormat::Td1,
-            };
-            if run.len() == format.lines() {
-                let mut lines: Vec<Recognised> = run.drain(..).map(|(l, _)| l).collect();
+            if zone_like(&line) {
+                run.push(line);
+            } else {
+                run.clear();
+                continue;
+            }
+            if let Some(format) = zone_format(&run) {
+                let mut lines: Vec<Recognised> = run.drain(run.len() - format.lines()..).collect();
                 lines.reverse();
                 zone = Some((format, lines));
                 break;
@@ -241,6 +257,7 @@ impl MrzReader {
             outcome,
             lines: read_lines,
             boxes: boxes.len(),
+            recognised,
             timing: Timing {
                 detect_ms,
                 recognize_ms: ms(rec_started),
@@ -248,6 +265,11 @@ impl MrzReader {
                 recognitions,
             },
         })
+    }
+
+    /// Every text box the detector finds in the photo.
+    pub fn text_boxes(&mut self, image: &RgbImage) -> Result<Vec<TextBox>, DocumentsError> {
+        self.detect(image)
     }
 
     /// Text boxes in the photo.
@@ -339,7 +361,7 @@ impl MrzReader {
             .collect();
         let to_char = |class: usize| alphabet.get(class.wrapping_sub(1)).copied().unwrap_or('?');
         let free_text: String = line.free.iter().map(|&c| to_char(c)).collect();
-        let (ocr, text, confidence, evidence) = match ctc::forced(&line.frames, &allowed) {
+        let (ocr, text, confidence, evidence, peaks) = match ctc::forced(&line.frames, &allowed) {
             Some(d) => {
                 let text: String = d.classes.iter().map(|&c| to_char(c)).collect();
                 let evidence: Vec<Vec<(char, f32)>> = d
@@ -367,6 +389,7 @@ impl MrzReader {
                     text,
                     confidence,
                     evidence,
+                    d.peaks.clone(),
                 )
             }
             // Fewer frames than cells: the free reading is all there is.
@@ -374,6 +397,7 @@ impl MrzReader {
                 OcrLine::plain(free_text.clone()),
                 free_text.clone(),
                 0.0,
+                Vec::new(),
                 Vec::new(),
             ),
         };
@@ -383,9 +407,59 @@ impl MrzReader {
             free_text,
             confidence,
             alternatives: evidence,
+            peaks,
         };
         (ocr, read)
     }
+}
+
+/// Whether a recognised box can be a zone line: long enough a reading
+/// (a blurred line loses fillers, so well under a TD1 line's 30).
+fn zone_like(line: &Recognised) -> bool {
+    line.free.len() >= 18
+}
+
+/// Whether `upper`, found just above `lower`, is the zone line above it:
+/// parallel, of about the same length and height (a zone is a grid of
+/// equal lines), at a line's spacing.
+fn next_zone_line(lower: &TextBox, upper: &TextBox, down: Point) -> bool {
+    let dot = lower.axis.x * upper.axis.x + lower.axis.y * upper.axis.y;
+    let (h_lo, h_hi) = (
+        lower.height.min(upper.height),
+        lower.height.max(upper.height),
+    );
+    let (l_lo, l_hi) = (
+        lower.length.min(upper.length),
+        lower.length.max(upper.length),
+    );
+    let depth =
+        (lower.center.x - upper.center.x) * down.x + (lower.center.y - upper.center.y) * down.y;
+    let spacing = depth / ((lower.height + upper.height) / 2.0);
+    dot >= 5f32.to_radians().cos()
+        && h_hi <= 1.4 * h_lo
+        && l_hi <= 1.2 * l_lo
+        && (0.5..=3.0).contains(&spacing)
+}
+
+/// The format of the zone whose lines end the run (bottom line first),
+/// when the run holds one: two lines of which one reads about 44
+/// characters (TD3) or both about 36 (TD2); three lines of about 30 (TD1).
+/// A blurred line reads short (runs of fillers merge), never long.
+fn zone_format(run: &[Recognised]) -> Option<MrzFormat> {
+    let n = |i: usize| run[run.len() - 1 - i].free.len();
+    if run.len() >= 2 {
+        let longest = n(0).max(n(1));
+        if (39..=48).contains(&longest) {
+            return Some(MrzFormat::Td3);
+        }
+        if (33..=38).contains(&n(0)) && (33..=38).contains(&n(1)) {
+            return Some(MrzFormat::Td2);
+        }
+    }
+    if run.len() >= 3 && (0..3).all(|i| n(i) <= 34) {
+        return Some(MrzFormat::Td1);
+    }
+    None
 }
 
 fn ms(since: Instant) -> f64 {

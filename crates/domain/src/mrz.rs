@@ -616,6 +616,11 @@ pub fn read_zone(lines: &[OcrLine], today: NaiveDate) -> MrzRead {
         .iter()
         .map(|line| line.iter().filter_map(|c| c.read).collect())
         .collect();
+    if !names_shaped(format, &text) {
+        return MrzRead::NotReadable(NotReadable::Malformed(
+            "the names field has no filler where the format puts one".into(),
+        ));
+    }
     let zone = match parse(format, &text, today, repairs) {
         Ok(zone) => zone,
         Err(why) => return MrzRead::NotReadable(NotReadable::Malformed(why)),
@@ -634,6 +639,19 @@ pub fn read_zone(lines: &[OcrLine], today: NaiveDate) -> MrzRead {
     } else {
         MrzRead::CheckFailed(zone)
     }
+}
+
+/// Whether the names field (which no check digit covers) has the shape
+/// every names field has: the two-filler separator between the primary
+/// and the secondary identifier, or trailing fillers after a primary
+/// identifier alone. A reading without either is a misread (typically
+/// fillers read as letters in a blurred line), not a name.
+fn names_shaped(format: MrzFormat, lines: &[String]) -> bool {
+    let names = match format {
+        MrzFormat::Td1 => lines.get(2).map(String::as_str),
+        MrzFormat::Td2 | MrzFormat::Td3 => lines.first().and_then(|l| l.get(5..)),
+    };
+    names.is_some_and(|n| n.contains("<<") || n.ends_with('<'))
 }
 
 /// Upper-cases, drops whitespace, keeps each character's alternatives.
@@ -763,6 +781,13 @@ fn settle(format: MrzFormat, grid: &mut [Vec<Cell>], repairs: &mut Vec<Repair>) 
     let mut ambiguous: Vec<(&CheckLayout, Vec<Vec<char>>)> = Vec::new();
     for check in own {
         let cells = check.all_cells();
+        if let Some(read) = as_read(grid, &cells) {
+            if field_ok(check, &read) {
+                // Verifies as read: kept, whatever the doubts.
+                settle_cells(grid, &cells);
+                continue;
+            }
+        }
         let found = solutions(grid, &cells, |values| field_ok(check, values));
         match found.len() {
             0 => {}
@@ -814,6 +839,17 @@ fn settle_composite(
     let free_open = free.iter().any(|&(l, p)| grid[l][p].settled().is_none());
     if ambiguous.is_empty() && !free_open {
         return true;
+    }
+    if ambiguous.is_empty() {
+        let covered: Option<Vec<char>> = composite.cells().map(|(l, p)| grid[l][p].read).collect();
+        let digit = grid[composite.digit.0][composite.digit.1].read;
+        if let (Some(covered), Some(digit)) = (covered, digit) {
+            if verifies(covered.into_iter(), digit) {
+                // Verifies as read: kept, whatever the doubts.
+                settle_cells(grid, &free);
+                return true;
+            }
+        }
     }
     let free_choices = solutions(grid, &free, |_| true);
     let mut combos: Vec<Vec<&Vec<char>>> = vec![Vec::new()];
@@ -1023,6 +1059,20 @@ fn plausible_date(cells: &[char]) -> bool {
     [1900, 2000]
         .iter()
         .any(|century| NaiveDate::from_ymd_opt((century + yy) as i32, mm, dd).is_some())
+}
+
+/// The cells' read characters, when every one was read.
+fn as_read(grid: &[Vec<Cell>], cells: &[(usize, usize)]) -> Option<Vec<char>> {
+    cells.iter().map(|&(l, p)| grid[l][p].read).collect()
+}
+
+/// Drops the doubts of read cells: they are settled as read.
+fn settle_cells(grid: &mut [Vec<Cell>], cells: &[(usize, usize)]) {
+    for &(l, p) in cells {
+        if grid[l][p].read.is_some() {
+            grid[l][p].options.clear();
+        }
+    }
 }
 
 /// Writes `values` into `cells`, recording the changed ones.
@@ -1393,6 +1443,35 @@ mod tests {
         };
         assert_eq!(zone.document_number, "HODZD0C9I");
         assert!(zone.repairs.is_empty());
+    }
+
+    #[test]
+    fn a_field_that_verifies_as_read_is_kept_despite_doubts() {
+        let mut td1 = real(&TD1);
+        td1[1].replace_range(18..22, "1234");
+        let composite = composite_digit(MrzFormat::Td1, &td1);
+        td1[1].replace_range(29..30, &composite.to_string());
+        let mut ocr: Vec<OcrLine> = td1.iter().map(|l| OcrLine::plain(l.clone())).collect();
+        // The OCR doubts a filler of the optional data (a 0 would verify as
+        // well: both are worth 0) and a digit of the birth date.
+        ocr[1].alternatives = vec![Vec::new(); 30];
+        ocr[1].alternatives[25] = vec!['0'];
+        ocr[1].alternatives[2] = vec!['6'];
+        let MrzRead::Valid(zone) = read_zone(&ocr, today()) else {
+            panic!("a verifying reading was not kept")
+        };
+        assert_eq!(zone.lines, td1);
+        assert!(zone.repairs.is_empty());
+    }
+
+    #[test]
+    fn a_names_field_without_fillers_is_not_read() {
+        let mut lines = real(&TD3);
+        lines[0] = lines[0].replace('<', "K").replacen('K', "<", 1);
+        assert!(matches!(
+            read(&lines),
+            MrzRead::NotReadable(NotReadable::Malformed(_))
+        ));
     }
 
     #[test]
