@@ -16,7 +16,10 @@
 #                   (crates/vision/examples/model_inputs.rs); twice, to check
 #                   determinism; installed like step 4; fails when the int8
 #                   model strays from the fp32 one on held-out faces
-#   8. manifest.py  writes models/manifest.json, models/LICENSES/, the tables
+#   8. ocr.py       installs the OCR models (PP-OCRv4 detection and recognition,
+#                   shipped as ONNX in rapidocr-onnxruntime) unchanged, checks
+#                   their character list against PaddleOCR's own
+#   9. manifest.py  writes models/manifest.json, models/LICENSES/, the tables
 #                   in models/README.md
 # Nothing is read from ../shared except the LFW images used as test inputs
 # ($FACEGATE_SHARED_DIR, default ../shared; optional: without them the real
@@ -144,6 +147,9 @@ $VPY quantize.py --out .work/qout2 --reuse-inputs --fidelity .work/qout2/fidelit
 compare_runs .work/qout .work/qout2
 step "install the int8 models into models/"
 install .work/qout
+
+step "OCR models (PP-OCRv4, shipped as ONNX: installed unchanged and checked)"
+$VPY ocr.py $( [ $replace = 1 ] && echo --replace )
 
 step "manifest, licences"
 $VPY manifest.py

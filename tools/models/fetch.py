@@ -41,6 +41,16 @@ EXTRACT = {
         "package/package.json",
         "package/README.md",
     ],
+    "rapidocr-onnxruntime": [
+        "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx",
+        "rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx",
+        "rapidocr_onnxruntime-1.4.4.dist-info/METADATA",
+    ],
+    "paddleocr": [
+        "paddleocr-2.10.0.dist-info/LICENSE",
+        "paddleocr-2.10.0.dist-info/METADATA",
+        "paddleocr/ppocr/utils/ppocr_keys_v1.txt",
+    ],
     "face-recognition-models": [
         "face_recognition_models-0.3.0/LICENSE",
         "face_recognition_models-0.3.0/PKG-INFO",
@@ -105,9 +115,16 @@ def extract(key: str, s: dict) -> None:
 
 
 def main() -> None:
+    """`fetch.py [KEY...]`: every package of sources.json, or only those named."""
     DL.mkdir(parents=True, exist_ok=True)
     SRC.mkdir(parents=True, exist_ok=True)
-    for key, s in load_sources().items():
+    only = set(sys.argv[1:])
+    sources = load_sources()
+    if only - sources.keys():
+        die(f"not in sources.json: {sorted(only - sources.keys())}")
+    for key, s in sources.items():
+        if only and key not in only:
+            continue
         download(key, s)
         extract(key, s)
 

@@ -13,6 +13,7 @@ from importlib import metadata
 
 import onnx
 
+import ocr
 from common import LICENSES, MODEL_TABLE, MODELS, OPSET, SRC, WORK, die, load_sources, log, sha256_file
 
 # Licence files: name under models/LICENSES/ -> (source key, path in package).
@@ -22,6 +23,7 @@ LICENCE_FILES = {
     "MIT.face-api.txt": ("face-api", "package/LICENSE"),
     "CC0-1.0.dlib-models.txt": ("face-recognition-models", "face_recognition_models-0.3.0/LICENSE"),
     "MIT.faceplugin-face-recognition-js.txt": ("faceplugin", "package/LICENSE"),
+    ocr.LICENCE_FILE: ocr.LICENCE_SOURCE,
 }
 LICENCE_WHAT = {
     "Apache-2.0.mediapipe.txt": "Apache License 2.0 of Google's MediaPipe, the licence of the BlazeFace and FaceMesh models (followed by MediaPipe's third-party notices, which concern other parts of mediapipe)",
@@ -29,6 +31,7 @@ LICENCE_WHAT = {
     "MIT.face-api.txt": "MIT licence of @vladmandic/face-api, whose uint8 weight export of dlib's network is converted",
     "CC0-1.0.dlib-models.txt": "CC0 1.0 of Davis King's dlib models, as shipped with face-recognition-models (whose README: \"These models were created by Davis King and are licensed in the public domain or under CC0 1.0 Universal\")",
     "MIT.faceplugin-face-recognition-js.txt": "MIT licence of faceplugin-face-recognition-js, which ships fr_feature.onnx and fr_liveness.onnx (its copyright line names \"gitguanqi\")",
+    ocr.LICENCE_FILE: ocr.LICENCE_WHAT,
 }
 
 OUTPUT_DOC = {
@@ -279,6 +282,10 @@ def main() -> None:
             entry["provenance"] = fid["provenance"][m.id]
         entries.append(entry)
     entries += quantised_entries(entries, v)
+    ocr_path = WORK / "ocr.json"
+    if not ocr_path.exists():
+        die("no .work/ocr.json: run ocr.py")
+    entries += json.loads(ocr_path.read_text())
     man = {
         "version": 1,
         "generated_by": "tools/models/build.sh (manifest.py); do not edit by hand",

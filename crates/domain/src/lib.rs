@@ -13,6 +13,7 @@ pub mod enrollment;
 pub mod ids;
 pub mod input;
 pub mod lockout;
+pub mod mrz;
 pub mod scan;
 pub mod scan_verdict;
 pub mod time;

@@ -72,9 +72,15 @@ pub struct ModelEntry {
 impl ModelEntry {
     /// The input shape from `input.shape`. A dimension that is not a
     /// non-negative integer (a symbolic batch such as `"N"`, `-1` or
-    /// `null`) is taken as 1, the single image the pipeline feeds.
+    /// `null`) is taken as 1, the single image the pipeline feeds. A model
+    /// whose height or width is free (the OCR models) gives a typical
+    /// shape as `input.example_shape`, which is then used instead.
     pub fn input_shape(&self) -> Option<Vec<usize>> {
-        let dims = self.input.get("shape")?.as_array()?;
+        let dims = self
+            .input
+            .get("example_shape")
+            .or_else(|| self.input.get("shape"))?
+            .as_array()?;
         Some(
             dims.iter()
                 .map(|d| {
@@ -266,6 +272,10 @@ mod tests {
         let m = Manifest::parse(&entry_json("m.onnx", &sha)).unwrap();
         let e = m.get("m").unwrap();
         assert_eq!(e.input_shape(), Some(vec![1, 1, 4, 1]));
+        let mut free = e.clone();
+        free.input =
+            serde_json::json!({"shape": [1, 3, "H", "W"], "example_shape": [1, 3, 96, 320]});
+        assert_eq!(free.input_shape(), Some(vec![1, 3, 96, 320]));
         assert_eq!(e.extra["licence"], "Apache-2.0");
         assert_eq!(m.extra["version"], 1);
         assert!(m.get("other").is_none());
