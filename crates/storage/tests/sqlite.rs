@@ -58,6 +58,7 @@ fn account() -> Account {
         )),
         refuse_pii_user_reference: false,
         callback_private_targets: PrivateCallbackTargets::NONE,
+        scan_retention_days: 30,
         created_at: at(0),
     }
 }
