@@ -541,7 +541,14 @@ impl CaptureService {
             Some(analysis) => analysis.clone(),
             None => Arc::new(self.analyze_document(&scan).await?),
         };
-        let threshold = analysed.findings.similarity.as_ref().map(|s| s.threshold);
+        let mut findings = findings;
+        let mut threshold = analysed.findings.similarity.as_ref().map(|s| s.threshold);
+        if analysis.portrait.is_none() {
+            // Nothing was compared (an engine may still score against no
+            // template): `NOT_POSSIBLE`, never a mismatch.
+            findings.similarity = None;
+            threshold = None;
+        }
         let decided = self
             .decide(
                 &scan,

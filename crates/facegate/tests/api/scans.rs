@@ -93,7 +93,10 @@ impl AttemptAnalysis for SelfieAttempt {
         let selfie = template(SELFIE);
         let (verdict, reasons) = self.liveness.clone();
         let live = verdict == LivenessVerdict::Pass;
-        let similarity = (!self.context.templates.is_empty() && live).then(|| {
+        // Like the real engine, a live selfie is scored even against no
+        // template (the lowest score): the core must not read that as a
+        // mismatch.
+        let similarity = live.then(|| {
             let score = self
                 .context
                 .templates
@@ -642,6 +645,30 @@ async fn a_selfie_that_is_not_live_keeps_the_status_but_issues_no_facemap() {
         .get(&format!("{}/data/verification", scans(&reference)))
         .await;
     assert_eq!(verification["identityVerification"]["validity"], "false");
+}
+
+#[tokio::test]
+async fn a_portrait_without_a_template_is_not_possible_never_a_mismatch() {
+    let s = spawn_scans().await;
+    let mut analysis = passport_analysis();
+    analysis.portrait = None;
+    s.documents.show(analysis);
+    let receiver = Receiver::start(0).await;
+    let (reference, token) = s.initiated(json!({"callbackUrl": receiver.url})).await;
+    capture_passport_and_selfie(&s, &token).await;
+    let cb = callback_of(&receiver, 0).await;
+    assert_eq!(cb["verificationStatus"], "APPROVED_VERIFIED");
+    let identity: Value = serde_json::from_str(&cb["identityVerification"]).unwrap();
+    assert_eq!(
+        identity,
+        json!({"similarity": "NOT_POSSIBLE", "validity": true})
+    );
+    assert!(!cb.contains_key("facemap"));
+    let (_, data) = s.get(&format!("{}/data", scans(&reference))).await;
+    assert_eq!(
+        data["verification"]["evidence"]["document"]["portraitTemplate"],
+        false
+    );
 }
 
 #[tokio::test]
