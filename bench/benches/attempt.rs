@@ -71,6 +71,7 @@ async fn at_finish(
         flash: false,
         model: model.to_owned(),
         templates: vec![template.to_vec()],
+        target: Default::default(),
     });
     let cpu_before = CpuTimes::now();
     let t0 = Instant::now();

@@ -1,6 +1,7 @@
 //! The capture protocol's routes (docs/capture-protocol.md): thin handlers
 //! that read the capture token, the body and the frame headers, delegate to
-//! the core in one call, and answer.
+//! the core in one call, and answer. An ID verification's session also
+//! uploads document sides and, for ID-only workflows, finishes the scan.
 
 use axum::extract::{Path, Request, State};
 use axum::http::header::AUTHORIZATION;
@@ -8,17 +9,19 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use facegate_core::CaptureRefusal;
-use facegate_domain::{FieldError, ScanSource};
+use facegate_domain::{CaptureChannel, DocumentSide, DocumentType, FieldError, ScanSource};
 
 use crate::error::{ApiError, Code};
 use crate::extract::{check_content_length, content_type_is, json_body};
-use crate::openapi::{ApiHeaders, AttemptPath, Binary, FrameHeaders};
+use crate::openapi::{
+    ApiHeaders, AttemptPath, Binary, DocumentHeaders, DocumentSidePath, FrameHeaders,
+};
 use crate::state::AppState;
 use crate::wire::mistyped;
 use crate::wire::PROBLEM;
 use crate::wire::{
     AttemptFinished, AttemptStarted, FinishAttempt, FrameAccepted, FrameLimits, OpenSession,
-    Problem, Session, SessionOpened, StartAttempt,
+    Problem, ScanFinished, Session, SessionOpened, StartAttempt,
 };
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -46,6 +49,14 @@ impl From<CaptureRefusal> for Code {
             CaptureRefusal::FrameTooFast => Code::FRAME_TOO_FAST,
             CaptureRefusal::FrameTooLarge => Code::FRAME_TOO_LARGE,
             CaptureRefusal::FrameInvalid(_) => Code::FRAME_INVALID,
+            CaptureRefusal::NotAScan => Code::CAPTURE_NOT_A_SCAN,
+            CaptureRefusal::DocumentTooLarge => Code::DOCUMENT_TOO_LARGE,
+            CaptureRefusal::DocumentInvalid(_) => Code::DOCUMENT_INVALID,
+            CaptureRefusal::CaptureMethodNotAllowed => Code::CAPTURE_METHOD_NOT_ALLOWED,
+            CaptureRefusal::DocumentSideNotNeeded => Code::DOCUMENT_SIDE_NOT_NEEDED,
+            CaptureRefusal::DocumentSideMissing => Code::DOCUMENT_SIDE_MISSING,
+            CaptureRefusal::SelfieRequired => Code::SELFIE_REQUIRED,
+            CaptureRefusal::SelfieNotNeeded => Code::SELFIE_NOT_NEEDED,
         }
     }
 }
@@ -308,4 +319,125 @@ pub async fn finish_attempt(
         .finish_attempt(&token, &attempt, &nonce)
         .await?;
     Ok(Json(AttemptFinished::from(&done)))
+}
+
+/// Upper bound of a document side's body (SPEC §0: an image ≤ 10 MiB).
+pub const MAX_DOCUMENT_BODY: usize = facegate_core::scan_capture::MAX_DOCUMENT_BYTES;
+
+/// `PUT /api/capture/v1/documents/{side}`.
+#[utoipa::path(
+    put,
+    path = "/api/capture/v1/documents/{side}",
+    tag = "Capture",
+    operation_id = "uploadDocumentSide",
+    summary = "Give a side of the ID document (an ID verification's session)",
+    security(("captureToken" = [])),
+    params(ApiHeaders, DocumentHeaders, DocumentSidePath),
+    request_body(content = inline(Binary), content_type = "image/jpeg", description = "JPEG or PNG (image/png), at most 10 MiB."),
+    responses(
+        (status = 200, description = "Stored; the session as it is now", body = Session),
+        (status = 400, description = "DOCUMENT_INVALID or VALIDATION_FAILED (the capture headers)", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "CAPTURE_SESSION_INVALID or CAPTURE_SESSION_EXPIRED", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "No such side", body = Problem, content_type = PROBLEM),
+        (status = 409, description = "CAPTURE_NOT_A_SCAN, CAPTURE_METHOD_NOT_ALLOWED, DOCUMENT_SIDE_NOT_NEEDED, TRANSACTION_EXPIRED or TRANSACTION_FINISHED", body = Problem, content_type = PROBLEM),
+        (status = 413, description = "DOCUMENT_TOO_LARGE", body = Problem, content_type = PROBLEM),
+        (status = 415, description = "Not image/jpeg or image/png", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "DOCUMENT_ENGINE_UNAVAILABLE", body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn upload_document(
+    State(state): State<AppState>,
+    Path(side): Path<String>,
+    request: Request,
+) -> ApiResult<Json<Session>> {
+    let headers = request.headers().clone();
+    let token = bearer(&headers)?;
+    let side = DocumentSide::parse(&side)
+        .ok_or_else(|| ApiError::new(Code::NOT_FOUND, "a document side is front or back"))?;
+    if !content_type_is(&headers, "image/jpeg") && !content_type_is(&headers, "image/png") {
+        return Err(ApiError::new(
+            Code::UNSUPPORTED_MEDIA_TYPE,
+            "a document side is one image/jpeg or image/png body",
+        ));
+    }
+    let too_large = || {
+        ApiError::new(
+            Code::DOCUMENT_TOO_LARGE,
+            format!("a document side may have at most {MAX_DOCUMENT_BODY} bytes"),
+        )
+    };
+    if check_content_length(&headers, MAX_DOCUMENT_BODY).is_err() {
+        return Err(too_large());
+    }
+    let (channel, document_type) = document_fields(&headers)?;
+    let body = axum::body::to_bytes(request.into_body(), MAX_DOCUMENT_BODY)
+        .await
+        .map_err(|_| too_large())?;
+    let view = state
+        .capture
+        .upload_document_side(&token, side, channel, document_type, body.to_vec())
+        .await?;
+    Ok(Json(Session::new(&view, frame_limits(&state))))
+}
+
+/// `Capture-Method` (required) and `Capture-Document-Type` (optional), all
+/// errors at once.
+fn document_fields(headers: &HeaderMap) -> ApiResult<(CaptureChannel, Option<DocumentType>)> {
+    const METHOD: &str = "Capture-Method";
+    const TYPE: &str = "Capture-Document-Type";
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let mut errors = Vec::new();
+    let channel = match text(METHOD) {
+        None => {
+            errors.push(FieldError::required(METHOD));
+            None
+        }
+        Some(raw) => CaptureChannel::parse(raw).or_else(|| {
+            errors.push(FieldError::new(
+                METHOD,
+                "FIELD_INVALID",
+                "Capture-Method must be CAMERA or UPLOAD",
+            ));
+            None
+        }),
+    };
+    let document_type = text(TYPE).and_then(|raw| {
+        DocumentType::parse(raw, TYPE)
+            .map_err(|e| errors.push(e))
+            .ok()
+    });
+    match channel {
+        Some(channel) if errors.is_empty() => Ok((channel, document_type)),
+        _ => Err(ApiError::validation(errors)),
+    }
+}
+
+/// `POST /api/capture/v1/scan/finish`.
+#[utoipa::path(
+    post,
+    path = "/api/capture/v1/scan/finish",
+    tag = "Capture",
+    operation_id = "finishScan",
+    summary = "End an ID-only verification's capture: its document is decided",
+    security(("captureToken" = [])),
+    params(ApiHeaders),
+    responses(
+        (status = 200, description = "Accepted for processing; where to go", body = ScanFinished),
+        (status = 401, description = "CAPTURE_SESSION_INVALID or CAPTURE_SESSION_EXPIRED", body = Problem, content_type = PROBLEM),
+        (status = 409, description = "CAPTURE_NOT_A_SCAN, DOCUMENT_SIDE_MISSING, SELFIE_REQUIRED, TRANSACTION_EXPIRED or TRANSACTION_FINISHED", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "DOCUMENT_ENGINE_UNAVAILABLE", body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn finish_scan(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<Json<ScanFinished>> {
+    let done = state.capture.finish_scan(&bearer(&headers)?).await?;
+    Ok(Json(ScanFinished::from(&done)))
 }

@@ -139,6 +139,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::Ineligible(i) => (*i).into(),
             ServiceError::Facemap(r) => (*r).into(),
             ServiceError::TransactionNotFound => Code::TRANSACTION_NOT_FOUND,
+            ServiceError::ScanNotFound => Code::SCAN_NOT_FOUND,
+            ServiceError::DocumentEngineUnavailable => Code::DOCUMENT_ENGINE_UNAVAILABLE,
             ServiceError::Capture(r) => (*r).into(),
             ServiceError::Conflict(_) => Code::CONFLICT,
             ServiceError::Database(_) => Code::SERVICE_UNAVAILABLE,

@@ -13,6 +13,7 @@ mod handlers;
 mod middleware;
 pub mod openapi;
 mod router;
+mod scans;
 mod state;
 pub mod web;
 pub mod wire;

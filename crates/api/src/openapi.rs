@@ -23,10 +23,11 @@ use crate::wire::{self, Problem, PROBLEM};
         title = "Facegate API",
         description = "Jumio Netverify-compatible facemap authentication API. Error codes: docs/errors.md."
     ),
-    components(schemas(Problem, wire::AuthenticationCallback)),
+    components(schemas(Problem, wire::AuthenticationCallback, wire::IdVerificationCallback)),
     modifiers(&SecuritySchemes, &Webhooks),
     tags(
         (name = "Authentication", description = "Starting an authentication (HTTP Basic, role ALL or API)"),
+        (name = "ID verification", description = "Enrollment: starting an ID verification (role ALL or API), retrieving and deleting it (role ALL or ADMIN)"),
         (name = "Retrieval", description = "Reading, auditing and deleting transactions (HTTP Basic, role ALL or ADMIN)"),
         (name = "Capture", description = "The capture protocol the web client and native apps speak (docs/capture-protocol.md)"),
         (name = "Operations", description = "Probes, metrics and this document"),
@@ -114,39 +115,49 @@ struct Webhooks;
 
 impl Modify for Webhooks {
     fn modify(&self, document: &mut utoipa::openapi::OpenApi) {
-        let operation = OperationBuilder::new()
-            .summary(Some(
+        let mut entry = serde_json::Map::new();
+        for (event, schema, summary) in [
+            (
+                wire::AUTHENTICATION_CALLBACK,
+                wire::AuthenticationCallback::name(),
                 "Sent for every final state (EXPIRED included), signed per Standard Webhooks \
                  (webhook-id, webhook-timestamp, webhook-signature; during a master-key \
                  rotation's overlap webhook-signature holds two space-separated v1 signatures, \
                  under the new and the old secret)",
-            ))
-            .request_body(Some(
-                RequestBodyBuilder::new()
-                    .content(
-                        "application/x-www-form-urlencoded",
-                        ContentBuilder::new()
-                            .schema(Some(Ref::from_schema_name(
-                                wire::AuthenticationCallback::name(),
-                            )))
-                            .build(),
-                    )
-                    .required(Some(utoipa::openapi::Required::True))
-                    .build(),
-            ))
-            .response(
-                "200",
-                ResponseBuilder::new().description(
-                    "Any 2xx acknowledges; anything else is retried with backoff for at least 24 h",
-                ),
-            )
-            .build();
-        let item = PathItem::new(HttpMethod::Post, operation);
-        let mut entry = serde_json::Map::new();
-        entry.insert(
-            wire::AUTHENTICATION_CALLBACK.to_owned(),
-            serde_json::to_value(item).unwrap_or_default(),
-        );
+            ),
+            (
+                wire::ID_VERIFICATION_CALLBACK,
+                wire::IdVerificationCallback::name(),
+                "Sent when an ID verification is decided, or ends NO_ID_UPLOADED when its token \
+                 lifetime is over; signed as every callback",
+            ),
+        ] {
+            let operation = OperationBuilder::new()
+                .summary(Some(summary))
+                .request_body(Some(
+                    RequestBodyBuilder::new()
+                        .content(
+                            "application/x-www-form-urlencoded",
+                            ContentBuilder::new()
+                                .schema(Some(Ref::from_schema_name(schema)))
+                                .build(),
+                        )
+                        .required(Some(utoipa::openapi::Required::True))
+                        .build(),
+                ))
+                .response(
+                    "200",
+                    ResponseBuilder::new().description(
+                        "Any 2xx acknowledges; anything else is retried with backoff for at least 24 h",
+                    ),
+                )
+                .build();
+            let item = PathItem::new(HttpMethod::Post, operation);
+            entry.insert(
+                event.to_owned(),
+                serde_json::to_value(item).unwrap_or_default(),
+            );
+        }
         document
             .extensions
             .get_or_insert_with(Default::default)
@@ -196,6 +207,43 @@ pub struct LivenessImagePath {
     /// 1-based.
     #[param(minimum = 1)]
     n: u32,
+}
+
+/// A scan's reference and an image classifier in the path.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct ScanImagePath {
+    #[param(value_type = uuid::Uuid, min_length = 36, max_length = 36)]
+    reference: String,
+    /// `front`, `back` or `face`.
+    #[param(example = "front")]
+    classifier: String,
+}
+
+/// A document side in the path.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct DocumentSidePath {
+    /// `front` or `back`.
+    #[param(example = "front")]
+    side: String,
+}
+
+/// The headers of a document side's upload besides the token.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct DocumentHeaders {
+    /// `CAMERA` (captured by the client's camera) or `UPLOAD` (a file the
+    /// user chose); the workflow decides which are allowed.
+    #[param(rename = "Capture-Method", example = "CAMERA")]
+    method: String,
+    /// `PASSPORT`, `DRIVING_LICENSE` or `ID_CARD`: required with the front
+    /// when the initiation named no preset.
+    #[param(rename = "Capture-Document-Type", required = false)]
+    document_type: Option<String>,
 }
 
 /// A capture attempt's id in the path.

@@ -17,7 +17,7 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 use crate::state::{AppState, HttpOptions};
-use crate::{capture, extract, handlers, middleware, openapi, web};
+use crate::{capture, extract, handlers, middleware, openapi, scans, web};
 
 /// The whole application with the default [`HttpOptions`].
 pub fn router(capture: Arc<CaptureService>) -> Router {
@@ -34,6 +34,13 @@ fn routes(options: &HttpOptions) -> OpenApiRouter<AppState> {
         .routes(routes!(handlers::facemap_initiate_alias_v4).layer(multipart()))
         .routes(routes!(handlers::facemap_initiate_alias_beta).layer(multipart()))
         .routes(routes!(handlers::web_initiate).layer(DefaultBodyLimit::max(extract::MAX_JSON)))
+        .routes(routes!(scans::initiate).layer(DefaultBodyLimit::max(extract::MAX_JSON)))
+        .routes(routes!(scans::status, scans::delete))
+        .routes(routes!(scans::data))
+        .routes(routes!(scans::document))
+        .routes(routes!(scans::transaction))
+        .routes(routes!(scans::verification))
+        .routes(routes!(scans::images))
         .routes(routes!(handlers::retrieve, handlers::delete))
         .routes(routes!(handlers::callbacks))
         .routes(routes!(capture::open_session, capture::session_status))
@@ -42,11 +49,19 @@ fn routes(options: &HttpOptions) -> OpenApiRouter<AppState> {
             routes!(capture::upload_frame).layer(DefaultBodyLimit::max(capture::MAX_FRAME_BODY)),
         )
         .routes(routes!(capture::finish_attempt))
+        .routes(
+            routes!(capture::upload_document)
+                .layer(DefaultBodyLimit::max(capture::MAX_DOCUMENT_BODY)),
+        )
+        .routes(routes!(capture::finish_scan))
         .layer(axum::middleware::from_fn(middleware::required_headers));
     // Image downloads answer JPEG: `User-Agent` is enough, as in the guides.
     let downloads = OpenApiRouter::new()
         .routes(routes!(handlers::image))
         .routes(routes!(handlers::liveness_image))
+        .routes(routes!(scans::image))
+        .routes(routes!(scans::liveness_image))
+        .routes(routes!(scans::facemap))
         .layer(axum::middleware::from_fn(middleware::required_user_agent));
     let mut public = OpenApiRouter::new()
         .merge(api)
@@ -215,7 +230,7 @@ mod tests {
         };
         let routed = operations(&routed);
         let documented = operations(&super::openapi_document());
-        assert!(routed.len() == 21, "{routed:?}");
+        assert!(routed.len() == 34, "{routed:?}");
         assert_eq!(routed, documented);
         for path in [
             "/api/v4/initiateAuthentication",

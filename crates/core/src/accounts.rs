@@ -31,7 +31,12 @@ pub struct AccountChanges {
     /// The private hosts and networks the account's callbacks may reach,
     /// comma-separated (`10.1.0.0/16,receiver.corp.internal`); `Some("")` clears them.
     pub callback_private_networks: Option<String>,
+    /// Days a finished ID verification keeps its personal data (1..=3650).
+    pub scan_retention_days: Option<i64>,
 }
+
+/// Bounds of an account's scan retention, in days.
+pub const SCAN_RETENTION_DAYS: std::ops::RangeInclusive<i64> = 1..=3650;
 
 impl Services {
     fn parse_optional_url(
@@ -64,6 +69,20 @@ impl Services {
         }
         if let Some(refuse) = changes.refuse_pii_user_reference {
             account.refuse_pii_user_reference = refuse;
+        }
+        if let Some(days) = changes.scan_retention_days {
+            match u32::try_from(days) {
+                Ok(d) if SCAN_RETENTION_DAYS.contains(&days) => account.scan_retention_days = d,
+                _ => errors.push(FieldError::new(
+                    "scanRetentionDays",
+                    "FIELD_INVALID",
+                    format!(
+                        "the scan retention must be {} to {} days",
+                        SCAN_RETENTION_DAYS.start(),
+                        SCAN_RETENTION_DAYS.end()
+                    ),
+                )),
+            }
         }
         // Before the URLs: a callback URL may name an address these list.
         let mut callback_url = changes.callback_url;
@@ -147,6 +166,7 @@ impl Services {
             parent_origin: None,
             refuse_pii_user_reference: false,
             callback_private_targets: PrivateCallbackTargets::NONE,
+            scan_retention_days: facegate_domain::DEFAULT_SCAN_RETENTION_DAYS,
             created_at: self.clock.now(),
         };
         self.apply_changes(

@@ -132,7 +132,7 @@ impl Services {
 
     /// Each account has its own initiation budget, so one account's burst
     /// does not crowd out the others.
-    fn check_initiation_rate(&self, caller: &Caller) -> ServiceResult<()> {
+    pub(crate) fn check_initiation_rate(&self, caller: &Caller) -> ServiceResult<()> {
         self.initiation_limiter
             .take(caller.account.id, self.clock.now())
             .map_err(|retry_after_secs| {

@@ -11,8 +11,8 @@ use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
 use facegate_domain::{
     decide_attempt, AttemptOutcome, AttemptState, AuthTransaction, CaptureAttempt, CaptureSession,
-    Challenge, FrameCursor, FrameRefusal, Guidance, RedirectUrl, ScanSource, TransactionRef,
-    TransactionState, MAX_ATTEMPTS,
+    CaptureSubject, Challenge, DocumentSide, DocumentType, FrameCursor, FrameRefusal, Guidance,
+    Preset, RedirectUrl, ScanSource, TransactionRef, TransactionState, Workflow, MAX_ATTEMPTS,
 };
 use facegate_facemap::ImageSlot;
 use facegate_storage::{AttemptFinish, ImageKind, SealedImage};
@@ -21,7 +21,8 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::engine::{AttemptContext, AttemptFindings, FaceEngine, FrameInput};
+use crate::documents::{DocumentAnalysis, DocumentEngine};
+use crate::engine::{AttemptContext, AttemptFindings, ComparisonTarget, FaceEngine, FrameInput};
 use crate::error::{CaptureRefusal, ServiceError, ServiceResult};
 use crate::live::{FrameTarget, LiveAttempt};
 use crate::Services;
@@ -38,7 +39,9 @@ pub struct OpenedSession {
 pub struct SessionView {
     pub expires_at: DateTime<Utc>,
     pub transaction: TransactionRef,
-    pub transaction_state: TransactionState,
+    /// An authentication's state, or an ID verification's (`PENDING`,
+    /// `DONE`, `FAILED`).
+    pub transaction_state: &'static str,
     pub locale: String,
     pub attempts_used: u8,
     pub success_url: Option<String>,
@@ -46,6 +49,39 @@ pub struct SessionView {
     /// The account's `parentOrigin`: the only window the framed client
     /// posts its result to; `None` posts to any parent.
     pub parent_origin: Option<String>,
+    /// What an ID verification's capture needs; `None` for an
+    /// authentication.
+    pub scan: Option<ScanCaptureView>,
+}
+
+/// What an ID verification's capture needs, as its client may know it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanCaptureView {
+    pub workflow: Workflow,
+    pub preset: Option<Preset>,
+    /// The document type the user shows (the preset's, or named with the
+    /// front); `None` until known.
+    pub document_type: Option<DocumentType>,
+    /// The sides the scan needs, and those given so far.
+    pub sides_needed: Vec<DocumentSide>,
+    pub sides_given: Vec<DocumentSide>,
+    /// Whether a selfie (liveness attempt) follows the document.
+    pub selfie: bool,
+}
+
+/// What a capture session captures for, as stored now.
+enum Subject {
+    Authentication(AuthTransaction),
+    Scan(facegate_domain::Scan),
+}
+
+/// What an attempt's selfie is compared with.
+pub(crate) struct AttemptTarget {
+    pub(crate) model: String,
+    pub(crate) templates: Vec<Vec<f32>>,
+    pub(crate) target: ComparisonTarget,
+    /// A scan's document analysis, kept with the attempt for its verdict.
+    pub(crate) document: Option<Arc<DocumentAnalysis>>,
 }
 
 /// An attempt just started.
@@ -76,7 +112,7 @@ pub struct FinishedAttempt {
 /// The error code the web client reports when no capture was usable.
 pub const NO_ACCEPTABLE_CAPTURE: u16 = 9836;
 
-fn token_hash(token: &str) -> [u8; 32] {
+pub(crate) fn token_hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
@@ -114,6 +150,9 @@ pub fn redirect_url(base: &RedirectUrl, tx: TransactionRef, error_code: Option<u
 pub struct CaptureService {
     services: Arc<Services>,
     engine: Arc<dyn FaceEngine>,
+    /// Analyses ID documents; without one, ID verification capture is
+    /// refused (`DOCUMENT_ENGINE_UNAVAILABLE`).
+    pub(crate) documents: Option<Arc<dyn DocumentEngine>>,
 }
 
 /// The capture service reads and writes through the services it extends.
@@ -127,7 +166,17 @@ impl std::ops::Deref for CaptureService {
 
 impl CaptureService {
     pub fn new(services: Arc<Services>, engine: Arc<dyn FaceEngine>) -> Self {
-        Self { services, engine }
+        Self {
+            services,
+            engine,
+            documents: None,
+        }
+    }
+
+    /// The same capture service, analysing ID documents with `documents`.
+    pub fn with_documents(mut self, documents: Option<Arc<dyn DocumentEngine>>) -> Self {
+        self.documents = documents;
+        self
     }
 
     /// The services this capture service extends.
@@ -162,12 +211,20 @@ impl CaptureService {
         authorization_token: &str,
         scan_source: ScanSource,
     ) -> ServiceResult<OpenedSession> {
-        let tx = self
+        let hash = token_hash(authorization_token);
+        let Some(tx) = self
             .store
-            .transaction_by_token_hash(&token_hash(authorization_token))
+            .transaction_by_token_hash(&hash)
             .await?
             .filter(|t| t.deleted_at.is_none())
-            .ok_or(refuse(CaptureRefusal::AuthorizationTokenInvalid))?;
+        else {
+            let scan = self
+                .store
+                .scan_by_token_hash(&hash)
+                .await?
+                .ok_or(refuse(CaptureRefusal::AuthorizationTokenInvalid))?;
+            return self.open_scan_session(scan, scan_source).await;
+        };
         self.check_open(&tx).await?;
         self.check_facemap_still_valid(&tx).await?;
         let mut raw = [0u8; 32];
@@ -193,7 +250,7 @@ impl CaptureService {
         Ok(OpenedSession {
             capture_token,
             view: SessionView {
-                transaction_state: TransactionState::Started,
+                transaction_state: TransactionState::Started.as_str(),
                 ..view
             },
         })
@@ -207,7 +264,7 @@ impl CaptureService {
         Ok(SessionView {
             expires_at: session.expires_at,
             transaction: tx.reference,
-            transaction_state: tx.state,
+            transaction_state: tx.state.as_str(),
             locale: tx.locale.as_str().to_owned(),
             attempts_used: self.store.attempts_used(tx.reference).await?,
             success_url: tx.success_url.as_ref().map(|u| u.as_str().to_owned()),
@@ -218,14 +275,15 @@ impl CaptureService {
                 .await?
                 .and_then(|a| a.parent_origin)
                 .map(|o| o.as_str().to_owned()),
+            scan: None,
         })
     }
 
-    /// The session of a capture token and its transaction, or why not.
-    async fn capture_context(
+    /// The usable session of a capture token, whatever it captures for.
+    pub(crate) async fn usable_session(
         &self,
         capture_token: &str,
-    ) -> ServiceResult<(CaptureSession, AuthTransaction)> {
+    ) -> ServiceResult<CaptureSession> {
         let session = self
             .store
             .capture_session(&token_hash(capture_token))
@@ -235,6 +293,15 @@ impl CaptureService {
         if !session.is_usable(self.clock.now()) {
             return Err(refuse(CaptureRefusal::SessionExpired));
         }
+        Ok(session)
+    }
+
+    /// The session of a capture token and its transaction, or why not.
+    async fn capture_context(
+        &self,
+        capture_token: &str,
+    ) -> ServiceResult<(CaptureSession, AuthTransaction)> {
+        let session = self.usable_session(capture_token).await?;
         let tx = self
             .store
             .transaction(session.transaction)
@@ -245,6 +312,10 @@ impl CaptureService {
 
     /// `GET /api/capture/v1/session`.
     pub async fn capture_status(&self, capture_token: &str) -> ServiceResult<SessionView> {
+        let session = self.usable_session(capture_token).await?;
+        if session.subject == CaptureSubject::Scan {
+            return self.scan_status(&session).await;
+        }
         let (session, tx) = self.capture_context(capture_token).await?;
         let tx = if tx.is_overdue(self.clock.now()) {
             self.finalize(tx.reference, TransactionState::Expired)
@@ -265,6 +336,10 @@ impl CaptureService {
         capture_token: &str,
         flash: bool,
     ) -> ServiceResult<StartedAttempt> {
+        let session = self.usable_session(capture_token).await?;
+        if session.subject == CaptureSubject::Scan {
+            return self.start_selfie_attempt(&session, flash).await;
+        }
         let (_, tx) = self.capture_context(capture_token).await?;
         self.check_open(&tx).await?;
         self.check_facemap_still_valid(&tx).await?;
@@ -272,17 +347,41 @@ impl CaptureService {
         if used >= MAX_ATTEMPTS {
             return Err(refuse(CaptureRefusal::AttemptsExhausted));
         }
-        let engine = &self.engine;
         let sealed = tx
             .facemap
             .as_deref()
             .ok_or_else(|| ServiceError::Internal("an open transaction has no facemap".into()))?;
         let contents = facegate_facemap::open(&self.keyring, sealed, tx.account.as_uuid())
             .map_err(|e| self.transaction_facemap_error(e))?;
-        if !engine.supports_model(&contents.model) {
+        self.begin_attempt(
+            tx.reference,
+            used,
+            flash,
+            AttemptTarget {
+                model: contents.model,
+                templates: contents.templates,
+                target: ComparisonTarget::Facemap,
+                document: None,
+            },
+        )
+        .await
+    }
+
+    /// Starts attempt `used + 1` of `transaction` (an authentication's or a
+    /// scan's): checks the engine, draws the challenge and the nonce,
+    /// records the attempt (abandoning an open one) and starts its analysis.
+    pub(crate) async fn begin_attempt(
+        &self,
+        transaction: TransactionRef,
+        used: u8,
+        flash: bool,
+        target: AttemptTarget,
+    ) -> ServiceResult<StartedAttempt> {
+        let engine = &self.engine;
+        if !engine.supports_model(&target.model) {
             return Err(ServiceError::Internal(format!(
                 "the face engine cannot compare model {}",
-                contents.model
+                target.model
             )));
         }
         // Loading the models (the first attempt) blocks: off the async
@@ -307,7 +406,7 @@ impl CaptureService {
         let now = self.clock.now();
         let attempt = CaptureAttempt {
             id: Uuid::new_v4(),
-            transaction: tx.reference,
+            transaction,
             number: used + 1,
             nonce,
             challenge: challenge.clone(),
@@ -321,8 +420,9 @@ impl CaptureService {
         let analysis = engine.begin(AttemptContext {
             challenge,
             flash: attempt.flash,
-            model: contents.model.clone(),
-            templates: contents.templates.clone(),
+            model: target.model,
+            templates: target.templates,
+            target: target.target,
         });
         let deadline = attempt.start_by()
             + Duration::milliseconds(
@@ -332,7 +432,7 @@ impl CaptureService {
             );
         {
             let mut live = self.live_attempts.lock();
-            live.retain(|_, l| l.attempt.transaction != tx.reference && l.deadline > now);
+            live.retain(|_, l| l.attempt.transaction != transaction && l.deadline > now);
             live.insert(
                 attempt.id,
                 Arc::new(LiveAttempt {
@@ -340,25 +440,27 @@ impl CaptureService {
                     cursor: Mutex::new(FrameCursor::default()),
                     analysis,
                     deadline,
+                    document: target.document,
                 }),
             );
         }
-        tracing::info!(transaction = %tx.reference, attempt = attempt.number, "capture attempt started");
+        tracing::info!(transaction = %transaction, attempt = attempt.number, "capture attempt started");
         Ok(StartedAttempt {
             attempts_left: MAX_ATTEMPTS - attempt.number,
             attempt,
         })
     }
 
-    /// The attempt `attempt_id` of the capture token's transaction, open and
-    /// addressed with its own nonce, with its live analysis.
+    /// The attempt `attempt_id` of the capture token's transaction (an
+    /// authentication's or a scan's), open and addressed with its own
+    /// nonce, with its live analysis.
     async fn open_attempt(
         &self,
         capture_token: &str,
         attempt_id: &str,
         nonce: &str,
-    ) -> ServiceResult<(AuthTransaction, Arc<LiveAttempt>)> {
-        let (session, tx) = self.capture_context(capture_token).await?;
+    ) -> ServiceResult<(Subject, Arc<LiveAttempt>)> {
+        let session = self.usable_session(capture_token).await?;
         let id = Uuid::try_parse(attempt_id).ok();
         // An open attempt of this process is in memory; any other is read
         // from storage only to tell why it is refused.
@@ -397,14 +499,29 @@ impl CaptureService {
             AttemptState::Abandoned => return Err(refuse(CaptureRefusal::AttemptFinished)),
             AttemptState::Open => {}
         }
-        if tx.state.is_final() || tx.is_overdue(self.clock.now()) {
-            self.check_open(&tx).await?;
-            return Err(refuse(CaptureRefusal::AttemptFinished));
-        }
+        let subject = match session.subject {
+            CaptureSubject::Authentication => {
+                let tx = self
+                    .store
+                    .transaction(session.transaction)
+                    .await?
+                    .ok_or(refuse(CaptureRefusal::SessionInvalid))?;
+                if tx.state.is_final() || tx.is_overdue(self.clock.now()) {
+                    self.check_open(&tx).await?;
+                    return Err(refuse(CaptureRefusal::AttemptFinished));
+                }
+                Subject::Authentication(tx)
+            }
+            CaptureSubject::Scan => {
+                let scan = self.session_scan(&session).await?;
+                self.check_scan_open(&scan).await?;
+                Subject::Scan(scan)
+            }
+        };
         // Open in storage but not here: past its deadline, or this process
         // restarted meanwhile.
         let live = live.ok_or(refuse(CaptureRefusal::AttemptFinished))?;
-        Ok((tx, live))
+        Ok((subject, live))
     }
 
     /// `POST /api/capture/v1/attempts/{id}/frames`, before its body is
@@ -517,7 +634,11 @@ impl CaptureService {
         attempt_id: &str,
         nonce: &str,
     ) -> ServiceResult<FinishedAttempt> {
-        let (tx, live) = self.open_attempt(capture_token, attempt_id, nonce).await?;
+        let (subject, live) = self.open_attempt(capture_token, attempt_id, nonce).await?;
+        let tx = match subject {
+            Subject::Authentication(tx) => tx,
+            Subject::Scan(scan) => return self.finish_selfie_attempt(scan, live).await,
+        };
         let attempt = &live.attempt;
         // Only one finish may run: whoever removes the live attempt owns it.
         if self.live_attempts.lock().remove(&attempt.id).is_none() {
@@ -533,6 +654,7 @@ impl CaptureService {
             findings,
             face_image,
             liveness_images,
+            ..
         } = analysed;
         let decided = decide_attempt(findings, attempt.number, attempt.flash);
         let outcome = decided.outcome;

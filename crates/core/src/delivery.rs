@@ -299,6 +299,16 @@ pub async fn run_expiry(
             Ok(n) => tracing::info!(expired = n, "expired overdue authentications"),
             Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
         }
+        match services.expire_overdue_scans().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(ended = n, "ended unfinished ID verifications"),
+            Err(e) => tracing::warn!(error = %e, "scan expiry sweep failed"),
+        }
+        match services.enforce_scan_retention().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(erased = n, "erased ID verifications past their retention"),
+            Err(e) => tracing::warn!(error = %e, "scan retention sweep failed"),
+        }
         match services.enforce_retention().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(erased = n, "erased images past their retention"),

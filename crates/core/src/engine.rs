@@ -1,6 +1,7 @@
 //! The face engine as the capture service sees it: frames go in as they
 //! arrive, and at the end of an attempt its findings come out (liveness
-//! signals and the 1:1 similarity with the facemap's template). The engine
+//! signals and the 1:1 similarity with the facemap's template, or, for an
+//! ID verification's selfie, with the document portrait's template). The engine
 //! measures; the decision is `facegate_domain::decide_attempt`. The
 //! implementation on the real models is `facegate_engine::VisionEngine` (the
 //! binary wires it in); the trait keeps the protocol and its storage
@@ -20,13 +21,28 @@ pub struct FrameInput {
     pub jpeg: Arc<[u8]>,
 }
 
+/// What the selfie is compared with: the two are different tasks (a
+/// printed, small portrait is not a live face), each with its own
+/// calibrated operating point.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ComparisonTarget {
+    /// The templates of a facemap (authentication).
+    #[default]
+    Facemap,
+    /// The template of an ID document's portrait (an ID verification's
+    /// selfie).
+    DocumentPortrait,
+}
+
 /// What an attempt is analysed against.
 pub struct AttemptContext {
     pub challenge: Challenge,
     pub flash: bool,
-    /// The model that made the facemap's templates, and the templates.
+    /// The model that made the templates, and the templates (a facemap's,
+    /// or the document portrait's; none when the document has no portrait).
     pub model: String,
     pub templates: Vec<Vec<f32>>,
+    pub target: ComparisonTarget,
 }
 
 /// The end of an attempt's analysis: what was found, and the images.
@@ -38,6 +54,10 @@ pub struct AttemptFindings {
     pub face_image: Option<Arc<[u8]>>,
     /// A few frames of the liveness sequence (JPEG as uploaded).
     pub liveness_images: Vec<Arc<[u8]>>,
+    /// The template of the best live frame, made by the context's model:
+    /// what an ID verification's facemap is issued from. `None` when no
+    /// live frame had one.
+    pub template: Option<Vec<f32>>,
 }
 
 /// The engine failed (a broken installation, not a bad capture).

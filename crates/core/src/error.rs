@@ -60,6 +60,22 @@ pub enum CaptureRefusal {
     FrameTooLarge,
     #[error("{0}")]
     FrameInvalid(&'static str),
+    #[error("the capture session is not an ID verification's")]
+    NotAScan,
+    #[error("the document side is larger than the upload limit")]
+    DocumentTooLarge,
+    #[error("{0}")]
+    DocumentInvalid(&'static str),
+    #[error("the workflow does not allow this capture method for the document")]
+    CaptureMethodNotAllowed,
+    #[error("the document type has no such side")]
+    DocumentSideNotNeeded,
+    #[error("a document side the scan needs has not been given")]
+    DocumentSideMissing,
+    #[error("this ID verification takes a selfie: finish it with the selfie attempt")]
+    SelfieRequired,
+    #[error("this ID verification takes no selfie (an ID-only workflow)")]
+    SelfieNotNeeded,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +110,10 @@ pub enum ServiceError {
     Facemap(FacemapRefusal),
     #[error("no such transaction")]
     TransactionNotFound,
+    #[error("no such ID verification")]
+    ScanNotFound,
+    #[error("this deployment has no document engine: ID verification capture is unavailable")]
+    DocumentEngineUnavailable,
     #[error("{0}")]
     Capture(CaptureRefusal),
     /// A uniqueness rule met a concurrent request: the request lost.

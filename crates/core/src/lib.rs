@@ -6,7 +6,10 @@
 //! never reach storage themselves. [`CaptureService`] adds the capture
 //! protocol, and needs a [`FaceEngine`]: without an engine there is no
 //! capture service. The engine reports findings; the outcome is decided by
-//! `facegate_domain::decide_attempt`.
+//! `facegate_domain::decide_attempt`. ID verifications ([`scans`]) are
+//! captured by the same service ([`scan_capture`]), with a
+//! [`DocumentEngine`] besides the face engine; their verdict is
+//! `facegate_domain::decide_scan`.
 
 pub mod accounts;
 pub mod authentication;
@@ -14,6 +17,7 @@ mod authenticator;
 pub mod capture;
 pub mod credentials;
 pub mod delivery;
+pub mod documents;
 pub mod engine;
 pub mod enrollments;
 pub mod error;
@@ -24,6 +28,8 @@ pub mod limits;
 mod live;
 pub mod metrics;
 mod render;
+pub mod scan_capture;
+pub mod scans;
 mod services;
 mod settings;
 
@@ -31,6 +37,7 @@ pub use authentication::{InitiateRequest, Initiated};
 pub use authenticator::AuthSettings;
 pub use capture::CaptureService;
 pub use credentials::{Caller, IssuedCredential};
+pub use documents::{DocumentAnalysis, DocumentEngine, PortraitTemplate};
 pub use engine::FaceEngine;
 pub use enrollments::DemoEnrollment;
 pub use error::{CaptureRefusal, FacemapRefusal, ServiceError, ServiceResult};
@@ -38,5 +45,7 @@ pub use error::{CaptureRefusal, FacemapRefusal, ServiceError, ServiceResult};
 pub use facegate_storage::{CallbackRecord, DeliveryAttempt, ImageKind, OutboxStatus};
 pub use ipnet::IpNet;
 pub use live::FrameTarget;
+pub use render::{ScanImages, ScanLinks};
+pub use scans::{PresetRequest, ScanDetails, ScanInitiated, ScanRequest};
 pub use services::Services;
 pub use settings::{CaptureSettings, Settings};

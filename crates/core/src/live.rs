@@ -10,6 +10,7 @@ use facegate_domain::{CaptureAttempt, FrameCursor, TransactionRef};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
+use crate::documents::DocumentAnalysis;
 use crate::engine::AttemptAnalysis;
 use crate::settings::CaptureSettings;
 
@@ -23,6 +24,9 @@ pub(crate) struct LiveAttempt {
     pub(crate) analysis: Box<dyn AttemptAnalysis>,
     /// After this the attempt can no longer receive frames; it is dropped.
     pub(crate) deadline: DateTime<Utc>,
+    /// A scan's selfie attempt: the document analysis its verdict is made
+    /// with (analysed when the attempt started).
+    pub(crate) document: Option<Arc<DocumentAnalysis>>,
 }
 
 pub(crate) struct LiveAttempts {

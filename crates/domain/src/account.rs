@@ -39,6 +39,10 @@ pub struct Account {
     /// Private hosts and networks this account's callbacks may reach (its
     /// own on-premise receivers); empty keeps every private address refused.
     pub callback_private_targets: PrivateCallbackTargets,
+    /// Days a finished ID verification keeps its personal data (images,
+    /// extracted data, the server's facemap) before they are erased as a
+    /// DELETE erases them, leaving the tombstone.
+    pub scan_retention_days: u32,
     pub created_at: DateTime<Utc>,
 }
 

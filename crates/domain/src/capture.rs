@@ -308,6 +308,34 @@ pub struct CaptureSession {
     /// The kind of client that opened it; becomes the transaction's
     /// `scanSource`.
     pub scan_source: crate::ScanSource,
+    /// What the session captures for: an authentication, or an ID
+    /// verification (then `transaction` is the scan's reference).
+    pub subject: CaptureSubject,
+}
+
+/// What a capture session captures for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CaptureSubject {
+    /// An authentication transaction: the selfie is compared with a facemap.
+    Authentication,
+    /// An ID verification ("scan"): document sides, then (identity
+    /// workflows) the selfie, compared with the document's portrait.
+    Scan,
+}
+
+impl CaptureSubject {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Authentication => "AUTHENTICATION",
+            Self::Scan => "SCAN",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Authentication, Self::Scan]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
 }
 
 impl CaptureSession {
@@ -325,7 +353,14 @@ impl CaptureSession {
             expires_at: (now + Duration::minutes(CAPTURE_SESSION_MINUTES)).min(tx_expires_at),
             ended_at: None,
             scan_source: crate::ScanSource::Web,
+            subject: CaptureSubject::Authentication,
         }
+    }
+
+    /// The same session, capturing for an ID verification.
+    pub fn for_scan(mut self) -> Self {
+        self.subject = CaptureSubject::Scan;
+        self
     }
 
     /// The same session, opened by a client of kind `scan_source`.

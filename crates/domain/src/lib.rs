@@ -15,6 +15,7 @@ pub mod input;
 pub mod lockout;
 pub mod mrz;
 pub mod scan;
+pub mod scan_record;
 pub mod scan_verdict;
 pub mod time;
 pub mod transaction;
@@ -23,8 +24,8 @@ pub mod verification;
 pub use account::{Account, Credential, Permission, PreviousWebhookKey, Role};
 pub use callback_targets::{PrivateCallbackTargets, PrivateTarget};
 pub use capture::{
-    attempt_outcome, AttemptOutcome, AttemptState, CaptureAttempt, CaptureSession, Challenge,
-    Direction, Evidence, Flash, FrameCursor, FrameRefusal, Step, Window, MAX_ATTEMPTS,
+    attempt_outcome, AttemptOutcome, AttemptState, CaptureAttempt, CaptureSession, CaptureSubject,
+    Challenge, Direction, Evidence, Flash, FrameCursor, FrameRefusal, Step, Window, MAX_ATTEMPTS,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use decision::{
@@ -39,6 +40,10 @@ pub use input::{
 };
 pub use lockout::{FailureStreak, LockoutPolicy};
 pub use scan::{CaptureMethod, Country, DocumentType, Preset, Verification, Workflow};
+pub use scan_record::{
+    id_scan_source, judge_selfie_attempt, validity_reason, CaptureChannel, DocumentSide, Scan,
+    ScanOutcome, ScanState, SelfieAttempt, DEFAULT_SCAN_RETENTION_DAYS, MAX_SCAN_TEXT,
+};
 pub use scan_verdict::{
     decide_scan, DocumentData, DocumentFindings, IdentityVerdict, ScanPolicy, ScanVerdict,
     SelfieFindings, SideFindings, ZoneFinding,

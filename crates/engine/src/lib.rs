@@ -422,7 +422,14 @@ impl AttemptAnalysis for VisionAttempt {
                 undecodable: failed,
                 skipped,
             };
+            let template = decision
+                .best_frame
+                .and_then(|i| features.get(i))
+                .and_then(|f| f.face.as_ref())
+                .and_then(|f| f.template.as_ref())
+                .map(|t| t.vector.clone());
             AttemptFindings {
+                template,
                 findings: findings(
                     &decision,
                     frames,

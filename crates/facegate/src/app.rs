@@ -184,12 +184,15 @@ fn services_on(
     ))
 }
 
-/// Test and embedding hooks: the clock, the DNS used for callbacks and the
-/// face engine (by default the real models, `engine::VisionEngine`).
+/// Test and embedding hooks: the clock, the DNS used for callbacks, the
+/// face engine (by default the real models, `engine::VisionEngine`) and the
+/// document engine (none by default: ID verification capture then answers
+/// `DOCUMENT_ENGINE_UNAVAILABLE`).
 pub struct Hooks {
     pub clock: Arc<dyn Clock>,
     pub lookup: Arc<dyn NameLookup>,
     pub engine: Option<Arc<dyn facegate_core::FaceEngine>>,
+    pub documents: Option<Arc<dyn facegate_core::DocumentEngine>>,
 }
 
 impl Default for Hooks {
@@ -198,6 +201,7 @@ impl Default for Hooks {
             clock: Arc::new(SystemClock),
             lookup: Arc::new(SystemLookup),
             engine: None,
+            documents: None,
         }
     }
 }
@@ -287,7 +291,8 @@ pub async fn start(
         .unwrap_or_else(|| -> Arc<dyn facegate_core::FaceEngine> {
             facegate_engine::VisionEngine::shared(config.engine_settings())
         });
-    let capture = Arc::new(CaptureService::new(services.clone(), engine));
+    let capture =
+        Arc::new(CaptureService::new(services.clone(), engine).with_documents(hooks.documents));
     let deliverer = Deliverer::new(DelivererConfig {
         timeout: Duration::from_secs(config.callbacks.timeout_secs),
         policy: AddressPolicy {

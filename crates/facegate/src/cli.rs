@@ -101,6 +101,11 @@ pub struct AccountSettings {
     /// empty string clears it.
     #[arg(long, value_name = "NETWORKS", num_args = 1)]
     pub callback_private_networks: Option<Vec<String>>,
+    /// Days a finished ID verification keeps its personal data (images,
+    /// extracted data, the server's facemap) before they are erased as a
+    /// DELETE erases them (1..3650; default 30).
+    #[arg(long, value_name = "DAYS")]
+    pub scan_retention_days: Option<i64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -366,6 +371,7 @@ fn changes(settings: AccountSettings) -> AccountChanges {
         callback_private_networks: settings
             .callback_private_networks
             .map(|values| values.join(",")),
+        scan_retention_days: settings.scan_retention_days,
         ..AccountChanges::default()
     }
 }

@@ -22,6 +22,8 @@ pub struct AccountJson {
     pub refuse_pii_user_reference: bool,
     /// The private networks and hosts the account's callbacks may reach.
     pub callback_private_networks: Vec<String>,
+    /// Days a finished ID verification keeps its personal data.
+    pub scan_retention_days: u32,
     /// Only when the account was just created.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webhook_secret: Option<String>,
@@ -46,6 +48,7 @@ impl From<&Account> for AccountJson {
                 .iter()
                 .map(ToString::to_string)
                 .collect(),
+            scan_retention_days: a.scan_retention_days,
             webhook_secret: None,
         }
     }

@@ -1,5 +1,8 @@
 //! The sealed capture images a transaction keeps with its final state, and
-//! their retention. They are written by [`crate::CaptureStore::finish_attempt`].
+//! their retention. They are written by [`crate::CaptureStore::finish_attempt`]
+//! for authentications; a scan's (its document sides, its selfie frames and
+//! its sealed extracted data) by [`crate::ScanStore`], in the same table, so
+//! that retention, key rotation and erasure treat them alike.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -14,13 +17,31 @@ pub enum ImageKind {
     Face,
     /// A frame of the liveness sequence (`/images/liveness/{n}`).
     Liveness,
+    /// A scan's document front (`/images/front`, number 1).
+    Front,
+    /// A scan's document back (`/images/back`, number 1).
+    Back,
+    /// A scan's extracted document data (sealed JSON, number 1): never an
+    /// image download, but sealed, rotated and erased as the images are.
+    Document,
 }
 
 impl ImageKind {
+    pub const ALL: [Self; 5] = [
+        Self::Face,
+        Self::Liveness,
+        Self::Front,
+        Self::Back,
+        Self::Document,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Face => "face",
             Self::Liveness => "liveness",
+            Self::Front => "front",
+            Self::Back => "back",
+            Self::Document => "document",
         }
     }
 }

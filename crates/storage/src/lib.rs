@@ -8,6 +8,7 @@
 //! | [`capture`] | [`CaptureStore`] | capture sessions and attempts, finishing an attempt |
 //! | [`images`] | [`ImageStore`] | sealed capture images and their retention |
 //! | [`outbox`] | [`OutboxStore`] | callbacks: claims, delivery attempts, history, retention |
+//! | [`scans`] | [`ScanStore`] | ID verifications: initiate, sides, decision, expiry, delete, retention |
 //! | [`keys`] | [`KeyStore`] | what each master key sealed, and its re-sealing |
 //! | [`database`] | [`Database`] | migrations and the health probe |
 //!
@@ -37,6 +38,7 @@ mod error;
 pub mod images;
 pub mod keys;
 pub mod outbox;
+pub mod scans;
 pub mod sqlite;
 pub mod transactions;
 
@@ -51,6 +53,7 @@ pub use outbox::{
     CallbackRecord, CallbackRenderer, ClaimFairness, DeliveryAttempt, NextStep, OutboxMessage,
     OutboxStatus, OutboxStore, PendingCallback,
 };
+pub use scans::{IssuedFacemap, ScanDecision, ScanSide, ScanStore, SelfieFinish};
 pub use sqlite::SqliteStore;
 pub use transactions::TransactionStore;
 
@@ -65,6 +68,7 @@ pub trait Store:
     + ImageStore
     + OutboxStore
     + KeyStore
+    + ScanStore
     + 'static
 {
 }
@@ -78,6 +82,7 @@ impl<T> Store for T where
         + ImageStore
         + OutboxStore
         + KeyStore
+        + ScanStore
         + 'static
 {
 }
@@ -87,6 +92,6 @@ impl<T> Store for T where
 pub mod prelude {
     pub use crate::{
         AccountStore, CaptureStore, Database, EnrollmentStore, ImageStore, KeyStore, OutboxStore,
-        Store, TransactionStore,
+        ScanStore, Store, TransactionStore,
     };
 }

@@ -19,6 +19,7 @@ mod enrollments;
 mod images;
 mod keys;
 mod outbox;
+mod scans;
 mod transactions;
 
 use std::path::Path;

@@ -58,6 +58,7 @@ fn account() -> Account {
         )),
         refuse_pii_user_reference: false,
         callback_private_targets: PrivateCallbackTargets::NONE,
+        scan_retention_days: 30,
         created_at: at(0),
     }
 }
@@ -1393,5 +1394,255 @@ async fn key_usage_counts_what_each_key_sealed() -> TestResult {
     assert_eq!((usage.webhook_secrets, usage.webhook_overlaps), (0, 1));
     assert!(store.key_usage(3, at(100)).await?.is_unused());
     assert!(!store.move_webhook_key(a.id, 3, 4, None).await?);
+    Ok(())
+}
+
+fn scan(account: &Account, created_ms: i64) -> facegate_domain::Scan {
+    let reference = EnrollmentRef::new_random();
+    let mut token_hash = [0u8; 32];
+    token_hash[..16].copy_from_slice(reference.as_uuid().as_bytes());
+    facegate_domain::Scan {
+        reference,
+        account: account.id,
+        state: facegate_domain::ScanState::Pending,
+        workflow: facegate_domain::Workflow::default(),
+        customer_internal_reference: Some("transaction_1234".into()),
+        user_reference: Some(UserReference::from_trusted("user-42".into())),
+        reporting_criteria: Some("report".into()),
+        preset: Some(facegate_domain::Preset {
+            country: facegate_domain::Country::parse("AUT", "c").unwrap(),
+            document_type: facegate_domain::DocumentType::Passport,
+        }),
+        callback_url: Some(RedirectUrl::from_trusted("https://acme.example/cb".into())),
+        success_url: None,
+        error_url: None,
+        locale: Locale::parse("hr", LocaleSet::Enrollment).unwrap(),
+        token_hash,
+        scan_source: ScanSource::Web,
+        channel: None,
+        document_type: Some(facegate_domain::DocumentType::Passport),
+        created_at: at(created_ms),
+        expires_at: at(created_ms + 30 * 60_000),
+        first_attempt_at: None,
+        decided_at: None,
+        deleted_at: None,
+        outcome: None,
+        evidence: None,
+    }
+}
+
+fn decision(
+    s: &facegate_domain::Scan,
+    at_ms: i64,
+    binding: Option<FacemapBinding>,
+) -> facegate_storage::ScanDecision {
+    use facegate_domain::{IdentityVerdict, RejectDetail, RejectReason, Rejection, ScanOutcome};
+    let rejection = binding.is_none().then(|| {
+        Rejection::with_details(
+            RejectReason::NotReadableDocument,
+            &[RejectDetail::Blurred, RejectDetail::Glare],
+        )
+        .unwrap()
+    });
+    facegate_storage::ScanDecision {
+        reference: s.reference,
+        at: at(at_ms),
+        state: facegate_domain::ScanState::Done,
+        outcome: ScanOutcome {
+            status: if binding.is_some() {
+                VerificationStatus::ApprovedVerified
+            } else {
+                VerificationStatus::ErrorNotReadableId
+            },
+            rejection,
+            identity: binding.as_ref().map(|_| IdentityVerdict {
+                similarity: Similarity::Match,
+                validity: true,
+                reason: None,
+            }),
+            mrz_checked: binding.is_some(),
+        },
+        evidence: Some("{\"zone\":\"READ\"}".into()),
+        selfie: None,
+        images: vec![SealedImage {
+            kind: ImageKind::Document,
+            n: 1,
+            sealed: vec![5; 40],
+        }],
+        facemap: binding.map(|binding| facegate_storage::IssuedFacemap {
+            binding,
+            sealed: vec![1, 2, 3],
+        }),
+        callback: Some(OutboxMessage {
+            id: Uuid::new_v4(),
+            account: s.account,
+            transaction: TransactionRef::from_uuid(s.reference.as_uuid()),
+            event: "NETVERIFYID".into(),
+            url: "https://acme.example/cb".into(),
+            body: "callBackType=NETVERIFYID".into(),
+            created_at: at(at_ms),
+        }),
+    }
+}
+
+#[tokio::test]
+async fn a_scan_is_decided_once_with_its_enrollment_and_deletion_leaves_the_tombstone() -> TestResult
+{
+    let (_dir, store, account, _) = seeded().await;
+    let s = scan(&account, 100);
+    store.insert_scan(&s).await?;
+    assert_eq!(store.scan(s.reference).await?, Some(s.clone()));
+    assert_eq!(
+        store
+            .scan_by_token_hash(&s.token_hash)
+            .await?
+            .map(|x| x.reference),
+        Some(s.reference)
+    );
+    let undecided = store.enrollment(s.reference).await?.unwrap();
+    assert_eq!(undecided.verification_status, None);
+
+    let side = facegate_storage::ScanSide {
+        reference: s.reference,
+        image: SealedImage {
+            kind: ImageKind::Front,
+            n: 1,
+            sealed: vec![7; 32],
+        },
+        channel: facegate_domain::CaptureChannel::Upload,
+        document_type: None,
+        at: at(200),
+    };
+    assert!(store.store_scan_side(&side).await?);
+    // Given again by camera: replaced, and the scan stays an upload.
+    let again = facegate_storage::ScanSide {
+        image: SealedImage {
+            sealed: vec![8; 32],
+            ..side.image.clone()
+        },
+        channel: facegate_domain::CaptureChannel::Camera,
+        at: at(300),
+        ..side.clone()
+    };
+    assert!(store.store_scan_side(&again).await?);
+    assert_eq!(
+        store.scan_image(s.reference, ImageKind::Front, 1).await?,
+        Some(vec![8; 32])
+    );
+    let stored = store.scan(s.reference).await?.unwrap();
+    assert_eq!(
+        stored.channel,
+        Some(facegate_domain::CaptureChannel::Upload)
+    );
+    assert_eq!(stored.first_attempt_at, Some(at(200)));
+
+    let binding = FacemapBinding {
+        serial: 1,
+        model: "fr-feature-512-v1".into(),
+        revoked_at: None,
+    };
+    assert!(
+        store
+            .decide_scan(&decision(&s, 400, Some(binding.clone())))
+            .await?
+    );
+    assert!(
+        !store.decide_scan(&decision(&s, 500, None)).await?,
+        "decided once"
+    );
+    assert!(
+        !store.store_scan_side(&side).await?,
+        "no side after the decision"
+    );
+    let decided = store.scan(s.reference).await?.unwrap();
+    assert_eq!(decided.state, facegate_domain::ScanState::Done);
+    assert_eq!(decided.decided_at, Some(at(400)));
+    assert_eq!(
+        decided.outcome.as_ref().map(|o| o.status),
+        Some(VerificationStatus::ApprovedVerified)
+    );
+    let enrollment = store.enrollment(s.reference).await?.unwrap();
+    assert_eq!(enrollment.facemap, Some(binding));
+    assert_eq!(enrollment.server_facemap, Some(vec![1, 2, 3]));
+    assert!(enrollment.eligible_for_web_auth().is_ok());
+    assert_eq!(
+        store.scan_images(s.reference).await?,
+        [(ImageKind::Document, 1), (ImageKind::Front, 1)]
+    );
+    let callbacks = store
+        .callbacks_for_transaction(account.id, TransactionRef::from_uuid(s.reference.as_uuid()))
+        .await?;
+    assert_eq!(callbacks.len(), 1);
+
+    assert!(store.delete_scan(s.reference, at(600)).await?);
+    assert!(!store.delete_scan(s.reference, at(700)).await?);
+    assert_eq!(store.scan(s.reference).await?, None);
+    assert!(store.scan_images(s.reference).await?.is_empty());
+    assert_eq!(
+        store
+            .scan_image(s.reference, ImageKind::Document, 1)
+            .await?,
+        None
+    );
+    let tombstone = store.enrollment(s.reference).await?.unwrap();
+    assert_eq!(tombstone.deleted_at, Some(at(600)));
+    assert_eq!(tombstone.server_facemap, None);
+    assert!(tombstone.eligible_for_facemap_auth().is_ok());
+    assert!(store
+        .callbacks_for_transaction(account.id, TransactionRef::from_uuid(s.reference.as_uuid()))
+        .await?
+        .is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_rejection_reads_back_with_its_details_and_retention_follows_the_account() -> TestResult {
+    let (_dir, store, mut account, _) = seeded().await;
+    account.scan_retention_days = 2;
+    store.update_account(&account).await?;
+    let s = scan(&account, 100);
+    store.insert_scan(&s).await?;
+    assert_eq!(
+        store.overdue_scans(at(100 + 30 * 60_000 - 1), 10).await?,
+        []
+    );
+    assert_eq!(
+        store.overdue_scans(at(100 + 30 * 60_000), 10).await?,
+        [s.reference]
+    );
+    assert!(store.decide_scan(&decision(&s, 1_000, None)).await?);
+    let decided = store.scan(s.reference).await?.unwrap();
+    let rejection = decided.outcome.unwrap().rejection.unwrap();
+    assert_eq!(rejection.reason().code(), 200);
+    assert_eq!(
+        rejection
+            .details()
+            .iter()
+            .map(|d| d.code())
+            .collect::<Vec<_>>(),
+        [2001, 2006]
+    );
+    assert_eq!(store.overdue_scans(at(100 + 30 * 60_000), 10).await?, []);
+    let day = 86_400_000;
+    assert_eq!(
+        store
+            .scans_past_retention(at(1_000 + 2 * day - 1), 10)
+            .await?,
+        []
+    );
+    assert_eq!(
+        store.scans_past_retention(at(1_000 + 2 * day), 10).await?,
+        [s.reference]
+    );
+    // A pending scan is deleted as failed, without anything to keep.
+    let pending = scan(&account, 2_000);
+    store.insert_scan(&pending).await?;
+    assert!(store.delete_scan(pending.reference, at(3_000)).await?);
+    let tombstone = store.enrollment(pending.reference).await?.unwrap();
+    assert_eq!(
+        tombstone.verification_status,
+        Some(VerificationStatus::NoIdUploaded)
+    );
+    assert!(tombstone.eligible_for_facemap_auth().is_err());
     Ok(())
 }

@@ -4,7 +4,7 @@ use facegate_core::capture::{FinishedAttempt, SessionView, StartedAttempt};
 use facegate_domain::{
     AttemptOutcome, Challenge, Guidance, ScanSource, TransactionRef, TransactionState,
 };
-use facegate_proto::schema::{scan_source_schema, string_enum, transaction_state_schema};
+use facegate_proto::schema::{scan_source_schema, string_enum};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -41,10 +41,13 @@ fn requested_scan_source_schema() -> utoipa::openapi::Object {
 #[serde(rename_all = "camelCase")]
 pub struct Session {
     pub expires_at: Timestamp,
+    /// The authentication's reference, or the ID verification's.
     #[schema(value_type = uuid::Uuid)]
     pub transaction_reference: TransactionRef,
-    #[schema(schema_with = transaction_state_schema)]
-    pub transaction_status: TransactionState,
+    /// An authentication's state, or an ID verification's (`PENDING`,
+    /// `DONE`, `FAILED`).
+    #[schema(schema_with = session_state_schema)]
+    pub transaction_status: String,
     /// The web client's language.
     pub locale: String,
     pub max_attempts: u8,
@@ -55,6 +58,19 @@ pub struct Session {
     /// its result message to; `null` posts to any parent.
     pub parent_origin: Option<String>,
     pub frame: FrameLimits,
+    /// For an ID verification: its document sides and whether a selfie
+    /// follows; absent for an authentication.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan: Option<super::ScanCapture>,
+}
+
+fn session_state_schema() -> utoipa::openapi::Object {
+    let mut states: Vec<&str> = TransactionState::ALL.map(TransactionState::as_str).to_vec();
+    states.extend(["PENDING", "DONE", "FAILED"]);
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(states))
+        .build()
 }
 
 /// What a frame upload may be.
@@ -73,7 +89,7 @@ impl Session {
         Self {
             expires_at: view.expires_at.into(),
             transaction_reference: view.transaction,
-            transaction_status: view.transaction_state,
+            transaction_status: view.transaction_state.to_owned(),
             locale: view.locale.clone(),
             max_attempts: facegate_domain::MAX_ATTEMPTS,
             attempts_used: view.attempts_used,
@@ -81,6 +97,7 @@ impl Session {
             error_url: view.error_url.clone(),
             parent_origin: view.parent_origin.clone(),
             frame,
+            scan: view.scan.as_ref().map(super::ScanCapture::from),
         }
     }
 }
@@ -192,21 +209,27 @@ pub enum RedirectStatus {
     Error,
 }
 
+impl From<&facegate_core::capture::Redirect> for Redirect {
+    fn from(r: &facegate_core::capture::Redirect) -> Self {
+        Self {
+            url: r.url.clone(),
+            transaction_status: if r.success {
+                RedirectStatus::Success
+            } else {
+                RedirectStatus::Error
+            },
+            error_code: r.error_code,
+        }
+    }
+}
+
 impl From<&FinishedAttempt> for AttemptFinished {
     fn from(done: &FinishedAttempt) -> Self {
         Self {
             outcome: done.outcome,
             attempts_left: done.attempts_left,
             guidance: done.guidance.clone(),
-            redirect: done.redirect.as_ref().map(|r| Redirect {
-                url: r.url.clone(),
-                transaction_status: if r.success {
-                    RedirectStatus::Success
-                } else {
-                    RedirectStatus::Error
-                },
-                error_code: r.error_code,
-            }),
+            redirect: done.redirect.as_ref().map(Redirect::from),
         }
     }
 }

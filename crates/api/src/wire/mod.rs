@@ -14,18 +14,27 @@ mod field;
 mod initiate;
 mod problem;
 mod retrieval;
+mod scan;
 
 pub use capture::{
     AttemptFinished, AttemptStarted, FinishAttempt, FrameAccepted, FrameLimits, OpenSession,
     Redirect, RedirectStatus, Session, SessionOpened, StartAttempt,
 };
-pub use facegate_proto::{AuthenticationCallback, Timestamp, AUTHENTICATION_CALLBACK};
+pub use facegate_proto::{
+    AuthenticationCallback, CallbackIdentity, IdVerificationCallback, RejectReasonBody, Timestamp,
+    AUTHENTICATION_CALLBACK, ID_VERIFICATION_CALLBACK,
+};
 pub use field::{mistyped, Field, Text, WholeNumber};
 pub use initiate::{EnrollmentMetadata, FacemapInitiateForm, FacemapInitiated, WebInitiated};
 pub use problem::{Problem, ProblemField, PROBLEM};
 pub use retrieval::{
     CallbackDelivery, CallbackHistory, DeliveryAttempt, DeliveryStatus, Image, Transaction,
     TransactionDeleted,
+};
+pub use scan::{
+    Classified, IdVerificationInitiated, PartHeader, RetrievalIdentity, ScanCapture, ScanData,
+    ScanDeleted, ScanDocument, ScanFinished, ScanImageList, ScanInitiate, ScanPreset, ScanStatus,
+    ScanTransaction, ScanVerification,
 };
 
 use serde::{Deserialize, Serialize};

@@ -201,6 +201,7 @@ fn context() -> facegate_core::engine::AttemptContext {
         flash: false,
         model: "fr-feature-512-int8-v1".into(),
         templates: vec![vec![0.0; 512]],
+        target: Default::default(),
     }
 }
 

@@ -43,6 +43,8 @@ pub struct Options {
     pub fixed_challenge: Option<facegate_domain::Challenge>,
     /// Another face engine than the real models (fault injection).
     pub engine: Option<Arc<dyn facegate_core::FaceEngine>>,
+    /// The document engine (none: ID verification capture is unavailable).
+    pub documents: Option<Arc<dyn facegate_core::DocumentEngine>>,
     /// Last changes to the configuration (server limits, TLS, mode).
     pub configure: Option<Configure>,
 }
@@ -54,6 +56,7 @@ impl Default for Options {
             system_clock: false,
             fixed_challenge: None,
             engine: None,
+            documents: None,
             configure: None,
         }
     }
@@ -70,6 +73,7 @@ pub struct TestApp {
     running: Option<Running>,
     system_clock: bool,
     engine: Option<Arc<dyn facegate_core::FaceEngine>>,
+    documents: Option<Arc<dyn facegate_core::DocumentEngine>>,
     _dir: TempDir,
 }
 
@@ -126,6 +130,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         &clock,
         options.system_clock,
         options.engine.clone(),
+        options.documents.clone(),
     )
     .await;
     TestApp {
@@ -141,6 +146,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         running: Some(running),
         system_clock: options.system_clock,
         engine: options.engine,
+        documents: options.documents,
         _dir: dir,
     }
 }
@@ -150,6 +156,7 @@ async fn start(
     clock: &ManualClock,
     system_clock: bool,
     engine: Option<Arc<dyn facegate_core::FaceEngine>>,
+    documents: Option<Arc<dyn facegate_core::DocumentEngine>>,
 ) -> Running {
     let hook_clock: Arc<dyn facegate_domain::Clock> = if system_clock {
         Arc::new(facegate_domain::SystemClock)
@@ -176,6 +183,7 @@ async fn start(
             clock: hook_clock,
             lookup: Arc::new(lookup),
             engine,
+            documents,
         },
     )
     .await
@@ -200,6 +208,7 @@ impl TestApp {
             &self.clock,
             self.system_clock,
             self.engine.clone(),
+            self.documents.clone(),
         )
         .await;
         self.base = format!("http://{}", running.addr);

@@ -25,6 +25,7 @@ mod lockout;
 mod logs;
 mod openapi;
 mod revocation;
+mod scans;
 mod scripted;
 mod throttle;
 mod transport;

@@ -66,6 +66,7 @@ impl AttemptAnalysis for ScriptedEngine {
             findings: findings_showing(*self.evidence.lock().unwrap()),
             face_image: (self.liveness_images > 0).then(jpeg),
             liveness_images: (0..self.liveness_images).map(|_| jpeg()).collect(),
+            template: None,
         })
     }
 }

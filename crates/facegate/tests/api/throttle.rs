@@ -126,6 +126,7 @@ async fn wrong_guesses_from_one_address_never_lock_out_the_correct_secret_from_a
             clock: std::sync::Arc::new(app.clock.clone()),
             lookup: std::sync::Arc::new(facegate_callbacks::StaticLookup::new()),
             engine: Some(app.capture.engine().clone()),
+            documents: None,
         },
     )
     .await

@@ -26,6 +26,7 @@ fn bind_settings<'q>(query: Query<'q>, account: &'q Account) -> Query<'q> {
         .bind(account.parent_origin.as_ref().map(|o| o.as_str()))
         .bind(account.refuse_pii_user_reference)
         .bind(private_targets(account))
+        .bind(i64::from(account.scan_retention_days))
 }
 
 /// The canonical text of the account's private callback targets; none is NULL.
@@ -42,8 +43,8 @@ impl AccountStore for SqliteStore {
             "INSERT INTO accounts (name, facemap_auth_enabled, callback_url, success_url, \
              error_url, default_token_lifetime_minutes, default_locale, webhook_salt, \
              webhook_key_id, webhook_previous_key_id, webhook_previous_until, parent_origin, \
-             refuse_pii_user_reference, callback_private_targets, id, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             refuse_pii_user_reference, callback_private_targets, scan_retention_days, id, \
+             created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         );
         let query = bind_settings(query, account)
             .bind(account.id.to_string())
@@ -59,7 +60,8 @@ impl AccountStore for SqliteStore {
              success_url = ?, error_url = ?, default_token_lifetime_minutes = ?, \
              default_locale = ?, webhook_salt = ?, webhook_key_id = ?, \
              webhook_previous_key_id = ?, webhook_previous_until = ?, parent_origin = ?, \
-             refuse_pii_user_reference = ?, callback_private_targets = ? WHERE id = ?",
+             refuse_pii_user_reference = ?, callback_private_targets = ?, \
+             scan_retention_days = ? WHERE id = ?",
         );
         let query = bind_settings(query, account).bind(account.id.to_string());
         Ok(execute(query, &self.write).await? == 1)

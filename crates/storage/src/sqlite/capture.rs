@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use facegate_domain::{
     AttemptState, AuthTransaction, CaptureAttempt, CaptureSession, TransactionRef,
 };
+use sqlx::SqliteConnection;
 use uuid::Uuid;
 
 use super::codec::{db_err, ms, opt_ms, CAPTURE_ATTEMPT_COLUMNS, SESSION_COLUMNS};
@@ -13,6 +14,34 @@ use super::images::insert_images;
 use super::transactions::{fetch_transaction, finalize_in, is_open};
 use super::{commit, execute, row, SqliteStore};
 use crate::{AttemptFinish, CallbackRenderer, CaptureStore, StoreError, StoreResult};
+
+/// Ends the subject's earlier sessions and records `session`, on the
+/// caller's database transaction (authentications and scans alike).
+pub(super) async fn insert_session(
+    conn: &mut SqliteConnection,
+    session: &CaptureSession,
+) -> StoreResult<()> {
+    let r = session.transaction.to_string();
+    let query = sqlx::query(
+        "UPDATE capture_sessions SET ended_at = ? WHERE transaction_ref = ? AND ended_at IS NULL",
+    )
+    .bind(ms(session.created_at))
+    .bind(&r);
+    execute(query, &mut *conn).await?;
+    let query = sqlx::query(
+        "INSERT INTO capture_sessions (token_hash, transaction_ref, created_at, expires_at, \
+         ended_at, scan_source, subject) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(session.token_hash.as_slice())
+    .bind(&r)
+    .bind(ms(session.created_at))
+    .bind(ms(session.expires_at))
+    .bind(opt_ms(session.ended_at))
+    .bind(session.scan_source.as_str())
+    .bind(session.subject.as_str());
+    execute(query, conn).await?;
+    Ok(())
+}
 
 #[async_trait]
 impl CaptureStore for SqliteStore {
@@ -23,23 +52,7 @@ impl CaptureStore for SqliteStore {
         if !is_open(&mut db, &r).await? {
             return Ok(false);
         }
-        let query = sqlx::query(
-            "UPDATE capture_sessions SET ended_at = ? WHERE transaction_ref = ? AND ended_at IS NULL",
-        )
-        .bind(ms(session.created_at))
-        .bind(&r);
-        execute(query, &mut *db).await?;
-        let query = sqlx::query(
-            "INSERT INTO capture_sessions (token_hash, transaction_ref, created_at, expires_at, \
-             ended_at, scan_source) VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(session.token_hash.as_slice())
-        .bind(&r)
-        .bind(ms(session.created_at))
-        .bind(ms(session.expires_at))
-        .bind(opt_ms(session.ended_at))
-        .bind(session.scan_source.as_str());
-        execute(query, &mut *db).await?;
+        insert_session(&mut db, session).await?;
         let query = sqlx::query(
             "UPDATE auth_transactions SET state = 'STARTED', \
              started_at = COALESCE(started_at, ?), scan_source = ? \

@@ -9,10 +9,14 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use facegate_domain::{
     Account, AccountId, AttemptOutcome, AttemptState, AuthTransaction, CaptureAttempt,
-    CaptureSession, Challenge, Credential, CredentialId, Enrollment, EnrollmentRef, FacemapBinding,
-    FailureStreak, Locale, LocaleSet, ParentOrigin, PreviousWebhookKey, PrivateCallbackTargets,
-    RedirectUrl, Role, ScanSource, Similarity, TransactionRef, TransactionState, UserReference,
-    VerificationStatus,
+    CaptureSession, CaptureSubject, Challenge, Credential, CredentialId, Enrollment, EnrollmentRef,
+    FacemapBinding, FailureStreak, Locale, LocaleSet, ParentOrigin, PreviousWebhookKey,
+    PrivateCallbackTargets, RedirectUrl, Role, ScanSource, Similarity, TransactionRef,
+    TransactionState, UserReference, VerificationStatus,
+};
+use facegate_domain::{
+    CaptureChannel, Country, DocumentType, IdentityVerdict, Preset, RejectDetail, RejectReason,
+    Rejection, Scan, ScanOutcome, ScanState, ValidityReason, Workflow,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite};
@@ -37,7 +41,7 @@ pub(super) const TX_COLUMNS: &str = "reference, account, enrollment, state, scan
 pub(super) const ACCOUNT_COLUMNS: &str = "id, name, facemap_auth_enabled, callback_url, \
      success_url, error_url, default_token_lifetime_minutes, default_locale, webhook_salt, \
      webhook_key_id, webhook_previous_key_id, webhook_previous_until, parent_origin, \
-     refuse_pii_user_reference, callback_private_targets, created_at";
+     refuse_pii_user_reference, callback_private_targets, scan_retention_days, created_at";
 
 pub(super) const CREDENTIAL_COLUMNS: &str =
     "id, account, token, secret_hash, role, created_at, revoked_at";
@@ -50,10 +54,17 @@ pub(super) const OUTBOX_COLUMNS: &str = "id, account, transaction_ref, event, ur
      status, attempts, first_attempt_at, next_attempt_at, created_at";
 
 pub(super) const SESSION_COLUMNS: &str =
-    "token_hash, transaction_ref, created_at, expires_at, ended_at, scan_source";
+    "token_hash, transaction_ref, created_at, expires_at, ended_at, scan_source, subject";
 
 pub(super) const CAPTURE_ATTEMPT_COLUMNS: &str = "id, transaction_ref, number, nonce, challenge, \
      flash, issued_at, state, outcome, finished_at";
+
+pub(super) const SCAN_COLUMNS: &str = "reference, account, state, workflow, \
+     customer_internal_reference, user_reference, reporting_criteria, preset_country, \
+     preset_type, callback_url, success_url, error_url, locale, token_hash, scan_source, channel, \
+     document_type, created_at, expires_at, first_attempt_at, decided_at, deleted_at, \
+     verification_status, reject_reason, reject_details, similarity, validity, validity_reason, \
+     mrz_checked, evidence";
 
 pub(super) const STREAK_COLUMNS: &str = "consecutive, last_failure_at";
 
@@ -217,6 +228,7 @@ impl FromRow for Account {
                 .map(ParentOrigin::from_trusted),
             refuse_pii_user_reference: flag(row, "refuse_pii_user_reference")?,
             callback_private_targets: private_targets(row, "callback_private_targets")?,
+            scan_retention_days: unsigned(row, "scan_retention_days")?,
             created_at: time(row, "created_at")?,
         })
     }
@@ -318,6 +330,7 @@ impl FromRow for CaptureSession {
             expires_at: time(row, "expires_at")?,
             ended_at: opt_time(row, "ended_at")?,
             scan_source: enum_of(row, "scan_source", ScanSource::parse)?,
+            subject: enum_of(row, "subject", CaptureSubject::parse)?,
         })
     }
 }
@@ -438,6 +451,124 @@ impl FromRow for DeliveryAttempt {
     }
 }
 
+/// A scan's (enrollment's) reference alone, from its `reference` column.
+impl FromRow for EnrollmentRef {
+    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+        id(row, "reference")
+    }
+}
+
+fn preset(row: &SqliteRow) -> StoreResult<Option<Preset>> {
+    let country: Option<String> = get(row, "preset_country")?;
+    let kind: Option<String> = get(row, "preset_type")?;
+    match (country, kind) {
+        (None, None) => Ok(None),
+        (Some(country), Some(kind)) => Ok(Some(Preset {
+            country: Country::parse(&country, "preset_country")
+                .map_err(|_| corrupt("preset_country", "not a country"))?,
+            document_type: DocumentType::parse(&kind, "preset_type")
+                .map_err(|_| corrupt("preset_type", "not a document type"))?,
+        })),
+        _ => Err(corrupt("preset_country", "incomplete preset")),
+    }
+}
+
+/// The outcome columns of a decided scan; `None` while pending.
+fn scan_outcome(row: &SqliteRow) -> StoreResult<Option<ScanOutcome>> {
+    let Some(status) = opt_enum_of(row, "verification_status", VerificationStatus::parse)? else {
+        return Ok(None);
+    };
+    let rejection = match get::<Option<i64>>(row, "reject_reason")? {
+        None => None,
+        Some(code) => {
+            let reason = u16::try_from(code)
+                .ok()
+                .and_then(RejectReason::from_code)
+                .ok_or_else(|| corrupt("reject_reason", "unknown code"))?;
+            let details = get::<Option<String>>(row, "reject_details")?
+                .unwrap_or_default()
+                .split(',')
+                .filter(|d| !d.is_empty())
+                .map(|d| {
+                    d.parse::<u16>()
+                        .ok()
+                        .and_then(RejectDetail::from_code)
+                        .ok_or_else(|| corrupt("reject_details", "unknown code"))
+                })
+                .collect::<StoreResult<Vec<_>>>()?;
+            Some(
+                Rejection::with_details(reason, &details)
+                    .ok_or_else(|| corrupt("reject_details", "details of another reason"))?,
+            )
+        }
+    };
+    let similarity = opt_enum_of(row, "similarity", Similarity::parse)?;
+    let identity = match (similarity, opt_flag(row, "validity")?) {
+        (Some(similarity), Some(validity)) => Some(IdentityVerdict {
+            similarity,
+            validity,
+            reason: opt_enum_of(row, "validity_reason", ValidityReason::parse)?,
+        }),
+        (None, None) => None,
+        _ => return Err(corrupt("similarity", "incomplete identity verification")),
+    };
+    Ok(Some(ScanOutcome {
+        status,
+        rejection,
+        identity,
+        mrz_checked: flag(row, "mrz_checked")?,
+    }))
+}
+
+impl FromRow for Scan {
+    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+        let workflow: i64 = get(row, "workflow")?;
+        Ok(Scan {
+            reference: id::<EnrollmentRef>(row, "reference")?,
+            account: id::<AccountId>(row, "account")?,
+            state: enum_of(row, "state", ScanState::parse)?,
+            workflow: Workflow::parse(workflow).map_err(|_| corrupt("workflow", "unknown"))?,
+            customer_internal_reference: get(row, "customer_internal_reference")?,
+            user_reference: get::<Option<String>>(row, "user_reference")?
+                .map(UserReference::from_trusted),
+            reporting_criteria: get(row, "reporting_criteria")?,
+            preset: preset(row)?,
+            callback_url: url(row, "callback_url")?,
+            success_url: url(row, "success_url")?,
+            error_url: url(row, "error_url")?,
+            locale: locale(row, "locale")?,
+            token_hash: blob(row, "token_hash")?,
+            scan_source: enum_of(row, "scan_source", ScanSource::parse)?,
+            channel: opt_enum_of(row, "channel", CaptureChannel::parse)?,
+            document_type: opt_enum_of(row, "document_type", |t| {
+                DocumentType::parse(t, "document_type").ok()
+            })?,
+            created_at: time(row, "created_at")?,
+            expires_at: time(row, "expires_at")?,
+            first_attempt_at: opt_time(row, "first_attempt_at")?,
+            decided_at: opt_time(row, "decided_at")?,
+            deleted_at: opt_time(row, "deleted_at")?,
+            outcome: scan_outcome(row)?,
+            evidence: get(row, "evidence")?,
+        })
+    }
+}
+
+/// `kind, n` of a `capture_images` row.
+pub(super) struct ScanImageRow {
+    pub kind: ImageKind,
+    pub n: u32,
+}
+
+impl FromRow for ScanImageRow {
+    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+        Ok(ScanImageRow {
+            kind: enum_of(row, "kind", image_kind)?,
+            n: unsigned(row, "n")?,
+        })
+    }
+}
+
 /// A transaction's reference alone, from its `reference` column.
 impl FromRow for TransactionRef {
     fn from_row(row: &SqliteRow) -> StoreResult<Self> {
@@ -446,9 +577,7 @@ impl FromRow for TransactionRef {
 }
 
 fn image_kind(s: &str) -> Option<ImageKind> {
-    [ImageKind::Face, ImageKind::Liveness]
-        .into_iter()
-        .find(|k| k.as_str() == s)
+    ImageKind::ALL.into_iter().find(|k| k.as_str() == s)
 }
 
 /// `reference, account, facemap` of `auth_transactions`.

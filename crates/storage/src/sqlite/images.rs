@@ -26,6 +26,7 @@ pub(super) async fn insert_images(
         match image.kind {
             ImageKind::Face => face = 1,
             ImageKind::Liveness => liveness += 1,
+            ImageKind::Front | ImageKind::Back | ImageKind::Document => {}
         }
         let query = sqlx::query(
             "INSERT INTO capture_images (transaction_ref, kind, n, sealed, created_at) \

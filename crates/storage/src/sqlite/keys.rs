@@ -122,8 +122,10 @@ impl KeyStore for SqliteStore {
             None => (String::new(), "", 0),
         };
         let sql = format!(
-            "SELECT i.transaction_ref, t.account, i.kind, i.n, i.sealed \
-             FROM capture_images i JOIN auth_transactions t ON t.reference = i.transaction_ref \
+            "SELECT i.transaction_ref, COALESCE(t.account, s.account) AS account, i.kind, i.n, \
+             i.sealed FROM capture_images i \
+             LEFT JOIN auth_transactions t ON t.reference = i.transaction_ref \
+             LEFT JOIN scans s ON s.reference = i.transaction_ref \
              WHERE substr(i.sealed, {i}, 4) = ? AND (i.transaction_ref, i.kind, i.n) > (?, ?, ?) \
              ORDER BY i.transaction_ref, i.kind, i.n LIMIT ?",
             i = IMAGE_KEY_AT + 1,

@@ -16,7 +16,7 @@ use crate::{CallbackRenderer, OutboxMessage, StoreError, StoreResult, Transactio
 /// Erases a deleted transaction's attempt decisions and ends its capture
 /// sessions, on the caller's database transaction (the attempts themselves
 /// stay: their nonces stay burnt).
-async fn end_capture(
+pub(super) async fn end_capture(
     conn: &mut SqliteConnection,
     transaction: TransactionRef,
     at: DateTime<Utc>,

@@ -1,0 +1,384 @@
+//! [`ScanStore`] on SQLite: the `scans` table, with the `enrollments` row
+//! each scan decides, its images in `capture_images` and its capture
+//! sessions and attempts.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use facegate_domain::{
+    AttemptState, CaptureSession, EnrollmentRef, Scan, ScanState, TransactionRef,
+    VerificationStatus,
+};
+use sqlx::SqliteConnection;
+
+use super::capture::insert_session;
+use super::codec::{db_err, ms, serial_to_db, ScanImageRow, SCAN_COLUMNS};
+use super::images::{erase_images, insert_images};
+use super::keys::facemap_key_id;
+use super::outbox::{erase_callbacks, insert_outbox};
+use super::transactions::end_capture;
+use super::{commit, execute, row, rows, SqliteStore};
+use crate::{ImageKind, ScanDecision, ScanSide, ScanStore, SelfieFinish, StoreError, StoreResult};
+
+/// Capture sessions, attempts, images and callbacks name a scan by its
+/// reference, in the column they name an authentication by.
+fn as_transaction(reference: EnrollmentRef) -> TransactionRef {
+    TransactionRef::from_uuid(reference.as_uuid())
+}
+
+/// Whether the scan is pending and not deleted.
+async fn is_pending(conn: &mut SqliteConnection, reference: EnrollmentRef) -> StoreResult<bool> {
+    let pending: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM scans WHERE reference = ? AND state = 'PENDING' AND deleted_at IS NULL",
+    )
+    .bind(reference.to_string())
+    .fetch_optional(conn)
+    .await
+    .map_err(db_err)?;
+    Ok(pending.is_some())
+}
+
+/// Finishes an open attempt of the scan; false when it was not open.
+async fn finish_attempt_in(
+    conn: &mut SqliteConnection,
+    reference: EnrollmentRef,
+    finish: &SelfieFinish,
+    at: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let decision = serde_json::to_string(&finish.decision)
+        .map_err(|e| StoreError::Corrupt(format!("a decision that does not serialise: {e}")))?;
+    let query = sqlx::query(
+        "UPDATE capture_attempts SET state = ?, outcome = ?, decision = ?, finished_at = ? \
+         WHERE id = ? AND transaction_ref = ? AND state = 'OPEN'",
+    )
+    .bind(AttemptState::Finished.as_str())
+    .bind(finish.outcome.as_str())
+    .bind(decision)
+    .bind(ms(at))
+    .bind(finish.attempt.hyphenated().to_string())
+    .bind(reference.to_string());
+    Ok(execute(query, conn).await? == 1)
+}
+
+/// The reject details as stored: comma-separated detail codes.
+fn details_text(decision: &ScanDecision) -> Option<String> {
+    let details = decision.outcome.rejection.as_ref()?.details();
+    (!details.is_empty()).then(|| {
+        details
+            .iter()
+            .map(|d| d.code().to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    })
+}
+
+#[async_trait]
+impl ScanStore for SqliteStore {
+    #[tracing::instrument(skip_all, fields(reference = %scan.reference))]
+    async fn insert_scan(&self, scan: &Scan) -> StoreResult<()> {
+        let mut db = self.begin_write().await?;
+        let query = sqlx::query(
+            "INSERT INTO enrollments (reference, account, created_at) VALUES (?, ?, ?)",
+        )
+        .bind(scan.reference.to_string())
+        .bind(scan.account.to_string())
+        .bind(ms(scan.created_at));
+        execute(query, &mut *db).await?;
+        let query = sqlx::query(
+            "INSERT INTO scans (reference, account, state, workflow, \
+             customer_internal_reference, user_reference, reporting_criteria, preset_country, \
+             preset_type, callback_url, success_url, error_url, locale, token_hash, scan_source, \
+             channel, document_type, created_at, expires_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(scan.reference.to_string())
+        .bind(scan.account.to_string())
+        .bind(scan.state.as_str())
+        .bind(i64::from(scan.workflow.id()))
+        .bind(scan.customer_internal_reference.as_deref())
+        .bind(scan.user_reference.as_ref().map(|u| u.as_str()))
+        .bind(scan.reporting_criteria.as_deref())
+        .bind(scan.preset.map(|p| p.country.as_str().to_owned()))
+        .bind(scan.preset.map(|p| p.document_type.as_str()))
+        .bind(scan.callback_url.as_ref().map(|u| u.as_str()))
+        .bind(scan.success_url.as_ref().map(|u| u.as_str()))
+        .bind(scan.error_url.as_ref().map(|u| u.as_str()))
+        .bind(scan.locale.as_str())
+        .bind(scan.token_hash.as_slice())
+        .bind(scan.scan_source.as_str())
+        .bind(scan.channel.map(|c| c.as_str()))
+        .bind(scan.document_type.map(|t| t.as_str()))
+        .bind(ms(scan.created_at))
+        .bind(ms(scan.expires_at));
+        execute(query, &mut *db).await?;
+        commit(db).await
+    }
+
+    #[tracing::instrument(skip_all, fields(reference = %reference))]
+    async fn scan(&self, reference: EnrollmentRef) -> StoreResult<Option<Scan>> {
+        let sql =
+            format!("SELECT {SCAN_COLUMNS} FROM scans WHERE reference = ? AND deleted_at IS NULL");
+        row(sqlx::query(&sql).bind(reference.to_string()), &self.read).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn scan_by_token_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<Scan>> {
+        let sql =
+            format!("SELECT {SCAN_COLUMNS} FROM scans WHERE token_hash = ? AND deleted_at IS NULL");
+        row(sqlx::query(&sql).bind(hash.as_slice()), &self.read).await
+    }
+
+    #[tracing::instrument(skip_all, fields(reference = %session.transaction))]
+    async fn open_scan_session(&self, session: &CaptureSession) -> StoreResult<bool> {
+        let reference = EnrollmentRef::from_uuid(session.transaction.as_uuid());
+        let mut db = self.begin_write().await?;
+        if !is_pending(&mut db, reference).await? {
+            return Ok(false);
+        }
+        insert_session(&mut db, session).await?;
+        let query = sqlx::query("UPDATE scans SET scan_source = ? WHERE reference = ?")
+            .bind(session.scan_source.as_str())
+            .bind(reference.to_string());
+        execute(query, &mut *db).await?;
+        commit(db).await?;
+        Ok(true)
+    }
+
+    #[tracing::instrument(skip_all, fields(reference = %side.reference, kind = side.image.kind.as_str()))]
+    async fn store_scan_side(&self, side: &ScanSide) -> StoreResult<bool> {
+        let mut db = self.begin_write().await?;
+        if !is_pending(&mut db, side.reference).await? {
+            return Ok(false);
+        }
+        let r = side.reference.to_string();
+        let query = sqlx::query(
+            "DELETE FROM capture_images WHERE transaction_ref = ? AND kind = ? AND n = ?",
+        )
+        .bind(&r)
+        .bind(side.image.kind.as_str())
+        .bind(i64::from(side.image.n));
+        execute(query, &mut *db).await?;
+        insert_images(
+            &mut db,
+            as_transaction(side.reference),
+            std::slice::from_ref(&side.image),
+            side.at,
+        )
+        .await?;
+        // An upload makes the whole document an upload (`WEB_UPLOAD`).
+        let query = sqlx::query(
+            "UPDATE scans SET channel = CASE WHEN channel = 'UPLOAD' THEN channel ELSE ? END, \
+             document_type = COALESCE(?, document_type), \
+             first_attempt_at = COALESCE(first_attempt_at, ?) WHERE reference = ?",
+        )
+        .bind(side.channel.as_str())
+        .bind(side.document_type.map(|t| t.as_str()))
+        .bind(ms(side.at))
+        .bind(&r);
+        execute(query, &mut *db).await?;
+        commit(db).await?;
+        Ok(true)
+    }
+
+    #[tracing::instrument(skip_all, fields(reference = %reference))]
+    async fn scan_images(&self, reference: EnrollmentRef) -> StoreResult<Vec<(ImageKind, u32)>> {
+        let query = sqlx::query(
+            "SELECT i.kind, i.n FROM capture_images i JOIN scans s \
+             ON s.reference = i.transaction_ref \
+             WHERE i.transaction_ref = ? AND s.deleted_at IS NULL ORDER BY i.kind, i.n",
+        )
+        .bind(reference.to_string());
+        let found: Vec<ScanImageRow> = rows(query, &self.read).await?;
+        Ok(found.into_iter().map(|r| (r.kind, r.n)).collect())
+    }
+
+    #[tracing::instrument(skip_all, fields(reference = %reference, kind = kind.as_str(), n = n))]
+    async fn scan_image(
+        &self,
+        reference: EnrollmentRef,
+        kind: ImageKind,
+        n: u32,
+    ) -> StoreResult<Option<Vec<u8>>> {
+        sqlx::query_scalar(
+            "SELECT i.sealed FROM capture_images i JOIN scans s \
+             ON s.reference = i.transaction_ref \
+             WHERE i.transaction_ref = ? AND i.kind = ? AND i.n = ? AND s.deleted_at IS NULL",
+        )
+        .bind(reference.to_string())
+        .bind(kind.as_str())
+        .bind(i64::from(n))
+        .fetch_optional(&self.read)
+        .await
+        .map_err(db_err)
+    }
+
+    #[tracing::instrument(skip_all, fields(reference = %reference, outcome = finish.outcome.as_str()))]
+    async fn finish_selfie_attempt(
+        &self,
+        reference: EnrollmentRef,
+        finish: &SelfieFinish,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut db = self.begin_write().await?;
+        if !is_pending(&mut db, reference).await? {
+            return Ok(false);
+        }
+        if !finish_attempt_in(&mut db, reference, finish, at).await? {
+            return Ok(false);
+        }
+        commit(db).await?;
+        Ok(true)
+    }
+
+    #[tracing::instrument(skip_all, fields(reference = %decision.reference, status = decision.outcome.status.as_str()))]
+    async fn decide_scan(&self, decision: &ScanDecision) -> StoreResult<bool> {
+        if decision.state == ScanState::Pending {
+            return Err(StoreError::Conflict("a decision is not PENDING".to_owned()));
+        }
+        let reference = decision.reference;
+        let r = reference.to_string();
+        let outcome = &decision.outcome;
+        let identity = outcome.identity.as_ref();
+        let mut db = self.begin_write().await?;
+        let query = sqlx::query(
+            "UPDATE scans SET state = ?, decided_at = ?, verification_status = ?, \
+             reject_reason = ?, reject_details = ?, similarity = ?, validity = ?, \
+             validity_reason = ?, mrz_checked = ?, evidence = ? \
+             WHERE reference = ? AND state = 'PENDING' AND deleted_at IS NULL",
+        )
+        .bind(decision.state.as_str())
+        .bind(ms(decision.at))
+        .bind(outcome.status.as_str())
+        .bind(
+            outcome
+                .rejection
+                .as_ref()
+                .map(|r| i64::from(r.reason().code())),
+        )
+        .bind(details_text(decision))
+        .bind(identity.map(|i| i.similarity.as_str()))
+        .bind(identity.map(|i| i.validity))
+        .bind(identity.and_then(|i| i.reason).map(|r| r.as_str()))
+        .bind(outcome.mrz_checked)
+        .bind(decision.evidence.as_deref())
+        .bind(&r);
+        if execute(query, &mut *db).await? == 0 {
+            return Ok(false);
+        }
+        if let Some(selfie) = &decision.selfie {
+            if !finish_attempt_in(&mut db, reference, selfie, decision.at).await? {
+                // Rolled back: the attempt was finished by a concurrent call.
+                return Ok(false);
+            }
+        }
+        insert_images(
+            &mut db,
+            as_transaction(reference),
+            &decision.images,
+            decision.at,
+        )
+        .await?;
+        let binding = decision.facemap.as_ref().map(|f| &f.binding);
+        let sealed = decision.facemap.as_ref().map(|f| f.sealed.as_slice());
+        let query = sqlx::query(
+            "UPDATE enrollments SET verification_status = ?, similarity = ?, validity = ?, \
+             facemap_serial = ?, facemap_model = ?, facemap_revoked_at = NULL, \
+             server_facemap = ?, facemap_key_id = ? WHERE reference = ? AND deleted_at IS NULL",
+        )
+        .bind(outcome.status.as_str())
+        .bind(identity.map(|i| i.similarity.as_str()))
+        .bind(identity.map(|i| i.validity))
+        .bind(binding.map(|b| serial_to_db(b.serial)))
+        .bind(binding.map(|b| b.model.as_str()))
+        .bind(sealed)
+        .bind(sealed.and_then(facemap_key_id).map(i64::from))
+        .bind(&r);
+        execute(query, &mut *db).await?;
+        if let Some(message) = &decision.callback {
+            insert_outbox(&mut db, message).await?;
+        }
+        commit(db).await?;
+        Ok(true)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn overdue_scans(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<EnrollmentRef>> {
+        let query = sqlx::query(
+            "SELECT reference FROM scans WHERE state = 'PENDING' AND expires_at <= ? \
+             AND deleted_at IS NULL ORDER BY expires_at, reference LIMIT ?",
+        )
+        .bind(ms(now))
+        .bind(i64::from(limit));
+        rows(query, &self.read).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn scans_past_retention(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<EnrollmentRef>> {
+        let query = sqlx::query(
+            "SELECT s.reference FROM scans s JOIN accounts a ON a.id = s.account \
+             WHERE s.state <> 'PENDING' AND s.deleted_at IS NULL \
+             AND s.decided_at <= ? - a.scan_retention_days * 86400000 \
+             ORDER BY s.decided_at, s.reference LIMIT ?",
+        )
+        .bind(ms(now))
+        .bind(i64::from(limit));
+        rows(query, &self.read).await
+    }
+
+    #[tracing::instrument(skip_all, fields(reference = %reference))]
+    async fn delete_scan(&self, reference: EnrollmentRef, at: DateTime<Utc>) -> StoreResult<bool> {
+        let r = reference.to_string();
+        let mut db = self.begin_write().await?;
+        // A pending scan ends as the user never finishing it would, without
+        // a callback: the DELETE answer is the customer's last word.
+        let query = sqlx::query(
+            "UPDATE scans SET state = 'FAILED', decided_at = ?, verification_status = ? \
+             WHERE reference = ? AND state = 'PENDING' AND deleted_at IS NULL",
+        )
+        .bind(ms(at))
+        .bind(VerificationStatus::NoIdUploaded.as_str())
+        .bind(&r);
+        let failed = execute(query, &mut *db).await? == 1;
+        if failed {
+            let query =
+                sqlx::query("UPDATE enrollments SET verification_status = ? WHERE reference = ?")
+                    .bind(VerificationStatus::NoIdUploaded.as_str())
+                    .bind(&r);
+            execute(query, &mut *db).await?;
+        }
+        let query = sqlx::query(
+            "UPDATE scans SET customer_internal_reference = NULL, user_reference = NULL, \
+             reporting_criteria = NULL, callback_url = NULL, success_url = NULL, \
+             error_url = NULL, deleted_at = ? WHERE reference = ? AND deleted_at IS NULL",
+        )
+        .bind(ms(at))
+        .bind(&r);
+        let deleted = execute(query, &mut *db).await? == 1;
+        if deleted {
+            let transaction = as_transaction(reference);
+            erase_images(&mut db, transaction).await?;
+            end_capture(&mut db, transaction, at).await?;
+            erase_callbacks(&mut db, transaction).await?;
+            // Mirrors `Enrollment::into_tombstone`: decision and binding stay.
+            let query = sqlx::query(
+                "UPDATE enrollments SET server_facemap = NULL, \
+                 deleted_at = COALESCE(deleted_at, ?) WHERE reference = ?",
+            )
+            .bind(ms(at))
+            .bind(&r);
+            execute(query, &mut *db).await?;
+        }
+        commit(db).await?;
+        if deleted {
+            self.flush_erasure().await;
+        }
+        Ok(deleted)
+    }
+}
