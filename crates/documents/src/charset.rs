@@ -4,7 +4,7 @@
 
 use facegate_domain::mrz::MRZ_ALPHABET;
 
-use crate::DocumentsError;
+use crate::error::DocumentsError;
 
 /// The ONNX metadata key holding the character list.
 pub const CHARACTER_KEY: &str = "character";

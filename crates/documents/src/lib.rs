@@ -22,6 +22,9 @@
 pub mod charset;
 pub mod ctc;
 pub mod detect;
+mod error;
+
+pub use error::DocumentsError;
 
 use std::time::Instant;
 
@@ -30,7 +33,6 @@ use facegate_domain::mrz::{read_zone, MrzFormat, MrzRead, OcrLine, MRZ_ALPHABET}
 use facegate_vision::geometry::Point;
 use facegate_vision::models::ModelStore;
 use facegate_vision::runtime::{Runtime, Session, Tensor};
-use facegate_vision::VisionError;
 use image::RgbImage;
 
 use crate::charset::ZoneClasses;
@@ -43,15 +45,6 @@ pub mod ids {
     pub const PPOCR_DET_V4: &str = "ppocr-det-v4";
     /// PaddleOCR PP-OCRv4 text recogniser (CTC).
     pub const PPOCR_REC_V4: &str = "ppocr-rec-v4";
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum DocumentsError {
-    #[error(transparent)]
-    Vision(#[from] VisionError),
-    /// A model does not have what the engine needs.
-    #[error("OCR model: {0}")]
-    Model(String),
 }
 
 /// How the reader looks for the zone.
