@@ -23,6 +23,7 @@ mod facemap;
 mod guides;
 mod paths;
 mod retrieval;
+mod scan_delete;
 mod snippets;
 mod web_client;
 mod web_v4;
