@@ -29,7 +29,8 @@
   var ERROR_TEXT = {
     9100: 'error9100', 9200: 'error9200', 9210: 'error9210', 9300: 'error9300',
     9400: 'error9400', 9800: 'error9800', 9801: 'error9801', 9810: 'error9810',
-    9820: 'error9820', 9821: 'error9821', 9822: 'error9822', 9836: 'error9836'
+    9820: 'error9820', 9821: 'error9821', 9822: 'error9822', 9835: 'error9836',
+    9836: 'error9836'
   };
   var GUIDANCE_TEXT = /*{{guidance}}*/{};
   var STEP_TEXT = { LEFT: 'stepLeft', RIGHT: 'stepRight', UP: 'stepUp', DOWN: 'stepDown' };

@@ -109,8 +109,13 @@ pub struct FinishedAttempt {
     pub redirect: Option<Redirect>,
 }
 
-/// The error code the web client reports when no capture was usable.
+/// The error code the web client reports when no capture was usable
+/// (`netverify-authentication.md`).
 pub const NO_ACCEPTABLE_CAPTURE: u16 = 9836;
+
+/// The same for ID verification: `netverify-web-v4.md` documents 9835
+/// ("No acceptable submission in 3 attempts") where authentication has 9836.
+pub const NO_ACCEPTABLE_SCAN: u16 = 9835;
 
 pub(crate) fn token_hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()

@@ -27,7 +27,7 @@ use serde::Serialize;
 
 use crate::capture::{
     AttemptTarget, FinishedAttempt, OpenedSession, Redirect, ScanCaptureView, SessionView,
-    StartedAttempt, NO_ACCEPTABLE_CAPTURE,
+    StartedAttempt, NO_ACCEPTABLE_SCAN,
 };
 use crate::documents::{DocumentAnalysis, DocumentEngine};
 use crate::engine::{AttemptFindings, ComparisonTarget};
@@ -566,7 +566,7 @@ impl CaptureService {
         }
         // Images were accepted for processing: the success URL, unless no
         // usable selfie came in the last attempt.
-        let error_code = (outcome == AttemptOutcome::Invalid).then_some(NO_ACCEPTABLE_CAPTURE);
+        let error_code = (outcome == AttemptOutcome::Invalid).then_some(NO_ACCEPTABLE_SCAN);
         Ok(FinishedAttempt {
             outcome,
             attempts_left,
@@ -750,7 +750,7 @@ mod tests {
                 scan.reference
             )
         );
-        let failed = scan_redirect(&scan, Some(9836));
+        let failed = scan_redirect(&scan, Some(NO_ACCEPTABLE_SCAN));
         assert_eq!((failed.url, failed.success), (None, false));
     }
 }

@@ -557,7 +557,7 @@ impl Row {
             "integer" => value.is_i64() || value.is_u64(),
             "json array" => value.is_array(),
             "json object" => value.is_object(),
-            "json array/object" => value.is_array() || value.is_object(),
+            "json array/object" | "json" => value.is_array() || value.is_object(),
             other => panic!("{name}: no check for the type {other:?}"),
         };
         assert!(typed, "{name} is documented as {kind}: {value}");

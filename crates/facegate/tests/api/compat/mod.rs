@@ -11,7 +11,9 @@
 //! the check, asserted there, and documented in
 //! `docs/migrating-from-jumio.md`.
 //!
-//! The enrollment issue adds `netverify-web-v4.md` here as `web_v4.rs`.
+//! ID verification (issue #11): `netverify-web-v4.md` (`web_v4.rs`) and the
+//! scan parts of the retrieval and delete guides (`scan_retrieval.rs`,
+//! `scan_delete.rs`) and of the callback guide (`scan_callback.rs`).
 
 mod authentication;
 mod callback;
@@ -21,8 +23,10 @@ mod facemap;
 mod guides;
 mod paths;
 mod retrieval;
+mod scan_delete;
 mod snippets;
 mod web_client;
+mod web_v4;
 
 use std::sync::Arc;
 
@@ -31,6 +35,7 @@ use serde_json::{json, Value};
 
 use crate::capture::{authorization_token, Capture};
 use crate::helpers::{json as body_json, spawn_app_with, Customer, Options, TestApp};
+use crate::scans::{capture_passport_and_selfie, ScriptedDocuments, SelfieEngine};
 use crate::scripted::ScriptedEngine;
 use guides::{Part, SampleRequest, JUMIO_BASE, REFERENCE};
 
@@ -38,13 +43,25 @@ use guides::{Part, SampleRequest, JUMIO_BASE, REFERENCE};
 /// the number "can vary").
 pub const LIVENESS_FRAMES: usize = 3;
 
+/// Where ID verifications are initiated.
+pub const SCAN_INITIATE: &str = "/api/v4/initiate";
+
 /// A test server whose face engine decides as the test says and keeps a
 /// face image and [`LIVENESS_FRAMES`] liveness frames per attempt, and its
 /// customer Acme.
 pub struct Jumio {
     pub app: TestApp,
     pub acme: Customer,
-    pub engine: ScriptedEngine,
+    /// The face engine of an authentication server ([`Jumio::start`]).
+    pub engine: Option<ScriptedEngine>,
+}
+
+/// The scripted engines of a scan server ([`Jumio::scans`]).
+pub struct ScanEngines {
+    /// What every document shows (a readable passport until set).
+    #[allow(dead_code)]
+    pub documents: ScriptedDocuments,
+    pub selfie: SelfieEngine,
 }
 
 /// How a transaction ends, as the tests drive it.
@@ -71,7 +88,59 @@ impl Jumio {
         })
         .await;
         let acme = app.customer("Acme", true).await;
-        Self { app, acme, engine }
+        Self {
+            app,
+            acme,
+            engine: Some(engine),
+        }
+    }
+
+    /// A server for ID verification: documents and selfies decided by
+    /// [`crate::scans`]' scripted engines (a readable Austrian passport
+    /// whose portrait is the selfie's face, a live selfie, until the test
+    /// says otherwise).
+    pub async fn scans() -> (Self, ScanEngines) {
+        let documents = ScriptedDocuments::new();
+        let selfie = SelfieEngine::new();
+        let app = spawn_app_with(Options {
+            engine: Some(Arc::new(selfie.clone())),
+            documents: Some(Arc::new(documents.clone())),
+            ..Options::default()
+        })
+        .await;
+        let acme = app.customer("Acme", true).await;
+        let jumio = Self {
+            app,
+            acme,
+            engine: None,
+        };
+        (jumio, ScanEngines { documents, selfie })
+    }
+
+    /// Initiates a scan with `body` under Acme's main credential; returns
+    /// the reference and the redirect URL.
+    pub async fn initiate_scan(&self, body: &Value) -> (String, String) {
+        let response = self
+            .app
+            .request(reqwest::Method::POST, SCAN_INITIATE, &self.acme.main)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let (status, answer) = body_json(response).await;
+        assert_eq!(status, 200, "{answer}");
+        (
+            answer["transactionReference"].as_str().unwrap().to_owned(),
+            answer["redirectUrl"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Initiates an ID + Identity scan with `body` and captures a passport
+    /// and a selfie; returns the reference and the finish answer.
+    pub async fn scan(&self, body: &Value) -> (String, Value) {
+        let (reference, redirect) = self.initiate_scan(body).await;
+        let done = capture_passport_and_selfie(&self.app, &authorization_token(&redirect)).await;
+        (reference, done)
     }
 
     /// A guide's URL on this server.
@@ -177,7 +246,10 @@ impl Jumio {
         evidence: Evidence,
         count: usize,
     ) -> Value {
-        self.engine.set(evidence);
+        self.engine
+            .as_ref()
+            .expect("an authentication server")
+            .set(evidence);
         let capture = self.open(redirect_url, source).await;
         let mut done = Value::Null;
         for _ in 0..count {
