@@ -35,6 +35,12 @@ impl Frames {
 pub struct Decoded {
     pub classes: Vec<usize>,
     pub peaks: Vec<f32>,
+    /// Per character, its largest share of what its cell may hold (the
+    /// blank and the admissible characters) at one of its frames: low when
+    /// the decoding put a character where the recogniser saw none, high
+    /// when the recogniser preferred a character the cell cannot hold and
+    /// this one came next.
+    pub shares: Vec<f32>,
     /// Alternative classes per character with their peak probabilities,
     /// most probable first.
     pub alternatives: Vec<Vec<(usize, f32)>>,
@@ -201,11 +207,24 @@ pub fn forced(frames: &Frames, allowed: &[[bool; 37]]) -> Option<Decoded> {
     }
 
     let mut peaks = Vec::with_capacity(n_len);
+    let mut shares = Vec::with_capacity(n_len);
     let mut alternatives = Vec::with_capacity(n_len);
     for (pos, &(start, end)) in spans.iter().enumerate() {
         let (lo, hi) = (start.saturating_sub(1), (end + 1).min(t_len - 1));
         let peak = |class: usize| (lo..=hi).map(|t| frames.p(t, class)).fold(0.0f32, f32::max);
         peaks.push(peak(classes[pos]));
+        shares.push(
+            (start..=end.min(t_len - 1))
+                .map(|t| {
+                    let admissible: f32 = frames.p(t, 0)
+                        + (0..k)
+                            .filter(|&j| allowed[pos][j])
+                            .map(|j| frames.p(t, j + 1))
+                            .sum::<f32>();
+                    frames.p(t, classes[pos]) / admissible.max(1e-12)
+                })
+                .fold(0.0f32, f32::max),
+        );
         let mut alts: Vec<(usize, f32)> = (0..k)
             .filter(|&j| allowed[pos][j] && j + 1 != classes[pos])
             .map(|j| (j + 1, peak(j + 1)))
@@ -218,6 +237,7 @@ pub fn forced(frames: &Frames, allowed: &[[bool; 37]]) -> Option<Decoded> {
     Some(Decoded {
         classes,
         peaks,
+        shares,
         alternatives,
     })
 }

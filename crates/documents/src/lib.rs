@@ -76,6 +76,22 @@ impl Default for ReaderSettings {
 /// verify by chance (a check digit is right for one value in ten).
 pub const REPAIR_DOUBT: f32 = 0.02;
 
+/// A cell whose runner-up reaches this fraction of the read character's
+/// peak probability is torn between them: it is passed to the domain as
+/// unread, with both as candidates, so that only a check digit can settle
+/// it (and nothing settles a name: the zone is then not readable rather
+/// than read with a coin flip).
+pub const TORN: f32 = 0.4;
+
+/// A cell whose character has a lower share than this of what the cell
+/// may hold ([`ctc::Decoded::shares`]) is not read either: the decoding
+/// had to put a character where the recogniser saw (almost) none,
+/// typically one it dropped from a run.
+pub const MIN_SHARE: f32 = 0.1;
+
+/// What an unread cell is passed as (outside the zone's alphabet).
+const UNREAD: char = '?';
+
 /// The recogniser's input height.
 const REC_HEIGHT: usize = 48;
 /// Widest recogniser input (a zone line is about 30 heights long).
@@ -363,20 +379,32 @@ impl MrzReader {
                     .map(|alts| alts.iter().map(|&(c, p)| (to_char(c), p)).collect())
                     .collect();
                 // Only a strong doubt is offered to the repair (see
-                // `REPAIR_DOUBT`).
-                let alternatives = evidence
-                    .iter()
-                    .map(|alts| {
-                        alts.iter()
-                            .filter(|&&(_, p)| p >= REPAIR_DOUBT)
-                            .map(|&(c, _)| c)
-                            .collect()
-                    })
-                    .collect();
+                // `REPAIR_DOUBT`); a cell torn between two characters is
+                // not read at all (see `TORN`).
+                let mut ocr_text = String::with_capacity(text.len());
+                let mut alternatives: Vec<Vec<char>> = Vec::with_capacity(text.len());
+                for (((c, alts), &peak), &share) in
+                    text.chars().zip(&evidence).zip(&d.peaks).zip(&d.shares)
+                {
+                    let torn =
+                        share < MIN_SHARE || alts.first().is_some_and(|&(_, p)| p >= TORN * peak);
+                    let mut offered: Vec<char> = alts
+                        .iter()
+                        .filter(|&&(_, p)| p >= REPAIR_DOUBT)
+                        .map(|&(a, _)| a)
+                        .collect();
+                    if torn {
+                        offered.insert(0, c);
+                        ocr_text.push(UNREAD);
+                    } else {
+                        ocr_text.push(c);
+                    }
+                    alternatives.push(offered);
+                }
                 let confidence = d.peaks.iter().copied().fold(1.0f32, f32::min);
                 (
                     OcrLine {
-                        text: text.clone(),
+                        text: ocr_text,
                         alternatives,
                     },
                     text,

@@ -35,8 +35,10 @@
 //! failed check digit, because published specimens often carry inconsistent
 //! zones and "sample document" is the truer verdict), `CheckFailed` (every
 //! cell read as an admissible character, but a check digit does not hold:
-//! `108 MRZ_CHECK_FAILED`), and `NotReadable` (no zone, or a cell that
-//! neither the OCR nor a check digit could settle).
+//! `108 MRZ_CHECK_FAILED`), and `NotReadable` (no zone, a cell that
+//! neither the OCR nor a check digit could settle, or a zone that breaks a
+//! rule no check digit covers: a country code no state has, a names field
+//! without its fillers, a date that is no date).
 //!
 //! Every type here holds personal data: never log one.
 
@@ -625,6 +627,18 @@ pub fn read_zone(lines: &[OcrLine], today: NaiveDate) -> MrzRead {
         Ok(zone) => zone,
         Err(why) => return MrzRead::NotReadable(NotReadable::Malformed(why)),
     };
+    for (what, code) in [
+        ("issuing state", &zone.issuing_state),
+        ("nationality", &zone.nationality_code),
+    ] {
+        // No check digit covers them: a code no state or organisation has
+        // is a misread (or a forgery), not data.
+        if mrz::country_name(code).is_none() {
+            return MrzRead::NotReadable(NotReadable::Malformed(format!(
+                "the {what} is no ICAO code"
+            )));
+        }
+    }
     if zone.checks_verified() && !shapes_ok(format, &text) {
         // Only a substitution the check digits are blind to (a filler for a
         // zero, say) verifies a field of the wrong shape.
@@ -1462,6 +1476,22 @@ mod tests {
         };
         assert_eq!(zone.lines, td1);
         assert!(zone.repairs.is_empty());
+    }
+
+    #[test]
+    fn a_country_code_no_state_has_is_not_read() {
+        let mut lines = real(&TD3);
+        lines[0].replace_range(2..5, "<NL");
+        assert!(matches!(
+            read(&lines),
+            MrzRead::NotReadable(NotReadable::Malformed(_))
+        ));
+        let mut lines = real(&TD3);
+        lines[1].replace_range(10..13, "NLQ");
+        assert!(matches!(
+            read(&lines),
+            MrzRead::NotReadable(NotReadable::Malformed(_))
+        ));
     }
 
     #[test]
