@@ -15,6 +15,7 @@ pub mod input;
 pub mod lockout;
 pub mod mrz;
 pub mod scan;
+pub mod scan_verdict;
 pub mod time;
 pub mod transaction;
 pub mod verification;
@@ -38,6 +39,10 @@ pub use input::{
 };
 pub use lockout::{FailureStreak, LockoutPolicy};
 pub use scan::{CaptureMethod, Country, DocumentType, Preset, Verification, Workflow};
+pub use scan_verdict::{
+    decide_scan, DocumentData, DocumentFindings, IdentityVerdict, ScanPolicy, ScanVerdict,
+    SelfieFindings, SideFindings, ZoneFinding,
+};
 pub use transaction::{
     auth_lifetime, AuthTransaction, ScanSource, TransactionState, TransitionError,
     MAX_AUTH_LIFETIME_MINUTES,

@@ -212,52 +212,58 @@ async fn an_account_round_trips_its_pii_check_and_private_callback_targets() -> 
 /// private callback targets.
 #[tokio::test]
 async fn accounts_from_before_the_settings_migration_get_the_defaults() -> TestResult {
-    use sqlx::migrate::Migrator;
-    use sqlx::sqlite::SqliteConnectOptions;
-    use sqlx::ConnectOptions;
-
     let dir = tempfile::tempdir()?;
-    let earlier = dir.path().join("migrations");
-    std::fs::create_dir(&earlier)?;
-    let all = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite");
-    let mut copied = 0;
-    for entry in std::fs::read_dir(all)? {
-        let path = entry?.path();
-        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
-        if name.as_str() < "0006" {
-            std::fs::copy(&path, earlier.join(&name))?;
-            copied += 1;
-        }
-    }
-    assert_eq!(copied, 5);
     let path = dir.path().join("facegate.sqlite");
+    let pool = database_before("0006", &path).await?;
     let id = AccountId::new_random();
-    {
-        let mut conn = SqliteConnectOptions::new()
-            .filename(&path)
-            .create_if_missing(true)
-            .connect()
-            .await?;
-        Migrator::new(earlier.as_path())
-            .await?
-            .run(&mut conn)
-            .await?;
-        sqlx::query(
-            "INSERT INTO accounts (id, name, facemap_auth_enabled, default_token_lifetime_minutes, \
-             default_locale, webhook_salt, webhook_key_id, created_at) \
-             VALUES (?, 'Old', 1, 30, 'en', ?, 1, 0)",
-        )
-        .bind(id.to_string())
-        .bind([3u8; 16].as_slice())
-        .execute(&mut conn)
-        .await?;
-    }
+    insert_old_account(&pool, id).await?;
+    pool.close().await;
     let store = SqliteStore::open(&path).await?;
     store.migrate().await?;
     let old = store.account(id).await?.unwrap();
     assert_eq!(old.name, "Old");
     assert!(!old.refuse_pii_user_reference);
     assert_eq!(old.callback_private_targets, PrivateCallbackTargets::NONE);
+    Ok(())
+}
+
+/// A database at the schema before `migration`: every migration before it,
+/// from the crate's own files, as an upgraded deployment has it.
+async fn database_before(migration: &str, path: &std::path::Path) -> TestResult<sqlx::SqlitePool> {
+    let earlier = tempfile::tempdir()?;
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    let mut copied = 0;
+    for entry in std::fs::read_dir(source)? {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().as_ref() < migration {
+            std::fs::copy(entry.path(), earlier.path().join(entry.file_name()))?;
+            copied += 1;
+        }
+    }
+    assert!(copied > 0, "no migration before {migration}");
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .foreign_keys(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await?;
+    sqlx::migrate::Migrator::new(earlier.path())
+        .await?
+        .run(&pool)
+        .await?;
+    Ok(pool)
+}
+
+/// An account row with only the columns of the first schema.
+async fn insert_old_account(pool: &sqlx::SqlitePool, id: AccountId) -> TestResult {
+    sqlx::query(
+        "INSERT INTO accounts (id, name, facemap_auth_enabled, default_token_lifetime_minutes, \
+         default_locale, webhook_salt, webhook_key_id, created_at) \
+         VALUES (?, 'Old', 1, 30, 'en', ?, 1, 0)",
+    )
+    .bind(id.to_string())
+    .bind([3u8; 16].as_slice())
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
@@ -334,44 +340,13 @@ async fn credentials_round_trip() -> TestResult {
     Ok(())
 }
 
-/// A database at the schema before credentials could have the `all` role
-/// (migration 0007 rebuilt their table): every migration before it, from
-/// the crate's own files.
-async fn database_before_the_all_role(path: &std::path::Path) -> TestResult<sqlx::SqlitePool> {
-    let earlier = tempfile::tempdir()?;
-    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
-    for entry in std::fs::read_dir(source)? {
-        let entry = entry?;
-        if entry.file_name().to_string_lossy().as_ref() < "0007" {
-            std::fs::copy(entry.path(), earlier.path().join(entry.file_name()))?;
-        }
-    }
-    let options = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(path)
-        .create_if_missing(true)
-        .foreign_keys(true);
-    let pool = sqlx::SqlitePool::connect_with(options).await?;
-    sqlx::migrate::Migrator::new(earlier.path())
-        .await?
-        .run(&pool)
-        .await?;
-    Ok(pool)
-}
-
 #[tokio::test]
 async fn api_and_admin_credentials_keep_their_roles_across_the_all_role_migration() -> TestResult {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("facegate.sqlite");
-    let pool = database_before_the_all_role(&path).await?;
+    let pool = database_before("0007", &path).await?;
     let a = AccountId::new_random();
-    sqlx::query(
-        "INSERT INTO accounts (id, name, facemap_auth_enabled, default_token_lifetime_minutes, \
-         default_locale, webhook_salt, webhook_key_id, created_at) \
-         VALUES (?, 'Acme', 1, 30, 'en', zeroblob(16), 1, 0)",
-    )
-    .bind(a.to_string())
-    .execute(&pool)
-    .await?;
+    insert_old_account(&pool, a).await?;
     let hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA";
     for (n, role, revoked) in [(1, "api", None), (2, "admin", Some(9))] {
         sqlx::query(

@@ -26,6 +26,9 @@ pub struct Transaction {
     pub transaction_date: Timestamp,
     #[schema(schema_with = scan_source_schema)]
     pub scan_source: ScanSource,
+    /// Your reference for the user; absent (not `null`) when the initiation
+    /// named none, as in Jumio's retrieval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_reference: Option<String>,
     /// The best face frame, once stored.
     pub images: Vec<Image>,

@@ -521,11 +521,13 @@ where
 /// A request as the callback receiver saw it.
 #[derive(Debug, Clone)]
 pub struct Received {
+    pub path: String,
     pub headers: HeaderMap,
     pub body: String,
 }
 
-/// A callback receiver on loopback that fails its first `failures` requests with 500.
+/// A callback receiver on loopback that fails its first `failures` requests
+/// with 500. It takes a `POST` to any path; [`Receiver::url`] is its `/cb`.
 pub struct Receiver {
     pub url: String,
     pub received: Arc<Mutex<Vec<Received>>>,
@@ -535,11 +537,16 @@ impl Receiver {
     pub async fn start(failures: usize) -> Self {
         let received: Arc<Mutex<Vec<Received>>> = Arc::default();
         let seen = received.clone();
-        let handler = move |headers: HeaderMap, body: String| {
+        let handler = move |uri: axum::http::Uri, headers: HeaderMap, body: String| {
             let seen = seen.clone();
             async move {
                 let mut all = seen.lock().unwrap();
-                all.push(Received { headers, body });
+                let path = uri.path().to_owned();
+                all.push(Received {
+                    path,
+                    headers,
+                    body,
+                });
                 if all.len() <= failures {
                     StatusCode::INTERNAL_SERVER_ERROR
                 } else {
@@ -547,7 +554,7 @@ impl Receiver {
                 }
             }
         };
-        let router = axum::Router::new().route("/cb", axum::routing::post(handler));
+        let router = axum::Router::new().route("/{*path}", axum::routing::post(handler));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         tokio::spawn(async move {
@@ -557,6 +564,11 @@ impl Receiver {
             url: format!("http://localhost:{port}/cb"),
             received,
         }
+    }
+
+    /// `http://localhost:PORT`, where every path is the receiver's.
+    pub fn site(&self) -> &str {
+        self.url.trim_end_matches("/cb")
     }
 
     pub fn count(&self) -> usize {

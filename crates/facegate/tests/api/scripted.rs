@@ -11,20 +11,37 @@ use facegate_domain::{
     Evidence, Findings, FrameCounts, LivenessRecord, LivenessVerdict, SimilarityRecord,
 };
 
-use crate::capture::{authorization_token, Capture};
+use crate::capture::{authorization_token, blank_jpeg, Capture};
 use crate::helpers::{json as body_json, Credential, TestApp};
 
 /// Every attempt ends with the evidence set last (at its finish).
 #[derive(Clone)]
-pub struct ScriptedEngine(Arc<Mutex<Evidence>>);
+pub struct ScriptedEngine {
+    evidence: Arc<Mutex<Evidence>>,
+    /// Liveness frames each finished attempt keeps, with a face image;
+    /// none (and no face image) unless asked.
+    liveness_images: usize,
+}
 
 impl ScriptedEngine {
     pub fn new(evidence: Evidence) -> Self {
-        Self(Arc::new(Mutex::new(evidence)))
+        Self {
+            evidence: Arc::new(Mutex::new(evidence)),
+            liveness_images: 0,
+        }
+    }
+
+    /// Each finished attempt also keeps a face image and `liveness` frames
+    /// (small grey JPEGs), as the real engine keeps its best frames.
+    pub fn keeping_images(self, liveness: usize) -> Self {
+        Self {
+            liveness_images: liveness,
+            ..self
+        }
     }
 
     pub fn set(&self, evidence: Evidence) {
-        *self.0.lock().unwrap() = evidence;
+        *self.evidence.lock().unwrap() = evidence;
     }
 }
 
@@ -44,10 +61,11 @@ impl facegate_core::FaceEngine for ScriptedEngine {
 impl AttemptAnalysis for ScriptedEngine {
     async fn push(&self, _: FrameInput) {}
     async fn finish(&self) -> Result<AttemptFindings, EngineError> {
+        let jpeg = || Arc::<[u8]>::from(blank_jpeg());
         Ok(AttemptFindings {
-            findings: findings_showing(*self.0.lock().unwrap()),
-            face_image: None,
-            liveness_images: Vec::new(),
+            findings: findings_showing(*self.evidence.lock().unwrap()),
+            face_image: (self.liveness_images > 0).then(jpeg),
+            liveness_images: (0..self.liveness_images).map(|_| jpeg()).collect(),
         })
     }
 }

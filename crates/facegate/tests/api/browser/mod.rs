@@ -3,7 +3,7 @@
 //! `SKIPPED:` line when no Chromium is installed (`scripts/setup-chromium`).
 //! Screenshots land in the target's test temp directory.
 
-mod cdp;
-mod client;
+pub(crate) mod cdp;
+pub(crate) mod client;
 mod codes;
 mod journey;

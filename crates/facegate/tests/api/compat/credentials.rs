@@ -1,49 +1,11 @@
-//! Jumio compatibility (issue #10): what the guides in
-//! `../shared/seed/reference/` send must work as they write it. This module
-//! starts the compatibility suite with the guides' paths.
+//! Credentials as Jumio has them: one API token and secret for every call,
+//! and the narrower roles for customers who want them.
 
 use facegate_domain::EnrollmentRef;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{assert_problem, json, spawn_with_acme, INITIATE_ALIASES, WEB_INITIATE};
-
-/// The guides write `POST /api/v4/initiateAuthentication/` and
-/// `DELETE …/authentications/{ref}/` with a trailing slash: each path is
-/// served with and without it, by the same route.
-#[tokio::test]
-async fn the_guides_paths_with_a_trailing_slash_are_served() {
-    let (app, acme) = spawn_with_acme().await;
-    let (enrollment, facemap) = app.enrollment(&acme.account).await;
-    let metadata = json!({ "enrollmentTransactionReference": enrollment.to_string() });
-    let text = metadata.to_string();
-    for path in INITIATE_ALIASES {
-        let slashed = format!("{path}/");
-        let (status, body) =
-            json(app.initiate_at(&slashed, &acme.api, &text, &facemap).await).await;
-        assert_eq!(status, 200, "{slashed}: {body}");
-        assert!(
-            body["authenticationTransactionReference"].is_string(),
-            "{slashed}: {body}"
-        );
-    }
-    let reference = app.initiate_ok(&acme.api, &metadata, &facemap).await;
-    let one = format!("/api/netverify/v2/authentications/{reference}/");
-    let (status, body) = app.call(Method::GET, &one, &acme.admin).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["transactionReference"], reference.as_str());
-    let (status, body) = app.call(Method::DELETE, &one, &acme.admin).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["deleted"], true);
-    let (status, _) = app.retrieve(&acme.admin, &reference).await;
-    assert_eq!(status, 404, "deleted through the slashed path");
-    // The slash is the only thing forgiven: another path is still unknown.
-    let unknown = "/api/v4/initiateAuthentication//x/";
-    let (status, body) = app.call(Method::POST, unknown, &acme.api).await;
-    assert_eq!(status, 404, "{body}");
-    assert_eq!(body["code"], "NOT_FOUND");
-    app.stop().await;
-}
+use crate::helpers::{assert_problem, json, spawn_with_acme, WEB_INITIATE};
 
 /// Jumio gives a customer one API token and secret for every call: the
 /// credential issued without a role initiates (facemap and web), retrieves,

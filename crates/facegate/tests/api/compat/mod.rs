@@ -1,0 +1,387 @@
+//! Jumio compatibility (issue #10): what the guides in
+//! `seed/reference/` send must work as they write it, and what they document
+//! must be in Facegate's answers. One file per guide: each sends the guide's
+//! own sample requests (its placeholders replaced by this test server, real
+//! references and the `acme.main` credential, Jumio's one API credential),
+//! holds the answers, callbacks and redirects to the guide's tables and
+//! samples ([`guides`]), and ends with a coverage test: every example, table
+//! and header list of the guide's covered sections is claimed by a test, so
+//! a part added to a guide fails until a test reads it. Where Facegate
+//! differs on purpose, the difference is a [`guides::Difference`] next to
+//! the check, asserted there, and documented in
+//! `docs/migrating-from-jumio.md`.
+//!
+//! The enrollment issue adds `netverify-web-v4.md` here as `web_v4.rs`.
+
+mod authentication;
+mod callback;
+mod credentials;
+mod delete;
+mod facemap;
+mod guides;
+mod paths;
+mod retrieval;
+mod snippets;
+mod web_client;
+
+use std::sync::Arc;
+
+use facegate_domain::Evidence;
+use serde_json::{json, Value};
+
+use crate::capture::{authorization_token, Capture};
+use crate::helpers::{json as body_json, spawn_app_with, Customer, Options, TestApp};
+use crate::scripted::ScriptedEngine;
+use guides::{Part, SampleRequest, JUMIO_BASE, REFERENCE};
+
+/// Liveness frames each scripted attempt keeps (the guides' samples show 7;
+/// the number "can vary").
+pub const LIVENESS_FRAMES: usize = 3;
+
+/// A test server whose face engine decides as the test says and keeps a
+/// face image and [`LIVENESS_FRAMES`] liveness frames per attempt, and its
+/// customer Acme.
+pub struct Jumio {
+    pub app: TestApp,
+    pub acme: Customer,
+    pub engine: ScriptedEngine,
+}
+
+/// How a transaction ends, as the tests drive it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// Initiated only.
+    Created,
+    /// A capture session opened.
+    Started,
+    Passed,
+    Failed,
+    /// Three attempts without a usable capture.
+    Invalid,
+    /// A newer initiation for the same enrollment expired it.
+    Expired,
+}
+
+impl Jumio {
+    pub async fn start() -> Self {
+        let engine = ScriptedEngine::new(Evidence::LiveMatch).keeping_images(LIVENESS_FRAMES);
+        let app = spawn_app_with(Options {
+            engine: Some(Arc::new(engine.clone())),
+            ..Options::default()
+        })
+        .await;
+        let acme = app.customer("Acme", true).await;
+        Self { app, acme, engine }
+    }
+
+    /// A guide's URL on this server.
+    pub fn here(&self, text: &str) -> String {
+        text.replace(JUMIO_BASE, &self.app.base)
+    }
+
+    /// `sample` as the guide writes it, sent to this server: its method,
+    /// its path with `reference` for the placeholder, its headers with
+    /// Acme's main credential as `Authorization` (`Content-Length` is the
+    /// body's own, set by the client) and without those in `leave_out`.
+    pub fn sample(
+        &self,
+        sample: &SampleRequest,
+        reference: &str,
+        leave_out: &[&str],
+    ) -> reqwest::RequestBuilder {
+        let path = sample.path.replace(REFERENCE, reference);
+        let mut request = self
+            .app
+            .client
+            .request(sample.method.clone(), self.app.url(&path));
+        for (name, value) in &sample.headers {
+            if leave_out.iter().any(|l| l.eq_ignore_ascii_case(name)) {
+                continue;
+            }
+            request = match name.to_ascii_lowercase().as_str() {
+                "authorization" => {
+                    assert!(value.starts_with("Basic "), "{value}");
+                    request.basic_auth(&self.acme.main.token, Some(&self.acme.main.secret))
+                }
+                "content-length" => request,
+                _ => request.header(name, value),
+            };
+        }
+        request
+    }
+
+    /// Initiates a facemap authentication with `metadata` (its enrollment
+    /// added) and drives it to `end`; returns the reference and, when an
+    /// attempt ended it, the finish answer.
+    pub async fn transaction(&self, metadata: Value, end: End, source: &str) -> (String, Value) {
+        let (enrollment, facemap) = self.app.enrollment(&self.acme.account).await;
+        let mut metadata = metadata;
+        metadata["enrollmentTransactionReference"] = json!(enrollment.to_string());
+        let (reference, redirect) = self
+            .app
+            .initiate_redirect(&self.acme.main, &metadata, &facemap)
+            .await;
+        let done = match end {
+            End::Created => Value::Null,
+            End::Expired => {
+                let newer = json!({ "enrollmentTransactionReference": enrollment.to_string() });
+                self.app
+                    .initiate_ok(&self.acme.main, &newer, &facemap)
+                    .await;
+                Value::Null
+            }
+            End::Started => {
+                self.open(&redirect, source).await;
+                Value::Null
+            }
+            End::Passed => {
+                self.attempts(&redirect, source, Evidence::LiveMatch, 1)
+                    .await
+            }
+            End::Failed => self.attempts(&redirect, source, Evidence::Attack, 1).await,
+            End::Invalid => {
+                self.attempts(&redirect, source, Evidence::Unusable, 3)
+                    .await
+            }
+        };
+        (reference, done)
+    }
+
+    /// Opens a capture session on `redirect_url` as `source` (`SDK`, a
+    /// native app, or `WEB`, the web client).
+    pub async fn open(&self, redirect_url: &str, source: &str) -> Capture<'_> {
+        let token = authorization_token(redirect_url);
+        let response = self
+            .app
+            .client
+            .post(self.app.url("/api/capture/v1/session"))
+            .header("Accept", "application/json")
+            .header("User-Agent", "Example Corp SampleApp/1.0.1")
+            .json(&json!({ "authorizationToken": token, "scanSource": source }))
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = body_json(response).await;
+        assert_eq!(status, 201, "{body}");
+        Capture {
+            app: &self.app,
+            token: body["captureToken"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// `count` attempts that each end with `evidence`; the last finish answer.
+    async fn attempts(
+        &self,
+        redirect_url: &str,
+        source: &str,
+        evidence: Evidence,
+        count: usize,
+    ) -> Value {
+        self.engine.set(evidence);
+        let capture = self.open(redirect_url, source).await;
+        let mut done = Value::Null;
+        for _ in 0..count {
+            let attempt = capture.start().await;
+            let (status, body) = body_json(capture.finish(&attempt.id, &attempt.nonce).await).await;
+            assert_eq!(status, 200, "{body}");
+            done = body;
+        }
+        done
+    }
+
+    /// `sample` sent as the guide writes it on a raw connection: its
+    /// request line (path with `reference`), its headers but those in
+    /// `leave_out`, with Acme's main credential as `Authorization` and the
+    /// body's real `Content-Length`.
+    pub async fn raw_sample(
+        &self,
+        sample: &SampleRequest,
+        reference: &str,
+        body: &[u8],
+        leave_out: &[&str],
+    ) -> Raw {
+        let chunked = !body.is_empty()
+            && leave_out
+                .iter()
+                .any(|l| l.eq_ignore_ascii_case("Content-Length"));
+        let headers: Vec<(String, String)> = sample
+            .headers
+            .iter()
+            .filter(|(n, _)| !leave_out.iter().any(|l| l.eq_ignore_ascii_case(n)))
+            .filter(|(n, _)| !n.eq_ignore_ascii_case("Content-Length"))
+            .map(|(n, v)| match n.to_ascii_lowercase().as_str() {
+                "authorization" => (n.clone(), self.basic()),
+                _ => (n.clone(), v.clone()),
+            })
+            .collect();
+        let line = format!(
+            "{} {} HTTP/1.1",
+            sample.method,
+            sample.path.replace(REFERENCE, reference)
+        );
+        raw(&self.app, &line, &headers, body, chunked).await
+    }
+
+    /// `Basic …` of Acme's main credential.
+    pub fn basic(&self) -> String {
+        use base64::Engine as _;
+        let pair = format!("{}:{}", self.acme.main.token, self.acme.main.secret);
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair)
+        )
+    }
+
+    /// `GET` of a path or of a URL on this server with exactly `headers`
+    /// and Acme's main credential.
+    pub async fn get_with(&self, path_or_url: &str, headers: &[(&str, &str)]) -> Raw {
+        let path = path_or_url
+            .strip_prefix(&self.app.base)
+            .unwrap_or(path_or_url);
+        let mut all: Vec<(String, String)> = headers
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
+        all.push(("Authorization".to_owned(), self.basic()));
+        raw(&self.app, &format!("GET {path} HTTP/1.1"), &all, b"", false).await
+    }
+
+    pub async fn stop(self) {
+        self.app.stop().await;
+    }
+}
+
+/// What a test claims to check of a guide: the parts under `heading`
+/// (`table`, `example` or `headers`, `count` of them), and which test.
+pub struct Claim {
+    pub heading: &'static str,
+    pub part: &'static str,
+    pub count: usize,
+    /// The test that checks it, or why the part is no wire detail.
+    pub by: &'static str,
+}
+
+/// Asserts that the parts of a guide's section are exactly the claimed ones.
+pub fn assert_claimed(parts: &[Part], claims: &[Claim]) {
+    let mut found: std::collections::BTreeMap<(String, &str), usize> = Default::default();
+    for part in parts {
+        let kind = match part {
+            Part::Example { .. } => "example",
+            Part::Table { .. } => "table",
+            Part::Headers { .. } => "headers",
+        };
+        *found.entry((part.heading().to_owned(), kind)).or_default() += 1;
+    }
+    let claimed: std::collections::BTreeMap<(String, &str), usize> = claims
+        .iter()
+        .inspect(|c| assert!(!c.by.is_empty(), "{}: by which test?", c.heading))
+        .map(|c| ((c.heading.to_owned(), c.part), c.count))
+        .collect();
+    assert_eq!(
+        found, claimed,
+        "the guide's parts and the parts the tests claim differ: {parts:#?}"
+    );
+}
+
+/// An answer read off the socket.
+#[derive(Debug)]
+pub struct Raw {
+    pub status: u16,
+    /// Header names in lower case.
+    pub headers: std::collections::BTreeMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+impl Raw {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// Asserts an RFC 9457 problem with `status` and `code`.
+    pub fn assert_problem(&self, status: u16, code: &str) {
+        let body = self.json();
+        assert_eq!(
+            (self.status, &body["code"]),
+            (status, &json!(code)),
+            "{body}"
+        );
+        assert_eq!(self.headers["content-type"], "application/problem+json");
+    }
+}
+
+/// A raw HTTP/1.1 request to the test server, so that a header the guide
+/// lists can really be left out (an HTTP client adds `Accept: */*`) and a
+/// body can be sent without `Content-Length` (`chunked`).
+pub async fn raw(
+    app: &TestApp,
+    request_line: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    chunked: bool,
+) -> Raw {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.base.trim_start_matches("http://");
+    let mut request = format!("{request_line}\r\nHost: {address}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    let mut bytes = Vec::new();
+    if chunked {
+        request.push_str("Transfer-Encoding: chunked\r\n\r\n");
+        bytes.extend(request.as_bytes());
+        bytes.extend(format!("{:x}\r\n", body.len()).as_bytes());
+        bytes.extend(body);
+        bytes.extend(b"\r\n0\r\n\r\n");
+    } else {
+        if !body.is_empty() {
+            request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        request.push_str("\r\n");
+        bytes.extend(request.as_bytes());
+        bytes.extend(body);
+    }
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.write_all(&bytes).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no answer head: {}", String::from_utf8_lossy(&answer)));
+    let head = String::from_utf8_lossy(&answer[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {head}"));
+    let headers: std::collections::BTreeMap<String, String> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let mut body = answer[split + 4..].to_vec();
+    if headers
+        .get("transfer-encoding")
+        .is_some_and(|t| t == "chunked")
+    {
+        body = dechunk(&body);
+    }
+    Raw {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(end) = data.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..end]).trim(), 16).unwrap();
+        if size == 0 {
+            break;
+        }
+        out.extend(&data[end + 2..end + 2 + size]);
+        data = &data[end + 2 + size + 2..];
+    }
+    out
+}
