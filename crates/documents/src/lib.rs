@@ -22,6 +22,11 @@
 pub mod charset;
 pub mod ctc;
 pub mod detect;
+pub mod inspect;
+pub mod page;
+pub mod portrait;
+pub mod quality;
+pub mod text;
 
 use std::time::Instant;
 
@@ -36,6 +41,7 @@ use image::RgbImage;
 use crate::charset::ZoneClasses;
 use crate::ctc::{Frames, CLASSES};
 use crate::detect::{DbSettings, TextBox};
+pub use crate::inspect::{DocumentInspector, DocumentSide, SideInspection, Thresholds};
 
 /// The OCR models' ids in `models/manifest.json`.
 pub mod ids {
