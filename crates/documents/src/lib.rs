@@ -23,6 +23,11 @@ pub mod charset;
 pub mod ctc;
 pub mod detect;
 mod error;
+pub mod inspect;
+pub mod page;
+pub mod portrait;
+pub mod quality;
+pub mod text;
 
 pub use error::DocumentsError;
 
@@ -38,6 +43,7 @@ use image::RgbImage;
 use crate::charset::ZoneClasses;
 use crate::ctc::{Frames, CLASSES};
 use crate::detect::{DbSettings, TextBox};
+pub use crate::inspect::{DocumentInspector, DocumentSide, SideInspection, Thresholds};
 
 /// The OCR models' ids in `models/manifest.json`.
 pub mod ids {
