@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use facegate_callbacks::SigningSecret;
 use facegate_domain::{
-    Account, AccountId, FieldError, Locale, LocaleSet, ParentOrigin, PrivateCallbackTargets,
-    RedirectUrl, TokenLifetime, UrlField,
+    Account, AccountId, DocumentAcceptance, FieldError, Locale, LocaleSet, ParentOrigin,
+    PrivateCallbackTargets, RedirectUrl, TokenLifetime, UrlField,
 };
 use facegate_facemap::KeyId;
 use rand::rngs::OsRng;
@@ -33,6 +33,14 @@ pub struct AccountChanges {
     pub callback_private_networks: Option<String>,
     /// Days a finished ID verification keeps its personal data (1..=3650).
     pub scan_retention_days: Option<i64>,
+    /// Document types ID verifications accept, comma-separated
+    /// (`PASSPORT,ID_CARD`); `Some("")` accepts every type.
+    pub accepted_document_types: Option<String>,
+    /// Issuing countries ID verifications accept, comma-separated ISO
+    /// 3166-1 alpha-3 (`AUT,DEU`); `Some("")` accepts every country.
+    pub accepted_countries: Option<String>,
+    /// Accept documents past their expiry date.
+    pub accept_expired_documents: Option<bool>,
 }
 
 /// Bounds of an account's scan retention, in days.
@@ -69,6 +77,21 @@ impl Services {
         }
         if let Some(refuse) = changes.refuse_pii_user_reference {
             account.refuse_pii_user_reference = refuse;
+        }
+        if let Some(raw) = changes.accepted_document_types {
+            match DocumentAcceptance::parse_types(&raw, "acceptedDocumentTypes") {
+                Ok(types) => account.accepted_documents.document_types = types,
+                Err(e) => errors.push(e),
+            }
+        }
+        if let Some(raw) = changes.accepted_countries {
+            match DocumentAcceptance::parse_countries(&raw, "acceptedCountries") {
+                Ok(countries) => account.accepted_documents.countries = countries,
+                Err(e) => errors.push(e),
+            }
+        }
+        if let Some(accept) = changes.accept_expired_documents {
+            account.accepted_documents.accept_expired = accept;
         }
         if let Some(days) = changes.scan_retention_days {
             match u32::try_from(days) {
@@ -167,6 +190,7 @@ impl Services {
             refuse_pii_user_reference: false,
             callback_private_targets: PrivateCallbackTargets::NONE,
             scan_retention_days: facegate_domain::DEFAULT_SCAN_RETENTION_DAYS,
+            accepted_documents: DocumentAcceptance::default(),
             created_at: self.clock.now(),
         };
         self.apply_changes(

@@ -42,4 +42,7 @@ pub trait DocumentEngine: Send + Sync + 'static {
         back: Option<&[u8]>,
         workflow: Workflow,
     ) -> Result<DocumentAnalysis, EngineError>;
+    /// Whether an ID document is in view in a selfie image (JPEG): the
+    /// user showed the document to the camera (`ENTIRE_ID_USED_AS_SELFIE`).
+    fn document_in_view(&self, image: &[u8]) -> Result<bool, EngineError>;
 }

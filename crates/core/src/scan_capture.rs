@@ -13,7 +13,7 @@ use std::sync::Arc;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use facegate_domain::{
-    decide_scan, judge_selfie_attempt, AttemptOutcome, CaptureChannel, CaptureSession,
+    decide_scan, judge_selfie_attempt, Account, AttemptOutcome, CaptureChannel, CaptureSession,
     CaptureSubject, Decision, DocumentFindings, DocumentSide, DocumentType, FieldError,
     RedirectUrl, Scan, ScanOutcome, ScanPolicy, ScanSource, ScanState, SelfieAttempt,
     SelfieFindings, SideFindings, ZoneFinding, MAX_ATTEMPTS,
@@ -30,7 +30,7 @@ use crate::capture::{
     StartedAttempt, NO_ACCEPTABLE_SCAN,
 };
 use crate::documents::{DocumentAnalysis, DocumentEngine};
-use crate::engine::{AttemptFindings, ComparisonTarget};
+use crate::engine::{AttemptFindings, ComparisonTarget, EngineError};
 use crate::error::{CaptureRefusal, ServiceError, ServiceResult};
 use crate::live::LiveAttempt;
 use crate::render::ScanImages;
@@ -92,21 +92,21 @@ fn scan_redirect(scan: &Scan, error_code: Option<u16>) -> Redirect {
     }
 }
 
-/// What the account accepts for this scan: with a preset, the user was
-/// asked for that country's document of that type, and another one is
-/// unsupported (Resolved: the guides leave it open). Expired documents are
-/// refused.
-fn scan_policy(scan: &Scan, match_threshold: f32) -> ScanPolicy {
+/// What the account accepts for this scan, narrowed by the scan's preset
+/// (see [`ScanPolicy::preset`]).
+fn scan_policy(account: &Account, scan: &Scan, match_threshold: f32) -> ScanPolicy {
+    let accepted = &account.accepted_documents;
     ScanPolicy {
-        document_types: scan
-            .preset
-            .map(|p| vec![p.document_type])
-            .unwrap_or_default(),
-        countries: scan.preset.map(|p| vec![p.country]).unwrap_or_default(),
-        accept_expired: false,
+        document_types: accepted.document_types.clone(),
+        countries: accepted.countries.clone(),
+        accept_expired: accepted.accept_expired,
+        preset: scan.preset,
         match_threshold,
     }
 }
+
+/// Selfie images the document engine looks at for a document in view.
+const SELFIE_DOCUMENT_LOOKS: usize = 3;
 
 /// The selfie's part in a verdict.
 struct SelfieInput {
@@ -127,6 +127,8 @@ struct Evidence<'a> {
     /// The selfie attempt's record: liveness signals and the comparison
     /// with the portrait (score, threshold, operating point).
     selfie: Option<&'a Decision>,
+    /// Whether the document engine found a document in the selfie.
+    document_in_selfie: Option<bool>,
     facemap_issued: bool,
 }
 
@@ -194,6 +196,8 @@ struct PolicyEvidence {
     document_types: Vec<&'static str>,
     countries: Vec<String>,
     accept_expired: bool,
+    /// The preset's type and country, when the scan has one.
+    preset: Option<(&'static str, String)>,
     match_threshold: Option<f32>,
 }
 
@@ -542,6 +546,7 @@ impl CaptureService {
             None => Arc::new(self.analyze_document(&scan).await?),
         };
         let mut findings = findings;
+        findings.document_in_view = self.document_in_selfie(&analysed).await?;
         let mut threshold = analysed.findings.similarity.as_ref().map(|s| s.threshold);
         if analysis.portrait.is_none() {
             // Nothing was compared (an engine may still score against no
@@ -575,6 +580,34 @@ impl CaptureService {
         })
     }
 
+    /// Whether the selfie's best frame or its first liveness images show an
+    /// ID document (the user held the document up to the camera).
+    async fn document_in_selfie(&self, analysed: &AttemptFindings) -> ServiceResult<bool> {
+        let engine = self.documents()?.clone();
+        let images: Vec<Arc<[u8]>> = analysed
+            .face_image
+            .iter()
+            .chain(
+                analysed
+                    .liveness_images
+                    .iter()
+                    .take(SELFIE_DOCUMENT_LOOKS - 1),
+            )
+            .cloned()
+            .collect();
+        tokio::task::spawn_blocking(move || {
+            for image in images {
+                if engine.document_in_view(&image)? {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(format!("document engine: {e}")))?
+        .map_err(|e: EngineError| ServiceError::Internal(e.to_string()))
+    }
+
     /// `POST /api/capture/v1/scan/finish`: decides an ID-only scan on its
     /// document sides.
     pub async fn finish_scan(&self, capture_token: &str) -> ServiceResult<FinishedScan> {
@@ -604,8 +637,13 @@ impl CaptureService {
     ) -> ServiceResult<bool> {
         let now = self.clock.now();
         let threshold = selfie.as_ref().and_then(|s| s.threshold);
+        let account = self
+            .store
+            .account(scan.account)
+            .await?
+            .ok_or(ServiceError::AccountNotFound)?;
         // Without an operating point nothing is a match.
-        let policy = scan_policy(scan, threshold.unwrap_or(f32::INFINITY));
+        let policy = scan_policy(&account, scan, threshold.unwrap_or(f32::INFINITY));
         let verdict = decide_scan(
             scan.workflow,
             &analysis.findings,
@@ -613,11 +651,6 @@ impl CaptureService {
             &policy,
             now.date_naive(),
         );
-        let account = self
-            .store
-            .account(scan.account)
-            .await?
-            .ok_or(ServiceError::AccountNotFound)?;
         let template = selfie.as_ref().and_then(|s| s.analysed.template.clone());
         let model = analysis.portrait.as_ref().map(|p| p.model.clone());
         let facemap = match (verdict.issues_facemap, template, model) {
@@ -666,9 +699,13 @@ impl CaptureService {
                     .map(|c| c.as_str().to_owned())
                     .collect(),
                 accept_expired: policy.accept_expired,
+                preset: policy
+                    .preset
+                    .map(|p| (p.document_type.as_str(), p.country.as_str().to_owned())),
                 match_threshold: threshold,
             },
             selfie: selfie.as_ref().map(|s| &s.finish.decision),
+            document_in_selfie: selfie.as_ref().map(|s| s.findings.document_in_view),
             facemap_issued: facemap.is_some(),
         };
         let evidence = serde_json::to_string(&evidence)

@@ -19,6 +19,7 @@
 //! 4. the domain reads the zone ([`facegate_domain::mrz::read_zone`]): check
 //!    digits, the repairs they confirm, the fields, the verdict.
 
+pub mod analyze;
 pub mod charset;
 pub mod ctc;
 pub mod detect;
@@ -40,6 +41,7 @@ use facegate_vision::models::ModelStore;
 use facegate_vision::runtime::{Runtime, Session, Tensor};
 use image::RgbImage;
 
+pub use crate::analyze::{DocumentAnalyzer, DocumentReport, SideReport};
 use crate::charset::ZoneClasses;
 use crate::ctc::{Frames, CLASSES};
 use crate::detect::{DbSettings, TextBox};

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::callback_targets::PrivateCallbackTargets;
 use crate::ids::{AccountId, CredentialId};
 use crate::input::{Locale, ParentOrigin, PiiCheck, RedirectUrl};
+use crate::scan::DocumentAcceptance;
 
 /// A customer of this deployment.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,6 +44,8 @@ pub struct Account {
     /// extracted data, the server's facemap) before they are erased as a
     /// DELETE erases them, leaving the tombstone.
     pub scan_retention_days: u32,
+    /// The ID documents this account's ID verifications accept.
+    pub accepted_documents: DocumentAcceptance,
     pub created_at: DateTime<Utc>,
 }
 

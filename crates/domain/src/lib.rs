@@ -39,7 +39,9 @@ pub use input::{
     TokenLifetime, UrlField, UrlPolicy, UserReference,
 };
 pub use lockout::{FailureStreak, LockoutPolicy};
-pub use scan::{CaptureMethod, Country, DocumentType, Preset, Verification, Workflow};
+pub use scan::{
+    CaptureMethod, Country, DocumentAcceptance, DocumentType, Preset, Verification, Workflow,
+};
 pub use scan_record::{
     id_scan_source, judge_selfie_attempt, validity_reason, CaptureChannel, DocumentSide, Scan,
     ScanOutcome, ScanState, SelfieAttempt, DEFAULT_SCAN_RETENTION_DAYS, MAX_SCAN_TEXT,

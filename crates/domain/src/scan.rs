@@ -105,6 +105,62 @@ impl DocumentType {
     }
 }
 
+/// The ID documents an account accepts in its ID verifications; a document
+/// outside them ends `DENIED_UNSUPPORTED_ID_TYPE` or `_COUNTRY`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DocumentAcceptance {
+    /// Empty accepts every type.
+    pub document_types: Vec<DocumentType>,
+    /// Issuing countries; empty accepts every country.
+    pub countries: Vec<Country>,
+    /// Accept documents past their expiry date (refused by default).
+    pub accept_expired: bool,
+}
+
+impl DocumentAcceptance {
+    /// Parses a comma-separated list of document types (`PASSPORT,ID_CARD`);
+    /// an empty text accepts every type. Duplicates count once.
+    pub fn parse_types(raw: &str, field: &str) -> Result<Vec<DocumentType>, FieldError> {
+        let mut types = Vec::new();
+        for item in list_items(raw) {
+            let t = DocumentType::parse(item, field)?;
+            if !types.contains(&t) {
+                types.push(t);
+            }
+        }
+        Ok(types)
+    }
+
+    /// Parses a comma-separated list of ISO 3166-1 alpha-3 countries
+    /// (`AUT,DEU`); an empty text accepts every country.
+    pub fn parse_countries(raw: &str, field: &str) -> Result<Vec<Country>, FieldError> {
+        let mut countries = Vec::new();
+        for item in list_items(raw) {
+            let c = Country::parse(item, field)?;
+            if !countries.contains(&c) {
+                countries.push(c);
+            }
+        }
+        Ok(countries)
+    }
+
+    /// The types as stored and shown: `PASSPORT,ID_CARD` (empty for all).
+    pub fn types_text(&self) -> String {
+        let names: Vec<&str> = self.document_types.iter().map(|t| t.as_str()).collect();
+        names.join(",")
+    }
+
+    /// The countries as stored and shown: `AUT,DEU` (empty for all).
+    pub fn countries_text(&self) -> String {
+        let codes: Vec<&str> = self.countries.iter().map(Country::as_str).collect();
+        codes.join(",")
+    }
+}
+
+fn list_items(raw: &str) -> impl Iterator<Item = &str> {
+    raw.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
 /// What a scan verifies: the document only, or the document and the
 /// person (a selfie matched against the document's portrait, with liveness).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -262,6 +318,44 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn document_acceptance_lists_parse_trim_dedupe_and_refuse_unknown_items() {
+        let types = DocumentAcceptance::parse_types(" PASSPORT , ID_CARD,PASSPORT,", "t").unwrap();
+        assert_eq!(types, vec![DocumentType::Passport, DocumentType::IdCard]);
+        assert_eq!(DocumentAcceptance::parse_types("", "t").unwrap(), vec![]);
+        assert!(DocumentAcceptance::parse_types("PASSPORT,VISA", "t").is_err());
+        let countries = DocumentAcceptance::parse_countries("AUT,XKX", "c").unwrap();
+        assert_eq!(countries.len(), 2);
+        assert!(DocumentAcceptance::parse_countries("AUT,UTO", "c").is_err());
+        assert!(DocumentAcceptance::parse_countries("aut", "c").is_err());
+        let acceptance = DocumentAcceptance {
+            document_types: types,
+            countries,
+            accept_expired: false,
+        };
+        assert_eq!(acceptance.types_text(), "PASSPORT,ID_CARD");
+        assert_eq!(acceptance.countries_text(), "AUT,XKX");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn document_acceptance_text_round_trips_and_any_input_parses_or_is_refused(
+            raw in "[A-Z_, ]{0,40}",
+            picks in proptest::collection::vec(0usize..3, 0..5),
+        ) {
+            let _ = DocumentAcceptance::parse_types(&raw, "t");
+            let _ = DocumentAcceptance::parse_countries(&raw, "c");
+            let mut acceptance = DocumentAcceptance::default();
+            for i in picks {
+                if !acceptance.document_types.contains(&DocumentType::ALL[i]) {
+                    acceptance.document_types.push(DocumentType::ALL[i]);
+                }
+            }
+            let parsed = DocumentAcceptance::parse_types(&acceptance.types_text(), "t").unwrap();
+            proptest::prop_assert_eq!(parsed, acceptance.document_types);
+        }
+    }
 
     #[test]
     fn the_country_table_is_sorted_unique_and_three_capitals_each() {

@@ -267,6 +267,8 @@ pub fn judge_selfie_attempt(findings: &Findings, attempt: u8) -> SelfieAttempt {
                 validity_reason(&findings.liveness.reasons)
             },
             similarity: findings.similarity.as_ref().map(|s| s.score),
+            // The document engine looks at the selfie's images afterwards.
+            document_in_view: false,
         },
     }
 }
@@ -335,6 +337,7 @@ mod tests {
                         live: true,
                         problem: None,
                         similarity: score,
+                        document_in_view: false,
                     },
                 }
             );

@@ -8,7 +8,8 @@
 use chrono::NaiveDate;
 
 use crate::enrollment::{Similarity, VerificationStatus};
-use crate::scan::{Country, DocumentType, Workflow};
+use crate::mrz::{CheckField, MachineReadableZone, MrzRead, NotReadable};
+use crate::scan::{Country, DocumentType, Preset, Workflow};
 use crate::verification::{RejectDetail, RejectReason, Rejection, ValidityReason};
 
 /// What the engine found on one side of the document.
@@ -39,6 +40,39 @@ pub enum ZoneFinding {
     Read(DocumentData),
 }
 
+impl ZoneFinding {
+    /// What a zone read gives the verdict: a valid or specimen zone is read
+    /// (a specimen is marked as one, whatever its check digits say), a
+    /// failed check digit names the fields it protects, and a zone that is
+    /// not there or could not be read is told apart.
+    pub fn of(read: &MrzRead) -> Self {
+        match read {
+            MrzRead::Valid(zone) => Self::Read(DocumentData::from_zone(zone, false)),
+            MrzRead::Specimen { zone, .. } => Self::Read(DocumentData::from_zone(zone, true)),
+            MrzRead::CheckFailed(zone) => Self::CheckFailed(
+                zone.failed_checks()
+                    .into_iter()
+                    .filter_map(check_detail)
+                    .collect(),
+            ),
+            MrzRead::NotReadable(NotReadable::NoZone) => Self::Absent,
+            MrzRead::NotReadable(_) => Self::Unreadable,
+        }
+    }
+}
+
+/// The reject detail a failed check digit names (`1002`, `1003`, `1004`,
+/// `1009`); the composite digit protects several fields and names none.
+fn check_detail(field: CheckField) -> Option<RejectDetail> {
+    match field {
+        CheckField::DocumentNumber => Some(RejectDetail::DocumentNumber),
+        CheckField::DateOfExpiry => Some(RejectDetail::Expiry),
+        CheckField::DateOfBirth => Some(RejectDetail::Dob),
+        CheckField::PersonalNumber => Some(RejectDetail::PersonalNumber),
+        CheckField::Composite => None,
+    }
+}
+
 /// The fields read from a document (`idType`, `idCountry`, `idNumber`, …).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DocumentData {
@@ -59,6 +93,47 @@ pub struct DocumentData {
     pub optional_data_2: Option<String>,
     /// The zone names a specimen (issuing state `UTO`, a specimen name).
     pub specimen: bool,
+}
+
+impl DocumentData {
+    /// The fields of a zone read with every check digit (or of a specimen).
+    pub fn from_zone(zone: &MachineReadableZone, specimen: bool) -> Self {
+        let text = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        let optional = |s: &Option<String>| s.as_deref().and_then(text);
+        Self {
+            document_type: Some(zone.document_type),
+            subtype: id_subtype(zone).map(str::to_owned),
+            issuing_country: zone.issuing_country,
+            number: text(&zone.document_number),
+            first_name: text(&zone.given_names),
+            last_name: text(&zone.surname),
+            date_of_birth: zone.date_of_birth.date,
+            expiry: zone.date_of_expiry.date,
+            gender: zone.sex.gender().and_then(|g| g.chars().next()),
+            nationality: zone.nationality,
+            personal_number: optional(&zone.personal_number),
+            optional_data_1: optional(&zone.optional_data_1),
+            optional_data_2: optional(&zone.optional_data_2),
+            specimen,
+        }
+    }
+}
+
+/// `idSubtype` as far as the zone tells it: an ID card's second code letter
+/// (`IP` a passport card, `IR`/`AR` a residence permit), a plain `I`/`ID`
+/// a national ID. A passport's `E_PASSPORT` needs the chip, which a photo
+/// does not show: none.
+fn id_subtype(zone: &MachineReadableZone) -> Option<&'static str> {
+    if zone.document_type != DocumentType::IdCard {
+        return None;
+    }
+    let code = zone.document_code.as_str();
+    Some(match code.chars().nth(1) {
+        Some('P') => "PASSPORT_CARD_ID",
+        Some('R') => "RESIDENT_PERMIT_ID",
+        None | Some('D') if code.starts_with('I') => "NATIONAL_ID",
+        _ => "UNKNOWN",
+    })
 }
 
 /// The document's findings, both sides and the zone.
@@ -85,6 +160,9 @@ pub struct SelfieFindings {
     /// Similarity of the selfie to the document portrait, when both had a
     /// face (0..1, higher is more alike).
     pub similarity: Option<f32>,
+    /// The document engine found an ID document in the selfie's images:
+    /// the user showed the document instead of (or beside) their face.
+    pub document_in_view: bool,
 }
 
 /// What the account accepts, and the comparison's operating point.
@@ -96,6 +174,10 @@ pub struct ScanPolicy {
     pub countries: Vec<Country>,
     /// Whether a document past its expiry date is accepted.
     pub accept_expired: bool,
+    /// The scan's preset: the user was asked for that country's document of
+    /// that type, and another one is unsupported (Resolved: the guides
+    /// leave it open).
+    pub preset: Option<Preset>,
     /// Document-portrait-vs-selfie similarity at or above which the two
     /// are the same person (the calibrated operating point).
     pub match_threshold: f32,
@@ -242,18 +324,21 @@ fn judge_document(
             .unwrap_or_else(|| Rejection::new(RejectReason::NotReadableDocument)),
         ));
     }
-    let type_accepted = data
-        .document_type
-        .is_some_and(|t| policy.document_types.is_empty() || policy.document_types.contains(&t));
+    let preset = policy.preset;
+    let type_accepted = data.document_type.is_some_and(|t| {
+        (policy.document_types.is_empty() || policy.document_types.contains(&t))
+            && preset.is_none_or(|p| p.document_type == t)
+    });
     if !type_accepted {
         return Err(Refusal::Unsupported(
             VerificationStatus::DeniedUnsupportedIdType,
             Box::new(data),
         ));
     }
-    let country_accepted = data
-        .issuing_country
-        .is_some_and(|c| policy.countries.is_empty() || policy.countries.contains(&c));
+    let country_accepted = data.issuing_country.is_some_and(|c| {
+        (policy.countries.is_empty() || policy.countries.contains(&c))
+            && preset.is_none_or(|p| p.country == c)
+    });
     if !country_accepted {
         return Err(Refusal::Unsupported(
             VerificationStatus::DeniedUnsupportedIdCountry,
@@ -291,10 +376,13 @@ fn judge_identity(
         Some(score) if portrait_found && score.is_finite() => Similarity::NoMatch,
         _ => Similarity::NotPossible,
     };
-    let reason = match (selfie.problem, selfie.live) {
-        (Some(problem), _) => Some(problem),
-        (None, false) => Some(ValidityReason::LivenessFailed),
-        (None, true) => None,
+    // A document in the selfie names what was shown, whatever else the
+    // liveness found: the selfie must be the person alone.
+    let reason = match (selfie.document_in_view, selfie.problem, selfie.live) {
+        (true, _, _) => Some(ValidityReason::EntireIdUsedAsSelfie),
+        (false, Some(problem), _) => Some(problem),
+        (false, None, false) => Some(ValidityReason::LivenessFailed),
+        (false, None, true) => None,
     };
     IdentityVerdict {
         similarity,
@@ -305,7 +393,7 @@ fn judge_identity(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::panic)]
     use proptest::prelude::*;
 
     use super::*;
@@ -326,6 +414,78 @@ mod tests {
             gender: Some('F'),
             ..DocumentData::default()
         }
+    }
+
+    /// ICAO Doc 9303's TD3 and TD1 examples with a real state and holder.
+    const TD3: [&str; 2] = [
+        "P<NLDJANSEN<<WILLEKE<LISE<<<<<<<<<<<<<<<<<<<",
+        "L898902C36NLD7408122F1204159ZE184226B<<<<<10",
+    ];
+    const TD1: [&str; 3] = [
+        "IRNLDD231458907<<<<<<<<<<<<<<<",
+        "7408122F1204159NLD<<<<<<<<<<<6",
+        "JANSEN<<WILLEKE<LISE<<<<<<<<<<",
+    ];
+
+    fn zone(lines: &[&str]) -> ZoneFinding {
+        let lines: Vec<crate::mrz::OcrLine> = lines
+            .iter()
+            .map(|l| crate::mrz::OcrLine::plain(*l))
+            .collect();
+        ZoneFinding::of(&crate::mrz::read_zone(&lines, today()))
+    }
+
+    #[test]
+    fn a_valid_zone_gives_the_fields_the_guides_name() {
+        let ZoneFinding::Read(data) = zone(&TD3) else {
+            panic!("not read: {:?}", zone(&TD3));
+        };
+        assert_eq!(data.document_type, Some(DocumentType::Passport));
+        assert_eq!(data.subtype, None);
+        assert_eq!(
+            data.issuing_country.map(|c| c.as_str().to_owned()),
+            Some("NLD".into())
+        );
+        assert_eq!(
+            data.nationality.map(|c| c.as_str().to_owned()),
+            Some("NLD".into())
+        );
+        assert_eq!(data.number.as_deref(), Some("L898902C3"));
+        assert_eq!(data.first_name.as_deref(), Some("WILLEKE LISE"));
+        assert_eq!(data.last_name.as_deref(), Some("JANSEN"));
+        assert_eq!(data.date_of_birth, NaiveDate::from_ymd_opt(1974, 8, 12));
+        assert_eq!(data.expiry, NaiveDate::from_ymd_opt(2012, 4, 15));
+        assert_eq!(data.gender, Some('F'));
+        assert_eq!(data.personal_number.as_deref(), Some("ZE184226B"));
+        assert!(!data.specimen);
+
+        let ZoneFinding::Read(card) = zone(&TD1) else {
+            panic!("TD1 not read");
+        };
+        assert_eq!(card.document_type, Some(DocumentType::IdCard));
+        assert_eq!(card.subtype.as_deref(), Some("RESIDENT_PERMIT_ID"));
+        assert_eq!(card.personal_number, None);
+        assert_eq!(card.optional_data_1, None);
+    }
+
+    #[test]
+    fn a_specimen_zone_is_read_and_marked_and_a_failed_digit_names_its_field() {
+        let specimen: Vec<String> = TD3.iter().map(|l| l.replace("NLD", "UTO")).collect();
+        let lines: Vec<&str> = specimen.iter().map(String::as_str).collect();
+        let ZoneFinding::Read(data) = zone(&lines) else {
+            panic!("specimen not read");
+        };
+        assert!(data.specimen);
+        // The date of birth's check digit (7408122 → 7408121).
+        let tampered = [TD3[0], "L898902C36NLD7408121F1204159ZE184226B<<<<<10"];
+        match zone(&tampered) {
+            ZoneFinding::CheckFailed(details) => {
+                assert!(details.contains(&RejectDetail::Dob), "{details:?}");
+                assert!(!details.contains(&RejectDetail::DocumentNumber));
+            }
+            other => panic!("tampered zone gave {other:?}"),
+        }
+        assert_eq!(zone(&[]), ZoneFinding::Absent);
     }
 
     fn readable() -> SideFindings {
@@ -349,6 +509,7 @@ mod tests {
             live: true,
             problem: None,
             similarity: Some(similarity),
+            document_in_view: false,
         }
     }
 
@@ -357,6 +518,7 @@ mod tests {
             document_types: Vec::new(),
             countries: Vec::new(),
             accept_expired: false,
+            preset: None,
             match_threshold: 0.5,
         }
     }
@@ -418,6 +580,23 @@ mod tests {
     }
 
     #[test]
+    fn a_document_in_the_selfie_is_entire_id_used_as_selfie_even_when_live() {
+        for live_selfie in [true, false] {
+            let selfie = SelfieFindings {
+                live: live_selfie,
+                problem: (!live_selfie).then_some(ValidityReason::SelfieIsScreenPaperVideo),
+                document_in_view: true,
+                ..live(0.9)
+            };
+            let v = decide(&document(), Some(&selfie));
+            let identity = v.identity.unwrap();
+            assert!(!identity.validity);
+            assert_eq!(identity.reason, Some(ValidityReason::EntireIdUsedAsSelfie));
+            assert!(!v.issues_facemap);
+        }
+    }
+
+    #[test]
     fn no_selfie_or_no_face_to_compare_is_not_possible() {
         let v = decide(&document(), None);
         assert_eq!(
@@ -429,6 +608,7 @@ mod tests {
             live: false,
             problem: Some(ValidityReason::NoFacePresent),
             similarity: None,
+            document_in_view: false,
         };
         let v = decide(&document(), Some(&faceless));
         assert_eq!(v.status, VerificationStatus::ApprovedVerified);
@@ -528,6 +708,61 @@ mod tests {
         );
         assert_eq!(v.status, VerificationStatus::DeniedUnsupportedIdCountry);
 
+        // A preset narrows what the account accepts to its type and country.
+        let aut = Country::parse("AUT", "c").unwrap();
+        for (preset, status) in [
+            (
+                Preset {
+                    country: aut,
+                    document_type: DocumentType::Passport,
+                },
+                VerificationStatus::ApprovedVerified,
+            ),
+            (
+                Preset {
+                    country: aut,
+                    document_type: DocumentType::IdCard,
+                },
+                VerificationStatus::DeniedUnsupportedIdType,
+            ),
+            (
+                Preset {
+                    country: Country::parse("CHE", "c").unwrap(),
+                    document_type: DocumentType::Passport,
+                },
+                VerificationStatus::DeniedUnsupportedIdCountry,
+            ),
+        ] {
+            let with_preset = ScanPolicy {
+                preset: Some(preset),
+                ..policy()
+            };
+            let v = decide_scan(
+                Workflow::default(),
+                &document(),
+                Some(&live(0.9)),
+                &with_preset,
+                today(),
+            );
+            assert_eq!(v.status, status, "{preset:?}");
+        }
+        // An account that refuses the preset's type refuses the document.
+        let cards_with_passport_preset = ScanPolicy {
+            preset: Some(Preset {
+                country: aut,
+                document_type: DocumentType::Passport,
+            }),
+            ..id_cards_only
+        };
+        let v = decide_scan(
+            Workflow::default(),
+            &document(),
+            Some(&live(0.9)),
+            &cards_with_passport_preset,
+            today(),
+        );
+        assert_eq!(v.status, VerificationStatus::DeniedUnsupportedIdType);
+
         let mut old = passport();
         old.expiry = NaiveDate::from_ymd_opt(2026, 12, 5);
         let d = DocumentFindings {
@@ -598,7 +833,7 @@ mod tests {
                 },
                 portrait_found: portrait,
             };
-            let selfie = selfie.map(|(live, similarity)| SelfieFindings { live, problem: None, similarity });
+            let selfie = selfie.map(|(live, similarity)| SelfieFindings { live, problem: None, similarity, document_in_view: false });
             let workflow = Workflow::parse(if identity { 200 } else { 100 }).unwrap();
             let v = decide_scan(workflow, &doc, selfie.as_ref(), &policy(), today());
             if v.issues_facemap {

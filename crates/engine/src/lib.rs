@@ -10,6 +10,10 @@
 //! Model sessions load on the first attempt (not at start-up) and are shared
 //! by every server of the process.
 
+pub mod documents;
+
+pub use documents::VisionDocumentEngine;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;

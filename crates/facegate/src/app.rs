@@ -186,8 +186,9 @@ fn services_on(
 
 /// Test and embedding hooks: the clock, the DNS used for callbacks, the
 /// face engine (by default the real models, `engine::VisionEngine`) and the
-/// document engine (none by default: ID verification capture then answers
-/// `DOCUMENT_ENGINE_UNAVAILABLE`).
+/// document engine (by default the real models,
+/// `engine::VisionDocumentEngine`, unless `capture.documents` is off: ID
+/// verification capture then answers `DOCUMENT_ENGINE_UNAVAILABLE`).
 pub struct Hooks {
     pub clock: Arc<dyn Clock>,
     pub lookup: Arc<dyn NameLookup>,
@@ -291,8 +292,15 @@ pub async fn start(
         .unwrap_or_else(|| -> Arc<dyn facegate_core::FaceEngine> {
             facegate_engine::VisionEngine::shared(config.engine_settings())
         });
-    let capture =
-        Arc::new(CaptureService::new(services.clone(), engine).with_documents(hooks.documents));
+    let documents = hooks.documents.or_else(|| {
+        config
+            .capture
+            .documents
+            .then(|| -> Arc<dyn facegate_core::DocumentEngine> {
+                facegate_engine::VisionDocumentEngine::shared(config.engine_settings().runtime)
+            })
+    });
+    let capture = Arc::new(CaptureService::new(services.clone(), engine).with_documents(documents));
     let deliverer = Deliverer::new(DelivererConfig {
         timeout: Duration::from_secs(config.callbacks.timeout_secs),
         policy: AddressPolicy {

@@ -106,6 +106,22 @@ pub struct AccountSettings {
     /// DELETE erases them (1..3650; default 30).
     #[arg(long, value_name = "DAYS")]
     pub scan_retention_days: Option<i64>,
+    /// Document types ID verifications accept (PASSPORT, ID_CARD,
+    /// DRIVING_LICENSE), comma-separated or repeated; another type ends
+    /// DENIED_UNSUPPORTED_ID_TYPE. Replaces the list; an empty string
+    /// accepts every type again.
+    #[arg(long, value_name = "TYPES", num_args = 1)]
+    pub accepted_document_types: Option<Vec<String>>,
+    /// Issuing countries ID verifications accept (ISO 3166-1 alpha-3, e.g.
+    /// AUT,DEU), comma-separated or repeated; another country ends
+    /// DENIED_UNSUPPORTED_ID_COUNTRY. Replaces the list; an empty string
+    /// accepts every country again.
+    #[arg(long, value_name = "COUNTRIES", num_args = 1)]
+    pub accepted_countries: Option<Vec<String>>,
+    /// Accept documents past their expiry date (refused by default, as
+    /// DENIED_UNSUPPORTED_ID_TYPE); `=false` refuses them again.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub accept_expired_documents: Option<bool>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -372,6 +388,9 @@ fn changes(settings: AccountSettings) -> AccountChanges {
             .callback_private_networks
             .map(|values| values.join(",")),
         scan_retention_days: settings.scan_retention_days,
+        accepted_document_types: settings.accepted_document_types.map(|v| v.join(",")),
+        accepted_countries: settings.accepted_countries.map(|v| v.join(",")),
+        accept_expired_documents: settings.accept_expired_documents,
         ..AccountChanges::default()
     }
 }

@@ -119,6 +119,11 @@ pub struct Capture {
     /// read; an upload beyond it is refused at once (`CAPTURE_BUSY`) before
     /// its body is read. At least `max_frame_bytes`.
     pub max_frame_bytes_in_flight: usize,
+    /// Whether this deployment analyses ID documents (enrollment capture:
+    /// the OCR and portrait models load on the first document). Off, an
+    /// enrollment's capture session is refused with
+    /// `DOCUMENT_ENGINE_UNAVAILABLE` and authentication works as before.
+    pub documents: bool,
 }
 
 impl Default for Capture {
@@ -131,6 +136,7 @@ impl Default for Capture {
             workers: 0,
             max_queued_frames: 8,
             max_frame_bytes_in_flight: defaults.max_frame_bytes_in_flight,
+            documents: true,
         }
     }
 }

@@ -24,6 +24,11 @@ pub struct AccountJson {
     pub callback_private_networks: Vec<String>,
     /// Days a finished ID verification keeps its personal data.
     pub scan_retention_days: u32,
+    /// Document types ID verifications accept (empty: every type).
+    pub accepted_document_types: Vec<&'static str>,
+    /// Issuing countries ID verifications accept (empty: every country).
+    pub accepted_countries: Vec<String>,
+    pub accept_expired_documents: bool,
     /// Only when the account was just created.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webhook_secret: Option<String>,
@@ -49,6 +54,19 @@ impl From<&Account> for AccountJson {
                 .map(ToString::to_string)
                 .collect(),
             scan_retention_days: a.scan_retention_days,
+            accepted_document_types: a
+                .accepted_documents
+                .document_types
+                .iter()
+                .map(|t| t.as_str())
+                .collect(),
+            accepted_countries: a
+                .accepted_documents
+                .countries
+                .iter()
+                .map(|c| c.as_str().to_owned())
+                .collect(),
+            accept_expired_documents: a.accepted_documents.accept_expired,
             webhook_secret: None,
         }
     }

@@ -59,6 +59,7 @@ fn account() -> Account {
         refuse_pii_user_reference: false,
         callback_private_targets: PrivateCallbackTargets::NONE,
         scan_retention_days: 30,
+        accepted_documents: facegate_domain::DocumentAcceptance::default(),
         created_at: at(0),
     }
 }
@@ -209,6 +210,27 @@ async fn an_account_round_trips_its_pii_check_and_private_callback_targets() -> 
     Ok(())
 }
 
+#[tokio::test]
+async fn an_account_round_trips_the_documents_it_accepts() -> TestResult {
+    use facegate_domain::{Country, DocumentAcceptance, DocumentType};
+    let (_dir, store) = fresh().await;
+    let mut a = account();
+    a.accepted_documents = DocumentAcceptance {
+        document_types: vec![DocumentType::Passport, DocumentType::IdCard],
+        countries: vec![
+            Country::parse("AUT", "c").unwrap(),
+            Country::parse("XKX", "c").unwrap(),
+        ],
+        accept_expired: true,
+    };
+    store.insert_account(&a).await?;
+    assert_eq!(store.account(a.id).await?, Some(a.clone()));
+    a.accepted_documents = DocumentAcceptance::default();
+    assert!(store.update_account(&a).await?);
+    assert_eq!(store.account(a.id).await?, Some(a.clone()));
+    Ok(())
+}
+
 /// Accounts made before migration 0006 get the defaults: no PII check, no
 /// private callback targets.
 #[tokio::test]
@@ -225,6 +247,11 @@ async fn accounts_from_before_the_settings_migration_get_the_defaults() -> TestR
     assert_eq!(old.name, "Old");
     assert!(!old.refuse_pii_user_reference);
     assert_eq!(old.callback_private_targets, PrivateCallbackTargets::NONE);
+    // And, from migration 0009, accept every document but an expired one.
+    assert_eq!(
+        old.accepted_documents,
+        facegate_domain::DocumentAcceptance::default()
+    );
     Ok(())
 }
 

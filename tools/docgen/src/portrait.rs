@@ -59,6 +59,31 @@ impl Crop {
         }
     }
 
+    /// A passport photograph's framing (35:45) of the face a detector found
+    /// at `face` (`x, y, width, height` in pixels, roughly brows to chin):
+    /// the face about half the photograph's height, a little above its
+    /// centre, as ICAO's photo guidelines frame head and shoulders. Shrunk
+    /// and moved as little as needed to stay inside the image.
+    pub fn around_face(face: [f32; 4], width: u32, height: u32) -> Crop {
+        let [fx, fy, fw, fh] = face.map(f64::from);
+        let (iw, ih) = (f64::from(width), f64::from(height));
+        let mut h = (fh.max(fw) / 0.5).min(ih);
+        let mut w = h * PORTRAIT_ASPECT;
+        if w > iw {
+            w = iw;
+            h = w / PORTRAIT_ASPECT;
+        }
+        let (cx, cy) = (fx + fw / 2.0, fy + fh / 2.0);
+        let x = (cx - w / 2.0).clamp(0.0, (iw - w).max(0.0));
+        let y = (cy - 0.47 * h).clamp(0.0, (ih - h).max(0.0));
+        Crop {
+            x: x.floor() as u32,
+            y: y.floor() as u32,
+            width: (w.floor() as u32).clamp(1, width.max(1)),
+            height: (h.floor() as u32).clamp(1, height.max(1)),
+        }
+    }
+
     /// The largest centred rectangle of `aspect` (width / height).
     pub fn largest(width: u32, height: u32, aspect: f64) -> Crop {
         let (w, h) = (f64::from(width), f64::from(height));
@@ -242,6 +267,23 @@ mod tests {
             assert!(c.x + c.width <= w && c.y + c.height <= h);
             let aspect = f64::from(c.width) / f64::from(c.height);
             assert!((aspect - PORTRAIT_ASPECT).abs() < 0.02, "{w}x{h}: {c:?}");
+        }
+    }
+
+    #[test]
+    fn the_crop_around_a_face_frames_it_and_fits() {
+        // A face in the middle of a webcam frame: framed at half the height.
+        let c = Crop::around_face([270.0, 150.0, 100.0, 120.0], 640, 480);
+        assert_eq!(c.height, 240);
+        assert!((f64::from(c.width) / f64::from(c.height) - PORTRAIT_ASPECT).abs() < 0.02);
+        assert!(c.x < 270 && c.x + c.width > 370 && c.y < 150 && c.y + c.height > 270);
+        // Near a corner, and larger than the image: moved and shrunk inside.
+        for face in [[600.0, 440.0, 80.0, 80.0], [0.0, 0.0, 600.0, 470.0]] {
+            let c = Crop::around_face(face, 640, 480);
+            assert!(
+                c.x + c.width <= 640 && c.y + c.height <= 480,
+                "{face:?}: {c:?}"
+            );
         }
     }
 

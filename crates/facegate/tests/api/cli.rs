@@ -516,6 +516,61 @@ fn the_pii_check_is_off_by_default_and_set_per_account() {
 }
 
 #[test]
+fn the_documents_an_account_accepts_are_set_shown_and_cleared() {
+    let dir = TempDir::new().unwrap();
+    let account = create_account(dir.path(), "Acme", true);
+    assert_eq!(account["acceptedDocumentTypes"], json!([]), "{account}");
+    assert_eq!(account["acceptedCountries"], json!([]));
+    assert_eq!(account["acceptExpiredDocuments"], false);
+    let id = id_of(&account);
+    let set = succeeds_json(
+        dir.path(),
+        &[
+            "account",
+            "update",
+            &id,
+            "--accepted-document-types",
+            "PASSPORT,ID_CARD",
+            "--accepted-countries",
+            "AUT",
+            "--accepted-countries",
+            "DEU",
+            "--accept-expired-documents",
+            "--json",
+        ],
+    );
+    assert_eq!(
+        set["acceptedDocumentTypes"],
+        json!(["PASSPORT", "ID_CARD"]),
+        "{set}"
+    );
+    assert_eq!(set["acceptedCountries"], json!(["AUT", "DEU"]));
+    assert_eq!(set["acceptExpiredDocuments"], true);
+    let error = fails(
+        dir.path(),
+        &["account", "update", &id, "--accepted-countries", "ATX"],
+    );
+    assert!(error.contains("acceptedCountries"), "{error}");
+    let cleared = succeeds_json(
+        dir.path(),
+        &[
+            "account",
+            "update",
+            &id,
+            "--accepted-document-types",
+            "",
+            "--accepted-countries",
+            "",
+            "--accept-expired-documents=false",
+            "--json",
+        ],
+    );
+    assert_eq!(cleared["acceptedDocumentTypes"], json!([]), "{cleared}");
+    assert_eq!(cleared["acceptedCountries"], json!([]));
+    assert_eq!(cleared["acceptExpiredDocuments"], false);
+}
+
+#[test]
 fn callback_private_networks_are_set_listed_replaced_and_cleared() {
     let dir = TempDir::new().unwrap();
     let created = succeeds_json(

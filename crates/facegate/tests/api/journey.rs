@@ -92,7 +92,7 @@ pub async fn enrollment_of(app: &TestApp, customer: &Customer, face: &[u8]) -> (
 
 /// Uploads the recording's frames from `from_ms` on at ~15 fps for the
 /// challenge's duration (the manual clock follows), then finishes.
-async fn replay_attempt(
+pub(crate) async fn replay_attempt(
     app: &TestApp,
     capture: &Capture<'_>,
     frames: &[Vec<u8>],

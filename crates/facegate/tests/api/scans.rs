@@ -128,17 +128,24 @@ impl AttemptAnalysis for SelfieAttempt {
 #[derive(Clone)]
 pub(crate) struct ScriptedDocuments {
     analysis: Arc<Mutex<DocumentAnalysis>>,
+    /// Whether every selfie image shows a document.
+    in_selfie: Arc<Mutex<bool>>,
 }
 
 impl ScriptedDocuments {
     pub(crate) fn new() -> Self {
         Self {
             analysis: Arc::new(Mutex::new(passport_analysis())),
+            in_selfie: Arc::new(Mutex::new(false)),
         }
     }
 
     pub(crate) fn show(&self, analysis: DocumentAnalysis) {
         *self.analysis.lock().unwrap() = analysis;
+    }
+
+    pub(crate) fn show_in_selfie(&self, shown: bool) {
+        *self.in_selfie.lock().unwrap() = shown;
     }
 }
 
@@ -154,6 +161,10 @@ impl DocumentEngine for ScriptedDocuments {
     ) -> Result<DocumentAnalysis, EngineError> {
         assert!(front.starts_with(&[0xFF, 0xD8]) || front.starts_with(b"\x89PNG"));
         Ok(self.analysis.lock().unwrap().clone())
+    }
+    fn document_in_view(&self, image: &[u8]) -> Result<bool, EngineError> {
+        assert!(image.starts_with(&[0xFF, 0xD8]), "selfie images are JPEGs");
+        Ok(*self.in_selfie.lock().unwrap())
     }
 }
 
@@ -651,6 +662,28 @@ async fn a_selfie_that_is_not_live_keeps_the_status_but_issues_no_facemap() {
 }
 
 #[tokio::test]
+async fn a_document_shown_as_the_selfie_is_entire_id_used_as_selfie_and_issues_no_facemap() {
+    let s = spawn_scans().await;
+    s.documents.show_in_selfie(true);
+    let receiver = Receiver::start(0).await;
+    let (reference, token) = s.initiated(json!({"callbackUrl": receiver.url})).await;
+    let done = capture_passport_and_selfie(&s.app, &token).await;
+    assert_eq!(done["outcome"], "PASSED", "liveness alone was satisfied");
+    let cb = callback_of(&receiver, 0).await;
+    assert_eq!(cb["verificationStatus"], "APPROVED_VERIFIED");
+    let identity: Value = serde_json::from_str(&cb["identityVerification"]).unwrap();
+    assert_eq!(
+        identity,
+        json!({"similarity": "MATCH", "validity": false, "reason": "ENTIRE_ID_USED_AS_SELFIE"})
+    );
+    assert!(!cb.contains_key("facemap"));
+    let response = s
+        .download(&format!("{}/data/facemap", scans(&reference)))
+        .await;
+    assert_problem(response, 404, "FACEMAP_NOT_FOUND").await;
+}
+
+#[tokio::test]
 async fn a_portrait_without_a_template_is_not_possible_never_a_mismatch() {
     let s = spawn_scans().await;
     let mut analysis = passport_analysis();
@@ -860,6 +893,106 @@ async fn every_document_refusal_reaches_the_callback_and_retrieval() {
         let (_, document) = s.get(&format!("{}/data/document", scans(&reference))).await;
         assert_eq!(document["status"], case.status);
     }
+}
+
+/// Finishes an ID-only scan whose front the scripted engine reads; answers
+/// the callback's verification status.
+async fn id_only_status(s: &Scans, receiver: &Receiver, n: usize) -> String {
+    let (_, token) = s
+        .initiated(json!({"workflowId": 100, "callbackUrl": receiver.url}))
+        .await;
+    let capture = Capture::open(&s.app, &token).await;
+    let response = upload(
+        &capture,
+        "front",
+        "CAMERA",
+        Some("PASSPORT"),
+        document_image(false),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let response = capture
+        .request(Method::POST, "/api/capture/v1/scan/finish")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    callback_of(receiver, n).await["verificationStatus"].clone()
+}
+
+#[tokio::test]
+async fn the_account_decides_which_documents_it_accepts() {
+    let s = spawn_scans().await;
+    let receiver = Receiver::start(0).await;
+    let set = |changes: AccountChanges| {
+        let services = s.app.services.clone();
+        let id = s.acme.account.id;
+        async move { services.update_account(id, changes).await.unwrap() }
+    };
+    // Every document by default: the scripted Austrian passport passes.
+    assert_eq!(id_only_status(&s, &receiver, 0).await, "APPROVED_VERIFIED");
+    set(AccountChanges {
+        accepted_document_types: Some("ID_CARD,DRIVING_LICENSE".into()),
+        ..AccountChanges::default()
+    })
+    .await;
+    assert_eq!(
+        id_only_status(&s, &receiver, 1).await,
+        "DENIED_UNSUPPORTED_ID_TYPE"
+    );
+    set(AccountChanges {
+        accepted_document_types: Some(String::new()),
+        accepted_countries: Some("DEU,CHE".into()),
+        ..AccountChanges::default()
+    })
+    .await;
+    assert_eq!(
+        id_only_status(&s, &receiver, 2).await,
+        "DENIED_UNSUPPORTED_ID_COUNTRY"
+    );
+    set(AccountChanges {
+        accepted_countries: Some("AUT".into()),
+        ..AccountChanges::default()
+    })
+    .await;
+    assert_eq!(id_only_status(&s, &receiver, 3).await, "APPROVED_VERIFIED");
+
+    // An expired passport is refused unless the account accepts it.
+    let mut expired = passport_analysis();
+    let mut data = passport_data();
+    data.expiry = NaiveDate::from_ymd_opt(2025, 12, 31);
+    expired.findings.zone = ZoneFinding::Read(data);
+    s.documents.show(expired);
+    assert_eq!(
+        id_only_status(&s, &receiver, 4).await,
+        "DENIED_UNSUPPORTED_ID_TYPE"
+    );
+    set(AccountChanges {
+        accept_expired_documents: Some(true),
+        ..AccountChanges::default()
+    })
+    .await;
+    assert_eq!(id_only_status(&s, &receiver, 5).await, "APPROVED_VERIFIED");
+
+    // An unknown type or country is refused with the field named.
+    let refused = s
+        .app
+        .services
+        .update_account(
+            s.acme.account.id,
+            AccountChanges {
+                accepted_document_types: Some("PASSPORT,VISA".into()),
+                accepted_countries: Some("UTO".into()),
+                ..AccountChanges::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    let text = format!("{refused:?}");
+    assert!(
+        text.contains("acceptedDocumentTypes") && text.contains("acceptedCountries"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -1315,6 +1448,9 @@ async fn the_capture_refuses_what_the_workflow_and_the_document_do_not_allow() {
 async fn without_a_document_engine_enrollment_capture_is_unavailable() {
     let app = spawn_app_with(Options {
         engine: Some(Arc::new(SelfieEngine::new())),
+        configure: Some(Box::new(|c: &mut facegate::config::Config| {
+            c.capture.documents = false
+        })),
         ..Options::default()
     })
     .await;

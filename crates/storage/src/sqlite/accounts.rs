@@ -27,6 +27,14 @@ fn bind_settings<'q>(query: Query<'q>, account: &'q Account) -> Query<'q> {
         .bind(account.refuse_pii_user_reference)
         .bind(private_targets(account))
         .bind(i64::from(account.scan_retention_days))
+        .bind(non_empty(account.accepted_documents.types_text()))
+        .bind(non_empty(account.accepted_documents.countries_text()))
+        .bind(account.accepted_documents.accept_expired)
+}
+
+/// An empty list is stored as NULL (accepts everything).
+fn non_empty(text: String) -> Option<String> {
+    (!text.is_empty()).then_some(text)
 }
 
 /// The canonical text of the account's private callback targets; none is NULL.
@@ -43,8 +51,9 @@ impl AccountStore for SqliteStore {
             "INSERT INTO accounts (name, facemap_auth_enabled, callback_url, success_url, \
              error_url, default_token_lifetime_minutes, default_locale, webhook_salt, \
              webhook_key_id, webhook_previous_key_id, webhook_previous_until, parent_origin, \
-             refuse_pii_user_reference, callback_private_targets, scan_retention_days, id, \
-             created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             refuse_pii_user_reference, callback_private_targets, scan_retention_days, \
+             accepted_document_types, accepted_countries, accept_expired_documents, id, \
+             created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         );
         let query = bind_settings(query, account)
             .bind(account.id.to_string())
@@ -61,7 +70,8 @@ impl AccountStore for SqliteStore {
              default_locale = ?, webhook_salt = ?, webhook_key_id = ?, \
              webhook_previous_key_id = ?, webhook_previous_until = ?, parent_origin = ?, \
              refuse_pii_user_reference = ?, callback_private_targets = ?, \
-             scan_retention_days = ? WHERE id = ?",
+             scan_retention_days = ?, accepted_document_types = ?, accepted_countries = ?, \
+             accept_expired_documents = ? WHERE id = ?",
         );
         let query = bind_settings(query, account).bind(account.id.to_string());
         Ok(execute(query, &self.write).await? == 1)

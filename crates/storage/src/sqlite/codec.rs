@@ -15,8 +15,8 @@ use facegate_domain::{
     TransactionState, UserReference, VerificationStatus,
 };
 use facegate_domain::{
-    CaptureChannel, Country, DocumentType, IdentityVerdict, Preset, RejectDetail, RejectReason,
-    Rejection, Scan, ScanOutcome, ScanState, ValidityReason, Workflow,
+    CaptureChannel, Country, DocumentAcceptance, DocumentType, IdentityVerdict, Preset,
+    RejectDetail, RejectReason, Rejection, Scan, ScanOutcome, ScanState, ValidityReason, Workflow,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite};
@@ -41,7 +41,8 @@ pub(super) const TX_COLUMNS: &str = "reference, account, enrollment, state, scan
 pub(super) const ACCOUNT_COLUMNS: &str = "id, name, facemap_auth_enabled, callback_url, \
      success_url, error_url, default_token_lifetime_minutes, default_locale, webhook_salt, \
      webhook_key_id, webhook_previous_key_id, webhook_previous_until, parent_origin, \
-     refuse_pii_user_reference, callback_private_targets, scan_retention_days, created_at";
+     refuse_pii_user_reference, callback_private_targets, scan_retention_days, \
+     accepted_document_types, accepted_countries, accept_expired_documents, created_at";
 
 pub(super) const CREDENTIAL_COLUMNS: &str =
     "id, account, token, secret_hash, role, created_at, revoked_at";
@@ -164,6 +165,23 @@ fn private_targets(row: &SqliteRow, column: &str) -> StoreResult<PrivateCallback
     }
 }
 
+fn accepted_documents(row: &SqliteRow) -> StoreResult<DocumentAcceptance> {
+    let list = |column: &str| -> StoreResult<String> {
+        Ok(get::<Option<String>>(row, column)?.unwrap_or_default())
+    };
+    let column = "accepted_document_types";
+    let document_types = DocumentAcceptance::parse_types(&list(column)?, column)
+        .map_err(|_| corrupt(column, "not a list of document types"))?;
+    let column = "accepted_countries";
+    let countries = DocumentAcceptance::parse_countries(&list(column)?, column)
+        .map_err(|_| corrupt(column, "not a list of countries"))?;
+    Ok(DocumentAcceptance {
+        document_types,
+        countries,
+        accept_expired: flag(row, "accept_expired_documents")?,
+    })
+}
+
 fn locale(row: &SqliteRow, column: &str) -> StoreResult<Locale> {
     let v: String = get(row, column)?;
     // The enrollment set is the wider one: it accepts every stored locale.
@@ -229,6 +247,7 @@ impl FromRow for Account {
             refuse_pii_user_reference: flag(row, "refuse_pii_user_reference")?,
             callback_private_targets: private_targets(row, "callback_private_targets")?,
             scan_retention_days: unsigned(row, "scan_retention_days")?,
+            accepted_documents: accepted_documents(row)?,
             created_at: time(row, "created_at")?,
         })
     }
