@@ -748,6 +748,50 @@ async fn an_unusable_selfie_is_retried_and_the_last_attempt_decides() {
     assert_problem(capture.start_raw(true).await, 409, "TRANSACTION_FINISHED").await;
 }
 
+/// The liveness engine's findings about the person in front of the camera
+/// reach `identityVerification.reason`: a second face is `MULTIPLE_PEOPLE`
+/// (the liveness fails), no face in three attempts `NO_FACE_PRESENT`.
+#[tokio::test]
+async fn two_faces_or_no_face_in_the_selfie_name_their_validity_reason() {
+    let s = spawn_scans().await;
+    let receiver = Receiver::start(0).await;
+    s.selfie.set(LivenessVerdict::Fail, &["MULTIPLE_FACES"]);
+    let (_, token) = s.initiated(json!({"callbackUrl": receiver.url})).await;
+    let done = capture_passport_and_selfie(&s.app, &token).await;
+    assert_eq!(done["outcome"], "FAILED");
+    let cb = callback_of(&receiver, 0).await;
+    let identity: Value = serde_json::from_str(&cb["identityVerification"]).unwrap();
+    assert_eq!(
+        identity,
+        json!({"similarity": "NOT_POSSIBLE", "validity": false, "reason": "MULTIPLE_PEOPLE"})
+    );
+    assert!(!cb.contains_key("facemap"));
+
+    s.selfie.set(LivenessVerdict::Retry, &["FACE_NOT_FOUND"]);
+    let (_, token) = s.initiated(json!({"callbackUrl": receiver.url})).await;
+    let capture = Capture::open(&s.app, &token).await;
+    let response = upload(
+        &capture,
+        "front",
+        "CAMERA",
+        Some("PASSPORT"),
+        document_image(false),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    for n in 1..=3 {
+        let attempt = capture.start().await;
+        let (_, done) = body_json(capture.finish(&attempt.id, &attempt.nonce).await).await;
+        let expected = if n < 3 { "RETRY" } else { "INVALID" };
+        assert_eq!(done["outcome"], expected, "attempt {n}");
+    }
+    let cb = callback_of(&receiver, 1).await;
+    let identity: Value = serde_json::from_str(&cb["identityVerification"]).unwrap();
+    assert_eq!(identity["validity"], false);
+    assert_eq!(identity["reason"], "NO_FACE_PRESENT");
+    assert!(!cb.contains_key("facemap"));
+}
+
 /// What a document shows, and the status and reject reason it must get.
 struct Denied {
     analysis: DocumentAnalysis,
