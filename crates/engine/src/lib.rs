@@ -3,8 +3,11 @@
 //! analysed (BlazeFace, FaceMesh, and on sampled frames the passive model
 //! and the embedding) on a bounded pool of worker threads as they arrive;
 //! `finish` runs the liveness signals on the analysed frames and compares
-//! the best frame with the facemap's template at the calibrated operating
-//! point. It reports findings; the outcome and the user's guidance are
+//! the best frame with the facemap's template, or an ID document portrait's,
+//! at the calibrated operating point of that comparison
+//! (`models/thresholds.json` for facemaps, `models/document_thresholds.json`
+//! for document portraits: a printed portrait is a harder task with its own
+//! threshold). It reports findings; the outcome and the user's guidance are
 //! decided by `facegate_domain::decide_attempt`.
 //!
 //! Model sessions load on the first attempt (not at start-up) and are shared
@@ -14,13 +17,15 @@ pub mod documents;
 
 pub use documents::VisionDocumentEngine;
 
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use facegate_core::engine::{
-    AttemptAnalysis, AttemptContext, AttemptFindings, EngineError, FaceEngine, FrameInput,
+    AttemptAnalysis, AttemptContext, AttemptFindings, ComparisonTarget, EngineError, FaceEngine,
+    FrameInput,
 };
 use facegate_domain::{
     Challenge, Direction, Findings, FrameCounts, LivenessRecord, LivenessVerdict, SignalRecord,
@@ -52,8 +57,13 @@ pub struct EngineSettings {
     /// Worker threads (each with its own model sessions).
     pub workers: usize,
     pub liveness: LivenessConfig,
-    /// The false-match rate whose threshold decides a match.
+    /// The false-match rate whose threshold decides a match with a
+    /// facemap (the facemap calibration's default when `None`).
     pub target_fmr: Option<f64>,
+    /// The false-match rate whose threshold decides a match with an ID
+    /// document's portrait (the document calibration's default when
+    /// `None`).
+    pub document_target_fmr: Option<f64>,
     /// Bounds on a frame's decode: the capture upload limits.
     pub frame_limits: DecodeLimits,
     /// Frames of one attempt queued or in analysis at most.
@@ -67,16 +77,47 @@ impl Default for EngineSettings {
             workers: std::thread::available_parallelism().map_or(1, usize::from),
             liveness: LivenessConfig::default(),
             target_fmr: None,
+            document_target_fmr: None,
             frame_limits: DecodeLimits::default(),
             max_queued_frames: 8,
         }
     }
 }
 
-/// Model sessions and calibration, loaded once.
+/// The operating points a selfie is compared at, one per
+/// [`ComparisonTarget`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Calibrations {
+    /// A live face against a facemap's templates (`models/thresholds.json`).
+    pub facemap: Calibration,
+    /// A live face against an ID document's printed portrait
+    /// (`models/document_thresholds.json`).
+    pub document: Calibration,
+}
+
+impl Calibrations {
+    /// Both files from the models folder; either missing is a broken
+    /// installation.
+    pub fn load(models_dir: &Path) -> Result<Self, facegate_vision::VisionError> {
+        Ok(Self {
+            facemap: Calibration::load(models_dir)?,
+            document: Calibration::load_document(models_dir)?,
+        })
+    }
+
+    /// The calibration a comparison with `target` is decided with.
+    pub fn for_target(&self, target: ComparisonTarget) -> &Calibration {
+        match target {
+            ComparisonTarget::Facemap => &self.facemap,
+            ComparisonTarget::DocumentPortrait => &self.document,
+        }
+    }
+}
+
+/// Model sessions and calibrations, loaded once.
 struct Loaded {
     store: ModelStore,
-    calibration: Calibration,
+    calibrations: Calibrations,
     runtime: RuntimeKind,
     decode: DecodeLimits,
     /// Idle analysers, each with the embedder of its kind.
@@ -169,10 +210,10 @@ impl VisionEngine {
         self.loaded
             .get_or_init(|| {
                 let store = ModelStore::open_default().map_err(|e| e.to_string())?;
-                let calibration = Calibration::load(store.dir()).map_err(|e| e.to_string())?;
+                let calibrations = Calibrations::load(store.dir()).map_err(|e| e.to_string())?;
                 Ok(Arc::new(Loaded {
                     store,
-                    calibration,
+                    calibrations,
                     runtime: self.settings.runtime,
                     decode: self.settings.frame_limits,
                     idle: Mutex::new(Vec::new()),
@@ -261,7 +302,10 @@ impl FaceEngine for VisionEngine {
             loaded: self.loaded(),
             permits: self.permits.clone(),
             liveness: self.settings.liveness.clone(),
-            target_fmr: self.settings.target_fmr,
+            target_fmr: match context.target {
+                ComparisonTarget::Facemap => self.settings.target_fmr,
+                ComparisonTarget::DocumentPortrait => self.settings.document_target_fmr,
+            },
             spec: challenge_spec(&context.challenge),
             context,
             state: Arc::new(Mutex::new(Frames::default())),
@@ -294,6 +338,7 @@ struct VisionAttempt {
     loaded: Result<Arc<Loaded>, EngineError>,
     permits: Arc<Semaphore>,
     liveness: LivenessConfig,
+    /// The operating point of the context's comparison target.
     target_fmr: Option<f64>,
     spec: ChallengeSpec,
     context: AttemptContext,
@@ -416,6 +461,7 @@ impl AttemptAnalysis for VisionAttempt {
         let context_model = self.context.model.clone();
         let templates = self.context.templates.clone();
         let target_fmr = self.target_fmr;
+        let target = self.context.target;
         tokio::task::spawn_blocking(move || {
             let received = analysed.len() + failed + skipped;
             let (features, jpegs): (Vec<FrameFeatures>, Vec<Option<Arc<[u8]>>>) =
@@ -438,7 +484,7 @@ impl AttemptAnalysis for VisionAttempt {
                     &decision,
                     frames,
                     &features,
-                    &loaded.calibration,
+                    loaded.calibrations.for_target(target),
                     &context_model,
                     &templates,
                     target_fmr,
@@ -527,8 +573,9 @@ fn liveness_record(decision: &LivenessDecision) -> LivenessRecord {
 }
 
 /// What the attempt's frames show: the liveness decision and, when a live
-/// frame has a template, its best similarity with the facemap's templates
-/// at the calibrated operating point of the facemap's model.
+/// frame has a template, its best similarity with the context's templates
+/// at the operating point `calibration` gives the model (the comparison
+/// target's calibration).
 fn findings(
     decision: &LivenessDecision,
     frames: FrameCounts,
@@ -543,31 +590,140 @@ fn findings(
         .and_then(|i| features.get(i))
         .and_then(|f| f.face.as_ref())
         .and_then(|f| f.template.as_ref());
-    let point = calibration
-        .model(model)
-        .and_then(|m| m.operating_point(target_fmr).map(|p| (m, p)));
-    let similarity = match (probe, similarity_fn(model), point) {
-        (Some(probe), Some(similarity), Some((m, op))) => {
-            let score = templates
-                .iter()
-                .filter(|t| t.len() == probe.vector.len())
-                .map(|t| similarity(&probe.vector, t))
-                // No comparable template scores below any threshold (and,
-                // unlike an infinity, is still a number in the record).
-                .fold(f32::MIN, f32::max);
-            Some(SimilarityRecord::new(
-                model,
-                score,
-                op.threshold,
-                op.target_fmr,
-                m.estimated_fmr(score),
-            ))
-        }
-        _ => None,
-    };
     Findings {
         frames,
         liveness: liveness_record(decision),
-        similarity,
+        similarity: probe
+            .and_then(|p| similarity_record(&p.vector, calibration, model, templates, target_fmr)),
+    }
+}
+
+/// The best similarity of `probe` with `templates`, at the operating point
+/// `calibration` gives `model` for `target_fmr` (its default when `None`);
+/// `None` when the model has no comparison or no such operating point.
+fn similarity_record(
+    probe: &[f32],
+    calibration: &Calibration,
+    model: &str,
+    templates: &[Vec<f32>],
+    target_fmr: Option<f64>,
+) -> Option<SimilarityRecord> {
+    let similarity = similarity_fn(model)?;
+    let m = calibration.model(model)?;
+    let op = m.operating_point(target_fmr)?;
+    let score = templates
+        .iter()
+        .filter(|t| t.len() == probe.len())
+        .map(|t| similarity(probe, t))
+        // No comparable template scores below any threshold (and, unlike an
+        // infinity, is still a number in the record).
+        .fold(f32::MIN, f32::max);
+    Some(SimilarityRecord::new(
+        model,
+        score,
+        op.threshold,
+        op.target_fmr,
+        m.estimated_fmr(score),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use facegate_vision::compare::{ModelCalibration, OperatingPoint};
+
+    use super::*;
+
+    const MODEL: &str = "fr-feature-512-int8-v1";
+
+    fn calibration(source: &str, default_target_fmr: f64, points: &[(f64, f32)]) -> Calibration {
+        Calibration {
+            source: source.into(),
+            models: vec![ModelCalibration {
+                model: MODEL.into(),
+                default_target_fmr,
+                operating_points: points
+                    .iter()
+                    .map(|&(target_fmr, threshold)| OperatingPoint {
+                        target_fmr,
+                        threshold,
+                        measured_fmr: target_fmr,
+                        measured_tar: 0.9,
+                        test_impostor_pairs: 1,
+                        test_genuine_pairs: 1,
+                    })
+                    .collect(),
+                score_to_fmr: vec![(0.6, 1e-6), (0.0, 1.0)],
+            }],
+        }
+    }
+
+    /// Unit vectors at cosine similarity `cos`.
+    fn pair(cos: f32) -> (Vec<f32>, Vec<f32>) {
+        let mut a = vec![0.0; 512];
+        let mut b = vec![0.0; 512];
+        a[0] = 1.0;
+        b[0] = cos;
+        b[1] = (1.0 - cos * cos).sqrt();
+        (a, b)
+    }
+
+    #[test]
+    fn a_document_portrait_is_compared_at_the_document_operating_point() {
+        let calibrations = Calibrations {
+            facemap: calibration("facemaps", 1e-4, &[(1e-3, 0.33), (1e-4, 0.42)]),
+            document: calibration("documents", 1e-4, &[(1e-3, 0.25), (1e-4, 0.31)]),
+        };
+        // Between the two thresholds: a match only at the document's.
+        let (probe, template) = pair(0.36);
+        let record = |target| {
+            similarity_record(
+                &probe,
+                calibrations.for_target(target),
+                MODEL,
+                std::slice::from_ref(&template),
+                None,
+            )
+            .unwrap()
+        };
+        let document = record(ComparisonTarget::DocumentPortrait);
+        assert_eq!((document.threshold, document.matched), (0.31, true));
+        let facemap = record(ComparisonTarget::Facemap);
+        assert_eq!((facemap.threshold, facemap.matched), (0.42, false));
+        assert!((document.score - 0.36).abs() < 1e-5);
+        // A configured FMR picks that operating point of the document file.
+        let at_1e3 = similarity_record(
+            &probe,
+            calibrations.for_target(ComparisonTarget::DocumentPortrait),
+            MODEL,
+            &[template],
+            Some(1e-3),
+        )
+        .unwrap();
+        assert_eq!(at_1e3.threshold, 0.25);
+    }
+
+    #[test]
+    fn the_shipped_document_calibration_is_its_own_operating_point() {
+        let dir = facegate_vision::models::default_models_dir();
+        let calibrations = Calibrations::load(&dir).unwrap();
+        assert!(
+            calibrations
+                .document
+                .source
+                .starts_with("facegate eval documents"),
+            "{}",
+            calibrations.document.source
+        );
+        let threshold = |c: &Calibration| {
+            let m = c.model(MODEL).unwrap();
+            m.operating_point(None).unwrap().threshold
+        };
+        let document = threshold(calibrations.for_target(ComparisonTarget::DocumentPortrait));
+        let facemap = threshold(calibrations.for_target(ComparisonTarget::Facemap));
+        assert_eq!(document, threshold(&calibrations.document));
+        assert_eq!(facemap, threshold(&calibrations.facemap));
+        // Otherwise this test could not tell which file the engine used.
+        assert_ne!(document, facemap, "the two calibrations must differ");
     }
 }

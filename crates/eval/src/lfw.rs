@@ -221,6 +221,14 @@ pub fn evaluate(
     }
 }
 
+/// The half (0: calibration, 1: test) an identity falls in: a stable hash
+/// of its name (FNV-1a), so every evaluation splits LFW the same way.
+pub fn identity_half(name: &str) -> u32 {
+    name.bytes().fold(2166136261u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(16777619)
+    }) % 2
+}
+
 /// Splits identities in two halves (by a stable hash of the name), chooses
 /// thresholds on the impostors within half A and measures FMR and TAR within
 /// half B: no threshold is reported on the data that chose it.
@@ -230,12 +238,7 @@ fn held_out(
     fmrs: &[f64],
     score: &impl Fn(usize, usize) -> f32,
 ) -> Vec<HeldOut> {
-    let half = |name: &str| {
-        name.bytes().fold(2166136261u32, |h, b| {
-            (h ^ u32::from(b)).wrapping_mul(16777619)
-        }) % 2
-    };
-    let side: Vec<u32> = identities.iter().map(|n| half(n)).collect();
+    let side: Vec<u32> = identities.iter().map(|n| identity_half(n)).collect();
     let subset = |s: u32| -> Vec<bool> {
         enrolled
             .iter()

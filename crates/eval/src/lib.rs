@@ -1,8 +1,11 @@
 //! Evaluation of the face engine on real data: LFW View 2 10-fold accuracy,
 //! true-accept rates at fixed false-match rates over every cross-identity
 //! pair, failure-to-enrol, calibrated thresholds, plots and speed; and the
-//! liveness signals against presentation attacks.
+//! liveness signals against presentation attacks; the document engine on
+//! generated documents (the document-portrait operating point, MRZ reading
+//! per camera effect).
 
+pub mod documents;
 pub mod lfw;
 pub mod liveness;
 pub mod metrics;

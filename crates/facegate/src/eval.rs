@@ -1,5 +1,5 @@
-//! `facegate eval`: measures the face engine on real data and writes a JSON
-//! report, a ROC plot and a one-line summary.
+//! `facegate eval`: measures the face and document engines on real data
+//! and writes a JSON report, plots and a summary.
 
 use std::path::PathBuf;
 
@@ -28,6 +28,65 @@ pub enum EvalCommand {
     /// Wilson intervals, at the configured (a priori) thresholds, plus the
     /// challenge and flash simulations; writes liveness-report.json.
     Liveness(LivenessArgs),
+    /// The document engine on documents rendered by tools/docgen: the
+    /// document-portrait-vs-live-face operating point over LFW (thresholds
+    /// chosen on one half of the identities, rates measured on the other;
+    /// portrait detection rate), and per camera effect the MRZ full-read
+    /// rate, field accuracy, document-face detection and time per side.
+    /// Writes documents-report.json and plots.
+    Documents(DocumentsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DocumentsArgs {
+    /// The LFW folder (pairs.csv, lfw-deepfunneled/): the faces printed on
+    /// the documents and the live faces they are compared with (e.g.
+    /// ../shared/data/lfw).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Where to write documents-report.json and the plots.
+    #[arg(long, default_value = "eval-out")]
+    pub out: PathBuf,
+    /// Identities with two or more images to render a document for: a
+    /// seeded sample of this many (default: every one).
+    #[arg(long)]
+    pub identities: Option<usize>,
+    /// Seed of every draw (sample, documents, effects).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Documents per effect in the reading part (passports and ID cards
+    /// alternating; a card counts its two sides).
+    #[arg(long, default_value_t = 40)]
+    pub per_effect: usize,
+    /// Effects of the reading part (clean and docgen effect names; default:
+    /// clean and every camera effect).
+    #[arg(long, value_delimiter = ',')]
+    pub effects: Vec<String>,
+    /// Worker threads (each with its own model sessions, one core each).
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    /// Inference engine.
+    #[arg(long, default_value = "ort")]
+    pub runtime: RuntimeKind,
+    /// Models folder (default: the repository's models/, or FACEGATE_MODELS_DIR).
+    #[arg(long)]
+    pub models: Option<PathBuf>,
+    /// The day the documents are valid on (fixed, so runs repeat).
+    #[arg(long, default_value = "2026-06-01")]
+    pub today: chrono::NaiveDate,
+    /// Only the reading part.
+    #[arg(long, conflicts_with_all = ["write_calibration", "skip_reading"])]
+    pub skip_portraits: bool,
+    /// Only the portrait part.
+    #[arg(long)]
+    pub skip_reading: bool,
+    /// Also write the document-portrait thresholds file the server decides
+    /// ID verifications with (e.g. models/document_thresholds.json).
+    #[arg(long)]
+    pub write_calibration: Option<PathBuf>,
+    /// The false-match rate the written calibration decides at.
+    #[arg(long, default_value_t = 1e-4)]
+    pub default_fmr: f64,
 }
 
 #[derive(Debug, Args)]
@@ -143,6 +202,7 @@ pub fn run(cmd: EvalCommand) -> anyhow::Result<()> {
         EvalCommand::Lfw(args) => lfw(args),
         EvalCommand::Speed(args) => speed(args),
         EvalCommand::Liveness(args) => liveness(args),
+        EvalCommand::Documents(args) => documents(args),
     }
 }
 
@@ -293,6 +353,246 @@ fn lfw(args: LfwArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn documents(args: DocumentsArgs) -> anyhow::Result<()> {
+    use facegate_eval::documents::{portrait, reading};
+    let store = open_store(args.models.as_ref())?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let mut report = serde_json::Map::new();
+    if !args.skip_portraits {
+        let facemap = facegate_vision::compare::Calibration::load(store.dir()).ok();
+        let settings = portrait::PortraitSettings {
+            identities: args.identities,
+            seed: args.seed,
+            threads: args.threads,
+            runtime: args.runtime,
+            today: args.today,
+        };
+        let result = portrait::evaluate_portraits(&args.data, &store, facemap.as_ref(), &settings)?;
+        let plot = args.out.join("documents-portrait-roc.svg");
+        let mut curves = vec![
+            ("document portrait vs photo".to_owned(), result.roc.clone()),
+            (
+                "photo vs photo (same people)".to_owned(),
+                result.photo_roc.clone(),
+            ),
+        ];
+        curves.extend(
+            result
+                .roc_by_side
+                .iter()
+                .map(|(side, roc)| (format!("document: {side} only"), roc.clone())),
+        );
+        std::fs::write(
+            &plot,
+            roc_svg(
+                "Document portrait vs live face (LFW, every pair)",
+                &curves,
+                1e-6,
+                0.0,
+            ),
+        )?;
+        println!("{}", portrait_summary(&result));
+        println!("plot: {}", plot.display());
+        if let Some(path) = &args.write_calibration {
+            let command = format!(
+                "facegate eval documents --seed {} --runtime {}{}",
+                args.seed,
+                args.runtime,
+                args.identities
+                    .map_or(String::new(), |n| format!(" --identities {n}"))
+            );
+            let calibration = portrait::calibration(&result, &command, args.default_fmr);
+            anyhow::ensure!(
+                calibration
+                    .models
+                    .iter()
+                    .all(|m| m.operating_point(None).is_some()),
+                "no operating point at --default-fmr {} (too few impostor pairs?)",
+                args.default_fmr
+            );
+            std::fs::write(path, serde_json::to_string_pretty(&calibration)? + "\n")
+                .with_context(|| format!("writing {}", path.display()))?;
+            println!("calibration: {}", path.display());
+        }
+        report.insert("portrait".into(), serde_json::to_value(&result)?);
+    }
+    if !args.skip_reading {
+        let effects = if args.effects.is_empty() {
+            reading::EFFECTS.to_vec()
+        } else {
+            args.effects
+                .iter()
+                .map(|name| match name.as_str() {
+                    "clean" => Ok(None),
+                    other => other.parse().map(Some).map_err(anyhow::Error::msg),
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?
+        };
+        let settings = reading::ReadingSettings {
+            per_effect: args.per_effect,
+            seed: args.seed,
+            threads: args.threads,
+            runtime: args.runtime,
+            today: args.today,
+            effects,
+        };
+        let result = reading::evaluate_reading(Some(&args.data), &store, &settings)?;
+        let plot = args.out.join("documents-reading.svg");
+        let groups: Vec<(String, Vec<f64>)> = result
+            .effects
+            .iter()
+            .map(|r| {
+                (
+                    r.effect.clone(),
+                    vec![
+                        r.mrz_full_read.rate,
+                        r.portrait_found.rate,
+                        r.document_found.rate,
+                    ],
+                )
+            })
+            .collect();
+        std::fs::write(
+            &plot,
+            facegate_eval::plot::bars_svg(
+                "Documents per camera effect",
+                &["MRZ fully read", "portrait found", "document found"],
+                &groups,
+            ),
+        )?;
+        println!("{}", reading_summary(&result));
+        println!("plot: {}", plot.display());
+        report.insert("reading".into(), serde_json::to_value(&result)?);
+    }
+    let path = args.out.join("documents-report.json");
+    write_json(&path, &report)?;
+    println!("report: {}", path.display());
+    Ok(())
+}
+
+/// The portrait evaluation as Markdown tables.
+pub fn portrait_summary(r: &facegate_eval::documents::portrait::PortraitReport) -> String {
+    let mut out = format!(
+        "Document portrait vs live face ({}, seed {}): {} documents of {} of {} identities with 2+ images; {} probe images ({} without a face)\n\
+         portrait found: {} (at the printed portrait: {}); inspection median {:.0} ms, p95 {:.0} ms ({} threads)\n\
+         calibration half: {} genuine, {} impostor pairs; test half: {} genuine, {} impostor pairs\n\n\
+         | target FMR | threshold | test FMR | test FNMR (portrait found) | test FNMR (every document) |\n|---|---|---|---|---|\n",
+        r.model,
+        r.seed,
+        r.documents,
+        r.holders_sampled,
+        r.holders_total,
+        r.probe_images,
+        r.probe_failures,
+        r.detection.percent(),
+        r.detection_at_portrait.percent(),
+        r.inspect_ms.median,
+        r.inspect_ms.p95,
+        r.threads,
+        r.calibration_genuine,
+        r.calibration_impostors,
+        r.test_genuine,
+        r.test_impostors,
+    );
+    for p in &r.held_out {
+        out += &format!(
+            "| {:.0e} | {:.4} | {:.2e} ({}/{}) [{:.1e}, {:.1e}] | {} | {} |\n",
+            p.target_fmr,
+            p.threshold,
+            p.fmr.rate,
+            p.fmr.k,
+            p.fmr.n,
+            p.fmr.ci95.0,
+            p.fmr.ci95.1,
+            p.fnmr.percent(),
+            p.fnmr_end_to_end.percent()
+        );
+    }
+    out += "\n| facemap threshold (selfie calibration) | test FMR | test FNMR |\n|---|---|---|\n";
+    for c in &r.facemap_thresholds {
+        out += &format!(
+            "| {:.4} (FMR {:.0e}) | {:.2e} ({}/{}) | {} |\n",
+            c.facemap_threshold,
+            c.target_fmr,
+            c.fmr.rate,
+            c.fmr.k,
+            c.fmr.n,
+            c.fnmr.percent()
+        );
+    }
+    out += &format!(
+        "\n| test-half group (FNMR at FMR {}) | portrait found | FNMR |\n|---|---|---|\n",
+        r.group_target_fmr
+            .map_or("n/a".to_owned(), |f| format!("{f:.0e}"))
+    );
+    for g in r.by_side.iter().chain(&r.by_effect) {
+        out += &format!(
+            "| {} | {} | {} |\n",
+            g.group,
+            g.detection.percent(),
+            g.fnmr.map_or("n/a".to_owned(), |f| f.percent())
+        );
+    }
+    out
+}
+
+/// The reading evaluation as Markdown tables.
+pub fn reading_summary(r: &facegate_eval::documents::reading::ReadingReport) -> String {
+    use facegate_eval::documents::reading::FIELDS;
+    let mut out = format!(
+        "Reading per effect ({} documents per effect, seed {}, {} threads)\n\n\
+         | effect | zone sides | MRZ fully read | valid, other data | check failed | not readable | portrait found | document found |\n\
+         |---|---:|---|---:|---:|---:|---|---|\n",
+        r.documents_per_effect, r.seed, r.threads
+    );
+    for e in &r.effects {
+        out += &format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            e.effect,
+            e.mrz_full_read.n,
+            e.mrz_full_read.percent(),
+            e.mrz_valid_other_data,
+            e.mrz_check_failed,
+            e.mrz_not_readable,
+            e.portrait_found.percent(),
+            e.document_found.percent()
+        );
+    }
+    out += &format!(
+        "\ncamera average full-read rate: {:.1} %\n\n| effect | {} |\n|---|{}\n",
+        100.0 * r.camera_full_read_mean,
+        FIELDS.join(" | "),
+        "---:|".repeat(FIELDS.len())
+    );
+    for e in &r.effects {
+        let cells: Vec<String> = e
+            .field_accuracy
+            .iter()
+            .map(|(_, rate)| format!("{:.1}", 100.0 * rate.rate))
+            .collect();
+        out += &format!("| {} | {} |\n", e.effect, cells.join(" | "));
+    }
+    out += "\n| side | inspection median / p95 ms | MRZ read median / p95 ms | side total median / p95 ms | sides |\n|---|---|---|---|---:|\n";
+    for t in &r.timing {
+        out += &format!(
+            "| {} | {:.0} / {:.0} | {} | {:.0} / {:.0} | {} |\n",
+            t.side,
+            t.inspect_ms.median,
+            t.inspect_ms.p95,
+            if t.read_ms.n == 0 {
+                "–".to_owned()
+            } else {
+                format!("{:.0} / {:.0}", t.read_ms.median, t.read_ms.p95)
+            },
+            t.total_ms.median,
+            t.total_ms.p95,
+            t.total_ms.n
+        );
+    }
+    out
+}
+
 /// One line per model: accuracy, TAR at 1e-4 and 1e-3, failures, counts.
 pub fn summary(result: &LfwResult) -> String {
     result
@@ -350,6 +650,52 @@ mod tests {
         );
         assert!(parse(&["liveness"]).is_err());
         assert!(parse(&["liveness", "--data", "d", "--simulations", "many"]).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn documents_needs_lfw_and_writes_a_calibration_only_with_the_portrait_part(
+    ) -> Result<(), clap::Error> {
+        let EvalCommand::Documents(args) = parse(&[
+            "documents",
+            "--data",
+            "data/lfw",
+            "--identities",
+            "300",
+            "--write-calibration",
+            "models/document_thresholds.json",
+        ])?
+        else {
+            return Err(clap::Error::new(clap::error::ErrorKind::InvalidSubcommand));
+        };
+        assert_eq!(
+            (
+                args.identities,
+                args.seed,
+                args.per_effect,
+                args.default_fmr
+            ),
+            (Some(300), 1, 40, 1e-4)
+        );
+        assert_eq!(args.today.to_string(), "2026-06-01");
+        assert!(parse(&["documents"]).is_err());
+        assert!(parse(&[
+            "documents",
+            "--data",
+            "d",
+            "--skip-portraits",
+            "--write-calibration",
+            "x.json"
+        ])
+        .is_err());
+        assert!(parse(&[
+            "documents",
+            "--data",
+            "d",
+            "--skip-portraits",
+            "--skip-reading"
+        ])
+        .is_err());
         Ok(())
     }
 

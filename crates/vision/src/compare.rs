@@ -1,7 +1,10 @@
 //! 1:1 comparison with calibrated thresholds. The thresholds and the
 //! score-to-false-match-rate table come from `facegate eval lfw`
-//! (`models/thresholds.json`), measured on identities disjoint from those
-//! that chose them.
+//! (`models/thresholds.json`: a live face against a facemap's templates)
+//! and `facegate eval documents` (`models/document_thresholds.json`: a live
+//! face against the portrait printed on an ID document, a different task
+//! with its own operating point), measured on identities disjoint from
+//! those that chose them.
 
 use std::path::Path;
 
@@ -45,16 +48,29 @@ pub struct Calibration {
 }
 
 impl Calibration {
+    /// Selfie against a facemap (authentication).
     pub const FILE: &'static str = "thresholds.json";
+    /// Selfie against an ID document's printed portrait (ID verification).
+    pub const DOCUMENT_FILE: &'static str = "document_thresholds.json";
 
+    /// The facemap calibration, [`Self::FILE`].
     pub fn load(models_dir: &Path) -> Result<Self, VisionError> {
-        let path = models_dir.join(Self::FILE);
+        Self::load_file(models_dir, Self::FILE)
+    }
+
+    /// The document-portrait calibration, [`Self::DOCUMENT_FILE`].
+    pub fn load_document(models_dir: &Path) -> Result<Self, VisionError> {
+        Self::load_file(models_dir, Self::DOCUMENT_FILE)
+    }
+
+    fn load_file(models_dir: &Path, file: &str) -> Result<Self, VisionError> {
+        let path = models_dir.join(file);
         let text = std::fs::read_to_string(&path).map_err(|e| VisionError::Model {
-            model: Self::FILE.into(),
+            model: file.into(),
             detail: format!("cannot read {}: {e}", path.display()),
         })?;
         serde_json::from_str(&text).map_err(|e| VisionError::Model {
-            model: Self::FILE.into(),
+            model: file.into(),
             detail: e.to_string(),
         })
     }
