@@ -9,7 +9,10 @@
 //! `taskset -c 0 cargo bench -p facegate-bench --bench documents` (one
 //! core: every model session runs one intra-op thread). Criterion measures
 //! each case; the run then prints each case's median per side and its
-//! ratio to the baseline's median, and writes them as JSON.
+//! ratio to the baseline's median (the baseline is measured first and again
+//! last, and both count), and writes them as JSON. The sides with
+//! a zone are also measured in parts (the inspection alone, the MRZ read
+//! alone, on the decoded image), to show where the time goes.
 //!
 //! The sides are rendered once by `tools/docgen` (1600 × 1200 JPEG,
 //! quality 90, clean, one fixed seed; the portrait an LFW image when the
@@ -144,9 +147,9 @@ fn main() -> anyhow::Result<()> {
         .warm_up_time(Duration::from_secs(2))
         .measurement_time(Duration::from_secs(10));
     let mut group = criterion.benchmark_group("document_side");
-    {
+    let mut baseline = |group: &mut criterion::BenchmarkGroup<'_, _>, case: &'static str| {
         let samples = samples.clone();
-        group.bench_function("selfie_frame_baseline", |b| {
+        group.bench_function(case, |b| {
             b.iter_custom(|iters| {
                 let t = Instant::now();
                 for i in 0..iters {
@@ -157,15 +160,12 @@ fn main() -> anyhow::Result<()> {
                     let _ = black_box(frames.analyze_bytes(i as u32, black_box(&frame), options));
                 }
                 let elapsed = t.elapsed();
-                record(
-                    &samples,
-                    "selfie_frame_baseline",
-                    elapsed.as_secs_f64() * 1e3 / iters as f64,
-                );
+                record(&samples, case, elapsed.as_secs_f64() * 1e3 / iters as f64);
                 elapsed
             });
         });
-    }
+    };
+    baseline(&mut group, "selfie_frame_baseline");
     for (name, side, jpeg) in &sides {
         let image = decode(jpeg)?;
         let inspection = inspector.inspect_side(&image, *side)?;
@@ -194,6 +194,32 @@ fn main() -> anyhow::Result<()> {
             });
         });
     }
+    // Where a side's time goes: the inspection and the zone reading alone.
+    for (name, side, jpeg) in sides.iter().filter(|(_, side, _)| side.has_mrz()) {
+        let image = decode(jpeg)?;
+        for part in ["inspection", "mrz_read"] {
+            let case = format!("{name}/{part}");
+            let samples = samples.clone();
+            group.bench_function(case.as_str(), |b| {
+                b.iter_custom(|iters| {
+                    let t = Instant::now();
+                    for _ in 0..iters {
+                        if part == "inspection" {
+                            let _ = black_box(inspector.inspect_side(black_box(&image), *side));
+                        } else {
+                            let _ = black_box(reader.read(black_box(&image), today));
+                        }
+                    }
+                    let elapsed = t.elapsed();
+                    record(&samples, &case, elapsed.as_secs_f64() * 1e3 / iters as f64);
+                    elapsed
+                });
+            });
+        }
+    }
+    // The baseline again at the end: on a shared machine the load drifts,
+    // and the ratios use both measurements.
+    baseline(&mut group, "selfie_frame_baseline_end");
     group.finish();
     criterion.final_summary();
 
@@ -201,11 +227,16 @@ fn main() -> anyhow::Result<()> {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone();
-    let baseline = all
+    let baseline_samples: Vec<f64> = all
         .iter()
-        .find(|(c, _)| c == "selfie_frame_baseline")
-        .map_or(f64::NAN, |(_, v)| median(v));
-    println!("\nbaseline: the face pipeline on one selfie frame ({frame_source}), passive model and template");
+        .filter(|(c, _)| c.starts_with("selfie_frame_baseline"))
+        .flat_map(|(_, v)| v.iter().copied())
+        .collect();
+    let baseline = median(&baseline_samples);
+    println!(
+        "\nbaseline: the face pipeline on one selfie frame ({frame_source}), passive model and template; \
+         median of both baseline runs {baseline:.1} ms"
+    );
     println!("| case | median ms per side | ratio to one selfie frame |");
     println!("|---|---:|---:|");
     let mut rows = Vec::new();
