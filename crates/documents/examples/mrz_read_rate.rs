@@ -56,11 +56,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let generator = Generator::new()?;
     let runtime = OrtRuntime::new()?;
     let mut reader = MrzReader::new(&ModelStore::open_default()?, &runtime)?;
+    let mut settings = *reader.settings();
     if let Some(side) = value("--detect-max-side") {
-        let mut settings = *reader.settings();
         settings.detect_max_side = side.parse()?;
-        reader = reader.with_settings(settings);
     }
+    if let Some(v) = value("--crop-height") {
+        settings.crop_height = v.parse()?;
+    }
+    if let Some(v) = value("--reread-crop-height") {
+        settings.reread_crop_height = v.parse()?;
+    }
+    if let Some(v) = value("--min-aspect") {
+        settings.min_aspect = v.parse()?;
+    }
+    reader = reader.with_settings(settings);
     let today = NaiveDate::from_ymd_opt(2026, 6, 1).ok_or("date")?;
 
     println!(

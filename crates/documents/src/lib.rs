@@ -23,6 +23,7 @@ pub mod charset;
 pub mod ctc;
 pub mod detect;
 mod error;
+pub mod grid;
 pub mod inspect;
 pub mod page;
 pub mod portrait;
@@ -63,6 +64,13 @@ pub struct ReaderSettings {
     pub min_aspect: f32,
     /// Most boxes recognised per side.
     pub max_recognitions: usize,
+    /// A line is cut out this many times as tall as its box (centred): the
+    /// recogniser is surer of small characters with room around them.
+    pub crop_height: f32,
+    /// When the first reading of the zone is not valid, each line is read
+    /// again cut out this many times as tall as its box, and the two
+    /// readings are combined cell by cell (0: no second reading).
+    pub reread_crop_height: f32,
 }
 
 impl Default for ReaderSettings {
@@ -72,6 +80,8 @@ impl Default for ReaderSettings {
             db: DbSettings::default(),
             min_aspect: 8.0,
             max_recognitions: 8,
+            crop_height: 1.0,
+            reread_crop_height: 1.3,
         }
     }
 }
@@ -108,6 +118,8 @@ const REC_MAX_WIDTH: usize = 3200;
 pub struct ReadLine {
     /// The line's box in the photo, clockwise from the top left.
     pub corners: [Point; 4],
+    /// The box itself (as cut out and read).
+    pub line_box: TextBox,
     /// The forced reading (the zone's width and grid).
     pub text: String,
     /// The recogniser's free reading, restricted to zone characters.
@@ -167,6 +179,18 @@ struct Recognised {
     b: TextBox,
     frames: Frames,
     free: Vec<usize>,
+    /// Photo pixels along the box's axis per frame (frame `t` is centred
+    /// `(t + 0.5) · step` from the box's left end).
+    step: f32,
+}
+
+/// Zone characters of classes (1..=37).
+fn text_of(classes: &[usize]) -> String {
+    let alphabet: Vec<char> = MRZ_ALPHABET.chars().collect();
+    classes
+        .iter()
+        .filter_map(|&c| alphabet.get(c.wrapping_sub(1)))
+        .collect()
 }
 
 impl MrzReader {
@@ -223,18 +247,10 @@ impl MrzReader {
         let mut zone: Option<(MrzFormat, Vec<Recognised>)> = None;
         let mut recognitions = 0;
         let mut recognised = Vec::new();
-        let alphabet: Vec<char> = MRZ_ALPHABET.chars().collect();
         for b in candidates.into_iter().take(self.settings.max_recognitions) {
-            let frames = self.recognise(image, &b)?;
+            let line = self.recognise_line(image, &b)?;
             recognitions += 1;
-            let free = ctc::greedy(&frames);
-            recognised.push((
-                b,
-                free.iter()
-                    .filter_map(|&c| alphabet.get(c.wrapping_sub(1)))
-                    .collect(),
-            ));
-            let line = Recognised { b, frames, free };
+            recognised.push((b, text_of(&line.free)));
             let joins = run
                 .last()
                 .is_some_and(|last| next_zone_line(&last.b, &line.b, down));
@@ -258,13 +274,27 @@ impl MrzReader {
         let mut read_lines = Vec::new();
         let outcome = match zone {
             Some((format, lines)) => {
-                let mut ocr = Vec::new();
-                for (i, line) in lines.iter().enumerate() {
-                    let (ocr_line, read) = self.decode(format, i, line);
-                    ocr.push(ocr_line);
-                    read_lines.push(read);
+                let mut completed = Vec::new();
+                let mut readings: Vec<Vec<Vec<[f32; 37]>>> = Vec::new();
+                for (i, line) in lines.into_iter().enumerate() {
+                    let (line, extra) = self.complete(image, line, format.width())?;
+                    recognitions += extra;
+                    readings.push(Self::cells(format, i, &line).into_iter().collect());
+                    completed.push(line);
                 }
-                read_zone(&ocr, today)
+                let mut outcome =
+                    self.verdict(format, &completed, &readings, &mut read_lines, today);
+                let reread = self.settings.reread_crop_height;
+                if reread > 0.0 && !matches!(outcome, MrzRead::Valid(_) | MrzRead::Specimen { .. })
+                {
+                    for (i, line) in completed.iter().enumerate() {
+                        let view = self.recognise_line_at(image, &line.b, reread)?;
+                        recognitions += 1;
+                        readings[i].extend(Self::cells(format, i, &view));
+                    }
+                    outcome = self.verdict(format, &completed, &readings, &mut read_lines, today);
+                }
+                outcome
             }
             None => read_zone(&[], today),
         };
@@ -280,6 +310,122 @@ impl MrzReader {
                 recognitions,
             },
         })
+    }
+
+    /// The domain's verdict on the zone's lines as read so far; `read_lines`
+    /// becomes the evidence.
+    fn verdict(
+        &self,
+        format: MrzFormat,
+        lines: &[Recognised],
+        readings: &[Vec<Vec<[f32; 37]>>],
+        read_lines: &mut Vec<ReadLine>,
+        today: NaiveDate,
+    ) -> MrzRead {
+        read_lines.clear();
+        let mut ocr = Vec::new();
+        for (line, line_readings) in lines.iter().zip(readings) {
+            let (ocr_line, read) = combine(format.width(), line, line_readings);
+            ocr.push(ocr_line);
+            read_lines.push(read);
+        }
+        read_zone(&ocr, today)
+    }
+
+    /// One box cut out and recognised.
+    fn recognise_line(
+        &mut self,
+        image: &RgbImage,
+        b: &TextBox,
+    ) -> Result<Recognised, DocumentsError> {
+        self.recognise_line_at(image, b, self.settings.crop_height)
+    }
+
+    /// One box cut out `crop_height` times as tall as it is, and recognised.
+    fn recognise_line_at(
+        &mut self,
+        image: &RgbImage,
+        b: &TextBox,
+        crop_height: f32,
+    ) -> Result<Recognised, DocumentsError> {
+        let tall = TextBox {
+            height: b.height * crop_height,
+            ..*b
+        };
+        let b = &tall;
+        let width = ((REC_HEIGHT as f32 * b.length / b.height.max(1.0)).ceil() as usize)
+            .clamp(8, REC_MAX_WIDTH);
+        let frames = self.recognise(image, b, width)?;
+        let free = ctc::greedy(&frames);
+        // The crop spans `width` output pixels of `b.height / REC_HEIGHT`
+        // photo pixels each.
+        let step = width as f32 * b.height / REC_HEIGHT as f32 / frames.frames.max(1) as f32;
+        Ok(Recognised {
+            b: TextBox {
+                height: b.height / crop_height,
+                ..*b
+            },
+            frames,
+            free,
+            step,
+        })
+    }
+
+    /// A zone line whose box misses some of the line's cells (a run of
+    /// fillers the detector did not see, typically at the end of a names
+    /// line) cut out again, lengthened to hold all `cells` at the pitch its
+    /// characters show; with the number of extra recognitions.
+    fn complete(
+        &mut self,
+        image: &RgbImage,
+        line: Recognised,
+        cells: usize,
+    ) -> Result<(Recognised, usize), DocumentsError> {
+        let spikes = ctc::greedy_spikes(&line.frames);
+        // The free reading's characters in order; the first ones (before any
+        // run of fillers the recogniser may have shortened) weigh more, so
+        // that the grid counts cells from the line's first character.
+        let points: Vec<(f32, f32, f32)> = spikes
+            .iter()
+            .enumerate()
+            .map(|(k, &(_, x, p))| (k as f32, x, if k < 8 { 2.0 * p } else { p }))
+            .collect();
+        let Some((grid, _)) = grid::fit(&points, cells, (points.len() / 2).max(6)) else {
+            return Ok((line, 0));
+        };
+        let last = line.frames.frames as f32 - 0.5;
+        let (start, end) = (grid.at(-0.2), grid.at(cells as f32 - 0.8));
+        if start >= -0.5 && end <= last {
+            return Ok((line, 0));
+        }
+        // The new extent along the box's axis, from its left end, in photo
+        // pixels: never shorter than the box, at most three times as long.
+        let lo = ((grid.at(-1.2) + 0.5) * line.step).min(0.0);
+        let hi = ((grid.at(cells as f32 + 0.2) + 0.5) * line.step).max(line.b.length);
+        if !(lo.is_finite() && hi.is_finite()) || hi - lo > 3.0 * line.b.length {
+            return Ok((line, 0));
+        }
+        let left_end = line.b.length / 2.0;
+        let shift = (lo + hi) / 2.0 - left_end;
+        let b = TextBox {
+            center: Point::new(
+                line.b.center.x + line.b.axis.x * shift,
+                line.b.center.y + line.b.axis.y * shift,
+            ),
+            length: hi - lo,
+            ..line.b
+        };
+        Ok((self.recognise_line(image, &b)?, 1))
+    }
+
+    /// The recogniser's zone-character probabilities for one box (as a zone
+    /// line is read; for inspecting a reading).
+    pub fn recognise_box(
+        &mut self,
+        image: &RgbImage,
+        b: &TextBox,
+    ) -> Result<Frames, DocumentsError> {
+        Ok(self.recognise_line(image, b)?.frames)
     }
 
     /// Every text box the detector finds in the photo.
@@ -330,9 +476,12 @@ impl MrzReader {
     }
 
     /// The recogniser's zone-character probabilities for one box.
-    fn recognise(&mut self, image: &RgbImage, b: &TextBox) -> Result<Frames, DocumentsError> {
-        let width = ((REC_HEIGHT as f32 * b.length / b.height.max(1.0)).ceil() as usize)
-            .clamp(8, REC_MAX_WIDTH);
+    fn recognise(
+        &mut self,
+        image: &RgbImage,
+        b: &TextBox,
+        width: usize,
+    ) -> Result<Frames, DocumentsError> {
         let data = crop(image, b, width, REC_HEIGHT);
         let out = self
             .rec
@@ -361,83 +510,167 @@ impl MrzReader {
         Ok(Frames { frames, probs })
     }
 
-    /// A zone line's forced reading, as the domain's input and as evidence.
-    fn decode(&self, format: MrzFormat, index: usize, line: &Recognised) -> (OcrLine, ReadLine) {
-        let alphabet: Vec<char> = MRZ_ALPHABET.chars().collect();
-        let allowed: Vec<[bool; 37]> = (0..format.width())
-            .map(|p| {
-                let class = format.cell(index, p);
-                let mut a = [false; 37];
-                for (slot, &c) in a.iter_mut().zip(&alphabet) {
-                    *slot = class.admits(c);
-                }
-                a
-            })
-            .collect();
-        let to_char = |class: usize| alphabet.get(class.wrapping_sub(1)).copied().unwrap_or('?');
-        let free_text: String = line.free.iter().map(|&c| to_char(c)).collect();
-        let (ocr, text, confidence, evidence, peaks) = match ctc::forced(&line.frames, &allowed) {
-            Some(d) => {
-                let text: String = d.classes.iter().map(|&c| to_char(c)).collect();
-                let evidence: Vec<Vec<(char, f32)>> = d
-                    .alternatives
-                    .iter()
-                    .map(|alts| alts.iter().map(|&(c, p)| (to_char(c), p)).collect())
-                    .collect();
-                // Only a strong doubt is offered to the repair (see
-                // `REPAIR_DOUBT`); a cell torn between two characters is
-                // not read at all (see `TORN`).
-                let mut ocr_text = String::with_capacity(text.len());
-                let mut alternatives: Vec<Vec<char>> = Vec::with_capacity(text.len());
-                for (((c, alts), &peak), &share) in
-                    text.chars().zip(&evidence).zip(&d.peaks).zip(&d.shares)
-                {
-                    let torn =
-                        share < MIN_SHARE || alts.first().is_some_and(|&(_, p)| p >= TORN * peak);
-                    let mut offered: Vec<char> = alts
-                        .iter()
-                        .filter(|&&(_, p)| p >= REPAIR_DOUBT)
-                        .map(|&(a, _)| a)
-                        .collect();
-                    if torn {
-                        offered.insert(0, c);
-                        ocr_text.push(UNREAD);
-                    } else {
-                        ocr_text.push(c);
-                    }
-                    alternatives.push(offered);
-                }
-                let confidence = d.peaks.iter().copied().fold(1.0f32, f32::min);
-                (
-                    OcrLine {
-                        text: ocr_text,
-                        alternatives,
-                    },
-                    text,
-                    confidence,
-                    evidence,
-                    d.peaks.clone(),
-                )
-            }
-            // Fewer frames than cells: the free reading is all there is.
-            None => (
-                OcrLine::plain(free_text.clone()),
-                free_text.clone(),
-                0.0,
-                Vec::new(),
-                Vec::new(),
-            ),
-        };
-        let read = ReadLine {
-            corners: line.b.corners(),
-            text,
-            free_text,
-            confidence,
-            alternatives: evidence,
-            peaks,
-        };
-        (ocr, read)
+    /// A zone line read cell by cell (see [`read_cells`]); none when its
+    /// characters agree on no grid.
+    fn cells(format: MrzFormat, index: usize, line: &Recognised) -> Option<Vec<[f32; 37]>> {
+        read_cells(&line.frames, &allowed(format, index))
     }
+}
+
+/// What each cell of line `index` may hold, as flags in zone-character
+/// order.
+fn allowed(format: MrzFormat, index: usize) -> Vec<[bool; 37]> {
+    let alphabet: Vec<char> = MRZ_ALPHABET.chars().collect();
+    (0..format.width())
+        .map(|p| {
+            let class = format.cell(index, p);
+            let mut a = [false; 37];
+            for (slot, &c) in a.iter_mut().zip(&alphabet) {
+                *slot = class.admits(c);
+            }
+            a
+        })
+        .collect()
+}
+
+/// A zone line's readings (one per view of it) combined into the domain's
+/// input and the evidence: each cell's shares averaged over the readings,
+/// the best character read unless a runner-up comes close (see [`TORN`])
+/// or it has too small a share ([`MIN_SHARE`]).
+fn combine(width: usize, line: &Recognised, readings: &[Vec<[f32; 37]>]) -> (OcrLine, ReadLine) {
+    let alphabet: Vec<char> = MRZ_ALPHABET.chars().collect();
+    let free_text = text_of(&line.free);
+    let mut read = ReadLine {
+        corners: line.b.corners(),
+        line_box: line.b,
+        text: String::new(),
+        free_text,
+        confidence: 0.0,
+        peaks: Vec::new(),
+        alternatives: Vec::new(),
+    };
+    if readings.is_empty() {
+        // No grid the characters agree on: no cell is known to be where
+        // it was read.
+        read.text = read.free_text.clone();
+        return (OcrLine::plain(UNREAD.to_string().repeat(width)), read);
+    }
+    let mut ocr = OcrLine::default();
+    for n in 0..width {
+        let mut mean = [0f32; 37];
+        for r in readings {
+            for (m, &v) in mean.iter_mut().zip(&r[n]) {
+                *m += v / readings.len() as f32;
+            }
+        }
+        let mut order: Vec<usize> = (0..37).filter(|&j| mean[j] > 0.0).collect();
+        order.sort_by(|&a, &b| mean[b].total_cmp(&mean[a]));
+        let Some(&best) = order.first() else {
+            read.text.push(UNREAD);
+            read.peaks.push(0.0);
+            read.alternatives.push(Vec::new());
+            ocr.text.push(UNREAD);
+            ocr.alternatives.push(Vec::new());
+            continue;
+        };
+        let c = alphabet[best];
+        let share = mean[best];
+        let others: Vec<(char, f32)> = order[1..]
+            .iter()
+            .map(|&j| (alphabet[j], mean[j]))
+            .filter(|&(_, p)| p >= ctc::ALTERNATIVE_MIN)
+            .take(ctc::MAX_ALTERNATIVES)
+            .collect();
+        // Only a strong doubt is offered to the repair (see
+        // `REPAIR_DOUBT`); a cell torn between two characters is not read
+        // at all (see `TORN`).
+        let torn = share < MIN_SHARE || others.first().is_some_and(|&(_, p)| p >= TORN * share);
+        let mut offered: Vec<char> = others
+            .iter()
+            .filter(|&&(_, p)| p >= REPAIR_DOUBT)
+            .map(|&(a, _)| a)
+            .collect();
+        if torn {
+            offered.insert(0, c);
+            ocr.text.push(UNREAD);
+        } else {
+            ocr.text.push(c);
+        }
+        ocr.alternatives.push(offered);
+        read.text.push(c);
+        read.peaks.push(share);
+        read.alternatives.push(others);
+    }
+    read.confidence = read.peaks.iter().copied().fold(1.0f32, f32::min);
+    (ocr, read)
+}
+
+/// The least share of a line's cells whose characters must agree on the
+/// grid (see [`grid`]) for the line to be read at all.
+pub const MIN_ALIGNED: f32 = 0.5;
+
+/// Where each cell of a zone line lies among its frames (inclusive
+/// ranges): the grid ([`grid::fit`]) through where the unconstrained
+/// forced reading put the characters it is sure of. None when no grid has
+/// [`MIN_ALIGNED`] of the cells agreeing.
+fn cell_windows(frames: &Frames, allowed: &[[bool; 37]]) -> Option<Vec<(usize, usize)>> {
+    let first = ctc::forced(frames, allowed)?;
+    let centres = ctc::centres(frames, &first);
+    let points: Vec<(f32, f32, f32)> = (0..first.classes.len())
+        .filter(|&n| first.peaks[n] >= 0.5 && first.shares[n] >= 0.5)
+        .map(|n| (n as f32, centres[n], first.peaks[n]))
+        .collect();
+    let cells = allowed.len();
+    let min_agree = (MIN_ALIGNED * cells as f32).ceil() as usize;
+    let (grid, _) = grid::fit(&points, cells, min_agree)?;
+    let last = frames.frames.checked_sub(1)? as f32;
+    Some(
+        (0..cells)
+            .map(|n| {
+                let n = n as f32;
+                let lo = grid.at(n - 0.5).ceil().clamp(0.0, last);
+                let hi = grid.at(n + 0.5).floor().clamp(0.0, last);
+                if lo <= hi {
+                    (lo as usize, hi as usize)
+                } else {
+                    let at = grid.at(n).round().clamp(0.0, last) as usize;
+                    (at, at)
+                }
+            })
+            .collect(),
+    )
+}
+
+/// A zone line read cell by cell: per cell and zone character, the largest
+/// share the character has, at a frame of the cell's window
+/// ([`cell_windows`]), of what the cell may hold there (the blank and the
+/// characters it admits; zero for a character it does not admit). A
+/// character the recogniser dropped leaves its cell blank (no character
+/// has a share there) instead of shifting the characters after it into
+/// the wrong cells. None when the characters agree on no grid.
+fn read_cells(frames: &Frames, allowed: &[[bool; 37]]) -> Option<Vec<[f32; 37]>> {
+    let windows = cell_windows(frames, allowed)?;
+    Some(
+        windows
+            .iter()
+            .zip(allowed)
+            .map(|(&(lo, hi), admits)| {
+                let mut shares = [0f32; 37];
+                for t in lo..=hi.min(frames.frames - 1) {
+                    let row = &frames.probs[t * CLASSES..(t + 1) * CLASSES];
+                    let mass: f32 = row[0]
+                        + (0..37)
+                            .filter(|&j| admits[j])
+                            .map(|j| row[j + 1])
+                            .sum::<f32>();
+                    for j in (0..37).filter(|&j| admits[j]) {
+                        shares[j] = shares[j].max(row[j + 1] / mass.max(1e-12));
+                    }
+                }
+                shares
+            })
+            .collect(),
+    )
 }
 
 /// Whether a recognised box can be a zone line: long enough a reading
@@ -447,24 +680,29 @@ fn zone_like(line: &Recognised) -> bool {
 }
 
 /// Whether `upper`, found just above `lower`, is the zone line above it:
-/// parallel, of about the same length and height (a zone is a grid of
-/// equal lines), at a line's spacing.
+/// parallel, of about the same height, at a line's spacing, and beside it
+/// along the line (a zone is a grid of equal lines, but the detector may
+/// miss a run of fillers at a line's end, so lengths may differ).
 fn next_zone_line(lower: &TextBox, upper: &TextBox, down: Point) -> bool {
     let dot = lower.axis.x * upper.axis.x + lower.axis.y * upper.axis.y;
     let (h_lo, h_hi) = (
         lower.height.min(upper.height),
         lower.height.max(upper.height),
     );
-    let (l_lo, l_hi) = (
-        lower.length.min(upper.length),
-        lower.length.max(upper.length),
-    );
     let depth =
         (lower.center.x - upper.center.x) * down.x + (lower.center.y - upper.center.y) * down.y;
     let spacing = depth / ((lower.height + upper.height) / 2.0);
+    // Both boxes' extents along the lower one's axis.
+    let extent = |b: &TextBox| {
+        let c = (b.center.x - lower.center.x) * lower.axis.x
+            + (b.center.y - lower.center.y) * lower.axis.y;
+        (c - b.length / 2.0, c + b.length / 2.0)
+    };
+    let ((a0, a1), (b0, b1)) = (extent(lower), extent(upper));
+    let overlap = a1.min(b1) - a0.max(b0);
     dot >= 5f32.to_radians().cos()
         && h_hi <= 1.4 * h_lo
-        && l_hi <= 1.2 * l_lo
+        && overlap >= 0.6 * lower.length.min(upper.length)
         && (0.5..=3.0).contains(&spacing)
 }
 
@@ -474,9 +712,17 @@ fn next_zone_line(lower: &TextBox, upper: &TextBox, down: Point) -> bool {
 /// A blurred line reads short (runs of fillers merge), never long.
 fn zone_format(run: &[Recognised]) -> Option<MrzFormat> {
     let n = |i: usize| run[run.len() - 1 - i].free.len();
+    let starts = |i: usize, codes: &[char]| {
+        text_of(&run[run.len() - 1 - i].free)
+            .chars()
+            .next()
+            .is_some_and(|c| codes.contains(&c))
+    };
     if run.len() >= 2 {
         let longest = n(0).max(n(1));
-        if (39..=48).contains(&longest) {
+        // A passport's names line may be short (its fillers missed) but
+        // starts with its document code.
+        if (39..=48).contains(&longest) || (starts(0, &['P']) && longest >= 24) {
             return Some(MrzFormat::Td3);
         }
         if (33..=38).contains(&n(0)) && (33..=38).contains(&n(1)) {
