@@ -63,8 +63,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(v) = value("--crop-height") {
         settings.crop_height = v.parse()?;
     }
-    if let Some(v) = value("--reread-crop-height") {
-        settings.reread_crop_height = v.parse()?;
+    if let Some(v) = value("--reread-crop-heights") {
+        let v: Vec<f32> = v.split(',').map(str::parse).collect::<Result<_, _>>()?;
+        settings.reread_crop_heights = [
+            v.first().copied().unwrap_or(0.0),
+            v.get(1).copied().unwrap_or(0.0),
+        ];
     }
     if let Some(v) = value("--min-aspect") {
         settings.min_aspect = v.parse()?;

@@ -35,7 +35,7 @@ pub use error::DocumentsError;
 use std::time::Instant;
 
 use chrono::NaiveDate;
-use facegate_domain::mrz::{read_zone, MrzFormat, MrzRead, OcrLine, MRZ_ALPHABET};
+use facegate_domain::mrz::{read_zone, MrzFormat, MrzRead, NotReadable, OcrLine, MRZ_ALPHABET};
 use facegate_vision::geometry::Point;
 use facegate_vision::models::ModelStore;
 use facegate_vision::runtime::{Runtime, Session, Tensor};
@@ -67,10 +67,13 @@ pub struct ReaderSettings {
     /// A line is cut out this many times as tall as its box (centred): the
     /// recogniser is surer of small characters with room around them.
     pub crop_height: f32,
-    /// When the first reading of the zone is not valid, each line is read
-    /// again cut out this many times as tall as its box, and the two
-    /// readings are combined cell by cell (0: no second reading).
-    pub reread_crop_height: f32,
+    /// When the first reading of the zone is not valid, the lines with
+    /// unsettled cells (all lines, when a check failed) are read again cut
+    /// out these many times as tall as their box (0: not), and the
+    /// readings combined cell by cell. The recogniser takes a small `<` for
+    /// a `K`, and a large `K` for a `<`: views at both sides of the first
+    /// settle such cells.
+    pub reread_crop_heights: [f32; 2],
 }
 
 impl Default for ReaderSettings {
@@ -81,7 +84,7 @@ impl Default for ReaderSettings {
             min_aspect: 8.0,
             max_recognitions: 8,
             crop_height: 1.0,
-            reread_crop_height: 1.3,
+            reread_crop_heights: [0.85, 1.3],
         }
     }
 }
@@ -99,11 +102,16 @@ pub const REPAIR_DOUBT: f32 = 0.02;
 /// than read with a coin flip).
 pub const TORN: f32 = 0.4;
 
-/// A cell whose character has a lower share than this of what the cell
-/// may hold ([`ctc::Decoded::shares`]) is not read either: the decoding
-/// had to put a character where the recogniser saw (almost) none,
-/// typically one it dropped from a run.
+/// A cell whose best character has a lower share than this of what the
+/// cell may hold (see [`read_cells`]) is unseen: the recogniser saw
+/// (almost) nothing there (a character it dropped from a run, one a glare
+/// washed out). It is passed as unread with no candidates: any character
+/// the cell admits may be there.
 pub const MIN_SHARE: f32 = 0.1;
+
+/// A share below this counts as this much when readings are combined (a
+/// character one view does not see at all is not ruled out by it alone).
+const SHARE_FLOOR: f32 = 1e-3;
 
 /// What an unread cell is passed as (outside the zone's alphabet).
 const UNREAD: char = '?';
@@ -274,25 +282,37 @@ impl MrzReader {
         let mut read_lines = Vec::new();
         let outcome = match zone {
             Some((format, lines)) => {
-                let mut completed = Vec::new();
-                let mut readings: Vec<Vec<Vec<[f32; 37]>>> = Vec::new();
-                for (i, line) in lines.into_iter().enumerate() {
+                // Each line's views: its (completed) box cut out and read
+                // at one crop height or more.
+                let mut views: Vec<Vec<Recognised>> = Vec::new();
+                for line in lines {
                     let (line, extra) = self.complete(image, line, format.width())?;
                     recognitions += extra;
-                    readings.push(Self::cells(format, i, &line).into_iter().collect());
-                    completed.push(line);
+                    views.push(vec![line]);
                 }
-                let mut outcome =
-                    self.verdict(format, &completed, &readings, &mut read_lines, today);
-                let reread = self.settings.reread_crop_height;
-                if reread > 0.0 && !matches!(outcome, MrzRead::Valid(_) | MrzRead::Specimen { .. })
-                {
-                    for (i, line) in completed.iter().enumerate() {
-                        let view = self.recognise_line_at(image, &line.b, reread)?;
-                        recognitions += 1;
-                        readings[i].extend(Self::cells(format, i, &view));
+                let mut outcome = verdict(format, &views, &mut read_lines, today);
+                if !matches!(outcome, MrzRead::Valid(_) | MrzRead::Specimen { .. }) {
+                    // Lines with unsettled cells, or all of them.
+                    let which: Vec<usize> = match &outcome {
+                        MrzRead::NotReadable(NotReadable::UnsettledCells(cells)) => {
+                            let mut l: Vec<usize> = cells.iter().map(|&(l, _)| l).collect();
+                            l.dedup();
+                            l
+                        }
+                        _ => (0..views.len()).collect(),
+                    };
+                    for height in self.settings.reread_crop_heights {
+                        if height <= 0.0 {
+                            continue;
+                        }
+                        for &i in &which {
+                            let b = views[i][0].b;
+                            let view = self.recognise_line_at(image, &b, height)?;
+                            recognitions += 1;
+                            views[i].push(view);
+                        }
                     }
-                    outcome = self.verdict(format, &completed, &readings, &mut read_lines, today);
+                    outcome = verdict(format, &views, &mut read_lines, today);
                 }
                 outcome
             }
@@ -310,26 +330,6 @@ impl MrzReader {
                 recognitions,
             },
         })
-    }
-
-    /// The domain's verdict on the zone's lines as read so far; `read_lines`
-    /// becomes the evidence.
-    fn verdict(
-        &self,
-        format: MrzFormat,
-        lines: &[Recognised],
-        readings: &[Vec<Vec<[f32; 37]>>],
-        read_lines: &mut Vec<ReadLine>,
-        today: NaiveDate,
-    ) -> MrzRead {
-        read_lines.clear();
-        let mut ocr = Vec::new();
-        for (line, line_readings) in lines.iter().zip(readings) {
-            let (ocr_line, read) = combine(format.width(), line, line_readings);
-            ocr.push(ocr_line);
-            read_lines.push(read);
-        }
-        read_zone(&ocr, today)
     }
 
     /// One box cut out and recognised.
@@ -509,12 +509,26 @@ impl MrzReader {
         }
         Ok(Frames { frames, probs })
     }
+}
 
-    /// A zone line read cell by cell (see [`read_cells`]); none when its
-    /// characters agree on no grid.
-    fn cells(format: MrzFormat, index: usize, line: &Recognised) -> Option<Vec<[f32; 37]>> {
-        read_cells(&line.frames, &allowed(format, index))
+/// The domain's verdict on the zone's lines as read so far (each line's
+/// views read cell by cell and combined); `read_lines` becomes the
+/// evidence.
+fn verdict(
+    format: MrzFormat,
+    views: &[Vec<Recognised>],
+    read_lines: &mut Vec<ReadLine>,
+    today: NaiveDate,
+) -> MrzRead {
+    read_lines.clear();
+    let mut ocr = Vec::new();
+    for (i, line_views) in views.iter().enumerate() {
+        let readings = read_cells(line_views, &allowed(format, i));
+        let (ocr_line, read) = combine(format.width(), &line_views[0], &readings);
+        ocr.push(ocr_line);
+        read_lines.push(read);
     }
+    read_zone(&ocr, today)
 }
 
 /// What each cell of line `index` may hold, as flags in zone-character
@@ -534,7 +548,8 @@ fn allowed(format: MrzFormat, index: usize) -> Vec<[bool; 37]> {
 }
 
 /// A zone line's readings (one per view of it) combined into the domain's
-/// input and the evidence: each cell's shares averaged over the readings,
+/// input and the evidence: each cell's shares combined over the readings
+/// (their geometric mean: a character has to be plausible in every view),
 /// the best character read unless a runner-up comes close (see [`TORN`])
 /// or it has too small a share ([`MIN_SHARE`]).
 fn combine(width: usize, line: &Recognised, readings: &[Vec<[f32; 37]>]) -> (OcrLine, ReadLine) {
@@ -558,9 +573,10 @@ fn combine(width: usize, line: &Recognised, readings: &[Vec<[f32; 37]>]) -> (Ocr
     let mut ocr = OcrLine::default();
     for n in 0..width {
         let mut mean = [0f32; 37];
-        for r in readings {
-            for (m, &v) in mean.iter_mut().zip(&r[n]) {
-                *m += v / readings.len() as f32;
+        for (j, m) in mean.iter_mut().enumerate() {
+            if readings.iter().any(|r| r[n][j] > 0.0) {
+                let log: f32 = readings.iter().map(|r| r[n][j].max(SHARE_FLOOR).ln()).sum();
+                *m = (log / readings.len() as f32).exp();
             }
         }
         let mut order: Vec<usize> = (0..37).filter(|&j| mean[j] > 0.0).collect();
@@ -584,13 +600,20 @@ fn combine(width: usize, line: &Recognised, readings: &[Vec<[f32; 37]>]) -> (Ocr
         // Only a strong doubt is offered to the repair (see
         // `REPAIR_DOUBT`); a cell torn between two characters is not read
         // at all (see `TORN`).
-        let torn = share < MIN_SHARE || others.first().is_some_and(|&(_, p)| p >= TORN * share);
+        let unseen = share < MIN_SHARE;
+        let torn = others.first().is_some_and(|&(_, p)| p >= TORN * share);
         let mut offered: Vec<char> = others
             .iter()
             .filter(|&&(_, p)| p >= REPAIR_DOUBT)
             .map(|&(a, _)| a)
             .collect();
-        if torn {
+        if unseen {
+            // Nothing the recogniser saw says what the cell holds: it may
+            // hold anything it admits (no alternatives), so that only a
+            // check digit that admits exactly one of them settles it.
+            offered.clear();
+            ocr.text.push(UNREAD);
+        } else if torn {
             offered.insert(0, c);
             ocr.text.push(UNREAD);
         } else {
@@ -609,68 +632,90 @@ fn combine(width: usize, line: &Recognised, readings: &[Vec<[f32; 37]>]) -> (Ocr
 /// grid (see [`grid`]) for the line to be read at all.
 pub const MIN_ALIGNED: f32 = 0.5;
 
-/// Where each cell of a zone line lies among its frames (inclusive
-/// ranges): the grid ([`grid::fit`]) through where the unconstrained
-/// forced reading put the characters it is sure of. None when no grid has
-/// [`MIN_ALIGNED`] of the cells agreeing.
-fn cell_windows(frames: &Frames, allowed: &[[bool; 37]]) -> Option<Vec<(usize, usize)>> {
-    let first = ctc::forced(frames, allowed)?;
-    let centres = ctc::centres(frames, &first);
-    let points: Vec<(f32, f32, f32)> = (0..first.classes.len())
-        .filter(|&n| first.peaks[n] >= 0.5 && first.shares[n] >= 0.5)
-        .map(|n| (n as f32, centres[n], first.peaks[n]))
-        .collect();
-    let cells = allowed.len();
-    let min_agree = (MIN_ALIGNED * cells as f32).ceil() as usize;
-    let (grid, _) = grid::fit(&points, cells, min_agree)?;
-    let last = frames.frames.checked_sub(1)? as f32;
-    Some(
-        (0..cells)
-            .map(|n| {
-                let n = n as f32;
-                let lo = grid.at(n - 0.5).ceil().clamp(0.0, last);
-                let hi = grid.at(n + 0.5).floor().clamp(0.0, last);
-                if lo <= hi {
-                    (lo as usize, hi as usize)
-                } else {
-                    let at = grid.at(n).round().clamp(0.0, last) as usize;
-                    (at, at)
-                }
-            })
-            .collect(),
-    )
-}
+/// Where each character of the zone alphabet sits in it.
+const ZERO: usize = 0;
+const LETTER_O: usize = 24;
 
-/// A zone line read cell by cell: per cell and zone character, the largest
-/// share the character has, at a frame of the cell's window
-/// ([`cell_windows`]), of what the cell may hold there (the blank and the
-/// characters it admits; zero for a character it does not admit). A
-/// character the recogniser dropped leaves its cell blank (no character
-/// has a share there) instead of shifting the characters after it into
-/// the wrong cells. None when the characters agree on no grid.
-fn read_cells(frames: &Frames, allowed: &[[bool; 37]]) -> Option<Vec<[f32; 37]>> {
-    let windows = cell_windows(frames, allowed)?;
-    Some(
-        windows
-            .iter()
-            .zip(allowed)
-            .map(|(&(lo, hi), admits)| {
-                let mut shares = [0f32; 37];
-                for t in lo..=hi.min(frames.frames - 1) {
-                    let row = &frames.probs[t * CLASSES..(t + 1) * CLASSES];
-                    let mass: f32 = row[0]
-                        + (0..37)
-                            .filter(|&j| admits[j])
-                            .map(|j| row[j + 1])
-                            .sum::<f32>();
-                    for j in (0..37).filter(|&j| admits[j]) {
-                        shares[j] = shares[j].max(row[j + 1] / mass.max(1e-12));
+/// A zone line's views (the same box cut out differently) read cell by
+/// cell: the grid ([`grid::fit`]) through where each view's unconstrained
+/// forced reading put the characters it is sure of, in photo pixels along
+/// the box; then per view, cell and zone character, the largest share the
+/// character has, at a frame of the cell's window, of what the cell may
+/// hold there (the blank and the characters it admits; zero for a
+/// character it does not admit). A character the recogniser dropped
+/// leaves its cell blank instead of shifting the characters after it into
+/// the wrong cells. Empty when fewer than [`MIN_ALIGNED`] of the cells
+/// have a character agreeing with the grid.
+///
+/// `0` and `O`, which OCR-B prints alike and the recogniser confuses, are
+/// one character in a cell that admits only one of them.
+fn read_cells(views: &[Recognised], allowed: &[[bool; 37]]) -> Vec<Vec<[f32; 37]>> {
+    let cells = allowed.len();
+    let mut points: Vec<(f32, f32, f32)> = Vec::new();
+    for view in views {
+        let Some(first) = ctc::forced(&view.frames, allowed) else {
+            continue;
+        };
+        let centres = ctc::centres(&view.frames, &first);
+        points.extend(
+            (0..cells)
+                .filter(|&n| first.peaks[n] >= 0.5 && first.shares[n] >= 0.5)
+                .map(|n| (n as f32, (centres[n] + 0.5) * view.step, first.peaks[n])),
+        );
+    }
+    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let min_agree = (MIN_ALIGNED * cells as f32).ceil() as usize;
+    let Some((grid, agree)) = grid::fit(&points, cells, min_agree) else {
+        return Vec::new();
+    };
+    let mut agreeing: Vec<usize> = points
+        .iter()
+        .zip(&agree)
+        .filter(|(_, &a)| a)
+        .map(|(p, _)| p.0 as usize)
+        .collect();
+    agreeing.dedup();
+    if agreeing.len() < min_agree {
+        return Vec::new();
+    }
+    views
+        .iter()
+        .map(|view| {
+            let last = view.frames.frames.saturating_sub(1) as f32;
+            let frame = |x: f32| x / view.step - 0.5;
+            (0..cells)
+                .map(|n| {
+                    let admits = &allowed[n];
+                    let c = n as f32;
+                    let lo = frame(grid.at(c - 0.5)).ceil().clamp(0.0, last) as usize;
+                    let hi = frame(grid.at(c + 0.5)).floor().clamp(0.0, last) as usize;
+                    let (lo, hi) = if lo <= hi {
+                        (lo, hi)
+                    } else {
+                        let at = frame(grid.at(c)).round().clamp(0.0, last) as usize;
+                        (at, at)
+                    };
+                    let mut shares = [0f32; 37];
+                    for t in lo..=hi {
+                        let row = &view.frames.probs[t * CLASSES..(t + 1) * CLASSES];
+                        let mut p = [0f32; 37];
+                        p.copy_from_slice(&row[1..]);
+                        if admits[LETTER_O] && !admits[ZERO] {
+                            p[LETTER_O] += p[ZERO];
+                        } else if admits[ZERO] && !admits[LETTER_O] {
+                            p[ZERO] += p[LETTER_O];
+                        }
+                        let mass: f32 =
+                            row[0] + (0..37).filter(|&j| admits[j]).map(|j| p[j]).sum::<f32>();
+                        for j in (0..37).filter(|&j| admits[j]) {
+                            shares[j] = shares[j].max(p[j] / mass.max(1e-12));
+                        }
                     }
-                }
-                shares
-            })
-            .collect(),
-    )
+                    shares
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// Whether a recognised box can be a zone line: long enough a reading
