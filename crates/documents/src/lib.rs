@@ -35,7 +35,9 @@ pub use error::DocumentsError;
 use std::time::Instant;
 
 use chrono::NaiveDate;
-use facegate_domain::mrz::{read_zone, MrzFormat, MrzRead, NotReadable, OcrLine, MRZ_ALPHABET};
+use facegate_domain::mrz::{
+    read_zone, CellClass, MrzFormat, MrzRead, NotReadable, OcrLine, MRZ_ALPHABET,
+};
 use facegate_vision::geometry::Point;
 use facegate_vision::models::ModelStore;
 use facegate_vision::runtime::{Runtime, Session, Tensor};
@@ -108,6 +110,20 @@ pub const TORN: f32 = 0.4;
 /// washed out). It is passed as unread with no candidates: any character
 /// the cell admits may be there.
 pub const MIN_SHARE: f32 = 0.1;
+
+/// [`TORN`] for a runner-up that the check digits covering the cell cannot
+/// tell from the read character (their values are equal modulo 10).
+pub const BLIND_TORN: f32 = 0.1;
+
+/// The ICAO value of zone character `j` (alphabet order): digits and
+/// letters are their index, the filler 0.
+fn icao_value(j: usize) -> usize {
+    if j == 36 {
+        0
+    } else {
+        j
+    }
+}
 
 /// A share below this counts as this much when readings are combined (a
 /// character one view does not see at all is not ruled out by it alone).
@@ -190,6 +206,11 @@ struct Recognised {
     /// Photo pixels along the box's axis per frame (frame `t` is centred
     /// `(t + 0.5) · step` from the box's left end).
     step: f32,
+    /// Where this view's box starts along its line's box, in photo pixels
+    /// from the line's left end (0 for a view of the whole line).
+    origin: f32,
+    /// A view of the whole line: its characters place the line's grid.
+    whole: bool,
 }
 
 /// Zone characters of classes (1..=37).
@@ -292,24 +313,50 @@ impl MrzReader {
                 }
                 let mut outcome = verdict(format, &views, &mut read_lines, today);
                 if !matches!(outcome, MrzRead::Valid(_) | MrzRead::Specimen { .. }) {
-                    // Lines with unsettled cells, or all of them.
-                    let which: Vec<usize> = match &outcome {
+                    // The unsettled cells (with some context around them),
+                    // or every line whole when a check failed.
+                    let unsettled = match &outcome {
                         MrzRead::NotReadable(NotReadable::UnsettledCells(cells)) => {
-                            let mut l: Vec<usize> = cells.iter().map(|&(l, _)| l).collect();
-                            l.dedup();
-                            l
+                            Some(cells.clone())
                         }
-                        _ => (0..views.len()).collect(),
+                        _ => None,
                     };
-                    for height in self.settings.reread_crop_heights {
-                        if height <= 0.0 {
+                    for (i, line_views) in views.iter_mut().enumerate() {
+                        let width = format.width();
+                        let parts = match &unsettled {
+                            Some(cells) => {
+                                let here: Vec<usize> = cells
+                                    .iter()
+                                    .filter(|&&(l, _)| l == i)
+                                    .map(|&(_, p)| p)
+                                    .collect();
+                                segments(&here, width)
+                            }
+                            None => vec![(0, width - 1)],
+                        };
+                        if parts.is_empty() {
                             continue;
                         }
-                        for &i in &which {
-                            let b = views[i][0].b;
-                            let view = self.recognise_line_at(image, &b, height)?;
-                            recognitions += 1;
-                            views[i].push(view);
+                        let grid = line_grid(line_views, &allowed(format, i));
+                        let line = line_views[0].b;
+                        for height in self.settings.reread_crop_heights {
+                            if height <= 0.0 {
+                                continue;
+                            }
+                            for &(a, z) in &parts {
+                                let view = match grid {
+                                    Some(g) if z - a + 1 < width => self.recognise_segment(
+                                        image,
+                                        &line,
+                                        g.at(a as f32 - 0.5).max(0.0),
+                                        g.at(z as f32 + 0.5).min(line.length),
+                                        height,
+                                    )?,
+                                    _ => self.recognise_line_at(image, &line, height)?,
+                                };
+                                recognitions += 1;
+                                line_views.push(view);
+                            }
                         }
                     }
                     outcome = verdict(format, &views, &mut read_lines, today);
@@ -368,7 +415,35 @@ impl MrzReader {
             frames,
             free,
             step,
+            origin: 0.0,
+            whole: true,
         })
+    }
+
+    /// The part of line `line` (a view of the whole line) from `from` to
+    /// `to` photo pixels along it, cut out `crop_height` times as tall as the
+    /// line and recognised.
+    fn recognise_segment(
+        &mut self,
+        image: &RgbImage,
+        line: &TextBox,
+        from: f32,
+        to: f32,
+        crop_height: f32,
+    ) -> Result<Recognised, DocumentsError> {
+        let shift = (from + to) / 2.0 - line.length / 2.0;
+        let b = TextBox {
+            center: Point::new(
+                line.center.x + line.axis.x * shift,
+                line.center.y + line.axis.y * shift,
+            ),
+            length: to - from,
+            ..*line
+        };
+        let mut view = self.recognise_line_at(image, &b, crop_height)?;
+        view.origin = from;
+        view.whole = false;
+        Ok(view)
     }
 
     /// A zone line whose box misses some of the line's cells (a run of
@@ -482,7 +557,9 @@ impl MrzReader {
         b: &TextBox,
         width: usize,
     ) -> Result<Frames, DocumentsError> {
+        let t0 = Instant::now();
         let data = crop(image, b, width, REC_HEIGHT);
+        let t1 = Instant::now();
         let out = self
             .rec
             .run(vec![Tensor::new(vec![1, 3, REC_HEIGHT, width], data)?])?
@@ -500,6 +577,13 @@ impl MrzReader {
                 "the recogniser outputs {total} classes, its character list implies {}",
                 self.classes.total
             )));
+        }
+        if std::env::var_os("MRZ_TIME").is_some() {
+            eprintln!(
+                "TIME crop {:.1} ms, rec {:.1} ms, width {width}",
+                (t1 - t0).as_secs_f64() * 1e3,
+                t1.elapsed().as_secs_f64() * 1e3
+            );
         }
         let mut probs = Vec::with_capacity(frames * CLASSES);
         for t in 0..frames {
@@ -524,7 +608,7 @@ fn verdict(
     let mut ocr = Vec::new();
     for (i, line_views) in views.iter().enumerate() {
         let readings = read_cells(line_views, &allowed(format, i));
-        let (ocr_line, read) = combine(format.width(), &line_views[0], &readings);
+        let (ocr_line, read) = combine(format, i, &line_views[0], &readings);
         ocr.push(ocr_line);
         read_lines.push(read);
     }
@@ -552,7 +636,13 @@ fn allowed(format: MrzFormat, index: usize) -> Vec<[bool; 37]> {
 /// (their geometric mean: a character has to be plausible in every view),
 /// the best character read unless a runner-up comes close (see [`TORN`])
 /// or it has too small a share ([`MIN_SHARE`]).
-fn combine(width: usize, line: &Recognised, readings: &[Vec<[f32; 37]>]) -> (OcrLine, ReadLine) {
+fn combine(
+    format: MrzFormat,
+    index: usize,
+    line: &Recognised,
+    readings: &[Vec<Option<[f32; 37]>>],
+) -> (OcrLine, ReadLine) {
+    let width = format.width();
     let alphabet: Vec<char> = MRZ_ALPHABET.chars().collect();
     let free_text = text_of(&line.free);
     let mut read = ReadLine {
@@ -572,11 +662,12 @@ fn combine(width: usize, line: &Recognised, readings: &[Vec<[f32; 37]>]) -> (Ocr
     }
     let mut ocr = OcrLine::default();
     for n in 0..width {
+        let seen: Vec<&[f32; 37]> = readings.iter().filter_map(|r| r[n].as_ref()).collect();
         let mut mean = [0f32; 37];
         for (j, m) in mean.iter_mut().enumerate() {
-            if readings.iter().any(|r| r[n][j] > 0.0) {
-                let log: f32 = readings.iter().map(|r| r[n][j].max(SHARE_FLOOR).ln()).sum();
-                *m = (log / readings.len() as f32).exp();
+            if seen.iter().any(|r| r[j] > 0.0) {
+                let log: f32 = seen.iter().map(|r| r[j].max(SHARE_FLOOR).ln()).sum();
+                *m = (log / seen.len() as f32).exp();
             }
         }
         let mut order: Vec<usize> = (0..37).filter(|&j| mean[j] > 0.0).collect();
@@ -591,6 +682,24 @@ fn combine(width: usize, line: &Recognised, readings: &[Vec<[f32; 37]>]) -> (Ocr
         };
         let c = alphabet[best];
         let share = mean[best];
+        if std::env::var_os("MRZ_TRACE").is_some() {
+            let per: Vec<String> = readings
+                .iter()
+                .map(|r| {
+                    let mut o: Vec<usize> = (0..37).collect();
+                    let Some(r) = r[n] else {
+                        return "-".to_string();
+                    };
+                    o.sort_by(|&a, &b| r[b].total_cmp(&r[a]));
+                    o[..3]
+                        .iter()
+                        .map(|&j| format!("{}{:.2}", alphabet[j], r[j]))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .collect();
+            eprintln!("TRACE cell {n}: {} | {}", c, per.join(" | "));
+        }
         let others: Vec<(char, f32)> = order[1..]
             .iter()
             .map(|&j| (alphabet[j], mean[j]))
@@ -601,7 +710,21 @@ fn combine(width: usize, line: &Recognised, readings: &[Vec<[f32; 37]>]) -> (Ocr
         // `REPAIR_DOUBT`); a cell torn between two characters is not read
         // at all (see `TORN`).
         let unseen = share < MIN_SHARE;
-        let torn = others.first().is_some_and(|&(_, p)| p >= TORN * share);
+        // A check digit cannot tell apart characters whose values are
+        // equal modulo 10 (`6` and `G`, `8` and `S`, `0` and `<`): in a
+        // cell it covers, such a runner-up tears the cell much sooner.
+        let checked = !matches!(
+            format.cell(index, n),
+            CellClass::Letter | CellClass::DocumentCode | CellClass::Sex
+        );
+        let torn = order[1..].iter().any(|&j| {
+            let limit = if checked && icao_value(j) % 10 == icao_value(best) % 10 {
+                BLIND_TORN
+            } else {
+                TORN
+            };
+            mean[j] >= limit * share
+        });
         let mut offered: Vec<char> = others
             .iter()
             .filter(|&&(_, p)| p >= REPAIR_DOUBT)
@@ -632,27 +755,42 @@ fn combine(width: usize, line: &Recognised, readings: &[Vec<[f32; 37]>]) -> (Ocr
 /// grid (see [`grid`]) for the line to be read at all.
 pub const MIN_ALIGNED: f32 = 0.5;
 
-/// Where each character of the zone alphabet sits in it.
-const ZERO: usize = 0;
-const LETTER_O: usize = 24;
+/// Cells read again around unsettled ones: runs of cells (with
+/// [`SEGMENT_CONTEXT`] cells either side, closer runs joined), or the
+/// whole line when they would cover most of it.
+fn segments(cells: &[usize], width: usize) -> Vec<(usize, usize)> {
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    let mut sorted = cells.to_vec();
+    sorted.sort_unstable();
+    for &c in &sorted {
+        let (a, z) = (
+            c.saturating_sub(SEGMENT_CONTEXT),
+            (c + SEGMENT_CONTEXT).min(width - 1),
+        );
+        match out.last_mut() {
+            Some(last) if a <= last.1 + 1 => last.1 = last.1.max(z),
+            _ => out.push((a, z)),
+        }
+    }
+    let covered: usize = out.iter().map(|&(a, z)| z - a + 1).sum();
+    if covered * 10 >= width * 6 {
+        vec![(0, width - 1)]
+    } else {
+        out
+    }
+}
 
-/// A zone line's views (the same box cut out differently) read cell by
-/// cell: the grid ([`grid::fit`]) through where each view's unconstrained
-/// forced reading put the characters it is sure of, in photo pixels along
-/// the box; then per view, cell and zone character, the largest share the
-/// character has, at a frame of the cell's window, of what the cell may
-/// hold there (the blank and the characters it admits; zero for a
-/// character it does not admit). A character the recogniser dropped
-/// leaves its cell blank instead of shifting the characters after it into
-/// the wrong cells. Empty when fewer than [`MIN_ALIGNED`] of the cells
-/// have a character agreeing with the grid.
-///
-/// `0` and `O`, which OCR-B prints alike and the recogniser confuses, are
-/// one character in a cell that admits only one of them.
-fn read_cells(views: &[Recognised], allowed: &[[bool; 37]]) -> Vec<Vec<[f32; 37]>> {
+/// Cells read on each side of an unsettled one in a partial view.
+const SEGMENT_CONTEXT: usize = 4;
+
+/// The grid ([`grid::fit`]) of a zone line, in photo pixels along its box,
+/// through where each whole view's unconstrained forced reading put the
+/// characters it is sure of. None when fewer than [`MIN_ALIGNED`] of the
+/// cells have a character agreeing with it.
+fn line_grid(views: &[Recognised], allowed: &[[bool; 37]]) -> Option<grid::Grid> {
     let cells = allowed.len();
     let mut points: Vec<(f32, f32, f32)> = Vec::new();
-    for view in views {
+    for view in views.iter().filter(|v| v.whole) {
         let Some(first) = ctc::forced(&view.frames, allowed) else {
             continue;
         };
@@ -660,14 +798,18 @@ fn read_cells(views: &[Recognised], allowed: &[[bool; 37]]) -> Vec<Vec<[f32; 37]
         points.extend(
             (0..cells)
                 .filter(|&n| first.peaks[n] >= 0.5 && first.shares[n] >= 0.5)
-                .map(|n| (n as f32, (centres[n] + 0.5) * view.step, first.peaks[n])),
+                .map(|n| {
+                    (
+                        n as f32,
+                        view.origin + (centres[n] + 0.5) * view.step,
+                        first.peaks[n],
+                    )
+                }),
         );
     }
     points.sort_by(|a, b| a.0.total_cmp(&b.0));
     let min_agree = (MIN_ALIGNED * cells as f32).ceil() as usize;
-    let Some((grid, agree)) = grid::fit(&points, cells, min_agree) else {
-        return Vec::new();
-    };
+    let (grid, agree) = grid::fit(&points, cells, min_agree)?;
     let mut agreeing: Vec<usize> = points
         .iter()
         .zip(&agree)
@@ -675,20 +817,40 @@ fn read_cells(views: &[Recognised], allowed: &[[bool; 37]]) -> Vec<Vec<[f32; 37]
         .map(|(p, _)| p.0 as usize)
         .collect();
     agreeing.dedup();
-    if agreeing.len() < min_agree {
+    (agreeing.len() >= min_agree).then_some(grid)
+}
+
+/// A zone line's views (its box, or part of it, cut out differently) read
+/// cell by cell on the line's grid ([`line_grid`]): per view, cell and zone
+/// character, the largest share the character has, at a frame of the
+/// cell's window, of the characters the cell admits, times how sure the
+/// recogniser is of a character there at all (one minus the blank); zero
+/// for a character the cell does not admit, none for a cell the view does
+/// not show. A character the recogniser dropped leaves its cell blank
+/// instead of shifting the characters after it into the wrong cells.
+/// Empty when the line has no grid.
+fn read_cells(views: &[Recognised], allowed: &[[bool; 37]]) -> Vec<Vec<Option<[f32; 37]>>> {
+    let cells = allowed.len();
+    let Some(grid) = line_grid(views, allowed) else {
         return Vec::new();
-    }
+    };
     views
         .iter()
         .map(|view| {
             let last = view.frames.frames.saturating_sub(1) as f32;
-            let frame = |x: f32| x / view.step - 0.5;
+            let frame = |x: f32| (x - view.origin) / view.step - 0.5;
             (0..cells)
                 .map(|n| {
                     let admits = &allowed[n];
                     let c = n as f32;
-                    let lo = frame(grid.at(c - 0.5)).ceil().clamp(0.0, last) as usize;
-                    let hi = frame(grid.at(c + 0.5)).floor().clamp(0.0, last) as usize;
+                    let (lo, hi) = (
+                        frame(grid.at(c - 0.5)).ceil(),
+                        frame(grid.at(c + 0.5)).floor(),
+                    );
+                    if !view.whole && (lo < 0.0 || hi > last) {
+                        return None;
+                    }
+                    let (lo, hi) = (lo.clamp(0.0, last) as usize, hi.clamp(0.0, last) as usize);
                     let (lo, hi) = if lo <= hi {
                         (lo, hi)
                     } else {
@@ -698,20 +860,14 @@ fn read_cells(views: &[Recognised], allowed: &[[bool; 37]]) -> Vec<Vec<[f32; 37]
                     let mut shares = [0f32; 37];
                     for t in lo..=hi {
                         let row = &view.frames.probs[t * CLASSES..(t + 1) * CLASSES];
-                        let mut p = [0f32; 37];
-                        p.copy_from_slice(&row[1..]);
-                        if admits[LETTER_O] && !admits[ZERO] {
-                            p[LETTER_O] += p[ZERO];
-                        } else if admits[ZERO] && !admits[LETTER_O] {
-                            p[ZERO] += p[LETTER_O];
-                        }
-                        let mass: f32 =
-                            row[0] + (0..37).filter(|&j| admits[j]).map(|j| p[j]).sum::<f32>();
+                        let p = &row[1..];
+                        let ink = 1.0 - row[0];
+                        let mass: f32 = (0..37).filter(|&j| admits[j]).map(|j| p[j]).sum();
                         for j in (0..37).filter(|&j| admits[j]) {
-                            shares[j] = shares[j].max(p[j] / mass.max(1e-12));
+                            shares[j] = shares[j].max(ink * p[j] / mass.max(1e-12));
                         }
                     }
-                    shares
+                    Some(shares)
                 })
                 .collect()
         })
