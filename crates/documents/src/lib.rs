@@ -132,6 +132,13 @@ const SHARE_FLOOR: f32 = 1e-3;
 /// What an unread cell is passed as (outside the zone's alphabet).
 const UNREAD: char = '?';
 
+/// Lines above and below a zone-like piece that its region holds.
+const REGION_LINES: f32 = 3.5;
+/// A line's height in the region cut out for detecting it again.
+const REGION_LINE_PX: f32 = 36.0;
+/// Most pixels a side of that region has.
+const REGION_MAX_SIDE: usize = 1600;
+
 /// The recogniser's input height.
 const REC_HEIGHT: usize = 48;
 /// Widest recogniser input (a zone line is about 30 heights long).
@@ -260,43 +267,28 @@ impl MrzReader {
         let detect_ms = ms(started);
 
         let rec_started = Instant::now();
-        let mut candidates: Vec<TextBox> = detect::merge_collinear(boxes.clone())
-            .into_iter()
-            .filter(|b| b.aspect() >= self.settings.min_aspect)
-            .collect();
-        // Bottom first: the zone is the bottom of the page. "Down" is across
-        // the longest line, so that a turned page keeps its order.
-        let down = candidates
-            .iter()
-            .max_by(|a, b| a.length.total_cmp(&b.length))
-            .map_or(Point::new(0.0, 1.0), |b| Point::new(-b.axis.y, b.axis.x));
-        let depth = |b: &TextBox| b.center.x * down.x + b.center.y * down.y;
-        candidates.sort_by(|a, b| depth(b).total_cmp(&depth(a)));
-        let mut run: Vec<Recognised> = Vec::new();
-        let mut zone: Option<(MrzFormat, Vec<Recognised>)> = None;
         let mut recognitions = 0;
         let mut recognised = Vec::new();
-        for b in candidates.into_iter().take(self.settings.max_recognitions) {
-            let line = self.recognise_line(image, &b)?;
-            recognitions += 1;
-            recognised.push((b, text_of(&line.free)));
-            let joins = run
-                .last()
-                .is_some_and(|last| next_zone_line(&last.b, &line.b, down));
-            if !joins {
-                run.clear();
-            }
-            if zone_like(&line) {
-                run.push(line);
-            } else {
-                run.clear();
-                continue;
-            }
-            if let Some(format) = zone_format(&run) {
-                let mut lines: Vec<Recognised> = run.drain(run.len() - format.lines()..).collect();
-                lines.reverse();
-                zone = Some((format, lines));
-                break;
+        let mut zone = self.find_zone(image, &boxes, None, &mut recognised, &mut recognitions)?;
+        if zone.is_none() {
+            // No zone among the photo's lines, but maybe pieces of one: the
+            // region around the longest zone-like reading is detected again,
+            // upright and larger (a steep view merges or breaks lines).
+            let hint = recognised
+                .iter()
+                .filter(|(_, text)| zone_hint(text))
+                .max_by_key(|(_, text)| text.len())
+                .map(|(b, _)| *b);
+            if let Some(hint) = hint {
+                let region = self.detect_region(image, &hint)?;
+                let down = Point::new(-hint.axis.y, hint.axis.x);
+                zone = self.find_zone(
+                    image,
+                    &region,
+                    Some(down),
+                    &mut recognised,
+                    &mut recognitions,
+                )?;
             }
         }
 
@@ -377,6 +369,123 @@ impl MrzReader {
                 recognitions,
             },
         })
+    }
+
+    /// The zone among text boxes: from the bottom of the page up (`down`,
+    /// or across the longest line), the long boxes are recognised until
+    /// two or three consecutive lines are a zone's ([`zone_format`]).
+    /// Every recognition is added to `recognised`.
+    fn find_zone(
+        &mut self,
+        image: &RgbImage,
+        boxes: &[TextBox],
+        down: Option<Point>,
+        recognised: &mut Vec<(TextBox, String)>,
+        recognitions: &mut usize,
+    ) -> Result<Option<(MrzFormat, Vec<Recognised>)>, DocumentsError> {
+        let mut candidates: Vec<TextBox> = detect::merge_collinear(boxes.to_vec())
+            .into_iter()
+            .filter(|b| b.aspect() >= self.settings.min_aspect)
+            .collect();
+        // Bottom first: the zone is the bottom of the page. "Down" is across
+        // the longest line, so that a turned page keeps its order.
+        let down = down.unwrap_or_else(|| {
+            candidates
+                .iter()
+                .max_by(|a, b| a.length.total_cmp(&b.length))
+                .map_or(Point::new(0.0, 1.0), |b| Point::new(-b.axis.y, b.axis.x))
+        });
+        let depth = |b: &TextBox| b.center.x * down.x + b.center.y * down.y;
+        candidates.sort_by(|a, b| depth(b).total_cmp(&depth(a)));
+        let mut run: Vec<Recognised> = Vec::new();
+        for b in candidates.into_iter().take(self.settings.max_recognitions) {
+            let line = self.recognise_line(image, &b)?;
+            *recognitions += 1;
+            recognised.push((b, text_of(&line.free)));
+            let joins = run
+                .last()
+                .is_some_and(|last| next_zone_line(&last.b, &line.b, down));
+            if !joins {
+                run.clear();
+            }
+            // A line read poorly stays in the run: its neighbours may show
+            // the zone (see `zone_format`).
+            run.push(line);
+            if let Some(format) = zone_format(&run) {
+                let mut lines: Vec<Recognised> = run.drain(run.len() - format.lines()..).collect();
+                lines.reverse();
+                return Ok(Some((format, lines)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Text boxes (in photo pixels) in the region around `hint`: the box
+    /// lengthened by half its length each way and [`REGION_LINES`] heights
+    /// above and below it, cut out upright at [`REGION_LINE_PX`] pixels a
+    /// line, and detected.
+    fn detect_region(
+        &mut self,
+        image: &RgbImage,
+        hint: &TextBox,
+    ) -> Result<Vec<TextBox>, DocumentsError> {
+        let scale = REGION_LINE_PX / hint.height.max(1.0);
+        let (length, height) = (2.0 * hint.length, 2.0 * REGION_LINES * hint.height);
+        let round32 = |v: f32| ((v / 32.0).round().max(1.0) as usize) * 32;
+        let (w, h) = (
+            round32(length * scale).min(REGION_MAX_SIDE),
+            round32(height * scale).min(REGION_MAX_SIDE),
+        );
+        // Photo pixels per region pixel, along and across.
+        let (sx, sy) = (length / w as f32, height / h as f32);
+        let region = TextBox {
+            center: hint.center,
+            axis: hint.axis,
+            length,
+            height,
+            score: hint.score,
+        };
+        let data = crop_scaled(image, &region, w, h);
+        let out = self
+            .det
+            .run(vec![Tensor::new(vec![1, 3, h, w], data)?])?
+            .into_iter()
+            .next()
+            .ok_or_else(|| DocumentsError::Model("the detector gave no output".into()))?;
+        if out.shape != [1, 1, h, w] {
+            return Err(DocumentsError::Model(format!(
+                "the detector's output is {:?}, expected [1, 1, {h}, {w}]",
+                out.shape
+            )));
+        }
+        let (u, v) = (hint.axis, Point::new(-hint.axis.y, hint.axis.x));
+        let [top_left, ..] = region.corners();
+        Ok(detect::boxes(&out.data, w, h, 1.0, 1.0, &self.settings.db)
+            .into_iter()
+            .map(|b| {
+                // Region pixels to photo pixels: a scale along and across,
+                // then the region's rotation.
+                let (x, y) = (b.center.x * sx, b.center.y * sy);
+                let (ax, ay) = (b.axis.x * sx, b.axis.y * sy);
+                let along = (ax * ax + ay * ay).sqrt().max(1e-6);
+                let across = ((b.axis.y * sx).powi(2) + (b.axis.x * sy).powi(2)).sqrt();
+                let mut axis =
+                    Point::new((u.x * ax + v.x * ay) / along, (u.y * ax + v.y * ay) / along);
+                if axis.x < 0.0 {
+                    axis = Point::new(-axis.x, -axis.y);
+                }
+                TextBox {
+                    center: Point::new(
+                        top_left.x + u.x * x + v.x * y,
+                        top_left.y + u.y * x + v.y * y,
+                    ),
+                    axis,
+                    length: b.length * along,
+                    height: b.height * across,
+                    score: b.score,
+                }
+            })
+            .collect())
     }
 
     /// One box cut out and recognised.
@@ -874,6 +983,13 @@ fn read_cells(views: &[Recognised], allowed: &[[bool; 37]]) -> Vec<Vec<Option<[f
         .collect()
 }
 
+/// Whether a reading looks like a piece of a zone: a dozen characters or
+/// more with fillers or digits among them.
+fn zone_hint(text: &str) -> bool {
+    text.len() >= 12
+        && (text.contains("<<") || text.chars().filter(char::is_ascii_digit).count() >= 6)
+}
+
 /// Whether a recognised box can be a zone line: long enough a reading
 /// (a blurred line loses fillers, so well under a TD1 line's 30).
 fn zone_like(line: &Recognised) -> bool {
@@ -913,6 +1029,7 @@ fn next_zone_line(lower: &TextBox, upper: &TextBox, down: Point) -> bool {
 /// A blurred line reads short (runs of fillers merge), never long.
 fn zone_format(run: &[Recognised]) -> Option<MrzFormat> {
     let n = |i: usize| run[run.len() - 1 - i].free.len();
+    let like = |i: usize| zone_like(&run[run.len() - 1 - i]);
     let starts = |i: usize, codes: &[char]| {
         text_of(&run[run.len() - 1 - i].free)
             .chars()
@@ -923,14 +1040,22 @@ fn zone_format(run: &[Recognised]) -> Option<MrzFormat> {
         let longest = n(0).max(n(1));
         // A passport's names line may be short (its fillers missed) but
         // starts with its document code.
-        if (39..=48).contains(&longest) || (starts(0, &['P']) && longest >= 24) {
+        if (like(0) && like(1) && (39..=48).contains(&longest))
+            || (starts(0, &['P']) && longest >= 24)
+        {
             return Some(MrzFormat::Td3);
         }
         if (33..=38).contains(&n(0)) && (33..=38).contains(&n(1)) {
             return Some(MrzFormat::Td2);
         }
     }
-    if run.len() >= 3 && (0..3).all(|i| n(i) <= 34) {
+    // Three card lines; one of them may read poorly when the top one
+    // starts with a card's document code.
+    let liked = (0..run.len().min(3)).filter(|&i| like(i)).count();
+    if run.len() >= 3
+        && (0..3).all(|i| n(i) <= 34)
+        && (liked == 3 || (liked == 2 && starts(0, &['I', 'A', 'C'])))
+    {
         return Some(MrzFormat::Td1);
     }
     None
@@ -943,10 +1068,32 @@ fn ms(since: Instant) -> f64 {
 /// The box cut out upright as the recogniser's `[3, height, width]` input
 /// (BGR, `(x / 255 - 0.5) / 0.5`), area-averaged where the photo is finer.
 fn crop(image: &RgbImage, b: &TextBox, width: usize, height: usize) -> Vec<f32> {
-    let s = b.height / height as f32; // photo pixels per output pixel
+    // Square output pixels of the box's height over `height`: the output
+    // spans `width` of them along the box from its left end.
+    let s = b.height / height as f32;
+    let spanned = TextBox {
+        center: Point::new(
+            b.center.x + b.axis.x * (width as f32 * s - b.length) / 2.0,
+            b.center.y + b.axis.y * (width as f32 * s - b.length) / 2.0,
+        ),
+        length: width as f32 * s,
+        ..*b
+    };
+    crop_scaled(image, &spanned, width, height)
+}
+
+/// The box cut out upright into `width`×`height` pixels (the box's length
+/// over `width` photo pixels each along it, its height over `height`
+/// across), as a network input (BGR, `(x / 255 - 0.5) / 0.5`),
+/// area-averaged where the photo is finer.
+fn crop_scaled(image: &RgbImage, b: &TextBox, width: usize, height: usize) -> Vec<f32> {
+    let (sx, sy) = (
+        b.length / width.max(1) as f32,
+        b.height / height.max(1) as f32,
+    );
     let [top_left, ..] = b.corners();
     let (u, v) = (b.axis, Point::new(-b.axis.y, b.axis.x));
-    let taps = (s.ceil() as usize).clamp(1, 4);
+    let taps = (sx.max(sy).ceil() as usize).clamp(1, 4);
     let (iw, ih) = (image.width() as usize, image.height() as usize);
     let raw = image.as_raw();
     let sample = |x: f32, y: f32| -> [f32; 3] {
@@ -975,8 +1122,8 @@ fn crop(image: &RgbImage, b: &TextBox, width: usize, height: usize) -> Vec<f32> 
             let mut acc = [0.0f32; 3];
             for ty in 0..taps {
                 for tx in 0..taps {
-                    let a = (ox as f32 + (tx as f32 + 0.5) / taps as f32) * s;
-                    let bb = (oy as f32 + (ty as f32 + 0.5) / taps as f32) * s;
+                    let a = (ox as f32 + (tx as f32 + 0.5) / taps as f32) * sx;
+                    let bb = (oy as f32 + (ty as f32 + 0.5) / taps as f32) * sy;
                     let p = sample(
                         top_left.x + u.x * a + v.x * bb,
                         top_left.y + u.y * a + v.y * bb,
