@@ -317,9 +317,17 @@ impl MrzReader {
                         let width = format.width();
                         let parts = match &unsettled {
                             Some(cells) => {
+                                // A cell where the recogniser saw nothing
+                                // (a glare erased it) is not read again.
+                                let seen = |p: usize| {
+                                    read_lines
+                                        .get(i)
+                                        .and_then(|r| r.peaks.get(p))
+                                        .is_none_or(|&peak| peak >= MIN_SHARE)
+                                };
                                 let here: Vec<usize> = cells
                                     .iter()
-                                    .filter(|&&(l, _)| l == i)
+                                    .filter(|&&(l, p)| l == i && seen(p))
                                     .map(|&(_, p)| p)
                                     .collect();
                                 segments(&here, width)
