@@ -26,7 +26,7 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use facegate_docgen::{AppliedEffect, Effect, Generator, IdentityRecord, Request, Side};
 use facegate_documents::{MrzReader, MrzReading};
-use facegate_domain::mrz::MrzRead;
+use facegate_domain::mrz::{MrzFormat, MrzRead};
 use facegate_vision::models::ModelStore;
 use facegate_vision::runtime::ort::OrtRuntime;
 
@@ -58,6 +58,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let seed: u64 = value("--seed").map_or(Ok(1), |v| v.parse())?;
     let show = args.iter().any(|a| a == "--show-misses");
     let show_glare = args.iter().any(|a| a == "--show-glare");
+    let mut cells_out = match value("--cells") {
+        Some(path) => Some(std::io::BufWriter::new(std::fs::File::create(path)?)),
+        None => None,
+    };
     let effects: Vec<String> = match value("--effects") {
         Some(list) => list.split(',').map(str::to_owned).collect(),
         None => ["clean", "motion_blur", "cut_off"]
@@ -83,6 +87,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             v.first().copied().unwrap_or(0.0),
             v.get(1).copied().unwrap_or(0.0),
         ];
+    }
+    if let Some(v) = value("--trust") {
+        let v: Vec<f32> = v.split(',').map(str::parse).collect::<Result<_, _>>()?;
+        settings.trust.checked = v.first().copied().unwrap_or(0.5);
+        settings.trust.unchecked = v.get(1).copied().unwrap_or(0.7);
+    }
+    if let Some(v) = value("--smooth") {
+        settings.smooth = v.parse()?;
     }
     if let Some(v) = value("--min-aspect") {
         settings.min_aspect = v.parse()?;
@@ -144,6 +156,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             if show && !ok {
                 print_miss(name, doc_seed, side, &lines, &reading);
+            }
+            if let Some(out) = cells_out.as_mut() {
+                write_cells(out, name, doc_seed, &lines, &reading)?;
             }
             if let Some((least, under)) = glare_residual(&rendered.truth) {
                 let erased = least < ERASED;
@@ -263,6 +278,43 @@ fn glare_residual(truth: &facegate_docgen::GroundTruth) -> Option<(f64, usize)> 
         }
     }
     Some((least, under))
+}
+
+/// Every cell of the zone as read, for calibrating the reader's thresholds:
+/// `effect,seed,format,line,position,class,truth,read,share,runner_up,ratio`
+/// (class: the domain's cell class; ratio: runner-up over share).
+fn write_cells(
+    out: &mut impl std::io::Write,
+    effect: &str,
+    seed: u64,
+    lines: &[String],
+    reading: &MrzReading,
+) -> std::io::Result<()> {
+    let format = match lines.first().map(String::len) {
+        Some(44) => MrzFormat::Td3,
+        Some(36) => MrzFormat::Td2,
+        _ => MrzFormat::Td1,
+    };
+    if reading.lines.len() != lines.len() {
+        return Ok(());
+    }
+    for (l, (want, got)) in lines.iter().zip(&reading.lines).enumerate() {
+        for (p, (w, r)) in want.chars().zip(got.text.chars()).enumerate() {
+            let share = got.peaks.get(p).copied().unwrap_or(0.0);
+            let (alt, alt_share) = got
+                .alternatives
+                .get(p)
+                .and_then(|a| a.first().copied())
+                .unwrap_or(('-', 0.0));
+            writeln!(
+                out,
+                "{effect},{seed},{format},{l},{p},{:?},{w},{r},{share:.4},{alt},{:.4}",
+                format.cell(l, p),
+                alt_share / share.max(1e-6)
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// This thread's CPU time (user and system) in milliseconds, from

@@ -25,6 +25,12 @@ impl Grid {
         (self.a + self.b * n) / (1.0 + self.c * n)
     }
 
+    /// The (fractional) cell at position `x`: the inverse of [`Grid::at`].
+    pub fn cell_of(&self, x: f32) -> Option<f32> {
+        let d = self.b - self.c * x;
+        (d.abs() > 1e-9).then(|| (x - self.a) / d)
+    }
+
     /// The pitch (distance from cell to cell) at cell `n`.
     pub fn pitch(&self, n: f32) -> f32 {
         // d/dn (a + b n) / (1 + c n) = (b - a c) / (1 + c n)².
@@ -218,6 +224,8 @@ mod tests {
         let (grid, agree) = fit(&points, 44, 20).unwrap();
         for (n, &agreed) in agree.iter().enumerate() {
             assert_eq!(agreed, !(20..24).contains(&n), "cell {n}");
+            let x = grid.at(n as f32);
+            assert!((grid.cell_of(x).unwrap() - n as f32).abs() < 1e-3);
             assert!((grid.at(n as f32) - truth.at(n as f32) - 0.2).abs() < 0.05);
         }
     }
