@@ -44,6 +44,8 @@ pub struct Decoded {
     /// Alternative classes per character with their peak probabilities,
     /// most probable first.
     pub alternatives: Vec<Vec<(usize, f32)>>,
+    /// Per character, the first and last frame the path spends in it.
+    pub spans: Vec<(usize, usize)>,
 }
 
 /// Best class per frame, repeats merged, blanks dropped.
@@ -63,6 +65,66 @@ pub fn greedy(frames: &Frames) -> Vec<usize> {
     out
 }
 
+/// The free reading with where each character is: per character its
+/// class, its centre frame (the probability-weighted mean of the frames of
+/// its run) and its peak probability.
+pub fn greedy_spikes(frames: &Frames) -> Vec<(usize, f32, f32)> {
+    let mut out: Vec<(usize, f32, f32)> = Vec::new();
+    let mut previous = 0;
+    let (mut sum, mut weight) = (0.0f32, 0.0f32);
+    for t in 0..frames.frames {
+        let row = &frames.probs[t * CLASSES..(t + 1) * CLASSES];
+        let best = (0..CLASSES)
+            .max_by(|&a, &b| row[a].total_cmp(&row[b]))
+            .unwrap_or(0);
+        if best != previous {
+            if let Some(last) = out.last_mut().filter(|_| previous != 0) {
+                last.1 = sum / weight.max(1e-12);
+            }
+            if best != 0 {
+                out.push((best, t as f32, row[best]));
+                (sum, weight) = (0.0, 0.0);
+            }
+        }
+        if best != 0 {
+            sum += row[best] * t as f32;
+            weight += row[best];
+            if let Some(last) = out.last_mut() {
+                last.2 = last.2.max(row[best]);
+            }
+        }
+        previous = best;
+    }
+    if let Some(last) = out.last_mut().filter(|_| previous != 0) {
+        last.1 = sum / weight.max(1e-12);
+    }
+    out
+}
+
+/// The centre frame of each decoded character: the probability-weighted
+/// mean of the frames of its span.
+pub fn centres(frames: &Frames, decoded: &Decoded) -> Vec<f32> {
+    decoded
+        .spans
+        .iter()
+        .zip(&decoded.classes)
+        .map(|(&(start, end), &class)| {
+            let end = end.min(frames.frames.saturating_sub(1));
+            let (mut sum, mut weight) = (0.0f32, 0.0f32);
+            for t in start..=end {
+                let p = frames.p(t, class);
+                sum += p * t as f32;
+                weight += p;
+            }
+            if weight > 0.0 {
+                sum / weight
+            } else {
+                (start + end) as f32 / 2.0
+            }
+        })
+        .collect()
+}
+
 /// An alternative is offered when its probability reaches this at the
 /// frames of the character.
 pub const ALTERNATIVE_MIN: f32 = 0.02;
@@ -78,11 +140,34 @@ const REPEAT: u8 = 254;
 /// when no such path exists (too few frames, a position with nothing
 /// allowed).
 pub fn forced(frames: &Frames, allowed: &[[bool; 37]]) -> Option<Decoded> {
+    forced_within(frames, allowed, None)
+}
+
+/// [`forced`], each character `n` emitted only at frames within
+/// `windows[n]` (inclusive) when windows are given: where the zone's grid
+/// puts its cell. A character the recogniser dropped then leaves its cell
+/// with what the recogniser saw there (a blank: an unread cell) instead of
+/// shifting the characters after it into the wrong cells.
+pub fn forced_within(
+    frames: &Frames,
+    allowed: &[[bool; 37]],
+    windows: Option<&[(usize, usize)]>,
+) -> Option<Decoded> {
     let t_len = frames.frames;
     let n_len = allowed.len();
     if n_len == 0 || t_len < n_len || allowed.iter().any(|a| !a.contains(&true)) {
         return None;
     }
+    if windows.is_some_and(|w| w.len() != n_len) {
+        return None;
+    }
+    // Whether character n (1-based) may be emitted at frame t.
+    let open = |n: usize, t: usize| {
+        windows.is_none_or(|w| {
+            let (lo, hi) = w[n - 1];
+            (lo..=hi).contains(&t)
+        })
+    };
     let lp = |t: usize, class: usize| frames.p(t, class).max(1e-12).ln();
     let k = 37;
     // b[n]: best score with n characters emitted, now in a blank.
@@ -94,7 +179,7 @@ pub fn forced(frames: &Frames, allowed: &[[bool; 37]]) -> Option<Decoded> {
     let mut back_c = vec![FROM_BLANK; t_len * (n_len + 1) * k];
     b[0] = lp(0, 0);
     for j in 0..k {
-        if allowed[0][j] {
+        if allowed[0][j] && open(1, 0) {
             c[k + j] = lp(0, j + 1);
         }
     }
@@ -135,7 +220,7 @@ pub fn forced(frames: &Frames, allowed: &[[bool; 37]]) -> Option<Decoded> {
             }
             for j in 0..k {
                 let slot = n * k + j;
-                if !allowed[n - 1][j] {
+                if !allowed[n - 1][j] || !open(n, t) {
                     nc[slot] = NEG;
                     continue;
                 }
@@ -239,6 +324,7 @@ pub fn forced(frames: &Frames, allowed: &[[bool; 37]]) -> Option<Decoded> {
         peaks,
         shares,
         alternatives,
+        spans,
     })
 }
 
