@@ -92,6 +92,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let v: Vec<f32> = v.split(',').map(str::parse).collect::<Result<_, _>>()?;
         settings.trust.checked = v.first().copied().unwrap_or(0.5);
         settings.trust.unchecked = v.get(1).copied().unwrap_or(0.7);
+        settings.trust.unchecked_decisive = v.get(2).copied().unwrap_or(0.3);
+        settings.trust.decisive = v.get(3).copied().unwrap_or(0.05);
     }
     if let Some(v) = value("--smooth") {
         settings.smooth = v.parse()?;
