@@ -6,6 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::http::{Extensions, HeaderMap};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use facegate_core::{Caller, IpNet};
@@ -32,14 +33,22 @@ fn basic_credentials(parts: &Parts) -> Option<(String, String)> {
 /// not one of them (everything left of it may be written by the client).
 /// `None` without a connection (a router driven without a socket).
 pub fn client_ip(parts: &Parts, trusted: &[IpNet]) -> Option<IpAddr> {
-    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>()?.0.ip();
+    client_address(&parts.extensions, &parts.headers, trusted)
+}
+
+/// [`client_ip`] of a request not yet taken apart.
+pub fn client_address(
+    extensions: &Extensions,
+    headers: &HeaderMap,
+    trusted: &[IpNet],
+) -> Option<IpAddr> {
+    let peer = extensions.get::<ConnectInfo<SocketAddr>>()?.0.ip();
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     let mut client = peer.to_canonical();
     if !is_trusted(&client) {
         return Some(client);
     }
-    let forwarded: Vec<&str> = parts
-        .headers
+    let forwarded: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
         .flat_map(|value| value.to_str().unwrap_or("?").split(','))

@@ -11,6 +11,7 @@ use axum::Json;
 use facegate_core::CaptureRefusal;
 use facegate_domain::{CaptureChannel, DocumentSide, DocumentType, FieldError, ScanSource};
 
+use crate::auth::client_address;
 use crate::error::{ApiError, Code};
 use crate::extract::{check_content_length, content_type_is, json_body};
 use crate::openapi::{
@@ -108,6 +109,8 @@ fn frame_limits(state: &AppState) -> FrameLimits {
     )
 )]
 pub async fn open_session(State(state): State<AppState>, request: Request) -> ApiResult<Response> {
+    let trusted = &state.services.auth_settings().trusted_proxies;
+    let client = client_address(request.extensions(), request.headers(), trusted);
     let body: OpenSession = json_body(request).await?;
     let token = body.authorization_token.required("authorizationToken")?;
     // A native app says so; the web client sends nothing.
@@ -123,7 +126,7 @@ pub async fn open_session(State(state): State<AppState>, request: Request) -> Ap
         .unwrap_or(ScanSource::Web);
     let opened = state
         .capture
-        .open_capture_session(&token, scan_source)
+        .open_capture_session(&token, scan_source, client)
         .await?;
     let answer = SessionOpened {
         capture_token: opened.capture_token,

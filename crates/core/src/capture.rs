@@ -4,6 +4,7 @@
 //! face engine analyses as they arrive, and ends in a decision. The client
 //! never holds an API secret and never sees a score.
 
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -210,11 +211,13 @@ impl CaptureService {
     }
 
     /// `POST /api/capture/v1/session`: exchanges the authorization token of
-    /// `redirectUrl` for a capture token.
+    /// `redirectUrl` for a capture token. `client` is the user's address,
+    /// which an ID verification keeps as its `clientIp`.
     pub async fn open_capture_session(
         &self,
         authorization_token: &str,
         scan_source: ScanSource,
+        client: Option<IpAddr>,
     ) -> ServiceResult<OpenedSession> {
         let hash = token_hash(authorization_token);
         let Some(tx) = self
@@ -228,7 +231,7 @@ impl CaptureService {
                 .scan_by_token_hash(&hash)
                 .await?
                 .ok_or(refuse(CaptureRefusal::AuthorizationTokenInvalid))?;
-            return self.open_scan_session(scan, scan_source).await;
+            return self.open_scan_session(scan, scan_source, client).await;
         };
         self.check_open(&tx).await?;
         self.check_facemap_still_valid(&tx).await?;

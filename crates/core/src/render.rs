@@ -183,6 +183,7 @@ impl ScanCallback<'_> {
             merchant_id_scan_reference: scan.customer_internal_reference.clone(),
             merchant_reporting_criteria: scan.reporting_criteria.clone(),
             customer_id: scan.user_reference.as_ref().map(|u| u.as_str().to_owned()),
+            client_ip: scan.client_ip.map(|ip| ip.to_string()),
             first_attempt_date: scan.first_attempt_at.map(Into::into),
             optional_data1: document.and_then(|d| text(&d.optional_data_1)),
             optional_data2: document.and_then(|d| text(&d.optional_data_2)),

@@ -8,6 +8,7 @@
 //! `facegate_domain::decide_scan`; an approved identity scan issues its
 //! facemap from the selfie's template.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -247,6 +248,7 @@ impl CaptureService {
         &self,
         scan: Scan,
         scan_source: ScanSource,
+        client: Option<IpAddr>,
     ) -> ServiceResult<OpenedSession> {
         self.documents()?;
         self.check_scan_open(&scan).await?;
@@ -261,7 +263,7 @@ impl CaptureService {
         )
         .with_scan_source(scan_source)
         .for_scan();
-        if !self.store.open_scan_session(&session).await? {
+        if !self.store.open_scan_session(&session, client).await? {
             // Decided or ended between the read and the write.
             return Err(refuse(CaptureRefusal::TransactionFinished));
         }
@@ -769,6 +771,7 @@ mod tests {
             token_hash: [0; 32],
             scan_source: ScanSource::Web,
             channel: None,
+            client_ip: None,
             document_type: None,
             created_at: now,
             expires_at: now,

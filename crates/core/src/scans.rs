@@ -224,6 +224,7 @@ impl Services {
             token_hash: Sha256::digest(token_text.as_bytes()).into(),
             scan_source: ScanSource::Web,
             channel: None,
+            client_ip: None,
             document_type: valid.preset.map(|p| p.document_type),
             created_at: now,
             expires_at: now + chrono::Duration::minutes(i64::from(minutes)),

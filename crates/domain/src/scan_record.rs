@@ -6,6 +6,8 @@
 //! finished selfie attempt means (another try, or findings for
 //! [`crate::decide_scan`]). The verdict itself is [`crate::decide_scan`].
 
+use std::net::IpAddr;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -189,6 +191,9 @@ pub struct Scan {
     pub scan_source: ScanSource,
     /// How the document was given: `UPLOAD` when any side was uploaded.
     pub channel: Option<CaptureChannel>,
+    /// The user's address (`clientIp`): where the latest capture session
+    /// was opened from; erased by DELETE.
+    pub client_ip: Option<IpAddr>,
     /// The document type the user said they show (the preset's, else the
     /// one named with the front side).
     pub document_type: Option<DocumentType>,

@@ -170,6 +170,10 @@ pub struct IdVerificationCallback {
     /// The initiation's `userReference`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_id: Option<String>,
+    /// The user's address (`192.0.2.1`): where the capture session was
+    /// opened from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<String>,
     /// When the user first gave a document side.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_attempt_date: Option<Timestamp>,

@@ -5,6 +5,8 @@
 //! the server's facemap) and queues the callback, in one database
 //! transaction.
 
+use std::net::IpAddr;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use facegate_domain::{
@@ -73,8 +75,13 @@ pub trait ScanStore: Send + Sync {
     async fn scan_by_token_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<Scan>>;
     /// Records `session` (a scan session) for its scan when that is pending
     /// and not deleted, ending the scan's earlier sessions and recording the
-    /// client kind. Returns false, writing nothing, otherwise.
-    async fn open_scan_session(&self, session: &CaptureSession) -> StoreResult<bool>;
+    /// client kind and, when known, the client's address. Returns false,
+    /// writing nothing, otherwise.
+    async fn open_scan_session(
+        &self,
+        session: &CaptureSession,
+        client: Option<IpAddr>,
+    ) -> StoreResult<bool>;
     /// Stores (or replaces) a document side of a pending scan. Returns false,
     /// writing nothing, when the scan is not pending.
     async fn store_scan_side(&self, side: &ScanSide) -> StoreResult<bool>;

@@ -1447,6 +1447,7 @@ fn scan(account: &Account, created_ms: i64) -> facegate_domain::Scan {
         token_hash,
         scan_source: ScanSource::Web,
         channel: None,
+        client_ip: None,
         document_type: Some(facegate_domain::DocumentType::Passport),
         created_at: at(created_ms),
         expires_at: at(created_ms + 30 * 60_000),
@@ -1515,10 +1516,28 @@ fn decision(
 #[tokio::test]
 async fn a_scan_is_decided_once_with_its_enrollment_and_deletion_leaves_the_tombstone() -> TestResult
 {
-    let (_dir, store, account, _) = seeded().await;
+    let (dir, store, account, _) = seeded().await;
     let s = scan(&account, 100);
     store.insert_scan(&s).await?;
     assert_eq!(store.scan(s.reference).await?, Some(s.clone()));
+    // The client's address comes with the capture session; a session
+    // opened from an unknown address keeps the last one known.
+    let client: std::net::IpAddr = "203.0.113.7".parse()?;
+    let session = |hash: u8| {
+        CaptureSession::new(
+            [hash; 32],
+            TransactionRef::from_uuid(s.reference.as_uuid()),
+            at(150),
+            s.expires_at,
+        )
+        .for_scan()
+    };
+    assert!(store.open_scan_session(&session(9), Some(client)).await?);
+    assert!(store.open_scan_session(&session(10), None).await?);
+    assert_eq!(
+        store.scan(s.reference).await?.unwrap().client_ip,
+        Some(client)
+    );
     assert_eq!(
         store
             .scan_by_token_hash(&s.token_hash)
@@ -1604,6 +1623,16 @@ async fn a_scan_is_decided_once_with_its_enrollment_and_deletion_leaves_the_tomb
     assert!(store.delete_scan(s.reference, at(600)).await?);
     assert!(!store.delete_scan(s.reference, at(700)).await?);
     assert_eq!(store.scan(s.reference).await?, None);
+    let pool = sqlx::SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new().filename(dir.path().join("facegate.sqlite")),
+    )
+    .await?;
+    let erased: Option<String> =
+        sqlx::query_scalar("SELECT client_ip FROM scans WHERE reference = ?")
+            .bind(s.reference.to_string())
+            .fetch_one(&pool)
+            .await?;
+    assert_eq!(erased, None, "the client's address is personal data");
     assert!(store.scan_images(s.reference).await?.is_empty());
     assert_eq!(
         store

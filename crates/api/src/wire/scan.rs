@@ -326,6 +326,10 @@ pub struct ScanTransaction {
     pub source: String,
     /// When the scan was created.
     pub date: Timestamp,
+    /// The user's address (`192.0.2.1`): where the capture session was
+    /// opened from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<String>,
     /// The initiation's `userReference`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_id: Option<String>,
@@ -344,6 +348,7 @@ impl ScanTransaction {
             status: scan.state.as_str().to_owned(),
             source: id_scan_source(scan.scan_source, scan.channel).to_owned(),
             date: scan.created_at.into(),
+            client_ip: scan.client_ip.map(|ip| ip.to_string()),
             customer_id: scan.user_reference.as_ref().map(|u| u.as_str().to_owned()),
             merchant_scan_reference: scan.customer_internal_reference.clone(),
             merchant_reporting_criteria: scan.reporting_criteria.clone(),

@@ -335,10 +335,15 @@ pub(crate) async fn upload(
 
 /// Gives the front (camera) and takes the selfie; returns the finish answer.
 pub(crate) async fn capture_passport_and_selfie(app: &TestApp, token: &str) -> Value {
-    let capture = Capture::open(app, token).await;
+    passport_and_selfie(&Capture::open(app, token).await).await
+}
+
+/// Gives the front (camera) and takes the selfie in an open capture
+/// session; returns the finish answer.
+pub(crate) async fn passport_and_selfie(capture: &Capture<'_>) -> Value {
     let (status, body) = body_json(
         upload(
-            &capture,
+            capture,
             "front",
             "CAMERA",
             Some("PASSPORT"),
@@ -590,6 +595,65 @@ async fn an_enrolled_user_authenticates_with_the_facemap_after_the_scan_is_delet
         (200, Some("PASSED")),
         "{done}"
     );
+}
+
+/// `clientIp` (callback and transaction data) is the address the user's
+/// capture session was opened from: behind a trusted proxy, the address it
+/// forwards.
+#[tokio::test]
+async fn the_client_ip_is_the_capturing_users_address_behind_a_trusted_proxy() {
+    let documents = ScriptedDocuments::new();
+    let app = spawn_app_with(Options {
+        engine: Some(Arc::new(SelfieEngine::new())),
+        documents: Some(Arc::new(documents)),
+        configure: Some(Box::new(|config| {
+            config.auth.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()]
+        })),
+        ..Options::default()
+    })
+    .await;
+    let acme = app.customer("Acme", true).await;
+    let receiver = Receiver::start(0).await;
+    let body = json!({"customerInternalReference": "c", "userReference": "u", "callbackUrl": receiver.url});
+    let (status, answer) = body_json(
+        app.request(Method::POST, SCAN_INITIATE, &acme.api)
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let reference = answer["transactionReference"].as_str().unwrap();
+    let token = authorization_token(answer["redirectUrl"].as_str().unwrap());
+    let (status, opened) = body_json(
+        app.client
+            .post(app.url("/api/capture/v1/session"))
+            .header("Accept", "application/json")
+            .header("User-Agent", "Facegate Tests/1.0")
+            .header("X-Forwarded-For", "198.51.100.1, 203.0.113.7")
+            .json(&json!({"authorizationToken": token}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{opened}");
+    let capture = Capture {
+        app: &app,
+        token: opened["captureToken"].as_str().unwrap().to_owned(),
+    };
+    assert_eq!(passport_and_selfie(&capture).await["outcome"], "PASSED");
+    let cb = callback_of(&receiver, 0).await;
+    assert_eq!(cb["clientIp"], "203.0.113.7");
+    let (_, transaction) = app
+        .call(
+            Method::GET,
+            &format!("{}/data/transaction", scans(reference)),
+            &acme.admin,
+        )
+        .await;
+    assert_eq!(transaction["clientIp"], "203.0.113.7", "{transaction}");
 }
 
 #[tokio::test]

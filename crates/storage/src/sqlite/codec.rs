@@ -63,7 +63,7 @@ pub(super) const CAPTURE_ATTEMPT_COLUMNS: &str = "id, transaction_ref, number, n
 pub(super) const SCAN_COLUMNS: &str = "reference, account, state, workflow, \
      customer_internal_reference, user_reference, reporting_criteria, preset_country, \
      preset_type, callback_url, success_url, error_url, locale, token_hash, scan_source, channel, \
-     document_type, created_at, expires_at, first_attempt_at, decided_at, deleted_at, \
+     client_ip, document_type, created_at, expires_at, first_attempt_at, decided_at, deleted_at, \
      verification_status, reject_reason, reject_details, similarity, validity, validity_reason, \
      mrz_checked, evidence";
 
@@ -559,6 +559,12 @@ impl FromRow for Scan {
             token_hash: blob(row, "token_hash")?,
             scan_source: enum_of(row, "scan_source", ScanSource::parse)?,
             channel: opt_enum_of(row, "channel", CaptureChannel::parse)?,
+            client_ip: get::<Option<String>>(row, "client_ip")?
+                .map(|ip| {
+                    ip.parse()
+                        .map_err(|_| corrupt("client_ip", "not an address"))
+                })
+                .transpose()?,
             document_type: opt_enum_of(row, "document_type", |t| {
                 DocumentType::parse(t, "document_type").ok()
             })?,

@@ -2,6 +2,8 @@
 //! each scan decides, its images in `capture_images` and its capture
 //! sessions and attempts.
 
+use std::net::IpAddr;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use facegate_domain::{
@@ -128,16 +130,24 @@ impl ScanStore for SqliteStore {
     }
 
     #[tracing::instrument(skip_all, fields(reference = %session.transaction))]
-    async fn open_scan_session(&self, session: &CaptureSession) -> StoreResult<bool> {
+    async fn open_scan_session(
+        &self,
+        session: &CaptureSession,
+        client: Option<IpAddr>,
+    ) -> StoreResult<bool> {
         let reference = EnrollmentRef::from_uuid(session.transaction.as_uuid());
         let mut db = self.begin_write().await?;
         if !is_pending(&mut db, reference).await? {
             return Ok(false);
         }
         insert_session(&mut db, session).await?;
-        let query = sqlx::query("UPDATE scans SET scan_source = ? WHERE reference = ?")
-            .bind(session.scan_source.as_str())
-            .bind(reference.to_string());
+        let query = sqlx::query(
+            "UPDATE scans SET scan_source = ?, client_ip = COALESCE(?, client_ip) \
+             WHERE reference = ?",
+        )
+        .bind(session.scan_source.as_str())
+        .bind(client.map(|ip| ip.to_string()))
+        .bind(reference.to_string());
         execute(query, &mut *db).await?;
         commit(db).await?;
         Ok(true)
@@ -356,7 +366,7 @@ impl ScanStore for SqliteStore {
         let query = sqlx::query(
             "UPDATE scans SET customer_internal_reference = NULL, user_reference = NULL, \
              reporting_criteria = NULL, callback_url = NULL, success_url = NULL, \
-             error_url = NULL, deleted_at = ? WHERE reference = ? AND deleted_at IS NULL",
+             error_url = NULL, client_ip = NULL, deleted_at = ? WHERE reference = ? AND deleted_at IS NULL",
         )
         .bind(ms(at))
         .bind(&r);

@@ -16,7 +16,7 @@ const AUTHENTICATION: &str = "Callback for Authentication";
 
 /// Jumio's callbacks are authenticated by their source address (the
 /// guide's IP list); Facegate's by a Standard Webhooks signature.
-const SIGNATURE: [Difference; 3] = [
+pub(super) const SIGNATURE: [Difference; 3] = [
     Difference {
         name: "webhook-id",
         why: "the message id, the same on every retry",

@@ -289,7 +289,9 @@ impl<'a> Section<'a> {
             .outside_fences()
             .take_while(|(_, line)| heading(line).is_none());
         for (_, line) in own {
-            if line.trim_start().starts_with('|') {
+            // A row may also come without its leading pipe (the callback
+            // guide's masking table), once the table has begun.
+            if line.trim_start().starts_with('|') || (!run.is_empty() && line.contains('|')) {
                 run.push(line.trim());
             } else {
                 flush(&mut run);
@@ -391,6 +393,8 @@ pub struct Row {
     /// description, or its one fixed value (`NETVERIFY_AUTHENTICATION`).
     pub values: Vec<String>,
     pub description: String,
+    /// Every cell as written, the name's first.
+    pub cells: Vec<String>,
 }
 
 fn cells(line: &str) -> Vec<String> {
@@ -409,14 +413,29 @@ fn clean_name(cell: &str) -> String {
     name.trim().to_owned()
 }
 
-/// The first backticked word of a value line, or its first word.
+/// The first backticked word of a value line, or its first word, without
+/// Markdown's escapes (`NOT\_AVAILABLE`).
 fn value_of(item: &str) -> Option<String> {
     let item = item.trim();
     let word = match item.strip_prefix('`') {
         Some(rest) => rest.split('`').next().unwrap_or_default(),
         None => item.split_whitespace().next().unwrap_or_default(),
     };
-    (!word.is_empty()).then(|| word.to_owned())
+    (!word.is_empty()).then(|| word.replace('\\', ""))
+}
+
+/// The lines of a table cell, split at its `<br>`, `<br/>` and `<br />`.
+fn cell_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.split("<br")
+        .map(|part| part.trim_start_matches([' ', '/']).trim_start_matches('>'))
+}
+
+/// The values of the `• X` lines of `text`.
+fn bullets(text: &str) -> Vec<String> {
+    cell_lines(text)
+        .filter_map(|line| line.trim().strip_prefix('•'))
+        .filter_map(value_of)
+        .collect()
 }
 
 impl Table {
@@ -429,20 +448,31 @@ impl Table {
                 .position(|c| c.to_ascii_lowercase().starts_with(wanted))
         };
         let (kind, max) = (column("type"), column("max"));
+        // The description column, else the last (the callback guide's
+        // parameters have a `Notes` column after it).
+        let described = column("description");
         let rows: Vec<Row> = rest
             .iter()
             .filter(|line| !line.trim_start_matches('|').trim_start().starts_with(":-"))
             .map(|line| {
                 let cells = cells(line);
-                let description = cells.last().cloned().unwrap_or_default();
+                let description = described
+                    .and_then(|i| cells.get(i))
+                    .or(cells.last())
+                    .cloned()
+                    .unwrap_or_default();
                 let possible = description
                     .split_once("Possible value")
+                    .and_then(|(_, v)| v.split_once(':'))
                     .map_or("", |(_, v)| v);
-                let mut values: Vec<String> = possible
-                    .split("<br>")
-                    .filter_map(|part| part.trim().strip_prefix('•'))
-                    .filter_map(value_of)
-                    .collect();
+                // Written on the line (`Possible values: M, F`), else as
+                // the `• X` lines below it.
+                let inline = possible.split("<br").next().unwrap_or_default().trim();
+                let mut values: Vec<String> = if inline.is_empty() {
+                    bullets(possible)
+                } else {
+                    inline.split(',').filter_map(value_of).collect()
+                };
                 let fixed = description.trim();
                 if values.is_empty()
                     && !fixed.is_empty()
@@ -461,6 +491,7 @@ impl Table {
                     }),
                     values,
                     description,
+                    cells,
                 }
             })
             .collect();
@@ -469,6 +500,19 @@ impl Table {
 
     pub fn names(&self) -> Vec<&str> {
         self.rows.iter().map(|r| r.name.as_str()).collect()
+    }
+
+    /// The table without the rows `names` (a part answered inside another,
+    /// "without timestamp and scanReference").
+    pub fn without(&self, names: &[&str]) -> Self {
+        Self {
+            rows: self
+                .rows
+                .iter()
+                .filter(|r| !names.contains(&r.name.as_str()))
+                .cloned()
+                .collect(),
+        }
     }
 
     pub fn row(&self, name: &str) -> &Row {
@@ -543,6 +587,54 @@ impl Row {
         self.description.contains("YYYY-MM-DDThh:mm:ss.SSSZ")
     }
 
+    /// Asserts `value` is one of [`Row::listed`].
+    pub fn assert_listed(&self, value: &str) {
+        let listed = self.listed();
+        assert!(
+            listed.iter().any(|l| l == value),
+            "{} = {value}, documented: {listed:?}",
+            self.name
+        );
+    }
+
+    /// Every `• X` value of the description, whatever introduces it
+    /// ("Possible states:", "ID Verification:", conditions between them).
+    pub fn listed(&self) -> Vec<String> {
+        bullets(&self.description)
+    }
+
+    /// The `code NAME` lines of the description (the reject reason tables)
+    /// as `(group, code, name)`: the group is the last word before the
+    /// colon of the "Possible codes … for …" line above them
+    /// (`DENIED_FRAUD`, `ERROR_NOT_READABLE_ID`, `100`, `200`).
+    pub fn codes(&self) -> Vec<(String, String, String)> {
+        let mut group = String::new();
+        let mut codes = Vec::new();
+        for line in cell_lines(&self.description) {
+            let line = line.replace('\\', "");
+            if let Some((intro, rest)) = line.split_once(':') {
+                if intro.contains("Possible codes") {
+                    group = intro
+                        .split_whitespace()
+                        .last()
+                        .unwrap_or_default()
+                        .to_owned();
+                    if rest.trim().is_empty() {
+                        continue;
+                    }
+                }
+            }
+            let mut words = line.split_whitespace();
+            if let (Some(code), Some(name)) = (words.next(), words.next()) {
+                if code.chars().all(|c| c.is_ascii_digit()) {
+                    let name = name.split('<').next().unwrap_or_default();
+                    codes.push((group.clone(), code.to_owned(), name.to_owned()));
+                }
+            }
+        }
+        codes
+    }
+
     /// Asserts `value` has the row's type, length, value and form.
     pub fn check(&self, value: &Value) {
         let name = &self.name;
@@ -556,8 +648,10 @@ impl Row {
             "number" => value.is_number(),
             "integer" => value.is_i64() || value.is_u64(),
             "json array" => value.is_array(),
-            "json object" => value.is_object(),
-            "json array/object" | "json" => value.is_array() || value.is_object(),
+            "json object" | "object" => value.is_object(),
+            "json array/object" | "json" | "json object / json array" => {
+                value.is_array() || value.is_object()
+            }
             other => panic!("{name}: no check for the type {other:?}"),
         };
         assert!(typed, "{name} is documented as {kind}: {value}");
@@ -581,6 +675,23 @@ impl Row {
             assert_timestamp(name, value.as_str().unwrap_or_default());
         }
     }
+}
+
+/// `YYYY-MM-DD`.
+pub fn assert_date(name: &str, text: &str) {
+    let parsed = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d");
+    assert!(
+        parsed.is_ok() && text.len() == 10,
+        "{name} is not YYYY-MM-DD: {text}"
+    );
+}
+
+/// An ISO 3166-1 alpha-3 country code or `XKX` (Kosovo).
+pub fn assert_country(name: &str, text: &str) {
+    assert!(
+        facegate_domain::Country::parse(text, name).is_ok(),
+        "{name} is no ISO 3166-1 alpha-3 code: {text}"
+    );
 }
 
 /// `YYYY-MM-DDThh:mm:ss.SSSZ` (Facegate always sends the milliseconds).
@@ -711,6 +822,34 @@ pub fn assert_sample_shape(sample: &Value, answer: &Value, additions: &[Differen
         actual, expected,
         "the answer's members and kinds differ from the sample's"
     );
+}
+
+/// Asserts that every member of `sample`, recursively, is in `answer` with
+/// the sample's JSON kind, but those at or under the paths `absent` (as
+/// [`shape`] names them), which the answer must not have. What the answer
+/// has beyond the sample is for the guide's tables to hold.
+pub fn assert_sample_covered(sample: &Value, answer: &Value, absent: &[&str]) {
+    let actual = shape(answer);
+    let under = |path: &str, a: &str| {
+        path == a || path.starts_with(&format!("{a}.")) || path.starts_with(&format!("{a}[]"))
+    };
+    for a in absent {
+        assert!(
+            shape(sample).keys().any(|p| p == a),
+            "{a} is not in the sample"
+        );
+        assert!(!actual.contains_key(*a), "{a} is in the answer: {answer}");
+    }
+    for (path, kind) in shape(sample) {
+        if absent.iter().any(|a| under(&path, a)) {
+            continue;
+        }
+        assert_eq!(
+            actual.get(&path),
+            Some(&kind),
+            "the sample's {path} ({kind}) is not in the answer: {answer}"
+        );
+    }
 }
 
 /// The query of a URL as name → value.

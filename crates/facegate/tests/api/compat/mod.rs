@@ -23,19 +23,28 @@ mod facemap;
 mod guides;
 mod paths;
 mod retrieval;
+mod scan_callback;
 mod scan_delete;
+mod scan_retrieval;
 mod snippets;
 mod web_client;
 mod web_v4;
 
 use std::sync::Arc;
 
-use facegate_domain::Evidence;
+use facegate_core::documents::DocumentAnalysis;
+use facegate_domain::{Country, DocumentType, Evidence, SideFindings, ZoneFinding};
 use serde_json::{json, Value};
 
 use crate::capture::{authorization_token, Capture};
-use crate::helpers::{json as body_json, spawn_app_with, Customer, Options, TestApp};
-use crate::scans::{capture_passport_and_selfie, ScriptedDocuments, SelfieEngine};
+use crate::helpers::{
+    eventually, form, json as body_json, spawn_app_with, Customer, Options, Received, Receiver,
+    TestApp,
+};
+use crate::scans::{
+    capture_passport_and_selfie, document_image, passport_analysis, upload, ScriptedDocuments,
+    SelfieEngine,
+};
 use crate::scripted::ScriptedEngine;
 use guides::{Part, SampleRequest, JUMIO_BASE, REFERENCE};
 
@@ -59,9 +68,74 @@ pub struct Jumio {
 /// The scripted engines of a scan server ([`Jumio::scans`]).
 pub struct ScanEngines {
     /// What every document shows (a readable passport until set).
-    #[allow(dead_code)]
     pub documents: ScriptedDocuments,
     pub selfie: SelfieEngine,
+}
+
+/// How a test scan is captured after its initiation.
+#[derive(Debug, Clone, Copy)]
+pub struct ScanFlow {
+    /// `WEB` (the web client) or `SDK` (a native app).
+    pub source: &'static str,
+    /// How the sides are given: `CAMERA` or `UPLOAD`.
+    pub method: &'static str,
+    /// The document type named with the front; none leaves it to the preset.
+    pub document: Option<&'static str>,
+    /// Whether the back is given too.
+    pub back: bool,
+    /// Selfie attempts; none finishes an ID-only scan instead.
+    pub attempts: usize,
+}
+
+impl ScanFlow {
+    /// A passport by camera in the web client, and one selfie attempt.
+    pub const PASSPORT: Self = Self {
+        source: "WEB",
+        method: "CAMERA",
+        document: Some("PASSPORT"),
+        back: false,
+        attempts: 1,
+    };
+    /// An ID card's two sides by camera in the web client, and one selfie.
+    pub const ID_CARD: Self = Self {
+        document: Some("ID_CARD"),
+        back: true,
+        ..Self::PASSPORT
+    };
+    /// A passport, ID only (workflow 1xx): no selfie.
+    pub const ID_ONLY: Self = Self {
+        attempts: 0,
+        ..Self::PASSPORT
+    };
+}
+
+/// A readable ID card with everything the zone gives (subtype, both
+/// optional data fields), the selfie's face on its portrait, two readable
+/// sides.
+pub fn id_card() -> DocumentAnalysis {
+    let mut analysis = passport_analysis();
+    if let ZoneFinding::Read(data) = &mut analysis.findings.zone {
+        data.document_type = Some(DocumentType::IdCard);
+        data.subtype = Some("NATIONAL_ID".into());
+        data.number = Some("ID1234567".into());
+        data.optional_data_1 = Some("OPTIONAL1".into());
+        data.optional_data_2 = Some("OPTIONAL2".into());
+    }
+    analysis.findings.back = Some(SideFindings {
+        document_found: true,
+        ..SideFindings::default()
+    });
+    analysis
+}
+
+/// The readable passport issued by `country`.
+pub fn passport_of(country: &str) -> DocumentAnalysis {
+    let mut analysis = passport_analysis();
+    if let ZoneFinding::Read(data) = &mut analysis.findings.zone {
+        data.issuing_country = Some(Country::parse(country, "c").unwrap());
+        data.nationality = data.issuing_country;
+    }
+    analysis
 }
 
 /// How a transaction ends, as the tests drive it.
@@ -141,6 +215,37 @@ impl Jumio {
         let (reference, redirect) = self.initiate_scan(body).await;
         let done = capture_passport_and_selfie(&self.app, &authorization_token(&redirect)).await;
         (reference, done)
+    }
+
+    /// Initiates a scan with `body` and captures it as `flow` says;
+    /// returns the reference and the last capture answer.
+    pub async fn scan_with(&self, body: &Value, flow: ScanFlow) -> (String, Value) {
+        let (reference, redirect) = self.initiate_scan(body).await;
+        let done = self.capture_scan(&redirect, flow).await;
+        (reference, done)
+    }
+
+    /// Captures the scan of `redirect_url` as `flow` says; the last answer.
+    pub async fn capture_scan(&self, redirect_url: &str, flow: ScanFlow) -> Value {
+        let capture = self.open(redirect_url, flow.source).await;
+        let mut done = give_document(&capture, flow).await;
+        if flow.attempts == 0 {
+            let response = capture
+                .request(reqwest::Method::POST, "/api/capture/v1/scan/finish")
+                .send()
+                .await
+                .unwrap();
+            let (status, body) = body_json(response).await;
+            assert_eq!(status, 200, "{body}");
+            return body;
+        }
+        for _ in 0..flow.attempts {
+            let attempt = capture.start().await;
+            let (status, body) = body_json(capture.finish(&attempt.id, &attempt.nonce).await).await;
+            assert_eq!(status, 200, "{body}");
+            done = body;
+        }
+        done
     }
 
     /// A guide's URL on this server.
@@ -294,6 +399,22 @@ impl Jumio {
         raw(&self.app, &line, &headers, body, chunked).await
     }
 
+    /// Each of `samples`, sent as written for each of `references`, is an
+    /// RFC 9457 404 with `code`.
+    pub async fn assert_not_found<'a>(
+        &self,
+        samples: impl IntoIterator<Item = &'a SampleRequest>,
+        references: &[&str],
+        code: &str,
+    ) {
+        for sample in samples {
+            for reference in references {
+                let answer = self.raw_sample(sample, reference, b"", &[]).await;
+                answer.assert_problem(404, code);
+            }
+        }
+    }
+
     /// `Basic …` of Acme's main credential.
     pub fn basic(&self) -> String {
         use base64::Engine as _;
@@ -321,6 +442,36 @@ impl Jumio {
     pub async fn stop(self) {
         self.app.stop().await;
     }
+}
+
+/// Gives the document's sides as `flow` says; the last answer.
+pub async fn give_document(capture: &Capture<'_>, flow: ScanFlow) -> Value {
+    let sides: &[&str] = if flow.back {
+        &["front", "back"]
+    } else {
+        &["front"]
+    };
+    let mut done = Value::Null;
+    for side in sides {
+        let named = flow.document.filter(|_| *side == "front");
+        let png = flow.method == "UPLOAD";
+        let response = upload(capture, side, flow.method, named, document_image(png)).await;
+        let (status, body) = body_json(response).await;
+        assert_eq!(status, 200, "{side}: {body}");
+        done = body;
+    }
+    done
+}
+
+/// The `NETVERIFYID` callback `receiver` got for the scan `reference`.
+pub async fn scan_callback(receiver: &Receiver, reference: &str) -> Received {
+    let mine =
+        |r: &Received| form(&r.body).get("jumioIdScanReference") == Some(&reference.to_owned());
+    eventually("the scan's callback arrives", || async {
+        receiver.all().iter().any(mine)
+    })
+    .await;
+    receiver.all().into_iter().find(mine).unwrap()
 }
 
 /// What a test claims to check of a guide: the parts under `heading`
@@ -367,6 +518,14 @@ pub struct Raw {
 impl Raw {
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// A 200 with a JPEG or PNG image and its `Content-Type`.
+    pub fn is_image(&self) -> bool {
+        let kind = self.headers.get("content-type").map(String::as_str);
+        let jpeg = self.body.starts_with(&[0xff, 0xd8]) && kind == Some("image/jpeg");
+        let png = self.body.starts_with(b"\x89PNG") && kind == Some("image/png");
+        self.status == 200 && (jpeg || png)
     }
 
     /// Asserts an RFC 9457 problem with `status` and `code`.

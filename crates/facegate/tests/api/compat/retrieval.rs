@@ -281,12 +281,13 @@ async fn an_unknown_or_deleted_transaction_is_not_found() {
     let (reference, _) = jumio.transaction(json!({}), End::Passed, "SDK").await;
     assert_eq!(jumio.app.delete(&jumio.acme.main, &reference).await.0, 200);
     let unknown = uuid::Uuid::new_v4().to_string();
-    for sample in samples(&guide) {
-        for gone in [&reference, &unknown] {
-            let answer = jumio.raw_sample(&sample, gone, b"", &[]).await;
-            answer.assert_problem(404, "TRANSACTION_NOT_FOUND");
-        }
-    }
+    jumio
+        .assert_not_found(
+            &samples(&guide),
+            &[&reference, &unknown],
+            "TRANSACTION_NOT_FOUND",
+        )
+        .await;
     jumio.stop().await;
 }
 
