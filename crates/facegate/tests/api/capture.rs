@@ -13,7 +13,8 @@ use facegate_api::wire::{
 use facegate_core::accounts::AccountChanges;
 
 use crate::helpers::{
-    assert_problem, json as body_json, spawn_app, spawn_with_acme, Customer, TestApp,
+    assert_problem, json as body_json, spawn_app, spawn_app_with, spawn_with_acme_on, Customer,
+    Options, TestApp,
 };
 
 /// A small grey JPEG: a valid frame without a face.
@@ -37,7 +38,7 @@ pub fn authorization_token(redirect_url: &str) -> String {
 
 /// An initiated transaction: (reference, authorization token).
 pub async fn initiated(app: &TestApp, customer: &Customer, extra: Value) -> (String, String) {
-    let (enrollment, facemap) = app.enrollment(&customer.account).await;
+    let (enrollment, facemap) = app.enrollment(customer).await;
     let mut metadata = json!({ "enrollmentTransactionReference": enrollment.to_string() });
     if let (Some(m), Some(e)) = (metadata.as_object_mut(), extra.as_object()) {
         m.extend(e.clone());
@@ -184,7 +185,7 @@ impl<'a> Capture<'a> {
 
 #[tokio::test]
 async fn opening_a_capture_session_starts_the_transaction() {
-    let (app, acme) = spawn_with_acme().await;
+    let (app, acme) = spawn_with_acme_on(Options::scripted_scans()).await;
     let (reference, token) = initiated(
         &app,
         &acme,
@@ -227,7 +228,7 @@ async fn opening_a_capture_session_starts_the_transaction() {
 
 #[tokio::test]
 async fn the_session_names_the_accounts_parent_origin_and_null_without_one() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(Options::scripted_scans()).await;
     let framed = app.customer("Framed", true).await;
     app.services
         .update_account(
@@ -306,7 +307,7 @@ async fn a_wrong_authorization_token_or_capture_token_is_refused() {
 
 #[tokio::test]
 async fn an_expired_capture_session_is_refused() {
-    let (app, acme) = spawn_with_acme().await;
+    let (app, acme) = spawn_with_acme_on(Options::scripted_scans()).await;
     let (_, token) = initiated(&app, &acme, json!({})).await;
     let capture = Capture::open(&app, &token).await;
     app.advance(Duration::minutes(10));
@@ -327,7 +328,7 @@ async fn an_expired_capture_session_is_refused() {
 
 #[tokio::test]
 async fn frames_for_another_transaction_are_refused() {
-    let (app, acme) = spawn_with_acme().await;
+    let (app, acme) = spawn_with_acme_on(Options::scripted_scans()).await;
     let (_, token_a) = initiated(&app, &acme, json!({})).await;
     let (_, token_b) = initiated(&app, &acme, json!({})).await;
     let a = Capture::open(&app, &token_a).await;
@@ -358,7 +359,7 @@ async fn frames_for_another_transaction_are_refused() {
 
 #[tokio::test]
 async fn a_replayed_or_foreign_nonce_is_refused() {
-    let (app, acme) = spawn_with_acme().await;
+    let (app, acme) = spawn_with_acme_on(Options::scripted_scans()).await;
     let (_, token) = initiated(&app, &acme, json!({})).await;
     let capture = Capture::open(&app, &token).await;
     let first = capture.start().await;
@@ -410,7 +411,7 @@ async fn a_replayed_or_foreign_nonce_is_refused() {
 
 #[tokio::test]
 async fn a_fourth_attempt_is_refused_and_three_unusable_ones_make_the_transaction_invalid() {
-    let (app, acme) = spawn_with_acme().await;
+    let (app, acme) = spawn_with_acme_on(Options::scripted_scans()).await;
     // Three attempts started and abandoned: the fourth is refused.
     let (_, token) = initiated(&app, &acme, json!({})).await;
     let capture = Capture::open(&app, &token).await;
@@ -461,7 +462,7 @@ async fn a_fourth_attempt_is_refused_and_three_unusable_ones_make_the_transactio
 
 #[tokio::test]
 async fn frames_outside_the_rules_are_refused_and_leave_nothing_behind() {
-    let (app, acme) = spawn_with_acme().await;
+    let (app, acme) = spawn_with_acme_on(Options::scripted_scans()).await;
     let (_, token) = initiated(&app, &acme, json!({})).await;
     let capture = Capture::open(&app, &token).await;
     let a = capture.start().await;
@@ -535,7 +536,7 @@ async fn frames_outside_the_rules_are_refused_and_leave_nothing_behind() {
 
 #[tokio::test]
 async fn a_deleted_transaction_ends_its_capture() {
-    let (app, acme) = spawn_with_acme().await;
+    let (app, acme) = spawn_with_acme_on(Options::scripted_scans()).await;
     let (reference, token) = initiated(&app, &acme, json!({})).await;
     let capture = Capture::open(&app, &token).await;
     let a = capture.start().await;
@@ -554,8 +555,8 @@ async fn a_deleted_transaction_ends_its_capture() {
 
 #[tokio::test]
 async fn a_capture_works_with_the_servers_copy_of_the_facemap() {
-    let (app, acme) = spawn_with_acme().await;
-    let (enrollment, _) = app.kept_enrollment(&acme.account).await;
+    let (app, acme) = spawn_with_acme_on(Options::scripted_scans()).await;
+    let (enrollment, _) = app.kept_enrollment(&acme).await;
     let response = app
         .request(
             Method::POST,
@@ -576,7 +577,7 @@ async fn a_capture_works_with_the_servers_copy_of_the_facemap() {
 
 #[tokio::test]
 async fn a_native_app_marks_the_transaction_as_sdk_and_a_wrong_scan_source_is_refused() {
-    let (app, acme) = spawn_with_acme().await;
+    let (app, acme) = spawn_with_acme_on(Options::scripted_scans()).await;
     let (reference, token) = initiated(&app, &acme, json!({})).await;
     let open = |scan_source: Value| {
         capture_request(&app, Method::POST, "/api/capture/v1/session")
@@ -605,14 +606,21 @@ async fn a_native_app_marks_the_transaction_as_sdk_and_a_wrong_scan_source_is_re
     app.stop().await;
 }
 
-/// A face engine whose installation is broken: its models cannot load.
-struct BrokenEngine;
+/// A face engine whose installation breaks once `broken` is set: its models
+/// cannot load.
+#[derive(Clone, Default)]
+struct BrokenEngine {
+    broken: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
 
 impl facegate_core::FaceEngine for BrokenEngine {
     fn supports_model(&self, _: &str) -> bool {
         true
     }
     fn ready(&self) -> Result<(), facegate_core::engine::EngineError> {
+        if !self.broken.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(());
+        }
         Err(facegate_core::engine::EngineError(
             "model fr-liveness: file missing".into(),
         ))
@@ -627,13 +635,17 @@ impl facegate_core::FaceEngine for BrokenEngine {
 
 #[tokio::test]
 async fn a_broken_face_engine_answers_500_without_using_up_an_attempt() {
+    let engine = BrokenEngine::default();
     let app = crate::helpers::spawn_app_with(crate::helpers::Options {
-        engine: Some(std::sync::Arc::new(BrokenEngine)),
-        ..crate::helpers::Options::default()
+        engine: Some(std::sync::Arc::new(engine.clone())),
+        ..crate::helpers::Options::scripted_scans()
     })
     .await;
     let acme = app.customer("Acme", true).await;
     let (_, token) = initiated(&app, &acme, json!({})).await;
+    engine
+        .broken
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     let capture = Capture::open(&app, &token).await;
     for _ in 0..4 {
         let body = assert_problem(capture.start_raw(true).await, 500, "INTERNAL_ERROR").await;

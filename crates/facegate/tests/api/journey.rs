@@ -79,15 +79,13 @@ pub fn neutral_challenge() -> Challenge {
     Challenge::with_timeline(3_000, Vec::new(), Vec::new(), 3_000)
 }
 
-/// An approved, deleted enrollment whose facemap holds the template of `face`.
+/// An approved, deleted enrollment whose facemap holds the template of
+/// `face`: a scripted scan ([`Options::scripted_scans`]) of a passport whose
+/// portrait is `face`.
 pub async fn enrollment_of(app: &TestApp, customer: &Customer, face: &[u8]) -> (String, Vec<u8>) {
     let (model, template) = facegate_engine::enrollment_template(face).unwrap();
-    let demo = app
-        .services
-        .record_demo_enrollment(&customer.account, &model, vec![template], false)
-        .await
-        .unwrap();
-    (demo.reference.to_string(), demo.facemap)
+    let (reference, facemap) = app.enrolled_by_scan_as(customer, &model, template).await;
+    (reference.to_string(), facemap)
 }
 
 /// Uploads the recording's frames from `from_ms` on at ~15 fps for the
@@ -242,7 +240,7 @@ async fn check_images_and_callback(
 async fn spawn_with_challenge(challenge: Challenge) -> (TestApp, Customer) {
     let app = spawn_app_with(Options {
         fixed_challenge: Some(challenge),
-        ..Options::default()
+        ..Options::scripted_scans()
     })
     .await;
     let acme = app.customer("Acme", true).await;

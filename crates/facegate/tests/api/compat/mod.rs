@@ -84,7 +84,7 @@ impl Jumio {
         let engine = ScriptedEngine::new(Evidence::LiveMatch).keeping_images(LIVENESS_FRAMES);
         let app = spawn_app_with(Options {
             engine: Some(Arc::new(engine.clone())),
-            ..Options::default()
+            ..Options::scripted()
         })
         .await;
         let acme = app.customer("Acme", true).await;
@@ -183,7 +183,7 @@ impl Jumio {
     /// added) and drives it to `end`; returns the reference and, when an
     /// attempt ended it, the finish answer.
     pub async fn transaction(&self, metadata: Value, end: End, source: &str) -> (String, Value) {
-        let (enrollment, facemap) = self.app.enrollment(&self.acme.account).await;
+        let (enrollment, facemap) = self.app.enrollment(&self.acme).await;
         let mut metadata = metadata;
         metadata["enrollmentTransactionReference"] = json!(enrollment.to_string());
         let (reference, redirect) = self
