@@ -5,7 +5,7 @@
 //! The life of a user: initiate → document and selfie → callback →
 //! retrieval and the facemap download → DELETE → facemap authentication.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
 use chrono::{Duration, NaiveDate};
@@ -249,8 +249,16 @@ pub(crate) async fn spawn_scans() -> Scans {
     }
 }
 
-/// A document photo: a JPEG (or PNG) large enough to be read.
+/// A document photo: a JPEG (or PNG) large enough to be read. Made once:
+/// every enrollment of the tests uploads one.
 pub(crate) fn document_image(png: bool) -> Vec<u8> {
+    static IMAGES: [OnceLock<Vec<u8>>; 2] = [OnceLock::new(), OnceLock::new()];
+    IMAGES[usize::from(png)]
+        .get_or_init(|| encode_document_image(png))
+        .clone()
+}
+
+fn encode_document_image(png: bool) -> Vec<u8> {
     let image = image::RgbImage::from_fn(640, 400, |x, y| {
         image::Rgb([(x % 251) as u8, (y % 241) as u8, 90])
     });
