@@ -430,7 +430,8 @@ impl TestApp {
     }
 
     /// [`TestApp::enrolled_by_scan`] of a passport whose portrait (and so
-    /// the selfie, and the facemap) has `template` of `model`; deleted.
+    /// the selfie, and the facemap) has `template` of `model`; deleted. The
+    /// scripted documents keep showing that portrait afterwards.
     pub async fn enrolled_by_scan_as(
         &self,
         customer: &Customer,
