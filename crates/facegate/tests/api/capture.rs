@@ -13,8 +13,8 @@ use facegate_api::wire::{
 use facegate_core::accounts::AccountChanges;
 
 use crate::helpers::{
-    assert_problem, json as body_json, spawn_app, spawn_app_with, spawn_with_acme_on, Customer,
-    Options, TestApp,
+    assert_problem, json as body_json, merged, spawn_app, spawn_app_with, spawn_with_acme_on,
+    Customer, Options, Server, TestApp,
 };
 
 /// A small grey JPEG: a valid frame without a face.
@@ -39,10 +39,10 @@ pub fn authorization_token(redirect_url: &str) -> String {
 /// An initiated transaction: (reference, authorization token).
 pub async fn initiated(app: &TestApp, customer: &Customer, extra: Value) -> (String, String) {
     let (enrollment, facemap) = app.enrollment(customer).await;
-    let mut metadata = json!({ "enrollmentTransactionReference": enrollment.to_string() });
-    if let (Some(m), Some(e)) = (metadata.as_object_mut(), extra.as_object()) {
-        m.extend(e.clone());
-    }
+    let metadata = merged(
+        json!({ "enrollmentTransactionReference": enrollment.to_string() }),
+        &extra,
+    );
     let response = app.initiate(&customer.api, &metadata, &facemap).await;
     let (status, body) = body_json(response).await;
     assert_eq!(status, 200, "{body}");
@@ -53,9 +53,9 @@ pub async fn initiated(app: &TestApp, customer: &Customer, extra: Value) -> (Str
     )
 }
 
-/// A capture client speaking the protocol on the test server.
+/// A capture client speaking the protocol to a server.
 pub struct Capture<'a> {
-    pub app: &'a TestApp,
+    pub server: &'a dyn Server,
     pub token: String,
 }
 
@@ -65,19 +65,20 @@ pub struct Attempt {
     pub started: AttemptStarted,
 }
 
-fn capture_request(app: &TestApp, method: Method, path: &str) -> reqwest::RequestBuilder {
-    app.client
-        .request(method, app.url(path))
+fn capture_request(server: &dyn Server, method: Method, path: &str) -> reqwest::RequestBuilder {
+    server
+        .client()
+        .request(method, server.url(path))
         .header("Accept", "application/json")
         .header("User-Agent", "Facegate Web Client Tests/1.0")
 }
 
-pub async fn open_session(app: &TestApp, authorization_token: &str) -> reqwest::Response {
+pub async fn open_session(server: &dyn Server, authorization_token: &str) -> reqwest::Response {
     let body = OpenSession {
         authorization_token: authorization_token.to_owned().into(),
         ..OpenSession::default()
     };
-    capture_request(app, Method::POST, "/api/capture/v1/session")
+    capture_request(server, Method::POST, "/api/capture/v1/session")
         .json(&body)
         .send()
         .await
@@ -85,18 +86,18 @@ pub async fn open_session(app: &TestApp, authorization_token: &str) -> reqwest::
 }
 
 impl<'a> Capture<'a> {
-    pub async fn open(app: &'a TestApp, authorization_token: &str) -> Capture<'a> {
-        let (status, body) = body_json(open_session(app, authorization_token).await).await;
+    pub async fn open(server: &'a dyn Server, authorization_token: &str) -> Capture<'a> {
+        let (status, body) = body_json(open_session(server, authorization_token).await).await;
         assert_eq!(status, 201, "{body}");
         let opened: SessionOpened = serde_json::from_value(body).unwrap();
         Capture {
-            app,
+            server,
             token: opened.capture_token,
         }
     }
 
     pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        capture_request(self.app, method, path).bearer_auth(&self.token)
+        capture_request(self.server, method, path).bearer_auth(&self.token)
     }
 
     /// `GET /api/capture/v1/session`: its status and body.
@@ -166,12 +167,13 @@ impl<'a> Capture<'a> {
         .unwrap()
     }
 
-    /// Uploads a few blank frames (advancing the manual clock with them)
-    /// and finishes; returns the finish answer.
+    /// Uploads a few blank frames (as the server's clock passes) and
+    /// finishes; returns the finish answer.
     pub async fn blank_attempt(&self) -> Value {
         let attempt = self.start().await;
+        let mut pace = self.server.pace();
         for i in 0..3u32 {
-            self.app.advance(Duration::milliseconds(66));
+            pace.until((i + 1) * 66).await;
             let response = self
                 .frame(&attempt.id, &attempt.nonce, i, i * 66, blank_jpeg())
                 .await;
@@ -206,7 +208,7 @@ async fn opening_a_capture_session_starts_the_transaction() {
 
     // A reload opens a new session and ends the first one.
     let first = Capture {
-        app: &app,
+        server: &app,
         token: body["captureToken"].as_str().unwrap().to_owned(),
     };
     let second = Capture::open(&app, &token).await;
@@ -247,7 +249,7 @@ async fn the_session_names_the_accounts_parent_origin_and_null_without_one() {
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["parentOrigin"], "https://shop.framed.example:8443");
     let capture = Capture {
-        app: &app,
+        server: &app,
         token: body["captureToken"].as_str().unwrap().to_owned(),
     };
     let (status, view) = capture.status().await;
@@ -293,7 +295,7 @@ async fn a_wrong_authorization_token_or_capture_token_is_refused() {
         .unwrap();
     assert_problem(no_token, 401, "CAPTURE_SESSION_INVALID").await;
     let stranger = Capture {
-        app: &app,
+        server: &app,
         token: "A".repeat(43),
     };
     assert_problem(

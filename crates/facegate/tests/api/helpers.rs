@@ -20,8 +20,10 @@ use facegate_storage::Store;
 use serde_json::{json as json_value, Value};
 use tempfile::TempDir;
 
-use crate::capture::authorization_token;
-use crate::scans::{capture_passport_and_selfie, passport_analysis, scans, ScriptedDocuments};
+use crate::scans::{
+    capture_passport_and_selfie, initiate_scan, issued_facemap, passport_analysis,
+    ScriptedDocuments,
+};
 use crate::scripted::{HolderSelfies, ScriptedEngine};
 
 pub const MODEL: &str = "fr-feature-512-v1";
@@ -92,6 +94,70 @@ impl Options {
         Self {
             scripted_scans: true,
             ..Self::default()
+        }
+    }
+}
+
+/// A Facegate server the tests speak to over HTTP: one in the test's
+/// process ([`TestApp`]) or a `facegate serve` process (`logs.rs`).
+pub trait Server: Sync {
+    fn client(&self) -> &reqwest::Client;
+
+    /// `http://127.0.0.1:PORT`.
+    fn base(&self) -> &str;
+
+    /// How capture time passes on the server's clock, from now on.
+    fn pace(&self) -> Pace<'_>;
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base(), path)
+    }
+
+    /// A request with the headers every API call needs.
+    fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        cred: &Credential,
+    ) -> reqwest::RequestBuilder {
+        self.client()
+            .request(method, self.url(path))
+            .header("Accept", "application/json")
+            .header("User-Agent", "Facegate Tests/1.0")
+            .basic_auth(&cred.token, Some(&cred.secret))
+    }
+
+    /// A `GET` of a file the API serves (an image, a facemap): no `Accept`.
+    fn download(&self, path: &str, cred: &Credential) -> reqwest::RequestBuilder {
+        self.client()
+            .get(self.url(path))
+            .header("User-Agent", "Facegate Tests/1.0")
+            .basic_auth(&cred.token, Some(&cred.secret))
+    }
+}
+
+/// How the capture time of the frames a test sends passes on the server's
+/// clock: the capture protocol refuses a frame sent before its capture time.
+pub enum Pace<'a> {
+    /// The test's manual clock, moved on as the frames are sent.
+    Manual { clock: &'a ManualClock, at_ms: u32 },
+    /// The wall clock since this instant: a frame waits for its time.
+    RealTime(tokio::time::Instant),
+}
+
+impl Pace<'_> {
+    /// Lets the server's clock reach `t_ms` after the pace began.
+    pub async fn until(&mut self, t_ms: u32) {
+        match self {
+            Pace::Manual { clock, at_ms } => {
+                if t_ms > *at_ms {
+                    clock.advance(chrono::Duration::milliseconds(i64::from(t_ms - *at_ms)));
+                    *at_ms = t_ms;
+                }
+            }
+            Pace::RealTime(start) => {
+                tokio::time::sleep_until(*start + Duration::from_millis(t_ms.into())).await;
+            }
         }
     }
 }
@@ -281,7 +347,7 @@ impl TestApp {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
+        Server::url(self, path)
     }
 
     /// A plain `GET` of `path`, without credentials.
@@ -306,11 +372,7 @@ impl TestApp {
         path: &str,
         cred: &Credential,
     ) -> reqwest::RequestBuilder {
-        self.client
-            .request(method, self.url(path))
-            .header("Accept", "application/json")
-            .header("User-Agent", "Facegate Tests/1.0")
-            .basic_auth(&cred.token, Some(&cred.secret))
+        Server::request(self, method, path, cred)
     }
 
     pub async fn customer(&self, name: &str, facemap_auth: bool) -> Customer {
@@ -393,39 +455,10 @@ impl TestApp {
         customer: &Customer,
         keep: bool,
     ) -> (EnrollmentRef, Vec<u8>) {
-        let response = self
-            .request(reqwest::Method::POST, "/api/v4/initiate", &customer.api)
-            .json(&json_value!({
-                "customerInternalReference": "enrollment",
-                "userReference": "user",
-                "workflowId": 200,
-            }))
-            .send()
-            .await
-            .unwrap();
-        let (status, body) = json(response).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        let reference = body["transactionReference"].as_str().unwrap();
-        let token = authorization_token(body["redirectUrl"].as_str().unwrap());
+        let (reference, token) = initiate_scan(self, &customer.api, json_value!({})).await;
         let done = capture_passport_and_selfie(self, &token).await;
         assert_eq!(done["outcome"], "PASSED", "the enrollment's scan: {done}");
-        let scan = scans(reference);
-        let response = self
-            .client
-            .get(self.url(&format!("{scan}/data/facemap")))
-            .header("User-Agent", "Facegate Tests/1.0")
-            .basic_auth(&customer.admin.token, Some(&customer.admin.secret))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200, "the facemap download");
-        let facemap = response.bytes().await.unwrap().to_vec();
-        if !keep {
-            let (status, body) = self
-                .call(reqwest::Method::DELETE, &scan, &customer.admin)
-                .await;
-            assert_eq!(status, StatusCode::OK, "{body}");
-        }
+        let facemap = issued_facemap(self, &customer.admin, &reference, keep).await;
         (reference.parse().unwrap(), facemap)
     }
 
@@ -561,6 +594,27 @@ impl TestApp {
     }
 }
 
+impl Server for TestApp {
+    fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn pace(&self) -> Pace<'_> {
+        if self.system_clock {
+            Pace::RealTime(tokio::time::Instant::now())
+        } else {
+            Pace::Manual {
+                clock: &self.clock,
+                at_ms: 0,
+            }
+        }
+    }
+}
+
 trait NowUtc {
     fn now_utc(&self) -> chrono::DateTime<Utc>;
 }
@@ -569,6 +623,14 @@ impl NowUtc for ManualClock {
     fn now_utc(&self) -> chrono::DateTime<Utc> {
         facegate_domain::Clock::now(self)
     }
+}
+
+/// `base` with the members of the object `extra` added or replaced.
+pub fn merged(mut base: Value, extra: &Value) -> Value {
+    if let (Some(b), Some(e)) = (base.as_object_mut(), extra.as_object()) {
+        b.extend(e.clone());
+    }
+    base
 }
 
 /// Sends `request` and reads its JSON answer as a `T`.

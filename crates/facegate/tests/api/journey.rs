@@ -89,20 +89,21 @@ pub async fn enrollment_of(app: &TestApp, customer: &Customer, face: &[u8]) -> (
 }
 
 /// Uploads the recording's frames from `from_ms` on at ~15 fps for the
-/// challenge's duration (the manual clock follows), then finishes.
+/// challenge's duration, each once the server's clock has reached its
+/// capture time ([`Pace`](crate::helpers::Pace)), then finishes.
 pub(crate) async fn replay_attempt(
-    app: &TestApp,
     capture: &Capture<'_>,
     frames: &[Vec<u8>],
     from_ms: u32,
 ) -> Value {
     let attempt = capture.start().await;
+    let mut pace = capture.server.pace();
     let duration = attempt.started.challenge.duration_ms;
     let mut index = 0u32;
     let mut t = 0u32;
     while t <= duration {
         let frame = ((from_ms + t) as usize * 30 / 1000) % frames.len();
-        app.advance(Duration::milliseconds(66));
+        pace.until(t + 66).await;
         let response = capture
             .frame(&attempt.id, &attempt.nonce, index, t, frames[frame].clone())
             .await;
@@ -146,7 +147,7 @@ async fn journey_with(
     let reference = body["authenticationTransactionReference"].as_str().unwrap();
     let token = crate::capture::authorization_token(body["redirectUrl"].as_str().unwrap());
     let capture = Capture::open(app, &token).await;
-    let done = replay_attempt(app, &capture, frames, from_ms).await;
+    let done = replay_attempt(&capture, frames, from_ms).await;
     let (_, tx) = app.retrieve(&customer.admin, reference).await;
     (done, tx)
 }

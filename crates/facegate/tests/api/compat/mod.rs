@@ -120,19 +120,7 @@ impl Jumio {
     /// Initiates a scan with `body` under Acme's main credential; returns
     /// the reference and the redirect URL.
     pub async fn initiate_scan(&self, body: &Value) -> (String, String) {
-        let response = self
-            .app
-            .request(reqwest::Method::POST, SCAN_INITIATE, &self.acme.main)
-            .json(body)
-            .send()
-            .await
-            .unwrap();
-        let (status, answer) = body_json(response).await;
-        assert_eq!(status, 200, "{answer}");
-        (
-            answer["transactionReference"].as_str().unwrap().to_owned(),
-            answer["redirectUrl"].as_str().unwrap().to_owned(),
-        )
+        crate::scans::initiated_scan(&self.app, &self.acme.main, body).await
     }
 
     /// Initiates an ID + Identity scan with `body` and captures a passport
@@ -233,7 +221,7 @@ impl Jumio {
         let (status, body) = body_json(response).await;
         assert_eq!(status, 201, "{body}");
         Capture {
-            app: &self.app,
+            server: &self.app,
             token: body["captureToken"].as_str().unwrap().to_owned(),
         }
     }
