@@ -1,7 +1,7 @@
-//! Enrollments. Until enrollment capture exists (ID document + selfie), a
-//! development deployment records demo enrollments from a template: the
-//! CLI's `enrollment demo`, the benchmarks and the tests all go through
-//! [`Services::record_demo_enrollment`].
+//! Demo enrollments. Users enroll by an ID verification (document and
+//! selfie, `crate::scan_capture`); besides, a development deployment may
+//! record a demo enrollment from a template: the CLI's `enrollment demo` and
+//! the benchmarks go through [`Services::record_demo_enrollment`].
 
 use facegate_domain::{Account, Enrollment, EnrollmentRef};
 

@@ -36,7 +36,7 @@ pub(crate) async fn expire_via_new_initiate(
     c: &Customer,
     callback_url: &str,
 ) -> String {
-    let (enrollment, facemap) = app.enrollment(&c.account).await;
+    let (enrollment, facemap) = app.enrollment(c).await;
     let metadata = json!({
         "enrollmentTransactionReference": enrollment.to_string(),
         "userReference": "user_42",
@@ -73,7 +73,7 @@ async fn store_account(app: &TestApp, account: &facegate_domain::Account) {
 
 #[tokio::test]
 async fn a_final_state_sends_a_callback_signed_with_standard_webhooks() {
-    let (app, c) = spawn_with_acme().await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
     let receiver = Receiver::start(0).await;
     let secret = app
         .services
@@ -118,7 +118,7 @@ async fn a_final_state_sends_a_callback_signed_with_standard_webhooks() {
 
 #[tokio::test]
 async fn a_failed_callback_is_retried_after_the_backoff() {
-    let (app, c) = spawn_with_acme().await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
     let receiver = Receiver::start(1).await;
     let reference = expire_via_new_initiate(&app, &c, &receiver.url).await;
     eventually("the first attempt is recorded", || async {
@@ -151,7 +151,7 @@ async fn a_failed_callback_is_retried_after_the_backoff() {
 
 #[tokio::test]
 async fn callbacks_are_never_sent_to_private_or_metadata_addresses() {
-    let (app, c) = spawn_with_acme().await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
     for url in PRIVATE_DESTINATIONS {
         let reference = expire_via_new_initiate(&app, &c, url).await;
         eventually("the refused attempt is recorded", || async {
@@ -176,7 +176,7 @@ async fn callbacks_are_never_sent_to_private_or_metadata_addresses() {
 async fn loopback_callbacks_are_refused_unless_the_development_switch_allows_them() {
     let app = spawn_app_with(Options {
         allow_loopback_callbacks: false,
-        ..Options::default()
+        ..Options::scripted()
     })
     .await;
     let receiver = Receiver::start(0).await;
@@ -214,7 +214,7 @@ async fn under_the_production_guard_only_the_account_listing_a_private_network_r
     // the "private network" one account lists.
     let app = spawn_app_with(Options {
         allow_loopback_callbacks: false,
-        ..Options::default()
+        ..Options::scripted()
     })
     .await;
     let receiver = Receiver::start(0).await;
@@ -263,13 +263,13 @@ async fn under_the_production_guard_only_the_account_listing_a_private_network_r
 
 #[tokio::test]
 async fn a_callback_url_may_name_an_address_of_the_accounts_private_networks() {
-    let (app, c) = spawn_with_acme().await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
     let other = app.customer("Other", true).await;
     list_private_networks(&app, &c, "127.0.0.0/8").await;
     // Never expired here, so nothing is sent to the address.
     let literal = "https://127.0.0.1/cb";
     for (customer, accepted) in [(&c, true), (&other, false)] {
-        let (enrollment, facemap) = app.enrollment(&customer.account).await;
+        let (enrollment, facemap) = app.enrollment(customer).await;
         let metadata = json!({
             "enrollmentTransactionReference": enrollment.to_string(),
             "callbackUrl": literal,
@@ -329,7 +329,9 @@ async fn a_callback_url_may_name_an_address_of_the_accounts_private_networks() {
 
 #[tokio::test]
 async fn the_account_default_callback_url_is_used_when_the_request_names_none() {
-    let (app, c) = spawn_with_acme().await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
+    // Enrolled first: the enrollment's scan would use the default too.
+    let (enrollment, facemap) = app.enrollment(&c).await;
     let receiver = Receiver::start(0).await;
     app.services
         .update_account(
@@ -341,7 +343,6 @@ async fn the_account_default_callback_url_is_used_when_the_request_names_none() 
         )
         .await
         .unwrap();
-    let (enrollment, facemap) = app.enrollment(&c.account).await;
     let metadata = json!({ "enrollmentTransactionReference": enrollment.to_string() });
     let reference = app.initiate_ok(&c.api, &metadata, &facemap).await;
     app.advance(Duration::minutes(16));
@@ -357,7 +358,7 @@ async fn the_account_default_callback_url_is_used_when_the_request_names_none() 
 
 #[tokio::test]
 async fn a_callback_whose_signing_key_is_missing_is_counted_and_retried_not_given_up() {
-    let (app, c) = spawn_with_acme().await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
     let receiver = Receiver::start(0).await;
     // The account's webhook secret derives from a key this server lacks.
     let mut account = c.account.clone();
@@ -409,11 +410,11 @@ async fn hanging_receiver() -> String {
 async fn a_hanging_receiver_of_one_account_does_not_delay_another_accounts_callback() {
     // The harness's 5 s callback timeout: a batch that waits for the hanging
     // receiver holds the other account's callback at least that long.
-    let app = spawn_app().await;
+    let app = spawn_app_with(Options::scripted()).await;
     let hanging = hanging_receiver().await;
     let slow = app.customer("Slow", true).await;
     // 24 callbacks to the hanging receiver: more than a batch of 16.
-    let (enrollment, facemap) = app.enrollment(&slow.account).await;
+    let (enrollment, facemap) = app.enrollment(&slow).await;
     let metadata = json!({
         "enrollmentTransactionReference": enrollment.to_string(),
         "callbackUrl": hanging,

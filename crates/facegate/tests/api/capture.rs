@@ -13,7 +13,8 @@ use facegate_api::wire::{
 use facegate_core::accounts::AccountChanges;
 
 use crate::helpers::{
-    assert_problem, json as body_json, spawn_app, spawn_with_acme, Customer, TestApp,
+    assert_problem, json as body_json, merged, spawn_app, spawn_app_with, spawn_with_acme_on,
+    Customer, Options, Server, TestApp,
 };
 
 /// A small grey JPEG: a valid frame without a face.
@@ -37,11 +38,11 @@ pub fn authorization_token(redirect_url: &str) -> String {
 
 /// An initiated transaction: (reference, authorization token).
 pub async fn initiated(app: &TestApp, customer: &Customer, extra: Value) -> (String, String) {
-    let (enrollment, facemap) = app.enrollment(&customer.account).await;
-    let mut metadata = json!({ "enrollmentTransactionReference": enrollment.to_string() });
-    if let (Some(m), Some(e)) = (metadata.as_object_mut(), extra.as_object()) {
-        m.extend(e.clone());
-    }
+    let (enrollment, facemap) = app.enrollment(customer).await;
+    let metadata = merged(
+        json!({ "enrollmentTransactionReference": enrollment.to_string() }),
+        &extra,
+    );
     let response = app.initiate(&customer.api, &metadata, &facemap).await;
     let (status, body) = body_json(response).await;
     assert_eq!(status, 200, "{body}");
@@ -52,9 +53,9 @@ pub async fn initiated(app: &TestApp, customer: &Customer, extra: Value) -> (Str
     )
 }
 
-/// A capture client speaking the protocol on the test server.
+/// A capture client speaking the protocol to a server.
 pub struct Capture<'a> {
-    pub app: &'a TestApp,
+    pub server: &'a dyn Server,
     pub token: String,
 }
 
@@ -64,19 +65,20 @@ pub struct Attempt {
     pub started: AttemptStarted,
 }
 
-fn capture_request(app: &TestApp, method: Method, path: &str) -> reqwest::RequestBuilder {
-    app.client
-        .request(method, app.url(path))
+fn capture_request(server: &dyn Server, method: Method, path: &str) -> reqwest::RequestBuilder {
+    server
+        .client()
+        .request(method, server.url(path))
         .header("Accept", "application/json")
         .header("User-Agent", "Facegate Web Client Tests/1.0")
 }
 
-pub async fn open_session(app: &TestApp, authorization_token: &str) -> reqwest::Response {
+pub async fn open_session(server: &dyn Server, authorization_token: &str) -> reqwest::Response {
     let body = OpenSession {
         authorization_token: authorization_token.to_owned().into(),
         ..OpenSession::default()
     };
-    capture_request(app, Method::POST, "/api/capture/v1/session")
+    capture_request(server, Method::POST, "/api/capture/v1/session")
         .json(&body)
         .send()
         .await
@@ -84,18 +86,18 @@ pub async fn open_session(app: &TestApp, authorization_token: &str) -> reqwest::
 }
 
 impl<'a> Capture<'a> {
-    pub async fn open(app: &'a TestApp, authorization_token: &str) -> Capture<'a> {
-        let (status, body) = body_json(open_session(app, authorization_token).await).await;
+    pub async fn open(server: &'a dyn Server, authorization_token: &str) -> Capture<'a> {
+        let (status, body) = body_json(open_session(server, authorization_token).await).await;
         assert_eq!(status, 201, "{body}");
         let opened: SessionOpened = serde_json::from_value(body).unwrap();
         Capture {
-            app,
+            server,
             token: opened.capture_token,
         }
     }
 
     pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        capture_request(self.app, method, path).bearer_auth(&self.token)
+        capture_request(self.server, method, path).bearer_auth(&self.token)
     }
 
     /// `GET /api/capture/v1/session`: its status and body.
@@ -165,12 +167,13 @@ impl<'a> Capture<'a> {
         .unwrap()
     }
 
-    /// Uploads a few blank frames (advancing the manual clock with them)
-    /// and finishes; returns the finish answer.
+    /// Uploads a few blank frames (as the server's clock passes) and
+    /// finishes; returns the finish answer.
     pub async fn blank_attempt(&self) -> Value {
         let attempt = self.start().await;
+        let mut pace = self.server.pace();
         for i in 0..3u32 {
-            self.app.advance(Duration::milliseconds(66));
+            pace.until((i + 1) * 66).await;
             let response = self
                 .frame(&attempt.id, &attempt.nonce, i, i * 66, blank_jpeg())
                 .await;
@@ -184,7 +187,7 @@ impl<'a> Capture<'a> {
 
 #[tokio::test]
 async fn opening_a_capture_session_starts_the_transaction() {
-    let (app, acme) = spawn_with_acme().await;
+    let (app, acme) = spawn_with_acme_on(Options::scripted_scans()).await;
     let (reference, token) = initiated(
         &app,
         &acme,
@@ -205,7 +208,7 @@ async fn opening_a_capture_session_starts_the_transaction() {
 
     // A reload opens a new session and ends the first one.
     let first = Capture {
-        app: &app,
+        server: &app,
         token: body["captureToken"].as_str().unwrap().to_owned(),
     };
     let second = Capture::open(&app, &token).await;
@@ -227,7 +230,7 @@ async fn opening_a_capture_session_starts_the_transaction() {
 
 #[tokio::test]
 async fn the_session_names_the_accounts_parent_origin_and_null_without_one() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(Options::scripted_scans()).await;
     let framed = app.customer("Framed", true).await;
     app.services
         .update_account(
@@ -246,7 +249,7 @@ async fn the_session_names_the_accounts_parent_origin_and_null_without_one() {
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["parentOrigin"], "https://shop.framed.example:8443");
     let capture = Capture {
-        app: &app,
+        server: &app,
         token: body["captureToken"].as_str().unwrap().to_owned(),
     };
     let (status, view) = capture.status().await;
@@ -292,7 +295,7 @@ async fn a_wrong_authorization_token_or_capture_token_is_refused() {
         .unwrap();
     assert_problem(no_token, 401, "CAPTURE_SESSION_INVALID").await;
     let stranger = Capture {
-        app: &app,
+        server: &app,
         token: "A".repeat(43),
     };
     assert_problem(
@@ -306,7 +309,7 @@ async fn a_wrong_authorization_token_or_capture_token_is_refused() {
 
 #[tokio::test]
 async fn an_expired_capture_session_is_refused() {
-    let (app, acme) = spawn_with_acme().await;
+    let (app, acme) = spawn_with_acme_on(Options::scripted_scans()).await;
     let (_, token) = initiated(&app, &acme, json!({})).await;
     let capture = Capture::open(&app, &token).await;
     app.advance(Duration::minutes(10));
@@ -327,7 +330,7 @@ async fn an_expired_capture_session_is_refused() {
 
 #[tokio::test]
 async fn frames_for_another_transaction_are_refused() {
-    let (app, acme) = spawn_with_acme().await;
+    let (app, acme) = spawn_with_acme_on(Options::scripted_scans()).await;
     let (_, token_a) = initiated(&app, &acme, json!({})).await;
     let (_, token_b) = initiated(&app, &acme, json!({})).await;
     let a = Capture::open(&app, &token_a).await;
@@ -358,7 +361,7 @@ async fn frames_for_another_transaction_are_refused() {
 
 #[tokio::test]
 async fn a_replayed_or_foreign_nonce_is_refused() {
-    let (app, acme) = spawn_with_acme().await;
+    let (app, acme) = spawn_with_acme_on(Options::scripted_scans()).await;
     let (_, token) = initiated(&app, &acme, json!({})).await;
     let capture = Capture::open(&app, &token).await;
     let first = capture.start().await;
@@ -410,7 +413,7 @@ async fn a_replayed_or_foreign_nonce_is_refused() {
 
 #[tokio::test]
 async fn a_fourth_attempt_is_refused_and_three_unusable_ones_make_the_transaction_invalid() {
-    let (app, acme) = spawn_with_acme().await;
+    let (app, acme) = spawn_with_acme_on(Options::scripted_scans()).await;
     // Three attempts started and abandoned: the fourth is refused.
     let (_, token) = initiated(&app, &acme, json!({})).await;
     let capture = Capture::open(&app, &token).await;
@@ -461,7 +464,7 @@ async fn a_fourth_attempt_is_refused_and_three_unusable_ones_make_the_transactio
 
 #[tokio::test]
 async fn frames_outside_the_rules_are_refused_and_leave_nothing_behind() {
-    let (app, acme) = spawn_with_acme().await;
+    let (app, acme) = spawn_with_acme_on(Options::scripted_scans()).await;
     let (_, token) = initiated(&app, &acme, json!({})).await;
     let capture = Capture::open(&app, &token).await;
     let a = capture.start().await;
@@ -535,7 +538,7 @@ async fn frames_outside_the_rules_are_refused_and_leave_nothing_behind() {
 
 #[tokio::test]
 async fn a_deleted_transaction_ends_its_capture() {
-    let (app, acme) = spawn_with_acme().await;
+    let (app, acme) = spawn_with_acme_on(Options::scripted_scans()).await;
     let (reference, token) = initiated(&app, &acme, json!({})).await;
     let capture = Capture::open(&app, &token).await;
     let a = capture.start().await;
@@ -554,8 +557,8 @@ async fn a_deleted_transaction_ends_its_capture() {
 
 #[tokio::test]
 async fn a_capture_works_with_the_servers_copy_of_the_facemap() {
-    let (app, acme) = spawn_with_acme().await;
-    let (enrollment, _) = app.kept_enrollment(&acme.account).await;
+    let (app, acme) = spawn_with_acme_on(Options::scripted_scans()).await;
+    let (enrollment, _) = app.kept_enrollment(&acme).await;
     let response = app
         .request(
             Method::POST,
@@ -576,7 +579,7 @@ async fn a_capture_works_with_the_servers_copy_of_the_facemap() {
 
 #[tokio::test]
 async fn a_native_app_marks_the_transaction_as_sdk_and_a_wrong_scan_source_is_refused() {
-    let (app, acme) = spawn_with_acme().await;
+    let (app, acme) = spawn_with_acme_on(Options::scripted_scans()).await;
     let (reference, token) = initiated(&app, &acme, json!({})).await;
     let open = |scan_source: Value| {
         capture_request(&app, Method::POST, "/api/capture/v1/session")
@@ -605,14 +608,21 @@ async fn a_native_app_marks_the_transaction_as_sdk_and_a_wrong_scan_source_is_re
     app.stop().await;
 }
 
-/// A face engine whose installation is broken: its models cannot load.
-struct BrokenEngine;
+/// A face engine whose installation breaks once `broken` is set: its models
+/// cannot load.
+#[derive(Clone, Default)]
+struct BrokenEngine {
+    broken: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
 
 impl facegate_core::FaceEngine for BrokenEngine {
     fn supports_model(&self, _: &str) -> bool {
         true
     }
     fn ready(&self) -> Result<(), facegate_core::engine::EngineError> {
+        if !self.broken.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(());
+        }
         Err(facegate_core::engine::EngineError(
             "model fr-liveness: file missing".into(),
         ))
@@ -627,13 +637,17 @@ impl facegate_core::FaceEngine for BrokenEngine {
 
 #[tokio::test]
 async fn a_broken_face_engine_answers_500_without_using_up_an_attempt() {
+    let engine = BrokenEngine::default();
     let app = crate::helpers::spawn_app_with(crate::helpers::Options {
-        engine: Some(std::sync::Arc::new(BrokenEngine)),
-        ..crate::helpers::Options::default()
+        engine: Some(std::sync::Arc::new(engine.clone())),
+        ..crate::helpers::Options::scripted_scans()
     })
     .await;
     let acme = app.customer("Acme", true).await;
     let (_, token) = initiated(&app, &acme, json!({})).await;
+    engine
+        .broken
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     let capture = Capture::open(&app, &token).await;
     for _ in 0..4 {
         let body = assert_problem(capture.start_raw(true).await, 500, "INTERNAL_ERROR").await;

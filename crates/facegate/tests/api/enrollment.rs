@@ -6,7 +6,7 @@
 //! customer downloads it, deletes the scan, and authenticates with it. The
 //! document of another person ends `DENIED_FRAUD` / `107 PHOTO_MISMATCH`.
 //!
-//! Recordings cannot follow a random challenge: the server gets the
+//! The scans are those of `id_verification.rs`: the server gets the
 //! neutral test challenge the authentication journeys use
 //! (`dev.fixed_challenge`, refused in production). Nothing else is a
 //! shortcut: the document is read by the OCR models, the portrait found and
@@ -19,29 +19,27 @@
 //! person is not read (the recogniser drops the O of its surname and no
 //! check digit can restore a name), so the seeds are 12 and 13.
 //!
-//! Needs the shared recordings (`FACEGATE_SHARED_DIR`) and the OCR-B font
-//! (`scripts/setup-fonts`); without either the tests print SKIPPED.
+//! Needs the shared recordings (`FACEGATE_SHARED_DIR`), the OCR-B font
+//! (`scripts/setup-fonts`) and the models; without any of them the tests
+//! print SKIPPED.
 
 use std::path::Path;
 use std::process::Command;
 
 use chrono::NaiveDate;
-use facegate_docgen::{
-    Crop, FaceInput, FontPaths, Generator, IdentityRecord, MrzRead, Request, Side,
-};
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::capture::{authorization_token, Capture};
 use crate::helpers::{
-    assert_problem, form, json as body_json, spawn_app_with, Credential, Options, Receiver, TestApp,
+    assert_problem, form, json as body_json, spawn_app_with, Credential, Options, Receiver, Server,
+    TestApp, CLI_CREATE_ACME,
 };
-use crate::journey::{mjpeg_frames, neutral_challenge, replay_attempt, shared_or_skip};
-use crate::scans::{scans, upload};
+use crate::id_verification::{capture_scan, Kit, PERSON_A, PERSON_B};
+use crate::journey::{neutral_challenge, replay_attempt};
+use crate::scans::{initiate_scan, issued_facemap, scans};
 
 const BIN: &str = env!("CARGO_BIN_EXE_facegate");
-const PERSON_A: &str = "video/live_person_a_640x480_30fps_20s.mjpeg";
-const PERSON_B: &str = "video/live_person_b_640x512_30fps_20s.mjpeg";
 
 /// The day of the test clock (`spawn_app_with`): the document is valid then.
 fn today() -> NaiveDate {
@@ -73,21 +71,13 @@ struct Setup {
     /// customer API, as Jumio's API credential).
     cred: Credential,
     receiver: Receiver,
-    generator: Generator,
+    kit: Kit,
     person_a: Vec<Vec<u8>>,
     person_b: Vec<Vec<u8>>,
 }
 
 async fn setup(test: &str) -> Option<Setup> {
-    let data = shared_or_skip(test)?;
-    let fonts = FontPaths::from_env();
-    if let Some(missing) = fonts.missing() {
-        eprintln!(
-            "SKIPPED: {test}: no font {} for the document generator (scripts/setup-fonts)",
-            missing.display()
-        );
-        return None;
-    }
+    let kit = Kit::load(test)?;
     let app = spawn_app_with(Options {
         fixed_challenge: Some(neutral_challenge()),
         allow_loopback_callbacks: true,
@@ -95,17 +85,7 @@ async fn setup(test: &str) -> Option<Setup> {
     })
     .await;
     let dir = app.config.data_dir.clone();
-    let account = cli(
-        &dir,
-        &[
-            "account",
-            "create",
-            "--name",
-            "Acme",
-            "--enable-facemap-auth",
-            "--json",
-        ],
-    );
+    let account = cli(&dir, &CLI_CREATE_ACME);
     let id = account["id"].as_str().unwrap();
     let issued = cli(&dir, &["credentials", "create", "--account", id, "--json"]);
     assert_eq!(issued["role"], "all", "{issued}");
@@ -116,72 +96,20 @@ async fn setup(test: &str) -> Option<Setup> {
             secret: issued["secret"].as_str().unwrap().to_owned(),
         },
         receiver: Receiver::start(0).await,
-        generator: Generator::with_fonts(&fonts).unwrap(),
-        person_a: mjpeg_frames(&data.join(PERSON_A)),
-        person_b: mjpeg_frames(&data.join(PERSON_B)),
+        person_a: kit.recording(PERSON_A),
+        person_b: kit.recording(PERSON_B),
+        kit,
     })
 }
 
-/// A passport data page photographed on a table (the generator's default
-/// hand-held camera), whose portrait is `frame` framed around its face.
-/// Answers the JPEG and the zone as printed (the ground truth of the fields:
-/// names in capitals, transliterated and cut to the zone's width).
-fn passport_of(generator: &Generator, frame: &[u8], seed: u64) -> (Vec<u8>, MrzRead) {
-    let face = image::load_from_memory(frame).unwrap().to_rgb8();
-    let found = facegate_vision::pipeline::Pipeline::load(
-        &facegate_vision::models::ModelStore::open_default().unwrap(),
-        facegate_vision::runtime::default_runtime()
-            .unwrap()
-            .as_ref(),
-        facegate_vision::pipeline::PipelineConfig::default(),
-    )
-    .unwrap()
-    .analyze_bytes(frame)
-    .unwrap()
-    .0
-    .expect("a face in the frame");
-    let r = found.detection.rect;
-    let crop = Crop::around_face([r.x, r.y, r.width, r.height], face.width(), face.height());
-    let record = IdentityRecord::random(facegate_docgen::DocumentKind::Td3, seed, today());
-    let rendered = generator
-        .render(
-            &Request::document(Side::Td3, record, seed, today()).with_face(
-                FaceInput {
-                    image: &face,
-                    crop: Some(crop),
-                },
-                None,
-            ),
-        )
-        .unwrap();
-    (rendered.jpeg, rendered.truth.mrz.unwrap().read)
-}
-
 impl Setup {
-    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        self.app.request(method, path, &self.cred)
-    }
-
     /// Initiates an ID verification with a selfie (workflow 200).
     async fn initiate_scan(&self, internal: &str) -> (String, String) {
-        let (status, body) = body_json(
-            self.request(Method::POST, "/api/v4/initiate")
-                .json(&json!({
-                    "customerInternalReference": internal,
-                    "userReference": "user-1",
-                    "workflowId": 200,
-                    "callbackUrl": self.receiver.url,
-                }))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
-        (
-            body["transactionReference"].as_str().unwrap().to_owned(),
-            authorization_token(body["redirectUrl"].as_str().unwrap()),
-        )
+        let extra = json!({
+            "customerInternalReference": internal,
+            "callbackUrl": self.receiver.url,
+        });
+        initiate_scan(&self.app, &self.cred, extra).await
     }
 
     /// Uploads the passport, takes the selfie from `selfie` and answers the
@@ -192,13 +120,8 @@ impl Setup {
         passport: Vec<u8>,
         selfie: &[Vec<u8>],
     ) -> std::collections::HashMap<String, String> {
-        let capture = Capture::open(&self.app, token).await;
-        let (status, body) =
-            body_json(upload(&capture, "front", "UPLOAD", Some("PASSPORT"), passport).await).await;
-        assert_eq!(status, 200, "{body}");
         let seen = self.receiver.count();
-        let done = replay_attempt(&self.app, &capture, selfie, 10_000).await;
-        assert_eq!(done["outcome"], "PASSED", "the selfie is live: {done}");
+        capture_scan(&self.app, token, passport, selfie).await;
         crate::helpers::eventually("the NETVERIFYID callback", || async {
             self.receiver.count() > seen
         })
@@ -207,14 +130,7 @@ impl Setup {
     }
 
     async fn download(&self, path: &str) -> reqwest::Response {
-        self.app
-            .client
-            .get(self.app.url(path))
-            .header("User-Agent", "Facegate Tests/1.0")
-            .basic_auth(&self.cred.token, Some(&self.cred.secret))
-            .send()
-            .await
-            .unwrap()
+        self.app.download(path, &self.cred).send().await.unwrap()
     }
 }
 
@@ -223,9 +139,10 @@ async fn an_id_verification_issues_a_facemap_that_authenticates_the_same_person(
     let Some(s) = setup("enrollment journey").await else {
         return;
     };
-    let (passport, printed) = passport_of(&s.generator, &s.person_a[150], 12);
+    let passport = s.kit.passport_of(&s.person_a[150], 12, today());
+    let printed = passport.zone.read;
     let (reference, token) = s.initiate_scan("enrollment-a").await;
-    let cb = s.enroll(&token, passport, &s.person_a).await;
+    let cb = s.enroll(&token, passport.jpeg, &s.person_a).await;
 
     assert_eq!(cb["callBackType"], "NETVERIFYID");
     assert_eq!(cb["jumioIdScanReference"], reference);
@@ -251,16 +168,7 @@ async fn an_id_verification_issues_a_facemap_that_authenticates_the_same_person(
     let facemap_url = format!("{}/data/facemap", s.app.url(&scans(&reference)));
     assert_eq!(cb.get("facemap"), Some(&facemap_url));
 
-    let response = s
-        .download(&format!("{}/data/facemap", scans(&reference)))
-        .await;
-    assert_eq!(response.status(), 200);
-    let facemap = response.bytes().await.unwrap().to_vec();
-    let (status, body) = s
-        .app
-        .call(Method::DELETE, &scans(&reference), &s.cred)
-        .await;
-    assert_eq!(status, 200, "{body}");
+    let facemap = issued_facemap(&s.app, &s.cred, &reference, false).await;
     let (status, _) = s.app.call(Method::GET, &scans(&reference), &s.cred).await;
     assert_eq!(status, 404, "the scan is gone");
 
@@ -273,7 +181,7 @@ async fn an_id_verification_issues_a_facemap_that_authenticates_the_same_person(
         &authorization_token(body["redirectUrl"].as_str().unwrap()),
     )
     .await;
-    let done = replay_attempt(&s.app, &capture, &s.person_a, 4_000).await;
+    let done = replay_attempt(&capture, &s.person_a, 4_000).await;
     assert_eq!(done["outcome"], "PASSED", "{done}");
 }
 
@@ -282,9 +190,9 @@ async fn another_persons_passport_is_denied_107_and_issues_no_facemap() {
     let Some(s) = setup("enrollment journey, photo mismatch").await else {
         return;
     };
-    let (passport, _) = passport_of(&s.generator, &s.person_b[150], 13);
+    let passport = s.kit.passport_of(&s.person_b[150], 13, today());
     let (reference, token) = s.initiate_scan("enrollment-b").await;
-    let cb = s.enroll(&token, passport, &s.person_a).await;
+    let cb = s.enroll(&token, passport.jpeg, &s.person_a).await;
 
     assert_eq!(cb["verificationStatus"], "DENIED_FRAUD", "{cb:?}");
     let reject: Value = serde_json::from_str(&cb["rejectReason"]).unwrap();

@@ -27,7 +27,7 @@ fn files_containing(app: &TestApp, needle: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn delete_leaves_no_user_reference_or_url_in_the_database_files() {
-    let (app, c) = spawn_with_acme().await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
     let receiver = Receiver::start(0).await;
     let unreachable = Receiver::start(usize::MAX).await;
     let mut needles = Vec::new();
@@ -42,7 +42,7 @@ async fn delete_leaves_no_user_reference_or_url_in_the_database_files() {
         let callback = format!("{}?erasure=callback-{tag}-7c41", target.url);
         let success = format!("https://erasure-success-{tag}-7c41.example/done");
         let error = format!("https://erasure-error-{tag}-7c41.example/fail");
-        let (enrollment, facemap) = app.enrollment(&c.account).await;
+        let (enrollment, facemap) = app.enrollment(&c).await;
         let metadata = json!({
             "enrollmentTransactionReference": enrollment.to_string(),
             "userReference": user,
@@ -117,9 +117,9 @@ async fn delete_leaves_no_user_reference_or_url_in_the_database_files() {
 
 #[tokio::test]
 async fn delivered_callbacks_keep_no_body_and_go_after_their_retention() {
-    let (app, c) = spawn_with_acme().await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
     let receiver = Receiver::start(0).await;
-    let (enrollment, facemap) = app.enrollment(&c.account).await;
+    let (enrollment, facemap) = app.enrollment(&c).await;
     let metadata = json!({
         "enrollmentTransactionReference": enrollment.to_string(),
         "userReference": "retention-user-1",

@@ -11,8 +11,8 @@ fn metadata(enrollment: impl ToString) -> serde_json::Value {
 
 #[tokio::test]
 async fn altered_truncated_and_foreign_facemaps_are_refused() {
-    let (app, c) = spawn_with_acme().await;
-    let (enrollment, facemap) = app.enrollment(&c.account).await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
+    let (enrollment, facemap) = app.enrollment(&c).await;
 
     let mut flipped = facemap.clone();
     let last = flipped.len() - 20;
@@ -60,11 +60,11 @@ async fn altered_truncated_and_foreign_facemaps_are_refused() {
 
 #[tokio::test]
 async fn a_facemap_of_another_account_is_refused() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(Options::scripted()).await;
     let a = app.customer("A", true).await;
     let b = app.customer("B", true).await;
-    let (_, facemap_of_a) = app.enrollment(&a.account).await;
-    let (enrollment_of_b, _) = app.enrollment(&b.account).await;
+    let (_, facemap_of_a) = app.enrollment(&a).await;
+    let (enrollment_of_b, _) = app.enrollment(&b).await;
     let response = app
         .initiate(&b.api, &metadata(enrollment_of_b), &facemap_of_a)
         .await;
@@ -74,9 +74,9 @@ async fn a_facemap_of_another_account_is_refused() {
 
 #[tokio::test]
 async fn a_facemap_issued_for_another_enrollment_is_refused() {
-    let (app, c) = spawn_with_acme().await;
-    let (first, _) = app.enrollment(&c.account).await;
-    let (_, facemap_of_second) = app.enrollment(&c.account).await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
+    let (first, _) = app.enrollment(&c).await;
+    let (_, facemap_of_second) = app.enrollment(&c).await;
     let response = app
         .initiate(&c.api, &metadata(first), &facemap_of_second)
         .await;
@@ -86,8 +86,8 @@ async fn a_facemap_issued_for_another_enrollment_is_refused() {
 
 #[tokio::test]
 async fn a_facemap_from_another_deployment_is_refused() {
-    let (app, c) = spawn_with_acme().await;
-    let (enrollment, _) = app.enrollment(&c.account).await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
+    let (enrollment, _) = app.enrollment(&c).await;
     let contents = FacemapContents {
         enrollment: enrollment.as_uuid(),
         account: c.account.id.as_uuid(),
@@ -120,8 +120,8 @@ async fn a_facemap_from_another_deployment_is_refused() {
 
 #[tokio::test]
 async fn revoked_and_superseded_facemaps_are_refused() {
-    let (app, c) = spawn_with_acme().await;
-    let (enrollment, facemap) = app.enrollment(&c.account).await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
+    let (enrollment, facemap) = app.enrollment(&c).await;
     assert!(app
         .services
         .revoke_facemap(c.account.id, enrollment)
@@ -153,8 +153,8 @@ async fn revoked_and_superseded_facemaps_are_refused() {
 
 #[tokio::test]
 async fn a_facemap_of_an_unsupported_model_is_refused() {
-    let (app, c) = spawn_with_acme().await;
-    let (enrollment, _) = app.enrollment(&c.account).await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
+    let (enrollment, _) = app.enrollment(&c).await;
     let (facemap, _) = app
         .services
         .issue_facemap(

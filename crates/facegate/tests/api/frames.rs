@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::capture::{blank_jpeg, initiated, Capture};
-use crate::helpers::{assert_problem, spawn_app, spawn_app_with, Options, TestApp};
+use crate::helpers::{assert_problem, spawn_app_with, Options, TestApp};
 
 /// `jpeg` with its SOF0 frame header claiming `width` × `height`.
 fn with_frame_size(jpeg: &[u8], width: u16, height: u16) -> Vec<u8> {
@@ -45,7 +45,7 @@ async fn open_attempt(app: &TestApp) -> (Capture<'_>, crate::capture::Attempt) {
 
 #[tokio::test]
 async fn a_frame_that_decodes_larger_than_its_decoy_header_says_is_refused() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(Options::scripted_scans()).await;
     let (capture, attempt) = open_attempt(&app).await;
     let huge = with_decoy_frame_header(&with_frame_size(&blank_jpeg(), 8192, 4880));
     assert!(huge.len() < 4096, "the attack frame is small on the wire");
@@ -66,7 +66,7 @@ async fn a_frame_that_decodes_larger_than_its_decoy_header_says_is_refused() {
 
 #[tokio::test]
 async fn frames_faster_than_the_challenge_allows_are_refused() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(Options::scripted_scans()).await;
     let (capture, attempt) = open_attempt(&app).await;
     app.advance(Duration::milliseconds(66));
     let first = capture
@@ -121,7 +121,7 @@ async fn status_within(stream: &mut TcpStream) -> Option<String> {
 
 #[tokio::test]
 async fn a_frame_body_is_not_read_before_the_capture_token_is_checked() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(Options::scripted_scans()).await;
     let (_capture, attempt) = open_attempt(&app).await;
     let path = format!("/api/capture/v1/attempts/{}/frames", attempt.id);
     let mut stream = partial_upload(&app, &path, "not-a-capture-token", &attempt.nonce).await;
@@ -135,7 +135,7 @@ async fn uploads_beyond_the_in_flight_body_budget_are_refused_before_reading() {
         configure: Some(Box::new(|config| {
             config.capture.max_frame_bytes_in_flight = config.capture.max_frame_bytes;
         })),
-        ..Options::default()
+        ..Options::scripted_scans()
     })
     .await;
     let (capture, attempt) = open_attempt(&app).await;

@@ -13,11 +13,18 @@ use facegate::config::Config;
 use facegate_api::wire::{AuthenticationCallback, FacemapInitiated};
 use facegate_callbacks::StaticLookup;
 use facegate_core::accounts::AccountChanges;
+use facegate_core::documents::PortraitTemplate;
 use facegate_core::{CaptureService, Services};
-use facegate_domain::{Account, Enrollment, EnrollmentRef, ManualClock, Role};
+use facegate_domain::{Account, Enrollment, EnrollmentRef, Evidence, ManualClock, Role};
 use facegate_storage::Store;
-use serde_json::Value;
+use serde_json::{json as json_value, Value};
 use tempfile::TempDir;
+
+use crate::scans::{
+    capture_passport_and_selfie, initiate_scan, issued_facemap, passport_analysis,
+    ScriptedDocuments,
+};
+use crate::scripted::{HolderSelfies, ScriptedEngine};
 
 pub const MODEL: &str = "fr-feature-512-v1";
 
@@ -43,8 +50,15 @@ pub struct Options {
     pub fixed_challenge: Option<facegate_domain::Challenge>,
     /// Another face engine than the real models (fault injection).
     pub engine: Option<Arc<dyn facegate_core::FaceEngine>>,
-    /// The document engine (none: ID verification capture is unavailable).
+    /// The document engine (none: the real models, unless the
+    /// configuration turns ID verification capture off).
     pub documents: Option<Arc<dyn facegate_core::DocumentEngine>>,
+    /// ID verifications on scripted engines, for tests that enroll by a scan
+    /// ([`TestApp::enrolled_by_scan`]) but are not about scans: every
+    /// document is a readable passport ([`ScriptedDocuments`]) and every
+    /// selfie its holder ([`HolderSelfies`]); authentications still run on
+    /// `engine`. Excludes `documents`.
+    pub scripted_scans: bool,
     /// Last changes to the configuration (server limits, TLS, mode).
     pub configure: Option<Configure>,
 }
@@ -57,7 +71,93 @@ impl Default for Options {
             fixed_challenge: None,
             engine: None,
             documents: None,
+            scripted_scans: false,
             configure: None,
+        }
+    }
+}
+
+impl Options {
+    /// For tests that are not about faces: attempts find the enrolled
+    /// person, live, and enrollments are made by scripted scans.
+    pub fn scripted() -> Self {
+        Self {
+            engine: Some(Arc::new(ScriptedEngine::new(Evidence::LiveMatch))),
+            scripted_scans: true,
+            ..Self::default()
+        }
+    }
+
+    /// For tests about authentication on the real face engine that need
+    /// enrollments: scans are scripted, attempts analysed for real.
+    pub fn scripted_scans() -> Self {
+        Self {
+            scripted_scans: true,
+            ..Self::default()
+        }
+    }
+}
+
+/// A Facegate server the tests speak to over HTTP: one in the test's
+/// process ([`TestApp`]) or a `facegate serve` process (`logs.rs`).
+pub trait Server: Sync {
+    fn client(&self) -> &reqwest::Client;
+
+    /// `http://127.0.0.1:PORT`.
+    fn base(&self) -> &str;
+
+    /// How capture time passes on the server's clock, from now on.
+    fn pace(&self) -> Pace<'_>;
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base(), path)
+    }
+
+    /// A request with the headers every API call needs.
+    fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        cred: &Credential,
+    ) -> reqwest::RequestBuilder {
+        self.client()
+            .request(method, self.url(path))
+            .header("Accept", "application/json")
+            .header("User-Agent", "Facegate Tests/1.0")
+            .basic_auth(&cred.token, Some(&cred.secret))
+    }
+
+    /// A `GET` of a file the API serves (an image, a facemap): no `Accept`.
+    fn download(&self, path: &str, cred: &Credential) -> reqwest::RequestBuilder {
+        self.client()
+            .get(self.url(path))
+            .header("User-Agent", "Facegate Tests/1.0")
+            .basic_auth(&cred.token, Some(&cred.secret))
+    }
+}
+
+/// How the capture time of the frames a test sends passes on the server's
+/// clock: the capture protocol refuses a frame sent before its capture time.
+pub enum Pace<'a> {
+    /// The test's manual clock, moved on as the frames are sent.
+    Manual { clock: &'a ManualClock, at_ms: u32 },
+    /// The wall clock since this instant: a frame waits for its time.
+    RealTime(tokio::time::Instant),
+}
+
+impl Pace<'_> {
+    /// Lets the server's clock reach `t_ms` after the pace began.
+    pub async fn until(&mut self, t_ms: u32) {
+        match self {
+            Pace::Manual { clock, at_ms } => {
+                if t_ms > *at_ms {
+                    clock.advance(chrono::Duration::milliseconds(i64::from(t_ms - *at_ms)));
+                    *at_ms = t_ms;
+                }
+            }
+            Pace::RealTime(start) => {
+                tokio::time::sleep_until(*start + Duration::from_millis(t_ms.into())).await;
+            }
         }
     }
 }
@@ -74,6 +174,8 @@ pub struct TestApp {
     system_clock: bool,
     engine: Option<Arc<dyn facegate_core::FaceEngine>>,
     documents: Option<Arc<dyn facegate_core::DocumentEngine>>,
+    /// The documents of [`Options::scripted_scans`].
+    scan_documents: Option<ScriptedDocuments>,
     _dir: TempDir,
 }
 
@@ -99,7 +201,12 @@ pub async fn spawn_app() -> TestApp {
 
 /// A fresh server and its customer "Acme", which may authenticate by facemap.
 pub async fn spawn_with_acme() -> (TestApp, Customer) {
-    let app = spawn_app().await;
+    spawn_with_acme_on(Options::default()).await
+}
+
+/// A server with `options` and its customer "Acme".
+pub async fn spawn_with_acme_on(options: Options) -> (TestApp, Customer) {
+    let app = spawn_app_with(options).await;
     let acme = app.customer("Acme", true).await;
     (app, acme)
 }
@@ -125,12 +232,26 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         configure(&mut config);
     }
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap());
+    let (mut engine, mut documents, mut scan_documents) = (options.engine, options.documents, None);
+    if options.scripted_scans {
+        assert!(
+            documents.is_none(),
+            "scripted scans have their own documents"
+        );
+        let scripted = ScriptedDocuments::new();
+        documents = Some(Arc::new(scripted.clone()));
+        scan_documents = Some(scripted);
+        let authentication = engine.unwrap_or_else(|| -> Arc<dyn facegate_core::FaceEngine> {
+            facegate_engine::VisionEngine::shared(config.engine_settings())
+        });
+        engine = Some(Arc::new(HolderSelfies { authentication }));
+    }
     let running = start(
         &config,
         &clock,
         options.system_clock,
-        options.engine.clone(),
-        options.documents.clone(),
+        engine.clone(),
+        documents.clone(),
     )
     .await;
     TestApp {
@@ -145,8 +266,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         config,
         running: Some(running),
         system_clock: options.system_clock,
-        engine: options.engine,
-        documents: options.documents,
+        engine,
+        documents,
+        scan_documents,
         _dir: dir,
     }
 }
@@ -225,7 +347,7 @@ impl TestApp {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
+        Server::url(self, path)
     }
 
     /// A plain `GET` of `path`, without credentials.
@@ -250,11 +372,7 @@ impl TestApp {
         path: &str,
         cred: &Credential,
     ) -> reqwest::RequestBuilder {
-        self.client
-            .request(method, self.url(path))
-            .header("Accept", "application/json")
-            .header("User-Agent", "Facegate Tests/1.0")
-            .basic_auth(&cred.token, Some(&cred.secret))
+        Server::request(self, method, path, cred)
     }
 
     pub async fn customer(&self, name: &str, facemap_auth: bool) -> Customer {
@@ -326,26 +444,54 @@ impl TestApp {
         (reference, facemap)
     }
 
-    /// An approved enrollment and its facemap; deleted (the tombstone that
-    /// facemap authentication requires) unless `keep`.
-    async fn demo_enrollment(&self, account: &Account, keep: bool) -> (EnrollmentRef, Vec<u8>) {
-        let template: Vec<f32> = (0..512).map(|i| ((i as f32) * 0.37).sin()).collect();
-        let demo = self
-            .services
-            .record_demo_enrollment(account, MODEL, vec![template], keep)
-            .await
-            .unwrap();
-        (demo.reference, demo.facemap)
+    /// An enrollment made as a customer makes one: an ID verification
+    /// (workflow 200) of a passport and a selfie over HTTP and the capture
+    /// protocol, then the download of the facemap it issued and, unless
+    /// `keep`, the scan's deletion (what leaves the tombstone that facemap
+    /// authentication requires). The server's engines must approve it (a
+    /// scan of [`Options::scripted_scans`] does).
+    pub async fn enrolled_by_scan(
+        &self,
+        customer: &Customer,
+        keep: bool,
+    ) -> (EnrollmentRef, Vec<u8>) {
+        let (reference, token) = initiate_scan(self, &customer.api, json_value!({})).await;
+        let done = capture_passport_and_selfie(self, &token).await;
+        assert_eq!(done["outcome"], "PASSED", "the enrollment's scan: {done}");
+        let facemap = issued_facemap(self, &customer.admin, &reference, keep).await;
+        (reference.parse().unwrap(), facemap)
+    }
+
+    /// [`TestApp::enrolled_by_scan`] of a passport whose portrait (and so
+    /// the selfie, and the facemap) has `template` of `model`; deleted. The
+    /// scripted documents keep showing that portrait afterwards.
+    pub async fn enrolled_by_scan_as(
+        &self,
+        customer: &Customer,
+        model: &str,
+        template: Vec<f32>,
+    ) -> (EnrollmentRef, Vec<u8>) {
+        let documents = self
+            .scan_documents
+            .as_ref()
+            .expect("a server with scripted scans");
+        let mut passport = passport_analysis();
+        passport.portrait = Some(PortraitTemplate {
+            model: model.to_owned(),
+            vector: template,
+        });
+        documents.show(passport);
+        self.enrolled_by_scan(customer, false).await
     }
 
     /// An approved enrollment the server keeps (not deleted), and its facemap.
-    pub async fn kept_enrollment(&self, account: &Account) -> (EnrollmentRef, Vec<u8>) {
-        self.demo_enrollment(account, true).await
+    pub async fn kept_enrollment(&self, customer: &Customer) -> (EnrollmentRef, Vec<u8>) {
+        self.enrolled_by_scan(customer, true).await
     }
 
     /// An eligible (approved, deleted) enrollment and its facemap.
-    pub async fn enrollment(&self, account: &Account) -> (EnrollmentRef, Vec<u8>) {
-        self.demo_enrollment(account, false).await
+    pub async fn enrollment(&self, customer: &Customer) -> (EnrollmentRef, Vec<u8>) {
+        self.enrolled_by_scan(customer, false).await
     }
 
     /// `POST` a multipart initiate to `path` with the given metadata JSON text.
@@ -448,6 +594,27 @@ impl TestApp {
     }
 }
 
+impl Server for TestApp {
+    fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn pace(&self) -> Pace<'_> {
+        if self.system_clock {
+            Pace::RealTime(tokio::time::Instant::now())
+        } else {
+            Pace::Manual {
+                clock: &self.clock,
+                at_ms: 0,
+            }
+        }
+    }
+}
+
 trait NowUtc {
     fn now_utc(&self) -> chrono::DateTime<Utc>;
 }
@@ -456,6 +623,14 @@ impl NowUtc for ManualClock {
     fn now_utc(&self) -> chrono::DateTime<Utc> {
         facegate_domain::Clock::now(self)
     }
+}
+
+/// `base` with the members of the object `extra` added or replaced.
+pub fn merged(mut base: Value, extra: &Value) -> Value {
+    if let (Some(b), Some(e)) = (base.as_object_mut(), extra.as_object()) {
+        b.extend(e.clone());
+    }
+    base
 }
 
 /// Sends `request` and reads its JSON answer as a `T`.

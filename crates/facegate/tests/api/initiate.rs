@@ -13,8 +13,8 @@ fn is_api_timestamp(s: &str) -> bool {
 
 #[tokio::test]
 async fn initiate_answers_a_reference_a_redirect_url_and_a_timestamp() {
-    let (app, c) = spawn_with_acme().await;
-    let (enrollment, facemap) = app.enrollment(&c.account).await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
+    let (enrollment, facemap) = app.enrollment(&c).await;
     let metadata = json!({
         "enrollmentTransactionReference": enrollment.to_string(),
         "userReference": "user_1234",
@@ -48,10 +48,10 @@ async fn initiate_answers_a_reference_a_redirect_url_and_a_timestamp() {
 
 #[tokio::test]
 async fn all_three_paths_accept_the_bare_and_the_wrapped_metadata() {
-    let (app, c) = spawn_with_acme().await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
     for path in std::iter::once(INITIATE).chain(INITIATE_ALIASES) {
         for wrapped in [false, true] {
-            let (enrollment, facemap) = app.enrollment(&c.account).await;
+            let (enrollment, facemap) = app.enrollment(&c).await;
             let inner = json!({ "enrollmentTransactionReference": enrollment.to_string() });
             let metadata = if wrapped {
                 json!({ "enrollmentMetadata": inner })
@@ -74,8 +74,8 @@ async fn all_three_paths_accept_the_bare_and_the_wrapped_metadata() {
 
 #[tokio::test]
 async fn the_authorization_token_is_stored_only_as_its_hash() {
-    let (app, c) = spawn_with_acme().await;
-    let (enrollment, facemap) = app.enrollment(&c.account).await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
+    let (enrollment, facemap) = app.enrollment(&c).await;
     let metadata = json!({ "enrollmentTransactionReference": enrollment.to_string() });
     let (_, body) = json(app.initiate(&c.api, &metadata, &facemap).await).await;
     let redirect = body["redirectUrl"].as_str().unwrap();
@@ -105,9 +105,9 @@ async fn the_authorization_token_is_stored_only_as_its_hash() {
 
 #[tokio::test]
 async fn a_new_initiate_expires_the_earlier_transaction_of_the_enrollment() {
-    let (app, c) = spawn_with_acme().await;
-    let (enrollment, facemap) = app.enrollment(&c.account).await;
-    let (other, other_facemap) = app.enrollment(&c.account).await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
+    let (enrollment, facemap) = app.enrollment(&c).await;
+    let (other, other_facemap) = app.enrollment(&c).await;
     let metadata = json!({ "enrollmentTransactionReference": enrollment.to_string() });
     let first = app.initiate_ok(&c.api, &metadata, &facemap).await;
     let unrelated = app
@@ -126,8 +126,8 @@ async fn a_new_initiate_expires_the_earlier_transaction_of_the_enrollment() {
 
 #[tokio::test]
 async fn of_twenty_concurrent_initiates_exactly_one_survives() {
-    let (app, c) = spawn_with_acme().await;
-    let (enrollment, facemap) = app.enrollment(&c.account).await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
+    let (enrollment, facemap) = app.enrollment(&c).await;
     let metadata = json!({ "enrollmentTransactionReference": enrollment.to_string() });
     let requests = (0..20).map(|_| app.initiate(&c.api, &metadata, &facemap));
     let responses = futures::future::join_all(requests).await;
@@ -165,7 +165,7 @@ async fn of_twenty_concurrent_initiates_exactly_one_survives() {
 
 #[tokio::test]
 async fn the_account_default_locale_applies_when_it_is_an_authentication_locale() {
-    let (app, c) = spawn_with_acme().await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
     for (default, expected) in [("de", "de"), ("ar", "en")] {
         app.services
             .update_account(
@@ -177,7 +177,7 @@ async fn the_account_default_locale_applies_when_it_is_an_authentication_locale(
             )
             .await
             .unwrap();
-        let (enrollment, facemap) = app.enrollment(&c.account).await;
+        let (enrollment, facemap) = app.enrollment(&c).await;
         let metadata = json!({ "enrollmentTransactionReference": enrollment.to_string() });
         let (_, body) = json(app.initiate(&c.api, &metadata, &facemap).await).await;
         let redirect = body["redirectUrl"].as_str().unwrap();

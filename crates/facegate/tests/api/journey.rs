@@ -79,32 +79,31 @@ pub fn neutral_challenge() -> Challenge {
     Challenge::with_timeline(3_000, Vec::new(), Vec::new(), 3_000)
 }
 
-/// An approved, deleted enrollment whose facemap holds the template of `face`.
+/// An approved, deleted enrollment whose facemap holds the template of
+/// `face`: a scripted scan ([`Options::scripted_scans`]) of a passport whose
+/// portrait is `face`.
 pub async fn enrollment_of(app: &TestApp, customer: &Customer, face: &[u8]) -> (String, Vec<u8>) {
     let (model, template) = facegate_engine::enrollment_template(face).unwrap();
-    let demo = app
-        .services
-        .record_demo_enrollment(&customer.account, &model, vec![template], false)
-        .await
-        .unwrap();
-    (demo.reference.to_string(), demo.facemap)
+    let (reference, facemap) = app.enrolled_by_scan_as(customer, &model, template).await;
+    (reference.to_string(), facemap)
 }
 
 /// Uploads the recording's frames from `from_ms` on at ~15 fps for the
-/// challenge's duration (the manual clock follows), then finishes.
+/// challenge's duration, each once the server's clock has reached its
+/// capture time ([`Pace`](crate::helpers::Pace)), then finishes.
 pub(crate) async fn replay_attempt(
-    app: &TestApp,
     capture: &Capture<'_>,
     frames: &[Vec<u8>],
     from_ms: u32,
 ) -> Value {
     let attempt = capture.start().await;
+    let mut pace = capture.server.pace();
     let duration = attempt.started.challenge.duration_ms;
     let mut index = 0u32;
     let mut t = 0u32;
     while t <= duration {
         let frame = ((from_ms + t) as usize * 30 / 1000) % frames.len();
-        app.advance(Duration::milliseconds(66));
+        pace.until(t + 66).await;
         let response = capture
             .frame(&attempt.id, &attempt.nonce, index, t, frames[frame].clone())
             .await;
@@ -148,7 +147,7 @@ async fn journey_with(
     let reference = body["authenticationTransactionReference"].as_str().unwrap();
     let token = crate::capture::authorization_token(body["redirectUrl"].as_str().unwrap());
     let capture = Capture::open(app, &token).await;
-    let done = replay_attempt(app, &capture, frames, from_ms).await;
+    let done = replay_attempt(&capture, frames, from_ms).await;
     let (_, tx) = app.retrieve(&customer.admin, reference).await;
     (done, tx)
 }
@@ -242,7 +241,7 @@ async fn check_images_and_callback(
 async fn spawn_with_challenge(challenge: Challenge) -> (TestApp, Customer) {
     let app = spawn_app_with(Options {
         fixed_challenge: Some(challenge),
-        ..Options::default()
+        ..Options::scripted_scans()
     })
     .await;
     let acme = app.customer("Acme", true).await;

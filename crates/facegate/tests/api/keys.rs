@@ -156,7 +156,7 @@ async fn face_image(app: &TestApp, c: &Customer, reference: &str) -> reqwest::Re
 async fn retire_refuses_while_a_key_is_in_use_and_after_a_rewrap_everything_still_works() {
     let mut app = spawn_app_with(Options {
         engine: Some(Arc::new(ReadyEngine)),
-        ..Options::default()
+        ..Options::scripted()
     })
     .await;
     let dir = app.config.data_dir.clone();
@@ -228,7 +228,7 @@ async fn retire_refuses_while_a_key_is_in_use_and_after_a_rewrap_everything_stil
         .webhook_secret(&late_account)
         .unwrap()
         .to_whsec_string();
-    let (enrollment, facemap) = app.enrollment(&late.account).await;
+    let (enrollment, facemap) = app.enrollment(&late).await;
     let first = json!({
         "enrollmentTransactionReference": enrollment.to_string(),
         "callbackUrl": receiver.url,
@@ -248,7 +248,7 @@ async fn retire_refuses_while_a_key_is_in_use_and_after_a_rewrap_everything_stil
 
 #[tokio::test]
 async fn an_attempt_whose_facemap_key_is_not_loaded_answers_key_unavailable_and_is_counted() {
-    let mut app = spawn_app().await;
+    let mut app = spawn_app_with(Options::scripted()).await;
     let acme = app.customer("Acme", true).await;
     let (_, token) = initiated(&app, &acme, json!({})).await;
     // The operator starts the server with a keyring that lacks key 1.
@@ -281,7 +281,7 @@ fn signatures(received: &Received) -> usize {
 
 #[tokio::test]
 async fn after_a_rotation_callbacks_carry_the_old_and_the_new_signature_until_the_overlap_ends() {
-    let mut app = spawn_app().await;
+    let mut app = spawn_app_with(Options::scripted()).await;
     let dir = app.config.data_dir.clone();
     let receiver = Receiver::start(0).await;
     let acme = app.customer("Acme", true).await;

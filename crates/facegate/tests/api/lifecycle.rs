@@ -18,8 +18,8 @@ async fn stored_state(app: &TestApp, reference: &str) -> (TransactionState, bool
 
 #[tokio::test]
 async fn a_transaction_expires_when_its_lifetime_ends() {
-    let (app, c) = spawn_with_acme().await;
-    let (enrollment, facemap) = app.enrollment(&c.account).await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
+    let (enrollment, facemap) = app.enrollment(&c).await;
     let metadata = json!({ "enrollmentTransactionReference": enrollment.to_string(), "tokenLifetimeInMinutes": 5 });
     let reference = app.initiate_ok(&c.api, &metadata, &facemap).await;
     app.advance(Duration::minutes(5) - Duration::milliseconds(1));
@@ -31,9 +31,9 @@ async fn a_transaction_expires_when_its_lifetime_ends() {
 
 #[tokio::test]
 async fn the_lifetime_is_capped_at_fifteen_minutes() {
-    let (app, c) = spawn_with_acme().await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
     for requested in [Some(60), None] {
-        let (enrollment, facemap) = app.enrollment(&c.account).await;
+        let (enrollment, facemap) = app.enrollment(&c).await;
         let mut metadata = json!({ "enrollmentTransactionReference": enrollment.to_string() });
         if let Some(minutes) = requested {
             metadata["tokenLifetimeInMinutes"] = json!(minutes);
@@ -57,8 +57,8 @@ async fn the_lifetime_is_capped_at_fifteen_minutes() {
 
 #[tokio::test]
 async fn the_expiry_worker_finalises_overdue_transactions_nobody_reads() {
-    let (app, c) = spawn_with_acme().await;
-    let (enrollment, facemap) = app.enrollment(&c.account).await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
+    let (enrollment, facemap) = app.enrollment(&c).await;
     let metadata = json!({ "enrollmentTransactionReference": enrollment.to_string() });
     let reference = app.initiate_ok(&c.api, &metadata, &facemap).await;
     assert_eq!(
@@ -75,8 +75,8 @@ async fn the_expiry_worker_finalises_overdue_transactions_nobody_reads() {
 
 #[tokio::test]
 async fn the_facemap_is_erased_when_the_transaction_is_final() {
-    let (app, c) = spawn_with_acme().await;
-    let (enrollment, facemap) = app.enrollment(&c.account).await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
+    let (enrollment, facemap) = app.enrollment(&c).await;
     let metadata = json!({ "enrollmentTransactionReference": enrollment.to_string() });
     let first = app.initiate_ok(&c.api, &metadata, &facemap).await;
     assert!(
@@ -112,8 +112,8 @@ async fn the_facemap_is_erased_when_the_transaction_is_final() {
 
 #[tokio::test]
 async fn delete_erases_the_transaction_and_hides_it() {
-    let (app, c) = spawn_with_acme().await;
-    let (enrollment, facemap) = app.enrollment(&c.account).await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
+    let (enrollment, facemap) = app.enrollment(&c).await;
     let metadata = json!({ "enrollmentTransactionReference": enrollment.to_string(), "userReference": "user_1" });
     let reference = app.initiate_ok(&c.api, &metadata, &facemap).await;
     let (status, body) = app.delete(&c.api, &reference).await;
@@ -143,10 +143,10 @@ async fn delete_erases_the_transaction_and_hides_it() {
 
 #[tokio::test]
 async fn another_accounts_transaction_is_not_found() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(Options::scripted()).await;
     let a = app.customer("A", true).await;
     let b = app.customer("B", true).await;
-    let (enrollment, facemap) = app.enrollment(&a.account).await;
+    let (enrollment, facemap) = app.enrollment(&a).await;
     let reference = app
         .initiate_ok(
             &a.api,
@@ -174,8 +174,8 @@ async fn another_accounts_transaction_is_not_found() {
 
 #[tokio::test]
 async fn images_answer_not_found_until_capture_exists() {
-    let (app, c) = spawn_with_acme().await;
-    let (enrollment, facemap) = app.enrollment(&c.account).await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
+    let (enrollment, facemap) = app.enrollment(&c).await;
     let reference = app
         .initiate_ok(
             &c.api,
@@ -207,8 +207,8 @@ async fn health_and_readiness_answer() {
 
 #[tokio::test]
 async fn metrics_count_requests_and_transactions_without_customer_data() {
-    let (app, c) = spawn_with_acme().await;
-    let (enrollment, facemap) = app.enrollment(&c.account).await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
+    let (enrollment, facemap) = app.enrollment(&c).await;
     let metadata = json!({ "enrollmentTransactionReference": enrollment.to_string() });
     let first = app.initiate_ok(&c.api, &metadata, &facemap).await;
     app.initiate_ok(&c.api, &metadata, &facemap).await;

@@ -14,11 +14,11 @@ async fn five_failed_authentications_lock_the_enrollment_with_a_doubling_delay()
     let engine = ScriptedEngine::new(Evidence::LiveNoMatch);
     let app = spawn_app_with(Options {
         engine: Some(std::sync::Arc::new(engine.clone())),
-        ..Options::default()
+        ..Options::scripted()
     })
     .await;
     let c = app.customer("Acme", true).await;
-    let (enrollment, facemap) = app.enrollment(&c.account).await;
+    let (enrollment, facemap) = app.enrollment(&c).await;
     let metadata = json!({ "enrollmentTransactionReference": enrollment.to_string() });
     let locked_for = |expected: u64| {
         let (app, c, metadata, facemap) = (&app, &c, &metadata, &facemap);
@@ -48,7 +48,7 @@ async fn five_failed_authentications_lock_the_enrollment_with_a_doubling_delay()
     locked_for(60).await;
 
     // Another enrollment of the account is not locked.
-    let (other, other_facemap) = app.enrollment(&c.account).await;
+    let (other, other_facemap) = app.enrollment(&c).await;
     let other_metadata = json!({ "enrollmentTransactionReference": other.to_string() });
     assert_eq!(
         outcome(authenticate(&app, &c.api, &other_metadata, &other_facemap).await),

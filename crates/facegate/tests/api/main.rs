@@ -16,6 +16,7 @@ mod erasure;
 mod facemaps;
 mod frames;
 mod helpers;
+mod id_verification;
 mod initiate;
 mod journey;
 mod keys;

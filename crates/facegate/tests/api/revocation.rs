@@ -17,14 +17,14 @@ async fn passing_app() -> TestApp {
         engine: Some(std::sync::Arc::new(ScriptedEngine::new(
             Evidence::LiveMatch,
         ))),
-        ..Options::default()
+        ..Options::scripted()
     })
     .await
 }
 
 /// (enrollment, transaction reference, authorization token)
 async fn initiated(app: &TestApp, c: &Customer) -> (EnrollmentRef, String, String) {
-    let (enrollment, facemap) = app.enrollment(&c.account).await;
+    let (enrollment, facemap) = app.enrollment(c).await;
     let metadata = json!({ "enrollmentTransactionReference": enrollment.to_string() });
     let (status, body) = body_json(app.initiate(&c.api, &metadata, &facemap).await).await;
     assert_eq!(status, 200, "{body}");

@@ -5,7 +5,7 @@
 //! The life of a user: initiate → document and selfie → callback →
 //! retrieval and the facemap download → DELETE → facemap authentication.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
 use chrono::{Duration, NaiveDate};
@@ -23,14 +23,80 @@ use serde_json::{json, Value};
 
 use crate::capture::{authorization_token, blank_jpeg, open_session, Capture};
 use crate::helpers::{
-    assert_problem, eventually, field_errors, form, json as body_json, spawn_app_with, Credential,
-    Customer, Options, Receiver, TestApp, INITIATE, MODEL,
+    assert_problem, eventually, field_errors, form, json as body_json, merged, spawn_app_with,
+    Credential, Customer, Options, Receiver, Server, TestApp, INITIATE, MODEL,
 };
 
 const SCAN_INITIATE: &str = "/api/v4/initiate";
 
 pub(crate) fn scans(reference: &str) -> String {
     format!("/api/netverify/v2/scans/{reference}")
+}
+
+/// `POST /api/v4/initiate` with `body`, which must succeed; answers the
+/// reference and the redirect URL.
+pub(crate) async fn initiated_scan(
+    server: &dyn Server,
+    cred: &Credential,
+    body: &Value,
+) -> (String, String) {
+    let response = server
+        .request(Method::POST, SCAN_INITIATE, cred)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let (status, answer) = body_json(response).await;
+    assert_eq!(status, 200, "{answer}");
+    (
+        answer["transactionReference"].as_str().unwrap().to_owned(),
+        answer["redirectUrl"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// Initiates an ID verification with a selfie (workflow 200) as a customer
+/// enrolling a user does, with `extra` in the body; answers the reference
+/// and the authorization token.
+pub(crate) async fn initiate_scan(
+    server: &dyn Server,
+    cred: &Credential,
+    extra: Value,
+) -> (String, String) {
+    let body = merged(
+        json!({
+            "customerInternalReference": "enrollment",
+            "userReference": "user",
+            "workflowId": 200,
+        }),
+        &extra,
+    );
+    let (reference, redirect) = initiated_scan(server, cred, &body).await;
+    (reference, authorization_token(&redirect))
+}
+
+/// Downloads the facemap the approved scan `reference` issued and, unless
+/// `keep`, deletes the scan (which leaves the tombstone that facemap
+/// authentication requires).
+pub(crate) async fn issued_facemap(
+    server: &dyn Server,
+    admin: &Credential,
+    reference: &str,
+    keep: bool,
+) -> Vec<u8> {
+    let scan = scans(reference);
+    let response = server
+        .download(&format!("{scan}/data/facemap"), admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "the facemap download");
+    let facemap = response.bytes().await.unwrap().to_vec();
+    if !keep {
+        let response = server.request(Method::DELETE, &scan, admin).send().await;
+        let (status, body) = body_json(response.unwrap()).await;
+        assert_eq!(status, 200, "the scan's deletion: {body}");
+    }
+    facemap
 }
 
 /// A template of the face model's size, different for every `seed`.
@@ -249,8 +315,16 @@ pub(crate) async fn spawn_scans() -> Scans {
     }
 }
 
-/// A document photo: a JPEG (or PNG) large enough to be read.
+/// A document photo: a JPEG (or PNG) large enough to be read. Made once:
+/// every enrollment of the tests uploads one.
 pub(crate) fn document_image(png: bool) -> Vec<u8> {
+    static IMAGES: [OnceLock<Vec<u8>>; 2] = [OnceLock::new(), OnceLock::new()];
+    IMAGES[usize::from(png)]
+        .get_or_init(|| encode_document_image(png))
+        .clone()
+}
+
+fn encode_document_image(png: bool) -> Vec<u8> {
     let image = image::RgbImage::from_fn(640, 400, |x, y| {
         image::Rgb([(x % 251) as u8, (y % 241) as u8, 90])
     });
@@ -278,19 +352,15 @@ impl Scans {
 
     /// Initiates; returns the reference and the authorization token.
     pub(crate) async fn initiated(&self, extra: Value) -> (String, String) {
-        let mut body = json!({
-            "customerInternalReference": "transaction_1234",
-            "userReference": "user_1234",
-        });
-        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
-            b.extend(e.clone());
-        }
-        let (status, answer) = body_json(self.initiate(&self.acme.api, &body).await).await;
-        assert_eq!(status, 200, "{answer}");
-        (
-            answer["transactionReference"].as_str().unwrap().to_owned(),
-            authorization_token(answer["redirectUrl"].as_str().unwrap()),
-        )
+        let body = merged(
+            json!({
+                "customerInternalReference": "transaction_1234",
+                "userReference": "user_1234",
+            }),
+            &extra,
+        );
+        let (reference, redirect) = initiated_scan(&self.app, &self.acme.api, &body).await;
+        (reference, authorization_token(&redirect))
     }
 
     async fn get(&self, path: &str) -> (reqwest::StatusCode, Value) {
@@ -299,10 +369,7 @@ impl Scans {
 
     async fn download(&self, path: &str) -> reqwest::Response {
         self.app
-            .client
-            .get(self.app.url(path))
-            .header("User-Agent", "Facegate Tests/1.0")
-            .basic_auth(&self.acme.admin.token, Some(&self.acme.admin.secret))
+            .download(path, &self.acme.admin)
             .send()
             .await
             .unwrap()
@@ -334,8 +401,8 @@ pub(crate) async fn upload(
 }
 
 /// Gives the front (camera) and takes the selfie; returns the finish answer.
-pub(crate) async fn capture_passport_and_selfie(app: &TestApp, token: &str) -> Value {
-    passport_and_selfie(&Capture::open(app, token).await).await
+pub(crate) async fn capture_passport_and_selfie(server: &dyn Server, token: &str) -> Value {
+    passport_and_selfie(&Capture::open(server, token).await).await
 }
 
 /// Gives the front (camera) and takes the selfie in an open capture
@@ -640,7 +707,7 @@ async fn the_client_ip_is_the_capturing_users_address_behind_a_trusted_proxy() {
     .await;
     assert_eq!(status, 201, "{opened}");
     let capture = Capture {
-        app: &app,
+        server: &app,
         token: opened["captureToken"].as_str().unwrap().to_owned(),
     };
     assert_eq!(passport_and_selfie(&capture).await["outcome"], "PASSED");

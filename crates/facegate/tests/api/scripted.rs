@@ -1,11 +1,14 @@
-//! A face engine whose verdict the test chooses: drives transactions to
-//! `PASSED` or `FAILED` without faces or models.
+//! Face engines whose verdict the test chooses: [`ScriptedEngine`] drives
+//! transactions to `PASSED` or `FAILED` without faces or models;
+//! [`HolderSelfies`] makes every ID verification's selfie the document's
+//! holder, so that a test about authentication can enroll by a scan.
 
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use facegate_core::engine::{
-    AttemptAnalysis, AttemptContext, AttemptFindings, EngineError, FrameInput,
+    AttemptAnalysis, AttemptContext, AttemptFindings, ComparisonTarget, EngineError, FaceEngine,
+    FrameInput,
 };
 use facegate_domain::{
     Evidence, Findings, FrameCounts, LivenessRecord, LivenessVerdict, SimilarityRecord,
@@ -67,6 +70,50 @@ impl AttemptAnalysis for ScriptedEngine {
             face_image: (self.liveness_images > 0).then(jpeg),
             liveness_images: (0..self.liveness_images).map(|_| jpeg()).collect(),
             template: None,
+        })
+    }
+}
+
+/// A face engine for tests that enroll by a scan but are about
+/// authentication: an ID verification's selfie (compared with the document's
+/// portrait) is the portrait's holder, live, and its template is the
+/// portrait's, so the scan issues a facemap of the face the document shows
+/// ([`crate::scans::ScriptedDocuments`] says which). Authentications are
+/// analysed by `authentication`, the engine the test is about.
+pub struct HolderSelfies {
+    pub authentication: Arc<dyn FaceEngine>,
+}
+
+impl FaceEngine for HolderSelfies {
+    fn supports_model(&self, model: &str) -> bool {
+        self.authentication.supports_model(model)
+    }
+    fn ready(&self) -> Result<(), EngineError> {
+        self.authentication.ready()
+    }
+    fn begin(&self, context: AttemptContext) -> Box<dyn AttemptAnalysis> {
+        match context.target {
+            ComparisonTarget::DocumentPortrait => Box::new(HolderSelfie {
+                portrait: context.templates.first().cloned(),
+            }),
+            ComparisonTarget::Facemap => self.authentication.begin(context),
+        }
+    }
+}
+
+struct HolderSelfie {
+    portrait: Option<Vec<f32>>,
+}
+
+#[async_trait]
+impl AttemptAnalysis for HolderSelfie {
+    async fn push(&self, _: FrameInput) {}
+    async fn finish(&self) -> Result<AttemptFindings, EngineError> {
+        Ok(AttemptFindings {
+            findings: findings_showing(Evidence::LiveMatch),
+            face_image: None,
+            liveness_images: Vec::new(),
+            template: self.portrait.clone(),
         })
     }
 }

@@ -511,9 +511,9 @@ async fn a_revoked_credential_is_unauthenticated_at_once() {
 
 #[tokio::test]
 async fn initiate_with_an_admin_credential_is_forbidden_role() {
-    let (app, c) = spawn_with_acme().await;
-    let (live, _) = app.kept_enrollment(&c.account).await;
-    let (deleted, facemap) = app.enrollment(&c.account).await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
+    let (live, _) = app.kept_enrollment(&c).await;
+    let (deleted, facemap) = app.enrollment(&c).await;
     initiate(&app, &c.admin, &metadata(deleted), &facemap)
         .await
         .expect("facemap initiate", 403, "FORBIDDEN_ROLE");
@@ -534,8 +534,8 @@ async fn initiate_with_an_admin_credential_is_forbidden_role() {
 
 #[tokio::test]
 async fn retrieval_and_deletion_with_an_api_credential_are_forbidden_role() {
-    let (app, c) = spawn_with_acme().await;
-    let (enrollment, facemap) = app.enrollment(&c.account).await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
+    let (enrollment, facemap) = app.enrollment(&c).await;
     let reference = app
         .initiate_ok(&c.api, &metadata(enrollment), &facemap)
         .await;
@@ -571,10 +571,10 @@ async fn retrieval_and_deletion_with_an_api_credential_are_forbidden_role() {
 
 #[tokio::test]
 async fn initiate_for_an_account_without_the_feature_is_feature_not_enabled() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(Options::scripted()).await;
     let c = app.customer("No facemaps", false).await;
-    let (deleted, facemap) = app.enrollment(&c.account).await;
-    let (live, _) = app.kept_enrollment(&c.account).await;
+    let (deleted, facemap) = app.enrollment(&c).await;
+    let (live, _) = app.kept_enrollment(&c).await;
     initiate(&app, &c.api, &metadata(deleted), &facemap)
         .await
         .expect("facemap initiate", 403, "FEATURE_NOT_ENABLED");
@@ -648,7 +648,7 @@ async fn initiate_rejects_a_malformed_enrollment_transaction_reference() {
 
 #[tokio::test]
 async fn initiate_rejects_a_user_reference_of_101_characters() {
-    let (app, c) = spawn_with_acme().await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
     for (case, value) in [
         ("101 ASCII", "u".repeat(101)),
         ("101 non-ASCII", "ü".repeat(101)),
@@ -659,7 +659,7 @@ async fn initiate_rejects_a_user_reference_of_101_characters() {
             .expect_fields(case, &["userReference:REFERENCE_TOO_LONG"]);
     }
     // 100 characters (200 bytes) is the limit, not over it.
-    let (enrollment, facemap) = app.enrollment(&c.account).await;
+    let (enrollment, facemap) = app.enrollment(&c).await;
     let mut m = metadata(enrollment);
     m["userReference"] = json!("ü".repeat(100));
     app.initiate_ok(&c.api, &m, &facemap).await;
@@ -682,8 +682,8 @@ async fn refuse_pii(app: &TestApp, c: &Customer) {
 
 #[tokio::test]
 async fn by_default_a_user_reference_that_looks_like_pii_is_accepted_and_stored_verbatim() {
-    let (app, c) = spawn_with_acme().await;
-    let (enrollment, facemap) = app.enrollment(&c.account).await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
+    let (enrollment, facemap) = app.enrollment(&c).await;
     for value in [
         "jane.doe@example.com",
         "user jane@example.org",
@@ -699,7 +699,7 @@ async fn by_default_a_user_reference_that_looks_like_pii_is_accepted_and_stored_
         assert_eq!(body["userReference"], value, "{body}");
     }
     // The same on web/initiate, for an enrollment the server still holds.
-    let (kept, _) = app.kept_enrollment(&c.account).await;
+    let (kept, _) = app.kept_enrollment(&c).await;
     let m = json!({
         "enrollmentTransactionReference": kept.to_string(),
         "userReference": "jane.doe@example.com",
@@ -711,7 +711,7 @@ async fn by_default_a_user_reference_that_looks_like_pii_is_accepted_and_stored_
 
 #[tokio::test]
 async fn initiate_rejects_user_references_that_look_like_pii_when_the_account_asks() {
-    let (app, c) = spawn_with_acme().await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
     refuse_pii(&app, &c).await;
     let cases = [
         (
@@ -760,7 +760,7 @@ async fn initiate_rejects_user_references_that_look_like_pii_when_the_account_as
             .expect_fields(case, &[&expected]);
     }
     // Identifiers, numeric ones included, are not PII.
-    let (enrollment, facemap) = app.enrollment(&c.account).await;
+    let (enrollment, facemap) = app.enrollment(&c).await;
     for value in ["user_1234", "123456789012", "order-2024-11"] {
         let mut m = metadata(enrollment);
         m["userReference"] = json!(value);
@@ -906,7 +906,7 @@ async fn initiate_rejects_urls_with_a_fragment() {
 /// reference API.
 #[tokio::test]
 async fn initiate_rejects_redirect_urls_carrying_a_reserved_query_name() {
-    let (app, c) = spawn_with_acme().await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
     let refused = |case: String, url: String| {
         let app = &app;
         let c = &c;
@@ -930,7 +930,7 @@ async fn initiate_rejects_redirect_urls_carrying_a_reserved_query_name() {
     // Percent-encoding does not hide a name.
     let encoded = "https://www.example.com/cb?transaction%53tatus=SUCCESS";
     refused("percent-encoded".to_owned(), encoded.to_owned()).await;
-    let (enrollment, facemap) = app.enrollment(&c.account).await;
+    let (enrollment, facemap) = app.enrollment(&c).await;
     for name in RESERVED_QUERY_NAMES {
         let mut m = metadata(enrollment);
         m["callbackUrl"] = json!(format!("https://www.example.com/cb?{name}=x"));
@@ -942,8 +942,8 @@ async fn initiate_rejects_redirect_urls_carrying_a_reserved_query_name() {
 
 #[tokio::test]
 async fn initiate_rejects_urls_longer_than_the_limit_of_their_field() {
-    let (app, c) = spawn_with_acme().await;
-    let (enrollment, facemap) = app.enrollment(&c.account).await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
+    let (enrollment, facemap) = app.enrollment(&c).await;
     let prefix = "https://www.example.com/";
     for (field, limit) in URL_FIELDS {
         let at_limit = format!("{prefix}{}", "a".repeat(limit - prefix.len()));
@@ -1009,7 +1009,7 @@ async fn initiate_rejects_urls_that_are_not_absolute_ascii_urls() {
 
 #[tokio::test]
 async fn initiate_rejects_an_unsupported_locale() {
-    let (app, c) = spawn_with_acme().await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
     let cases = [
         ("unknown", json!("xx"), "LOCALE_UNSUPPORTED"),
         ("enrollment only", json!("ar"), "LOCALE_UNSUPPORTED"),
@@ -1025,7 +1025,7 @@ async fn initiate_rejects_an_unsupported_locale() {
             .expect_fields(case, &[&expected]);
     }
     // Any case and `_` are read, and the canonical spelling is used.
-    let (enrollment, facemap) = app.enrollment(&c.account).await;
+    let (enrollment, facemap) = app.enrollment(&c).await;
     let mut m = metadata(enrollment);
     m["locale"] = json!("EN_gb");
     let (status, body) = json(app.initiate(&c.api, &m, &facemap).await).await;
@@ -1042,7 +1042,7 @@ async fn initiate_rejects_an_unsupported_locale() {
 
 #[tokio::test]
 async fn initiate_rejects_token_lifetimes_outside_5_to_86400_minutes() {
-    let (app, c) = spawn_with_acme().await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
     for minutes in [4, 0, -1, 86_401, i64::MAX] {
         let m = metadata_with("tokenLifetimeInMinutes", json!(minutes));
         let case = format!("tokenLifetimeInMinutes {minutes}");
@@ -1051,7 +1051,7 @@ async fn initiate_rejects_token_lifetimes_outside_5_to_86400_minutes() {
             &["tokenLifetimeInMinutes:TOKEN_LIFETIME_OUT_OF_RANGE"],
         );
     }
-    let (enrollment, facemap) = app.enrollment(&c.account).await;
+    let (enrollment, facemap) = app.enrollment(&c).await;
     for minutes in [5, 86_400] {
         let mut m = metadata(enrollment);
         m["tokenLifetimeInMinutes"] = json!(minutes);
@@ -1068,7 +1068,7 @@ async fn initiate_rejects_token_lifetimes_outside_5_to_86400_minutes() {
 
 #[tokio::test]
 async fn initiate_rejects_a_token_lifetime_that_is_not_an_integer() {
-    let (app, c) = spawn_with_acme().await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
     let cases = [
         ("a word", json!("five")),
         ("a fractional string", json!("5.5")),
@@ -1084,7 +1084,7 @@ async fn initiate_rejects_a_token_lifetime_that_is_not_an_integer() {
     }
     // As the guides' examples send it: a decimal string or an integral
     // number is the integer, range-checked like one.
-    let (enrollment, facemap) = app.enrollment(&c.account).await;
+    let (enrollment, facemap) = app.enrollment(&c).await;
     for value in [json!("30"), json!(30.0), json!(30)] {
         let mut m = metadata(enrollment);
         m["tokenLifetimeInMinutes"] = value.clone();
@@ -1343,8 +1343,8 @@ async fn initiate_rejects_a_multipart_body_that_cannot_be_parsed() {
 
 #[tokio::test]
 async fn initiate_rejects_a_facemap_part_over_64_kib() {
-    let (app, c) = spawn_with_acme().await;
-    let (enrollment, _) = app.enrollment(&c.account).await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
+    let (enrollment, _) = app.enrollment(&c).await;
     let m = metadata(enrollment);
     for size in [64 * 1024 + 1, 80 * 1024, 1024 * 1024] {
         let case = format!("a facemap part of {size} bytes");
@@ -1369,8 +1369,8 @@ async fn initiate_rejects_a_facemap_part_over_64_kib() {
 
 #[tokio::test]
 async fn web_initiate_rejects_a_json_body_over_16_kib() {
-    let (app, c) = spawn_with_acme().await;
-    let (live, _) = app.kept_enrollment(&c.account).await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
+    let (live, _) = app.kept_enrollment(&c).await;
     let body =
         json!({ "enrollmentTransactionReference": live.to_string(), "pad": "x".repeat(16 * 1024) });
     problem(web_initiate(&app, &c.api, &body).await)
@@ -1385,8 +1385,8 @@ async fn web_initiate_rejects_a_json_body_over_16_kib() {
 
 #[tokio::test]
 async fn initiate_for_an_unknown_enrollment_is_enrollment_not_found() {
-    let (app, c) = spawn_with_acme().await;
-    let (_, facemap) = app.enrollment(&c.account).await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
+    let (_, facemap) = app.enrollment(&c).await;
     let unknown = metadata(EnrollmentRef::new_random());
     initiate(&app, &c.api, &unknown, &facemap).await.expect(
         "facemap initiate",
@@ -1401,11 +1401,11 @@ async fn initiate_for_an_unknown_enrollment_is_enrollment_not_found() {
 
 #[tokio::test]
 async fn initiate_for_another_accounts_enrollment_is_enrollment_not_found() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(Options::scripted()).await;
     let mine = app.customer("Mine", true).await;
     let theirs = app.customer("Theirs", true).await;
-    let (deleted, facemap) = app.enrollment(&theirs.account).await;
-    let (live, _) = app.kept_enrollment(&theirs.account).await;
+    let (deleted, facemap) = app.enrollment(&theirs).await;
+    let (live, _) = app.kept_enrollment(&theirs).await;
     let foreign = initiate(&app, &mine.api, &metadata(deleted), &facemap).await;
     foreign.expect("facemap initiate", 404, "ENROLLMENT_NOT_FOUND");
     let unknown = initiate(
@@ -1429,8 +1429,8 @@ async fn initiate_for_another_accounts_enrollment_is_enrollment_not_found() {
 
 #[tokio::test]
 async fn initiate_for_an_enrollment_that_is_not_deleted_is_enrollment_not_deleted() {
-    let (app, c) = spawn_with_acme().await;
-    let (live, facemap) = app.kept_enrollment(&c.account).await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
+    let (live, facemap) = app.kept_enrollment(&c).await;
     initiate(&app, &c.api, &metadata(live), &facemap)
         .await
         .expect("live enrollment", 409, "ENROLLMENT_NOT_DELETED");
@@ -1507,8 +1507,8 @@ async fn initiate_for_an_enrollment_without_a_facemap_is_enrollment_no_facemap()
 
 #[tokio::test]
 async fn web_initiate_for_a_deleted_enrollment_is_enrollment_deleted() {
-    let (app, c) = spawn_with_acme().await;
-    let (deleted, _) = app.enrollment(&c.account).await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
+    let (deleted, _) = app.enrollment(&c).await;
     problem(web_initiate(&app, &c.api, &metadata(deleted)).await)
         .await
         .expect("deleted", 409, "ENROLLMENT_DELETED");
@@ -1555,8 +1555,8 @@ async fn web_initiate_checks_the_decision_of_a_live_enrollment() {
 #[tokio::test]
 async fn web_initiate_for_a_live_enrollment_answers_timestamp_redirect_url_and_transaction_reference(
 ) {
-    let (app, c) = spawn_with_acme().await;
-    let (live, _) = app.kept_enrollment(&c.account).await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
+    let (live, _) = app.kept_enrollment(&c).await;
     let mut m = metadata(live);
     m["locale"] = json!("fr");
     let (status, body) = json(web_initiate(&app, &c.api, &m).await).await;
@@ -1591,9 +1591,9 @@ async fn web_initiate_for_a_live_enrollment_answers_timestamp_redirect_url_and_t
 
 #[tokio::test]
 async fn refused_requests_leave_no_transaction_behind() {
-    let (app, c) = spawn_with_acme().await;
-    let (deleted, facemap) = app.enrollment(&c.account).await;
-    let (live, _) = app.kept_enrollment(&c.account).await;
+    let (app, c) = spawn_with_acme_on(Options::scripted()).await;
+    let (deleted, facemap) = app.enrollment(&c).await;
+    let (live, _) = app.kept_enrollment(&c).await;
     let (denied, denied_facemap) = app
         .enrollment_with(&c.account, true, |e| {
             e.verification_status = Some(VerificationStatus::DeniedFraud)

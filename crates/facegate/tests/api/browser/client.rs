@@ -178,7 +178,7 @@ async fn inside_an_iframe_only_a_parent_at_the_accounts_parent_origin_hears_the_
     let Some(browser) = Browser::launch("only_the_parent_origin", Launch::default()).await else {
         return;
     };
-    let app = spawn_app().await;
+    let app = spawn_app_with(Options::scripted()).await;
     let site = customer_site().await;
     let page = browser.new_page().await;
     let at_error_page = "(() => { try { const f = document.querySelector('iframe'); \
@@ -198,7 +198,7 @@ async fn inside_an_iframe_only_a_parent_at_the_accounts_parent_origin_hears_the_
             )
             .await
             .unwrap();
-        let (enrollment, facemap) = app.enrollment(&c.account).await;
+        let (enrollment, facemap) = app.enrollment(&c).await;
         let metadata = json!({
             "enrollmentTransactionReference": enrollment.to_string(),
             "locale": "en",
@@ -250,7 +250,7 @@ async fn inside_an_iframe_only_a_parent_at_the_accounts_parent_origin_hears_the_
 /// and its redirect URL.
 pub async fn transaction(app: &TestApp, site: &str) -> (String, String, Credential) {
     let c = app.customer("Acme", true).await;
-    let (enrollment, facemap) = app.enrollment(&c.account).await;
+    let (enrollment, facemap) = app.enrollment(&c).await;
     let metadata = json!({
         "enrollmentTransactionReference": enrollment.to_string(),
         "locale": "en",
@@ -294,7 +294,7 @@ async fn an_unavailable_camera_redirects_to_the_error_url_with_9820() {
     else {
         return;
     };
-    let app = spawn_app().await;
+    let app = spawn_app_with(Options::scripted()).await;
     let site = customer_site().await;
     let (reference, redirect, _) = transaction(&app, &site).await;
     let page = browser.new_page().await;
@@ -333,7 +333,7 @@ async fn the_challenge_runs_from_the_keyboard_and_the_server_answers_it() {
     // Frames arrive in real time: the server runs on the system clock.
     let app = spawn_app_with(Options {
         system_clock: true,
-        ..Options::default()
+        ..Options::scripted_scans()
     })
     .await;
     let site = customer_site().await;

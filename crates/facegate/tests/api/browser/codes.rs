@@ -33,7 +33,7 @@ async fn app_finding(evidence: Evidence, ms: u32, configure: Option<Configure>) 
         fixed_challenge: Some(Challenge::with_timeline(ms, Vec::new(), Vec::new(), ms)),
         engine: Some(Arc::new(ScriptedEngine::new(evidence))),
         configure,
-        ..Options::default()
+        ..Options::scripted()
     })
     .await
 }

@@ -148,7 +148,7 @@ async fn browser_and_app(
     let app = spawn_app_with(Options {
         system_clock: true,
         fixed_challenge: challenge,
-        ..Options::default()
+        ..Options::scripted_scans()
     })
     .await;
     Some((browser, app, dir))

@@ -71,7 +71,7 @@ async fn the_sample_request_initiates_and_every_body_field_takes_effect() {
     let jumio = Jumio::start().await;
     let (app, main) = (&jumio.app, &jumio.acme.main);
     let receiver = Receiver::start(0).await;
-    let (enrollment, _) = app.kept_enrollment(&jumio.acme.account).await;
+    let (enrollment, _) = app.kept_enrollment(&jumio.acme).await;
     let (sample, text) = sample_request(&guide, &enrollment.to_string(), receiver.site());
     assert_eq!(
         (sample.method.clone(), sample.path.as_str()),
@@ -168,7 +168,7 @@ async fn every_request_body_field_is_held_to_its_documented_requirement_and_boun
     };
     let jumio = Jumio::start().await;
     let receiver = Receiver::start(0).await;
-    let (enrollment, _) = jumio.app.kept_enrollment(&jumio.acme.account).await;
+    let (enrollment, _) = jumio.app.kept_enrollment(&jumio.acme).await;
     let enrollment = enrollment.to_string();
     let site = receiver.site();
     let (sample, text) = sample_request(&guide, &enrollment, site);
@@ -260,7 +260,7 @@ async fn every_locale_of_the_guide_is_accepted_and_served_by_the_web_client() {
     };
     let jumio = Jumio::start().await;
     let (app, main) = (&jumio.app, &jumio.acme.main);
-    let (enrollment, _) = app.kept_enrollment(&jumio.acme.account).await;
+    let (enrollment, _) = app.kept_enrollment(&jumio.acme).await;
     let initiate_with = |locale: Option<String>| {
         let mut body = json!({ "enrollmentTransactionReference": enrollment.to_string() });
         if let Some(locale) = &locale {
@@ -307,7 +307,7 @@ async fn the_request_headers_of_the_guide_are_needed_as_documented() {
         return;
     };
     let jumio = Jumio::start().await;
-    let (enrollment, _) = jumio.app.kept_enrollment(&jumio.acme.account).await;
+    let (enrollment, _) = jumio.app.kept_enrollment(&jumio.acme).await;
     let (sample, body) = sample_request(&guide, &enrollment.to_string(), "http://localhost:9");
     let headers = guide.section(&[INITIATING, "Request headers"]).headers();
     let mut listed: Vec<&str> = headers.iter().map(|(n, _)| n.as_str()).collect();
@@ -420,7 +420,7 @@ async fn the_redirects_after_the_user_journey_carry_the_documented_parameters() 
         .table();
     assert_eq!(reserved.names(), table.names());
     let (app, main) = (&jumio.app, &jumio.acme.main);
-    let (enrollment, _) = app.kept_enrollment(&jumio.acme.account).await;
+    let (enrollment, _) = app.kept_enrollment(&jumio.acme).await;
     for name in reserved.names() {
         for field in ["successUrl", "errorUrl", "callbackUrl"] {
             let body = json!({
@@ -473,7 +473,7 @@ async fn the_iframe_examples_embed_a_redirect_url() {
     };
     let jumio = Jumio::start().await;
     let (reference, redirect) = {
-        let (enrollment, facemap) = jumio.app.enrollment(&jumio.acme.account).await;
+        let (enrollment, facemap) = jumio.app.enrollment(&jumio.acme).await;
         let metadata =
             json!({ "enrollmentTransactionReference": enrollment.to_string(), "locale": "en-GB" });
         jumio

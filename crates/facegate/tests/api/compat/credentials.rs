@@ -5,17 +5,17 @@ use facegate_domain::EnrollmentRef;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{assert_problem, json, spawn_with_acme, WEB_INITIATE};
+use crate::helpers::{assert_problem, json, spawn_with_acme_on, Options, WEB_INITIATE};
 
 /// Jumio gives a customer one API token and secret for every call: the
 /// credential issued without a role initiates (facemap and web), retrieves,
 /// downloads images, reads the callback history and deletes.
 #[tokio::test]
 async fn one_credential_without_a_role_calls_every_customer_api() {
-    let (app, acme) = spawn_with_acme().await;
+    let (app, acme) = spawn_with_acme_on(Options::scripted()).await;
     let main = &acme.main;
-    let (deleted, facemap) = app.enrollment(&acme.account).await;
-    let (live, _) = app.kept_enrollment(&acme.account).await;
+    let (deleted, facemap) = app.enrollment(&acme).await;
+    let (live, _) = app.kept_enrollment(&acme).await;
     let metadata = |e: EnrollmentRef| json!({ "enrollmentTransactionReference": e.to_string() });
     let reference = app.initiate_ok(main, &metadata(deleted), &facemap).await;
     let web = app
@@ -53,8 +53,8 @@ async fn one_credential_without_a_role_calls_every_customer_api() {
 /// `validation.rs`).
 #[tokio::test]
 async fn the_initiate_only_and_administration_only_roles_stay_available() {
-    let (app, acme) = spawn_with_acme().await;
-    let (deleted, facemap) = app.enrollment(&acme.account).await;
+    let (app, acme) = spawn_with_acme_on(Options::scripted()).await;
+    let (deleted, facemap) = app.enrollment(&acme).await;
     let metadata = json!({ "enrollmentTransactionReference": deleted.to_string() });
     let refused = app.initiate(&acme.admin, &metadata, &facemap).await;
     assert_problem(refused, 403, "FORBIDDEN_ROLE").await;

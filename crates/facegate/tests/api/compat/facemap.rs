@@ -127,7 +127,7 @@ async fn the_seeds_sample_requests_initiate_a_facemap_authentication() {
             "{variant}"
         );
 
-        let (enrollment, facemap) = app.enrollment(&jumio.acme.account).await;
+        let (enrollment, facemap) = app.enrollment(&jumio.acme).await;
         let mut form = Form::new();
         let mut metadata = Value::Null;
         for part in &sample_parts {
@@ -239,7 +239,7 @@ async fn the_seeds_sample_requests_initiate_a_facemap_authentication() {
 #[tokio::test]
 async fn a_facemap_facegate_did_not_issue_is_refused() {
     let jumio = Jumio::start().await;
-    let (enrollment, _) = jumio.app.enrollment(&jumio.acme.account).await;
+    let (enrollment, _) = jumio.app.enrollment(&jumio.acme).await;
     let metadata = json!({ "enrollmentMetadata": { "enrollmentTransactionReference": enrollment.to_string() } });
     let jumio_facemap = b"\x01\x02 a facemap from Jumio's servers";
     let response = jumio

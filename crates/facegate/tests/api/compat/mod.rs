@@ -158,7 +158,7 @@ impl Jumio {
         let engine = ScriptedEngine::new(Evidence::LiveMatch).keeping_images(LIVENESS_FRAMES);
         let app = spawn_app_with(Options {
             engine: Some(Arc::new(engine.clone())),
-            ..Options::default()
+            ..Options::scripted()
         })
         .await;
         let acme = app.customer("Acme", true).await;
@@ -194,19 +194,7 @@ impl Jumio {
     /// Initiates a scan with `body` under Acme's main credential; returns
     /// the reference and the redirect URL.
     pub async fn initiate_scan(&self, body: &Value) -> (String, String) {
-        let response = self
-            .app
-            .request(reqwest::Method::POST, SCAN_INITIATE, &self.acme.main)
-            .json(body)
-            .send()
-            .await
-            .unwrap();
-        let (status, answer) = body_json(response).await;
-        assert_eq!(status, 200, "{answer}");
-        (
-            answer["transactionReference"].as_str().unwrap().to_owned(),
-            answer["redirectUrl"].as_str().unwrap().to_owned(),
-        )
+        crate::scans::initiated_scan(&self.app, &self.acme.main, body).await
     }
 
     /// Initiates an ID + Identity scan with `body` and captures a passport
@@ -288,7 +276,7 @@ impl Jumio {
     /// added) and drives it to `end`; returns the reference and, when an
     /// attempt ended it, the finish answer.
     pub async fn transaction(&self, metadata: Value, end: End, source: &str) -> (String, Value) {
-        let (enrollment, facemap) = self.app.enrollment(&self.acme.account).await;
+        let (enrollment, facemap) = self.app.enrollment(&self.acme).await;
         let mut metadata = metadata;
         metadata["enrollmentTransactionReference"] = json!(enrollment.to_string());
         let (reference, redirect) = self
@@ -338,7 +326,7 @@ impl Jumio {
         let (status, body) = body_json(response).await;
         assert_eq!(status, 201, "{body}");
         Capture {
-            app: &self.app,
+            server: &self.app,
             token: body["captureToken"].as_str().unwrap().to_owned(),
         }
     }

@@ -3,15 +3,15 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{json, spawn_with_acme, INITIATE_ALIASES};
+use crate::helpers::{json, spawn_with_acme_on, Options, INITIATE_ALIASES};
 
 /// The guides write `POST /api/v4/initiateAuthentication/` and
 /// `DELETE …/authentications/{ref}/` with a trailing slash: each path is
 /// served with and without it, by the same route.
 #[tokio::test]
 async fn the_guides_paths_with_a_trailing_slash_are_served() {
-    let (app, acme) = spawn_with_acme().await;
-    let (enrollment, facemap) = app.enrollment(&acme.account).await;
+    let (app, acme) = spawn_with_acme_on(Options::scripted()).await;
+    let (enrollment, facemap) = app.enrollment(&acme).await;
     let metadata = json!({ "enrollmentTransactionReference": enrollment.to_string() });
     let text = metadata.to_string();
     for path in INITIATE_ALIASES {

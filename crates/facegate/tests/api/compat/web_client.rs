@@ -12,7 +12,7 @@ use super::guides::Guide;
 use crate::browser::cdp::{Browser, Launch};
 use crate::browser::client::customer_site;
 use crate::capture::authorization_token;
-use crate::helpers::spawn_with_acme;
+use crate::helpers::{spawn_with_acme_on, Options};
 
 const LOGGING: &str = "Displaying Authentication";
 
@@ -30,9 +30,9 @@ async fn inside_an_iframe_the_web_client_posts_the_documented_events() {
     let Some(browser) = Browser::launch("compat_iframe_events", Launch::default()).await else {
         return;
     };
-    let (app, acme) = spawn_with_acme().await;
+    let (app, acme) = spawn_with_acme_on(Options::scripted()).await;
     let site = customer_site().await;
-    let (enrollment, facemap) = app.enrollment(&acme.account).await;
+    let (enrollment, facemap) = app.enrollment(&acme).await;
     let metadata = json!({
         "enrollmentTransactionReference": enrollment.to_string(),
         "errorUrl": format!("{site}/error"),
