@@ -963,9 +963,11 @@ fn combine(
 /// One cell's shares over its views combined: which character it holds is
 /// the geometric mean of the views' choices (each view's shares as a
 /// distribution over what the cell admits: a character has to be plausible
-/// in every view), how sure the recogniser is that a character is there at
-/// all is the surest view's (a view that cut the cell, or merged a filler
-/// into its neighbours, saw less ink without seeing another character).
+/// in every view, and the runners-up keep their ratio to it over every
+/// view), how sure the recogniser is of it is the surest view's (a view
+/// that cut the cell, or merged a filler into its neighbours, saw less ink
+/// without seeing another character). One view's shares are kept as
+/// they are.
 /// A view that saw almost nothing there ([`MIN_SHARE`]) abstains, unless
 /// no view saw more.
 fn combine_views<'a>(shown: impl Iterator<Item = &'a [f32; 37]>) -> [f32; 37] {
@@ -985,9 +987,12 @@ fn combine_views<'a>(shown: impl Iterator<Item = &'a [f32; 37]>) -> [f32; 37] {
             *m = (log / seen.len() as f32).exp();
         }
     }
-    let total: f32 = mean.iter().sum();
-    if total > 0.0 {
-        let scale = ink.min(1.0) / total;
+    // The best character keeps its share in the view surest of it; the
+    // others keep their ratio to it over all the views.
+    let best = (0..37).max_by(|&a, &b| mean[a].total_cmp(&mean[b]));
+    if let Some(best) = best.filter(|&b| mean[b] > 0.0) {
+        let surest = seen.iter().map(|(r, _)| r[best]).fold(0.0f32, f32::max);
+        let scale = surest.min(1.0) / mean[best];
         for m in &mut mean {
             *m *= scale;
         }
