@@ -174,20 +174,11 @@ async fn the_image_urls_of_a_callback_download_with_the_documented_headers() {
     let receiver = Receiver::start(0).await;
     let (_, callback) = delivered(&jumio, &receiver, json!({}), End::Failed, "WEB").await;
     let fields = form(&callback.body);
-    let headers = guide
-        .section(&[AUTHENTICATION, "Retrieving Images"])
-        .headers();
-    let names: Vec<&str> = headers.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, ["Accept", "User-Agent"]);
-    let headers: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
     let mut urls: Vec<String> = serde_json::from_str(&fields["livenessImages"]).unwrap();
     urls.push(fields["idScanImageFace"].clone());
     assert_eq!(urls.len(), LIVENESS_FRAMES + 1);
-    for url in urls {
-        let image = jumio.get_with(&url, &headers).await;
+    let section = [AUTHENTICATION, "Retrieving Images"];
+    for (url, image) in jumio.download_images(&guide, &section, urls).await {
         assert_eq!(image.status, 200, "{url}");
         assert_eq!(image.headers["content-type"], "image/jpeg");
     }

@@ -83,6 +83,11 @@ impl Guide {
         self.section(path).parts()
     }
 
+    /// The parts of several sections, in order.
+    pub fn parts_of(&self, paths: &[&[&str]]) -> Vec<Part> {
+        paths.iter().flat_map(|path| self.parts(path)).collect()
+    }
+
     /// The first paragraph after each line equal to `start` (the seed's
     /// sample responses).
     pub fn paragraphs_after(&self, start: &str) -> Vec<String> {

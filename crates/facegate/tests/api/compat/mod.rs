@@ -427,6 +427,30 @@ impl Jumio {
         raw(&self.app, &format!("GET {path} HTTP/1.1"), &all, b"", false).await
     }
 
+    /// Downloads each of `urls` with the headers the guide's `section`
+    /// lists for images (asserted: `Accept` and `User-Agent`) and the API
+    /// credential; each URL with its answer.
+    pub async fn download_images(
+        &self,
+        guide: &guides::Guide,
+        section: &[&str],
+        urls: Vec<String>,
+    ) -> Vec<(String, Raw)> {
+        let headers = guide.section(section).headers();
+        let names: Vec<&str> = headers.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["Accept", "User-Agent"]);
+        let headers: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let mut out = Vec::new();
+        for url in urls {
+            let image = self.get_with(&url, &headers).await;
+            out.push((url, image));
+        }
+        out
+    }
+
     pub async fn stop(self) {
         self.app.stop().await;
     }

@@ -873,21 +873,12 @@ async fn the_image_urls_of_a_callback_download_with_the_documented_headers() {
     engines.documents.show(id_card());
     let (_, callback) = delivered(&jumio, &receiver, json!({}), Some(ScanFlow::ID_CARD)).await;
     let fields = fields(&callback);
-    let headers = guide
-        .section(&[CALLBACK, "Parameters", "Retrieving images"])
-        .headers();
-    let names: Vec<&str> = headers.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, ["Accept", "User-Agent"]);
-    let headers: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
     let mut urls: Vec<String> = serde_json::from_str(&fields["livenessImages"]).unwrap();
     for name in ["idScanImage", "idScanImageBackside", "idScanImageFace"] {
         urls.push(fields[name].clone());
     }
-    for url in urls {
-        let image = jumio.get_with(&url, &headers).await;
+    let section = [CALLBACK, "Parameters", "Retrieving images"];
+    for (url, image) in jumio.download_images(&guide, &section, urls).await {
         assert!(image.is_image(), "{url}: {}", image.status);
     }
     jumio.stop().await;
@@ -1093,8 +1084,7 @@ fn every_part_of_the_scan_callback_is_claimed_by_a_test() {
     let Some(guide) = guide("the scan callback coverage") else {
         return;
     };
-    let mut parts = guide.parts(&[CALLBACK]);
-    parts.extend(guide.parts(&[MASKING]));
+    let parts = guide.parts_of(&[&[CALLBACK], &[MASKING]]);
     assert_claimed(&parts, CLAIMS);
 }
 

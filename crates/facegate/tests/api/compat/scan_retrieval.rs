@@ -933,8 +933,7 @@ fn every_part_of_the_scan_retrieval_is_claimed_by_a_test() {
     let Some(guide) = guide("the scan retrieval coverage") else {
         return;
     };
-    let mut parts = guide.parts(&[SCANS]);
-    parts.extend(guide.parts(&["Usage", "Request headers"]));
+    let parts = guide.parts_of(&[&[SCANS], &["Usage", "Request headers"]]);
     assert_claimed(&parts, CLAIMS);
 }
 
