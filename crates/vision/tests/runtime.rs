@@ -140,7 +140,9 @@ fn ort_and_tract_agree_on_every_model_in_the_manifest() {
             );
             if entry.id.contains("int8") {
                 // Quantized graphs: ort runs integer kernels with its own
-                // requantisation rounding, tract dequantizes; they agree as
+                // requantisation rounding (and, on x86-64 without VNNI,
+                // 16-bit pairwise sums the runtime's precision option
+                // avoids only in part), tract dequantizes; they agree as
                 // embeddings (direction), not value by value.
                 let cosine = facegate_vision::embed::cosine(&x.data, &y.data);
                 eprintln!("{} output {i}: cosine(ort, tract) = {cosine:.5}", entry.id);
