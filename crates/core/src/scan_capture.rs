@@ -95,7 +95,12 @@ fn scan_redirect(scan: &Scan, error_code: Option<u16>) -> Redirect {
 
 /// What the account accepts for this scan, narrowed by the scan's preset
 /// (see [`ScanPolicy::preset`]).
-fn scan_policy(account: &Account, scan: &Scan, match_threshold: f32) -> ScanPolicy {
+fn scan_policy(
+    account: &Account,
+    scan: &Scan,
+    match_threshold: f32,
+    same_picture_threshold: Option<f32>,
+) -> ScanPolicy {
     let accepted = &account.accepted_documents;
     ScanPolicy {
         document_types: accepted.document_types.clone(),
@@ -103,6 +108,7 @@ fn scan_policy(account: &Account, scan: &Scan, match_threshold: f32) -> ScanPoli
         accept_expired: accepted.accept_expired,
         preset: scan.preset,
         match_threshold,
+        same_picture_threshold,
     }
 }
 
@@ -114,6 +120,8 @@ struct SelfieInput {
     findings: SelfieFindings,
     /// The threshold of the comparison's calibrated operating point.
     threshold: Option<f32>,
+    /// The calibration's same-picture point (`SELFIE_CROPPED_FROM_ID`).
+    same_picture_threshold: Option<f32>,
     analysed: AttemptFindings,
     finish: SelfieFinish,
 }
@@ -200,6 +208,7 @@ struct PolicyEvidence {
     /// The preset's type and country, when the scan has one.
     preset: Option<(&'static str, String)>,
     match_threshold: Option<f32>,
+    same_picture_threshold: Option<f32>,
 }
 
 impl CaptureService {
@@ -549,12 +558,15 @@ impl CaptureService {
         };
         let mut findings = findings;
         findings.document_in_view = self.document_in_selfie(&analysed).await?;
-        let mut threshold = analysed.findings.similarity.as_ref().map(|s| s.threshold);
+        let comparison = analysed.findings.similarity.as_ref();
+        let mut threshold = comparison.map(|s| s.threshold);
+        let mut same_picture_threshold = comparison.and_then(|s| s.same_picture_threshold);
         if analysis.portrait.is_none() {
             // Nothing was compared (an engine may still score against no
             // template): `NOT_POSSIBLE`, never a mismatch.
             findings.similarity = None;
             threshold = None;
+            same_picture_threshold = None;
         }
         let decided = self
             .decide(
@@ -563,6 +575,7 @@ impl CaptureService {
                 Some(SelfieInput {
                     findings,
                     threshold,
+                    same_picture_threshold,
                     analysed,
                     finish,
                 }),
@@ -639,13 +652,19 @@ impl CaptureService {
     ) -> ServiceResult<bool> {
         let now = self.clock.now();
         let threshold = selfie.as_ref().and_then(|s| s.threshold);
+        let same_picture_threshold = selfie.as_ref().and_then(|s| s.same_picture_threshold);
         let account = self
             .store
             .account(scan.account)
             .await?
             .ok_or(ServiceError::AccountNotFound)?;
         // Without an operating point nothing is a match.
-        let policy = scan_policy(&account, scan, threshold.unwrap_or(f32::INFINITY));
+        let policy = scan_policy(
+            &account,
+            scan,
+            threshold.unwrap_or(f32::INFINITY),
+            same_picture_threshold,
+        );
         let verdict = decide_scan(
             scan.workflow,
             &analysis.findings,
@@ -705,6 +724,7 @@ impl CaptureService {
                     .preset
                     .map(|p| (p.document_type.as_str(), p.country.as_str().to_owned())),
                 match_threshold: threshold,
+                same_picture_threshold,
             },
             selfie: selfie.as_ref().map(|s| &s.finish.decision),
             document_in_selfie: selfie.as_ref().map(|s| s.findings.document_in_view),

@@ -78,6 +78,7 @@ fn accept_all() -> ScanPolicy {
         accept_expired: false,
         preset: None,
         match_threshold: 0.5,
+        same_picture_threshold: None,
     }
 }
 

@@ -72,6 +72,11 @@ pub struct SimilarityRecord {
     /// The false match rate the threshold was chosen for.
     pub target_fmr: f64,
     pub threshold: f32,
+    /// Against a document portrait: the score at or above which a selfie
+    /// that failed its liveness is that portrait itself
+    /// (`SELFIE_CROPPED_FROM_ID`); absent elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub same_picture_threshold: Option<f32>,
 }
 
 impl SimilarityRecord {
@@ -90,7 +95,15 @@ impl SimilarityRecord {
             score,
             target_fmr,
             threshold,
+            same_picture_threshold: None,
         }
+    }
+
+    /// The record with the calibration's same-picture point.
+    #[must_use]
+    pub fn with_same_picture(mut self, threshold: Option<f32>) -> Self {
+        self.same_picture_threshold = threshold;
+        self
     }
 }
 

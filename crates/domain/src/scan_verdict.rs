@@ -181,6 +181,11 @@ pub struct ScanPolicy {
     /// Document-portrait-vs-selfie similarity at or above which the two
     /// are the same person (the calibrated operating point).
     pub match_threshold: f32,
+    /// Similarity at or above which a selfie that failed its liveness is
+    /// the document's own portrait shown to the camera
+    /// (`SELFIE_CROPPED_FROM_ID`); `None` when the calibration has no such
+    /// point, and the rule does not run.
+    pub same_picture_threshold: Option<f32>,
 }
 
 /// `identityVerification`.
@@ -235,7 +240,7 @@ pub fn decide_scan(
             issues_facemap: false,
         };
     }
-    let identity = judge_identity(document.portrait_found, selfie, policy.match_threshold);
+    let identity = judge_identity(document.portrait_found, selfie, policy);
     let (status, rejection) = if identity.similarity == Similarity::NoMatch {
         let photo = Rejection::new(RejectReason::PhotoMismatch);
         (photo.status(), Some(photo))
@@ -361,7 +366,7 @@ fn judge_document(
 fn judge_identity(
     portrait_found: bool,
     selfie: Option<&SelfieFindings>,
-    threshold: f32,
+    policy: &ScanPolicy,
 ) -> IdentityVerdict {
     let Some(selfie) = selfie else {
         // The user never took the selfie.
@@ -371,15 +376,21 @@ fn judge_identity(
             reason: Some(ValidityReason::NoFacePresent),
         };
     };
-    let similarity = match selfie.similarity {
-        Some(score) if portrait_found && score >= threshold => Similarity::Match,
-        Some(score) if portrait_found && score.is_finite() => Similarity::NoMatch,
-        _ => Similarity::NotPossible,
+    let score = selfie
+        .similarity
+        .filter(|s| portrait_found && s.is_finite());
+    let similarity = match score {
+        Some(score) if score >= policy.match_threshold => Similarity::Match,
+        Some(_) => Similarity::NoMatch,
+        None => Similarity::NotPossible,
     };
     // A document in the selfie names what was shown, whatever else the
     // liveness found: the selfie must be the person alone.
     let reason = match (selfie.document_in_view, selfie.problem, selfie.live) {
         (true, _, _) => Some(ValidityReason::EntireIdUsedAsSelfie),
+        (false, problem, false) if is_same_picture(score, policy) && is_reproduction(problem) => {
+            Some(ValidityReason::SelfieCroppedFromId)
+        }
         (false, Some(problem), _) => Some(problem),
         (false, None, false) => Some(ValidityReason::LivenessFailed),
         (false, None, true) => None,
@@ -389,6 +400,27 @@ fn judge_identity(
         validity: reason.is_none(),
         reason,
     }
+}
+
+/// The selfie is the document's portrait itself rather than another
+/// picture of its holder: a similarity no two sittings of one person reach
+/// at the calibrated rate (`facegate eval documents`, same-picture pairs).
+/// A live capture is never judged so: two frames of one video score as
+/// high, so the score alone cannot tell a portrait cropped into the selfie
+/// from a portrait taken at the same sitting, and a capture that passed
+/// its random challenge had a live person in front of the camera.
+fn is_same_picture(score: Option<f32>, policy: &ScanPolicy) -> bool {
+    matches!((score, policy.same_picture_threshold), (Some(s), Some(t)) if s >= t)
+}
+
+/// A failed liveness that a shown picture explains: no finer reason, or a
+/// screen, paper or video. A second person, a cut-off face or a poor image
+/// keep their own reason.
+fn is_reproduction(problem: Option<ValidityReason>) -> bool {
+    matches!(
+        problem,
+        None | Some(ValidityReason::SelfieIsScreenPaperVideo | ValidityReason::LivenessFailed)
+    )
 }
 
 #[cfg(test)]
@@ -520,6 +552,7 @@ mod tests {
             accept_expired: false,
             preset: None,
             match_threshold: 0.5,
+            same_picture_threshold: Some(0.9),
         }
     }
 
@@ -561,7 +594,7 @@ mod tests {
 
     #[test]
     fn a_selfie_that_is_not_live_keeps_the_status_but_issues_no_facemap() {
-        let mut spoof = live(0.9);
+        let mut spoof = live(0.8);
         spoof.live = false;
         let v = decide(&document(), Some(&spoof));
         assert_eq!(v.status, VerificationStatus::ApprovedVerified);
@@ -577,6 +610,78 @@ mod tests {
             Some(ValidityReason::SelfieCroppedFromId)
         );
         assert!(!v.issues_facemap);
+    }
+
+    #[test]
+    fn a_failed_selfie_that_is_the_portrait_itself_is_selfie_cropped_from_id() {
+        let shown = |score: f32, problem: Option<ValidityReason>| SelfieFindings {
+            live: false,
+            problem,
+            ..live(score)
+        };
+        let reason_of = |selfie: &SelfieFindings, policy: &ScanPolicy| {
+            let v = decide_scan(
+                Workflow::default(),
+                &document(),
+                Some(selfie),
+                policy,
+                today(),
+            );
+            assert!(!v.issues_facemap);
+            v.identity.unwrap().reason
+        };
+        let cropped = Some(ValidityReason::SelfieCroppedFromId);
+        for problem in [None, Some(ValidityReason::SelfieIsScreenPaperVideo)] {
+            assert_eq!(reason_of(&shown(0.95, problem), &policy()), cropped);
+            assert_eq!(
+                reason_of(&shown(0.9, problem), &policy()),
+                cropped,
+                "at the threshold"
+            );
+            let below = reason_of(&shown(0.89, problem), &policy());
+            assert_eq!(below, problem.or(Some(ValidityReason::LivenessFailed)));
+        }
+        // A second person or a cut-off face keeps its own reason.
+        for problem in [
+            ValidityReason::MultiplePeople,
+            ValidityReason::FaceNotFullyVisible,
+        ] {
+            assert_eq!(
+                reason_of(&shown(0.99, Some(problem)), &policy()),
+                Some(problem)
+            );
+        }
+        // Without a calibrated point the rule does not run.
+        let off = ScanPolicy {
+            same_picture_threshold: None,
+            ..policy()
+        };
+        assert_eq!(
+            reason_of(&shown(0.99, None), &off),
+            Some(ValidityReason::LivenessFailed)
+        );
+        // Nothing to compare, nothing cropped.
+        let mut faceless = shown(0.99, None);
+        faceless.similarity = None;
+        assert_eq!(
+            reason_of(&faceless, &policy()),
+            Some(ValidityReason::LivenessFailed)
+        );
+        let no_portrait = judge_identity(false, Some(&shown(0.99, None)), &policy());
+        assert_eq!(no_portrait.reason, Some(ValidityReason::LivenessFailed));
+    }
+
+    #[test]
+    fn a_live_selfie_as_alike_as_the_portrait_itself_stays_valid() {
+        // Two frames of one sitting score as high as a cropped portrait: a
+        // live capture is the person, whatever the score.
+        let v = decide(&document(), Some(&live(0.97)));
+        let identity = v.identity.unwrap();
+        assert_eq!(
+            (identity.similarity, identity.validity),
+            (Similarity::Match, true)
+        );
+        assert!(v.issues_facemap);
     }
 
     #[test]

@@ -618,13 +618,14 @@ fn similarity_record(
         // No comparable template scores below any threshold (and, unlike an
         // infinity, is still a number in the record).
         .fold(f32::MIN, f32::max);
-    Some(SimilarityRecord::new(
+    let record = SimilarityRecord::new(
         model,
         score,
         op.threshold,
         op.target_fmr,
         m.estimated_fmr(score),
-    ))
+    );
+    Some(record.with_same_picture(m.same_picture.map(|p| p.threshold)))
 }
 
 #[cfg(test)]
@@ -654,6 +655,7 @@ mod tests {
                     })
                     .collect(),
                 score_to_fmr: vec![(0.6, 1e-6), (0.0, 1.0)],
+                same_picture: None,
             }],
         }
     }

@@ -286,6 +286,7 @@ pub fn calibration(result: &LfwResult, command: &str) -> facegate_vision::compar
                 })
                 .collect(),
             score_to_fmr: r.roc.iter().map(|p| (p.threshold, p.fmr)).collect(),
+            same_picture: None,
         })
         .collect();
     Calibration {

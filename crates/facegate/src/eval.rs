@@ -534,6 +534,20 @@ pub fn portrait_summary(r: &facegate_eval::documents::portrait::PortraitReport) 
             g.fnmr.map_or("n/a".to_owned(), |f| f.percent())
         );
     }
+    if let Some(p) = &r.same_picture {
+        out += &format!(
+            "\nsame picture (SELFIE_CROPPED_FROM_ID): threshold {:.4} ({:.0} % of {} calibration genuine pairs); \
+             test genuine pairs flagged {}, same-picture pairs caught {}\n\n| effect | same picture caught |\n|---|---|\n",
+            p.threshold,
+            100.0 * p.target_flagged,
+            p.calibration_genuine,
+            p.flagged.percent(),
+            p.caught.percent()
+        );
+        for (effect, rate) in &p.caught_by_effect {
+            out += &format!("| {effect} | {} |\n", rate.percent());
+        }
+    }
     out
 }
 

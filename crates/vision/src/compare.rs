@@ -37,6 +37,28 @@ pub struct ModelCalibration {
     /// `(similarity, false-match rate)` pairs, similarity descending: the
     /// fraction of impostor pairs scoring above that similarity.
     pub score_to_fmr: Vec<(f32, f64)>,
+    /// Document portraits only: where a selfie is the portrait's own
+    /// picture rather than another picture of its holder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub same_picture: Option<SamePicturePoint>,
+}
+
+/// The similarity above which a selfie is the very picture printed on the
+/// document (the portrait's source image, shown to the camera), chosen so
+/// that a given share of genuine pairs from different pictures reach it,
+/// and measured on held-out identities.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SamePicturePoint {
+    /// Share of genuine different-picture pairs of the calibration half at
+    /// or above the threshold (what it was chosen for).
+    pub target_flagged: f64,
+    pub threshold: f32,
+    /// Held-out genuine pairs of different pictures at or above it.
+    pub measured_flagged: f64,
+    /// Held-out same-picture pairs at or above it.
+    pub measured_caught: f64,
+    pub test_genuine_pairs: usize,
+    pub test_same_picture_pairs: usize,
 }
 
 /// The calibration file.
@@ -169,6 +191,7 @@ mod tests {
                 test_genuine_pairs: 10,
             }],
             score_to_fmr: vec![(0.5, 1e-6), (0.4, 1e-4), (0.2, 1e-2)],
+            same_picture: None,
         }
     }
 

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use chrono::NaiveDate;
 use facegate_docgen::{Effect, FaceInput, Generator, IdentityRecord, Request, Side};
 use facegate_documents::{DocumentInspector, DocumentSide};
-use facegate_vision::compare::{Calibration, ModelCalibration, OperatingPoint};
+use facegate_vision::compare::{Calibration, ModelCalibration, OperatingPoint, SamePicturePoint};
 use facegate_vision::detect::FaceChoice;
 use facegate_vision::embed::{similarity_fn, EmbedderKind};
 use facegate_vision::models::ModelStore;
@@ -100,6 +100,59 @@ pub struct PortraitDocument {
     pub template: Option<Vec<f32>>,
     #[serde(skip)]
     image_index: usize,
+}
+
+/// The share of genuine pairs of different pictures the same-picture
+/// threshold is chosen to reach on the calibration half: such a pair is
+/// only ever judged when its liveness failed too (see the domain's rule),
+/// so the cost of a false flag is a more specific reason, never a refusal.
+pub const SAME_PICTURE_FLAGGED: f64 = 0.01;
+
+/// Where a selfie is the portrait's own picture: chosen on the calibration
+/// half's genuine pairs, measured on the test half.
+#[derive(Debug, Clone, Serialize)]
+pub struct SamePictureResult {
+    pub target_flagged: f64,
+    pub threshold: f32,
+    pub calibration_genuine: usize,
+    /// Test-half genuine pairs of different pictures at or above it.
+    pub flagged: Rate,
+    /// Test-half same-picture pairs at or above it.
+    pub caught: Rate,
+    pub caught_by_effect: Vec<(String, Rate)>,
+}
+
+fn same_picture_point(
+    calibration: &HalfScores,
+    test: &HalfScores,
+    documents: &[PortraitDocument],
+) -> Option<SamePictureResult> {
+    let mut genuine: Vec<f32> = calibration.genuine.iter().map(|(_, s)| *s).collect();
+    if SAME_PICTURE_FLAGGED * (genuine.len() as f64) < MIN_IMPOSTORS_AT_TARGET {
+        return None;
+    }
+    let threshold = metrics::threshold_at_fmr(&mut genuine, SAME_PICTURE_FLAGGED)?;
+    let test_genuine = test.genuine.iter().map(|(_, s)| *s);
+    let mut by_effect: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for (d, score) in &test.same_picture {
+        let e = by_effect.entry(documents[*d].effect.clone()).or_default();
+        e.0 += usize::from(*score >= threshold);
+        e.1 += 1;
+    }
+    Some(SamePictureResult {
+        target_flagged: SAME_PICTURE_FLAGGED,
+        threshold,
+        calibration_genuine: genuine.len(),
+        flagged: Rate::new(accepted(test_genuine, threshold), test.genuine.len()),
+        caught: Rate::new(
+            accepted(test.same_picture.iter().map(|(_, s)| *s), threshold),
+            test.same_picture.len(),
+        ),
+        caught_by_effect: by_effect
+            .into_iter()
+            .map(|(effect, (k, n))| (effect, Rate::new(k, n)))
+            .collect(),
+    })
 }
 
 /// A threshold chosen on the calibration half, measured on the test half.
@@ -179,6 +232,8 @@ pub struct PortraitReport {
     pub photo_roc: Vec<RocPoint>,
     pub photo_genuine: usize,
     pub photo_impostors: usize,
+    /// `None` when the calibration half has too few genuine pairs.
+    pub same_picture: Option<SamePictureResult>,
     pub document_list: Vec<PortraitDocument>,
 }
 
@@ -401,6 +456,9 @@ fn inspect_one(
 struct HalfScores {
     genuine: Vec<(usize, f32)>,
     impostor: Vec<f32>,
+    /// Each document against the very image its portrait was rendered
+    /// from (a selfie cropped from the ID), with the document's index.
+    same_picture: Vec<(usize, f32)>,
     /// Genuine pairs of documents whose portrait was not found.
     missed_genuine: Vec<usize>,
 }
@@ -415,6 +473,7 @@ fn score_half(
     let mut out = HalfScores {
         genuine: Vec::new(),
         impostor: Vec::new(),
+        same_picture: Vec::new(),
         missed_genuine: Vec::new(),
     };
     let in_half: Vec<&(usize, Vec<f32>)> = probes
@@ -424,6 +483,9 @@ fn score_half(
     for (d, doc) in documents.iter().enumerate().filter(|(_, d)| d.half == half) {
         for (p, template) in &in_half {
             if *p == doc.image_index {
+                if let Some(t) = &doc.template {
+                    out.same_picture.push((d, score(t, template)));
+                }
                 continue;
             }
             let same = data.identities[*p] == doc.identity;
@@ -682,6 +744,7 @@ pub fn evaluate_portraits(
         photo_roc,
         photo_genuine: photo_genuine.len(),
         photo_impostors: photo_impostor.len(),
+        same_picture: same_picture_point(&calibration, &test, &documents),
         document_list: documents,
     })
 }
@@ -741,6 +804,14 @@ pub fn calibration(report: &PortraitReport, command: &str, default_target_fmr: f
             default_target_fmr,
             operating_points,
             score_to_fmr: report.roc.iter().map(|p| (p.threshold, p.fmr)).collect(),
+            same_picture: report.same_picture.as_ref().map(|s| SamePicturePoint {
+                target_flagged: s.target_flagged,
+                threshold: s.threshold,
+                measured_flagged: s.flagged.rate,
+                measured_caught: s.caught.rate,
+                test_genuine_pairs: s.flagged.n,
+                test_same_picture_pairs: s.caught.n,
+            }),
         }],
     }
 }

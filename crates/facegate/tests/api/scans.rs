@@ -111,11 +111,17 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// The face engine: every selfie is the face whose template is
-/// [`SELFIE`]; its liveness verdict is set by the test.
+/// [`SELFIE`], or the document's portrait itself once
+/// [`SelfieEngine::show_portrait`] is called; its liveness verdict is set by
+/// the test.
 #[derive(Clone)]
 pub(crate) struct SelfieEngine {
     liveness: Arc<Mutex<(LivenessVerdict, Vec<String>)>>,
+    portrait_shown: Arc<Mutex<bool>>,
 }
+
+/// The same-picture point the scripted engine's records carry.
+const SAME_PICTURE: f32 = 0.95;
 
 const SELFIE: f32 = 0.0;
 
@@ -123,7 +129,14 @@ impl SelfieEngine {
     pub(crate) fn new() -> Self {
         Self {
             liveness: Arc::new(Mutex::new((LivenessVerdict::Pass, Vec::new()))),
+            portrait_shown: Arc::new(Mutex::new(false)),
         }
+    }
+
+    /// Every selfie from now on is the document's portrait shown to the
+    /// camera: it scores as the portrait itself, whatever its liveness.
+    pub(crate) fn show_portrait(&self) {
+        *self.portrait_shown.lock().unwrap() = true;
     }
 
     pub(crate) fn set(&self, verdict: LivenessVerdict, reasons: &[&str]) {
@@ -134,6 +147,7 @@ impl SelfieEngine {
 
 struct SelfieAttempt {
     liveness: (LivenessVerdict, Vec<String>),
+    portrait_shown: bool,
     context: AttemptContext,
 }
 
@@ -147,6 +161,7 @@ impl FaceEngine for SelfieEngine {
     fn begin(&self, context: AttemptContext) -> Box<dyn AttemptAnalysis> {
         Box::new(SelfieAttempt {
             liveness: self.liveness.lock().unwrap().clone(),
+            portrait_shown: *self.portrait_shown.lock().unwrap(),
             context,
         })
     }
@@ -156,13 +171,18 @@ impl FaceEngine for SelfieEngine {
 impl AttemptAnalysis for SelfieAttempt {
     async fn push(&self, _: FrameInput) {}
     async fn finish(&self) -> Result<AttemptFindings, EngineError> {
-        let selfie = template(SELFIE);
+        let portrait = self
+            .context
+            .templates
+            .first()
+            .filter(|_| self.portrait_shown);
+        let selfie = portrait.cloned().unwrap_or_else(|| template(SELFIE));
         let (verdict, reasons) = self.liveness.clone();
         let live = verdict == LivenessVerdict::Pass;
         // Like the real engine, a live selfie is scored even against no
         // template (the lowest score): the core must not read that as a
-        // mismatch.
-        let similarity = live.then(|| {
+        // mismatch. A shown portrait is scored whatever its liveness.
+        let similarity = (live || portrait.is_some()).then(|| {
             let score = self
                 .context
                 .templates
@@ -170,6 +190,7 @@ impl AttemptAnalysis for SelfieAttempt {
                 .map(|t| cosine(&selfie, t))
                 .fold(f32::MIN, f32::max);
             SimilarityRecord::new(self.context.model.clone(), score, 0.5, 1e-4, 1e-4)
+                .with_same_picture(Some(SAME_PICTURE))
         });
         let jpeg = || Arc::<[u8]>::from(blank_jpeg());
         Ok(AttemptFindings {
@@ -432,6 +453,32 @@ pub(crate) async fn callback_of(
 ) -> std::collections::HashMap<String, String> {
     eventually("the callback", || async { receiver.count() > n }).await;
     form(&receiver.all()[n].body)
+}
+
+/// A scan captured with a passport and a selfie, as its callback told it.
+struct SelfieScan {
+    reference: String,
+    /// The selfie attempt's answer.
+    done: Value,
+    callback: std::collections::HashMap<String, String>,
+    /// The callback's `identityVerification`, parsed.
+    identity: Value,
+}
+
+/// Initiates a scan, captures a passport and a selfie, and waits for its
+/// callback (the `n`-th at `receiver`).
+async fn selfie_scan(s: &Scans, receiver: &Receiver, n: usize) -> SelfieScan {
+    let (reference, token) = s.initiated(json!({"callbackUrl": receiver.url})).await;
+    let done = capture_passport_and_selfie(&s.app, &token).await;
+    let callback = callback_of(receiver, n).await;
+    assert_eq!(callback["verificationStatus"], "APPROVED_VERIFIED");
+    let identity = serde_json::from_str(&callback["identityVerification"]).unwrap();
+    SelfieScan {
+        reference,
+        done,
+        callback,
+        identity,
+    }
 }
 
 #[tokio::test]
@@ -775,19 +822,15 @@ async fn a_selfie_that_is_not_live_keeps_the_status_but_issues_no_facemap() {
     let s = spawn_scans().await;
     s.selfie.set(LivenessVerdict::Fail, &["PASSIVE_SPOOF"]);
     let receiver = Receiver::start(0).await;
-    let (reference, token) = s.initiated(json!({"callbackUrl": receiver.url})).await;
-    let done = capture_passport_and_selfie(&s.app, &token).await;
-    assert_eq!(done["outcome"], "FAILED");
-    let cb = callback_of(&receiver, 0).await;
-    assert_eq!(cb["verificationStatus"], "APPROVED_VERIFIED");
-    let identity: Value = serde_json::from_str(&cb["identityVerification"]).unwrap();
+    let scan = selfie_scan(&s, &receiver, 0).await;
+    assert_eq!(scan.done["outcome"], "FAILED");
     assert_eq!(
-        identity,
+        scan.identity,
         json!({"similarity": "NOT_POSSIBLE", "validity": false, "reason": "SELFIE_IS_SCREEN_PAPER_VIDEO"})
     );
-    assert!(!cb.contains_key("facemap"));
+    assert!(!scan.callback.contains_key("facemap"));
     let (_, verification) = s
-        .get(&format!("{}/data/verification", scans(&reference)))
+        .get(&format!("{}/data/verification", scans(&scan.reference)))
         .await;
     assert_eq!(verification["identityVerification"]["validity"], "false");
 }
@@ -797,21 +840,55 @@ async fn a_document_shown_as_the_selfie_is_entire_id_used_as_selfie_and_issues_n
     let s = spawn_scans().await;
     s.documents.show_in_selfie(true);
     let receiver = Receiver::start(0).await;
-    let (reference, token) = s.initiated(json!({"callbackUrl": receiver.url})).await;
-    let done = capture_passport_and_selfie(&s.app, &token).await;
-    assert_eq!(done["outcome"], "PASSED", "liveness alone was satisfied");
-    let cb = callback_of(&receiver, 0).await;
-    assert_eq!(cb["verificationStatus"], "APPROVED_VERIFIED");
-    let identity: Value = serde_json::from_str(&cb["identityVerification"]).unwrap();
+    let scan = selfie_scan(&s, &receiver, 0).await;
     assert_eq!(
-        identity,
+        scan.done["outcome"], "PASSED",
+        "liveness alone was satisfied"
+    );
+    assert_eq!(
+        scan.identity,
         json!({"similarity": "MATCH", "validity": false, "reason": "ENTIRE_ID_USED_AS_SELFIE"})
     );
-    assert!(!cb.contains_key("facemap"));
+    assert!(!scan.callback.contains_key("facemap"));
     let response = s
-        .download(&format!("{}/data/facemap", scans(&reference)))
+        .download(&format!("{}/data/facemap", scans(&scan.reference)))
         .await;
     assert_problem(response, 404, "FACEMAP_NOT_FOUND").await;
+}
+
+/// A selfie that failed its liveness and scores as the document's portrait
+/// itself (the same picture, not another picture of its holder) names
+/// that: `SELFIE_CROPPED_FROM_ID`, the threshold kept in the evidence.
+#[tokio::test]
+async fn the_documents_own_portrait_shown_as_the_selfie_is_selfie_cropped_from_id() {
+    let s = spawn_scans().await;
+    s.selfie.set(LivenessVerdict::Fail, &["PASSIVE_SPOOF"]);
+    s.selfie.show_portrait();
+    let receiver = Receiver::start(0).await;
+    let scan = selfie_scan(&s, &receiver, 0).await;
+    assert_eq!(scan.done["outcome"], "FAILED");
+    assert_eq!(
+        scan.identity,
+        json!({"similarity": "MATCH", "validity": false, "reason": "SELFIE_CROPPED_FROM_ID"})
+    );
+    assert!(!scan.callback.contains_key("facemap"));
+    let (_, data) = s.get(&format!("{}/data", scans(&scan.reference))).await;
+    let evidence = &data["verification"]["evidence"];
+    for kept in [
+        &evidence["policy"]["samePictureThreshold"],
+        &evidence["selfie"]["similarity"]["samePictureThreshold"],
+    ] {
+        let kept = kept.as_f64().unwrap_or_else(|| panic!("{evidence}"));
+        assert!((kept - f64::from(SAME_PICTURE)).abs() < 1e-6, "{kept}");
+    }
+    // The same portrait in front of a live person's capture: the person.
+    s.selfie.set(LivenessVerdict::Pass, &[]);
+    let live = selfie_scan(&s, &receiver, 1).await;
+    assert_eq!(
+        live.identity,
+        json!({"similarity": "MATCH", "validity": true})
+    );
+    assert!(live.callback.contains_key("facemap"));
 }
 
 #[tokio::test]
