@@ -792,7 +792,8 @@ pub fn calibration(report: &PortraitReport, command: &str, default_target_fmr: f
             "{command}: document portrait (tools/docgen TD3 pages and TD1 fronts, half clean, half one mild camera effect; \
              found by the document inspector) against live-face templates of LFW images (the still-image pipeline of eval lfw); \
              {} documents of {} of the {} identities with two or more images (seed {}), {} probe images; \
-             thresholds chosen on the impostor pairs of one half of the identities and measured on the other half",
+             thresholds chosen on the impostor pairs of one half of the identities and measured on the other half; \
+             the same-picture point on the genuine pairs of the first half (each document against its own portrait's image in the second)",
             report.documents,
             report.holders_sampled,
             report.holders_total,
