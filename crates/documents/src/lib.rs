@@ -374,8 +374,14 @@ impl MrzReader {
                     recognitions += extra;
                     views.push(vec![line]);
                 }
-                let mut outcome =
-                    verdict(format, self.settings.trust, &views, &mut read_lines, today);
+                let mut outcome = verdict(
+                    format,
+                    self.settings.trust,
+                    &views,
+                    &mut read_lines,
+                    today,
+                    false,
+                );
                 if !matches!(outcome, MrzRead::Valid(_) | MrzRead::Specimen { .. }) {
                     // The unsettled cells (with some context around them),
                     // or every line whole when a check failed.
@@ -440,7 +446,26 @@ impl MrzReader {
                             }
                         }
                     }
-                    outcome = verdict(format, self.settings.trust, &views, &mut read_lines, today);
+                    outcome = verdict(
+                        format,
+                        self.settings.trust,
+                        &views,
+                        &mut read_lines,
+                        today,
+                        false,
+                    );
+                }
+                if matches!(outcome, MrzRead::CheckFailed(_)) {
+                    // A failed check is fraud only when every view read
+                    // the characters it covers alike (see `combine`).
+                    outcome = verdict(
+                        format,
+                        self.settings.trust,
+                        &views,
+                        &mut read_lines,
+                        today,
+                        true,
+                    );
                 }
                 outcome
             }
@@ -800,19 +825,21 @@ impl MrzReader {
 
 /// The domain's verdict on the zone's lines as read so far (each line's
 /// views read cell by cell and combined); `read_lines` becomes the
-/// evidence.
+/// evidence. With `disputes`, a checked cell some view read as another
+/// character is in doubt (see `combine`).
 fn verdict(
     format: MrzFormat,
     trust: Trust,
     views: &[Vec<Recognised>],
     read_lines: &mut Vec<ReadLine>,
     today: NaiveDate,
+    disputes: bool,
 ) -> MrzRead {
     read_lines.clear();
     let mut ocr = Vec::new();
     for (i, line_views) in views.iter().enumerate() {
         let readings = read_cells(line_views, &allowed(format, i));
-        let (ocr_line, read) = combine(format, i, &line_views[0], &readings, trust);
+        let (ocr_line, read) = combine(format, i, &line_views[0], &readings, trust, disputes);
         ocr.push(ocr_line);
         read_lines.push(read);
     }
@@ -846,6 +873,7 @@ fn combine(
     line: &Recognised,
     readings: &[Vec<Option<[f32; 37]>>],
     trust: Trust,
+    disputes: bool,
 ) -> (OcrLine, ReadLine) {
     let width = format.width();
     let alphabet: Vec<char> = MRZ_ALPHABET.chars().collect();
@@ -939,13 +967,36 @@ fn combine(
             .filter(|&&(a, p)| p >= REPAIR_DOUBT && (twins(c, a) || p >= STRONG_DOUBT * share))
             .map(|&(a, _)| a)
             .collect();
+        // Views that saw another character there: under glare or a steep
+        // view one crop reads a stroke another does not, and a check digit
+        // that fails over such a cell is a reading in doubt, not a zone
+        // that was altered (an altered character is printed as clearly as
+        // the others, and every view reads it alike). Asked for only once
+        // a check failed: a reading whose checks hold stays as it is.
+        let disputed: Vec<char> = if checked_cell && disputes {
+            readings
+                .iter()
+                .filter_map(|r| r[n].as_ref())
+                .filter(|r| r.iter().sum::<f32>() >= MIN_SHARE)
+                .filter_map(|r| (0..37).max_by(|&a, &b| r[a].total_cmp(&r[b])))
+                .filter(|&j| j != best)
+                .map(|j| alphabet[j])
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for a in &disputed {
+            if !offered.contains(a) {
+                offered.push(*a);
+            }
+        }
         if unseen {
             // Nothing the recogniser saw says what the cell holds: it may
             // hold anything it admits (no alternatives), so that only a
             // check digit that admits exactly one of them settles it.
             offered.clear();
             ocr.text.push(UNREAD);
-        } else if torn || weak {
+        } else if torn || weak || !disputed.is_empty() {
             offered.insert(0, c);
             ocr.text.push(UNREAD);
         } else {

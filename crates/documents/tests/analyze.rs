@@ -374,3 +374,28 @@ fn a_cut_off_or_badly_blurred_page_is_not_readable_with_its_detail() {
         );
     }
 }
+
+/// Glare over a card's zone makes one crop of its document number read
+/// strokes another crop does not (docgen seed 1000024: `96` read as `27`
+/// by the rereads, weakly as other characters by the first view): the
+/// failed check is a reading in doubt, so the card is not readable (the
+/// holder retakes it), never `108 MRZ_CHECK_FAILED` fraud. An altered
+/// zone, read alike in every view, stays fraud (the test above).
+#[test]
+fn a_zone_misread_under_glare_is_not_readable_never_fraud() {
+    let Some(mut b) = bench("glare over the zone") else {
+        return;
+    };
+    let seed = 1_000_024;
+    let record = IdentityRecord::random(facegate_docgen::DocumentKind::Td1, seed, today());
+    let front = b.side(Side::Td1Front, &record, seed, &[]);
+    let back = b.side(Side::Td1Back, &record, seed, &[Effect::Glare]);
+    let (report, verdict) = b.decide(&front, Some(&back), &accept_all());
+    assert_eq!(
+        verdict.status,
+        VerificationStatus::ErrorNotReadableId,
+        "{:?}",
+        report.findings
+    );
+    assert_eq!(reason(&verdict), Some(RejectReason::NotReadableDocument));
+}
