@@ -362,6 +362,15 @@ impl MrzReader {
                 )?;
             }
         }
+        let full_side = image.width().max(image.height());
+        if zone.is_none() && full_side > self.settings.detect_max_side {
+            // Nothing zone-like at all: a small or steeply turned page puts
+            // the zone's lines a few pixels apart at the detector's size,
+            // and it finds them as one blot. Detected again at the photo's
+            // own size.
+            let fine = self.detect_at(image, full_side.min(FINE_DETECT_MAX_SIDE))?;
+            zone = self.find_zone(image, &fine, None, &mut recognised, &mut recognitions)?;
+        }
 
         let mut read_lines = Vec::new();
         let outcome = match zone {
@@ -735,8 +744,17 @@ impl MrzReader {
 
     /// Text boxes in the photo.
     fn detect(&mut self, image: &RgbImage) -> Result<Vec<TextBox>, DocumentsError> {
+        self.detect_at(image, self.settings.detect_max_side)
+    }
+
+    /// Text boxes in the photo scaled down to `max_side` (never up).
+    fn detect_at(
+        &mut self,
+        image: &RgbImage,
+        max_side: u32,
+    ) -> Result<Vec<TextBox>, DocumentsError> {
         let (w, h) = (image.width().max(1), image.height().max(1));
-        let max_side = self.settings.detect_max_side.max(32);
+        let max_side = max_side.max(32);
         let scale = (max_side as f32 / w.max(h) as f32).min(1.0);
         let round32 = |v: f32| ((v / 32.0).round().max(1.0) as u32) * 32;
         let (dw, dh) = (round32(w as f32 * scale), round32(h as f32 * scale));
@@ -1079,6 +1097,10 @@ fn segments(cells: &[usize], width: usize) -> Vec<(usize, usize)> {
         out
     }
 }
+
+/// The largest side the detector sees a photo at when the first detection
+/// found no zone (see `read`).
+const FINE_DETECT_MAX_SIDE: u32 = 1600;
 
 /// A line is cut out this many of its heights longer at each end.
 const END_PAD: f32 = 0.4;
