@@ -133,10 +133,11 @@ impl SelfieEngine {
         }
     }
 
-    /// Every selfie from now on is the document's portrait shown to the
-    /// camera: it scores as the portrait itself, whatever its liveness.
-    pub(crate) fn show_portrait(&self) {
-        *self.portrait_shown.lock().unwrap() = true;
+    /// Whether every selfie from now on is the document's portrait shown
+    /// to the camera: it scores as the portrait itself, whatever its
+    /// liveness.
+    pub(crate) fn show_portrait(&self, shown: bool) {
+        *self.portrait_shown.lock().unwrap() = shown;
     }
 
     pub(crate) fn set(&self, verdict: LivenessVerdict, reasons: &[&str]) {
@@ -863,7 +864,7 @@ async fn a_document_shown_as_the_selfie_is_entire_id_used_as_selfie_and_issues_n
 async fn the_documents_own_portrait_shown_as_the_selfie_is_selfie_cropped_from_id() {
     let s = spawn_scans().await;
     s.selfie.set(LivenessVerdict::Fail, &["PASSIVE_SPOOF"]);
-    s.selfie.show_portrait();
+    s.selfie.show_portrait(true);
     let receiver = Receiver::start(0).await;
     let scan = selfie_scan(&s, &receiver, 0).await;
     assert_eq!(scan.done["outcome"], "FAILED");

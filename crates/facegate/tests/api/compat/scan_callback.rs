@@ -170,11 +170,7 @@ const DETAILS_NEVER_GIVEN: [(&str, &str); 12] = [
     ),
 ];
 /// The `identityVerification.reason` values Facegate never gives, and why.
-const VALIDITY_NEVER_GIVEN: [(&str, &str); 4] = [
-    (
-        "SELFIE_CROPPED_FROM_ID",
-        "the selfie is judged live or not; a still cut from the document fails liveness",
-    ),
+const VALIDITY_NEVER_GIVEN: [(&str, &str); 3] = [
     ("SELFIE_MANIPULATED", "no image manipulation detection"),
     ("AGE_DIFFERENCE_TOO_BIG", "no age estimation"),
     (
@@ -672,7 +668,8 @@ async fn every_reject_reason_given_is_from_the_guides_tables() {
 }
 
 /// The identity verification table: every `reason` Facegate gives (each
-/// from what the liveness reports, or a document in the selfie) is posted
+/// from what the liveness reports, a document in the selfie, or a failed
+/// selfie that is the document's portrait itself) is posted
 /// with `validity` false ([`VALIDITY_BOOLEAN`]); a live selfie is valid,
 /// `MATCH` with the portrait or `NOT_POSSIBLE` without one. `NO_MATCH` is
 /// never in the callback: a mismatch is `DENIED_FRAUD` 107, and
@@ -711,6 +708,16 @@ async fn the_identity_verification_table_is_posted_as_documented() {
     check_identity(&table, &identity);
     reasons.insert(identity["reason"].as_str().unwrap().to_owned());
     engines.documents.show_in_selfie(false);
+    engines
+        .selfie
+        .set(LivenessVerdict::Fail, &["PASSIVE_SPOOF"]);
+    engines.selfie.show_portrait(true);
+    let cropped = posted_identity(&jumio, &receiver).await;
+    check_identity(&table, &cropped);
+    assert_eq!(cropped["reason"], "SELFIE_CROPPED_FROM_ID");
+    reasons.insert("SELFIE_CROPPED_FROM_ID".to_owned());
+    engines.selfie.show_portrait(false);
+    engines.selfie.set(LivenessVerdict::Pass, &[]);
     let valid = posted_identity(&jumio, &receiver).await;
     check_identity(&table, &valid);
     assert_eq!(valid, json!({"similarity": "MATCH", "validity": true}));
