@@ -383,14 +383,8 @@ impl MrzReader {
                     recognitions += extra;
                     views.push(vec![line]);
                 }
-                let mut outcome = verdict(
-                    format,
-                    self.settings.trust,
-                    &views,
-                    &mut read_lines,
-                    today,
-                    false,
-                );
+                let mut outcome =
+                    verdict(format, self.settings.trust, &views, &mut read_lines, today);
                 if !matches!(outcome, MrzRead::Valid(_) | MrzRead::Specimen { .. }) {
                     // The unsettled cells (with some context around them),
                     // or every line whole when a check failed.
@@ -455,26 +449,7 @@ impl MrzReader {
                             }
                         }
                     }
-                    outcome = verdict(
-                        format,
-                        self.settings.trust,
-                        &views,
-                        &mut read_lines,
-                        today,
-                        false,
-                    );
-                }
-                if matches!(outcome, MrzRead::CheckFailed(_)) {
-                    // A failed check is fraud only when every view read
-                    // the characters it covers alike (see `combine`).
-                    outcome = verdict(
-                        format,
-                        self.settings.trust,
-                        &views,
-                        &mut read_lines,
-                        today,
-                        true,
-                    );
+                    outcome = verdict(format, self.settings.trust, &views, &mut read_lines, today);
                 }
                 outcome
             }
@@ -843,9 +818,25 @@ impl MrzReader {
 
 /// The domain's verdict on the zone's lines as read so far (each line's
 /// views read cell by cell and combined); `read_lines` becomes the
-/// evidence. With `disputes`, a checked cell some view read as another
-/// character is in doubt (see `combine`).
+/// evidence. A failed check is fraud only when every view read the
+/// characters it covers alike: the zone is then judged again with each
+/// checked cell some view read as another character in doubt (see
+/// `combine`).
 fn verdict(
+    format: MrzFormat,
+    trust: Trust,
+    views: &[Vec<Recognised>],
+    read_lines: &mut Vec<ReadLine>,
+    today: NaiveDate,
+) -> MrzRead {
+    match judge(format, trust, views, read_lines, today, false) {
+        MrzRead::CheckFailed(_) => judge(format, trust, views, read_lines, today, true),
+        read => read,
+    }
+}
+
+/// [`verdict`] with or without `disputes`.
+fn judge(
     format: MrzFormat,
     trust: Trust,
     views: &[Vec<Recognised>],
