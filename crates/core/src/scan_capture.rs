@@ -118,10 +118,9 @@ const SELFIE_DOCUMENT_LOOKS: usize = 3;
 /// The selfie's part in a verdict.
 struct SelfieInput {
     findings: SelfieFindings,
-    /// The threshold of the comparison's calibrated operating point.
-    threshold: Option<f32>,
-    /// The calibration's same-picture point (`SELFIE_CROPPED_FROM_ID`).
-    same_picture_threshold: Option<f32>,
+    /// The comparison with the portrait (its calibrated operating point
+    /// and same-picture point); `None` when nothing was compared.
+    comparison: Option<facegate_domain::decision::SimilarityRecord>,
     analysed: AttemptFindings,
     finish: SelfieFinish,
 }
@@ -558,15 +557,12 @@ impl CaptureService {
         };
         let mut findings = findings;
         findings.document_in_view = self.document_in_selfie(&analysed).await?;
-        let comparison = analysed.findings.similarity.as_ref();
-        let mut threshold = comparison.map(|s| s.threshold);
-        let mut same_picture_threshold = comparison.and_then(|s| s.same_picture_threshold);
+        let mut comparison = analysed.findings.similarity.clone();
         if analysis.portrait.is_none() {
             // Nothing was compared (an engine may still score against no
             // template): `NOT_POSSIBLE`, never a mismatch.
             findings.similarity = None;
-            threshold = None;
-            same_picture_threshold = None;
+            comparison = None;
         }
         let decided = self
             .decide(
@@ -574,8 +570,7 @@ impl CaptureService {
                 &analysis,
                 Some(SelfieInput {
                     findings,
-                    threshold,
-                    same_picture_threshold,
+                    comparison,
                     analysed,
                     finish,
                 }),
@@ -651,8 +646,9 @@ impl CaptureService {
         selfie: Option<SelfieInput>,
     ) -> ServiceResult<bool> {
         let now = self.clock.now();
-        let threshold = selfie.as_ref().and_then(|s| s.threshold);
-        let same_picture_threshold = selfie.as_ref().and_then(|s| s.same_picture_threshold);
+        let comparison = selfie.as_ref().and_then(|s| s.comparison.as_ref());
+        let threshold = comparison.map(|c| c.threshold);
+        let same_picture_threshold = comparison.and_then(|c| c.same_picture_threshold);
         let account = self
             .store
             .account(scan.account)
