@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 use axum::extract::{Path, Query};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use facegate_domain::{Guidance, Locale, LocaleSet};
+use facegate_domain::{Country, Guidance, Locale, LocaleSet};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -29,16 +29,21 @@ macro_rules! translations {
     };
 }
 
-/// One translation file per authentication locale (SPEC §0, the domain's
-/// one list), by canonical name; `en` is the fallback and the reference for
-/// the keys.
-pub const LOCALES: [(&str, &str); 32] = facegate_domain::with_authentication_locales!(translations);
+/// One translation file per locale of either journey (the v4 guide's 39:
+/// the 32 authentication locales of SPEC §0 and 7 that only ID
+/// verifications name; the domain's one list), by canonical name; `en` is
+/// the fallback and the reference for the keys.
+pub const LOCALES: [(&str, &str); 39] = facegate_domain::with_all_locales!(translations);
 
-/// The client script as served: the locales and the guidance codes (with
-/// their translation keys) come from the domain's lists, so the client
-/// cannot drift from the server.
+/// The client script as served: the locales, the guidance codes (with
+/// their translation keys) and the countries (alpha-3 → alpha-2, which the
+/// browser names) come from the domain's lists, so the client cannot drift
+/// from the server.
 static SCRIPT: LazyLock<String> = LazyLock::new(|| {
     let locales: Vec<String> = LOCALES.iter().map(|(l, _)| format!("'{l}'")).collect();
+    let countries: Vec<String> = Country::all()
+        .map(|c| format!("{}: '{}'", c.as_str(), c.alpha2()))
+        .collect();
     let guidance: Vec<String> = Guidance::ALL
         .iter()
         .map(|g| format!("{}: '{}'", g.as_str(), guidance_key(*g)))
@@ -48,6 +53,10 @@ static SCRIPT: LazyLock<String> = LazyLock::new(|| {
         .replace(
             "/*{{guidance}}*/{}",
             &format!("{{ {} }}", guidance.join(", ")),
+        )
+        .replace(
+            "/*{{countries}}*/{}",
+            &format!("{{ {} }}", countries.join(", ")),
         )
 });
 
@@ -90,8 +99,8 @@ const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 const JSON: &str = "application/json";
 
-/// Text direction of a locale: every authentication locale is written left
-/// to right; the right-to-left ones are named for the enrollment locales.
+/// Text direction of a locale: Arabic and Hebrew (enrollment locales) are
+/// written right to left, every other locale left to right.
 fn direction(locale: &str) -> &'static str {
     match locale.split('-').next() {
         Some("ar" | "he" | "fa" | "ur") => "rtl",
@@ -105,7 +114,7 @@ fn pick_locale(raw: Option<&str>) -> &'static str {
     let Some(raw) = raw else {
         return Locale::DEFAULT.as_str();
     };
-    let parse = |s: &str| Locale::parse(s, LocaleSet::Authentication).ok();
+    let parse = |s: &str| Locale::parse(s, LocaleSet::Enrollment).ok();
     parse(raw)
         .or_else(|| raw.split(['-', '_']).next().and_then(parse))
         .unwrap_or(Locale::DEFAULT)
@@ -256,7 +265,7 @@ static ASSETS: LazyLock<HashMap<String, Asset>> = LazyLock::new(|| {
     tag = "Capture",
     operation_id = "webAsset",
     summary = "The web client's script, style sheet and translations",
-    description = "`app.js`, `app.css` and one `<locale>.json` per authentication locale \
+    description = "`app.js`, `app.css` and one `<locale>.json` per locale of either journey \
         (e.g. `de.json`, `en-GB.json`). Served with an `ETag` and `Cache-Control: public, \
         no-cache`; `If-None-Match` answers 304.",
     params(AssetPath),
@@ -355,9 +364,10 @@ mod tests {
     }
 
     #[test]
-    fn there_is_one_translation_file_per_authentication_locale() {
+    fn there_is_one_translation_file_per_locale_of_either_journey() {
         let embedded: Vec<&str> = LOCALES.iter().map(|(l, _)| *l).collect();
-        assert_eq!(embedded, Locale::all(LocaleSet::Authentication));
+        assert_eq!(embedded, Locale::all(LocaleSet::Enrollment));
+        assert_eq!(embedded.len(), 39);
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/web/locales");
         let mut on_disk: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
@@ -431,9 +441,16 @@ mod tests {
     fn the_script_is_served_with_the_domains_locales_and_guidance_codes() {
         assert!(SCRIPT_TEMPLATE.contains("/*{{locales}}*/[]"));
         assert!(SCRIPT_TEMPLATE.contains("/*{{guidance}}*/{}"));
+        assert!(SCRIPT_TEMPLATE.contains("/*{{countries}}*/{}"));
         assert!(!SCRIPT.contains("{{"), "a placeholder left unfilled");
-        for locale in Locale::all(LocaleSet::Authentication) {
+        for locale in Locale::all(LocaleSet::Enrollment) {
             assert!(SCRIPT.contains(&format!("'{locale}'")), "{locale}");
+        }
+        for (alpha3, alpha2) in [("AUT", "AT"), ("USA", "US"), ("XKX", "XK")] {
+            assert!(
+                SCRIPT.contains(&format!("{alpha3}: '{alpha2}'")),
+                "{alpha3}"
+            );
         }
         assert_eq!(
             guidance_key(Guidance::KeepFaceInOval),
@@ -449,17 +466,21 @@ mod tests {
         }
     }
 
-    /// The script keeps tokens in memory only: no web storage, no cookies.
+    /// The script keeps the authorization token in the tab's session
+    /// storage (one place, one key) and nothing else anywhere: no local
+    /// storage, no cookies; the capture token stays in memory.
     #[test]
-    fn the_script_stores_nothing_in_the_browser() {
-        for forbidden in [
-            "localStorage",
-            "sessionStorage",
-            "document.cookie",
-            "indexedDB",
-        ] {
+    fn the_script_keeps_only_the_authorization_token_and_only_in_the_tabs_session() {
+        for forbidden in ["localStorage", "document.cookie", "indexedDB", "caches."] {
             assert!(!SCRIPT.contains(forbidden), "app.js uses {forbidden}");
         }
+        assert_eq!(SCRIPT.matches("sessionStorage").count(), 1);
+        let writes: Vec<&str> = SCRIPT
+            .split("setItem(")
+            .skip(1)
+            .map(|rest| rest.split(')').next().unwrap_or_default())
+            .collect();
+        assert_eq!(writes, ["TOKEN_KEY, authorizationToken"]);
         for sink in [
             "innerHTML",
             "outerHTML",
@@ -499,6 +520,32 @@ mod tests {
         assert!(STYLE.contains("prefers-reduced-motion: reduce"));
     }
 
+    /// Every element the script looks up is in its list of elements, and
+    /// every element of the list is on the page.
+    #[test]
+    fn the_script_finds_every_element_it_uses_on_the_page() {
+        let list = SCRIPT
+            .split("var el = {};")
+            .nth(1)
+            .and_then(|rest| rest.split("].forEach").next())
+            .unwrap();
+        let listed: BTreeSet<&str> = list.split('\'').skip(1).step_by(2).collect();
+        assert!(listed.len() > 30, "{listed:?}");
+        for id in &listed {
+            assert!(PAGE.contains(&format!("id=\"{id}\"")), "no element {id}");
+        }
+        let bracketed = SCRIPT.split("el['").skip(1).map(|r| r.split('\'').next());
+        let dotted = [" el.", "(el.", "!el."].into_iter().flat_map(|prefix| {
+            SCRIPT
+                .split(prefix)
+                .skip(1)
+                .map(|r| r.split(|c: char| !c.is_ascii_alphanumeric()).next())
+        });
+        for id in bracketed.chain(dotted).flatten() {
+            assert!(listed.contains(id), "el.{id} is not looked up");
+        }
+    }
+
     #[test]
     fn the_locale_query_is_read_like_the_api_reads_it() {
         assert_eq!(pick_locale(None), "en");
@@ -507,6 +554,8 @@ mod tests {
         assert_eq!(pick_locale(Some("ZH-hk")), "zh-HK");
         assert_eq!(pick_locale(Some("de-CH")), "de");
         assert_eq!(pick_locale(Some("xx")), "en");
+        assert_eq!(pick_locale(Some("ar")), "ar");
+        assert_eq!(pick_locale(Some("he-IL")), "he");
         assert_eq!(pick_locale(Some("")), "en");
     }
 
@@ -514,8 +563,13 @@ mod tests {
     fn the_page_is_rendered_for_every_locale_with_its_title_escaped() {
         for (locale, _) in LOCALES {
             let page = &PAGES[locale];
+            let dir = if ["ar", "he"].contains(&locale) {
+                "rtl"
+            } else {
+                "ltr"
+            };
             assert!(
-                page.contains(&format!("<html lang=\"{locale}\" dir=\"ltr\">")),
+                page.contains(&format!("<html lang=\"{locale}\" dir=\"{dir}\">")),
                 "{locale}"
             );
             assert!(!page.contains("{{"), "{locale}: unreplaced placeholder");

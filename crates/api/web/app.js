@@ -1,8 +1,11 @@
 // Facegate web capture client. It speaks the capture protocol
 // (docs/capture-protocol.md): exchange the authorization token for a capture
 // token, run the server's challenge per attempt, upload every frame at once,
-// finish, and go where the server says. The server decides; this page only
-// shows, captures and sends. Tokens live in memory only.
+// finish, and go where the server says. An ID verification first takes the
+// document (camera or file, §9), then the same selfie attempts. The server
+// decides; this page only shows, captures and sends. The authorization
+// token is kept in the tab's session storage (so that a reload goes on, as
+// the v4 guide says); the capture token lives in memory only.
 (function () {
   'use strict';
 
@@ -11,6 +14,9 @@
   var RTL_LANGUAGES = ['ar', 'he', 'fa', 'ur'];
   var API = '/api/capture/v1';
   var ASSETS = '/web/v4/assets/';
+  // Where the authorization token waits for a reload: this tab only, gone
+  // with it; never a cookie, never local storage.
+  var TOKEN_KEY = 'facegate.authorizationToken';
 
   // The errorCode values of Jumio's guides, with their meanings there
   // (docs/capture-protocol.md §6 says when this client reports each).
@@ -48,9 +54,21 @@
 
   // ---- The query: read the token, then take it out of the address bar. ----
 
+  function sessionStore(action) {
+    try {
+      return action(window.sessionStorage);
+    } catch (e) {
+      // Storage refused (a sandboxed frame, a privacy mode): a reload then
+      // shows 9200, as without storage.
+      return null;
+    }
+  }
+
   var query = new URLSearchParams(window.location.search);
-  var authorizationToken = query.get('authorizationToken') || '';
+  var authorizationToken = query.get('authorizationToken') ||
+    sessionStore(function (s) { return s.getItem(TOKEN_KEY); }) || '';
   if (query.has('authorizationToken')) {
+    sessionStore(function (s) { s.setItem(TOKEN_KEY, authorizationToken); });
     query.delete('authorizationToken');
     var rest = query.toString();
     window.history.replaceState(null, '',
@@ -72,13 +90,20 @@
     ended: false,
     running: false,
     lightTimer: null,
-    renderHandle: null
+    renderHandle: null,
+    // An ID verification's capture (the session's `scan`), null otherwise.
+    scan: null,
+    customerInternalReference: null
   };
 
   var el = {};
   ['app', 'title', 'frame', 'preview', 'arrow', 'instruction', 'announcer', 'hint', 'panel-ready', 'no-flash',
     'attempt', 'start', 'panel-progress', 'progress', 'panel-retry', 'retry-title', 'guidance',
-    'attempts-left', 'retry', 'panel-end', 'end-title', 'end-text', 'end-code'
+    'attempts-left', 'retry', 'panel-end', 'end-title', 'end-text', 'end-code',
+    'docframe', 'doc-preview', 'outline', 'step', 'panel-choose', 'choose-title', 'scan-intro', 'country', 'types',
+    'choose-error', 'choose-continue', 'panel-document', 'document-title', 'document-error',
+    'take-photo', 'upload-instead', 'panel-upload', 'upload-title', 'file', 'upload-error',
+    'use-camera', 'panel-review', 'review-title', 'review-image', 'review-yes', 'review-no', 'selfie-intro'
   ].forEach(function (id) { el[id] = document.getElementById(id); });
 
   // ---- Translations. ----
@@ -126,17 +151,20 @@
     var root = document.documentElement;
     root.lang = locale;
     root.dir = RTL_LANGUAGES.indexOf(locale.split('-')[0]) >= 0 ? 'rtl' : 'ltr';
-    document.title = t('title');
+    document.title = t(el.title.getAttribute('data-t') || 'title');
     Array.prototype.forEach.call(document.querySelectorAll('[data-t]'), function (node) {
       node.textContent = t(node.getAttribute('data-t'));
     });
     el.preview.setAttribute('aria-label', t('previewLabel'));
+    el['doc-preview'].setAttribute('aria-label', t('docFrameLabel'));
+    el['review-image'].setAttribute('alt', t('reviewImageLabel'));
   }
 
   // ---- Screens. ----
 
   function show(panel) {
-    ['panel-ready', 'panel-progress', 'panel-retry', 'panel-end'].forEach(function (id) {
+    ['panel-choose', 'panel-document', 'panel-upload', 'panel-review', 'panel-ready',
+      'panel-progress', 'panel-retry', 'panel-end'].forEach(function (id) {
       el[id].hidden = id !== panel;
     });
   }
@@ -156,6 +184,7 @@
   }
 
   function hint(text, level) {
+    if (el.hint.textContent === (text || '') && el.hint.getAttribute('data-level') === (level || null)) return;
     el.hint.textContent = text || '';
     if (level) el.hint.setAttribute('data-level', level);
     else el.hint.removeAttribute('data-level');
@@ -180,6 +209,8 @@
   function showEnd(title, text, code) {
     stopChallengeView();
     el.frame.hidden = true;
+    el.docframe.hidden = true;
+    el.step.textContent = '';
     hint('');
     instruct('');
     el['end-title'].textContent = title;
@@ -212,6 +243,9 @@
       dateTime: new Date().toISOString(),
       payload: { value: value, metainfo: code ? { code: code } : {} }
     };
+    if (state.customerInternalReference) {
+      message.customerInternalReference = state.customerInternalReference;
+    }
     // Once the session names the account's parentOrigin, the browser
     // delivers the message (it carries the token and the result) only to a
     // parent at that origin. Before a session is open the account is not
@@ -265,6 +299,7 @@
     if (state.errorUrl && isWebUrl(state.errorUrl)) {
       leave(withParams(state.errorUrl, {
         transactionStatus: 'ERROR',
+        customerInternalReference: state.customerInternalReference,
         transactionReference: state.transactionReference,
         errorCode: code
       }));
@@ -276,6 +311,8 @@
   function complete(outcome, redirect) {
     if (state.ended) return;
     state.ended = true;
+    // Decided: a reload has nothing left to go on with.
+    sessionStore(function (s) { s.removeItem(TOKEN_KEY); });
     stopCamera();
     stopChallengeView();
     var status = redirect && redirect.transactionStatus
@@ -323,7 +360,7 @@
       default: break;
     }
     if (stage === 'session' && error.status === 400) return E.TOKEN;
-    if (stage === 'frame') return E.UPLOAD;
+    if (stage === 'frame' || stage === 'document') return E.UPLOAD;
     if (error.status >= 400) return E.VERIFICATION;
     return E.ANSWER;
   }
@@ -339,7 +376,7 @@
       body = JSON.stringify(options.json);
     }
     if (options.blob) {
-      headers['Content-Type'] = 'image/jpeg';
+      headers['Content-Type'] = options.blob.type || 'image/jpeg';
       body = options.blob;
     }
     Object.keys(options.headers || {}).forEach(function (name) {
@@ -387,26 +424,32 @@
     });
   }
 
+  // The selfie camera: the user-facing one, in the oval.
   function openCamera() {
+    return openStream(el.preview, { facingMode: 'user', width: { ideal: 640 }, height: { ideal: 480 } },
+      function () { el.frame.hidden = false; });
+  }
+
+  // Opens the camera `video` asks for into `preview`; `shown` runs once the
+  // stream is there. A camera that ends later fails the flow, unless it was
+  // stopped on purpose (stopCamera).
+  function openStream(preview, video, shown) {
     var media = navigator.mediaDevices;
     if (!media || typeof media.getUserMedia !== 'function') {
       return Promise.reject(new Failure(E.NO_CAMERA_SUPPORT));
     }
-    return media.getUserMedia({
-      audio: false,
-      video: { facingMode: 'user', width: { ideal: 640 }, height: { ideal: 480 } }
-    }).then(function (stream) {
+    return media.getUserMedia({ audio: false, video: video }).then(function (stream) {
       state.stream = stream;
       var track = stream.getVideoTracks()[0];
       if (!track) throw new Failure(E.CAMERA);
-      track.addEventListener('ended', function () { fail(E.CAMERA); });
-      el.preview.srcObject = stream;
-      el.frame.hidden = false;
-      watchFrames(el.preview);
-      var playing = el.preview.play();
+      track.addEventListener('ended', function () { if (state.stream === stream) fail(E.CAMERA); });
+      preview.srcObject = stream;
+      shown();
+      watchFrames(preview);
+      var playing = preview.play();
       if (playing && playing.catch) playing.catch(function () {});
       return waitFor(function () {
-        return el.preview.videoWidth > 0 && el.preview.readyState >= 2;
+        return preview.videoWidth > 0 && preview.readyState >= 2;
       }, CAMERA_START_TIMEOUT_MS);
     }, function () {
       // NotAllowedError, NotFoundError, NotReadableError, OverconstrainedError,
@@ -447,9 +490,12 @@
 
   function stopCamera() {
     stopLightHints();
+    stopDocumentWatch();
     if (state.stream) {
-      state.stream.getTracks().forEach(function (track) { track.stop(); });
+      var stream = state.stream;
       state.stream = null;
+      state.lastFrameAt = null;
+      stream.getTracks().forEach(function (track) { track.stop(); });
     }
   }
 
@@ -787,6 +833,8 @@
 
   function showReady() {
     el.app.setAttribute('data-state', 'ready');
+    el['selfie-intro'].hidden = !state.scan;
+    if (state.scan) showStep(scanSteps().length);
     el.app.setAttribute('aria-busy', 'false');
     el.attempt.textContent = t('attemptOf', {
       n: Math.min(state.attemptsUsed + 1, state.maxAttempts),
@@ -795,6 +843,524 @@
     instruct(t('readyInstruction'));
     show('panel-ready');
     startLightHints();
+  }
+
+  // ---- ID verification: the document sides (§9), then the selfie (§10). ----
+
+  // ISO 3166-1 alpha-3 → alpha-2 (the server fills it in from the domain's
+  // list); the browser names each country in the page's language.
+  var COUNTRIES = /*{{countries}}*/{};
+  var DOCUMENT_TYPES = ['PASSPORT', 'ID_CARD', 'DRIVING_LICENSE'];
+  var TYPE_TEXT = { PASSPORT: 'typePassport', ID_CARD: 'typeIdCard', DRIVING_LICENSE: 'typeDrivingLicense' };
+  // The live hints of the document camera look at a small grey copy of the
+  // part of the image inside the outline, every DOC_TICK_MS. They only
+  // advise and time the automatic photo; the server judges the picture.
+  var DOC_TICK_MS = 200;
+  var DOC_PROBE_WIDTH = 240;
+  // The outline: this share of the preview's width, at the proportions of a
+  // passport's data page or an ID card (about 3:2).
+  var OUTLINE_WIDTH = 0.8;
+  var OUTLINE_ASPECT = 1.5;
+  var DOC_LIMITS = {
+    dark: 55,          // mean grey level below which the picture is too dark
+    glareLevel: 250,   // a burnt-out pixel
+    glareGap: 3,       // pixels to the burnt-out neighbours of a washed-out one
+    glareShare: 0.04,  // share of washed-out pixels that makes glare
+    motion: 6,         // mean grey change between two looks: moving
+    sharp: 5,          // mean absolute Laplacian below which text is blurred
+    fill: 0.55         // the document's edges span less of the outline: too far
+  };
+  // Looks in a row that must all be good before the photo is taken, and the
+  // time the user gets to place the document first.
+  var DOC_STEADY_LOOKS = 4;
+  var DOC_WARM_UP_MS = 1500;
+  // The longest side of a photo sent: enough for the zone's small print,
+  // well inside the server's limits.
+  var DOC_MAX_SIDE = 3000;
+
+  var doc = {
+    documentType: null,
+    side: null,
+    method: null,
+    blob: null,
+    reviewUrl: null,
+    timer: null,
+    startedAt: 0,
+    good: 0,
+    previous: null,
+    capturing: false,
+    sending: false
+  };
+
+  function isScan(s) {
+    return typeof s.workflowId === 'number' && typeof s.camera === 'boolean' &&
+      typeof s.upload === 'boolean' && typeof s.selfie === 'boolean' &&
+      Array.isArray(s.sidesNeeded) && Array.isArray(s.sidesGiven) &&
+      Array.isArray(s.acceptedDocumentTypes) && Array.isArray(s.acceptedCountries);
+  }
+
+  function documentLimits() {
+    var limits = state.scan.documentLimits || {};
+    return {
+      maxBytes: typeof limits.maxBytes === 'number' ? limits.maxBytes : 10485760,
+      minSide: typeof limits.minSide === 'number' ? limits.minSide : 200,
+      maxSide: typeof limits.maxSide === 'number' ? limits.maxSide : 8192
+    };
+  }
+
+  // The steps the user goes through: each side, then the selfie.
+  function scanSteps() {
+    var steps = ['front'];
+    var type = doc.documentType || state.scan.documentType;
+    if (state.scan.sidesNeeded.indexOf('back') >= 0 || (type && type !== 'PASSPORT')) steps.push('back');
+    if (state.scan.selfie) steps.push('selfie');
+    return steps;
+  }
+
+  function showStep(n) {
+    el.step.textContent = t('stepOf', { n: n, max: scanSteps().length });
+  }
+
+  function nextSide() {
+    var given = state.scan.sidesGiven;
+    return state.scan.sidesNeeded.filter(function (side) { return given.indexOf(side) < 0; })[0] || null;
+  }
+
+  function startScan() {
+    el.title.setAttribute('data-t', 'titleScan');
+    applyStrings(state.locale);
+    el['scan-intro'].textContent = t(state.scan.selfie ? 'introScan' : 'introScanIdOnly');
+    doc.documentType = state.scan.documentType || null;
+    el['choose-continue'].addEventListener('click', chooseDone);
+    el['take-photo'].addEventListener('click', function () { takeDocumentPhoto(); });
+    el['upload-instead'].addEventListener('click', function () { startSide(doc.side, 'UPLOAD'); });
+    el['use-camera'].addEventListener('click', function () { startSide(doc.side, 'CAMERA'); });
+    el.file.addEventListener('change', fileChosen);
+    el['review-yes'].addEventListener('click', sendSide);
+    el['review-no'].addEventListener('click', function () { startSide(doc.side, doc.method); });
+    // A reload goes on where the scan is: with what was already given.
+    var side = nextSide();
+    if (!side) return documentsDone();
+    if (!doc.documentType) return showChoose();
+    return startSide(side, null);
+  }
+
+  // ---- The country and the type of the document. ----
+
+  function countryName(alpha3) {
+    var alpha2 = COUNTRIES[alpha3];
+    try {
+      var names = new Intl.DisplayNames([state.locale], { type: 'region' });
+      return (alpha2 && names.of(alpha2)) || alpha3;
+    } catch (e) {
+      return alpha3;
+    }
+  }
+
+  function showChoose() {
+    var accepted = state.scan.acceptedCountries.filter(function (c) { return COUNTRIES[c]; });
+    var codes = accepted.length ? accepted : Object.keys(COUNTRIES);
+    var named = codes.map(function (code) { return { code: code, name: countryName(code) }; });
+    named.sort(function (a, b) { return a.name.localeCompare(b.name, state.locale); });
+    var select = el.country;
+    while (select.firstChild) select.removeChild(select.firstChild);
+    var none = document.createElement('option');
+    none.value = '';
+    none.textContent = t('countryPlaceholder');
+    select.appendChild(none);
+    named.forEach(function (c) {
+      var option = document.createElement('option');
+      option.value = c.code;
+      option.textContent = c.name;
+      select.appendChild(option);
+    });
+    if (state.scan.presetCountry) select.value = state.scan.presetCountry;
+    else if (codes.length === 1) select.value = codes[0];
+
+    var fieldset = el.types;
+    Array.prototype.slice.call(fieldset.querySelectorAll('.choice')).forEach(function (node) {
+      fieldset.removeChild(node);
+    });
+    var types = state.scan.acceptedDocumentTypes.filter(function (type) { return TYPE_TEXT[type]; });
+    if (!types.length) types = DOCUMENT_TYPES;
+    types.forEach(function (type, i) {
+      var row = document.createElement('div');
+      row.className = 'choice';
+      var input = document.createElement('input');
+      input.type = 'radio';
+      input.name = 'document-type';
+      input.id = 'type-' + type;
+      input.value = type;
+      if (types.length === 1 || i === 0) input.checked = true;
+      var label = document.createElement('label');
+      label.htmlFor = input.id;
+      label.textContent = t(TYPE_TEXT[type]);
+      row.appendChild(input);
+      row.appendChild(label);
+      fieldset.appendChild(row);
+    });
+    el['choose-error'].textContent = '';
+    el.app.setAttribute('data-state', 'choose');
+    el.app.setAttribute('aria-busy', 'false');
+    instruct('');
+    showStep(1);
+    show('panel-choose');
+    el['choose-title'].focus();
+  }
+
+  function chooseDone() {
+    var checked = el.types.querySelector('input:checked');
+    if (!el.country.value || !checked) {
+      el['choose-error'].textContent = t('chooseMissing');
+      (el.country.value ? checked || el.types.querySelector('input') : el.country).focus();
+      return;
+    }
+    doc.documentType = checked.value;
+    startSide('front', null);
+  }
+
+  // ---- One side: by camera or by file, then the review. ----
+
+  // `method`: CAMERA, UPLOAD, or null for the workflow's first choice.
+  function startSide(side, method) {
+    doc.side = side;
+    forgetReview();
+    var chosen = method || (state.scan.camera ? 'CAMERA' : 'UPLOAD');
+    if (chosen === 'CAMERA' && !state.scan.camera) chosen = 'UPLOAD';
+    if (chosen === 'UPLOAD' && !state.scan.upload) chosen = 'CAMERA';
+    doc.method = chosen;
+    showStep(scanSteps().indexOf(side) + 1);
+    if (chosen === 'UPLOAD') {
+      showUpload();
+      return Promise.resolve();
+    }
+    return startDocumentCamera();
+  }
+
+  var SIDE_TEXT = {
+    camera: { passport: 'docPassport', front: 'docFront', back: 'docBack' },
+    upload: { passport: 'uploadPassport', front: 'uploadFront', back: 'uploadBack' }
+  };
+
+  // The words for the side asked now, by camera or by file.
+  function sideKey(kind) {
+    var which = doc.side === 'back' ? 'back' : (doc.documentType === 'PASSPORT' ? 'passport' : 'front');
+    return SIDE_TEXT[kind][which];
+  }
+
+  function showUpload() {
+    stopCamera();
+    el.docframe.hidden = true;
+    el['upload-title'].textContent = t(sideKey('upload'));
+    el.file.value = '';
+    el['use-camera'].hidden = !state.scan.camera;
+    el.app.setAttribute('data-state', 'upload');
+    el.app.setAttribute('aria-busy', 'false');
+    instruct('');
+    hint('');
+    show('panel-upload');
+    el['upload-title'].focus();
+  }
+
+  function startDocumentCamera() {
+    el['document-title'].textContent = t(sideKey('camera'));
+    el['upload-instead'].hidden = !state.scan.upload;
+    el['document-error'].textContent = '';
+    el.app.setAttribute('data-state', 'document');
+    el.app.setAttribute('aria-busy', 'false');
+    instruct('');
+    show('panel-document');
+    el['document-title'].focus();
+    var opened = state.stream ? Promise.resolve() : openStream(el['doc-preview'], {
+      facingMode: { ideal: 'environment' }, width: { ideal: 1920 }, height: { ideal: 1080 }
+    }, function () { el.docframe.hidden = false; }).then(function () {
+      var video = el['doc-preview'];
+      el.docframe.style.setProperty('--video-aspect', String(video.videoWidth / video.videoHeight));
+    });
+    return opened.then(function () {
+      el.docframe.hidden = false;
+      watchDocument();
+    }, function (error) {
+      stopCamera();
+      // Without a camera a file still does, where the workflow allows one.
+      if (state.scan.upload) return showUpload();
+      throw error;
+    });
+  }
+
+  var docProbe = document.createElement('canvas');
+
+  // The part of the camera image inside the outline, in pixels.
+  function outlineRect(video) {
+    var w = video.videoWidth * OUTLINE_WIDTH;
+    var h = Math.min(video.videoHeight * 0.9, w / OUTLINE_ASPECT);
+    return { x: (video.videoWidth - w) / 2, y: (video.videoHeight - h) / 2, w: w, h: h };
+  }
+
+  // What the outline shows now: brightness, glare, motion since the last
+  // look, sharpness, and how much of it the document's edges span.
+  function lookAtDocument() {
+    var video = el['doc-preview'];
+    if (!video.videoWidth) return null;
+    var r = outlineRect(video);
+    var w = DOC_PROBE_WIDTH;
+    var h = Math.max(1, Math.round(w * r.h / r.w));
+    docProbe.width = w;
+    docProbe.height = h;
+    var ctx = docProbe.getContext('2d', { willReadFrequently: true });
+    if (!ctx) return null;
+    ctx.drawImage(video, r.x, r.y, r.w, r.h, 0, 0, w, h);
+    var rgba = ctx.getImageData(0, 0, w, h).data;
+    var grey = new Float32Array(w * h);
+    var sum = 0;
+    for (var i = 0; i < w * h; i++) {
+      var g = 0.299 * rgba[4 * i] + 0.587 * rgba[4 * i + 1] + 0.114 * rgba[4 * i + 2];
+      grey[i] = g;
+      sum += g;
+    }
+    var motion = 0;
+    if (doc.previous && doc.previous.length === grey.length) {
+      for (var k = 0; k < grey.length; k++) motion += Math.abs(grey[k] - doc.previous[k]);
+      motion /= grey.length;
+    } else {
+      motion = Infinity;
+    }
+    doc.previous = grey;
+    // Sharpness: the mean absolute Laplacian; edge extent: where the
+    // gradient is strong, per column and per row.
+    var laplace = 0;
+    var burnt = 0;
+    var columns = new Float32Array(w);
+    var rows = new Float32Array(h);
+    var g3 = DOC_LIMITS.glareGap;
+    var level = DOC_LIMITS.glareLevel;
+    for (var y = 1; y < h - 1; y++) {
+      for (var x = 1; x < w - 1; x++) {
+        var at = y * w + x;
+        var c = grey[at];
+        // Glare washes out a patch: burnt out here and all around, where
+        // white paper keeps its print within a few pixels.
+        if (c >= level && x >= g3 && y >= g3 && x < w - g3 && y < h - g3 &&
+          grey[at - g3] >= level && grey[at + g3] >= level &&
+          grey[at - g3 * w] >= level && grey[at + g3 * w] >= level) {
+          burnt++;
+        }
+        laplace += Math.abs(4 * c - grey[at - 1] - grey[at + 1] - grey[at - w] - grey[at + w]);
+        var gradient = Math.abs(grey[at + 1] - grey[at - 1]) + Math.abs(grey[at + w] - grey[at - w]);
+        if (gradient > 40) {
+          columns[x] += 1;
+          rows[y] += 1;
+        }
+      }
+    }
+    laplace /= Math.max(1, (w - 2) * (h - 2));
+    return {
+      brightness: sum / (w * h),
+      glare: burnt / (w * h),
+      motion: motion,
+      sharpness: laplace,
+      fill: Math.min(span(columns), span(rows))
+    };
+  }
+
+  // The share of a profile between its first and last clearly busy entry.
+  function span(profile) {
+    var peak = 0;
+    for (var i = 0; i < profile.length; i++) peak = Math.max(peak, profile[i]);
+    if (!peak) return 0;
+    var first = -1;
+    var last = -1;
+    for (var j = 0; j < profile.length; j++) {
+      if (profile[j] >= 0.15 * peak) {
+        if (first < 0) first = j;
+        last = j;
+      }
+    }
+    return (last - first + 1) / profile.length;
+  }
+
+  // The hint for a look, or null when the picture is good to take.
+  function documentAdvice(look) {
+    if (look.brightness < DOC_LIMITS.dark) return 'docHintDark';
+    if (look.glare > DOC_LIMITS.glareShare) return 'docHintGlare';
+    if (look.motion > DOC_LIMITS.motion) return 'docHintHoldStill';
+    if (look.fill < DOC_LIMITS.fill) return 'docHintCloser';
+    if (look.sharpness < DOC_LIMITS.sharp) return 'docHintBlurred';
+    return null;
+  }
+
+  function watchDocument() {
+    stopDocumentWatch();
+    doc.good = 0;
+    doc.previous = null;
+    doc.startedAt = performance.now();
+    doc.timer = setInterval(function () {
+      if (state.ended || doc.capturing) return;
+      if (cameraStopped()) {
+        fail(E.CAMERA);
+        return;
+      }
+      var look = lookAtDocument();
+      if (!look) return;
+      var advice = documentAdvice(look);
+      if (advice) {
+        doc.good = 0;
+        hint(t(advice), 'warn');
+        return;
+      }
+      doc.good += 1;
+      hint(t('docHintGood'));
+      if (doc.good >= DOC_STEADY_LOOKS && performance.now() - doc.startedAt >= DOC_WARM_UP_MS) {
+        takeDocumentPhoto();
+      }
+    }, DOC_TICK_MS);
+  }
+
+  function stopDocumentWatch() {
+    if (doc.timer !== null) clearInterval(doc.timer);
+    doc.timer = null;
+  }
+
+  // The whole camera image (the server finds the document in it), as a JPEG.
+  function takeDocumentPhoto() {
+    var video = el['doc-preview'];
+    if (doc.capturing || !video.videoWidth) return;
+    doc.capturing = true;
+    stopDocumentWatch();
+    encodeJpeg(video, video.videoWidth, video.videoHeight).then(function (blob) {
+      doc.capturing = false;
+      if (!blob) throw new Failure(E.CLIENT);
+      showReview(blob);
+    }).catch(function (error) {
+      doc.capturing = false;
+      fail(codeOf(error, 'document'));
+    });
+  }
+
+  var docCanvas = document.createElement('canvas');
+
+  // Draws `source` (a video or a decoded image of width × height) at most
+  // DOC_MAX_SIDE on its longest side; answers a promise of its JPEG.
+  function encodeJpeg(source, width, height) {
+    var scale = Math.min(1, DOC_MAX_SIDE / Math.max(width, height));
+    docCanvas.width = Math.max(1, Math.round(width * scale));
+    docCanvas.height = Math.max(1, Math.round(height * scale));
+    var ctx = docCanvas.getContext('2d');
+    if (!ctx) return Promise.resolve(null);
+    ctx.drawImage(source, 0, 0, docCanvas.width, docCanvas.height);
+    return new Promise(function (resolve) { docCanvas.toBlob(resolve, 'image/jpeg', 0.92); });
+  }
+
+  // A chosen file: sent as it is when it is a JPEG or PNG within the limits,
+  // otherwise decoded here and sent as a JPEG of at most DOC_MAX_SIDE.
+  function fileChosen() {
+    var file = el.file.files && el.file.files[0];
+    el['upload-error'].textContent = '';
+    if (!file) return;
+    var limits = documentLimits();
+    var asIs = (file.type === 'image/jpeg' || file.type === 'image/png') && file.size <= limits.maxBytes;
+    if (typeof createImageBitmap !== 'function') {
+      if (asIs) showReview(file);
+      else refuseFile('docRejectedSize');
+      return;
+    }
+    createImageBitmap(file).then(function (bitmap) {
+      var w = bitmap.width;
+      var h = bitmap.height;
+      if (Math.min(w, h) < limits.minSide) {
+        refuseFile('docRejectedFile');
+        return null;
+      }
+      if (asIs && Math.max(w, h) <= limits.maxSide) return file;
+      return encodeJpeg(bitmap, w, h);
+    }, function () {
+      refuseFile('docRejectedFile');
+      return null;
+    }).then(function (blob) {
+      if (blob) showReview(blob);
+    });
+  }
+
+  function refuseFile(key) {
+    el.file.value = '';
+    el['upload-error'].textContent = t(key);
+    announce(t(key));
+  }
+
+  function forgetReview() {
+    if (doc.reviewUrl) URL.revokeObjectURL(doc.reviewUrl);
+    doc.reviewUrl = null;
+    doc.blob = null;
+    el['review-image'].removeAttribute('src');
+  }
+
+  function showReview(blob) {
+    forgetReview();
+    doc.blob = blob;
+    doc.reviewUrl = URL.createObjectURL(blob);
+    el['review-image'].src = doc.reviewUrl;
+    el.docframe.hidden = true;
+    hint('');
+    instruct('');
+    el['review-yes'].disabled = false;
+    el.app.setAttribute('data-state', 'review');
+    show('panel-review');
+    el['review-title'].focus();
+  }
+
+  // Sends the reviewed side; the answer is the session with the sides now
+  // needed (a card's back once the front names the type).
+  function sendSide() {
+    if (doc.sending || !doc.blob) return;
+    doc.sending = true;
+    el['review-yes'].disabled = true;
+    el.app.setAttribute('data-state', 'sending');
+    instruct(t('sending'));
+    var headers = { 'Capture-Method': doc.method };
+    if (doc.side === 'front' && doc.documentType) headers['Capture-Document-Type'] = doc.documentType;
+    call('PUT', API + '/documents/' + doc.side, { bearer: true, blob: doc.blob, headers: headers })
+      .then(function (session) {
+        doc.sending = false;
+        if (!session.scan || !isScan(session.scan)) throw new Failure(E.ANSWER);
+        state.scan = session.scan;
+        if (session.scan.documentType) doc.documentType = session.scan.documentType;
+        forgetReview();
+        var side = nextSide();
+        if (side) return startSide(side, doc.method);
+        return documentsDone();
+      }, function (error) {
+        doc.sending = false;
+        var problem = error instanceof HttpFailure ? error.problem : null;
+        // A picture the server cannot take: say why and ask for another.
+        if (problem === 'DOCUMENT_INVALID' || problem === 'DOCUMENT_TOO_LARGE') {
+          var key = problem === 'DOCUMENT_TOO_LARGE' ? 'docRejectedSize' : 'docRejectedFile';
+          return startSide(doc.side, doc.method).then(function () {
+            var target = doc.method === 'UPLOAD' ? el['upload-error'] : el['document-error'];
+            target.textContent = t(key);
+            announce(t(key));
+          });
+        }
+        throw error;
+      })
+      .catch(function (error) {
+        fail(codeOf(error, 'document'));
+      });
+  }
+
+  // Every side is given: the selfie, or (ID only) the end of the capture.
+  function documentsDone() {
+    stopCamera();
+    el.docframe.hidden = true;
+    hint('');
+    if (state.scan.selfie) return startSelfie();
+    el.app.setAttribute('data-state', 'sending');
+    instruct(t('sending'));
+    return call('POST', API + '/scan/finish', { bearer: true }).then(function (answer) {
+      var redirect = answer.redirect && typeof answer.redirect === 'object' ? answer.redirect : null;
+      complete('PASSED', redirect);
+    }, function (error) {
+      fail(codeOf(error, 'finish'));
+    });
   }
 
   // ---- Start. ----
@@ -813,6 +1379,12 @@
           ? session.parentOrigin : null;
         if (typeof session.maxAttempts === 'number') state.maxAttempts = session.maxAttempts;
         if (typeof session.attemptsUsed === 'number') state.attemptsUsed = session.attemptsUsed;
+        if (session.scan && typeof session.scan === 'object') {
+          if (!isScan(session.scan)) throw new Failure(E.ANSWER);
+          state.scan = session.scan;
+          state.customerInternalReference = typeof session.scan.customerInternalReference === 'string'
+            ? session.scan.customerInternalReference : null;
+        }
         var frame = session.frame || {};
         ['maxBytes', 'maxWidth', 'maxHeight'].forEach(function (name) {
           if (typeof frame[name] === 'number' && frame[name] > 0) state.frame[name] = frame[name];
@@ -846,14 +1418,20 @@
       return openSession();
     }).then(function () {
       notifyParent('loaded');
-      // A transaction still open with its attempts used up (the user left or
-      // reloaded during each): no capture can follow.
-      if (state.attemptsUsed >= state.maxAttempts) throw new Failure(E.CAPTURE_FAILED);
-      instruct(t('cameraRequest'));
-      return openCamera();
-    }).then(showReady, function (error) {
+      if (state.scan) return startScan();
+      return startSelfie();
+    }).catch(function (error) {
       fail(codeOf(error, 'session'));
     });
+  }
+
+  // The liveness capture: the camera, then the ready screen.
+  function startSelfie() {
+    // A transaction still open with its attempts used up (the user left or
+    // reloaded during each): no capture can follow.
+    if (state.attemptsUsed >= state.maxAttempts) throw new Failure(E.CAPTURE_FAILED);
+    instruct(t('cameraRequest'));
+    return openCamera().then(showReady);
   }
 
   main();

@@ -12,8 +12,9 @@ use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
 use facegate_domain::{
     decide_attempt, AttemptOutcome, AttemptState, AuthTransaction, CaptureAttempt, CaptureSession,
-    CaptureSubject, Challenge, DocumentSide, DocumentType, FrameCursor, FrameRefusal, Guidance,
-    Preset, RedirectUrl, ScanSource, TransactionRef, TransactionState, Workflow, MAX_ATTEMPTS,
+    CaptureSubject, Challenge, Country, DocumentSide, DocumentType, FrameCursor, FrameRefusal,
+    Guidance, Preset, RedirectUrl, ScanSource, TransactionRef, TransactionState, Workflow,
+    MAX_ATTEMPTS,
 };
 use facegate_facemap::ImageSlot;
 use facegate_storage::{AttemptFinish, ImageKind, SealedImage};
@@ -59,6 +60,13 @@ pub struct SessionView {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScanCaptureView {
     pub workflow: Workflow,
+    /// The initiation's `customerInternalReference` (the client hands it
+    /// back in its redirects and messages, as the v4 guide shows).
+    pub customer_internal_reference: Option<String>,
+    /// The document types and issuing countries the account accepts (empty:
+    /// all), so that the client offers only those.
+    pub accepted_types: Vec<DocumentType>,
+    pub accepted_countries: Vec<Country>,
     pub preset: Option<Preset>,
     /// The document type the user shows (the preset's, or named with the
     /// front); `None` until known.

@@ -305,6 +305,11 @@ impl CaptureService {
             stored.iter().any(|(k, _)| *k == kind)
         };
         let sides_needed = scan.sides_needed();
+        let account = self.store.account(scan.account).await?;
+        let accepted = account
+            .as_ref()
+            .map(|a| a.accepted_documents.clone())
+            .unwrap_or_default();
         Ok(SessionView {
             expires_at: session.expires_at,
             transaction: session.transaction,
@@ -313,14 +318,14 @@ impl CaptureService {
             attempts_used: self.store.attempts_used(session.transaction).await?,
             success_url: scan.success_url.as_ref().map(|u| u.as_str().to_owned()),
             error_url: scan.error_url.as_ref().map(|u| u.as_str().to_owned()),
-            parent_origin: self
-                .store
-                .account(scan.account)
-                .await?
+            parent_origin: account
                 .and_then(|a| a.parent_origin)
                 .map(|o| o.as_str().to_owned()),
             scan: Some(ScanCaptureView {
                 workflow: scan.workflow,
+                customer_internal_reference: scan.customer_internal_reference.clone(),
+                accepted_types: accepted.document_types,
+                accepted_countries: accepted.countries,
                 preset: scan.preset,
                 document_type: scan.document_type,
                 sides_given: [DocumentSide::Front, DocumentSide::Back]

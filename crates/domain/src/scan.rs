@@ -32,6 +32,27 @@ const ISO_3166_ALPHA3: [&str; 249] = [
     "ZMB", "ZWE",
 ];
 
+/// The ISO 3166-1 alpha-2 code of each entry of [`ISO_3166_ALPHA3`], in the
+/// same order: browsers name regions by these (`Intl.DisplayNames`).
+const ISO_3166_ALPHA2: [&str; 249] = [
+    "AW", "AF", "AO", "AI", "AX", "AL", "AD", "AE", "AR", "AM", "AS", "AQ", "TF", "AG", "AU", "AT",
+    "AZ", "BI", "BE", "BJ", "BQ", "BF", "BD", "BG", "BH", "BS", "BA", "BL", "BY", "BZ", "BM", "BO",
+    "BR", "BB", "BN", "BT", "BV", "BW", "CF", "CA", "CC", "CH", "CL", "CN", "CI", "CM", "CD", "CG",
+    "CK", "CO", "KM", "CV", "CR", "CU", "CW", "CX", "KY", "CY", "CZ", "DE", "DJ", "DM", "DK", "DO",
+    "DZ", "EC", "EG", "ER", "EH", "ES", "EE", "ET", "FI", "FJ", "FK", "FR", "FO", "FM", "GA", "GB",
+    "GE", "GG", "GH", "GI", "GN", "GP", "GM", "GW", "GQ", "GR", "GD", "GL", "GT", "GF", "GU", "GY",
+    "HK", "HM", "HN", "HR", "HT", "HU", "ID", "IM", "IN", "IO", "IE", "IR", "IQ", "IS", "IL", "IT",
+    "JM", "JE", "JO", "JP", "KZ", "KE", "KG", "KH", "KI", "KN", "KR", "KW", "LA", "LB", "LR", "LY",
+    "LC", "LI", "LK", "LS", "LT", "LU", "LV", "MO", "MF", "MA", "MC", "MD", "MG", "MV", "MX", "MH",
+    "MK", "ML", "MT", "MM", "ME", "MN", "MP", "MZ", "MR", "MS", "MQ", "MU", "MW", "MY", "YT", "NA",
+    "NC", "NE", "NF", "NG", "NI", "NU", "NL", "NO", "NP", "NR", "NZ", "OM", "PK", "PA", "PN", "PE",
+    "PH", "PW", "PG", "PL", "PR", "KP", "PT", "PY", "PS", "PF", "QA", "RE", "RO", "RU", "RW", "SA",
+    "SD", "SN", "SG", "GS", "SH", "SJ", "SB", "SL", "SV", "SM", "SO", "PM", "RS", "SS", "ST", "SR",
+    "SK", "SI", "SE", "SZ", "SX", "SC", "SY", "TC", "TD", "TG", "TH", "TJ", "TK", "TM", "TL", "TO",
+    "TT", "TN", "TR", "TV", "TW", "TZ", "UG", "UA", "UM", "UY", "US", "UZ", "VA", "VC", "VE", "VG",
+    "VI", "VN", "VU", "WF", "WS", "YE", "ZA", "ZM", "ZW",
+];
+
 /// A country as the guides name it: an ISO 3166-1 alpha-3 code, or `XKX`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Country([u8; 3]);
@@ -56,6 +77,22 @@ impl Country {
     pub fn as_str(&self) -> &str {
         // Only ASCII codes from the table are ever stored.
         std::str::from_utf8(&self.0).unwrap_or("???")
+    }
+
+    /// The country's ISO 3166-1 alpha-2 code (`XK` for Kosovo, as browsers
+    /// and CLDR name it).
+    pub fn alpha2(&self) -> &'static str {
+        ISO_3166_ALPHA3
+            .binary_search(&self.as_str())
+            .map_or("XK", |i| ISO_3166_ALPHA2[i])
+    }
+
+    /// Every country a document may be issued by: ISO's list, then Kosovo.
+    pub fn all() -> impl Iterator<Item = Self> {
+        ISO_3166_ALPHA3
+            .iter()
+            .chain(&[Self::KOSOVO])
+            .filter_map(|code| <[u8; 3]>::try_from(code.as_bytes()).ok().map(Self))
     }
 }
 
@@ -363,6 +400,29 @@ mod tests {
         assert!(ISO_3166_ALPHA3
             .iter()
             .all(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase())));
+    }
+
+    #[test]
+    fn every_country_has_its_alpha2_code_and_kosovo_is_listed_last() {
+        assert!(ISO_3166_ALPHA2
+            .iter()
+            .all(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase())));
+        let unique: std::collections::BTreeSet<&str> = ISO_3166_ALPHA2.iter().copied().collect();
+        assert_eq!(unique.len(), ISO_3166_ALPHA2.len());
+        for (alpha3, alpha2) in [
+            ("AUT", "AT"),
+            ("CHE", "CH"),
+            ("DEU", "DE"),
+            ("GBR", "GB"),
+            ("USA", "US"),
+            ("ZWE", "ZW"),
+            ("XKX", "XK"),
+        ] {
+            assert_eq!(Country::parse(alpha3, "c").unwrap().alpha2(), alpha2);
+        }
+        let all: Vec<Country> = Country::all().collect();
+        assert_eq!(all.len(), 250);
+        assert_eq!(all.last().unwrap().as_str(), "XKX");
     }
 
     #[test]

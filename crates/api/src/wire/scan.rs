@@ -550,6 +550,17 @@ pub struct ScanDeleted {
 #[serde(rename_all = "camelCase")]
 pub struct ScanCapture {
     pub workflow_id: u16,
+    /// The initiation's `customerInternalReference`: the web client adds it
+    /// to its redirects and `postMessage` events, as the v4 guide shows.
+    pub customer_internal_reference: Option<String>,
+    /// The document types the account accepts (`PASSPORT`, `ID_CARD`,
+    /// `DRIVING_LICENSE`); empty accepts all.
+    pub accepted_document_types: Vec<String>,
+    /// The issuing countries the account accepts (ISO 3166-1 alpha-3);
+    /// empty accepts all.
+    pub accepted_countries: Vec<String>,
+    /// What a document side upload may be (§9).
+    pub document_limits: DocumentLimits,
     /// Whether document sides may be captured with the camera.
     pub camera: bool,
     /// Whether document sides may be uploaded as files.
@@ -572,6 +583,18 @@ impl From<&ScanCaptureView> for ScanCapture {
             |s: &[facegate_domain::DocumentSide]| s.iter().map(|s| s.as_str().to_owned()).collect();
         Self {
             workflow_id: v.workflow.id(),
+            customer_internal_reference: v.customer_internal_reference.clone(),
+            accepted_document_types: v
+                .accepted_types
+                .iter()
+                .map(|t| t.as_str().to_owned())
+                .collect(),
+            accepted_countries: v
+                .accepted_countries
+                .iter()
+                .map(|c| c.as_str().to_owned())
+                .collect(),
+            document_limits: DocumentLimits::default(),
             camera: v.workflow.allows_camera(),
             upload: v.workflow.allows_upload(),
             preset_country: v.preset.map(|p| p.country.as_str().to_owned()),
@@ -579,6 +602,29 @@ impl From<&ScanCaptureView> for ScanCapture {
             sides_needed: sides(&v.sides_needed),
             sides_given: sides(&v.sides_given),
             selfie: v.selfie,
+        }
+    }
+}
+
+/// The bounds of a document side's image (`PUT /api/capture/v1/documents/…`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentLimits {
+    pub max_bytes: usize,
+    /// Both the width and the height lie within `minSide..=maxSide` pixels.
+    pub min_side: u32,
+    pub max_side: u32,
+}
+
+impl Default for DocumentLimits {
+    fn default() -> Self {
+        use facegate_core::scan_capture::{
+            MAX_DOCUMENT_BYTES, MAX_DOCUMENT_SIDE, MIN_DOCUMENT_SIDE,
+        };
+        Self {
+            max_bytes: MAX_DOCUMENT_BYTES,
+            min_side: MIN_DOCUMENT_SIDE,
+            max_side: MAX_DOCUMENT_SIDE,
         }
     }
 }

@@ -44,6 +44,8 @@ pub struct Kit {
 pub struct Passport {
     pub jpeg: Vec<u8>,
     pub zone: MrzTruth,
+    /// The data page's corners in the photo (x, y pixels).
+    pub corners: [[f64; 2]; 4],
 }
 
 impl Kit {
@@ -107,9 +109,11 @@ impl Kit {
                 ),
             )
             .unwrap();
+        let corners = rendered.truth.document.as_ref().unwrap().corners;
         Passport {
             jpeg: rendered.jpeg,
             zone: rendered.truth.mrz.unwrap(),
+            corners,
         }
     }
 }

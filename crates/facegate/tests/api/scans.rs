@@ -511,6 +511,14 @@ async fn an_enrolled_user_authenticates_with_the_facemap_after_the_scan_is_delet
     assert_eq!(session["scan"]["sidesNeeded"], json!(["front"]));
     assert_eq!(session["scan"]["documentType"], "PASSPORT");
     assert_eq!(session["scan"]["selfie"], true);
+    assert_eq!(
+        session["scan"]["customerInternalReference"],
+        "transaction_1234"
+    );
+    assert_eq!(
+        session["scan"]["documentLimits"],
+        json!({"maxBytes": 10_485_760, "minSide": 200, "maxSide": 8192})
+    );
 
     let done = capture_passport_and_selfie(&s.app, &token).await;
     assert_eq!(done["outcome"], "PASSED");
@@ -1199,6 +1207,11 @@ async fn the_account_decides_which_documents_it_accepts() {
         ..AccountChanges::default()
     })
     .await;
+    // The capture session tells the client, so that it offers only those.
+    let (_, token) = s.initiated(json!({"workflowId": 100})).await;
+    let (_, session) = body_json(open_session(&s.app, &token).await).await;
+    assert_eq!(session["scan"]["acceptedCountries"], json!(["DEU", "CHE"]));
+    assert_eq!(session["scan"]["acceptedDocumentTypes"], json!([]));
     assert_eq!(
         id_only_status(&s, &receiver, 2).await,
         "DENIED_UNSUPPORTED_ID_COUNTRY"

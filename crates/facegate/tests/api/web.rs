@@ -20,12 +20,9 @@ const UNKNOWN_ASSETS: [&str; 6] = [
 ];
 
 /// The browser storage a token must never be put in.
-const BROWSER_STORAGE: [&str; 4] = [
-    "localStorage",
-    "sessionStorage",
-    "document.cookie",
-    "indexedDB",
-];
+/// Storage shared beyond the tab or kept after it: never used. The tab's
+/// own `sessionStorage` keeps the authorization token for a reload.
+const BROWSER_STORAGE: [&str; 3] = ["localStorage", "document.cookie", "indexedDB"];
 
 fn header(response: &reqwest::Response, name: &str) -> String {
     response
@@ -147,12 +144,15 @@ async fn an_unknown_asset_is_a_404_problem() {
 }
 
 #[tokio::test]
-async fn the_served_script_keeps_tokens_out_of_browser_storage_and_the_url() {
+async fn the_served_script_keeps_tokens_out_of_shared_storage_and_the_url() {
     let app = spawn_app().await;
     let script = app.text("/web/v4/assets/app.js").await;
     for forbidden in BROWSER_STORAGE {
         assert!(!script.contains(forbidden), "app.js uses {forbidden}");
     }
+    // The authorization token alone waits in the tab's session storage.
+    assert!(script.contains("s.setItem(TOKEN_KEY, authorizationToken)"));
+    assert_eq!(script.matches("setItem(").count(), 1);
     // The token is dropped from the address bar, not put back into it.
     assert!(script.contains("history.replaceState"));
     assert!(script.contains("query.delete('authorizationToken')"));

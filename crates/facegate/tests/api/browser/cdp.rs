@@ -411,6 +411,37 @@ impl Page<'_> {
         }
     }
 
+    /// Chooses `file` in the file input `selector` matches, as a user does
+    /// in the browser's file dialog (the input's `change` event fires).
+    pub async fn choose_file(&self, selector: &str, file: &Path) {
+        let document = self.send("DOM.getDocument", json!({ "depth": 0 })).await;
+        let root = document["root"]["nodeId"].as_i64().unwrap();
+        let found = self
+            .send(
+                "DOM.querySelector",
+                json!({ "nodeId": root, "selector": selector }),
+            )
+            .await;
+        let node = found["nodeId"].as_i64().unwrap();
+        assert!(node > 0, "no file input matches {selector}");
+        self.send(
+            "DOM.setFileInputFiles",
+            json!({ "nodeId": node, "files": [file.display().to_string()] }),
+        )
+        .await;
+    }
+
+    /// Reloads the page and waits until the document has loaded again.
+    pub async fn reload(&self) {
+        self.send("Page.reload", json!({})).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        self.wait_for(
+            "document.readyState === 'complete'",
+            Duration::from_secs(20),
+        )
+        .await;
+    }
+
     /// Presses and releases a key: `Tab`, `Enter` or ` ` (space).
     pub async fn press(&self, key: &str) {
         let (code, key_code, text) = match key {

@@ -24,6 +24,65 @@ pub fn screenshot_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("web-client-{name}.png"))
 }
 
+/// A screenshot the README and the docs show (`docs/screenshots/NAME.png`):
+/// every run takes it into the test temp directory; with
+/// `FACEGATE_UPDATE_SCREENSHOTS=1` it is written into the docs too, as the
+/// OpenAPI document is updated, so the pictures stay those of the client.
+pub async fn docs_screenshot(page: &super::cdp::Page<'_>, name: &str) {
+    let path = screenshot_path(name);
+    page.screenshot(&path).await;
+    if std::env::var_os("FACEGATE_UPDATE_SCREENSHOTS").is_some() {
+        let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
+        std::fs::create_dir_all(&docs).unwrap();
+        std::fs::copy(&path, docs.join(format!("{name}.png"))).unwrap();
+    }
+}
+
+/// Every screenshot the README and the docs name is there.
+#[test]
+fn the_screenshots_the_docs_show_exist() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut texts = vec![std::fs::read_to_string(root.join("README.md")).unwrap()];
+    for entry in std::fs::read_dir(root.join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            texts.push(std::fs::read_to_string(path).unwrap());
+        }
+    }
+    let mut named = 0;
+    for text in &texts {
+        for rest in text.split("screenshots/").skip(1) {
+            let Some((name, _)) = rest.split_once(".png") else {
+                continue;
+            };
+            named += 1;
+            let file = root.join("docs/screenshots").join(format!("{name}.png"));
+            assert!(file.is_file(), "{} is named but missing", file.display());
+        }
+    }
+    assert!(named >= 5, "the README shows the journeys: {named}");
+}
+
+/// A browser whose fake camera shows Chromium's own moving pattern, and a
+/// server on the system clock with scripted scans (frames arrive in real
+/// time); `None` (after a SKIPPED line) without Chromium.
+pub async fn pattern_camera_and_scripted_app(test: &str) -> Option<(Browser, TestApp)> {
+    let browser = Browser::launch(
+        test,
+        Launch {
+            fake_camera: true,
+            ..Launch::default()
+        },
+    )
+    .await?;
+    let app = spawn_app_with(Options {
+        system_clock: true,
+        ..Options::scripted_scans()
+    })
+    .await;
+    Some((browser, app))
+}
+
 /// A loopback site standing in for the customer: `/error` and `/done`
 /// answer a page; `/host?src=URL` embeds URL in an iframe the way SPEC §3
 /// says and keeps every message it receives in `window.messages`.
@@ -319,23 +378,11 @@ async fn an_unavailable_camera_redirects_to_the_error_url_with_9820() {
 
 #[tokio::test]
 async fn the_challenge_runs_from_the_keyboard_and_the_server_answers_it() {
-    let Some(browser) = Browser::launch(
-        "the_challenge_runs_from_the_keyboard",
-        Launch {
-            fake_camera: true,
-            ..Launch::default()
-        },
-    )
-    .await
+    let Some((browser, app)) =
+        pattern_camera_and_scripted_app("the_challenge_runs_from_the_keyboard").await
     else {
         return;
     };
-    // Frames arrive in real time: the server runs on the system clock.
-    let app = spawn_app_with(Options {
-        system_clock: true,
-        ..Options::scripted_scans()
-    })
-    .await;
     let site = customer_site().await;
     let (reference, redirect, c_admin) = transaction(&app, &site).await;
     let page = browser.new_page().await;

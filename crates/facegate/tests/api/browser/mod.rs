@@ -6,4 +6,5 @@
 pub(crate) mod cdp;
 pub(crate) mod client;
 mod codes;
+mod enrollment;
 mod journey;
