@@ -6,7 +6,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use facegate_core::{FacemapRefusal, ServiceError};
-use facegate_domain::{FieldError, Ineligible};
+use facegate_domain::{FieldError, Ineligible, ReviewRefusal};
 
 use crate::wire::{Problem, ProblemField};
 
@@ -140,6 +140,11 @@ impl From<ServiceError> for ApiError {
             ServiceError::Facemap(r) => (*r).into(),
             ServiceError::TransactionNotFound => Code::TRANSACTION_NOT_FOUND,
             ServiceError::ScanNotFound => Code::SCAN_NOT_FOUND,
+            ServiceError::Review(r) => match r {
+                ReviewRefusal::NotDecided => Code::SCAN_NOT_DECIDED,
+                ReviewRefusal::NothingCaptured => Code::SCAN_NOTHING_TO_REVIEW,
+                ReviewRefusal::Unchanged => Code::REVIEW_UNCHANGED,
+            },
             ServiceError::DocumentEngineUnavailable => Code::DOCUMENT_ENGINE_UNAVAILABLE,
             ServiceError::Capture(r) => (*r).into(),
             ServiceError::Conflict(_) => Code::CONFLICT,

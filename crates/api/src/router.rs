@@ -36,6 +36,8 @@ fn routes(options: &HttpOptions) -> OpenApiRouter<AppState> {
         .routes(routes!(handlers::web_initiate).layer(DefaultBodyLimit::max(extract::MAX_JSON)))
         .routes(routes!(scans::initiate).layer(DefaultBodyLimit::max(extract::MAX_JSON)))
         .routes(routes!(scans::status, scans::delete))
+        .routes(routes!(scans::review).layer(DefaultBodyLimit::max(extract::MAX_JSON)))
+        .routes(routes!(scans::audit))
         .routes(routes!(scans::data))
         .routes(routes!(scans::document))
         .routes(routes!(scans::transaction))
@@ -230,7 +232,7 @@ mod tests {
         };
         let routed = operations(&routed);
         let documented = operations(&super::openapi_document());
-        assert!(routed.len() == 34, "{routed:?}");
+        assert!(routed.len() == 36, "{routed:?}");
         assert_eq!(routed, documented);
         for path in [
             "/api/v4/initiateAuthentication",

@@ -18,8 +18,8 @@ use crate::openapi::{
 };
 use crate::state::AppState;
 use crate::wire::{
-    IdVerificationInitiated, ScanData, ScanDeleted, ScanDocument, ScanImageList, ScanInitiate,
-    ScanStatus, ScanTransaction, ScanVerification,
+    IdVerificationInitiated, ScanAudit, ScanData, ScanDeleted, ScanDocument, ScanImageList,
+    ScanInitiate, ScanReviewBody, ScanReviewed, ScanStatus, ScanTransaction, ScanVerification,
 };
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -102,6 +102,68 @@ pub async fn delete(
         timestamp: state.services.now().into(),
         scan_reference: reference,
         deleted: true,
+    }))
+}
+
+/// `POST /api/netverify/v2/scans/{reference}/review`.
+#[utoipa::path(
+    post,
+    path = "/api/netverify/v2/scans/{reference}/review",
+    tag = "ID verification",
+    operation_id = "reviewScan",
+    summary = "Approve or reject a decided ID verification by hand, with a reason; the callback is sent again",
+    description = "`REJECT` makes the scan `ERROR_NOT_READABLE_ID` with `300 MANUAL_REJECTION`; \
+        `APPROVE` makes it `APPROVED_VERIFIED`, overriding an automatic rejection (a facemap is \
+        issued only by an automatic approval: a rejected scan's selfie template was never kept). \
+        Only an approved enrollment authenticates. Every review is in the scan's audit trail. \
+        Admin credential.",
+    security(("basic" = [])),
+    params(ApiHeaders, ReferencePath),
+    request_body(content = ScanReviewBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Reviewed", body = ScanReviewed),
+        (status = 400, description = "VALIDATION_FAILED", body = crate::wire::Problem, content_type = crate::wire::PROBLEM),
+        (status = 409, description = "SCAN_NOT_DECIDED, SCAN_NOTHING_TO_REVIEW or REVIEW_UNCHANGED", body = crate::wire::Problem, content_type = crate::wire::PROBLEM),
+        RetrievalRefusals
+    )
+)]
+pub async fn review(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(raw): Path<String>,
+    request: Request,
+) -> ApiResult<Json<ScanReviewed>> {
+    let reference = reference(&raw)?;
+    let body: ScanReviewBody = extract::json_body(request).await?;
+    let fields = body.into_request().map_err(ApiError::validation)?;
+    let reviewed = state
+        .services
+        .review_scan(&caller, reference, &fields)
+        .await?;
+    Ok(Json(ScanReviewed::from(&reviewed)))
+}
+
+/// `GET /api/netverify/v2/scans/{reference}/audit`.
+#[utoipa::path(
+    get,
+    path = "/api/netverify/v2/scans/{reference}/audit",
+    tag = "ID verification",
+    operation_id = "scanAudit",
+    summary = "The audit trail of an ID verification's manual reviews",
+    security(("basic" = [])),
+    params(ApiHeaders, ReferencePath),
+    responses((status = 200, description = "Oldest first", body = ScanAudit), RetrievalRefusals)
+)]
+pub async fn audit(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<ScanAudit>> {
+    let reference = reference(&raw)?;
+    let trail = state.services.scan_audit(&caller, reference).await?;
+    Ok(Json(ScanAudit {
+        scan_reference: reference,
+        audit: trail.iter().map(Into::into).collect(),
     }))
 }
 

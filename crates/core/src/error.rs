@@ -1,6 +1,6 @@
 //! What a use case can refuse, independent of how a transport shows it.
 
-use facegate_domain::{FieldError, Ineligible};
+use facegate_domain::{FieldError, Ineligible, ReviewRefusal};
 use facegate_storage::StoreError;
 
 /// Why a facemap was refused (SPEC §4). Each maps to its own API code.
@@ -112,6 +112,8 @@ pub enum ServiceError {
     TransactionNotFound,
     #[error("no such ID verification")]
     ScanNotFound,
+    #[error("{}", review_refusal_text(*.0))]
+    Review(ReviewRefusal),
     #[error("this deployment has no document engine: ID verification capture is unavailable")]
     DocumentEngineUnavailable,
     #[error("{0}")]
@@ -142,3 +144,13 @@ impl ServiceError {
 }
 
 pub type ServiceResult<T> = Result<T, ServiceError>;
+
+fn review_refusal_text(refusal: ReviewRefusal) -> &'static str {
+    match refusal {
+        ReviewRefusal::NotDecided => "the ID verification is not decided yet",
+        ReviewRefusal::NothingCaptured => {
+            "the user never finished the ID verification: there is nothing to review"
+        }
+        ReviewRefusal::Unchanged => "the ID verification already has this verdict",
+    }
+}

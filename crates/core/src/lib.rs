@@ -28,6 +28,7 @@ pub mod limits;
 mod live;
 pub mod metrics;
 mod render;
+pub mod reviews;
 pub mod scan_capture;
 pub mod scans;
 mod services;

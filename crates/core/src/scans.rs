@@ -302,7 +302,7 @@ impl Services {
         })
     }
 
-    async fn scan_document(&self, scan: &Scan) -> ServiceResult<Option<DocumentData>> {
+    pub(crate) async fn scan_document(&self, scan: &Scan) -> ServiceResult<Option<DocumentData>> {
         let Some(bytes) = self.open_scan_image(scan, ImageKind::Document, 1).await? else {
             return Ok(None);
         };

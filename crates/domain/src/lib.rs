@@ -14,6 +14,7 @@ pub mod ids;
 pub mod input;
 pub mod lockout;
 pub mod mrz;
+pub mod review;
 pub mod scan;
 pub mod scan_record;
 pub mod scan_verdict;
@@ -39,6 +40,10 @@ pub use input::{
     TokenLifetime, UrlField, UrlPolicy, UserReference,
 };
 pub use lockout::{FailureStreak, LockoutPolicy};
+pub use review::{
+    audit_status, review, reviewed, AuditEntry, ReviewDecision, ReviewReason, ReviewRefusal,
+    MAX_REVIEW_REASON,
+};
 pub use scan::{
     CaptureMethod, Country, DocumentAcceptance, DocumentType, Preset, Verification, Workflow,
 };

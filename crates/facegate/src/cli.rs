@@ -63,6 +63,9 @@ pub enum Command {
     /// Manage enrollments.
     #[command(subcommand)]
     Enrollment(EnrollmentCommand),
+    /// Review ID verifications by hand.
+    #[command(subcommand)]
+    Scan(ScanCommand),
     /// Evaluate the face engine on real data.
     #[command(subcommand)]
     Eval(crate::eval::EvalCommand),
@@ -246,6 +249,32 @@ pub enum EnrollmentCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum ScanCommand {
+    /// Approve or reject a decided ID verification, with a reason: the
+    /// callback is sent again (by the running server) and the review is
+    /// audited as `cli`. Rejecting makes it ERROR_NOT_READABLE_ID with
+    /// 300 MANUAL_REJECTION; approving overrides an automatic rejection.
+    Review {
+        #[arg(long)]
+        account: String,
+        reference: String,
+        #[arg(long, conflicts_with = "reject", required_unless_present = "reject")]
+        approve: bool,
+        #[arg(long)]
+        reject: bool,
+        /// One line, 1 to 500 characters.
+        #[arg(long)]
+        reason: String,
+    },
+    /// The audit trail of an ID verification's reviews, as JSON lines.
+    Audit {
+        #[arg(long)]
+        account: String,
+        reference: String,
+    },
+}
+
 /// Runs one command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let listen = match &cli.command {
@@ -284,6 +313,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             demo_enrollment(&config, &account, &demo).await
         }
+        Command::Scan(cmd) => scan(&config, cmd).await,
         Command::Enrollment(EnrollmentCommand::RevokeFacemap { account, reference }) => {
             let services = cli_services(&config).await?;
             let reference: EnrollmentRef = reference
@@ -304,6 +334,59 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn scan(config: &Config, cmd: ScanCommand) -> anyhow::Result<()> {
+    let services = cli_services(config).await?;
+    let parse = |raw: &str| -> anyhow::Result<EnrollmentRef> {
+        raw.parse()
+            .map_err(|_| anyhow!("not an ID verification reference"))
+    };
+    let print = |entry: &facegate_domain::AuditEntry| {
+        let line = serde_json::json!({
+            "at": entry.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "actor": entry.actor,
+            "action": entry.action,
+            "before": entry.before,
+            "after": entry.after,
+            "reason": entry.reason,
+        });
+        println!("{line}");
+    };
+    match cmd {
+        ScanCommand::Review {
+            account,
+            reference,
+            approve,
+            reject: _,
+            reason,
+        } => {
+            let request = facegate_core::reviews::ReviewRequest {
+                decision: Some(if approve { "APPROVE" } else { "REJECT" }.to_owned()),
+                reason: Some(reason),
+            };
+            let reviewed = services
+                .review_account_scan(
+                    parse_account(&account)?,
+                    &facegate_core::reviews::Reviewer::CommandLine,
+                    parse(&reference)?,
+                    &request,
+                )
+                .await
+                .map_err(friendly)?;
+            reviewed.audit.iter().for_each(print);
+        }
+        ScanCommand::Audit { account, reference } => {
+            let account = parse_account(&account)?;
+            let reference = parse(&reference)?;
+            let trail = services
+                .account_scan_audit(account, reference)
+                .await
+                .map_err(friendly)?;
+            trail.iter().for_each(print);
+        }
+    }
+    Ok(())
 }
 
 fn init_logging(config: &Config) {

@@ -53,7 +53,7 @@ pub use outbox::{
     CallbackRecord, CallbackRenderer, ClaimFairness, DeliveryAttempt, NextStep, OutboxMessage,
     OutboxStatus, OutboxStore, PendingCallback,
 };
-pub use scans::{IssuedFacemap, ScanDecision, ScanSide, ScanStore, SelfieFinish};
+pub use scans::{IssuedFacemap, ScanDecision, ScanReview, ScanSide, ScanStore, SelfieFinish};
 pub use sqlite::SqliteStore;
 pub use transactions::TransactionStore;
 

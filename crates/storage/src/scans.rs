@@ -10,8 +10,8 @@ use std::net::IpAddr;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use facegate_domain::{
-    AttemptOutcome, CaptureChannel, CaptureSession, Decision, DocumentType, EnrollmentRef,
-    FacemapBinding, Scan, ScanOutcome, ScanState,
+    AttemptOutcome, AuditEntry, CaptureChannel, CaptureSession, Decision, DocumentType,
+    EnrollmentRef, FacemapBinding, Scan, ScanOutcome, ScanState,
 };
 use uuid::Uuid;
 
@@ -61,6 +61,21 @@ pub struct ScanDecision {
     pub images: Vec<SealedImage>,
     pub facemap: Option<IssuedFacemap>,
     /// The `NETVERIFYID` callback, when the scan has a callback URL.
+    pub callback: Option<OutboxMessage>,
+}
+
+/// A person's review of a decided scan ([`facegate_domain::review`]): the
+/// new outcome, the audit entry and the callback sent again, at once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanReview {
+    pub reference: EnrollmentRef,
+    /// The outcome the review was decided against: the write does nothing
+    /// when another review changed it meanwhile.
+    pub before: ScanOutcome,
+    pub outcome: ScanOutcome,
+    pub audit: AuditEntry,
+    /// The `NETVERIFYID` callback with the new outcome, when the scan has a
+    /// callback URL.
     pub callback: Option<OutboxMessage>,
 }
 
@@ -129,4 +144,13 @@ pub trait ScanStore: Send + Sync {
     /// and binding stay). A pending scan first fails `NO_ID_UPLOADED`,
     /// without a callback. Returns false when unknown or already deleted.
     async fn delete_scan(&self, reference: EnrollmentRef, at: DateTime<Utc>) -> StoreResult<bool>;
+    /// Writes a review of a decided, undeleted scan whose outcome is still
+    /// `before`: the scan's and its enrollment's verdict (an enrollment no
+    /// longer approved authenticates nobody; its facemap binding stays, so
+    /// that a later approval restores it), the audit entry and the callback.
+    /// False, writing nothing, otherwise.
+    async fn review_scan(&self, review: &ScanReview) -> StoreResult<bool>;
+    /// The scan's audit trail, oldest first (also after its deletion; the
+    /// reasons are erased with the scan).
+    async fn audit_trail(&self, reference: EnrollmentRef) -> StoreResult<Vec<AuditEntry>>;
 }

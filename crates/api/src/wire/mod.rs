@@ -14,6 +14,7 @@ mod field;
 mod initiate;
 mod problem;
 mod retrieval;
+mod review;
 mod scan;
 
 pub use capture::{
@@ -31,6 +32,7 @@ pub use retrieval::{
     CallbackDelivery, CallbackHistory, DeliveryAttempt, DeliveryStatus, Image, Transaction,
     TransactionDeleted,
 };
+pub use review::{AuditRecord, ScanAudit, ScanReviewBody, ScanReviewed};
 pub use scan::{
     Classified, IdVerificationInitiated, PartHeader, RetrievalIdentity, ScanCapture, ScanData,
     ScanDeleted, ScanDocument, ScanFinished, ScanImageList, ScanInitiate, ScanPreset, ScanStatus,

@@ -26,6 +26,7 @@ mod limits;
 mod lockout;
 mod logs;
 mod openapi;
+mod reviews;
 mod revocation;
 mod scans;
 mod scripted;

@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use facegate_domain::{
-    Account, AccountId, AttemptOutcome, AttemptState, AuthTransaction, CaptureAttempt,
+    Account, AccountId, AttemptOutcome, AttemptState, AuditEntry, AuthTransaction, CaptureAttempt,
     CaptureSession, CaptureSubject, Challenge, Credential, CredentialId, Enrollment, EnrollmentRef,
     FacemapBinding, FailureStreak, Locale, LocaleSet, ParentOrigin, PreviousWebhookKey,
     PrivateCallbackTargets, RedirectUrl, Role, ScanSource, Similarity, TransactionRef,
@@ -68,6 +68,9 @@ pub(super) const SCAN_COLUMNS: &str = "reference, account, state, workflow, \
      mrz_checked, evidence";
 
 pub(super) const STREAK_COLUMNS: &str = "consecutive, last_failure_at";
+
+pub(super) const AUDIT_COLUMNS: &str =
+    "id, account, at, actor, scan, action, before, after, reason";
 
 pub(super) const ATTEMPT_COLUMNS: &str =
     "outbox_id, attempt_no, at, delivered, status, error, detail, duration_ms";
@@ -639,6 +642,22 @@ impl FromRow for KeyUsage {
             images: unsigned(row, "images")?,
             issued_facemaps: unsigned(row, "issued_facemaps")?,
             issued_facemaps_unknown_key: unsigned(row, "issued_facemaps_unknown_key")?,
+        })
+    }
+}
+
+impl FromRow for AuditEntry {
+    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+        Ok(Self {
+            id: uuid(row, "id")?,
+            account: id::<AccountId>(row, "account")?,
+            at: time(row, "at")?,
+            actor: get(row, "actor")?,
+            scan: id::<EnrollmentRef>(row, "scan")?,
+            action: get(row, "action")?,
+            before: get(row, "before")?,
+            after: get(row, "after")?,
+            reason: get(row, "reason")?,
         })
     }
 }

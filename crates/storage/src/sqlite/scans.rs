@@ -7,19 +7,21 @@ use std::net::IpAddr;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use facegate_domain::{
-    AttemptState, CaptureSession, EnrollmentRef, Scan, ScanState, TransactionRef,
-    VerificationStatus,
+    AttemptState, AuditEntry, CaptureSession, EnrollmentRef, Scan, ScanOutcome, ScanState,
+    TransactionRef, VerificationStatus,
 };
 use sqlx::SqliteConnection;
 
 use super::capture::insert_session;
-use super::codec::{db_err, ms, serial_to_db, ScanImageRow, SCAN_COLUMNS};
+use super::codec::{db_err, ms, serial_to_db, ScanImageRow, AUDIT_COLUMNS, SCAN_COLUMNS};
 use super::images::{erase_images, insert_images};
 use super::keys::facemap_key_id;
 use super::outbox::{erase_callbacks, insert_outbox};
 use super::transactions::end_capture;
 use super::{commit, execute, row, rows, SqliteStore};
-use crate::{ImageKind, ScanDecision, ScanSide, ScanStore, SelfieFinish, StoreError, StoreResult};
+use crate::{
+    ImageKind, ScanDecision, ScanReview, ScanSide, ScanStore, SelfieFinish, StoreError, StoreResult,
+};
 
 /// Capture sessions, attempts, images and callbacks name a scan by its
 /// reference, in the column they name an authentication by.
@@ -62,8 +64,8 @@ async fn finish_attempt_in(
 }
 
 /// The reject details as stored: comma-separated detail codes.
-fn details_text(decision: &ScanDecision) -> Option<String> {
-    let details = decision.outcome.rejection.as_ref()?.details();
+fn details_text(outcome: &ScanOutcome) -> Option<String> {
+    let details = outcome.rejection.as_ref()?.details();
     (!details.is_empty()).then(|| {
         details
             .iter()
@@ -264,7 +266,7 @@ impl ScanStore for SqliteStore {
                 .as_ref()
                 .map(|r| i64::from(r.reason().code())),
         )
-        .bind(details_text(decision))
+        .bind(details_text(&decision.outcome))
         .bind(identity.map(|i| i.similarity.as_str()))
         .bind(identity.map(|i| i.validity))
         .bind(identity.and_then(|i| i.reason).map(|r| r.as_str()))
@@ -372,6 +374,10 @@ impl ScanStore for SqliteStore {
         .bind(&r);
         let deleted = execute(query, &mut *db).await? == 1;
         if deleted {
+            // The audit trail stays; the reviewers' words about the person go.
+            let query =
+                sqlx::query("UPDATE audit_events SET reason = NULL WHERE scan = ?").bind(&r);
+            execute(query, &mut *db).await?;
             let transaction = as_transaction(reference);
             erase_images(&mut db, transaction).await?;
             end_capture(&mut db, transaction, at).await?;
@@ -390,5 +396,61 @@ impl ScanStore for SqliteStore {
             self.flush_erasure().await;
         }
         Ok(deleted)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn review_scan(&self, review: &ScanReview) -> StoreResult<bool> {
+        let r = review.reference.to_string();
+        let (before, after) = (&review.before, &review.outcome);
+        let code = |o: &ScanOutcome| o.rejection.as_ref().map(|r| i64::from(r.reason().code()));
+        let mut db = self.begin_write().await?;
+        // Compare and set: the verdict the review was decided against.
+        let query = sqlx::query(
+            "UPDATE scans SET verification_status = ?, reject_reason = ?, reject_details = ? \
+             WHERE reference = ? AND state <> 'PENDING' AND deleted_at IS NULL \
+             AND verification_status = ? AND reject_reason IS ?",
+        )
+        .bind(after.status.as_str())
+        .bind(code(after))
+        .bind(details_text(after))
+        .bind(&r)
+        .bind(before.status.as_str())
+        .bind(code(before));
+        if execute(query, &mut *db).await? == 0 {
+            return Ok(false);
+        }
+        let query =
+            sqlx::query("UPDATE enrollments SET verification_status = ? WHERE reference = ?")
+                .bind(after.status.as_str())
+                .bind(&r);
+        execute(query, &mut *db).await?;
+        let a = &review.audit;
+        let query = sqlx::query(
+            "INSERT INTO audit_events (id, account, at, actor, scan, action, before, after, reason) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(a.id.hyphenated().to_string())
+        .bind(a.account.to_string())
+        .bind(ms(a.at))
+        .bind(&a.actor)
+        .bind(&r)
+        .bind(&a.action)
+        .bind(&a.before)
+        .bind(&a.after)
+        .bind(a.reason.as_deref());
+        execute(query, &mut *db).await?;
+        if let Some(message) = &review.callback {
+            insert_outbox(&mut db, message).await?;
+        }
+        commit(db).await?;
+        Ok(true)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn audit_trail(&self, reference: EnrollmentRef) -> StoreResult<Vec<AuditEntry>> {
+        let sql =
+            format!("SELECT {AUDIT_COLUMNS} FROM audit_events WHERE scan = ? ORDER BY at, rowid");
+        let query = sqlx::query(&sql).bind(reference.to_string());
+        rows(query, &self.read).await
     }
 }
