@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod capture;
 mod code;
+pub mod console;
 pub mod error;
 pub mod extract;
 mod handlers;

@@ -90,6 +90,7 @@ pub fn router_with(capture: Arc<CaptureService>, options: &HttpOptions) -> Route
         options.max_in_flight_requests.max(1),
     ));
     let router = public
+        .merge(crate::console::router(options.secure_cookies))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::record_metrics,

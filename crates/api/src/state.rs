@@ -27,6 +27,9 @@ pub struct HttpOptions {
     pub hsts: bool,
     /// Requests handled at once at most; beyond it `503 SERVER_BUSY`.
     pub max_in_flight_requests: usize,
+    /// The console's session cookie is `Secure` (`__Host-` named): true
+    /// outside development.
+    pub secure_cookies: bool,
 }
 
 impl Default for HttpOptions {
@@ -35,6 +38,7 @@ impl Default for HttpOptions {
             public_metrics: true,
             hsts: false,
             max_in_flight_requests: 512,
+            secure_cookies: false,
         }
     }
 }

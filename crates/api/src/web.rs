@@ -121,7 +121,7 @@ fn pick_locale(raw: Option<&str>) -> &'static str {
         .as_str()
 }
 
-fn escape_html(text: &str) -> String {
+pub(crate) fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -15,6 +15,7 @@ pub mod accounts;
 pub mod authentication;
 mod authenticator;
 pub mod capture;
+pub mod console;
 pub mod credentials;
 pub mod delivery;
 pub mod documents;

@@ -192,7 +192,7 @@ impl Services {
         Ok(trail)
     }
 
-    async fn account_scan(
+    pub(crate) async fn account_scan(
         &self,
         account: AccountId,
         reference: EnrollmentRef,

@@ -284,6 +284,12 @@ impl Services {
         reference: EnrollmentRef,
     ) -> ServiceResult<ScanDetails> {
         let scan = self.retrieve_scan(caller, reference).await?;
+        self.details_of(scan).await
+    }
+
+    /// A scan's extracted data, images and facemap's presence.
+    pub(crate) async fn details_of(&self, scan: Scan) -> ServiceResult<ScanDetails> {
+        let reference = scan.reference;
         let images = self.store.scan_images(reference).await?;
         let document = match images.contains(&(ImageKind::Document, 1)) {
             true => self.scan_document(&scan).await?,

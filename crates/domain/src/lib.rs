@@ -8,6 +8,7 @@ pub mod account;
 pub mod callback_targets;
 pub mod capture;
 pub mod clock;
+pub mod console;
 pub mod decision;
 pub mod enrollment;
 pub mod ids;
@@ -29,6 +30,7 @@ pub use capture::{
     Challenge, Direction, Evidence, Flash, FrameCursor, FrameRefusal, Step, Window, MAX_ATTEMPTS,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use console::{check_new_password, ConsoleUsername, LoginThrottle, SessionPolicy};
 pub use decision::{
     decide_attempt, AttemptDecision, Decision, Findings, FrameCounts, Guidance, LivenessRecord,
     LivenessVerdict, SignalRecord, SimilarityRecord,

@@ -346,6 +346,7 @@ pub async fn start(
             public_metrics: config.public_metrics(),
             hsts: tls.is_some(),
             max_in_flight_requests: config.server.max_in_flight_requests,
+            secure_cookies: config.mode != crate::config::Mode::Development,
         },
     );
     let server = tokio::spawn(serve::serve(listener, tls, router, connections, watch_rx));

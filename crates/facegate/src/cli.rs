@@ -66,6 +66,9 @@ pub enum Command {
     /// Review ID verifications by hand.
     #[command(subcommand)]
     Scan(ScanCommand),
+    /// Manage the operator console's users.
+    #[command(subcommand, name = "console-user")]
+    ConsoleUser(ConsoleUserCommand),
     /// Evaluate the face engine on real data.
     #[command(subcommand)]
     Eval(crate::eval::EvalCommand),
@@ -250,6 +253,21 @@ pub enum EnrollmentCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum ConsoleUserCommand {
+    /// A console user of one account (a reviewer of its ID verifications).
+    /// The password (12 to 128 characters) is read from the first line of
+    /// standard input, never from the command line.
+    Create {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ScanCommand {
     /// Approve or reject a decided ID verification, with a reason: the
     /// callback is sent again (by the running server) and the review is
@@ -314,6 +332,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             demo_enrollment(&config, &account, &demo).await
         }
         Command::Scan(cmd) => scan(&config, cmd).await,
+        Command::ConsoleUser(ConsoleUserCommand::Create {
+            account,
+            username,
+            json,
+        }) => {
+            let services = cli_services(&config).await?;
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password)?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let user = services
+                .create_console_user(parse_account(&account)?, &username, password)
+                .await
+                .map_err(friendly)?;
+            if json {
+                let out = serde_json::json!({
+                    "id": user.id.to_string(),
+                    "account": user.account.to_string(),
+                    "username": user.username,
+                });
+                println!("{out}");
+            } else {
+                println!("console user {} created", user.username);
+            }
+            Ok(())
+        }
         Command::Enrollment(EnrollmentCommand::RevokeFacemap { account, reference }) => {
             let services = cli_services(&config).await?;
             let reference: EnrollmentRef = reference

@@ -32,6 +32,7 @@
 
 pub mod accounts;
 pub mod capture;
+pub mod console;
 pub mod database;
 pub mod enrollments;
 mod error;
@@ -44,6 +45,7 @@ pub mod transactions;
 
 pub use accounts::AccountStore;
 pub use capture::{AttemptFinish, CaptureStore};
+pub use console::{ConsoleSession, ConsoleStore, ConsoleUser, ScanFilter};
 pub use database::Database;
 pub use enrollments::EnrollmentStore;
 pub use error::{StoreError, StoreResult};
@@ -69,6 +71,7 @@ pub trait Store:
     + OutboxStore
     + KeyStore
     + ScanStore
+    + ConsoleStore
     + 'static
 {
 }
@@ -83,6 +86,7 @@ impl<T> Store for T where
         + OutboxStore
         + KeyStore
         + ScanStore
+        + ConsoleStore
         + 'static
 {
 }
@@ -91,7 +95,7 @@ impl<T> Store for T where
 /// (`use facegate_storage::prelude::*`). Through `dyn Store` they need no import.
 pub mod prelude {
     pub use crate::{
-        AccountStore, CaptureStore, Database, EnrollmentStore, ImageStore, KeyStore, OutboxStore,
-        ScanStore, Store, TransactionStore,
+        AccountStore, CaptureStore, ConsoleStore, Database, EnrollmentStore, ImageStore, KeyStore,
+        OutboxStore, ScanStore, Store, TransactionStore,
     };
 }

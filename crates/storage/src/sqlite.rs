@@ -15,6 +15,7 @@
 mod accounts;
 mod capture;
 mod codec;
+mod console;
 mod enrollments;
 mod images;
 mod keys;

@@ -23,8 +23,9 @@ use sqlx::{Row, Sqlite};
 use uuid::Uuid;
 
 use crate::{
-    CallbackRecord, DeliveryAttempt, ImageKind, KeyUsage, OutboxMessage, OutboxStatus,
-    PendingCallback, StoreError, StoreResult, StoredFacemap, StoredImage,
+    CallbackRecord, ConsoleSession, ConsoleUser, DeliveryAttempt, ImageKind, KeyUsage,
+    OutboxMessage, OutboxStatus, PendingCallback, StoreError, StoreResult, StoredFacemap,
+    StoredImage,
 };
 
 /// Reads one value from a row holding its columns (by name, so a query may
@@ -68,6 +69,13 @@ pub(super) const SCAN_COLUMNS: &str = "reference, account, state, workflow, \
      mrz_checked, evidence";
 
 pub(super) const STREAK_COLUMNS: &str = "consecutive, last_failure_at";
+
+pub(super) const CONSOLE_USER_COLUMNS: &str = "id, account, username, password_hash, created_at";
+
+/// A session joined with its user: the session's columns, then the user's
+/// under `u_` names.
+pub(super) const CONSOLE_SESSION_COLUMNS: &str = "s.token_hash, s.user_id, s.signed_in_at, \
+     s.last_seen_at, u.id, u.account, u.username, u.password_hash, u.created_at";
 
 pub(super) const AUDIT_COLUMNS: &str =
     "id, account, at, actor, scan, action, before, after, reason";
@@ -659,5 +667,29 @@ impl FromRow for AuditEntry {
             after: get(row, "after")?,
             reason: get(row, "reason")?,
         })
+    }
+}
+
+impl FromRow for ConsoleUser {
+    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+        Ok(Self {
+            id: uuid(row, "id")?,
+            account: id::<AccountId>(row, "account")?,
+            username: get(row, "username")?,
+            password_hash: get(row, "password_hash")?,
+            created_at: time(row, "created_at")?,
+        })
+    }
+}
+
+impl FromRow for (ConsoleSession, ConsoleUser) {
+    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+        let session = ConsoleSession {
+            token_hash: blob(row, "token_hash")?,
+            user: uuid(row, "user_id")?,
+            signed_in_at: time(row, "signed_in_at")?,
+            last_seen_at: time(row, "last_seen_at")?,
+        };
+        Ok((session, ConsoleUser::from_row(row)?))
     }
 }

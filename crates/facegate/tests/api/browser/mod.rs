@@ -6,5 +6,6 @@
 pub(crate) mod cdp;
 pub(crate) mod client;
 mod codes;
+mod console;
 mod enrollment;
 mod journey;

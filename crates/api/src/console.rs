@@ -1,0 +1,793 @@
+//! The operator console at `/console` (issue #12): server-rendered pages
+//! without script, over the core's console use cases. A session cookie
+//! (`HttpOnly`, `SameSite=Strict`, `Secure` and `__Host-` named outside
+//! development) carries the session; every form that changes something
+//! carries the session's CSRF token; sign-in is refused from another site.
+//! A user sees only their own account's ID verifications: another
+//! account's is the same 404 as one that does not exist.
+
+use std::collections::HashMap;
+
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use facegate_core::console::{
+    csrf_matches, csrf_token, ConsoleScan, ConsoleViewer, ScanFilter, MAX_LIST,
+};
+use facegate_core::reviews::ReviewRequest;
+use facegate_core::{ImageKind, ServiceError};
+use facegate_domain::{EnrollmentRef, Scan};
+use serde::Deserialize;
+
+use crate::state::AppState;
+
+const STYLE: &str = include_str!("../web/console.css");
+
+/// No script, no frames, forms only to the console itself.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; \
+img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Forms are small: a name, a password, a reason.
+const MAX_FORM: usize = 8 * 1024;
+
+/// The console's routes, for the application router.
+pub fn router(secure_cookies: bool) -> Router<AppState> {
+    let cookie = CookieName::new(secure_cookies);
+    Router::new()
+        .route("/console", get(home))
+        .route("/console/login", get(login_page).post(login))
+        .route("/console/logout", post(logout))
+        .route("/console/scans", get(list))
+        .route("/console/scans/{reference}", get(detail))
+        .route("/console/scans/{reference}/review", post(review))
+        .route("/console/scans/{reference}/images/{image}", get(image))
+        .route("/console/assets/console.css", get(style))
+        .layer(DefaultBodyLimit::max(MAX_FORM))
+        .layer(axum::Extension(cookie))
+}
+
+/// The session cookie's name and attributes.
+#[derive(Debug, Clone, Copy)]
+struct CookieName {
+    secure: bool,
+}
+
+impl CookieName {
+    fn new(secure: bool) -> Self {
+        Self { secure }
+    }
+
+    fn name(self) -> &'static str {
+        if self.secure {
+            "__Host-facegate_console"
+        } else {
+            "facegate_console"
+        }
+    }
+
+    fn set(self, token: &str) -> String {
+        let secure = if self.secure { "; Secure" } else { "" };
+        format!(
+            "{}={token}; Path=/; HttpOnly; SameSite=Strict{secure}",
+            self.name()
+        )
+    }
+
+    fn clear(self) -> String {
+        let secure = if self.secure { "; Secure" } else { "" };
+        format!(
+            "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}",
+            self.name()
+        )
+    }
+
+    fn read(self, headers: &HeaderMap) -> Option<String> {
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, _)| *name == self.name())
+            .map(|(_, value)| value.to_owned())
+            .filter(|v| !v.is_empty() && v.len() <= 64)
+    }
+}
+
+/// HTML-escapes text for an element or a quoted attribute.
+fn esc(text: &str) -> String {
+    crate::web::escape_html(text)
+}
+
+fn page(
+    status: StatusCode,
+    title: &str,
+    viewer: Option<(&ConsoleViewer, &str)>,
+    body: &str,
+) -> Response {
+    let nav = match viewer {
+        Some((v, csrf)) => format!(
+            "<nav><a href=\"/console/scans\">ID verifications</a> \
+             <span class=\"who\">{}</span> \
+             <form method=\"post\" action=\"/console/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+             <button type=\"submit\">Sign out</button></form></nav>",
+            esc(&v.username),
+            esc(csrf)
+        ),
+        None => String::new(),
+    };
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"robots\" content=\"noindex, nofollow\">\
+         <title>{title} · Facegate console</title><link rel=\"icon\" href=\"data:,\">\
+         <link rel=\"stylesheet\" href=\"/console/assets/console.css\"></head>\
+         <body><header><strong>Facegate console</strong>{nav}</header>\
+         <main id=\"main\"><h1>{title}</h1>{body}</main></body></html>",
+        title = esc(title),
+    );
+    let mut response = (status, html).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    secure(headers);
+    response
+}
+
+fn secure(headers: &mut HeaderMap) {
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+}
+
+fn to_login(message: Option<&str>) -> Response {
+    let target = match message {
+        Some(m) => format!("/console/login?m={m}"),
+        None => "/console/login".to_owned(),
+    };
+    Redirect::to(&target).into_response()
+}
+
+/// The signed-in viewer and their session token, or the answer to give.
+async fn signed_in(
+    state: &AppState,
+    cookie: CookieName,
+    headers: &HeaderMap,
+) -> Result<(ConsoleViewer, String), Response> {
+    let Some(token) = cookie.read(headers) else {
+        return Err(to_login(None));
+    };
+    match state.services.console_viewer(&token).await {
+        Ok(viewer) => Ok((viewer, token)),
+        Err(ServiceError::Unauthenticated) => {
+            let mut response = to_login(Some("expired"));
+            if let Ok(v) = HeaderValue::from_str(&cookie.clear()) {
+                response.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            Err(response)
+        }
+        Err(e) => Err(failure(e)),
+    }
+}
+
+fn failure(e: ServiceError) -> Response {
+    let (status, text) = match &e {
+        ServiceError::ScanNotFound => {
+            (StatusCode::NOT_FOUND, "No such ID verification.".to_owned())
+        }
+        ServiceError::Validation(errors) => (
+            StatusCode::BAD_REQUEST,
+            errors
+                .iter()
+                .map(|f| format!("{}: {}", f.field, f.detail))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        ServiceError::Review(_) | ServiceError::Conflict(_) => {
+            (StatusCode::CONFLICT, e.to_string())
+        }
+        _ => {
+            tracing::error!(error = %e, "console request failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The server has a problem; try again later.".to_owned(),
+            )
+        }
+    };
+    let body = format!("<p class=\"error\" role=\"alert\">{}</p><p><a href=\"/console/scans\">Back to the list</a></p>", esc(&text));
+    page(
+        status,
+        status.canonical_reason().unwrap_or("Error"),
+        None,
+        &body,
+    )
+}
+
+/// A form that changes something must come with the session's CSRF token;
+/// the refusal to answer when it does not.
+fn csrf_refusal(token: &str, form: &HashMap<String, String>) -> Option<Response> {
+    match form.get("csrf") {
+        Some(given) if csrf_matches(token, given) => None,
+        _ => {
+            let body = "<p class=\"error\" role=\"alert\">The form has expired or did not come \
+                from the console (CSRF_TOKEN_INVALID). Go back, reload the page and try again.</p>";
+            Some(page(StatusCode::FORBIDDEN, "Refused", None, body))
+        }
+    }
+}
+
+async fn home(
+    State(state): State<AppState>,
+    axum::Extension(cookie): axum::Extension<CookieName>,
+    headers: HeaderMap,
+) -> Response {
+    match signed_in(&state, cookie, &headers).await {
+        Ok(_) => Redirect::to("/console/scans").into_response(),
+        Err(response) => response,
+    }
+}
+
+fn login_form(message: Option<(&str, &str)>) -> String {
+    let note = match message {
+        Some((class, text)) => format!("<p class=\"{class}\" role=\"alert\">{}</p>", esc(text)),
+        None => String::new(),
+    };
+    format!(
+        "{note}<form method=\"post\" action=\"/console/login\" class=\"login\">\
+         <label for=\"username\">User name</label>\
+         <input id=\"username\" name=\"username\" autocomplete=\"username\" required maxlength=\"64\">\
+         <label for=\"password\">Password</label>\
+         <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required maxlength=\"128\">\
+         <button type=\"submit\">Sign in</button></form>"
+    )
+}
+
+async fn login_page(Query(query): Query<HashMap<String, String>>) -> Response {
+    let message = match query.get("m").map(String::as_str) {
+        Some("expired") => Some(("notice", "Your session has ended. Please sign in again.")),
+        Some("signed-out") => Some(("notice", "You are signed out.")),
+        _ => None,
+    };
+    page(StatusCode::OK, "Sign in", None, &login_form(message))
+}
+
+async fn login(
+    State(state): State<AppState>,
+    axum::Extension(cookie): axum::Extension<CookieName>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    // Sign-in from another site's form (login CSRF) is refused.
+    let cross_site = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == "cross-site");
+    if cross_site {
+        return page(
+            StatusCode::FORBIDDEN,
+            "Refused",
+            None,
+            "<p class=\"error\" role=\"alert\">Sign in from the console's own page.</p>",
+        );
+    }
+    let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
+    match state
+        .services
+        .console_sign_in(field("username"), field("password"))
+        .await
+    {
+        Ok(token) => {
+            let mut response = Redirect::to("/console/scans").into_response();
+            if let Ok(v) = HeaderValue::from_str(&cookie.set(&token)) {
+                response.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            secure(response.headers_mut());
+            response
+        }
+        Err(ServiceError::Unauthenticated) => page(
+            StatusCode::UNAUTHORIZED,
+            "Sign in",
+            None,
+            &login_form(Some(("error", "Wrong user name or password."))),
+        ),
+        Err(ServiceError::RateLimited { retry_after_secs }) => {
+            let minutes = retry_after_secs.div_ceil(60);
+            let text = format!(
+                "Too many failed sign-ins for this user. Try again in {minutes} minute(s)."
+            );
+            let mut response = page(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Sign in",
+                None,
+                &login_form(Some(("error", &text))),
+            );
+            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            response
+        }
+        Err(e) => failure(e),
+    }
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    axum::Extension(cookie): axum::Extension<CookieName>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let (_, token) = match signed_in(&state, cookie, &headers).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    if let Some(refused) = csrf_refusal(&token, &form) {
+        return refused;
+    }
+    if let Err(e) = state.services.console_sign_out(&token).await {
+        return failure(e);
+    }
+    let mut response = to_login(Some("signed-out"));
+    if let Ok(v) = HeaderValue::from_str(&cookie.clear()) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    response
+}
+
+/// The list's filters as the query gives them.
+#[derive(Debug, Default, Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+    reference: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+const STATUSES: [&str; 7] = [
+    "PENDING",
+    "APPROVED_VERIFIED",
+    "DENIED_FRAUD",
+    "DENIED_UNSUPPORTED_ID_TYPE",
+    "DENIED_UNSUPPORTED_ID_COUNTRY",
+    "ERROR_NOT_READABLE_ID",
+    "NO_ID_UPLOADED",
+];
+
+fn day(raw: Option<&str>) -> Option<chrono::DateTime<chrono::Utc>> {
+    let date = chrono::NaiveDate::parse_from_str(raw?.trim(), "%Y-%m-%d").ok()?;
+    Some(date.and_hms_opt(0, 0, 0)?.and_utc())
+}
+
+fn status_of(scan: &Scan) -> String {
+    match &scan.outcome {
+        Some(o) => match &o.rejection {
+            Some(r) => format!(
+                "{} ({} {})",
+                o.status.as_str(),
+                r.reason().code(),
+                r.reason().description()
+            ),
+            None => o.status.as_str().to_owned(),
+        },
+        None => "PENDING".to_owned(),
+    }
+}
+
+async fn list(
+    State(state): State<AppState>,
+    axum::Extension(cookie): axum::Extension<CookieName>,
+    headers: HeaderMap,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let (viewer, token) = match signed_in(&state, cookie, &headers).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let q = query.map(|Query(q)| q).unwrap_or_default();
+    let status = q.status.filter(|s| STATUSES.contains(&s.as_str()));
+    let reference = q
+        .reference
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty() && r.len() <= 100);
+    let filter = ScanFilter {
+        status: status.clone(),
+        from: day(q.from.as_deref()),
+        until: day(q.to.as_deref()).map(|d| d + chrono::Duration::days(1)),
+        reference: reference.clone(),
+        limit: MAX_LIST,
+    };
+    let scans = match state.services.console_scans(&viewer, &filter).await {
+        Ok(scans) => scans,
+        Err(e) => return failure(e),
+    };
+    let options: String = std::iter::once(("", "Any status"))
+        .chain(STATUSES.iter().map(|s| (*s, *s)))
+        .map(|(value, label)| {
+            let selected = if status.as_deref() == Some(value) {
+                " selected"
+            } else {
+                ""
+            };
+            format!("<option value=\"{value}\"{selected}>{label}</option>")
+        })
+        .collect();
+    let value = |v: &Option<String>| esc(v.as_deref().unwrap_or_default());
+    let mut body = format!(
+        "<form method=\"get\" action=\"/console/scans\" class=\"filters\">\
+         <label for=\"status\">Status</label><select id=\"status\" name=\"status\">{options}</select>\
+         <label for=\"reference\">Reference</label><input id=\"reference\" name=\"reference\" value=\"{}\" maxlength=\"100\">\
+         <label for=\"from\">From</label><input id=\"from\" name=\"from\" type=\"date\" value=\"{}\">\
+         <label for=\"to\">To</label><input id=\"to\" name=\"to\" type=\"date\" value=\"{}\">\
+         <button type=\"submit\">Filter</button></form>",
+        value(&reference),
+        value(&q.from),
+        value(&q.to),
+    );
+    if scans.is_empty() {
+        body.push_str("<p id=\"empty\">No ID verification matches.</p>");
+    } else {
+        body.push_str(
+            "<table id=\"scans\"><caption>Newest first</caption><thead><tr><th scope=\"col\">Initiated (UTC)</th>\
+             <th scope=\"col\">Reference</th><th scope=\"col\">Your reference</th>\
+             <th scope=\"col\">Status</th></tr></thead><tbody>",
+        );
+        for scan in &scans {
+            body.push_str(&format!(
+                "<tr><td>{}</td><td><a href=\"/console/scans/{r}\">{r}</a></td><td>{}</td><td>{}</td></tr>",
+                scan.created_at.format("%Y-%m-%d %H:%M:%S"),
+                esc(scan.customer_internal_reference.as_deref().unwrap_or("")),
+                esc(&status_of(scan)),
+                r = scan.reference,
+            ));
+        }
+        body.push_str("</tbody></table>");
+    }
+    let csrf = csrf_token(&token);
+    page(
+        StatusCode::OK,
+        "ID verifications",
+        Some((&viewer, &csrf)),
+        &body,
+    )
+}
+
+/// A reference that is no UUID names no scan: the same 404.
+fn reference_of(raw: &str) -> Result<EnrollmentRef, ServiceError> {
+    raw.parse().map_err(|_| ServiceError::ScanNotFound)
+}
+
+fn detail_body(found: &ConsoleScan, csrf: &str) -> String {
+    let d = &found.details;
+    let scan = &d.scan;
+    let r = scan.reference;
+    let mut rows = vec![
+        ("Reference", r.to_string()),
+        (
+            "Your reference",
+            scan.customer_internal_reference.clone().unwrap_or_default(),
+        ),
+        ("Workflow", scan.workflow.id().to_string()),
+        (
+            "Initiated (UTC)",
+            scan.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+        ),
+        ("Status", status_of(scan)),
+    ];
+    if let Some(o) = &scan.outcome {
+        rows.push((
+            "Zone check digits",
+            if o.mrz_checked { "OK" } else { "not read" }.to_owned(),
+        ));
+        if let Some(i) = &o.identity {
+            rows.push((
+                "Selfie against the portrait",
+                i.similarity.as_str().to_owned(),
+            ));
+            rows.push(("Selfie live", i.validity.to_string()));
+            if let Some(reason) = i.reason {
+                rows.push(("Selfie reason", reason.as_str().to_owned()));
+            }
+        }
+    }
+    if let Some(doc) = &d.document {
+        let date = |v: Option<chrono::NaiveDate>| v.map(|d| d.to_string()).unwrap_or_default();
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        rows.extend([
+            (
+                "Document type",
+                doc.document_type
+                    .map(|t| t.as_str().to_owned())
+                    .unwrap_or_default(),
+            ),
+            (
+                "Issuing country",
+                doc.issuing_country
+                    .map(|c| c.as_str().to_owned())
+                    .unwrap_or_default(),
+            ),
+            ("Document number", text(&doc.number)),
+            ("Last name", text(&doc.last_name)),
+            ("First name", text(&doc.first_name)),
+            ("Date of birth", date(doc.date_of_birth)),
+            ("Expiry", date(doc.expiry)),
+        ]);
+    }
+    let facts: String = rows
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "<tr><th scope=\"row\">{}</th><td>{}</td></tr>",
+                esc(k),
+                esc(v)
+            )
+        })
+        .collect();
+    let mut body = format!("<table id=\"facts\">{facts}</table>");
+    // The images, each by its own URL under the session.
+    let mut images = String::new();
+    for (kind, n) in &d.images {
+        let (name, label) = match kind {
+            ImageKind::Front => ("front".to_owned(), "Document front".to_owned()),
+            ImageKind::Back => ("back".to_owned(), "Document back".to_owned()),
+            ImageKind::Face => ("face".to_owned(), "Selfie".to_owned()),
+            ImageKind::Liveness => (format!("liveness-{n}"), format!("Liveness frame {n}")),
+            _ => continue,
+        };
+        images.push_str(&format!(
+            "<figure><img src=\"/console/scans/{r}/images/{name}\" alt=\"{label}\"><figcaption>{label}</figcaption></figure>"
+        ));
+    }
+    if !images.is_empty() {
+        body.push_str(&format!(
+            "<h2>Images</h2><div class=\"images\">{images}</div>"
+        ));
+    }
+    if let Some(evidence) = &scan.evidence {
+        let pretty = serde_json::from_str::<serde_json::Value>(evidence)
+            .and_then(|v| serde_json::to_string_pretty(&v))
+            .unwrap_or_else(|_| evidence.clone());
+        body.push_str(&format!(
+            "<h2>Checks</h2><p>Every check the server made, with its score, threshold and reason:</p><pre id=\"evidence\">{}</pre>",
+            esc(&pretty)
+        ));
+    }
+    body.push_str("<h2>Audit trail</h2>");
+    if found.audit.is_empty() {
+        body.push_str("<p id=\"audit-empty\">No manual review yet.</p>");
+    } else {
+        body.push_str("<table id=\"audit\"><thead><tr><th scope=\"col\">When (UTC)</th><th scope=\"col\">Who</th>\
+            <th scope=\"col\">Action</th><th scope=\"col\">Before → after</th><th scope=\"col\">Reason</th></tr></thead><tbody>");
+        for e in &found.audit {
+            body.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} → {}</td><td>{}</td></tr>",
+                e.at.format("%Y-%m-%d %H:%M:%S"),
+                esc(&e.actor),
+                esc(&e.action),
+                esc(&e.before),
+                esc(&e.after),
+                esc(e.reason.as_deref().unwrap_or("")),
+            ));
+        }
+        body.push_str("</tbody></table>");
+    }
+    body.push_str(&callbacks_table(&found.callbacks));
+    if scan.outcome.is_some() {
+        body.push_str(&format!(
+            "<h2>Review</h2><form method=\"post\" action=\"/console/scans/{r}/review\" class=\"review\">\
+             <input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+             <fieldset><legend>Decision</legend>\
+             <div><input type=\"radio\" id=\"approve\" name=\"decision\" value=\"APPROVE\"><label for=\"approve\">Approve (APPROVED_VERIFIED)</label></div>\
+             <div><input type=\"radio\" id=\"reject\" name=\"decision\" value=\"REJECT\"><label for=\"reject\">Reject (300 MANUAL_REJECTION)</label></div>\
+             </fieldset><label for=\"reason\">Reason</label>\
+             <input id=\"reason\" name=\"reason\" maxlength=\"500\" required>\
+             <button type=\"submit\">Save the review and send the callback</button></form>",
+            esc(csrf)
+        ));
+    }
+    body
+}
+
+/// The callbacks and every delivery attempt (never their bodies, which
+/// carry the person's data).
+fn callbacks_table(callbacks: &[facegate_core::CallbackRecord]) -> String {
+    let mut out = String::from("<h2>Callbacks</h2>");
+    if callbacks.is_empty() {
+        out.push_str("<p>No callback (the scan has no callback URL, or none is due yet).</p>");
+        return out;
+    }
+    out.push_str(
+        "<table id=\"callbacks\"><thead><tr><th scope=\"col\">Queued (UTC)</th>\
+         <th scope=\"col\">To</th><th scope=\"col\">State</th><th scope=\"col\">Attempts</th>\
+         </tr></thead><tbody>",
+    );
+    for record in callbacks {
+        let attempts: Vec<String> = record
+            .attempts
+            .iter()
+            .map(|a| {
+                let result = match (a.status, &a.error) {
+                    (Some(status), _) => format!("HTTP {status}"),
+                    (None, Some(error)) => error.clone(),
+                    (None, None) => "no answer".to_owned(),
+                };
+                format!(
+                    "#{} {} {} ({} ms)",
+                    a.attempt_no,
+                    a.at.format("%H:%M:%S"),
+                    result,
+                    a.duration_ms
+                )
+            })
+            .collect();
+        out.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            record.message.created_at.format("%Y-%m-%d %H:%M:%S"),
+            esc(&record.message.url),
+            record.status.as_str(),
+            esc(&attempts.join("; ")),
+        ));
+    }
+    out.push_str("</tbody></table>");
+    out
+}
+
+async fn detail(
+    State(state): State<AppState>,
+    axum::Extension(cookie): axum::Extension<CookieName>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+) -> Response {
+    let (viewer, token) = match signed_in(&state, cookie, &headers).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let reference = match reference_of(&raw) {
+        Ok(r) => r,
+        Err(e) => return failure(e),
+    };
+    match state.services.console_scan(&viewer, reference).await {
+        Ok(found) => {
+            let csrf = csrf_token(&token);
+            page(
+                StatusCode::OK,
+                "ID verification",
+                Some((&viewer, &csrf)),
+                &detail_body(&found, &csrf),
+            )
+        }
+        Err(e) => failure(e),
+    }
+}
+
+async fn review(
+    State(state): State<AppState>,
+    axum::Extension(cookie): axum::Extension<CookieName>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let (viewer, token) = match signed_in(&state, cookie, &headers).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    if let Some(refused) = csrf_refusal(&token, &form) {
+        return refused;
+    }
+    let reference = match reference_of(&raw) {
+        Ok(r) => r,
+        Err(e) => return failure(e),
+    };
+    let request = ReviewRequest {
+        decision: form.get("decision").cloned(),
+        reason: form.get("reason").cloned(),
+    };
+    match state
+        .services
+        .console_review(&viewer, reference, &request)
+        .await
+    {
+        Ok(_) => Redirect::to(&format!("/console/scans/{reference}")).into_response(),
+        Err(e) => failure(e),
+    }
+}
+
+async fn image(
+    State(state): State<AppState>,
+    axum::Extension(cookie): axum::Extension<CookieName>,
+    headers: HeaderMap,
+    Path((raw, name)): Path<(String, String)>,
+) -> Response {
+    let (viewer, _) = match signed_in(&state, cookie, &headers).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let reference = match reference_of(&raw) {
+        Ok(r) => r,
+        Err(e) => return failure(e),
+    };
+    let (kind, n) = match name.as_str() {
+        "front" => (ImageKind::Front, 1),
+        "back" => (ImageKind::Back, 1),
+        "face" => (ImageKind::Face, 1),
+        other => match other
+            .strip_prefix("liveness-")
+            .and_then(|n| n.parse::<u32>().ok())
+        {
+            Some(n) if (1..=64).contains(&n) => (ImageKind::Liveness, n),
+            _ => return failure(ServiceError::ScanNotFound),
+        },
+    };
+    match state
+        .services
+        .console_scan_image(&viewer, reference, kind, n)
+        .await
+    {
+        Ok(bytes) => {
+            let content_type = if bytes.starts_with(&[0x89, b'P', b'N', b'G']) {
+                "image/png"
+            } else {
+                "image/jpeg"
+            };
+            let mut response = bytes.into_response();
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            secure(headers);
+            response
+        }
+        Err(e) => failure(e),
+    }
+}
+
+async fn style() -> Response {
+    let mut response = STYLE.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn the_cookie_is_host_only_http_only_strict_and_secure_outside_development() {
+        let secure = CookieName::new(true).set("t");
+        assert_eq!(
+            secure,
+            "__Host-facegate_console=t; Path=/; HttpOnly; SameSite=Strict; Secure"
+        );
+        let dev = CookieName::new(false).set("t");
+        assert_eq!(dev, "facegate_console=t; Path=/; HttpOnly; SameSite=Strict");
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=b; facegate_console=tok; c=d"),
+        );
+        assert_eq!(
+            CookieName::new(false).read(&headers).as_deref(),
+            Some("tok")
+        );
+        assert_eq!(CookieName::new(true).read(&headers), None);
+    }
+
+    #[test]
+    fn text_is_escaped_before_it_reaches_the_page() {
+        assert_eq!(esc("<b a=\"x\">'&"), "&lt;b a=&quot;x&quot;&gt;&#39;&amp;");
+    }
+}

@@ -1,0 +1,253 @@
+//! The operator console's use cases (issue #12): console users (made with
+//! the command line), sign-in with throttling, sessions with idle and
+//! absolute timeouts, and what a signed-in user may see and do: the ID
+//! verifications of their own account, their images and checks, and the
+//! review. The rules are the domain's (`facegate_domain::console`); the
+//! console's pages are `facegate_api::console`.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use facegate_domain::{
+    check_new_password, AccountId, AuditEntry, ConsoleUsername, EnrollmentRef, LoginThrottle, Scan,
+    SessionPolicy,
+};
+use facegate_storage::{ConsoleSession, ImageKind, StoreError};
+pub use facegate_storage::{ConsoleUser, ScanFilter};
+use rand::rngs::OsRng;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::authenticator::{hash_secret, verify_secret};
+use crate::error::{ServiceError, ServiceResult};
+use crate::reviews::{ReviewRequest, ReviewedScan, Reviewer};
+use crate::scans::ScanDetails;
+use crate::Services;
+
+/// The most rows a console list shows.
+pub const MAX_LIST: u32 = 200;
+
+/// A signed-in console user, as every console request finds them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleViewer {
+    pub username: String,
+    pub account: AccountId,
+}
+
+/// A scan as the console's detail view shows it.
+#[derive(Debug, Clone)]
+pub struct ConsoleScan {
+    pub details: ScanDetails,
+    pub audit: Vec<AuditEntry>,
+    /// Its `NETVERIFYID` callbacks with their delivery attempts.
+    pub callbacks: Vec<facegate_storage::CallbackRecord>,
+}
+
+fn session_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// The CSRF token of a session: derived from the session's secret cookie,
+/// which another site can neither read nor set (`HttpOnly`,
+/// `SameSite=Strict`), so a form it forges cannot carry it.
+pub fn csrf_token(session_token: &str) -> String {
+    let mut digest = Sha256::new();
+    digest.update(b"facegate console csrf\0");
+    digest.update(session_token.as_bytes());
+    URL_SAFE_NO_PAD.encode(digest.finalize())
+}
+
+/// Whether `given` is the session's CSRF token (in constant time).
+pub fn csrf_matches(session_token: &str, given: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    bool::from(csrf_token(session_token).as_bytes().ct_eq(given.as_bytes()))
+}
+
+impl Services {
+    /// `facegate console-user create`: a reviewer of `account`.
+    pub async fn create_console_user(
+        &self,
+        account: AccountId,
+        username: &str,
+        password: &str,
+    ) -> ServiceResult<ConsoleUser> {
+        let name =
+            ConsoleUsername::parse(username).map_err(|e| ServiceError::Validation(vec![e]))?;
+        check_new_password(password, &name).map_err(|e| ServiceError::Validation(vec![e]))?;
+        if self.store.account(account).await?.is_none() {
+            return Err(ServiceError::AccountNotFound);
+        }
+        let password = password.to_owned();
+        let password_hash = tokio::task::spawn_blocking(move || hash_secret(&password))
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))??;
+        let user = ConsoleUser {
+            id: uuid::Uuid::new_v4(),
+            account,
+            username: name.as_str().to_owned(),
+            password_hash,
+            created_at: self.clock.now(),
+        };
+        self.store
+            .insert_console_user(&user)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => {
+                    ServiceError::Validation(vec![facegate_domain::FieldError::new(
+                        "username",
+                        "FIELD_TAKEN",
+                        "a console user has this name",
+                    )])
+                }
+                other => other.into(),
+            })?;
+        tracing::info!(account = %account, "console user created");
+        Ok(user)
+    }
+
+    /// Signs in; answers the new session's token (the cookie's value). A
+    /// wrong name and a wrong password are the same `Unauthenticated`, at
+    /// the cost of one Argon2 hash each; after 5 failures of one name in
+    /// 15 minutes every try of it is `RateLimited` until the window passes.
+    pub async fn console_sign_in(&self, username: &str, password: &str) -> ServiceResult<String> {
+        let now = self.clock.now();
+        let throttle = LoginThrottle::default();
+        let name = ConsoleUsername::parse(username)
+            .map(|n| n.as_str().to_owned())
+            .unwrap_or_default();
+        let failures = self
+            .store
+            .login_failures(&name, now - throttle.window)
+            .await?;
+        if let Some(wait) = throttle.retry_after(&failures, now) {
+            self.metrics
+                .increment("facegate_console_sign_ins_total", "outcome=\"throttled\"");
+            return Err(ServiceError::RateLimited {
+                retry_after_secs: u64::try_from(wait.num_seconds().max(1)).unwrap_or(1),
+            });
+        }
+        let user = match name.is_empty() {
+            true => None,
+            false => self.store.console_user(&name).await?,
+        };
+        // An unknown name costs the hash a known one costs.
+        let phc = user.as_ref().map(|u| u.password_hash.clone());
+        let given = password.to_owned();
+        let verified = tokio::task::spawn_blocking(move || match phc {
+            Some(phc) => verify_secret(&given, &phc),
+            None => {
+                let _ = hash_secret(&given);
+                false
+            }
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let Some(user) = user.filter(|_| verified) else {
+            if !name.is_empty() {
+                self.store.record_login_failure(&name, now).await?;
+            }
+            self.metrics
+                .increment("facegate_console_sign_ins_total", "outcome=\"refused\"");
+            return Err(ServiceError::Unauthenticated);
+        };
+        self.store.clear_login_failures(&user.username).await?;
+        let mut raw = [0u8; 32];
+        OsRng.fill_bytes(&mut raw);
+        let token = URL_SAFE_NO_PAD.encode(raw);
+        self.store
+            .insert_console_session(&ConsoleSession {
+                token_hash: session_hash(&token),
+                user: user.id,
+                signed_in_at: now,
+                last_seen_at: now,
+            })
+            .await?;
+        self.metrics
+            .increment("facegate_console_sign_ins_total", "outcome=\"signed_in\"");
+        tracing::info!(account = %user.account, "console sign-in");
+        Ok(token)
+    }
+
+    /// The signed-in user of a session token; an unknown, idle or too old
+    /// session is `Unauthenticated` (and ended).
+    pub async fn console_viewer(&self, token: &str) -> ServiceResult<ConsoleViewer> {
+        let hash = session_hash(token);
+        let Some((session, user)) = self.store.console_session(&hash).await? else {
+            return Err(ServiceError::Unauthenticated);
+        };
+        let now = self.clock.now();
+        if !SessionPolicy::default().is_live(session.signed_in_at, session.last_seen_at, now) {
+            self.store.end_console_session(&hash).await?;
+            return Err(ServiceError::Unauthenticated);
+        }
+        self.store.touch_console_session(&hash, now).await?;
+        Ok(ConsoleViewer {
+            username: user.username,
+            account: user.account,
+        })
+    }
+
+    pub async fn console_sign_out(&self, token: &str) -> ServiceResult<()> {
+        Ok(self.store.end_console_session(&session_hash(token)).await?)
+    }
+
+    /// The viewer's account's ID verifications that `filter` selects.
+    pub async fn console_scans(
+        &self,
+        viewer: &ConsoleViewer,
+        filter: &ScanFilter,
+    ) -> ServiceResult<Vec<Scan>> {
+        let filter = ScanFilter {
+            limit: filter.limit.clamp(1, MAX_LIST),
+            ..filter.clone()
+        };
+        Ok(self.store.list_scans(viewer.account, &filter).await?)
+    }
+
+    /// One ID verification of the viewer's account; another account's is
+    /// `ScanNotFound`.
+    pub async fn console_scan(
+        &self,
+        viewer: &ConsoleViewer,
+        reference: EnrollmentRef,
+    ) -> ServiceResult<ConsoleScan> {
+        let scan = self.account_scan(viewer.account, reference).await?;
+        let callbacks = self
+            .store
+            .callbacks_for_transaction(
+                viewer.account,
+                facegate_domain::TransactionRef::from_uuid(reference.as_uuid()),
+            )
+            .await?;
+        Ok(ConsoleScan {
+            details: self.details_of(scan).await?,
+            audit: self.store.audit_trail(reference).await?,
+            callbacks,
+        })
+    }
+
+    /// A scan image (front, back, face, liveness n) of the viewer's account.
+    pub async fn console_scan_image(
+        &self,
+        viewer: &ConsoleViewer,
+        reference: EnrollmentRef,
+        kind: ImageKind,
+        n: u32,
+    ) -> ServiceResult<Vec<u8>> {
+        let scan = self.account_scan(viewer.account, reference).await?;
+        self.open_scan_image(&scan, kind, n)
+            .await?
+            .ok_or(ServiceError::ScanNotFound)
+    }
+
+    /// The review, audited as `console:NAME`.
+    pub async fn console_review(
+        &self,
+        viewer: &ConsoleViewer,
+        reference: EnrollmentRef,
+        request: &ReviewRequest,
+    ) -> ServiceResult<ReviewedScan> {
+        let reviewer = Reviewer::ConsoleUser(viewer.username.clone());
+        self.review_account_scan(viewer.account, &reviewer, reference, request)
+            .await
+    }
+}

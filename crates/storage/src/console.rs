@@ -1,0 +1,72 @@
+//! The operator console's users, sessions and failed sign-ins, and the
+//! account's ID verifications as the console lists them.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use facegate_domain::{AccountId, Scan};
+use uuid::Uuid;
+
+use crate::StoreResult;
+
+/// A console user: one account's reviewer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleUser {
+    pub id: Uuid,
+    pub account: AccountId,
+    /// A parsed [`facegate_domain::ConsoleUsername`].
+    pub username: String,
+    /// Argon2id, PHC string.
+    pub password_hash: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A signed-in console session, by the SHA-256 of its cookie.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSession {
+    pub token_hash: [u8; 32],
+    pub user: Uuid,
+    pub signed_in_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+}
+
+/// What the console's list of ID verifications shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScanFilter {
+    /// A `verificationStatus`, or `PENDING` for those not decided yet.
+    pub status: Option<String>,
+    /// Initiated at or after / before.
+    pub from: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// The scan's reference or its `customerInternalReference`, exactly.
+    pub reference: Option<String>,
+    pub limit: u32,
+}
+
+#[async_trait]
+pub trait ConsoleStore: Send + Sync {
+    /// `StoreError::Conflict` when the name is taken.
+    async fn insert_console_user(&self, user: &ConsoleUser) -> StoreResult<()>;
+    async fn console_user(&self, username: &str) -> StoreResult<Option<ConsoleUser>>;
+    async fn insert_console_session(&self, session: &ConsoleSession) -> StoreResult<()>;
+    /// The session and its user.
+    async fn console_session(
+        &self,
+        token_hash: &[u8; 32],
+    ) -> StoreResult<Option<(ConsoleSession, ConsoleUser)>>;
+    async fn touch_console_session(
+        &self,
+        token_hash: &[u8; 32],
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    async fn end_console_session(&self, token_hash: &[u8; 32]) -> StoreResult<()>;
+    async fn record_login_failure(&self, username: &str, at: DateTime<Utc>) -> StoreResult<()>;
+    /// The name's failed sign-ins after `since`, oldest first.
+    async fn login_failures(
+        &self,
+        username: &str,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<DateTime<Utc>>>;
+    async fn clear_login_failures(&self, username: &str) -> StoreResult<()>;
+    /// The account's undeleted scans that `filter` selects, newest first.
+    async fn list_scans(&self, account: AccountId, filter: &ScanFilter) -> StoreResult<Vec<Scan>>;
+}

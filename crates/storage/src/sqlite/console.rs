@@ -1,0 +1,140 @@
+//! [`ConsoleStore`] on SQLite: `console_users`, `console_sessions`,
+//! `console_login_failures`, and the console's list of `scans`.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use facegate_domain::{AccountId, Scan};
+
+use super::codec::{ms, CONSOLE_SESSION_COLUMNS, CONSOLE_USER_COLUMNS, SCAN_COLUMNS};
+use super::{execute, row, rows, SqliteStore};
+use crate::{ConsoleSession, ConsoleStore, ConsoleUser, ScanFilter, StoreResult};
+
+#[async_trait]
+impl ConsoleStore for SqliteStore {
+    #[tracing::instrument(skip_all)]
+    async fn insert_console_user(&self, user: &ConsoleUser) -> StoreResult<()> {
+        let query = sqlx::query(
+            "INSERT INTO console_users (id, account, username, password_hash, created_at) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(user.id.hyphenated().to_string())
+        .bind(user.account.to_string())
+        .bind(&user.username)
+        .bind(&user.password_hash)
+        .bind(ms(user.created_at));
+        execute(query, &self.write).await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn console_user(&self, username: &str) -> StoreResult<Option<ConsoleUser>> {
+        let sql = format!("SELECT {CONSOLE_USER_COLUMNS} FROM console_users WHERE username = ?");
+        row(sqlx::query(&sql).bind(username), &self.read).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn insert_console_session(&self, session: &ConsoleSession) -> StoreResult<()> {
+        let query = sqlx::query(
+            "INSERT INTO console_sessions (token_hash, user_id, signed_in_at, last_seen_at) \
+             VALUES (?, ?, ?, ?)",
+        )
+        .bind(session.token_hash.as_slice())
+        .bind(session.user.hyphenated().to_string())
+        .bind(ms(session.signed_in_at))
+        .bind(ms(session.last_seen_at));
+        execute(query, &self.write).await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn console_session(
+        &self,
+        token_hash: &[u8; 32],
+    ) -> StoreResult<Option<(ConsoleSession, ConsoleUser)>> {
+        let sql = format!(
+            "SELECT {CONSOLE_SESSION_COLUMNS} FROM console_sessions s \
+             JOIN console_users u ON u.id = s.user_id WHERE s.token_hash = ?"
+        );
+        row(sqlx::query(&sql).bind(token_hash.as_slice()), &self.read).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn touch_console_session(
+        &self,
+        token_hash: &[u8; 32],
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let query =
+            sqlx::query("UPDATE console_sessions SET last_seen_at = ? WHERE token_hash = ?")
+                .bind(ms(at))
+                .bind(token_hash.as_slice());
+        execute(query, &self.write).await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn end_console_session(&self, token_hash: &[u8; 32]) -> StoreResult<()> {
+        let query = sqlx::query("DELETE FROM console_sessions WHERE token_hash = ?")
+            .bind(token_hash.as_slice());
+        execute(query, &self.write).await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn record_login_failure(&self, username: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        let query = sqlx::query("INSERT INTO console_login_failures (username, at) VALUES (?, ?)")
+            .bind(username)
+            .bind(ms(at));
+        execute(query, &self.write).await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn login_failures(
+        &self,
+        username: &str,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<DateTime<Utc>>> {
+        let at: Vec<i64> = sqlx::query_scalar(
+            "SELECT at FROM console_login_failures WHERE username = ? AND at > ? ORDER BY at",
+        )
+        .bind(username)
+        .bind(ms(since))
+        .fetch_all(&self.read)
+        .await
+        .map_err(super::codec::db_err)?;
+        Ok(at
+            .into_iter()
+            .filter_map(DateTime::from_timestamp_millis)
+            .collect())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn clear_login_failures(&self, username: &str) -> StoreResult<()> {
+        let query =
+            sqlx::query("DELETE FROM console_login_failures WHERE username = ?").bind(username);
+        execute(query, &self.write).await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_scans(&self, account: AccountId, filter: &ScanFilter) -> StoreResult<Vec<Scan>> {
+        // Each condition holds when its value is NULL (no filter).
+        let sql = format!(
+            "SELECT {SCAN_COLUMNS} FROM scans WHERE account = ?1 AND deleted_at IS NULL \
+             AND (?2 IS NULL OR (CASE WHEN ?2 = 'PENDING' THEN state = 'PENDING' \
+                  ELSE verification_status = ?2 END)) \
+             AND (?3 IS NULL OR created_at >= ?3) AND (?4 IS NULL OR created_at < ?4) \
+             AND (?5 IS NULL OR reference = ?5 OR customer_internal_reference = ?5) \
+             ORDER BY created_at DESC, reference LIMIT ?6"
+        );
+        let query = sqlx::query(&sql)
+            .bind(account.to_string())
+            .bind(filter.status.as_deref())
+            .bind(filter.from.map(ms))
+            .bind(filter.until.map(ms))
+            .bind(filter.reference.as_deref())
+            .bind(i64::from(filter.limit));
+        rows(query, &self.read).await
+    }
+}
