@@ -249,6 +249,8 @@ fn login_form(message: Option<(&str, &str)>) -> String {
          <input id=\"username\" name=\"username\" autocomplete=\"username\" required maxlength=\"64\">\
          <label for=\"password\">Password</label>\
          <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required maxlength=\"128\">\
+         <label for=\"code\">One-time code (if your account has one)</label>\
+         <input id=\"code\" name=\"code\" autocomplete=\"one-time-code\" inputmode=\"numeric\" maxlength=\"6\">\
          <button type=\"submit\">Sign in</button></form>"
     )
 }
@@ -284,7 +286,13 @@ async fn login(
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
     match state
         .services
-        .console_sign_in(field("username"), field("password"))
+        .console_sign_in(
+            field("username"),
+            field("password"),
+            form.get("code")
+                .map(String::as_str)
+                .filter(|c| !c.is_empty()),
+        )
         .await
     {
         Ok(token) => {

@@ -42,6 +42,17 @@ pub struct ConsoleScan {
     pub callbacks: Vec<facegate_storage::CallbackRecord>,
 }
 
+/// Where a console user's TOTP secret is sealed: the account's key, bound
+/// to the user.
+fn totp_slot(account: AccountId, user: uuid::Uuid) -> facegate_facemap::ImageSlot<'static> {
+    facegate_facemap::ImageSlot {
+        account: account.as_uuid(),
+        transaction: user,
+        kind: "totp",
+        n: 1,
+    }
+}
+
 fn session_hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
@@ -63,13 +74,16 @@ pub fn csrf_matches(session_token: &str, given: &str) -> bool {
 }
 
 impl Services {
-    /// `facegate console-user create`: a reviewer of `account`.
+    /// `facegate console-user create`: a reviewer of `account`; with
+    /// `totp`, also the `otpauth://` URI of the new second factor (shown
+    /// once: the secret is kept sealed).
     pub async fn create_console_user(
         &self,
         account: AccountId,
         username: &str,
         password: &str,
-    ) -> ServiceResult<ConsoleUser> {
+        totp: bool,
+    ) -> ServiceResult<(ConsoleUser, Option<String>)> {
         let name =
             ConsoleUsername::parse(username).map_err(|e| ServiceError::Validation(vec![e]))?;
         check_new_password(password, &name).map_err(|e| ServiceError::Validation(vec![e]))?;
@@ -80,12 +94,30 @@ impl Services {
         let password_hash = tokio::task::spawn_blocking(move || hash_secret(&password))
             .await
             .map_err(|e| ServiceError::Internal(e.to_string()))??;
+        let id = uuid::Uuid::new_v4();
+        let (totp_secret, uri) = if totp {
+            let mut secret = [0u8; crate::totp::SECRET_BYTES];
+            OsRng.fill_bytes(&mut secret);
+            let sealed =
+                facegate_facemap::seal_image(&self.keyring, &totp_slot(account, id), &secret)
+                    .map_err(|e| {
+                        ServiceError::Internal(format!("the TOTP secret cannot be sealed: {e}"))
+                    })?;
+            (
+                Some(sealed),
+                Some(crate::totp::provisioning_uri(name.as_str(), &secret)),
+            )
+        } else {
+            (None, None)
+        };
         let user = ConsoleUser {
-            id: uuid::Uuid::new_v4(),
+            id,
             account,
             username: name.as_str().to_owned(),
             password_hash,
             created_at: self.clock.now(),
+            totp_secret,
+            totp_last_step: None,
         };
         self.store
             .insert_console_user(&user)
@@ -101,14 +133,19 @@ impl Services {
                 other => other.into(),
             })?;
         tracing::info!(account = %account, "console user created");
-        Ok(user)
+        Ok((user, uri))
     }
 
     /// Signs in; answers the new session's token (the cookie's value). A
     /// wrong name and a wrong password are the same `Unauthenticated`, at
     /// the cost of one Argon2 hash each; after 5 failures of one name in
     /// 15 minutes every try of it is `RateLimited` until the window passes.
-    pub async fn console_sign_in(&self, username: &str, password: &str) -> ServiceResult<String> {
+    pub async fn console_sign_in(
+        &self,
+        username: &str,
+        password: &str,
+        one_time_code: Option<&str>,
+    ) -> ServiceResult<String> {
         let now = self.clock.now();
         let throttle = LoginThrottle::default();
         let name = ConsoleUsername::parse(username)
@@ -141,7 +178,11 @@ impl Services {
         })
         .await
         .map_err(|e| ServiceError::Internal(e.to_string()))?;
-        let Some(user) = user.filter(|_| verified) else {
+        let user = match user.filter(|_| verified) {
+            Some(user) if self.second_factor_holds(&user, one_time_code, now).await? => Some(user),
+            _ => None,
+        };
+        let Some(user) = user else {
             if !name.is_empty() {
                 self.store.record_login_failure(&name, now).await?;
             }
@@ -165,6 +206,29 @@ impl Services {
             .increment("facegate_console_sign_ins_total", "outcome=\"signed_in\"");
         tracing::info!(account = %user.account, "console sign-in");
         Ok(token)
+    }
+
+    /// Whether a user with a second factor gave a code of it not used
+    /// before (a user without one needs none).
+    async fn second_factor_holds(
+        &self,
+        user: &ConsoleUser,
+        code: Option<&str>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> ServiceResult<bool> {
+        let Some(sealed) = &user.totp_secret else {
+            return Ok(true);
+        };
+        let secret =
+            facegate_facemap::open_image(&self.keyring, &totp_slot(user.account, user.id), sealed)
+                .map_err(|e| {
+                    tracing::error!(error = %e, "a console user's TOTP secret does not open");
+                    ServiceError::KeyUnavailable
+                })?;
+        let Some(step) = code.and_then(|c| crate::totp::matching_step(&secret, c, now)) else {
+            return Ok(false);
+        };
+        Ok(self.store.use_totp_step(user.id, step).await?)
     }
 
     /// The signed-in user of a session token; an unknown, idle or too old

@@ -34,6 +34,7 @@ pub mod scan_capture;
 pub mod scans;
 mod services;
 mod settings;
+pub mod totp;
 
 pub use authentication::{InitiateRequest, Initiated};
 pub use authenticator::AuthSettings;

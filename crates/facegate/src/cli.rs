@@ -262,6 +262,10 @@ pub enum ConsoleUserCommand {
         account: String,
         #[arg(long)]
         username: String,
+        /// Also a second factor (TOTP): prints the otpauth:// URI to add
+        /// to an authenticator app, once.
+        #[arg(long)]
+        totp: bool,
         #[arg(long)]
         json: bool,
     },
@@ -335,14 +339,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ConsoleUser(ConsoleUserCommand::Create {
             account,
             username,
+            totp,
             json,
         }) => {
             let services = cli_services(&config).await?;
             let mut password = String::new();
             std::io::stdin().read_line(&mut password)?;
             let password = password.trim_end_matches(['\r', '\n']);
-            let user = services
-                .create_console_user(parse_account(&account)?, &username, password)
+            let (user, uri) = services
+                .create_console_user(parse_account(&account)?, &username, password, totp)
                 .await
                 .map_err(friendly)?;
             if json {
@@ -350,10 +355,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     "id": user.id.to_string(),
                     "account": user.account.to_string(),
                     "username": user.username,
+                    "totpUri": uri,
                 });
                 println!("{out}");
             } else {
                 println!("console user {} created", user.username);
+                if let Some(uri) = uri {
+                    println!("add this to an authenticator app (shown once): {uri}");
+                }
             }
             Ok(())
         }

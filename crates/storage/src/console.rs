@@ -18,6 +18,10 @@ pub struct ConsoleUser {
     /// Argon2id, PHC string.
     pub password_hash: String,
     pub created_at: DateTime<Utc>,
+    /// The TOTP secret, sealed by the caller; `None`: password only.
+    pub totp_secret: Option<Vec<u8>>,
+    /// The last TOTP step a code was accepted for.
+    pub totp_last_step: Option<i64>,
 }
 
 /// A signed-in console session, by the SHA-256 of its cookie.
@@ -67,6 +71,9 @@ pub trait ConsoleStore: Send + Sync {
         since: DateTime<Utc>,
     ) -> StoreResult<Vec<DateTime<Utc>>>;
     async fn clear_login_failures(&self, username: &str) -> StoreResult<()>;
+    /// Records that a code of `step` signed the user in; false, writing
+    /// nothing, when a code of that step or a later one already did.
+    async fn use_totp_step(&self, user: Uuid, step: i64) -> StoreResult<bool>;
     /// The account's undeleted scans that `filter` selects, newest first.
     async fn list_scans(&self, account: AccountId, filter: &ScanFilter) -> StoreResult<Vec<Scan>>;
 }

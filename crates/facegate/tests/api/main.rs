@@ -11,6 +11,7 @@ mod capture;
 mod cli;
 mod client_address;
 mod compat;
+mod console;
 mod enrollment;
 mod erasure;
 mod facemaps;

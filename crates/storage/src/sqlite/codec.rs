@@ -70,12 +70,14 @@ pub(super) const SCAN_COLUMNS: &str = "reference, account, state, workflow, \
 
 pub(super) const STREAK_COLUMNS: &str = "consecutive, last_failure_at";
 
-pub(super) const CONSOLE_USER_COLUMNS: &str = "id, account, username, password_hash, created_at";
+pub(super) const CONSOLE_USER_COLUMNS: &str =
+    "id, account, username, password_hash, created_at, totp_secret, totp_last_step";
 
 /// A session joined with its user: the session's columns, then the user's
 /// under `u_` names.
 pub(super) const CONSOLE_SESSION_COLUMNS: &str = "s.token_hash, s.user_id, s.signed_in_at, \
-     s.last_seen_at, u.id, u.account, u.username, u.password_hash, u.created_at";
+     s.last_seen_at, u.id, u.account, u.username, u.password_hash, u.created_at, u.totp_secret, \
+     u.totp_last_step";
 
 pub(super) const AUDIT_COLUMNS: &str =
     "id, account, at, actor, scan, action, before, after, reason";
@@ -678,6 +680,8 @@ impl FromRow for ConsoleUser {
             username: get(row, "username")?,
             password_hash: get(row, "password_hash")?,
             created_at: time(row, "created_at")?,
+            totp_secret: get(row, "totp_secret")?,
+            totp_last_step: get(row, "totp_last_step")?,
         })
     }
 }

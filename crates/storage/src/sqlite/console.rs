@@ -14,14 +14,16 @@ impl ConsoleStore for SqliteStore {
     #[tracing::instrument(skip_all)]
     async fn insert_console_user(&self, user: &ConsoleUser) -> StoreResult<()> {
         let query = sqlx::query(
-            "INSERT INTO console_users (id, account, username, password_hash, created_at) \
-             VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO console_users (id, account, username, password_hash, created_at, \
+             totp_secret, totp_last_step) VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(user.id.hyphenated().to_string())
         .bind(user.account.to_string())
         .bind(&user.username)
         .bind(&user.password_hash)
-        .bind(ms(user.created_at));
+        .bind(ms(user.created_at))
+        .bind(user.totp_secret.as_deref())
+        .bind(user.totp_last_step);
         execute(query, &self.write).await?;
         Ok(())
     }
@@ -115,6 +117,18 @@ impl ConsoleStore for SqliteStore {
             sqlx::query("DELETE FROM console_login_failures WHERE username = ?").bind(username);
         execute(query, &self.write).await?;
         Ok(())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn use_totp_step(&self, user: uuid::Uuid, step: i64) -> StoreResult<bool> {
+        let query = sqlx::query(
+            "UPDATE console_users SET totp_last_step = ? WHERE id = ? \
+             AND (totp_last_step IS NULL OR totp_last_step < ?)",
+        )
+        .bind(step)
+        .bind(user.hyphenated().to_string())
+        .bind(step);
+        Ok(execute(query, &self.write).await? == 1)
     }
 
     #[tracing::instrument(skip_all)]

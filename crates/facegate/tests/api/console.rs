@@ -1,0 +1,141 @@
+//! The console's sign-in over plain HTTP: the second factor (TOTP) of a
+//! user made with `--totp`, codes never accepted twice, the cookie's
+//! attributes, and sign-in from another site refused. The whole console in
+//! a browser is `browser::console`.
+
+use std::process::Stdio;
+
+use serde_json::Value;
+use tokio::io::AsyncWriteExt;
+
+use crate::helpers::*;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// RFC 4648 base32 (no padding) back to bytes.
+fn unbase32(text: &str) -> Vec<u8> {
+    let (mut out, mut buffer, mut bits) = (Vec::new(), 0u32, 0u32);
+    for c in text.bytes() {
+        let value = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'2'..=b'7' => c - b'2' + 26,
+            _ => panic!("not base32: {text}"),
+        };
+        buffer = (buffer << 5) | u32::from(value);
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+        }
+    }
+    out
+}
+
+/// `facegate console-user create --totp --json`; answers its output.
+async fn totp_user(app: &TestApp, account: &str, username: &str) -> Value {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_facegate"))
+        .arg("--data-dir")
+        .arg(&app.config.data_dir)
+        .args([
+            "console-user",
+            "create",
+            "--account",
+            account,
+            "--totp",
+            "--json",
+        ])
+        .args(["--username", username])
+        .env_remove("FACEGATE_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .await
+        .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+async fn sign_in(app: &TestApp, fields: &[(&str, &str)], site: &str) -> reqwest::Response {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(app.url("/console/login"))
+        .header("sec-fetch-site", site)
+        .form(fields)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_user_with_a_second_factor_needs_a_fresh_code_of_it() {
+    let app = spawn_app().await;
+    let acme = app.customer("Acme", true).await;
+    let made = totp_user(&app, &acme.account.id.to_string(), "tess@acme.example").await;
+    let uri = made["totpUri"].as_str().unwrap();
+    assert!(
+        uri.starts_with("otpauth://totp/Facegate:tess%40acme.example?secret="),
+        "{uri}"
+    );
+    let secret = unbase32(
+        uri.split("secret=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap(),
+    );
+    assert_eq!(secret.len(), 20);
+    let code = |offset: i64| {
+        let step = facegate_core::totp::step_of(facegate_domain::Clock::now(&app.clock)) + offset;
+        format!("{:06}", facegate_core::totp::code(&secret, step))
+    };
+    let name = ("username", "tess@acme.example");
+    let password = ("password", PASSWORD);
+
+    // The password alone, or with a wrong or too old code, is not enough.
+    for fields in [
+        vec![name, password],
+        vec![name, password, ("code", "000000")],
+    ] {
+        assert_eq!(sign_in(&app, &fields, "same-origin").await.status(), 401);
+    }
+    let old = code(-3);
+    let response = sign_in(&app, &[name, password, ("code", &old)], "same-origin").await;
+    assert_eq!(response.status(), 401);
+
+    // A current code signs in, once.
+    let current = code(0);
+    let response = sign_in(&app, &[name, password, ("code", &current)], "same-origin").await;
+    assert_eq!(response.status(), 303);
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(cookie.starts_with("facegate_console="), "{cookie}");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    let replay = sign_in(&app, &[name, password, ("code", &current)], "same-origin").await;
+    assert_eq!(replay.status(), 401, "a code is never accepted twice");
+
+    // Another site's form is refused before anything is checked.
+    let next = code(1);
+    let forged = sign_in(&app, &[name, password, ("code", &next)], "cross-site").await;
+    assert_eq!(forged.status(), 403);
+    let response = sign_in(&app, &[name, password, ("code", &next)], "same-origin").await;
+    assert_eq!(response.status(), 303);
+    app.stop().await;
+}
