@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use facegate_core::console::{
-    csrf_matches, csrf_token, ConsoleScan, ConsoleViewer, ScanFilter, MAX_LIST,
+    csrf_matches, csrf_token, ConsoleScan, ConsoleViewer, ListFilter, MAX_LIST,
 };
 use facegate_core::reviews::ReviewRequest;
 use facegate_core::{ImageKind, ServiceError};
@@ -43,6 +43,12 @@ pub fn router(secure_cookies: bool) -> Router<AppState> {
         .route("/console/scans/{reference}", get(detail))
         .route("/console/scans/{reference}/review", post(review))
         .route("/console/scans/{reference}/images/{image}", get(image))
+        .route("/console/authentications", get(authentications))
+        .route("/console/authentications/{reference}", get(authentication))
+        .route(
+            "/console/authentications/{reference}/images/{image}",
+            get(authentication_image),
+        )
         .route("/console/assets/console.css", get(style))
         .layer(DefaultBodyLimit::max(MAX_FORM))
         .layer(axum::Extension(cookie))
@@ -110,6 +116,7 @@ fn page(
     let nav = match viewer {
         Some((v, csrf)) => format!(
             "<nav><a href=\"/console/scans\">ID verifications</a> \
+             <a href=\"/console/authentications\">Authentications</a> \
              <span class=\"who\">{}</span> \
              <form method=\"post\" action=\"/console/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
              <button type=\"submit\">Sign out</button></form></nav>",
@@ -185,6 +192,9 @@ fn failure(e: ServiceError) -> Response {
     let (status, text) = match &e {
         ServiceError::ScanNotFound => {
             (StatusCode::NOT_FOUND, "No such ID verification.".to_owned())
+        }
+        ServiceError::TransactionNotFound => {
+            (StatusCode::NOT_FOUND, "No such authentication.".to_owned())
         }
         ServiceError::Validation(errors) => (
             StatusCode::BAD_REQUEST,
@@ -391,56 +401,72 @@ fn status_of(scan: &Scan) -> String {
     }
 }
 
+impl ListQuery {
+    /// The filter the query asks for (a status outside `statuses` and an
+    /// unreadable date are ignored), and the filter form showing it.
+    fn filter(self, action: &str, statuses: &[&str]) -> (ListFilter, String) {
+        let status = self.status.filter(|s| statuses.contains(&s.as_str()));
+        let reference = self
+            .reference
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty() && r.len() <= 100);
+        let options: String = std::iter::once("")
+            .chain(statuses.iter().copied())
+            .map(|value| {
+                let selected = if status.as_deref() == Some(value) {
+                    " selected"
+                } else {
+                    ""
+                };
+                let label = if value.is_empty() {
+                    "Any status"
+                } else {
+                    value
+                };
+                format!("<option value=\"{value}\"{selected}>{label}</option>")
+            })
+            .collect();
+        let value = |v: &Option<String>| esc(v.as_deref().unwrap_or_default());
+        let form = format!(
+            "<form method=\"get\" action=\"{action}\" class=\"filters\">\
+             <label for=\"status\">Status</label><select id=\"status\" name=\"status\">{options}</select>\
+             <label for=\"reference\">Reference</label><input id=\"reference\" name=\"reference\" value=\"{}\" maxlength=\"100\">\
+             <label for=\"from\">From</label><input id=\"from\" name=\"from\" type=\"date\" value=\"{}\">\
+             <label for=\"to\">To</label><input id=\"to\" name=\"to\" type=\"date\" value=\"{}\">\
+             <button type=\"submit\">Filter</button></form>",
+            value(&reference),
+            value(&self.from),
+            value(&self.to),
+        );
+        let filter = ListFilter {
+            status,
+            from: day(self.from.as_deref()),
+            until: day(self.to.as_deref()).map(|d| d + chrono::Duration::days(1)),
+            reference,
+            limit: MAX_LIST,
+        };
+        (filter, form)
+    }
+}
+
+type ListQueryResult = Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>;
+
 async fn list(
     State(state): State<AppState>,
     axum::Extension(cookie): axum::Extension<CookieName>,
     headers: HeaderMap,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    query: ListQueryResult,
 ) -> Response {
     let (viewer, token) = match signed_in(&state, cookie, &headers).await {
         Ok(found) => found,
         Err(response) => return response,
     };
     let q = query.map(|Query(q)| q).unwrap_or_default();
-    let status = q.status.filter(|s| STATUSES.contains(&s.as_str()));
-    let reference = q
-        .reference
-        .map(|r| r.trim().to_owned())
-        .filter(|r| !r.is_empty() && r.len() <= 100);
-    let filter = ScanFilter {
-        status: status.clone(),
-        from: day(q.from.as_deref()),
-        until: day(q.to.as_deref()).map(|d| d + chrono::Duration::days(1)),
-        reference: reference.clone(),
-        limit: MAX_LIST,
-    };
+    let (filter, mut body) = q.filter("/console/scans", &STATUSES);
     let scans = match state.services.console_scans(&viewer, &filter).await {
         Ok(scans) => scans,
         Err(e) => return failure(e),
     };
-    let options: String = std::iter::once(("", "Any status"))
-        .chain(STATUSES.iter().map(|s| (*s, *s)))
-        .map(|(value, label)| {
-            let selected = if status.as_deref() == Some(value) {
-                " selected"
-            } else {
-                ""
-            };
-            format!("<option value=\"{value}\"{selected}>{label}</option>")
-        })
-        .collect();
-    let value = |v: &Option<String>| esc(v.as_deref().unwrap_or_default());
-    let mut body = format!(
-        "<form method=\"get\" action=\"/console/scans\" class=\"filters\">\
-         <label for=\"status\">Status</label><select id=\"status\" name=\"status\">{options}</select>\
-         <label for=\"reference\">Reference</label><input id=\"reference\" name=\"reference\" value=\"{}\" maxlength=\"100\">\
-         <label for=\"from\">From</label><input id=\"from\" name=\"from\" type=\"date\" value=\"{}\">\
-         <label for=\"to\">To</label><input id=\"to\" name=\"to\" type=\"date\" value=\"{}\">\
-         <button type=\"submit\">Filter</button></form>",
-        value(&reference),
-        value(&q.from),
-        value(&q.to),
-    );
     if scans.is_empty() {
         body.push_str("<p id=\"empty\">No ID verification matches.</p>");
     } else {
@@ -469,7 +495,157 @@ async fn list(
     )
 }
 
-/// A reference that is no UUID names no scan: the same 404.
+const STATES: [&str; 6] = [
+    "CREATED", "STARTED", "PASSED", "FAILED", "INVALID", "EXPIRED",
+];
+
+async fn authentications(
+    State(state): State<AppState>,
+    axum::Extension(cookie): axum::Extension<CookieName>,
+    headers: HeaderMap,
+    query: ListQueryResult,
+) -> Response {
+    let (viewer, token) = match signed_in(&state, cookie, &headers).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let q = query.map(|Query(q)| q).unwrap_or_default();
+    let (filter, mut body) = q.filter("/console/authentications", &STATES);
+    let found = match state
+        .services
+        .console_authentications(&viewer, &filter)
+        .await
+    {
+        Ok(found) => found,
+        Err(e) => return failure(e),
+    };
+    if found.is_empty() {
+        body.push_str("<p id=\"empty\">No authentication matches.</p>");
+    } else {
+        body.push_str(
+            "<table id=\"authentications\"><caption>Newest first</caption><thead><tr>\
+             <th scope=\"col\">Initiated (UTC)</th><th scope=\"col\">Reference</th>\
+             <th scope=\"col\">Enrollment</th><th scope=\"col\">State</th></tr></thead><tbody>",
+        );
+        for tx in &found {
+            body.push_str(&format!(
+                "<tr><td>{}</td><td><a href=\"/console/authentications/{r}\">{r}</a></td><td>{}</td><td>{}</td></tr>",
+                tx.created_at.format("%Y-%m-%d %H:%M:%S"),
+                tx.enrollment,
+                tx.state.as_str(),
+                r = tx.reference,
+            ));
+        }
+        body.push_str("</tbody></table>");
+    }
+    let csrf = csrf_token(&token);
+    page(
+        StatusCode::OK,
+        "Authentications",
+        Some((&viewer, &csrf)),
+        &body,
+    )
+}
+
+async fn authentication(
+    State(state): State<AppState>,
+    axum::Extension(cookie): axum::Extension<CookieName>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+) -> Response {
+    let (viewer, token) = match signed_in(&state, cookie, &headers).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let Ok(reference) = raw.parse() else {
+        return failure(ServiceError::TransactionNotFound);
+    };
+    let (tx, callbacks) = match state
+        .services
+        .console_authentication(&viewer, reference)
+        .await
+    {
+        Ok(found) => found,
+        Err(e) => return failure(e),
+    };
+    let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_default()
+    };
+    let rows = [
+        ("Reference", tx.reference.to_string()),
+        ("Enrollment", tx.enrollment.to_string()),
+        ("State", tx.state.as_str().to_owned()),
+        (
+            "User reference",
+            tx.user_reference
+                .as_ref()
+                .map(|u| u.as_str().to_owned())
+                .unwrap_or_default(),
+        ),
+        ("Initiated (UTC)", time(Some(tx.created_at))),
+        ("Final (UTC)", time(tx.finalized_at)),
+    ];
+    let mut body = facts_table(&rows);
+    let mut images = String::new();
+    let base = format!("/console/authentications/{}/images", tx.reference);
+    if tx.face_image {
+        images.push_str(&figure(&format!("{base}/face"), "Best face frame"));
+    }
+    for n in 1..=tx.liveness_images {
+        let label = format!("Liveness frame {n}");
+        images.push_str(&figure(&format!("{base}/liveness-{n}"), &label));
+    }
+    if !images.is_empty() {
+        body.push_str(&format!(
+            "<h2>Images</h2><div class=\"images\">{images}</div>"
+        ));
+    }
+    if let Some(decision) = &tx.decision {
+        let pretty = serde_json::to_string_pretty(decision).unwrap_or_default();
+        body.push_str(&format!(
+            "<h2>Checks</h2><p>Every liveness signal and the comparison, with scores, thresholds and reasons:</p><pre id=\"evidence\">{}</pre>",
+            esc(&pretty)
+        ));
+    }
+    body.push_str(&callbacks_table(&callbacks));
+    let csrf = csrf_token(&token);
+    page(
+        StatusCode::OK,
+        "Authentication",
+        Some((&viewer, &csrf)),
+        &body,
+    )
+}
+
+async fn authentication_image(
+    State(state): State<AppState>,
+    axum::Extension(cookie): axum::Extension<CookieName>,
+    headers: HeaderMap,
+    Path((raw, name)): Path<(String, String)>,
+) -> Response {
+    let (viewer, _) = match signed_in(&state, cookie, &headers).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let Ok(reference) = raw.parse() else {
+        return failure(ServiceError::TransactionNotFound);
+    };
+    let Some((kind, n)) =
+        image_of(&name).filter(|(k, _)| matches!(k, ImageKind::Face | ImageKind::Liveness))
+    else {
+        return failure(ServiceError::TransactionNotFound);
+    };
+    match state
+        .services
+        .console_authentication_image(&viewer, reference, kind, n)
+        .await
+    {
+        Ok(bytes) => image_response(bytes),
+        Err(e) => failure(e),
+    }
+}
+
 fn reference_of(raw: &str) -> Result<EnrollmentRef, ServiceError> {
     raw.parse().map_err(|_| ServiceError::ScanNotFound)
 }
@@ -530,17 +706,7 @@ fn detail_body(found: &ConsoleScan, csrf: &str) -> String {
             ("Expiry", date(doc.expiry)),
         ]);
     }
-    let facts: String = rows
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "<tr><th scope=\"row\">{}</th><td>{}</td></tr>",
-                esc(k),
-                esc(v)
-            )
-        })
-        .collect();
-    let mut body = format!("<table id=\"facts\">{facts}</table>");
+    let mut body = facts_table(&rows);
     // The images, each by its own URL under the session.
     let mut images = String::new();
     for (kind, n) in &d.images {
@@ -551,8 +717,9 @@ fn detail_body(found: &ConsoleScan, csrf: &str) -> String {
             ImageKind::Liveness => (format!("liveness-{n}"), format!("Liveness frame {n}")),
             _ => continue,
         };
-        images.push_str(&format!(
-            "<figure><img src=\"/console/scans/{r}/images/{name}\" alt=\"{label}\"><figcaption>{label}</figcaption></figure>"
+        images.push_str(&figure(
+            &format!("/console/scans/{r}/images/{name}"),
+            &label,
         ));
     }
     if !images.is_empty() {
@@ -723,37 +890,67 @@ async fn image(
         Ok(r) => r,
         Err(e) => return failure(e),
     };
-    let (kind, n) = match name.as_str() {
-        "front" => (ImageKind::Front, 1),
-        "back" => (ImageKind::Back, 1),
-        "face" => (ImageKind::Face, 1),
-        other => match other
-            .strip_prefix("liveness-")
-            .and_then(|n| n.parse::<u32>().ok())
-        {
-            Some(n) if (1..=64).contains(&n) => (ImageKind::Liveness, n),
-            _ => return failure(ServiceError::ScanNotFound),
-        },
+    let Some((kind, n)) = image_of(&name) else {
+        return failure(ServiceError::ScanNotFound);
     };
     match state
         .services
         .console_scan_image(&viewer, reference, kind, n)
         .await
     {
-        Ok(bytes) => {
-            let content_type = if bytes.starts_with(&[0x89, b'P', b'N', b'G']) {
-                "image/png"
-            } else {
-                "image/jpeg"
-            };
-            let mut response = bytes.into_response();
-            let headers = response.headers_mut();
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-            secure(headers);
-            response
-        }
+        Ok(bytes) => image_response(bytes),
         Err(e) => failure(e),
     }
+}
+
+/// An image's name in a console URL: `front`, `back`, `face`, `liveness-N`.
+fn image_of(name: &str) -> Option<(ImageKind, u32)> {
+    match name {
+        "front" => Some((ImageKind::Front, 1)),
+        "back" => Some((ImageKind::Back, 1)),
+        "face" => Some((ImageKind::Face, 1)),
+        other => other
+            .strip_prefix("liveness-")
+            .and_then(|n| n.parse::<u32>().ok())
+            .filter(|n| (1..=64).contains(n))
+            .map(|n| (ImageKind::Liveness, n)),
+    }
+}
+
+/// The table of a detail view's facts, label and value.
+fn facts_table(rows: &[(&str, String)]) -> String {
+    let rows: String = rows
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "<tr><th scope=\"row\">{}</th><td>{}</td></tr>",
+                esc(k),
+                esc(v)
+            )
+        })
+        .collect();
+    format!("<table id=\"facts\">{rows}</table>")
+}
+
+/// An image of a detail view, by its URL under the session.
+fn figure(src: &str, label: &str) -> String {
+    format!(
+        "<figure><img src=\"{}\" alt=\"{label}\"><figcaption>{label}</figcaption></figure>",
+        esc(src)
+    )
+}
+
+fn image_response(bytes: Vec<u8>) -> Response {
+    let content_type = if bytes.starts_with(&[0x89, b'P', b'N', b'G']) {
+        "image/png"
+    } else {
+        "image/jpeg"
+    };
+    let mut response = bytes.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    secure(headers);
+    response
 }
 
 async fn style() -> Response {

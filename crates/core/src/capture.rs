@@ -767,7 +767,17 @@ impl Services {
         n: u32,
     ) -> ServiceResult<Option<Vec<u8>>> {
         let tx = self.retrieve_transaction(caller, reference).await?;
-        let Some(sealed) = self.store.image(reference, kind, n).await? else {
+        self.open_transaction_image(&tx, kind, n).await
+    }
+
+    /// A stored image of `tx`, decrypted.
+    pub(crate) async fn open_transaction_image(
+        &self,
+        tx: &AuthTransaction,
+        kind: ImageKind,
+        n: u32,
+    ) -> ServiceResult<Option<Vec<u8>>> {
+        let Some(sealed) = self.store.image(tx.reference, kind, n).await? else {
             return Ok(None);
         };
         let slot = ImageSlot {

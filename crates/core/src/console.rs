@@ -12,7 +12,7 @@ use facegate_domain::{
     SessionPolicy,
 };
 use facegate_storage::{ConsoleSession, ImageKind, StoreError};
-pub use facegate_storage::{ConsoleUser, ScanFilter};
+pub use facegate_storage::{ConsoleUser, ListFilter};
 use rand::rngs::OsRng;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -258,9 +258,9 @@ impl Services {
     pub async fn console_scans(
         &self,
         viewer: &ConsoleViewer,
-        filter: &ScanFilter,
+        filter: &ListFilter,
     ) -> ServiceResult<Vec<Scan>> {
-        let filter = ScanFilter {
+        let filter = ListFilter {
             limit: filter.limit.clamp(1, MAX_LIST),
             ..filter.clone()
         };
@@ -301,6 +301,66 @@ impl Services {
         self.open_scan_image(&scan, kind, n)
             .await?
             .ok_or(ServiceError::ScanNotFound)
+    }
+
+    /// The viewer's account's authentications that `filter` selects.
+    pub async fn console_authentications(
+        &self,
+        viewer: &ConsoleViewer,
+        filter: &ListFilter,
+    ) -> ServiceResult<Vec<facegate_domain::AuthTransaction>> {
+        let filter = ListFilter {
+            limit: filter.limit.clamp(1, MAX_LIST),
+            ..filter.clone()
+        };
+        Ok(self
+            .store
+            .list_transactions(viewer.account, &filter)
+            .await?)
+    }
+
+    /// One authentication of the viewer's account, with its callbacks;
+    /// another account's is `TransactionNotFound`.
+    pub async fn console_authentication(
+        &self,
+        viewer: &ConsoleViewer,
+        reference: facegate_domain::TransactionRef,
+    ) -> ServiceResult<(
+        facegate_domain::AuthTransaction,
+        Vec<facegate_storage::CallbackRecord>,
+    )> {
+        let tx = self.account_transaction(viewer.account, reference).await?;
+        let callbacks = self
+            .store
+            .callbacks_for_transaction(viewer.account, reference)
+            .await?;
+        Ok((tx, callbacks))
+    }
+
+    /// An authentication's face or liveness image, of the viewer's account.
+    pub async fn console_authentication_image(
+        &self,
+        viewer: &ConsoleViewer,
+        reference: facegate_domain::TransactionRef,
+        kind: ImageKind,
+        n: u32,
+    ) -> ServiceResult<Vec<u8>> {
+        let tx = self.account_transaction(viewer.account, reference).await?;
+        self.open_transaction_image(&tx, kind, n)
+            .await?
+            .ok_or(ServiceError::TransactionNotFound)
+    }
+
+    async fn account_transaction(
+        &self,
+        account: AccountId,
+        reference: facegate_domain::TransactionRef,
+    ) -> ServiceResult<facegate_domain::AuthTransaction> {
+        self.store
+            .transaction(reference)
+            .await?
+            .filter(|t| t.account == account && t.deleted_at.is_none())
+            .ok_or(ServiceError::TransactionNotFound)
     }
 
     /// The review, audited as `console:NAME`.

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use facegate_domain::{AccountId, Scan};
+use facegate_domain::{AccountId, AuthTransaction, Scan};
 use uuid::Uuid;
 
 use crate::StoreResult;
@@ -33,15 +33,18 @@ pub struct ConsoleSession {
     pub last_seen_at: DateTime<Utc>,
 }
 
-/// What the console's list of ID verifications shows.
+/// What a console list shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ScanFilter {
-    /// A `verificationStatus`, or `PENDING` for those not decided yet.
+pub struct ListFilter {
+    /// Scans: a `verificationStatus`, or `PENDING` for those not decided
+    /// yet. Authentications: a state (`CREATED` … `EXPIRED`).
     pub status: Option<String>,
     /// Initiated at or after / before.
     pub from: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
-    /// The scan's reference or its `customerInternalReference`, exactly.
+    /// Exactly: a scan's reference or its `customerInternalReference`; an
+    /// authentication's reference, its enrollment's or its
+    /// `userReference`.
     pub reference: Option<String>,
     pub limit: u32,
 }
@@ -75,5 +78,12 @@ pub trait ConsoleStore: Send + Sync {
     /// nothing, when a code of that step or a later one already did.
     async fn use_totp_step(&self, user: Uuid, step: i64) -> StoreResult<bool>;
     /// The account's undeleted scans that `filter` selects, newest first.
-    async fn list_scans(&self, account: AccountId, filter: &ScanFilter) -> StoreResult<Vec<Scan>>;
+    async fn list_scans(&self, account: AccountId, filter: &ListFilter) -> StoreResult<Vec<Scan>>;
+    /// The account's undeleted authentications that `filter` selects,
+    /// newest first.
+    async fn list_transactions(
+        &self,
+        account: AccountId,
+        filter: &ListFilter,
+    ) -> StoreResult<Vec<AuthTransaction>>;
 }

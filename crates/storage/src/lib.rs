@@ -45,7 +45,7 @@ pub mod transactions;
 
 pub use accounts::AccountStore;
 pub use capture::{AttemptFinish, CaptureStore};
-pub use console::{ConsoleSession, ConsoleStore, ConsoleUser, ScanFilter};
+pub use console::{ConsoleSession, ConsoleStore, ConsoleUser, ListFilter};
 pub use database::Database;
 pub use enrollments::EnrollmentStore;
 pub use error::{StoreError, StoreResult};

@@ -10,7 +10,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::helpers::*;
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 /// RFC 4648 base32 (no padding) back to bytes.
 fn unbase32(text: &str) -> Vec<u8> {
@@ -33,18 +33,23 @@ fn unbase32(text: &str) -> Vec<u8> {
 
 /// `facegate console-user create --totp --json`; answers its output.
 async fn totp_user(app: &TestApp, account: &str, username: &str) -> Value {
+    console_user(app, account, username, &["--totp"]).await
+}
+
+/// `facegate console-user create --json` with `extra` arguments, the
+/// password ([`PASSWORD`]) on standard input; answers its output.
+pub(crate) async fn console_user(
+    app: &TestApp,
+    account: &str,
+    username: &str,
+    extra: &[&str],
+) -> Value {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_facegate"))
         .arg("--data-dir")
         .arg(&app.config.data_dir)
-        .args([
-            "console-user",
-            "create",
-            "--account",
-            account,
-            "--totp",
-            "--json",
-        ])
+        .args(["console-user", "create", "--account", account, "--json"])
         .args(["--username", username])
+        .args(extra)
         .env_remove("FACEGATE_CONFIG")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -137,5 +142,90 @@ async fn a_user_with_a_second_factor_needs_a_fresh_code_of_it() {
     assert_eq!(forged.status(), 403);
     let response = sign_in(&app, &[name, password, ("code", &next)], "same-origin").await;
     assert_eq!(response.status(), 303);
+    app.stop().await;
+}
+
+/// A session cookie of `username` (a user without a second factor).
+async fn session(app: &TestApp, account: &str, username: &str) -> String {
+    console_user(app, account, username, &[]).await;
+    let response = sign_in(
+        app,
+        &[("username", username), ("password", PASSWORD)],
+        "same-origin",
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+async fn page(app: &TestApp, cookie: &str, path: &str) -> (u16, String) {
+    let response = app
+        .client
+        .get(app.url(path))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    (status, response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_authentications_are_listed_by_state_and_shown_to_their_account_only() {
+    let app = spawn_app_with(Options::scripted_scans()).await;
+    let acme = app.customer("Acme", true).await;
+    let other = app.customer("Other", true).await;
+    let (enrollment, facemap) = app.enrollment(&acme).await;
+    let metadata = serde_json::json!({"enrollmentTransactionReference": enrollment.to_string()});
+    let (reference, _) = app.initiate_redirect(&acme.api, &metadata, &facemap).await;
+    let ana = session(&app, &acme.account.id.to_string(), "ana@acme.example").await;
+    let olaf = session(&app, &other.account.id.to_string(), "olaf@other.example").await;
+
+    let (status, html) = page(&app, &ana, "/console/authentications?status=CREATED").await;
+    assert_eq!(status, 200);
+    assert!(html.contains(&reference), "{html}");
+    let (_, html) = page(&app, &ana, "/console/authentications?status=PASSED").await;
+    assert!(!html.contains(&reference) && html.contains("No authentication matches"));
+    let (_, html) = page(
+        &app,
+        &ana,
+        &format!("/console/authentications?reference={enrollment}"),
+    )
+    .await;
+    assert!(html.contains(&reference), "found by its enrollment");
+    let (status, html) = page(&app, &ana, &format!("/console/authentications/{reference}")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(&enrollment.to_string()) && html.contains("CREATED"));
+
+    // Another account's user: an empty list and 404s.
+    let (_, html) = page(&app, &olaf, "/console/authentications").await;
+    assert!(!html.contains(&reference));
+    for path in [
+        format!("/console/authentications/{reference}"),
+        format!("/console/authentications/{reference}/images/face"),
+        "/console/authentications/not-a-reference".to_owned(),
+    ] {
+        assert_eq!(page(&app, &olaf, &path).await.0, 404, "{path}");
+    }
+    // Without a session, every page sends to the sign-in.
+    let response = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(app.url("/console/authentications"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/console/login");
     app.stop().await;
 }

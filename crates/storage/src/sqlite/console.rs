@@ -3,11 +3,23 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use facegate_domain::{AccountId, Scan};
+use facegate_domain::{AccountId, AuthTransaction, Scan};
 
-use super::codec::{ms, CONSOLE_SESSION_COLUMNS, CONSOLE_USER_COLUMNS, SCAN_COLUMNS};
-use super::{execute, row, rows, SqliteStore};
-use crate::{ConsoleSession, ConsoleStore, ConsoleUser, ScanFilter, StoreResult};
+use super::codec::{ms, CONSOLE_SESSION_COLUMNS, CONSOLE_USER_COLUMNS, SCAN_COLUMNS, TX_COLUMNS};
+use super::{execute, row, rows, Query, SqliteStore};
+use crate::{ConsoleSession, ConsoleStore, ConsoleUser, ListFilter, StoreResult};
+
+/// Binds a list's `?1` (the account) to `?6` (the limit) in the order both
+/// lists name them.
+fn bind_filter<'q>(query: Query<'q>, account: AccountId, filter: &'q ListFilter) -> Query<'q> {
+    query
+        .bind(account.to_string())
+        .bind(filter.status.as_deref())
+        .bind(filter.from.map(ms))
+        .bind(filter.until.map(ms))
+        .bind(filter.reference.as_deref())
+        .bind(i64::from(filter.limit))
+}
 
 #[async_trait]
 impl ConsoleStore for SqliteStore {
@@ -132,7 +144,7 @@ impl ConsoleStore for SqliteStore {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn list_scans(&self, account: AccountId, filter: &ScanFilter) -> StoreResult<Vec<Scan>> {
+    async fn list_scans(&self, account: AccountId, filter: &ListFilter) -> StoreResult<Vec<Scan>> {
         // Each condition holds when its value is NULL (no filter).
         let sql = format!(
             "SELECT {SCAN_COLUMNS} FROM scans WHERE account = ?1 AND deleted_at IS NULL \
@@ -142,13 +154,22 @@ impl ConsoleStore for SqliteStore {
              AND (?5 IS NULL OR reference = ?5 OR customer_internal_reference = ?5) \
              ORDER BY created_at DESC, reference LIMIT ?6"
         );
-        let query = sqlx::query(&sql)
-            .bind(account.to_string())
-            .bind(filter.status.as_deref())
-            .bind(filter.from.map(ms))
-            .bind(filter.until.map(ms))
-            .bind(filter.reference.as_deref())
-            .bind(i64::from(filter.limit));
-        rows(query, &self.read).await
+        rows(bind_filter(sqlx::query(&sql), account, filter), &self.read).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_transactions(
+        &self,
+        account: AccountId,
+        filter: &ListFilter,
+    ) -> StoreResult<Vec<AuthTransaction>> {
+        let sql = format!(
+            "SELECT {TX_COLUMNS} FROM auth_transactions WHERE account = ?1 AND deleted_at IS NULL \
+             AND (?2 IS NULL OR state = ?2) \
+             AND (?3 IS NULL OR created_at >= ?3) AND (?4 IS NULL OR created_at < ?4) \
+             AND (?5 IS NULL OR reference = ?5 OR enrollment = ?5 OR user_reference = ?5) \
+             ORDER BY created_at DESC, reference LIMIT ?6"
+        );
+        rows(bind_filter(sqlx::query(&sql), account, filter), &self.read).await
     }
 }

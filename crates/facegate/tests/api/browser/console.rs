@@ -6,49 +6,20 @@
 //! Another account's user sees none of it; a form without the CSRF token,
 //! an idle session and wrong passwords are refused.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use chrono::NaiveDate;
 use serde_json::{json, Value};
-use tokio::io::AsyncWriteExt;
 
 use super::cdp::{Browser, Launch, Page};
 use super::client::docs_screenshot;
+use crate::console::{console_user, PASSWORD};
 use crate::helpers::*;
 use crate::id_verification::{capture_scan, Kit, PERSON_A, PERSON_B};
 use crate::journey::neutral_challenge;
 use crate::scans::initiate_scan;
 
 const WAIT: Duration = Duration::from_secs(30);
-const PASSWORD: &str = "correct horse battery staple";
-
-/// `facegate console-user create`, the password on standard input.
-async fn console_user(app: &TestApp, account: &str, username: &str) {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_facegate"))
-        .arg("--data-dir")
-        .arg(&app.config.data_dir)
-        .args(["console-user", "create", "--account", account])
-        .args(["--username", username])
-        .env_remove("FACEGATE_CONFIG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin
-        .write_all(format!("{PASSWORD}\n").as_bytes())
-        .await
-        .unwrap();
-    drop(stdin);
-    let out = child.wait_with_output().await.unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// Fills the sign-in form and submits it.
 async fn sign_in(page: &Page<'_>, app: &TestApp, username: &str, password: &str) {
@@ -114,8 +85,14 @@ async fn a_reviewer_finds_an_automatic_rejection_rejects_it_by_hand_and_nobody_e
     let first = form(&receiver.all()[0].body);
     assert_eq!(first["verificationStatus"], "DENIED_FRAUD", "{first:?}");
 
-    console_user(&app, &acme.account.id.to_string(), "ana@acme.example").await;
-    console_user(&app, &other.account.id.to_string(), "olaf@other.example").await;
+    console_user(&app, &acme.account.id.to_string(), "ana@acme.example", &[]).await;
+    console_user(
+        &app,
+        &other.account.id.to_string(),
+        "olaf@other.example",
+        &[],
+    )
+    .await;
 
     // Sign in, filter, open.
     let page = browser.new_page().await;
