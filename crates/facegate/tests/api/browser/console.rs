@@ -26,6 +26,14 @@ async fn sign_in(page: &Page<'_>, app: &TestApp, username: &str, password: &str)
     page.goto(&app.url("/console")).await;
     page.wait_for("location.pathname === '/console/login'", WAIT)
         .await;
+    assert_named_and_keyboard_reachable(page).await;
+    // From the keyboard: the name, the password, the code, then sign in.
+    page.eval("document.getElementById('username').focus()")
+        .await;
+    for next in ["password", "code"] {
+        page.press("Tab").await;
+        assert_eq!(page.eval("document.activeElement.id").await, next);
+    }
     page.eval(&format!(
         "document.getElementById('username').value = {}; \
          document.getElementById('password').value = {};",
@@ -46,6 +54,21 @@ async fn submit_and_wait(page: &Page<'_>, selector: &str) {
         WAIT,
     )
     .await;
+}
+
+/// Every control on the page has an accessible name and none is taken out
+/// of the keyboard order; the page has its language and one `h1`.
+async fn assert_named_and_keyboard_reachable(page: &Page<'_>) {
+    assert_eq!(
+        page.eval(super::enrollment::UNNAMED_CONTROLS).await,
+        json!([])
+    );
+    let unreachable = page
+        .eval("[...document.querySelectorAll('a, button, input, select')].filter(e => e.tabIndex < 0 && e.type !== 'hidden').length")
+        .await;
+    assert_eq!(unreachable, 0);
+    assert_eq!(page.eval("document.documentElement.lang").await, "en");
+    assert_eq!(page.eval("document.querySelectorAll('h1').length").await, 1);
 }
 
 fn text(selector: &str) -> String {
@@ -108,6 +131,7 @@ async fn a_reviewer_finds_an_automatic_rejection_rejects_it_by_hand_and_nobody_e
         .eval("document.querySelectorAll('#scans tbody tr').length")
         .await;
     assert_eq!(rows, 1);
+    assert_named_and_keyboard_reachable(&page).await;
     docs_screenshot(&page, "console-list").await;
     submit_and_wait(&page, &format!("a[href='/console/scans/{reference}']")).await;
     let facts = page.eval(&text("#facts")).await;
@@ -131,6 +155,7 @@ async fn a_reviewer_finds_an_automatic_rejection_rejects_it_by_hand_and_nobody_e
         .unwrap()
         .contains("threshold"));
 
+    assert_named_and_keyboard_reachable(&page).await;
     // Reject with a reason.
     page.click("#reject").await;
     page.eval("document.getElementById('reason').value = 'Portrait and selfie are two people'")

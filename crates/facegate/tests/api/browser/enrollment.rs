@@ -303,7 +303,7 @@ async fn the_document_camera_takes_the_photo_by_itself_once_the_document_is_stil
 
 /// The controls on screen without an accessible name (a label, an
 /// `aria-label` or their own text), by id.
-const UNNAMED_CONTROLS: &str = "[...document.querySelectorAll('button, input, select')]\
+pub(super) const UNNAMED_CONTROLS: &str = "[...document.querySelectorAll('button, input, select')]\
      .filter(e => e.offsetParent !== null)\
      .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim())\
      .map(e => e.id)";
