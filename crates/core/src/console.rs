@@ -254,6 +254,19 @@ impl Services {
         Ok(self.store.end_console_session(&session_hash(token)).await?)
     }
 
+    /// Forgets ended sessions (idle or too old) and failed sign-ins that no
+    /// longer count (outside the throttle's window): neither is kept
+    /// longer than its rule needs it (a failure names the name tried).
+    pub async fn sweep_console(&self) -> ServiceResult<u64> {
+        let now = self.clock.now();
+        let policy = SessionPolicy::default();
+        let window = LoginThrottle::default().window;
+        Ok(self
+            .store
+            .sweep_console(now - policy.idle, now - policy.absolute, now - window)
+            .await?)
+    }
+
     /// The viewer's account's ID verifications that `filter` selects.
     pub async fn console_scans(
         &self,

@@ -319,6 +319,9 @@ pub async fn run_expiry(
             Ok(n) => tracing::info!(erased = n, "erased callbacks past their retention"),
             Err(e) => tracing::warn!(error = %e, "callback retention sweep failed"),
         }
+        if let Err(e) = services.sweep_console().await {
+            tracing::warn!(error = %e, "console session sweep failed");
+        }
     })
     .await;
 }

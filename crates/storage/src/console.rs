@@ -74,6 +74,15 @@ pub trait ConsoleStore: Send + Sync {
         since: DateTime<Utc>,
     ) -> StoreResult<Vec<DateTime<Utc>>>;
     async fn clear_login_failures(&self, username: &str) -> StoreResult<()>;
+    /// Ends the sessions last seen before `idle_before` or signed in before
+    /// `signed_in_before`, and forgets failed sign-ins before
+    /// `failures_before`; answers how many rows went.
+    async fn sweep_console(
+        &self,
+        idle_before: DateTime<Utc>,
+        signed_in_before: DateTime<Utc>,
+        failures_before: DateTime<Utc>,
+    ) -> StoreResult<u64>;
     /// Records that a code of `step` signed the user in; false, writing
     /// nothing, when a code of that step or a later one already did.
     async fn use_totp_step(&self, user: Uuid, step: i64) -> StoreResult<bool>;

@@ -229,3 +229,27 @@ async fn the_authentications_are_listed_by_state_and_shown_to_their_account_only
     assert_eq!(response.headers()["location"], "/console/login");
     app.stop().await;
 }
+
+/// Ended sessions and failures outside the throttle's window are swept:
+/// a failure names the name tried, and is kept no longer than it counts.
+#[tokio::test]
+async fn ended_sessions_and_old_failures_are_swept() {
+    let app = spawn_app().await;
+    let acme = app.customer("Acme", true).await;
+    let cookie = session(&app, &acme.account.id.to_string(), "ana@acme.example").await;
+    for _ in 0..2 {
+        let wrong = [
+            ("username", "ana@acme.example"),
+            ("password", "no no no no no no"),
+        ];
+        assert_eq!(sign_in(&app, &wrong, "same-origin").await.status(), 401);
+    }
+    // Nothing has ended yet.
+    assert_eq!(app.services.sweep_console().await.unwrap(), 0);
+    assert_eq!(page(&app, &cookie, "/console/scans").await.0, 200);
+    app.clock.advance(chrono::Duration::minutes(16));
+    // The session (idle) and the two failures.
+    assert_eq!(app.services.sweep_console().await.unwrap(), 3);
+    assert_eq!(app.services.sweep_console().await.unwrap(), 0);
+    app.stop().await;
+}

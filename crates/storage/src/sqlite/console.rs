@@ -132,6 +132,22 @@ impl ConsoleStore for SqliteStore {
     }
 
     #[tracing::instrument(skip_all)]
+    async fn sweep_console(
+        &self,
+        idle_before: DateTime<Utc>,
+        signed_in_before: DateTime<Utc>,
+        failures_before: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let sessions =
+            sqlx::query("DELETE FROM console_sessions WHERE last_seen_at < ? OR signed_in_at < ?")
+                .bind(ms(idle_before))
+                .bind(ms(signed_in_before));
+        let failures = sqlx::query("DELETE FROM console_login_failures WHERE at < ?")
+            .bind(ms(failures_before));
+        Ok(execute(sessions, &self.write).await? + execute(failures, &self.write).await?)
+    }
+
+    #[tracing::instrument(skip_all)]
     async fn use_totp_step(&self, user: uuid::Uuid, step: i64) -> StoreResult<bool> {
         let query = sqlx::query(
             "UPDATE console_users SET totp_last_step = ? WHERE id = ? \

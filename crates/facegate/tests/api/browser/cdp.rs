@@ -431,6 +431,15 @@ impl Page<'_> {
         .await;
     }
 
+    /// Shows the page as a phone of `width` × `height` CSS pixels would.
+    pub async fn phone_viewport(&self, width: u32, height: u32) {
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": width, "height": height, "deviceScaleFactor": 2, "mobile": true }),
+        )
+        .await;
+    }
+
     /// Reloads the page and waits until the document has loaded again.
     pub async fn reload(&self) {
         self.send("Page.reload", json!({})).await;

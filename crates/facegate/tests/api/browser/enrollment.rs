@@ -303,13 +303,17 @@ async fn the_document_camera_takes_the_photo_by_itself_once_the_document_is_stil
 
 /// The controls on screen without an accessible name (a label, an
 /// `aria-label` or their own text), by id.
+/// Whether the page fits its viewport's width (no sideways scrolling).
+const FITS_THE_WIDTH: &str = "document.documentElement.scrollWidth <= window.innerWidth";
+
 pub(super) const UNNAMED_CONTROLS: &str = "[...document.querySelectorAll('button, input, select')]\
      .filter(e => e.offsetParent !== null)\
      .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim())\
      .map(e => e.id)";
 
 /// The ID verification's screens from the keyboard alone, in a
-/// right-to-left language: each new screen puts the focus on its heading,
+/// right-to-left language, on a phone-sized screen (nothing needs sideways
+/// scrolling): each new screen puts the focus on its heading,
 /// every control has a name, and Tab and Enter go through the choice and
 /// the review (the file itself comes from the browser's file dialog).
 #[tokio::test]
@@ -331,12 +335,15 @@ async fn the_document_screens_work_from_the_keyboard_right_to_left_with_every_co
     let (_, redirect) = initiated_scan(&app, &acme.api, &body).await;
     let ar = super::client::locale("ar");
     let page = browser.new_page().await;
+    // A phone: nothing may need sideways scrolling.
+    page.phone_viewport(390, 844).await;
     page.goto(&redirect).await;
     page.wait_for(&state_is("choose"), WAIT).await;
     assert_eq!(page.eval("document.documentElement.dir").await, "rtl");
     assert_eq!(page.eval("document.title").await, ar["titleScan"]);
     assert_eq!(page.eval("document.activeElement.id").await, "choose-title");
     assert_eq!(page.eval(UNNAMED_CONTROLS).await, json!([]));
+    assert_eq!(page.eval(FITS_THE_WIDTH).await, true);
 
     // Continue without a country: the error is said, the focus goes to it.
     page.press("Tab").await;
@@ -398,8 +405,10 @@ async fn the_document_screens_work_from_the_keyboard_right_to_left_with_every_co
     page.choose_file("#file", &picture).await;
 
     page.wait_for(&state_is("review"), WAIT).await;
+    docs_screenshot(&page, "enrollment-phone-review").await;
     assert_eq!(page.eval("document.activeElement.id").await, "review-title");
     assert_eq!(page.eval(UNNAMED_CONTROLS).await, json!([]));
+    assert_eq!(page.eval(FITS_THE_WIDTH).await, true);
     page.press("Tab").await;
     assert_eq!(page.eval("document.activeElement.id").await, "review-yes");
     page.press("Enter").await;
@@ -445,5 +454,64 @@ async fn every_one_of_the_39_locales_loads_in_its_language() {
             "{locale}"
         );
     }
+    app.stop().await;
+}
+
+/// Framed, an ID verification's messages and its error redirect carry the
+/// initiation's `customerInternalReference`, as the v4 guide shows: a
+/// camera-only workflow (201) without a camera ends with 9820.
+#[tokio::test]
+async fn framed_the_scan_tells_its_parent_with_the_customer_reference_and_ends_9820_without_a_camera(
+) {
+    let Some(browser) = Browser::launch("the scan in a frame", Launch::default()).await else {
+        return;
+    };
+    let app = spawn_app_with(Options::scripted_scans()).await;
+    let acme = app.customer("Acme", true).await;
+    let site = customer_site().await;
+    let body = json!({
+        "workflowId": 201,
+        "customerInternalReference": "frame-42",
+        "userReference": "user",
+        "errorUrl": format!("{site}/error"),
+        "presets": [{"index": 1, "country": "AUT", "type": "PASSPORT"}],
+    });
+    let (reference, redirect) = initiated_scan(&app, &acme.api, &body).await;
+    let host = format!(
+        "{site}/host?src={}",
+        url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>()
+    );
+    let page = browser.new_page().await;
+    page.goto(&host).await;
+    let landed = "(() => { try { const f = document.querySelector('iframe'); \
+         return !!f && f.contentWindow.location.pathname === '/error' && f.contentWindow.location.href; \
+         } catch (e) { return false; } })()";
+    let url = page.wait_for(landed, WAIT).await;
+    let query = query_of(url.as_str().unwrap());
+    assert_eq!(query["errorCode"], "9820");
+    assert_eq!(query["customerInternalReference"], "frame-42");
+    assert_eq!(query["transactionReference"], reference);
+    let messages = page.eval("window.messages").await;
+    let payloads: Vec<Value> = messages
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let message: Value = serde_json::from_str(m["data"].as_str().unwrap()).unwrap();
+            assert_eq!(
+                message["customerInternalReference"], "frame-42",
+                "{message}"
+            );
+            assert_eq!(message["transactionReference"], reference.as_str());
+            message["payload"].clone()
+        })
+        .collect();
+    assert_eq!(
+        payloads,
+        vec![
+            json!({"value": "loaded", "metainfo": {}}),
+            json!({"value": "error", "metainfo": {"code": 9820}}),
+        ]
+    );
     app.stop().await;
 }
