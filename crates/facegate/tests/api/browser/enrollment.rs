@@ -515,3 +515,80 @@ async fn framed_the_scan_tells_its_parent_with_the_customer_reference_and_ends_9
     );
     app.stop().await;
 }
+
+/// A card has a back: after the front, the client asks for the back, then
+/// the selfie is the third step.
+#[tokio::test]
+async fn an_identity_card_is_asked_for_its_back_after_its_front() {
+    let Some((browser, app)) =
+        super::client::pattern_camera_and_scripted_app("an identity card's back").await
+    else {
+        return;
+    };
+    let acme = app.customer("Acme", true).await;
+    let body = json!({
+        "workflowId": 202,
+        "customerInternalReference": "card",
+        "userReference": "user",
+    });
+    let (reference, redirect) = initiated_scan(&app, &acme.api, &body).await;
+    let page = browser.new_page().await;
+    page.goto(&redirect).await;
+    page.wait_for(&state_is("choose"), WAIT).await;
+    page.eval("document.getElementById('country').value = 'AUT'")
+        .await;
+    page.click("#type-ID_CARD").await;
+    page.click("#choose-continue").await;
+    let en = super::client::locale("en");
+    let dir = tempfile::tempdir().unwrap();
+    let picture = dir.path().join("card.png");
+    image::RgbImage::from_fn(856, 540, |x, y| {
+        image::Rgb([(x % 200) as u8, (y % 200) as u8, 90])
+    })
+    .save(&picture)
+    .unwrap();
+    for (side, title, step) in [
+        ("front", "uploadFront", "Step 1 of 3"),
+        ("back", "uploadBack", "Step 2 of 3"),
+    ] {
+        page.wait_for(&state_is("upload"), WAIT).await;
+        assert_eq!(
+            page.eval(&format!(
+                "document.getElementById('upload-title').textContent"
+            ))
+            .await,
+            en[title],
+            "{side}"
+        );
+        assert_eq!(
+            page.eval("document.getElementById('step').textContent")
+                .await,
+            step
+        );
+        page.choose_file("#file", &picture).await;
+        page.wait_for(&state_is("review"), WAIT).await;
+        page.click("#review-yes").await;
+        page.wait_for(
+            "document.getElementById('app').dataset.state !== 'review'",
+            WAIT,
+        )
+        .await;
+    }
+    page.wait_for(&state_is("ready"), WAIT).await;
+    assert_eq!(
+        page.eval("document.getElementById('step').textContent")
+            .await,
+        "Step 3 of 3"
+    );
+    let (_, session) = crate::helpers::json(
+        crate::capture::open_session(&app, &crate::capture::authorization_token(&redirect)).await,
+    )
+    .await;
+    assert_eq!(
+        session["scan"]["sidesGiven"],
+        json!(["front", "back"]),
+        "{session}"
+    );
+    assert_eq!(session["transactionReference"], reference.as_str());
+    app.stop().await;
+}
