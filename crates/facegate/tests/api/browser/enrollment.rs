@@ -553,10 +553,8 @@ async fn an_identity_card_is_asked_for_its_back_after_its_front() {
     ] {
         page.wait_for(&state_is("upload"), WAIT).await;
         assert_eq!(
-            page.eval(&format!(
-                "document.getElementById('upload-title').textContent"
-            ))
-            .await,
+            page.eval("document.getElementById('upload-title').textContent")
+                .await,
             en[title],
             "{side}"
         );
