@@ -24,6 +24,11 @@ use tokio_tungstenite::tungstenite::Message;
 
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Value>>>>;
 
+/// How long a command may take before the test fails.
+const COMMAND_WAIT: Duration = Duration::from_secs(30);
+/// How long a screenshot may take before it is given up.
+const SCREENSHOT_WAIT: Duration = Duration::from_secs(90);
+
 /// Chromium is heavy; the tests share the machine's few cores, so only one
 /// browser runs at a time. (A tokio semaphore works across the runtimes of
 /// different `#[tokio::test]`s.)
@@ -216,6 +221,24 @@ impl Browser {
         method: &str,
         params: Value,
     ) -> Result<Value, Value> {
+        match self
+            .send_within(session, method, params, COMMAND_WAIT)
+            .await
+        {
+            Some(answer) => answer,
+            None => panic!("no answer to {method} within {} s", COMMAND_WAIT.as_secs()),
+        }
+    }
+
+    /// Sends one CDP command and waits at most `wait` for its answer
+    /// (`None` after that).
+    async fn send_within(
+        &self,
+        session: Option<&str>,
+        method: &str,
+        params: Value,
+        wait: Duration,
+    ) -> Option<Result<Value, Value>> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut command = json!({ "id": id, "method": method, "params": params });
         if let Some(session) = session {
@@ -226,14 +249,11 @@ impl Browser {
         self.commands
             .send(Message::Text(command.to_string().into()))
             .unwrap();
-        let answer = tokio::time::timeout(Duration::from_secs(30), rx)
-            .await
-            .unwrap_or_else(|_| panic!("no answer to {method} within 30 s"))
-            .unwrap();
+        let answer = tokio::time::timeout(wait, rx).await.ok()?.unwrap();
         if let Some(error) = answer.get("error") {
-            return Err(error.clone());
+            return Some(Err(error.clone()));
         }
-        Ok(answer["result"].clone())
+        Some(Ok(answer["result"].clone()))
     }
 
     /// A new tab showing `about:blank`.
@@ -477,11 +497,29 @@ impl Page<'_> {
         .await;
     }
 
-    /// A PNG of the viewport, written to `path`.
+    /// A PNG of the viewport, written to `path`. A picture is no assertion:
+    /// when a starved machine renders none within a minute and a half (the
+    /// challenge's animation under the rest of the suite's load), the test
+    /// goes on without it and says so.
     pub async fn screenshot(&self, path: &Path) {
-        let shot = self
-            .send("Page.captureScreenshot", json!({ "format": "png" }))
-            .await;
+        let params = json!({ "format": "png" });
+        let method = "Page.captureScreenshot";
+        let shot = match self
+            .browser
+            .send_within(Some(&self.session), method, params, SCREENSHOT_WAIT)
+            .await
+        {
+            Some(Ok(shot)) => shot,
+            Some(Err(error)) => panic!("{method} failed: {error}"),
+            None => {
+                eprintln!(
+                    "screenshot {} not taken: no picture within {} s",
+                    path.display(),
+                    SCREENSHOT_WAIT.as_secs()
+                );
+                return;
+            }
+        };
         let png = base64::engine::general_purpose::STANDARD
             .decode(shot["data"].as_str().unwrap())
             .unwrap();

@@ -31,7 +31,7 @@ pub fn screenshot_path(name: &str) -> PathBuf {
 pub async fn docs_screenshot(page: &super::cdp::Page<'_>, name: &str) {
     let path = screenshot_path(name);
     page.screenshot(&path).await;
-    if std::env::var_os("FACEGATE_UPDATE_SCREENSHOTS").is_some() {
+    if std::env::var_os("FACEGATE_UPDATE_SCREENSHOTS").is_some() && path.is_file() {
         let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
         std::fs::create_dir_all(&docs).unwrap();
         std::fs::copy(&path, docs.join(format!("{name}.png"))).unwrap();
