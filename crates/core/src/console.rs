@@ -18,6 +18,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::authenticator::{hash_secret, verify_secret};
+use crate::capture::token_hash;
 use crate::error::{ServiceError, ServiceResult};
 use crate::reviews::{ReviewRequest, ReviewedScan, Reviewer};
 use crate::scans::ScanDetails;
@@ -51,10 +52,6 @@ fn totp_slot(account: AccountId, user: uuid::Uuid) -> facegate_facemap::ImageSlo
         kind: "totp",
         n: 1,
     }
-}
-
-fn session_hash(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
 }
 
 /// The CSRF token of a session: derived from the session's secret cookie,
@@ -196,7 +193,7 @@ impl Services {
         let token = URL_SAFE_NO_PAD.encode(raw);
         self.store
             .insert_console_session(&ConsoleSession {
-                token_hash: session_hash(&token),
+                token_hash: token_hash(&token),
                 user: user.id,
                 signed_in_at: now,
                 last_seen_at: now,
@@ -234,7 +231,7 @@ impl Services {
     /// The signed-in user of a session token; an unknown, idle or too old
     /// session is `Unauthenticated` (and ended).
     pub async fn console_viewer(&self, token: &str) -> ServiceResult<ConsoleViewer> {
-        let hash = session_hash(token);
+        let hash = token_hash(token);
         let Some((session, user)) = self.store.console_session(&hash).await? else {
             return Err(ServiceError::Unauthenticated);
         };
@@ -251,7 +248,7 @@ impl Services {
     }
 
     pub async fn console_sign_out(&self, token: &str) -> ServiceResult<()> {
-        Ok(self.store.end_console_session(&session_hash(token)).await?)
+        Ok(self.store.end_console_session(&token_hash(token)).await?)
     }
 
     /// Forgets ended sessions (idle or too old) and failed sign-ins that no

@@ -6,8 +6,8 @@
 //! and the audit entry written with it, at once.
 
 use facegate_domain::{
-    audit_status, reviewed, AccountId, AuditEntry, CredentialId, EnrollmentRef, FieldError,
-    Permission, ReviewDecision, ReviewReason, Scan, ScanState,
+    audit_status, review, AccountId, AuditEntry, CredentialId, EnrollmentRef, FieldError,
+    Permission, ReviewDecision, ReviewReason, Scan,
 };
 use facegate_storage::ScanReview;
 
@@ -101,30 +101,22 @@ impl Services {
     ) -> ServiceResult<ReviewedScan> {
         let (decision, reason) = request.parse()?;
         let scan = self.account_scan(account, reference).await?;
-        let before = match scan.state {
-            ScanState::Pending => None,
-            ScanState::Done | ScanState::Failed => scan.outcome.clone(),
-        };
-        let outcome = reviewed(before.as_ref(), &decision).map_err(ServiceError::Review)?;
-        let before = before.ok_or(ServiceError::Review(
+        let outcome = review(&scan, &decision).map_err(ServiceError::Review)?;
+        // `review` answers an outcome only for a decided scan, which has one.
+        let before = scan.outcome.clone().ok_or(ServiceError::Review(
             facegate_domain::ReviewRefusal::NotDecided,
         ))?;
         let now = self.clock.now();
-        let images = self.store.scan_images(reference).await?;
-        let document = self.scan_document(&scan).await?;
-        let facemap = self
-            .store
-            .enrollment(reference)
-            .await?
-            .is_some_and(|e| e.server_facemap.is_some());
+        let details = self.details_of(scan).await?;
         let callback = self.scan_renderer(now).render(
-            &scan,
+            &details.scan,
             &outcome,
-            document.as_ref(),
-            &ScanImages::of(&images),
-            facemap && outcome.status == facegate_domain::VerificationStatus::ApprovedVerified,
+            details.document.as_ref(),
+            &ScanImages::of(&details.images),
+            details.facemap
+                && outcome.status == facegate_domain::VerificationStatus::ApprovedVerified,
         );
-        let review = ScanReview {
+        let write = ScanReview {
             reference,
             audit: AuditEntry {
                 id: uuid::Uuid::new_v4(),
@@ -141,10 +133,10 @@ impl Services {
             outcome,
             callback,
         };
-        if !self.store.review_scan(&review).await? {
+        if !self.store.review_scan(&write).await? {
             // Deleted, or reviewed by someone else meanwhile.
             let now = self.account_scan(account, reference).await?;
-            return Err(match reviewed(now.outcome.as_ref(), &decision) {
+            return Err(match review(&now, &decision) {
                 Err(refusal) => ServiceError::Review(refusal),
                 Ok(_) => ServiceError::Conflict("the scan was reviewed meanwhile".to_owned()),
             });

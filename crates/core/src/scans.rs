@@ -308,7 +308,7 @@ impl Services {
         })
     }
 
-    pub(crate) async fn scan_document(&self, scan: &Scan) -> ServiceResult<Option<DocumentData>> {
+    async fn scan_document(&self, scan: &Scan) -> ServiceResult<Option<DocumentData>> {
         let Some(bytes) = self.open_scan_image(scan, ImageKind::Document, 1).await? else {
             return Ok(None);
         };

@@ -43,7 +43,7 @@ pub use input::{
 };
 pub use lockout::{FailureStreak, LockoutPolicy};
 pub use review::{
-    audit_status, review, reviewed, AuditEntry, ReviewDecision, ReviewReason, ReviewRefusal,
+    audit_status, review, AuditEntry, ReviewDecision, ReviewReason, ReviewRefusal,
     MAX_REVIEW_REASON,
 };
 pub use scan::{
