@@ -469,16 +469,26 @@ pub enum LocaleSet {
 }
 
 /// The one list of the 32 authentication locales (SPEC §0), in canonical
-/// spelling: calls `$then!` with them, so that other crates build their
-/// tables (the web client's translations) from this list instead of a copy.
+/// spelling, then `$extra`: calls `$then!` with them. Used through
+/// [`with_authentication_locales`] and [`with_all_locales`].
+#[doc(hidden)]
 #[macro_export]
-macro_rules! with_authentication_locales {
-    ($then:ident) => {
+macro_rules! __locales_then {
+    ($then:ident $(, $extra:literal)*) => {
         $then!(
             "bg", "cs", "da", "de", "el", "en", "en-GB", "es", "es-MX", "et", "fi", "fr", "hu",
             "hy", "it", "ja", "ka", "ko", "lt", "nl", "no", "pl", "pt", "pt-BR", "ro", "ru", "sk",
-            "sv", "tr", "vi", "zh-CN", "zh-HK"
+            "sv", "tr", "vi", "zh-CN", "zh-HK" $(, $extra)*
         )
+    };
+}
+
+/// The 32 authentication locales: calls `$then!` with them, so that other
+/// crates build their tables from this list instead of a copy.
+#[macro_export]
+macro_rules! with_authentication_locales {
+    ($then:ident) => {
+        $crate::__locales_then!($then)
     };
 }
 
@@ -488,11 +498,7 @@ macro_rules! with_authentication_locales {
 #[macro_export]
 macro_rules! with_all_locales {
     ($then:ident) => {
-        $then!(
-            "bg", "cs", "da", "de", "el", "en", "en-GB", "es", "es-MX", "et", "fi", "fr", "hu",
-            "hy", "it", "ja", "ka", "ko", "lt", "nl", "no", "pl", "pt", "pt-BR", "ro", "ru", "sk",
-            "sv", "tr", "vi", "zh-CN", "zh-HK", "ar", "he", "hr", "id", "km", "ms", "th"
-        )
+        $crate::__locales_then!($then, "ar", "he", "hr", "id", "km", "ms", "th")
     };
 }
 
@@ -504,7 +510,8 @@ macro_rules! str_array {
 
 const AUTH_LOCALES: [&str; 32] = with_authentication_locales!(str_array);
 const ALL_LOCALES: [&str; 39] = with_all_locales!(str_array);
-const ENROLLMENT_EXTRA_LOCALES: [&str; 7] = ["ar", "he", "hr", "id", "km", "ms", "th"];
+/// The locales only ID verifications name: the list's tail.
+const ENROLLMENT_EXTRA_LOCALES: &[&str] = ALL_LOCALES.split_at(AUTH_LOCALES.len()).1;
 
 /// A supported locale in its canonical spelling (`en-GB`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -519,7 +526,7 @@ impl Locale {
         let wanted = raw.replace('_', "-");
         let extra: &[&'static str] = match set {
             LocaleSet::Authentication => &[],
-            LocaleSet::Enrollment => &ENROLLMENT_EXTRA_LOCALES,
+            LocaleSet::Enrollment => ENROLLMENT_EXTRA_LOCALES,
         };
         AUTH_LOCALES
             .iter()
@@ -775,10 +782,14 @@ mod tests {
     fn the_enrollment_locales_are_the_authentication_ones_and_seven_more() {
         let joined: Vec<&str> = AUTH_LOCALES
             .iter()
-            .chain(&ENROLLMENT_EXTRA_LOCALES)
+            .chain(ENROLLMENT_EXTRA_LOCALES)
             .copied()
             .collect();
         assert_eq!(Locale::all(LocaleSet::Enrollment), joined);
+        assert_eq!(
+            ENROLLMENT_EXTRA_LOCALES,
+            ["ar", "he", "hr", "id", "km", "ms", "th"]
+        );
     }
 
     #[test]
