@@ -8,7 +8,8 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -166,6 +167,29 @@ fn to_login(message: Option<&str>) -> Response {
     Redirect::to(&target).into_response()
 }
 
+/// A request of a signed-in console user: the viewer and their session's
+/// token. Without a live session the request is answered by a redirect to
+/// the sign-in (ending an expired session's cookie).
+struct SignedIn {
+    viewer: ConsoleViewer,
+    token: String,
+}
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        // The router always installs it; a missing one reads the secure name.
+        let cookie = parts
+            .extensions
+            .get::<CookieName>()
+            .copied()
+            .unwrap_or(CookieName::new(true));
+        let (viewer, token) = signed_in(state, cookie, &parts.headers).await?;
+        Ok(Self { viewer, token })
+    }
+}
+
 /// The signed-in viewer and their session token, or the answer to give.
 async fn signed_in(
     state: &AppState,
@@ -237,15 +261,8 @@ fn csrf_refusal(token: &str, form: &HashMap<String, String>) -> Option<Response>
     }
 }
 
-async fn home(
-    State(state): State<AppState>,
-    axum::Extension(cookie): axum::Extension<CookieName>,
-    headers: HeaderMap,
-) -> Response {
-    match signed_in(&state, cookie, &headers).await {
-        Ok(_) => Redirect::to("/console/scans").into_response(),
-        Err(response) => response,
-    }
+async fn home(_: SignedIn) -> Response {
+    Redirect::to("/console/scans").into_response()
 }
 
 fn login_form(message: Option<(&str, &str)>) -> String {
@@ -342,13 +359,9 @@ async fn login(
 async fn logout(
     State(state): State<AppState>,
     axum::Extension(cookie): axum::Extension<CookieName>,
-    headers: HeaderMap,
+    SignedIn { token, .. }: SignedIn,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let (_, token) = match signed_in(&state, cookie, &headers).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
     if let Some(refused) = csrf_refusal(&token, &form) {
         return refused;
     }
@@ -453,14 +466,9 @@ type ListQueryResult = Result<Query<ListQuery>, axum::extract::rejection::QueryR
 
 async fn list(
     State(state): State<AppState>,
-    axum::Extension(cookie): axum::Extension<CookieName>,
-    headers: HeaderMap,
+    SignedIn { viewer, token }: SignedIn,
     query: ListQueryResult,
 ) -> Response {
-    let (viewer, token) = match signed_in(&state, cookie, &headers).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
     let q = query.map(|Query(q)| q).unwrap_or_default();
     let (filter, mut body) = q.filter("/console/scans", &STATUSES);
     let scans = match state.services.console_scans(&viewer, &filter).await {
@@ -501,14 +509,9 @@ const STATES: [&str; 6] = [
 
 async fn authentications(
     State(state): State<AppState>,
-    axum::Extension(cookie): axum::Extension<CookieName>,
-    headers: HeaderMap,
+    SignedIn { viewer, token }: SignedIn,
     query: ListQueryResult,
 ) -> Response {
-    let (viewer, token) = match signed_in(&state, cookie, &headers).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
     let q = query.map(|Query(q)| q).unwrap_or_default();
     let (filter, mut body) = q.filter("/console/authentications", &STATES);
     let found = match state
@@ -549,14 +552,9 @@ async fn authentications(
 
 async fn authentication(
     State(state): State<AppState>,
-    axum::Extension(cookie): axum::Extension<CookieName>,
-    headers: HeaderMap,
+    SignedIn { viewer, token }: SignedIn,
     Path(raw): Path<String>,
 ) -> Response {
-    let (viewer, token) = match signed_in(&state, cookie, &headers).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
     let Ok(reference) = raw.parse() else {
         return failure(ServiceError::TransactionNotFound);
     };
@@ -620,14 +618,9 @@ async fn authentication(
 
 async fn authentication_image(
     State(state): State<AppState>,
-    axum::Extension(cookie): axum::Extension<CookieName>,
-    headers: HeaderMap,
+    SignedIn { viewer, .. }: SignedIn,
     Path((raw, name)): Path<(String, String)>,
 ) -> Response {
-    let (viewer, _) = match signed_in(&state, cookie, &headers).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
     let Ok(reference) = raw.parse() else {
         return failure(ServiceError::TransactionNotFound);
     };
@@ -818,14 +811,9 @@ fn callbacks_table(callbacks: &[facegate_core::CallbackRecord]) -> String {
 
 async fn detail(
     State(state): State<AppState>,
-    axum::Extension(cookie): axum::Extension<CookieName>,
-    headers: HeaderMap,
+    SignedIn { viewer, token }: SignedIn,
     Path(raw): Path<String>,
 ) -> Response {
-    let (viewer, token) = match signed_in(&state, cookie, &headers).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
     let reference = match reference_of(&raw) {
         Ok(r) => r,
         Err(e) => return failure(e),
@@ -846,15 +834,10 @@ async fn detail(
 
 async fn review(
     State(state): State<AppState>,
-    axum::Extension(cookie): axum::Extension<CookieName>,
-    headers: HeaderMap,
+    SignedIn { viewer, token }: SignedIn,
     Path(raw): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let (viewer, token) = match signed_in(&state, cookie, &headers).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
     if let Some(refused) = csrf_refusal(&token, &form) {
         return refused;
     }
@@ -878,14 +861,9 @@ async fn review(
 
 async fn image(
     State(state): State<AppState>,
-    axum::Extension(cookie): axum::Extension<CookieName>,
-    headers: HeaderMap,
+    SignedIn { viewer, .. }: SignedIn,
     Path((raw, name)): Path<(String, String)>,
 ) -> Response {
-    let (viewer, _) = match signed_in(&state, cookie, &headers).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
     let reference = match reference_of(&raw) {
         Ok(r) => r,
         Err(e) => return failure(e),
