@@ -887,8 +887,10 @@ fn image_of(name: &str) -> Option<(ImageKind, u32)> {
         "front" => Some((ImageKind::Front, 1)),
         "back" => Some((ImageKind::Back, 1)),
         "face" => Some((ImageKind::Face, 1)),
+        // One name per image: `liveness-1`, never `liveness-01`.
         other => other
             .strip_prefix("liveness-")
+            .filter(|digits| !digits.starts_with('0') && digits.bytes().all(|b| b.is_ascii_digit()))
             .and_then(|n| n.parse::<u32>().ok())
             .filter(|n| (1..=64).contains(n))
             .map(|n| (ImageKind::Liveness, n)),
@@ -967,6 +969,49 @@ mod tests {
             Some("tok")
         );
         assert_eq!(CookieName::new(true).read(&headers), None);
+    }
+
+    proptest::proptest! {
+        /// Whatever the `Cookie` header holds, reading it never panics and
+        /// answers only a bounded value of the console's own cookie.
+        #[test]
+        fn cookie_reading_never_panics_and_keeps_only_a_bounded_value(raw in "\\PC{0,300}") {
+            let mut headers = HeaderMap::new();
+            if let Ok(value) = HeaderValue::from_str(&raw) {
+                headers.insert(header::COOKIE, value);
+            }
+            for secure in [false, true] {
+                if let Some(token) = CookieName::new(secure).read(&headers) {
+                    proptest::prop_assert!(!token.is_empty() && token.len() <= 64);
+                    let pair = format!("{}={token}", CookieName::new(secure).name());
+                    proptest::prop_assert!(raw.contains(&pair));
+                }
+            }
+        }
+
+        /// An image name in a URL: only the four kinds, liveness 1..=64.
+        #[test]
+        fn image_names_parse_to_known_kinds_only(name in "\\PC{0,20}|liveness-[+0-9]{1,4}") {
+            if let Some((kind, n)) = image_of(&name) {
+                let expected = match kind {
+                    ImageKind::Liveness => format!("liveness-{n}"),
+                    ImageKind::Front => "front".to_owned(),
+                    ImageKind::Back => "back".to_owned(),
+                    ImageKind::Face => "face".to_owned(),
+                    _ => String::new(),
+                };
+                proptest::prop_assert_eq!(name, expected);
+                proptest::prop_assert!((1..=64).contains(&n));
+            }
+        }
+
+        /// A date filter: only `YYYY-MM-DD` days, never a panic.
+        #[test]
+        fn list_dates_never_panic(raw in "\\PC{0,20}|[0-9]{4}-[0-9]{2}-[0-9]{2}") {
+            if let Some(day) = day(Some(&raw)) {
+                proptest::prop_assert_eq!(day.format("%Y-%m-%d").to_string(), raw.trim());
+            }
+        }
     }
 
     #[test]

@@ -131,6 +131,23 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Any text a user types as the code: no panic, and a match only
+        /// for exactly six digits that are the code of a step within one
+        /// of now.
+        #[test]
+        fn code_parsing_never_panics_and_matches_only_a_neighbouring_code(
+            given in "\\PC{0,12}|[0-9]{6}",
+            seconds in 0i64..4_000_000_000,
+        ) {
+            let now = at(seconds);
+            if let Some(step) = matching_step(RFC_SECRET, &given, now) {
+                proptest::prop_assert!((step - step_of(now)).abs() <= 1);
+                proptest::prop_assert_eq!(format!("{:06}", code(RFC_SECRET, step)), given.trim());
+            }
+        }
+    }
+
     #[test]
     fn secrets_are_written_in_base32_in_the_uri() {
         assert_eq!(
