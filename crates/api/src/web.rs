@@ -546,6 +546,68 @@ mod tests {
         }
     }
 
+    /// The live light hint's rule (`LIGHT` and `lightHint`, cut out of the
+    /// script as served) run by Node on measured numbers: a face dark
+    /// against bright surroundings is backlit, not merely dark. Prints
+    /// `SKIPPED:` without Node (`scripts/setup-doc-tools` installs it).
+    #[test]
+    fn the_light_hint_tells_a_backlit_face_from_a_dark_or_a_bright_one() {
+        // (oval mean, surroundings' mean, surroundings' near-white share) → key
+        let cases = [
+            // The face dark against a window or a bright wall.
+            ((45.0, 200.0, 0.1), "hintLightBacklight"),
+            ((90.0, 150.0, 0.0), "hintLightBacklight"),
+            // A window burnt out to white beside a dim face, in a dark room.
+            ((100.0, 120.0, 0.3), "hintLightBacklight"),
+            // Evenly lit, also a darker face before a lighter wall.
+            ((130.0, 140.0, 0.0), "hintLightOk"),
+            ((95.0, 140.0, 0.0), "hintLightOk"),
+            ((150.0, 250.0, 0.6), "hintLightOk"),
+            // Dark everywhere.
+            ((40.0, 50.0, 0.0), "hintLightLow"),
+            ((55.0, 105.0, 0.2), "hintLightLow"),
+            // The face over-exposed.
+            ((230.0, 180.0, 0.1), "hintLightHigh"),
+        ];
+        let start = SCRIPT.find("  var LIGHT = {").unwrap();
+        let function = SCRIPT.find("  function lightHint(").unwrap();
+        let end = function + SCRIPT[function..].find("\n  }\n").unwrap() + "\n  }\n".len();
+        let numbers: Vec<String> = cases
+            .iter()
+            .map(|((oval, surround, white), _)| {
+                format!("{{ oval: {oval}, surround: {surround}, surroundWhite: {white} }}")
+            })
+            .collect();
+        let program = format!(
+            "{}\nconsole.log(JSON.stringify([{}].map(lightHint)));\n",
+            &SCRIPT[start..end],
+            numbers.join(", ")
+        );
+        let run = match std::process::Command::new("node")
+            .args(["-e", &program])
+            .output()
+        {
+            Ok(run) => run,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                eprintln!("SKIPPED: node not installed");
+                return;
+            }
+            Err(e) => panic!("node: {e}"),
+        };
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let keys: Vec<String> = serde_json::from_slice(&run.stdout).unwrap();
+        let en = strings(LOCALES.iter().find(|(l, _)| *l == "en").unwrap().1);
+        for ((numbers, expected), key) in cases.iter().zip(&keys) {
+            assert_eq!(key, expected, "{numbers:?}");
+            assert!(en.contains_key(key));
+        }
+        assert_eq!(keys.len(), cases.len());
+    }
+
     #[test]
     fn the_locale_query_is_read_like_the_api_reads_it() {
         assert_eq!(pick_locale(None), "en");

@@ -499,45 +499,96 @@
     }
   }
 
-  // Light: the mean brightness of the part of the image inside the oval.
-  // (Face size cannot be known without a face model; distance advice comes
-  // from the oval itself and from the server's guidance after an attempt.)
+  // Light: the live hint, from the camera image alone. (Face size cannot be
+  // known without a face model; distance advice comes from the oval itself
+  // and from the server's guidance after an attempt.) The probe measures
+  // luminance (BT.709, 0–255) inside the oval, where the face is, and
+  // outside it, around the face: only the two together tell a backlit face
+  // from a dark room.
   var probe = document.createElement('canvas');
   probe.width = 32;
   probe.height = 24;
 
-  function ovalBrightness() {
+  // The rule of the hint (lightHint), on the probe's numbers.
+  var LIGHT = {
+    // The oval's mean below LOW is too dark, above HIGH over-exposed.
+    LOW: 60,
+    HIGH: 215,
+    // Backlit: a window or lamp behind the user sets the camera's exposure
+    // and the face goes dark against bright surroundings. The oval's mean
+    // is below BACKLIT_OVAL, and the surroundings' mean is brighter by more
+    // than BACKLIT_GAP, or at least BACKLIT_WHITE of the surroundings is
+    // near white (WHITE_LEVEL or more: a window burnt out to white).
+    // Checked before LOW: a backlit face is often dark too, but a brighter
+    // place would not help it, facing the light does.
+    BACKLIT_OVAL: 110,
+    BACKLIT_GAP: 55,
+    WHITE_LEVEL: 240,
+    BACKLIT_WHITE: 0.25
+  };
+
+  // The hint's translation key for the probe's light: `oval` and
+  // `surround` are mean luminances, `surroundWhite` the share of the
+  // surroundings at WHITE_LEVEL or more.
+  function lightHint(light) {
+    var backlit = light.oval < LIGHT.BACKLIT_OVAL &&
+      (light.surround - light.oval > LIGHT.BACKLIT_GAP || light.surroundWhite >= LIGHT.BACKLIT_WHITE);
+    if (backlit) return 'hintLightBacklight';
+    if (light.oval < LIGHT.LOW) return 'hintLightLow';
+    if (light.oval > LIGHT.HIGH) return 'hintLightHigh';
+    return 'hintLightOk';
+  }
+
+  // The light of the camera image now (lightHint's numbers), or null before
+  // it shows a frame.
+  function measureLight() {
     var video = el.preview;
     var ctx = probe.getContext('2d', { willReadFrequently: true });
     if (!ctx || !video.videoWidth) return null;
     ctx.drawImage(video, 0, 0, probe.width, probe.height);
     var pixels = ctx.getImageData(0, 0, probe.width, probe.height).data;
-    // The oval (3:4) shows the middle of the video (object-fit: cover).
+    // The oval (3:4) shows the middle of the video (object-fit: cover); the
+    // camera sees the rest too, and so do the frames sent to the server.
     var videoAspect = video.videoWidth / video.videoHeight;
     var ovalAspect = 3 / 4;
     var rx = 0.5 * Math.min(1, ovalAspect / videoAspect);
     var ry = 0.5 * Math.min(1, videoAspect / ovalAspect);
-    var sum = 0;
-    var count = 0;
+    var inside = 0;
+    var insideCount = 0;
+    var outside = 0;
+    var outsideCount = 0;
+    var outsideWhite = 0;
     for (var y = 0; y < probe.height; y++) {
       for (var x = 0; x < probe.width; x++) {
         var dx = ((x + 0.5) / probe.width - 0.5) / rx;
         var dy = ((y + 0.5) / probe.height - 0.5) / ry;
-        if (dx * dx + dy * dy > 1) continue;
         var i = (y * probe.width + x) * 4;
-        sum += 0.2126 * pixels[i] + 0.7152 * pixels[i + 1] + 0.0722 * pixels[i + 2];
-        count++;
+        var luminance = 0.2126 * pixels[i] + 0.7152 * pixels[i + 1] + 0.0722 * pixels[i + 2];
+        if (dx * dx + dy * dy <= 1) {
+          inside += luminance;
+          insideCount++;
+        } else {
+          outside += luminance;
+          outsideCount++;
+          if (luminance >= LIGHT.WHITE_LEVEL) outsideWhite++;
+        }
       }
     }
-    return count ? sum / count : null;
+    if (!insideCount) return null;
+    var oval = inside / insideCount;
+    // Without surroundings (none in the probe) the light counts as even.
+    return {
+      oval: oval,
+      surround: outsideCount ? outside / outsideCount : oval,
+      surroundWhite: outsideCount ? outsideWhite / outsideCount : 0
+    };
   }
 
   function updateLightHint() {
-    var brightness = ovalBrightness();
-    if (brightness === null) return;
-    if (brightness < 60) hint(t('hintLightLow'), 'warn');
-    else if (brightness > 215) hint(t('hintLightHigh'), 'warn');
-    else hint(t('hintLightOk'));
+    var light = measureLight();
+    if (light === null) return;
+    var key = lightHint(light);
+    hint(t(key), key === 'hintLightOk' ? null : 'warn');
   }
 
   function startLightHints() {

@@ -433,3 +433,81 @@ async fn the_challenge_runs_from_the_keyboard_and_the_server_answers_it() {
     assert_ne!(tx["transactionResult"], "PASSED", "{tx}");
     app.stop().await;
 }
+
+/// A camera file for Chromium's fake camera (Y4M, 4:2:0, 320×240, one
+/// second at 30 fps, grey): luminance `face` inside the oval the page shows
+/// (3:4 in the middle of the 4:3 image) and `around` outside it.
+fn lit_scene(face: u8, around: u8, out: &std::path::Path) {
+    use std::io::Write;
+    let (w, h) = (320usize, 240usize);
+    // The oval's half axes as shares of the image (app.js, measureLight).
+    let (rx, ry) = (0.5 * 0.75 / (4.0 / 3.0), 0.5);
+    let mut luma = Vec::with_capacity(w * h);
+    for y in 0..h {
+        for x in 0..w {
+            let dx = ((x as f64 + 0.5) / w as f64 - 0.5) / rx;
+            let dy = ((y as f64 + 0.5) / h as f64 - 0.5) / ry;
+            let inside = dx * dx + dy * dy <= 1.0;
+            luma.push(if inside { face } else { around });
+        }
+    }
+    let chroma = vec![128u8; w * h / 2];
+    let mut file = std::io::BufWriter::new(std::fs::File::create(out).unwrap());
+    writeln!(file, "YUV4MPEG2 W{w} H{h} F30:1 Ip A1:1 C420jpeg").unwrap();
+    for _ in 0..30 {
+        file.write_all(b"FRAME\n").unwrap();
+        file.write_all(&luma).unwrap();
+        file.write_all(&chroma).unwrap();
+    }
+    file.flush().unwrap();
+}
+
+/// The live hint before the attempt compares the face with what surrounds
+/// it: a dark face against a bright window is told to face the light (not
+/// to find a brighter place), an evenly lit one that the light is good.
+#[tokio::test]
+async fn a_face_dark_against_bright_surroundings_is_told_to_face_the_light() {
+    let test = "a_face_dark_against_bright_surroundings";
+    let app = spawn_app_with(Options::scripted()).await;
+    let site = customer_site().await;
+    let en = locale("en");
+    let dir = tempfile::tempdir().unwrap();
+    for (name, face, around, key, level) in [
+        ("backlit", 40, 225, "hintLightBacklight", "warn"),
+        ("even", 130, 140, "hintLightOk", ""),
+    ] {
+        let camera = dir.path().join(format!("{name}.y4m"));
+        lit_scene(face, around, &camera);
+        // One browser at a time: this one is dropped before the next.
+        let Some(browser) = Browser::launch(
+            test,
+            Launch {
+                fake_camera: true,
+                camera_file: Some(camera),
+                ..Launch::default()
+            },
+        )
+        .await
+        else {
+            return;
+        };
+        let (_, redirect, _) = transaction(&app, &site).await;
+        let page = browser.new_page().await;
+        page.goto(&redirect).await;
+        page.wait_for(
+            "document.getElementById('app').dataset.state === 'ready'",
+            WAIT,
+        )
+        .await;
+        let shown = format!(
+            "document.getElementById('hint').textContent === {} && \
+             (document.getElementById('hint').getAttribute('data-level') || '') === {}",
+            json!(en[key]),
+            json!(level)
+        );
+        page.wait_for(&shown, WAIT).await;
+        page.screenshot(&screenshot_path(&format!("en-light-{name}")))
+            .await;
+    }
+    app.stop().await;
+}
