@@ -15,6 +15,10 @@
 //! uploaded faster than they were captured): the ratio shows what analysing
 //! frames as they arrive buys.
 //!
+//! A third mode repeats "at finish" on an engine without the second passive
+//! model (fr-liveness alone, as before issue #13): its CPU per attempt is the
+//! baseline the fused passive signal's cost is reported against.
+//!
 //! Environment: FACEGATE_BENCH_ATTEMPTS [5], FACEGATE_SHARED_DIR [../shared],
 //! FACEGATE_BENCH_OUT [<target dir>/bench-attempt.json].
 
@@ -284,12 +288,16 @@ fn main() -> anyhow::Result<()> {
         let challenge: facegate_domain::Challenge =
             serde_json::from_str(&std::fs::read_to_string(CHALLENGE)?)?;
         let engine = facegate_engine::VisionEngine::shared(config.engine_settings());
-        for label in ["streaming", "at finish"] {
+        let mut fr_only = config.engine_settings();
+        fr_only.liveness.passive.minifasnet = false;
+        let one_model = facegate_engine::VisionEngine::shared(fr_only);
+        for label in ["streaming", "at finish", "at finish, fr-liveness only"] {
             let mut runs = Vec::new();
             // One warm-up attempt loads the models.
             for i in 0..=attempts {
-                if label == "at finish" {
-                    let run = at_finish(&engine, &challenge, &model, &template, &frames).await?;
+                if label.starts_with("at finish") {
+                    let engine = if label == "at finish" { &engine } else { &one_model };
+                    let run = at_finish(engine, &challenge, &model, &template, &frames).await?;
                     if i > 0 {
                         runs.push(run);
                     }
@@ -316,7 +324,7 @@ fn main() -> anyhow::Result<()> {
             let decision = median(runs.iter().map(|r| r.decision_ms).collect());
             let cpu = median(runs.iter().map(|r| r.cpu_s).collect());
             println!(
-                "{label:>10}: last frame → decision median {decision:.1} ms, CPU per attempt median {cpu:.2} s, {} frames, outcomes {:?}",
+                "{label:>28}: last frame → decision median {decision:.1} ms, CPU per attempt median {cpu:.2} s, {} frames, outcomes {:?}",
                 runs.first().map_or(0, |r| r.frames),
                 runs.iter().map(|r| r.outcome.as_str()).collect::<Vec<_>>()
             );
@@ -334,6 +342,11 @@ fn main() -> anyhow::Result<()> {
         let ratio = results[1]["decision_ms_median"].as_f64().unwrap_or(f64::NAN)
             / results[0]["decision_ms_median"].as_f64().unwrap_or(f64::NAN);
         println!("analysing frames as they arrive decides {ratio:.1}x sooner after the last frame");
+        let second_model_cost = results[1]["cpu_s_median"].as_f64().unwrap_or(f64::NAN)
+            / results[2]["cpu_s_median"].as_f64().unwrap_or(f64::NAN);
+        println!(
+            "the second passive model costs {second_model_cost:.2}x the CPU per attempt of fr-liveness alone"
+        );
         let out = std::env::var_os("FACEGATE_BENCH_OUT")
             .map(PathBuf::from)
             .unwrap_or_else(|| {
@@ -354,6 +367,7 @@ fn main() -> anyhow::Result<()> {
                 "engine_workers": 1,
                 "results": results,
                 "streaming_speedup": ratio,
+                "cpu_fused_over_fr_liveness_only": second_model_cost,
             }))?,
         )?;
         println!("report: {}", out.display());

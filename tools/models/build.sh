@@ -21,6 +21,10 @@
 #                   their character list against PaddleOCR's own
 #   9. manifest.py  writes models/manifest.json, models/LICENSES/, the tables
 #                   in models/README.md
+#  10. silent_face.py installs the Silent-Face MiniFASNet pair from the
+#                   shared reference conversion ($FACEGATE_SHARED_DIR/models/
+#                   silent_face, checked by SHA-256), adds its manifest
+#                   entries and reference outputs
 # Nothing is read from ../shared except the LFW images used as test inputs
 # ($FACEGATE_SHARED_DIR, default ../shared; optional: without them the real
 # face inputs are the demo photos of the face-api package) and the
@@ -153,6 +157,9 @@ $VPY ocr.py $( [ $replace = 1 ] && echo --replace )
 
 step "manifest, licences"
 $VPY manifest.py
+
+step "Silent-Face MiniFASNet pair (the shared reference conversion: installed unchanged, checked, added to the manifest)"
+$VPY silent_face.py
 
 step "done"
 du -b ../../models/*.onnx | awk '{s += $1} END {printf "ONNX files: %d bytes (%.1f MiB)\n", s, s / 1048576}'

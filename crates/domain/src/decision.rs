@@ -158,14 +158,18 @@ pub enum Guidance {
     MoveCloser,
     FaceNotFound,
     MoreLight,
-    /// Documented for clients (docs/capture-protocol.md §4); the current
-    /// rules do not produce it.
+    /// The light is behind the user: the face is much darker than what
+    /// surrounds it.
+    AvoidBacklight,
+    /// The face is over-exposed (direct sun, a lamp pointed at the face).
+    LessLight,
+    /// The face is blurred (the device or the head moved).
     HoldSteady,
 }
 
 impl Guidance {
     /// Every code, in a fixed order (what clients must translate).
-    pub const ALL: [Guidance; 9] = [
+    pub const ALL: [Guidance; 11] = [
         Self::TurnFurther,
         Self::FollowTiming,
         Self::CameraTooSlow,
@@ -174,6 +178,8 @@ impl Guidance {
         Self::MoveCloser,
         Self::FaceNotFound,
         Self::MoreLight,
+        Self::AvoidBacklight,
+        Self::LessLight,
         Self::HoldSteady,
     ];
 
@@ -187,6 +193,8 @@ impl Guidance {
             Self::MoveCloser => "MOVE_CLOSER",
             Self::FaceNotFound => "FACE_NOT_FOUND",
             Self::MoreLight => "MORE_LIGHT",
+            Self::AvoidBacklight => "AVOID_BACKLIGHT",
+            Self::LessLight => "LESS_LIGHT",
             Self::HoldSteady => "HOLD_STEADY",
         }
     }
@@ -204,7 +212,12 @@ impl Guidance {
             // Closer to the screen, its light reaches the face.
             "FLASH_NOT_FOLLOWED" | "FLASH_NOT_OBSERVED" | "MOVE_CLOSER" => Self::MoveCloser,
             "FACE_NOT_FOUND" => Self::FaceNotFound,
-            "MORE_LIGHT" => Self::MoreLight,
+            "MORE_LIGHT" | "FACE_TOO_DARK" => Self::MoreLight,
+            "BACKLIT" => Self::AvoidBacklight,
+            "FACE_OVEREXPOSED" => Self::LessLight,
+            "FACE_BLURRED" => Self::HoldSteady,
+            "FACE_TOO_SMALL" => Self::MoveCloser,
+            "FACE_NOT_FULLY_VISIBLE" => Self::KeepFaceInOval,
             _ => return None,
         })
     }

@@ -286,11 +286,12 @@ pub fn validity_reason(reasons: &[String]) -> Option<ValidityReason> {
         Some(match r.as_str() {
             "MULTIPLE_FACES" => ValidityReason::MultiplePeople,
             "FACE_NOT_FOUND" => ValidityReason::NoFacePresent,
-            "FACE_LOST" => ValidityReason::FaceNotFullyVisible,
+            "FACE_LOST" | "FACE_NOT_FULLY_VISIBLE" => ValidityReason::FaceNotFullyVisible,
             "PASSIVE_SPOOF" | "FLAT_SURFACE" | "POSE_DISCONTINUITY" => {
                 ValidityReason::SelfieIsScreenPaperVideo
             }
-            "MORE_LIGHT" => ValidityReason::BadQuality,
+            "MORE_LIGHT" | "BACKLIT" | "FACE_TOO_DARK" | "FACE_OVEREXPOSED" | "FACE_BLURRED"
+            | "FACE_TOO_SMALL" => ValidityReason::BadQuality,
             _ => return None,
         })
     })

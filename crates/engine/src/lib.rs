@@ -120,6 +120,9 @@ struct Loaded {
     calibrations: Calibrations,
     runtime: RuntimeKind,
     decode: DecodeLimits,
+    /// Whether the MiniFASNet pair runs beside fr-liveness
+    /// (`liveness.passive.minifasnet`).
+    minifasnet: bool,
     /// Idle analysers, each with the embedder of its kind.
     idle: Mutex<Vec<(EmbedderKind, FrameAnalyzer)>>,
 }
@@ -142,6 +145,7 @@ impl Loaded {
             FrameAnalyzerConfig {
                 embedders: vec![kind],
                 decode: self.decode,
+                minifasnet: self.minifasnet,
                 ..FrameAnalyzerConfig::default()
             },
         )
@@ -216,6 +220,7 @@ impl VisionEngine {
                     calibrations,
                     runtime: self.settings.runtime,
                     decode: self.settings.frame_limits,
+                    minifasnet: self.settings.liveness.passive.minifasnet,
                     idle: Mutex::new(Vec::new()),
                 }))
             })

@@ -5,10 +5,12 @@
 //! generated documents (the document-portrait operating point, MRZ reading
 //! per camera effect).
 
+pub mod augment;
 pub mod documents;
 pub mod lfw;
 pub mod liveness;
 pub mod metrics;
+pub mod pairs;
 pub mod plot;
 pub mod run;
 pub mod speed;

@@ -1,7 +1,13 @@
 //! Presentation-attack evaluation of the liveness signals on the shared data
-//! (`pad/` and `video/`): APCER per attack type and BPCER per bona fide
-//! source, with sample counts and Wilson 95 % intervals, at the thresholds of
-//! [`LivenessConfig`] (fixed a priori, never tuned here).
+//! (`pad/` and `video/`) and on extra sources from the package registries
+//! (`scripts/fetch-liveness-extra`): APCER per attack source and BPCER per
+//! bona fide source and per seeded hard-light augmentation of the bona fide
+//! frames ([`crate::augment`]), with sample counts and Wilson 95 %
+//! intervals, at the thresholds of [`LivenessConfig`] (fixed a priori, never
+//! tuned here). The decision measured is the `passive` signal as the server
+//! runs it: both models fused, behind the quality gate; a quality `RETRY`
+//! counts as a rejection for BPCER and is reported apart from a `FAIL`. Each
+//! model alone is reported beside it (its mean P(live) against 0.5, no gate).
 //!
 //! Recorded data cannot follow a live challenge, so only the passive signal
 //! is measured directly. The challenge and the flash signals are evaluated by
@@ -24,13 +30,14 @@ use facegate_vision::geometry::RgbF32;
 use facegate_vision::liveness::challenge::{ChallengeSpec, SplitMix64};
 use facegate_vision::liveness::compliance::{challenge_signal, trace};
 use facegate_vision::liveness::flash::{cast_gain, flash_signal};
-use facegate_vision::liveness::passive::passive_signal;
-use facegate_vision::liveness::{decide, LivenessConfig, Verdict};
+use facegate_vision::liveness::passive::passive_signals;
+use facegate_vision::liveness::{decide, reasons, LivenessConfig, SignalResult, Verdict};
 use facegate_vision::models::ModelStore;
 use facegate_vision::runtime::{self, RuntimeKind};
 use facegate_vision::VisionError;
 use serde::Serialize;
 
+use crate::augment::Augmentation;
 use crate::metrics::wilson_interval;
 
 /// Frame interval of the simulated 15-fps capture (every 2nd frame of the
@@ -83,30 +90,66 @@ impl Rate {
 /// One evaluated unit (a NUAA sub-sequence, a 1-s window, a still).
 #[derive(Debug, Clone, Serialize)]
 pub struct Unit {
+    /// The source it belongs to (`nuaa/client`, `replay/<name>/real`,
+    /// `video/<file>`, `extra/<name>/live`, …).
     pub source: String,
+    pub name: String,
+    /// The hard-light augmentation applied, if any.
+    pub augmentation: Option<&'static str>,
     pub bona_fide: bool,
     pub frames: usize,
     pub face_frames: usize,
-    /// Mean P(live) (the passive signal's score); `None` without a face.
+    /// The passive signal (fused, gated): its score, verdict and reasons.
+    /// No measured face counts as a `RETRY`.
     pub passive: Option<f32>,
-    pub passive_verdict: Verdict,
+    pub verdict: Verdict,
+    pub reasons: Vec<&'static str>,
+    /// Each model's mean P(live) over the unit, and its verdict at 0.5
+    /// (no gate; no face: `RETRY`).
+    pub fr_liveness: Option<f32>,
+    pub fr_liveness_verdict: Verdict,
+    pub minifasnet: Option<f32>,
+    pub minifasnet_verdict: Verdict,
 }
 
-/// Error rates of one signal.
+/// The error rates of one source (or of one augmentation over every bona
+/// fide source).
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceRates {
+    pub source: String,
+    pub augmentation: Option<&'static str>,
+    pub bona_fide: bool,
+    pub units: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub retried: usize,
+    /// BPCER (`FAIL` or `RETRY`) for a bona fide source, APCER (`PASS`) for
+    /// an attack source: the fused, gated decision.
+    pub error: Rate,
+    /// The quality `RETRY`s alone.
+    pub retry: Rate,
+    /// The same error for each model alone.
+    pub fr_liveness_error: Rate,
+    pub minifasnet_error: Rate,
+}
+
+/// The passive decision's error rates.
 #[derive(Debug, Clone, Serialize)]
 pub struct PassiveResults {
-    /// Print attacks (NUAA imposters, the silent_face poster) accepted.
+    /// Print attacks (NUAA imposters, the silent_face poster, extra prints)
+    /// accepted.
     pub apcer_print: Rate,
-    /// Screen replays (replay/*/fake, the silent_face screen) accepted.
+    /// Screen replays (replay/*/fake, the silent_face screen, extra
+    /// replays) accepted.
     pub apcer_screen: Rate,
-    /// Live webcam recordings (video/*) rejected, 1-s windows.
-    pub bpcer_live_video: Rate,
-    /// NUAA clients rejected (sub-sequences).
-    pub bpcer_nuaa_client: Rate,
-    /// replay/*/real rejected, 1-s windows.
-    pub bpcer_replay_real: Rate,
-    /// The silent_face stills: file, bona fide, P(live).
-    pub silent_face: Vec<(String, bool, Option<f32>)>,
+    /// Every bona fide unit without augmentation rejected.
+    pub bpcer: Rate,
+    /// Per source, without augmentation.
+    pub sources: Vec<SourceRates>,
+    /// Per augmentation over every augmented bona fide source.
+    pub augmentations: Vec<SourceRates>,
+    /// Per augmentation and source.
+    pub augmented_sources: Vec<SourceRates>,
 }
 
 /// The compliance simulation of one recording.
@@ -137,6 +180,8 @@ pub struct LivenessReport {
     pub runtime: String,
     pub thresholds: LivenessConfig,
     pub passive: PassiveResults,
+    /// The silent_face stills: file, bona fide, fused P(live).
+    pub silent_face: Vec<(String, bool, Option<f32>)>,
     pub compliance_simulation: Vec<ComplianceSimulation>,
     pub flash_simulation: Vec<FlashSimulation>,
     /// Wall time of `decide` on whole simulated attempts (ms): median, max, n.
@@ -147,9 +192,28 @@ pub struct LivenessReport {
     pub notes: Vec<String>,
 }
 
+/// What [`evaluate_liveness`] covers beyond the shared data.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Random challenges (and flash schedules) simulated per recording.
+    pub simulations: usize,
+    /// Also measure every bona fide frame under each hard-light
+    /// augmentation.
+    pub augment: bool,
+    /// The extra sources' folder (`scripts/fetch-liveness-extra`), if any.
+    pub extra: Option<PathBuf>,
+}
+
 struct Analyzer {
     inner: FrameAnalyzer,
     times: Vec<f64>,
+}
+
+/// One frame analysed as it was and under each augmentation (in
+/// [`Augmentation::ALL`] order; empty when not augmented).
+struct Analysed {
+    original: FrameFeatures,
+    augmented: Vec<FrameFeatures>,
 }
 
 impl Analyzer {
@@ -165,14 +229,87 @@ impl Analyzer {
         Ok(f)
     }
 
-    fn bytes(
+    /// Analyses a JPEG frame and, with `augment` (and when the passive
+    /// models run on it), the same frame under every augmentation, placed
+    /// around the face found in the original.
+    fn analyse(
         &mut self,
         t_ms: u32,
         bytes: &[u8],
         opts: FrameOptions,
-    ) -> Result<FrameFeatures, VisionError> {
-        let image = RgbF32::from_rgb8(&decode_image(bytes, &DecodeLimits::default())?);
-        self.run(t_ms, &image, opts)
+        augment: bool,
+        seed: u64,
+    ) -> Result<Analysed, VisionError> {
+        let rgb = decode_image(bytes, &DecodeLimits::default())?;
+        let original = self.run(t_ms, &RgbF32::from_rgb8(&rgb), opts)?;
+        let mut augmented = Vec::new();
+        if augment && opts.passive {
+            let face = original.face.as_ref().map(|f| f.detection.rect);
+            for aug in Augmentation::ALL {
+                let jpeg = aug.apply(&rgb, face, seed);
+                let image = decode_image(&jpeg, &DecodeLimits::default())?;
+                augmented.push(self.run(t_ms, &RgbF32::from_rgb8(&image), opts)?);
+            }
+        }
+        Ok(Analysed {
+            original,
+            augmented,
+        })
+    }
+}
+
+/// The frames of one unit, as they were and under each augmentation.
+struct Group {
+    augment: bool,
+    original: Vec<FrameFeatures>,
+    augmented: Vec<Vec<FrameFeatures>>,
+}
+
+impl Group {
+    fn new(augment: bool) -> Self {
+        Self {
+            augment,
+            original: Vec::new(),
+            augmented: if augment {
+                vec![Vec::new(); Augmentation::ALL.len()]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    fn push(&mut self, frame: Analysed) {
+        self.original.push(frame.original);
+        for (list, f) in self.augmented.iter_mut().zip(frame.augmented) {
+            list.push(f);
+        }
+    }
+
+    /// The unit as it was, then one per augmentation.
+    fn units(
+        &self,
+        source: &str,
+        name: &str,
+        bona_fide: bool,
+        config: &LivenessConfig,
+        out: &mut Vec<Unit>,
+    ) {
+        out.push(unit(source, name, None, bona_fide, &self.original, config));
+        for (aug, frames) in Augmentation::ALL.iter().zip(&self.augmented) {
+            if frames
+                .iter()
+                .any(|f| f.face.is_some() || !self.original.is_empty())
+            {
+                out.push(unit(
+                    source,
+                    name,
+                    Some(aug.name()),
+                    bona_fide,
+                    frames,
+                    config,
+                ));
+            }
+        }
     }
 }
 
@@ -180,25 +317,135 @@ fn read(path: &Path) -> Result<Vec<u8>, VisionError> {
     std::fs::read(path).map_err(|e| VisionError::Decode(format!("{}: {e}", path.display())))
 }
 
-/// A unit from analysed frames: the passive signal over them.
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("?")
+        .to_owned()
+}
+
+/// The files of `dir` with one of `extensions`, sorted; none when the
+/// folder is absent.
+fn files(dir: &Path, extensions: &[&str]) -> Result<Vec<PathBuf>, VisionError> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(Vec::new());
+    };
+    let mut out: Vec<PathBuf> = entries
+        .filter_map(|e| Some(e.ok()?.path()))
+        .filter(|p| {
+            p.extension()
+                .and_then(|x| x.to_str())
+                .is_some_and(|x| extensions.contains(&x.to_ascii_lowercase().as_str()))
+        })
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// A stable seed for the augmentations of frame `i` of `name`.
+fn seed_of(name: &str, i: usize) -> u64 {
+    name.bytes().fold(0xA5A5_0000_u64 ^ i as u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3)
+    })
+}
+
+/// A unit from analysed frames: the passive signals over them.
 fn unit(
-    source: String,
+    source: &str,
+    name: &str,
+    augmentation: Option<&'static str>,
     bona_fide: bool,
     frames: &[FrameFeatures],
     config: &LivenessConfig,
 ) -> Unit {
-    let r = passive_signal(frames, &config.passive);
-    let measured = r.verdict != Verdict::NotApplicable;
+    let signals = passive_signals(frames, &config.passive);
+    let measured = |s: &SignalResult| s.verdict != Verdict::NotApplicable;
+    // No face at all: the server would ask for a retry; for an attack
+    // that is not an acceptance, for a live person it is a rejection.
+    let verdict = |s: &SignalResult| {
+        if measured(s) {
+            s.verdict
+        } else {
+            Verdict::Retry
+        }
+    };
+    let score = |s: &SignalResult| measured(s).then_some(s.score);
+    let (fused, fr, mf) = (&signals[0], &signals[1], &signals[2]);
     Unit {
-        source,
+        source: source.to_owned(),
+        name: name.to_owned(),
+        augmentation,
         bona_fide,
         frames: frames.len(),
         face_frames: frames.iter().filter(|f| f.face.is_some()).count(),
-        passive: measured.then_some(r.score),
-        // No face at all: the server would ask for a retry; for an attack
-        // that is not an acceptance, for a live person it is a rejection.
-        passive_verdict: if measured { r.verdict } else { Verdict::Retry },
+        passive: score(fused),
+        verdict: verdict(fused),
+        reasons: if measured(fused) {
+            fused.reasons.clone()
+        } else {
+            vec![reasons::FACE_NOT_FOUND]
+        },
+        fr_liveness: score(fr),
+        fr_liveness_verdict: verdict(fr),
+        minifasnet: score(mf),
+        minifasnet_verdict: verdict(mf),
     }
+}
+
+/// One source of `scripts/fetch-liveness-extra` (`SOURCES.json`).
+#[derive(Debug, Clone)]
+pub struct ExtraSource {
+    /// `extra/<name>/live` or `extra/<name>/attack`.
+    pub name: String,
+    pub bona_fide: bool,
+    /// Print or screen, for an attack source (from `SOURCES.json`'s
+    /// `attack_kind`; screen when absent).
+    pub print: bool,
+    pub videos: Vec<PathBuf>,
+    pub stills: Vec<PathBuf>,
+}
+
+/// The extra sources under `dir`: `<name>/live/` and `<name>/attack/`, each
+/// holding MJPEG videos and JPEG/PNG stills.
+pub fn extra_sources(dir: &Path) -> Result<Vec<ExtraSource>, VisionError> {
+    let manifest: serde_json::Value = std::fs::read_to_string(dir.join("SOURCES.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    let print_sources: Vec<String> = manifest["sources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["attack_kind"].as_str() == Some("print"))
+        .filter_map(|s| Some(s["name"].as_str()?.to_owned()))
+        .collect();
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(out);
+    };
+    let mut names: Vec<PathBuf> = entries
+        .filter_map(|e| Some(e.ok()?.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    names.sort();
+    for source in names {
+        let name = file_name(&source);
+        for (kind, bona_fide) in [("live", true), ("attack", false)] {
+            let videos = files(&source.join(kind), &["mjpeg"])?;
+            let stills = files(&source.join(kind), &["jpg", "jpeg", "png"])?;
+            if videos.is_empty() && stills.is_empty() {
+                continue;
+            }
+            out.push(ExtraSource {
+                name: format!("extra/{name}/{kind}"),
+                bona_fide,
+                print: print_sources.contains(&name),
+                videos,
+                stills,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// NUAA: frames of one `ID_glasses_pos_session`, in frame order, split into
@@ -246,25 +493,126 @@ fn nuaa_units(dir: &Path, list: &str) -> Result<Vec<(String, Vec<PathBuf>)>, Vis
 }
 
 /// The frames of a 30-fps MJPEG file as a 15-fps capture, each analysed with
-/// the server's sampling (passive every 3rd frame, no templates).
+/// the server's sampling (passive every 3rd frame, no templates), and the
+/// 1-s windows as unit groups (with their augmented frames when `augment`).
 fn video(
     a: &mut Analyzer,
     path: &Path,
     config: &LivenessConfig,
-) -> Result<Vec<FrameFeatures>, VisionError> {
+    augment: bool,
+) -> Result<(Vec<FrameFeatures>, Vec<Group>), VisionError> {
     let bytes = read(path)?;
-    split_mjpeg(&bytes)
-        .into_iter()
-        .step_by(2)
-        .enumerate()
-        .map(|(i, jpeg)| {
+    let name = path.display().to_string();
+    let mut frames = Vec::new();
+    let mut groups = Vec::new();
+    let jpegs: Vec<&[u8]> = split_mjpeg(&bytes).into_iter().step_by(2).collect();
+    for (k, window) in jpegs.chunks(WINDOW).enumerate() {
+        let mut group = Group::new(augment);
+        for (j, jpeg) in window.iter().enumerate() {
+            let i = k * WINDOW + j;
             let opts = FrameOptions {
                 passive: config.sampling.options(i as u32).passive,
                 template: false,
             };
-            a.bytes(i as u32 * FRAME_MS, jpeg, opts)
-        })
-        .collect()
+            let analysed =
+                a.analyse(i as u32 * FRAME_MS, jpeg, opts, augment, seed_of(&name, i))?;
+            frames.push(analysed.original.clone());
+            group.push(analysed);
+        }
+        // A trailing partial window is analysed (for the simulations) but
+        // is not a unit.
+        if window.len() == WINDOW {
+            groups.push(group);
+        }
+    }
+    Ok((frames, groups))
+}
+
+/// The rates of a set of units.
+fn rates(
+    source: &str,
+    augmentation: Option<&'static str>,
+    bona_fide: bool,
+    set: &[&Unit],
+) -> SourceRates {
+    let count = |v: Verdict| set.iter().filter(|u| u.verdict == v).count();
+    let error = |verdict: &dyn Fn(&Unit) -> Verdict| {
+        let errors = set
+            .iter()
+            .filter(|u| (verdict(u) == Verdict::Pass) != bona_fide)
+            .count();
+        Rate::new(errors, set.len())
+    };
+    SourceRates {
+        source: source.to_owned(),
+        augmentation,
+        bona_fide,
+        units: set.len(),
+        passed: count(Verdict::Pass),
+        failed: count(Verdict::Fail),
+        retried: count(Verdict::Retry),
+        error: error(&|u| u.verdict),
+        retry: Rate::new(count(Verdict::Retry), set.len()),
+        fr_liveness_error: error(&|u| u.fr_liveness_verdict),
+        minifasnet_error: error(&|u| u.minifasnet_verdict),
+    }
+}
+
+/// Per source, per augmentation, and the headline rates.
+fn passive_results(units: &[Unit], extra: &[ExtraSource]) -> PassiveResults {
+    let mut sources: Vec<(String, bool)> = Vec::new();
+    for u in units {
+        if !sources.iter().any(|(s, _)| *s == u.source) {
+            sources.push((u.source.clone(), u.bona_fide));
+        }
+    }
+    let select =
+        |f: &dyn Fn(&Unit) -> bool| -> Vec<&Unit> { units.iter().filter(|u| f(u)).collect() };
+    let is_print = |u: &Unit| {
+        u.source == "nuaa/imposter"
+            || u.source == "silent_face/print"
+            || extra.iter().any(|e| e.name == u.source && e.print)
+    };
+    let apcer = |print: bool| {
+        let set = select(&|u| !u.bona_fide && u.augmentation.is_none() && is_print(u) == print);
+        rates("", None, false, &set).error
+    };
+    let mut augmented_sources = Vec::new();
+    let mut augmentations = Vec::new();
+    for aug in Augmentation::ALL {
+        let name = Some(aug.name());
+        let set = select(&|u| u.augmentation == name);
+        if set.is_empty() {
+            continue;
+        }
+        augmentations.push(rates("every augmented bona fide source", name, true, &set));
+        for (source, _) in sources.iter().filter(|(_, b)| *b) {
+            let set = select(&|u| u.augmentation == name && u.source == *source);
+            if !set.is_empty() {
+                augmented_sources.push(rates(source, name, true, &set));
+            }
+        }
+    }
+    PassiveResults {
+        apcer_print: apcer(true),
+        apcer_screen: apcer(false),
+        bpcer: rates(
+            "",
+            None,
+            true,
+            &select(&|u| u.bona_fide && u.augmentation.is_none()),
+        )
+        .error,
+        sources: sources
+            .iter()
+            .map(|(source, bona_fide)| {
+                let set = select(&|u| u.source == *source && u.augmentation.is_none());
+                rates(source, None, *bona_fide, &set)
+            })
+            .collect(),
+        augmentations,
+        augmented_sources,
+    }
 }
 
 /// `frames[from..]` re-timed so that `frames[from]` is at t = 0, up to
@@ -305,8 +653,9 @@ pub fn evaluate_liveness(
     store: &ModelStore,
     runtime_kind: RuntimeKind,
     config: &LivenessConfig,
-    simulations: usize,
+    options: &Options,
 ) -> Result<LivenessReport, VisionError> {
+    let simulations = options.simulations;
     let rt = runtime::for_kind(runtime_kind)?;
     let mut a = Analyzer {
         inner: FrameAnalyzer::load(store, rt.as_ref(), FrameAnalyzerConfig::default())?,
@@ -316,16 +665,21 @@ pub fn evaluate_liveness(
         passive: true,
         template: false,
     };
+    let augment = options.augment;
     let mut units = Vec::new();
-    // NUAA: every frame through the passive model (the frames are sparse).
+    // NUAA: every frame through the passive models (the frames are sparse).
     let nuaa = data.join("pad/nuaa");
-    for (list, bona_fide) in [("client_test.txt", true), ("imposter_test.txt", false)] {
+    for (list, bona_fide, source) in [
+        ("client_test.txt", true, "nuaa/client"),
+        ("imposter_test.txt", false, "nuaa/imposter"),
+    ] {
         for (name, paths) in nuaa_units(&nuaa, list)? {
-            let frames = paths
-                .iter()
-                .map(|p| a.bytes(0, &read(p)?, passive_only))
-                .collect::<Result<Vec<_>, _>>()?;
-            units.push(unit(name, bona_fide, &frames, config));
+            let mut group = Group::new(bona_fide && augment);
+            for (i, p) in paths.iter().enumerate() {
+                let seed = seed_of(&name, i);
+                group.push(a.analyse(0, &read(p)?, passive_only, group.augment, seed)?);
+            }
+            group.units(source, &name, bona_fide, config, &mut units);
         }
     }
     // Videos: 1-s windows of a 15-fps capture.
@@ -336,79 +690,86 @@ pub fn evaluate_liveness(
         .filter(|p| p.is_dir())
         .collect();
     replay_dirs.sort();
+    let mut videos: Vec<(String, bool, bool, PathBuf)> = Vec::new();
     for dir in &replay_dirs {
-        let name = dir
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("?")
-            .to_owned();
-        for (file, bona_fide) in [("real_30fps.mjpeg", true), ("fake_30fps.mjpeg", false)] {
-            let frames = video(&mut a, &dir.join(file), config)?;
-            recordings.push((format!("replay/{name}/{file}"), bona_fide, false, frames));
+        let name = file_name(dir);
+        for (file, bona_fide, kind) in [
+            ("real_30fps.mjpeg", true, "real"),
+            ("fake_30fps.mjpeg", false, "fake"),
+        ] {
+            videos.push((
+                format!("replay/{name}/{kind}"),
+                bona_fide,
+                false,
+                dir.join(file),
+            ));
         }
     }
-    let mut live_files: Vec<PathBuf> = std::fs::read_dir(data.join("video"))
-        .map_err(|e| VisionError::Decode(format!("video: {e}")))?
-        .filter_map(|e| Some(e.ok()?.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "mjpeg"))
-        .collect();
-    live_files.sort();
-    for path in &live_files {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("?");
-        let frames = video(&mut a, path, config)?;
-        recordings.push((format!("video/{name}"), true, true, frames));
+    for path in files(&data.join("video"), &["mjpeg"])? {
+        videos.push((format!("video/{}", file_name(&path)), true, true, path));
     }
-    for (name, bona_fide, _, frames) in &recordings {
-        for (k, w) in frames.chunks_exact(WINDOW).enumerate() {
-            units.push(unit(format!("{name}@{k}s"), *bona_fide, w, config));
+    let extra = match &options.extra {
+        Some(dir) => extra_sources(dir)?,
+        None => Vec::new(),
+    };
+    for source in &extra {
+        for path in &source.videos {
+            videos.push((
+                source.name.clone(),
+                source.bona_fide,
+                source.bona_fide,
+                path.clone(),
+            ));
         }
     }
-    // silent_face stills.
+    for (source, bona_fide, live, path) in videos {
+        let (frames, groups) = video(&mut a, &path, config, bona_fide && augment)?;
+        let stem = file_name(&path);
+        for (k, group) in groups.into_iter().enumerate() {
+            group.units(
+                &source,
+                &format!("{source}/{stem}@{k}s"),
+                bona_fide,
+                config,
+                &mut units,
+            );
+        }
+        recordings.push((format!("{source}/{stem}"), bona_fide, live, frames));
+    }
+    // Stills: the silent_face four and the extra sources' images.
+    let silent = data.join("pad/silent_face");
+    let mut stills: Vec<(String, bool, PathBuf)> = [
+        ("image_F1.jpg", false, "silent_face/print"),
+        ("image_F2.jpg", false, "silent_face/screen"),
+        ("image_T1.jpg", true, "silent_face/real"),
+        ("image_T2.jpg", true, "silent_face/real"),
+    ]
+    .into_iter()
+    .map(|(file, bona_fide, source)| (source.to_owned(), bona_fide, silent.join(file)))
+    .collect();
+    for source in &extra {
+        for path in &source.stills {
+            stills.push((source.name.clone(), source.bona_fide, path.clone()));
+        }
+    }
     let mut silent_face = Vec::new();
-    for (file, bona_fide) in [
-        ("image_F1.jpg", false),
-        ("image_F2.jpg", false),
-        ("image_T1.jpg", true),
-        ("image_T2.jpg", true),
-    ] {
-        let path = data.join("pad/silent_face").join(file);
-        let f = a.bytes(0, &read(&path)?, passive_only)?;
-        let u = unit(
-            format!("silent_face/{file}"),
-            bona_fide,
-            std::slice::from_ref(&f),
-            config,
-        );
-        silent_face.push((file.to_owned(), bona_fide, u.passive));
-        units.push(u);
+    for (source, bona_fide, path) in stills {
+        let name = format!("{source}/{}", file_name(&path));
+        let mut group = Group::new(bona_fide && augment);
+        group.push(a.analyse(
+            0,
+            &read(&path)?,
+            passive_only,
+            group.augment,
+            seed_of(&name, 0),
+        )?);
+        let first = units.len();
+        group.units(&source, &name, bona_fide, config, &mut units);
+        if source.starts_with("silent_face/") {
+            silent_face.push((file_name(&path), bona_fide, units[first].passive));
+        }
     }
-    // Passive error rates.
-    let accepted = |u: &&Unit| u.passive_verdict == Verdict::Pass;
-    let rate = |filter: &dyn Fn(&Unit) -> bool, error: &dyn Fn(&&Unit) -> bool| {
-        let set: Vec<&Unit> = units.iter().filter(|u| filter(u)).collect();
-        Rate::new(set.iter().filter(|u| error(u)).count(), set.len())
-    };
-    let rejected = |u: &&Unit| u.passive_verdict != Verdict::Pass;
-    let passive = PassiveResults {
-        apcer_print: rate(
-            &|u| !u.bona_fide && (u.source.starts_with("nuaa/") || u.source.ends_with("F1.jpg")),
-            &accepted,
-        ),
-        apcer_screen: rate(
-            &|u| !u.bona_fide && (u.source.starts_with("replay/") || u.source.ends_with("F2.jpg")),
-            &accepted,
-        ),
-        bpcer_live_video: rate(
-            &|u| u.bona_fide && u.source.starts_with("video/"),
-            &rejected,
-        ),
-        bpcer_nuaa_client: rate(&|u| u.bona_fide && u.source.starts_with("nuaa/"), &rejected),
-        bpcer_replay_real: rate(
-            &|u| u.bona_fide && u.source.starts_with("replay/"),
-            &rejected,
-        ),
-        silent_face,
-    };
+    let passive = passive_results(&units, &extra);
     // Compliance simulation, and decide timing on whole simulated attempts.
     let mut compliance = Vec::new();
     let mut decide_times = Vec::new();
@@ -505,6 +866,7 @@ pub fn evaluate_liveness(
         runtime: runtime_kind.to_string(),
         thresholds: config.clone(),
         passive,
+        silent_face,
         compliance_simulation: compliance,
         flash_simulation: flash,
         decide_ms,
@@ -512,6 +874,8 @@ pub fn evaluate_liveness(
         units,
         notes: vec![
             "Thresholds are LivenessConfig's defaults, fixed before this evaluation; nothing here tuned them.".into(),
+            "The passive decision is the server's: fr-liveness and MiniFASNet fused (mean P(live), MiniFASNet only on faces turned 20° or less) behind the quality gate; a quality RETRY counts as a rejection for BPCER and is reported apart (retried). Each model alone is judged by its mean P(live) against 0.5 without the gate.".into(),
+            "Augmentations (crate::augment, seeded per frame): backlight, low light, colour cast, side light, low resolution, webcam noise and compression, applied to the bona fide frames that the passive models run on; their ranges were fixed before any result.".into(),
             "Only the passive signal is measured directly: recorded data cannot follow a live challenge.".into(),
             "Compliance: the share of random challenges (ChallengeSpec::from_seed, no flashes) laid at random offsets over a recording's 15-fps pose trace that the challenge signal passes; for an attack recording it is the acceptance of an unresponsive replay by the challenge alone; for a bona fide recording it says nothing about BPCER (the person did not see the challenge).".into(),
             format!("Flash: a simulation, the live videos' skin colour multiplied by flash::cast_gain(screen colour shown {CAST_LAG_MS} ms earlier, strength {CAST_STRENGTH}) of the attempt's own schedule or of another random schedule; it checks the detector logic, not real screen light."),
@@ -520,7 +884,8 @@ pub fn evaluate_liveness(
     })
 }
 
-/// The one-line summary.
+/// The summary: the headline rates, then one line per source and per
+/// augmentation.
 pub fn summary(r: &LivenessReport) -> String {
     let p = &r.passive;
     let sim = |bona: bool| {
@@ -531,19 +896,31 @@ pub fn summary(r: &LivenessReport) -> String {
             .fold((0, 0), |(a, b), c| (a + c.passed.errors, b + c.passed.n));
         Rate::new(passed, n).describe()
     };
-    format!(
-        "liveness (passive at {:.2}): APCER print {} · screen {}; BPCER live video {} · NUAA client {} · replay real {}; \
+    let mut out = format!(
+        "liveness (passive: fused, gated, at {:.2}): APCER print {} · screen {}; BPCER {}; \
          challenge simulation: random challenges passed by attack recordings {} (bona fide recordings {}); decide median {:.1} ms",
         r.thresholds.passive.threshold,
         p.apcer_print.describe(),
         p.apcer_screen.describe(),
-        p.bpcer_live_video.describe(),
-        p.bpcer_nuaa_client.describe(),
-        p.bpcer_replay_real.describe(),
+        p.bpcer.describe(),
         sim(false),
         sim(true),
         r.decide_ms.0
-    )
+    );
+    for s in p.sources.iter().chain(&p.augmentations) {
+        out.push_str(&format!(
+            "\n  {:<40} {:<15} {} {} (retry {}, fail {}) · fr-liveness {} · minifasnet {}",
+            s.source,
+            s.augmentation.unwrap_or("-"),
+            if s.bona_fide { "BPCER" } else { "APCER" },
+            s.error.describe(),
+            s.retried,
+            s.failed,
+            s.fr_liveness_error.describe(),
+            s.minifasnet_error.describe(),
+        ));
+    }
+    out
 }
 
 #[cfg(test)]

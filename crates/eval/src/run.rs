@@ -112,20 +112,32 @@ impl ScoreMatrix {
 
 /// Per image, its template (`None` when no face was found).
 pub type Templates = Vec<Option<Vec<f32>>>;
-/// What one worker thread embedded: image index, templates per model, time.
-type WorkerOutput = Result<Vec<(usize, Templates, Duration)>, VisionError>;
+/// What one worker thread embedded: image index, templates per model, time,
+/// and why the image could not be read when it could not.
+type WorkerOutput = Result<Vec<(usize, Templates, Duration, Option<String>)>, VisionError>;
 
-/// Timing of the embedding pass.
+/// Timing of the embedding pass, and the images that could not be used.
 #[derive(Debug, Clone, Serialize)]
 pub struct PassStats {
     pub images: usize,
     pub threads: usize,
     pub wall: Duration,
     pub median_per_image: Duration,
+    /// Images that could not be read or decoded (e.g. a WebP named `.jpg`):
+    /// failures to enrol, like an image without a face; the run goes on.
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// An image that could not be read or decoded, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Unreadable {
+    pub image: String,
+    pub reason: String,
 }
 
 /// Embeds every image of the dataset with every configured embedder.
-/// Returns, per embedder, the template of each image (`None` when no face).
+/// Returns, per embedder, the template of each image (`None` when no face
+/// or when the image cannot be read or decoded).
 pub fn embed_all(
     data: &Dataset,
     store: &ModelStore,
@@ -133,7 +145,20 @@ pub fn embed_all(
     config: &PipelineConfig,
     threads: usize,
 ) -> Result<(Vec<Templates>, PassStats), VisionError> {
-    let n = data.images.len();
+    let paths: Vec<std::path::PathBuf> =
+        (0..data.images.len()).map(|i| data.image_path(i)).collect();
+    embed_paths(&paths, store, runtime, config, threads)
+}
+
+/// [`embed_all`] over any list of image files.
+pub fn embed_paths(
+    paths: &[std::path::PathBuf],
+    store: &ModelStore,
+    runtime: RuntimeKind,
+    config: &PipelineConfig,
+    threads: usize,
+) -> Result<(Vec<Templates>, PassStats), VisionError> {
+    let n = paths.len();
     let models = config.embedders.len();
     let next = AtomicUsize::new(0);
     let started = Instant::now();
@@ -149,16 +174,25 @@ pub fn embed_all(
                         if i >= n {
                             return Ok(mine);
                         }
-                        let bytes = std::fs::read(data.image_path(i))
-                            .map_err(|e| VisionError::Decode(format!("{}: {e}", data.images[i])))?;
                         let t = Instant::now();
-                        let (analysis, _) = pipeline.analyze_bytes(&bytes)?;
+                        let analysed = std::fs::read(&paths[i])
+                            .map_err(|e| VisionError::Decode(e.to_string()))
+                            .and_then(|bytes| pipeline.analyze_bytes(&bytes));
                         let elapsed = t.elapsed();
-                        let templates = match analysis {
-                            Some(a) => a.templates.into_iter().map(|t| Some(t.vector)).collect(),
-                            None => vec![None; models],
+                        let (templates, unreadable) = match analysed {
+                            Ok((Some(a), _)) => (
+                                a.templates.into_iter().map(|t| Some(t.vector)).collect(),
+                                None,
+                            ),
+                            Ok((None, _)) => (vec![None; models], None),
+                            // The image itself is unusable: a failure to
+                            // enrol, and the run goes on.
+                            Err(e @ (VisionError::Decode(_) | VisionError::ImageBounds(_))) => {
+                                (vec![None; models], Some(e.to_string()))
+                            }
+                            Err(e) => return Err(e),
                         };
-                        mine.push((i, templates, elapsed));
+                        mine.push((i, templates, elapsed, unreadable));
                     }
                 })
             })
@@ -173,20 +207,29 @@ pub fn embed_all(
     });
     let mut per_model: Vec<Templates> = vec![vec![None; n]; models];
     let mut times = Vec::with_capacity(n);
+    let mut unreadable = Vec::new();
     for part in results {
-        for (i, templates, elapsed) in part? {
+        for (i, templates, elapsed, why) in part? {
             for (m, t) in templates.into_iter().enumerate() {
                 per_model[m][i] = t;
             }
             times.push(elapsed);
+            if let Some(reason) = why {
+                unreadable.push(Unreadable {
+                    image: paths[i].display().to_string(),
+                    reason,
+                });
+            }
         }
     }
+    unreadable.sort_by(|a, b| a.image.cmp(&b.image));
     times.sort_unstable();
     let stats = PassStats {
         images: n,
         threads,
         wall: started.elapsed(),
         median_per_image: times.get(times.len() / 2).copied().unwrap_or_default(),
+        unreadable,
     };
     Ok((per_model, stats))
 }

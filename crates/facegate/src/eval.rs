@@ -23,6 +23,12 @@ pub enum EvalCommand {
     /// landmarks, align + embed, total: median, p95, mean) over a fixed list
     /// of images, after a warm-up. Pin it to one core: `taskset -c 0`.
     Speed(SpeedArgs),
+    /// False matches and false non-matches of any labelled image pairs
+    /// (`image_a,image_b,label` per line) at the shipped operating point
+    /// (models/thresholds.json), not a threshold chosen per fold; images that
+    /// cannot be decoded or hold no face are failures to enrol and the run
+    /// goes on. Writes pairs-report.json.
+    Pairs(PairsArgs),
     /// Presentation-attack evaluation of the liveness signals on the shared
     /// data (pad/ and video/): APCER per attack type, BPCER, with counts and
     /// Wilson intervals, at the configured (a priori) thresholds, plus the
@@ -35,6 +41,30 @@ pub enum EvalCommand {
     /// rate, field accuracy, document-face detection and time per side.
     /// Writes documents-report.json and plots.
     Documents(DocumentsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PairsArgs {
+    /// The pairs file: `image_a,image_b,label` per line (label 1/same or
+    /// 0/different; paths relative to the file's folder).
+    #[arg(long)]
+    pub pairs: PathBuf,
+    /// The false-match rate of the operating point (default: the shipped
+    /// calibration's default).
+    #[arg(long)]
+    pub target_fmr: Option<f64>,
+    /// Where to write pairs-report.json.
+    #[arg(long, default_value = "eval-out")]
+    pub out: PathBuf,
+    /// Worker threads (each with its own model sessions, one core each).
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    /// Inference engine.
+    #[arg(long, default_value = "ort")]
+    pub runtime: RuntimeKind,
+    /// Models folder (default: the repository's models/, or FACEGATE_MODELS_DIR).
+    #[arg(long)]
+    pub models: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -100,6 +130,14 @@ pub struct LivenessArgs {
     /// Random challenges (and flash schedules) simulated per recording.
     #[arg(long, default_value_t = 200)]
     pub simulations: usize,
+    /// Skip the hard-light augmentations of the bona fide frames.
+    #[arg(long)]
+    pub no_augmentations: bool,
+    /// The extra sources fetched by scripts/fetch-liveness-extra (default:
+    /// FACEGATE_EXTRA_DATA_DIR, else ~/.cache/facegate/liveness-extra when
+    /// it exists).
+    #[arg(long)]
+    pub extra: Option<PathBuf>,
     /// Inference engine.
     #[arg(long, default_value = "ort")]
     pub runtime: RuntimeKind,
@@ -202,6 +240,7 @@ pub fn run(cmd: EvalCommand) -> anyhow::Result<()> {
         EvalCommand::Lfw(args) => lfw(args),
         EvalCommand::Speed(args) => speed(args),
         EvalCommand::Liveness(args) => liveness(args),
+        EvalCommand::Pairs(args) => pairs(args),
         EvalCommand::Documents(args) => documents(args),
     }
 }
@@ -302,16 +341,54 @@ fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> anyhow::
 fn liveness(args: LivenessArgs) -> anyhow::Result<()> {
     let store = open_store(args.models.as_ref())?;
     let config = facegate_vision::liveness::LivenessConfig::default();
+    let extra = args
+        .extra
+        .or_else(|| std::env::var_os("FACEGATE_EXTRA_DATA_DIR").map(PathBuf::from))
+        .or_else(|| {
+            let home = std::env::var_os("HOME")?;
+            let dir = PathBuf::from(home).join(".cache/facegate/liveness-extra");
+            dir.is_dir().then_some(dir)
+        });
+    match &extra {
+        Some(dir) => println!("extra sources: {}", dir.display()),
+        None => {
+            println!("extra sources: none (scripts/fetch-liveness-extra fetches them; --extra DIR)")
+        }
+    }
+    let options = facegate_eval::liveness::Options {
+        simulations: args.simulations,
+        augment: !args.no_augmentations,
+        extra,
+    };
     let report = facegate_eval::liveness::evaluate_liveness(
         &args.data,
         &store,
         args.runtime,
         &config,
-        args.simulations,
+        &options,
     )?;
     let path = args.out.join("liveness-report.json");
     write_json(&path, &report)?;
     println!("{}", facegate_eval::liveness::summary(&report));
+    println!("report: {}", path.display());
+    Ok(())
+}
+
+fn pairs(args: PairsArgs) -> anyhow::Result<()> {
+    let store = open_store(args.models.as_ref())?;
+    let report = facegate_eval::pairs::evaluate_pairs(
+        &args.pairs,
+        &store,
+        args.runtime,
+        args.target_fmr,
+        args.threads,
+    )?;
+    let path = args.out.join("pairs-report.json");
+    write_json(&path, &report)?;
+    println!("{}", facegate_eval::pairs::summary(&report));
+    for u in &report.pass.unreadable {
+        println!("  failure to enrol: {} ({})", u.image, u.reason);
+    }
     println!("report: {}", path.display());
     Ok(())
 }

@@ -7,9 +7,15 @@
 //! of its 3 logits is "live". BGR matters: with RGB real faces are rejected
 //! (liveness study §1).
 //!
-//! A per-frame building block: the frame analyser runs it on the frames the
-//! liveness sampling asks for, and the `passive` liveness signal averages
-//! its outputs.
+//! The second, independently trained classifier pair is Minivision's
+//! Silent-Face MiniFASNet ([`MiniFasNet`], Apache-2.0): V2 on a 2.7× crop and
+//! V1SE on a 4.0× crop, both 80×80, BGR raw 0–255, class 1 of the softmax
+//! "real"; the pair's P(live) is the mean of the two (the repository's own
+//! `test.py` fusion). Same crop code, other scales and size.
+//!
+//! Per-frame building blocks: the frame analyser runs them on the frames the
+//! liveness sampling asks for, and the `passive` liveness signal fuses and
+//! averages their outputs.
 
 use crate::geometry::{Rect, RgbF32};
 use crate::runtime::{Session, Tensor};
@@ -19,6 +25,13 @@ use crate::VisionError;
 pub const CROP_SCALE: f32 = 2.7;
 /// Side of the model input.
 pub const INPUT_SIZE: usize = 128;
+
+/// Side of the MiniFASNet inputs.
+pub const MINIFASNET_INPUT_SIZE: usize = 80;
+/// Box scale of MiniFASNetV2's crop.
+pub const MINIFASNET_V2_SCALE: f32 = 2.7;
+/// Box scale of MiniFASNetV1SE's crop.
+pub const MINIFASNET_V1SE_SCALE: f32 = 4.0;
 
 /// The fr-liveness model behind a [`Session`].
 pub struct AntiSpoofModel {
@@ -43,25 +56,71 @@ impl AntiSpoofModel {
         face_box: &Rect,
     ) -> Result<f32, VisionError> {
         let crop = liveness_crop(image.width, image.height, face_box, CROP_SCALE);
-        self.live_probability_of_input(input_tensor(image, &crop)?)
+        self.live_probability_of_input(input_tensor(image, &crop, INPUT_SIZE)?)
     }
 
     /// P(live) of an already prepared input tensor ([1, 3, 128, 128], BGR
     /// 0–255).
     pub fn live_probability_of_input(&mut self, input: Tensor) -> Result<f32, VisionError> {
-        let output = self
-            .session
-            .run(vec![input])?
-            .into_iter()
-            .next()
-            .ok_or_else(|| VisionError::Inference("fr-liveness returned no output".into()))?;
-        if output.data.len() != 3 || output.data.iter().any(|v| !v.is_finite()) {
-            return Err(VisionError::Inference(format!(
-                "fr-liveness: expected 3 finite logits, got {:?}",
-                output.data
-            )));
+        Ok(class_probabilities(self.session.as_mut(), input, "fr-liveness")?[0])
+    }
+}
+
+/// The softmax of a 3-class classifier's logits on `input`; an error unless
+/// the model gives exactly 3 finite logits.
+fn class_probabilities(
+    session: &mut dyn Session,
+    input: Tensor,
+    model: &str,
+) -> Result<Vec<f32>, VisionError> {
+    let output = session
+        .run(vec![input])?
+        .into_iter()
+        .next()
+        .ok_or_else(|| VisionError::Inference(format!("{model} returned no output")))?;
+    if output.data.len() != 3 || output.data.iter().any(|v| !v.is_finite()) {
+        return Err(VisionError::Inference(format!(
+            "{model}: expected 3 finite logits, got {:?}",
+            output.data
+        )));
+    }
+    Ok(softmax(&output.data))
+}
+
+/// The Silent-Face MiniFASNet pair (V2 and V1SE), each behind a [`Session`].
+pub struct MiniFasNet {
+    v2: Box<dyn Session>,
+    v1se: Box<dyn Session>,
+}
+
+impl std::fmt::Debug for MiniFasNet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MiniFasNet").finish_non_exhaustive()
+    }
+}
+
+impl MiniFasNet {
+    pub fn new(v2: Box<dyn Session>, v1se: Box<dyn Session>) -> Self {
+        Self { v2, v1se }
+    }
+
+    /// P(live) of the face in `face_box`: the mean of the two models'
+    /// softmax class 1, each on its own crop of the image.
+    pub fn live_probability(
+        &mut self,
+        image: &RgbF32,
+        face_box: &Rect,
+    ) -> Result<f32, VisionError> {
+        let mut sum = 0.0;
+        for (session, scale) in [
+            (&mut self.v2, MINIFASNET_V2_SCALE),
+            (&mut self.v1se, MINIFASNET_V1SE_SCALE),
+        ] {
+            let crop = liveness_crop(image.width, image.height, face_box, scale);
+            let input = input_tensor(image, &crop, MINIFASNET_INPUT_SIZE)?;
+            sum += class_probabilities(session.as_mut(), input, "MiniFASNet")?[1];
         }
-        Ok(softmax(&output.data)[0])
+        Ok(sum / 2.0)
     }
 }
 
@@ -113,10 +172,9 @@ pub fn liveness_crop(width: usize, height: usize, face_box: &Rect, scale: f32) -
     }
 }
 
-/// The model input: `crop` resized to 128×128 with bilinear sampling at pixel
+/// A model input: `crop` resized to `n`×`n` with bilinear sampling at pixel
 /// centres (OpenCV's `resize` convention), BGR planes, raw 0–255.
-pub fn input_tensor(image: &RgbF32, crop: &Rect) -> Result<Tensor, VisionError> {
-    let n = INPUT_SIZE;
+pub fn input_tensor(image: &RgbF32, crop: &Rect, n: usize) -> Result<Tensor, VisionError> {
     let plane = n * n;
     let (sx, sy) = (crop.width / n as f32, crop.height / n as f32);
     let mut data = vec![0.0f32; plane * 3];
@@ -198,6 +256,7 @@ mod tests {
                 width: 4.0,
                 height: 4.0,
             },
+            INPUT_SIZE,
         )
         .unwrap();
         assert_eq!(t.shape, vec![1, 3, 128, 128]);

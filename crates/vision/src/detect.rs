@@ -560,6 +560,12 @@ pub enum FaceChoice {
     Central,
     /// The largest detection (a selfie).
     Largest,
+    /// The person in front of the camera: among the detections at least
+    /// half as large (area × score) as the largest, the one nearest the
+    /// image centre, where the capture's oval holds the user. A larger
+    /// bystander off to the side, or a phone held up beside the user, is not
+    /// picked instead of the user (and is reported as a second face).
+    Subject,
 }
 
 impl FaceChoice {
@@ -569,6 +575,7 @@ impl FaceChoice {
         match self {
             FaceChoice::Central => most_central(detections, width, height),
             FaceChoice::Largest => largest(detections),
+            FaceChoice::Subject => subject(detections, width, height),
         }
     }
 }
@@ -585,6 +592,19 @@ pub fn most_central(detections: &[Detection], width: usize, height: usize) -> Op
     detections
         .iter()
         .min_by(|a, b| distance(a).total_cmp(&distance(b)))
+}
+
+/// [`FaceChoice::Subject`]'s pick.
+pub fn subject(detections: &[Detection], width: usize, height: usize) -> Option<&Detection> {
+    let weight = |d: &Detection| d.rect.area() * d.score;
+    let largest = weight(largest(detections)?);
+    let near: Vec<Detection> = detections
+        .iter()
+        .filter(|d| weight(d) >= 0.5 * largest)
+        .copied()
+        .collect();
+    let pick = most_central(&near, width, height)?;
+    detections.iter().find(|d| *d == pick)
 }
 
 /// The detection with the largest box area × score (the liveness study's
@@ -844,6 +864,24 @@ mod tests {
             keypoints: [Point::new(cx, cy); 6],
             score,
         }
+    }
+
+    #[test]
+    fn the_subject_is_the_central_face_unless_it_is_much_smaller() {
+        // A larger bystander at the side, the user in the middle.
+        let user = det(320.0, 240.0, 150.0, 0.9);
+        let bystander = det(560.0, 260.0, 190.0, 0.9);
+        let ds = [bystander, user];
+        assert_eq!(FaceChoice::Subject.pick(&ds, 640, 480), Some(&user));
+        assert_eq!(FaceChoice::Largest.pick(&ds, 640, 480), Some(&bystander));
+        // A phone held up in the middle is far smaller than the user.
+        let phone = det(330.0, 250.0, 60.0, 0.9);
+        let user_aside = det(200.0, 240.0, 170.0, 0.9);
+        assert_eq!(
+            FaceChoice::Subject.pick(&[phone, user_aside], 640, 480),
+            Some(&user_aside)
+        );
+        assert_eq!(FaceChoice::Subject.pick(&[], 640, 480), None);
     }
 
     #[test]

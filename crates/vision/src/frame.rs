@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::align::arcface_112;
-use crate::antispoof::AntiSpoofModel;
+use crate::antispoof::{AntiSpoofModel, MiniFasNet};
 use crate::decode::{decode_image, DecodeLimits};
 use crate::detect::{Detection, DetectorKind, FaceChoice, FaceDetector};
 use crate::embed::{Embedder, EmbedderKind, FivePoints, Template};
@@ -95,23 +95,109 @@ pub struct FrameQuality {
     /// Fraction of that crop's pixels at the ends of the range (≤ 5 or
     /// ≥ 250).
     pub clipped: f32,
+    /// Mean luminance, 0–255, of the face's surroundings: the detection box
+    /// widened to [`SURROUND_SCALE`] about its centre, without the face box
+    /// itself (what a window or a lamp behind the user brightens).
+    #[serde(default)]
+    pub surround_brightness: f32,
+    /// Fraction of the surroundings' pixels at 245 or more (a window, the
+    /// sky, a lamp: light the camera cannot hold).
+    #[serde(default)]
+    pub surround_saturated: f32,
+    /// Fraction of the detection box inside the image (1 when the whole face
+    /// is in view).
+    #[serde(default = "one")]
+    pub visible_fraction: f32,
 }
 
+fn one() -> f32 {
+    1.0
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The surroundings measured around a face box: this multiple of the box's
+/// width and height.
+pub const SURROUND_SCALE: f32 = 2.5;
+
 impl FrameQuality {
-    /// The quality of the face `mesh` found in `image`.
-    pub fn of(image: &RgbF32, mesh: &FaceMesh) -> Self {
+    /// The quality of the face `mesh` (detected in `face_box`) found in
+    /// `image`.
+    pub fn of(image: &RgbF32, mesh: &FaceMesh, face_box: &Rect) -> Self {
         let [right_eye, left_eye] = mesh.eye_centers();
         let crop = arcface_112(image, &mesh.five_points_arcface());
         let (sharpness, brightness, clipped) = crop
             .as_ref()
             .map_or((0.0, 0.0, 0.0), exposure_and_sharpness);
+        let (surround_brightness, surround_saturated) = surroundings(image, face_box);
         Self {
             interocular_px: distance(right_eye, left_eye),
             sharpness,
             brightness,
             clipped,
+            surround_brightness,
+            surround_saturated,
+            visible_fraction: visible_fraction(image, face_box),
         }
     }
+}
+
+/// Mean luminance and the share of pixels at 245 or more of the region
+/// around `face_box` ([`SURROUND_SCALE`] times its size, inside the image)
+/// without the box itself, sampled on a grid of about 64 × 64 points.
+/// `(0, 0)` when nothing of it is in the image.
+pub fn surroundings(image: &RgbF32, face_box: &Rect) -> (f32, f32) {
+    let c = face_box.center();
+    let (hw, hh) = (
+        SURROUND_SCALE * face_box.width / 2.0,
+        SURROUND_SCALE * face_box.height / 2.0,
+    );
+    let clamp_x = |v: f32| v.clamp(0.0, image.width as f32 - 1.0);
+    let clamp_y = |v: f32| v.clamp(0.0, image.height as f32 - 1.0);
+    let (x0, x1) = (clamp_x(c.x - hw), clamp_x(c.x + hw));
+    let (y0, y1) = (clamp_y(c.y - hh), clamp_y(c.y + hh));
+    let step = ((x1 - x0).max(y1 - y0) / 64.0).max(1.0);
+    let inside_face = |x: f32, y: f32| {
+        x >= face_box.x
+            && x < face_box.x + face_box.width
+            && y >= face_box.y
+            && y < face_box.y + face_box.height
+    };
+    let (mut sum, mut saturated, mut n) = (0.0f64, 0usize, 0usize);
+    let mut y = y0;
+    while y <= y1 {
+        let mut x = x0;
+        while x <= x1 {
+            if !inside_face(x, y) {
+                let k = (y as usize * image.width + x as usize) * 3;
+                if let Some(px) = image.data.get(k..k + 3) {
+                    let l = 0.299 * px[0] + 0.587 * px[1] + 0.114 * px[2];
+                    sum += f64::from(l);
+                    saturated += usize::from(l >= 245.0);
+                    n += 1;
+                }
+            }
+            x += step;
+        }
+        y += step;
+    }
+    if n == 0 {
+        return (0.0, 0.0);
+    }
+    ((sum / n as f64) as f32, saturated as f32 / n as f32)
+}
+
+/// Fraction of `face_box`'s area inside the image.
+pub fn visible_fraction(image: &RgbF32, face_box: &Rect) -> f32 {
+    let area = face_box.width.max(0.0) * face_box.height.max(0.0);
+    if area <= 0.0 {
+        return 0.0;
+    }
+    let w = (face_box.x + face_box.width).min(image.width as f32) - face_box.x.max(0.0);
+    let h = (face_box.y + face_box.height).min(image.height as f32) - face_box.y.max(0.0);
+    (w.max(0.0) * h.max(0.0) / area).clamp(0.0, 1.0)
 }
 
 /// Everything the signals need about the face of one frame.
@@ -130,8 +216,11 @@ pub struct FaceFeatures {
     /// Mean RGB (0–255) of the cheek and forehead skin.
     pub skin_rgb: [f32; 3],
     pub patch: GreyPatch,
-    /// P(live) from the passive model, when asked.
+    /// P(live) from the passive model (fr-liveness), when asked.
     pub passive: Option<f32>,
+    /// P(live) from the second passive model (the MiniFASNet pair), when
+    /// asked.
+    pub passive_minifasnet: Option<f32>,
     /// The embedding, when asked.
     pub template: Option<Template>,
 }
@@ -184,8 +273,13 @@ pub struct FrameAnalyzerConfig {
     #[serde(default)]
     pub flip: bool,
     pub face_choice: FaceChoice,
-    /// Load the anti-spoof model (needed for `FrameOptions::passive`).
+    /// Load the anti-spoof models (needed for `FrameOptions::passive`).
     pub passive: bool,
+    /// With `passive`, also load and run the second passive model (the
+    /// MiniFASNet pair). Default true; false leaves fr-liveness alone (the
+    /// attempt benchmark's baseline).
+    #[serde(default = "yes")]
+    pub minifasnet: bool,
     /// Bounds on the frames [`FrameAnalyzer::decode`] accepts: the capture
     /// service passes its upload limits, so a frame is never decoded beyond
     /// what the upload check allowed.
@@ -202,8 +296,9 @@ impl Default for FrameAnalyzerConfig {
             // docs/face-engine.md).
             embedders: vec![EmbedderKind::FrFeatureInt8],
             flip: false,
-            face_choice: FaceChoice::Largest,
+            face_choice: FaceChoice::Subject,
             passive: true,
+            minifasnet: true,
             decode: DecodeLimits::default(),
         }
     }
@@ -246,6 +341,7 @@ pub struct FrameAnalyzer {
     mesh: MeshModel,
     embedders: Vec<Box<dyn Embedder>>,
     antispoof: Option<AntiSpoofModel>,
+    minifasnet: Option<MiniFasNet>,
     face_choice: FaceChoice,
     decode: DecodeLimits,
 }
@@ -268,6 +364,14 @@ impl FrameAnalyzer {
                 .collect::<Result<_, _>>()?,
             antispoof: if config.passive {
                 Some(AntiSpoofModel::new(store.load(runtime, ids::FR_LIVENESS)?))
+            } else {
+                None
+            },
+            minifasnet: if config.passive && config.minifasnet {
+                Some(MiniFasNet::new(
+                    store.load(runtime, ids::MINIFASNET_V2_80)?,
+                    store.load(runtime, ids::MINIFASNET_V1SE_80)?,
+                ))
             } else {
                 None
             },
@@ -315,7 +419,7 @@ impl FrameAnalyzer {
             Vec::new()
         };
         timings.embed = t.elapsed();
-        let quality = FrameQuality::of(image, &mesh);
+        let quality = FrameQuality::of(image, &mesh, &detection.rect);
         let other_faces = detections
             .iter()
             .filter(|d| **d != detection)
@@ -399,14 +503,23 @@ impl FrameAnalyzer {
         let center = detection.rect.center();
         let region = PATCH_SCALE * detection.rect.width.max(detection.rect.height);
         let patch = GreyPatch::extract(image, center, region, PATCH_SIDE);
-        let passive = if opts.passive {
-            let model = self.antispoof.as_mut().ok_or_else(|| VisionError::Model {
-                model: ids::FR_LIVENESS.into(),
-                detail: "the passive model was not loaded (FrameAnalyzerConfig::passive)".into(),
-            })?;
-            Some(model.live_probability(image, &detection.rect)?)
+        let not_loaded = |model: &str| VisionError::Model {
+            model: model.into(),
+            detail: "the passive models were not loaded (FrameAnalyzerConfig::passive)".into(),
+        };
+        let (passive, passive_minifasnet) = if opts.passive {
+            let fr = self
+                .antispoof
+                .as_mut()
+                .ok_or_else(|| not_loaded(ids::FR_LIVENESS))?
+                .live_probability(image, &detection.rect)?;
+            let minifasnet = match self.minifasnet.as_mut() {
+                Some(model) => Some(model.live_probability(image, &detection.rect)?),
+                None => None,
+            };
+            (Some(fr), minifasnet)
         } else {
-            None
+            (None, None)
         };
         Ok(FrameFeatures {
             t_ms,
@@ -421,6 +534,7 @@ impl FrameAnalyzer {
                 skin_rgb,
                 patch,
                 passive,
+                passive_minifasnet,
                 template: templates.into_iter().next().flatten(),
             }),
         })

@@ -28,6 +28,10 @@ pub mod ids {
     pub const FR_FEATURE_512_INT8: &str = "fr-feature-512-int8";
     /// Passive anti-spoof classifier (faceplugin `fr_liveness`).
     pub const FR_LIVENESS: &str = "fr-liveness";
+    /// Silent-Face MiniFASNetV2 (Minivision), 80×80 on a 2.7× crop.
+    pub const MINIFASNET_V2_80: &str = "minifasnet-v2-80";
+    /// Silent-Face MiniFASNetV1SE (Minivision), 80×80 on a 4.0× crop.
+    pub const MINIFASNET_V1SE_80: &str = "minifasnet-v1se-80";
 }
 
 /// The manifest's file name inside the models directory.

@@ -39,6 +39,7 @@ impl Default for PipelineConfig {
             flip,
             face_choice,
             passive: _,
+            minifasnet: _,
             decode,
         } = FrameAnalyzerConfig::default();
         Self {
@@ -60,6 +61,7 @@ impl PipelineConfig {
             flip: self.flip,
             face_choice: self.face_choice,
             passive: false,
+            minifasnet: false,
             decode: self.decode,
         }
     }

@@ -152,7 +152,7 @@ async fn journey_with(
     (done, tx)
 }
 
-fn signal<'a>(tx: &'a Value, name: &str) -> &'a Value {
+pub(crate) fn signal<'a>(tx: &'a Value, name: &str) -> &'a Value {
     tx["decision"]["liveness"]["signals"]
         .as_array()
         .unwrap()
@@ -238,7 +238,7 @@ async fn check_images_and_callback(
 }
 
 /// A server whose attempts all get `challenge`, and its customer "Acme".
-async fn spawn_with_challenge(challenge: Challenge) -> (TestApp, Customer) {
+pub(crate) async fn spawn_with_challenge(challenge: Challenge) -> (TestApp, Customer) {
     let app = spawn_app_with(Options {
         fixed_challenge: Some(challenge),
         ..Options::scripted_scans()

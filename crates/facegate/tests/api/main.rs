@@ -16,6 +16,7 @@ mod enrollment;
 mod erasure;
 mod facemaps;
 mod frames;
+mod hard_light;
 mod helpers;
 mod id_verification;
 mod initiate;

@@ -369,6 +369,9 @@ pub(crate) mod tests {
                     sharpness: 100.0,
                     brightness: 120.0,
                     clipped: 0.0,
+                    surround_brightness: 120.0,
+                    surround_saturated: 0.0,
+                    visible_fraction: 1.0,
                 },
                 skin_rgb: [150.0, 110.0, 90.0],
                 patch: GreyPatch {
@@ -378,6 +381,7 @@ pub(crate) mod tests {
                     scale: 1.0,
                 },
                 passive: None,
+                passive_minifasnet: None,
                 template: None,
             }),
         }

@@ -11,7 +11,7 @@ use crate::liveness::config::LivenessConfig;
 use crate::liveness::flash::flash_signal;
 use crate::liveness::identity::{best_frame, identity_signal};
 use crate::liveness::parallax::parallax_signal;
-use crate::liveness::passive::passive_signal;
+use crate::liveness::passive::passive_signals;
 use crate::liveness::signal::{SignalResult, Verdict};
 
 /// The decision of one attempt.
@@ -24,7 +24,8 @@ pub struct LivenessDecision {
     /// For logs and monitoring only: the verdict is the decision.
     pub score: f32,
     /// Every signal, in a fixed order: passive, challenge, parallax, flash,
-    /// identity.
+    /// identity, then each passive model alone (`passive-fr-liveness`,
+    /// `passive-minifasnet`; reported, not voting).
     pub signals: Vec<SignalResult>,
     /// The frame to compare with the enrolled template (frontal, sharp, with
     /// a template), an index into the frames.
@@ -81,13 +82,17 @@ pub fn decide(
     let best = best_frame(frames);
     let mut parallax = parallax_signal(frames, &tr, spec.neutral.0, &config.parallax);
     parallax.votes = config.parallax.enforce;
-    let signals = vec![
-        passive_signal(frames, &config.passive),
+    let mut passive = passive_signals(frames, &config.passive);
+    let models = passive.split_off(1);
+    let mut signals = passive;
+    signals.extend([
         challenge_signal(spec, frames, &tr, &config.challenge),
         parallax,
         flash_signal(spec, frames, &config.flash),
         identity_signal(frames, best, &config.identity),
-    ];
+    ]);
+    // Each passive model alone, reported after the voting signals.
+    signals.extend(models);
     let measured: Vec<f32> = signals
         .iter()
         .filter(|s| s.votes && s.verdict != Verdict::NotApplicable && s.threshold > 0.0)

@@ -1,8 +1,11 @@
 //! Identity consistency and capture quality: one person throughout the
 //! attempt (every sampled template matches the best frame's), one face in
 //! the picture, and a face large and bright enough to compare. A different
-//! person or a second face is an attack (Fail); a missing, small or dark face
-//! is a capture the user can fix (Retry).
+//! person is an attack (Fail). A second face in view (a bystander, a phone or
+//! a photo held up beside the user) is reported as `MULTIPLE_FACES` and the
+//! attempt retried (guidance `ONE_FACE_ONLY`): it never passes, and a real
+//! user with someone walking behind can try again. A missing, small or dark
+//! face is a capture the user can fix (Retry).
 
 use crate::embed::similarity_fn;
 use crate::frame::FrameFeatures;
@@ -69,7 +72,7 @@ pub fn identity_signal(
     let Some(reference) = best_face.template.as_ref() else {
         return not_found();
     };
-    let mut fail = Vec::new();
+    let mut retry = Vec::new();
     let multi = face_frames
         .iter()
         .filter(|face| {
@@ -80,7 +83,7 @@ pub fn identity_signal(
         })
         .count();
     if multi as f32 > cfg.max_multi_face_fraction * face_frames.len() as f32 {
-        fail.push(reasons::MULTIPLE_FACES);
+        retry.push(reasons::MULTIPLE_FACES);
     }
     let score_fn = similarity_fn(reference.model);
     let mut lowest = 1.0f32;
@@ -99,12 +102,14 @@ pub fn identity_signal(
         lowest = lowest.min(s);
     }
     if lowest < threshold {
-        fail.insert(0, reasons::IDENTITY_CHANGED);
+        return SignalResult::new(
+            NAME,
+            lowest,
+            threshold,
+            Verdict::Fail,
+            vec![reasons::IDENTITY_CHANGED],
+        );
     }
-    if !fail.is_empty() {
-        return SignalResult::new(NAME, lowest, threshold, Verdict::Fail, fail);
-    }
-    let mut retry = Vec::new();
     let mut interocular: Vec<f32> = face_frames
         .iter()
         .map(|f| f.quality.interocular_px)
@@ -183,7 +188,7 @@ mod tests {
     }
 
     #[test]
-    fn another_person_or_a_second_face_fails() {
+    fn another_person_fails_and_a_second_face_is_retried() {
         let mut frames = frames();
         frames[20] = with_template(frames[20].clone(), vec![0.0, 0.0, 1.0]);
         let r = identity_signal(&frames, best_frame(&frames), &IdentityConfig::default());
@@ -203,16 +208,29 @@ mod tests {
         let r = identity_signal(&frames, best_frame(&frames), &IdentityConfig::default());
         assert_eq!(
             (r.verdict, r.reasons.clone()),
-            (Verdict::Fail, vec![reasons::MULTIPLE_FACES])
+            (Verdict::Retry, vec![reasons::MULTIPLE_FACES])
         );
+        // A phone held beside the user: a face a third as wide still counts.
+        let mut frames = self::frames();
+        for f in &mut frames {
+            let side = f.face.as_ref().unwrap().detection.rect.width / 3.0;
+            f.face.as_mut().unwrap().other_faces.push(Rect {
+                x: 0.0,
+                y: 0.0,
+                width: side,
+                height: side,
+            });
+        }
+        let r = identity_signal(&frames, best_frame(&frames), &IdentityConfig::default());
+        assert_eq!(r.reasons, vec![reasons::MULTIPLE_FACES]);
         // A small face far behind does not count.
         let mut frames = self::frames();
         for f in &mut frames {
             f.face.as_mut().unwrap().other_faces.push(Rect {
                 x: 0.0,
                 y: 0.0,
-                width: 30.0,
-                height: 30.0,
+                width: 20.0,
+                height: 20.0,
             });
         }
         let r = identity_signal(&frames, best_frame(&frames), &IdentityConfig::default());

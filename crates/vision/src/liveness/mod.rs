@@ -12,9 +12,9 @@
 //!
 //! Signals (each a [`SignalResult`]), chosen from what the shared liveness
 //! study (`../shared/research/liveness-study.md`) found to work:
-//! - [`passive`]: the fr-liveness print/screen classifier's P(live)
-//!   (`antispoof`; the only passive cue that separated every set of the
-//!   study);
+//! - [`passive`]: two independently trained print/screen classifiers
+//!   (fr-liveness and the Silent-Face MiniFASNet pair, `antispoof`), fused,
+//!   voting only on the frames the quality [`gate`] accepts;
 //! - [`compliance`]: the head followed the random, timed turns, continuously
 //!   (the main defence against prints and pre-recorded video);
 //! - [`parallax`]: texture (KLT, `klt`) parallax between the frontal and the
@@ -33,6 +33,7 @@ pub mod compliance;
 pub mod config;
 pub mod decide;
 pub mod flash;
+pub mod gate;
 pub mod identity;
 pub mod parallax;
 pub mod passive;
@@ -44,4 +45,5 @@ pub use config::{
     SamplingConfig,
 };
 pub use decide::{decide, LivenessDecision};
+pub use gate::GateConfig;
 pub use signal::{reasons, SignalResult, Verdict};

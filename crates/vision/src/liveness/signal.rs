@@ -114,4 +114,18 @@ pub mod reasons {
     pub const MORE_LIGHT: &str = "MORE_LIGHT";
     /// The face is too small.
     pub const MOVE_CLOSER: &str = "MOVE_CLOSER";
+    // The quality gate in front of the passive vote (`gate`).
+    /// The light is behind the user: the face much darker than its
+    /// surroundings (guidance `AVOID_BACKLIGHT`).
+    pub const BACKLIT: &str = "BACKLIT";
+    /// The face is too dark (guidance `MORE_LIGHT`).
+    pub const FACE_TOO_DARK: &str = "FACE_TOO_DARK";
+    /// The face is over-exposed (guidance `LESS_LIGHT`).
+    pub const FACE_OVEREXPOSED: &str = "FACE_OVEREXPOSED";
+    /// The face is blurred (guidance `HOLD_STEADY`).
+    pub const FACE_BLURRED: &str = "FACE_BLURRED";
+    /// The face is too small for the passive models (guidance `MOVE_CLOSER`).
+    pub const FACE_TOO_SMALL: &str = "FACE_TOO_SMALL";
+    /// The face is partly outside the image (guidance `KEEP_FACE_IN_OVAL`).
+    pub const FACE_NOT_FULLY_VISIBLE: &str = "FACE_NOT_FULLY_VISIBLE";
 }

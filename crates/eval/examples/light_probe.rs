@@ -1,0 +1,74 @@
+//! Prints, for frames of a recording under a backlight of increasing
+//! strength, the gate's measures and each passive model's P(live): how far
+//! the light must go before the models doubt a live face.
+//!
+//! `cargo run -p facegate-eval --example light_probe -- FILE.mjpeg`
+
+use facegate_eval::augment::Augmentation;
+use facegate_vision::decode::{decode_image, split_mjpeg, DecodeLimits};
+use facegate_vision::frame::{FrameAnalyzer, FrameAnalyzerConfig, FrameOptions};
+use facegate_vision::geometry::RgbF32;
+use facegate_vision::liveness::gate::{gate, GateConfig};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let path = std::env::args()
+        .nth(1)
+        .ok_or("usage: light_probe FILE.mjpeg")?;
+    let bytes = std::fs::read(path)?;
+    let store = facegate_vision::models::ModelStore::open_default()?;
+    let runtime = facegate_vision::runtime::default_runtime()?;
+    let mut analyzer = FrameAnalyzer::load(
+        &store,
+        runtime.as_ref(),
+        FrameAnalyzerConfig {
+            embedders: Vec::new(),
+            ..FrameAnalyzerConfig::default()
+        },
+    )?;
+    let opts = FrameOptions {
+        passive: true,
+        template: false,
+    };
+    let limits = DecodeLimits::default();
+    for (i, jpeg) in split_mjpeg(&bytes)
+        .into_iter()
+        .step_by(90)
+        .take(6)
+        .enumerate()
+    {
+        let rgb = decode_image(jpeg, &limits)?;
+        let original = analyzer.analyze(0, &RgbF32::from_rgb8(&rgb), opts)?;
+        let face = original.face.as_ref().map(|f| f.detection.rect);
+        let mut cases = vec![("original".to_owned(), jpeg.to_vec())];
+        for strength in [0.0f32, 0.5, 1.0, 1.5, 2.0] {
+            cases.push((
+                format!("backlight {strength}"),
+                Augmentation::Backlight.apply_with_strength(&rgb, face, i as u64, strength),
+            ));
+        }
+        for a in Augmentation::ALL
+            .iter()
+            .skip(usize::from(std::env::args().nth(2).is_some()) * 9 + 1)
+        {
+            cases.push((a.name().to_owned(), a.apply(&rgb, face, i as u64)));
+        }
+        for (name, jpeg) in cases {
+            let f =
+                analyzer.analyze(0, &RgbF32::from_rgb8(&decode_image(&jpeg, &limits)?), opts)?;
+            match f.face {
+                Some(face) => println!(
+                    "frame {i} {name:>15}: face {:5.1} surround {:5.1} sharp {:6.1} io {:5.1} gate {:?} fr {:.2} mf {:.2}",
+                    face.quality.brightness,
+                    face.quality.surround_brightness,
+                    face.quality.sharpness,
+                    face.quality.interocular_px,
+                    gate(&face.quality, &GateConfig::default()),
+                    face.passive.unwrap_or(f32::NAN),
+                    face.passive_minifasnet.unwrap_or(f32::NAN)
+                ),
+                None => println!("frame {i} {name:>15}: no face"),
+            }
+        }
+    }
+    Ok(())
+}
