@@ -584,17 +584,23 @@
     };
   }
 
-  function updateLightHint() {
+  // During an attempt (`backlightOnly`) only backlight is told: the screen's
+  // flashes change the face's light, not the light behind the user.
+  function updateLightHint(backlightOnly) {
     var light = measureLight();
     if (light === null) return;
     var key = lightHint(light);
+    if (backlightOnly) {
+      hint(key === 'hintLightBacklight' ? t(key) : '', key === 'hintLightBacklight' ? 'warn' : null);
+      return;
+    }
     hint(t(key), key === 'hintLightOk' ? null : 'warn');
   }
 
-  function startLightHints() {
+  function startLightHints(backlightOnly) {
     stopLightHints();
-    updateLightHint();
-    state.lightTimer = setInterval(updateLightHint, 700);
+    updateLightHint(backlightOnly);
+    state.lightTimer = setInterval(function () { updateLightHint(backlightOnly); }, 700);
   }
 
   function stopLightHints() {
@@ -782,8 +788,8 @@
     var flash = !el['no-flash'].checked;
     el.start.disabled = true;
     el.retry.disabled = true;
-    stopLightHints();
     hint('');
+    startLightHints(true);
     var attempt;
     call('POST', API + '/attempts', { bearer: true, json: { flash: flash } })
       .then(function (answer) {

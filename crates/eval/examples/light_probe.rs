@@ -1,6 +1,9 @@
-//! Prints, for frames of a recording under a backlight of increasing
-//! strength, the gate's measures and each passive model's P(live): how far
-//! the light must go before the models doubt a live face.
+//! Prints, for six frames of a recording as recorded, under a backlight of
+//! increasing strength (0 and 1 the ends of the evaluation's range, 1.5
+//! beyond it) and under each other augmentation, the gate's measures, its
+//! reason and each passive model's P(live): how far the light must go before
+//! the models doubt a live face. (Add any second argument to leave out the
+//! other augmentations.)
 //!
 //! `cargo run -p facegate-eval --example light_probe -- FILE.mjpeg`
 
@@ -40,7 +43,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let original = analyzer.analyze(0, &RgbF32::from_rgb8(&rgb), opts)?;
         let face = original.face.as_ref().map(|f| f.detection.rect);
         let mut cases = vec![("original".to_owned(), jpeg.to_vec())];
-        for strength in [0.0f32, 0.5, 1.0, 1.5, 2.0] {
+        for strength in [0.0f32, 0.5, 1.0, 1.5] {
             cases.push((
                 format!("backlight {strength}"),
                 Augmentation::Backlight.apply_with_strength(&rgb, face, i as u64, strength),
@@ -50,7 +53,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .iter()
             .skip(usize::from(std::env::args().nth(2).is_some()) * 9 + 1)
         {
-            cases.push((a.name().to_owned(), a.apply(&rgb, face, i as u64)));
+            let jpeg = a.apply(&rgb, face, i as u64);
+            cases.push((a.name().to_owned(), jpeg));
         }
         for (name, jpeg) in cases {
             let f =

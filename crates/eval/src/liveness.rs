@@ -30,8 +30,10 @@ use facegate_vision::geometry::RgbF32;
 use facegate_vision::liveness::challenge::{ChallengeSpec, SplitMix64};
 use facegate_vision::liveness::compliance::{challenge_signal, trace};
 use facegate_vision::liveness::flash::{cast_gain, flash_signal};
-use facegate_vision::liveness::passive::passive_signals;
-use facegate_vision::liveness::{decide, reasons, LivenessConfig, SignalResult, Verdict};
+use facegate_vision::liveness::passive::{passive_signal, passive_signals};
+use facegate_vision::liveness::{
+    decide, reasons, Fusion, LivenessConfig, PassiveConfig, SignalResult, Verdict,
+};
 use facegate_vision::models::ModelStore;
 use facegate_vision::runtime::{self, RuntimeKind};
 use facegate_vision::VisionError;
@@ -104,6 +106,10 @@ pub struct Unit {
     pub passive: Option<f32>,
     pub verdict: Verdict,
     pub reasons: Vec<&'static str>,
+    /// The same decision with the other fusion rule (the mean of the two
+    /// models when the configuration fuses by the maximum, and the other way
+    /// round).
+    pub other_fusion_verdict: Verdict,
     /// Each model's mean P(live) over the unit, and its verdict at 0.5
     /// (no gate; no face: `RETRY`).
     pub fr_liveness: Option<f32>,
@@ -128,6 +134,8 @@ pub struct SourceRates {
     pub error: Rate,
     /// The quality `RETRY`s alone.
     pub retry: Rate,
+    /// The same error with the other fusion rule.
+    pub other_fusion_error: Rate,
     /// The same error for each model alone.
     pub fr_liveness_error: Rate,
     pub minifasnet_error: Rate,
@@ -371,6 +379,14 @@ fn unit(
     };
     let score = |s: &SignalResult| measured(s).then_some(s.score);
     let (fused, fr, mf) = (&signals[0], &signals[1], &signals[2]);
+    let other = PassiveConfig {
+        fusion: match config.passive.fusion {
+            Fusion::Max => Fusion::Mean,
+            Fusion::Mean => Fusion::Max,
+        },
+        ..config.passive
+    };
+    let other = passive_signal(frames, &other);
     Unit {
         source: source.to_owned(),
         name: name.to_owned(),
@@ -380,6 +396,7 @@ fn unit(
         face_frames: frames.iter().filter(|f| f.face.is_some()).count(),
         passive: score(fused),
         verdict: verdict(fused),
+        other_fusion_verdict: verdict(&other),
         reasons: if measured(fused) {
             fused.reasons.clone()
         } else {
@@ -553,6 +570,7 @@ fn rates(
         retried: count(Verdict::Retry),
         error: error(&|u| u.verdict),
         retry: Rate::new(count(Verdict::Retry), set.len()),
+        other_fusion_error: error(&|u| u.other_fusion_verdict),
         fr_liveness_error: error(&|u| u.fr_liveness_verdict),
         minifasnet_error: error(&|u| u.minifasnet_verdict),
     }
@@ -874,7 +892,7 @@ pub fn evaluate_liveness(
         units,
         notes: vec![
             "Thresholds are LivenessConfig's defaults, fixed before this evaluation; nothing here tuned them.".into(),
-            "The passive decision is the server's: fr-liveness and MiniFASNet fused (mean P(live), MiniFASNet only on faces turned 20° or less) behind the quality gate; a quality RETRY counts as a rejection for BPCER and is reported apart (retried). Each model alone is judged by its mean P(live) against 0.5 without the gate.".into(),
+            "The passive decision is the server's: fr-liveness and MiniFASNet fused per frame (liveness.passive.fusion; MiniFASNet only on faces turned 20° or less) and averaged over the frames behind the quality gate; 'other fusion' is the same decision with the other rule (max or mean); a quality RETRY counts as a rejection for BPCER and is reported apart (retried). Each model alone is judged by its mean P(live) against 0.5 without the gate.".into(),
             "Augmentations (crate::augment, seeded per frame): backlight, low light, colour cast, side light, low resolution, webcam noise and compression, applied to the bona fide frames that the passive models run on; their ranges were fixed before any result.".into(),
             "Only the passive signal is measured directly: recorded data cannot follow a live challenge.".into(),
             "Compliance: the share of random challenges (ChallengeSpec::from_seed, no flashes) laid at random offsets over a recording's 15-fps pose trace that the challenge signal passes; for an attack recording it is the acceptance of an unresponsive replay by the challenge alone; for a bona fide recording it says nothing about BPCER (the person did not see the challenge).".into(),
@@ -909,13 +927,14 @@ pub fn summary(r: &LivenessReport) -> String {
     );
     for s in p.sources.iter().chain(&p.augmentations) {
         out.push_str(&format!(
-            "\n  {:<40} {:<15} {} {} (retry {}, fail {}) · fr-liveness {} · minifasnet {}",
+            "\n  {:<40} {:<15} {} {} (retry {}, fail {}) · other fusion {} · fr-liveness {} · minifasnet {}",
             s.source,
             s.augmentation.unwrap_or("-"),
             if s.bona_fide { "BPCER" } else { "APCER" },
             s.error.describe(),
             s.retried,
             s.failed,
+            s.other_fusion_error.describe(),
             s.fr_liveness_error.describe(),
             s.minifasnet_error.describe(),
         ));

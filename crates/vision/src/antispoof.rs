@@ -26,6 +26,26 @@ pub const CROP_SCALE: f32 = 2.7;
 /// Side of the model input.
 pub const INPUT_SIZE: usize = 128;
 
+/// Exposure normalisation of the passive crops: a face whose mean
+/// luminance (the ArcFace crop's, 0–255) is under this is brightened to it,
+/// as a camera's auto-exposure would (faces above it are left as they are).
+/// 120: a well-exposed face's mean; fixed before it was measured.
+pub const EXPOSURE_TARGET: f32 = 120.0;
+/// The most a crop is brightened (a face at 30 or darker gets 4×).
+pub const MAX_EXPOSURE_GAIN: f32 = 4.0;
+
+/// The gain [`EXPOSURE_TARGET`] gives a face of mean luminance `brightness`.
+pub fn exposure_gain(brightness: f32) -> f32 {
+    if brightness >= EXPOSURE_TARGET || brightness <= 0.0 {
+        return if brightness <= 0.0 {
+            MAX_EXPOSURE_GAIN
+        } else {
+            1.0
+        };
+    }
+    (EXPOSURE_TARGET / brightness).min(MAX_EXPOSURE_GAIN)
+}
+
 /// Side of the MiniFASNet inputs.
 pub const MINIFASNET_INPUT_SIZE: usize = 80;
 /// Box scale of MiniFASNetV2's crop.
@@ -49,14 +69,16 @@ impl AntiSpoofModel {
         Self { session }
     }
 
-    /// P(live) of the face in `face_box` (a detection box, source pixels).
+    /// P(live) of the face in `face_box` (a detection box, source pixels),
+    /// its crop's pixels multiplied by `gain` ([`exposure_gain`]).
     pub fn live_probability(
         &mut self,
         image: &RgbF32,
         face_box: &Rect,
+        gain: f32,
     ) -> Result<f32, VisionError> {
         let crop = liveness_crop(image.width, image.height, face_box, CROP_SCALE);
-        self.live_probability_of_input(input_tensor(image, &crop, INPUT_SIZE)?)
+        self.live_probability_of_input(input_tensor(image, &crop, INPUT_SIZE, gain)?)
     }
 
     /// P(live) of an already prepared input tensor ([1, 3, 128, 128], BGR
@@ -105,11 +127,13 @@ impl MiniFasNet {
     }
 
     /// P(live) of the face in `face_box`: the mean of the two models'
-    /// softmax class 1, each on its own crop of the image.
+    /// softmax class 1, each on its own crop of the image (pixels multiplied
+    /// by `gain`).
     pub fn live_probability(
         &mut self,
         image: &RgbF32,
         face_box: &Rect,
+        gain: f32,
     ) -> Result<f32, VisionError> {
         let mut sum = 0.0;
         for (session, scale) in [
@@ -117,7 +141,7 @@ impl MiniFasNet {
             (&mut self.v1se, MINIFASNET_V1SE_SCALE),
         ] {
             let crop = liveness_crop(image.width, image.height, face_box, scale);
-            let input = input_tensor(image, &crop, MINIFASNET_INPUT_SIZE)?;
+            let input = input_tensor(image, &crop, MINIFASNET_INPUT_SIZE, gain)?;
             sum += class_probabilities(session.as_mut(), input, "MiniFASNet")?[1];
         }
         Ok(sum / 2.0)
@@ -173,8 +197,14 @@ pub fn liveness_crop(width: usize, height: usize, face_box: &Rect, scale: f32) -
 }
 
 /// A model input: `crop` resized to `n`×`n` with bilinear sampling at pixel
-/// centres (OpenCV's `resize` convention), BGR planes, raw 0–255.
-pub fn input_tensor(image: &RgbF32, crop: &Rect, n: usize) -> Result<Tensor, VisionError> {
+/// centres (OpenCV's `resize` convention), BGR planes, raw 0–255, each value
+/// multiplied by `gain` and clipped at 255 (1: the pixels as they are).
+pub fn input_tensor(
+    image: &RgbF32,
+    crop: &Rect,
+    n: usize,
+    gain: f32,
+) -> Result<Tensor, VisionError> {
     let plane = n * n;
     let (sx, sy) = (crop.width / n as f32, crop.height / n as f32);
     let mut data = vec![0.0f32; plane * 3];
@@ -182,7 +212,7 @@ pub fn input_tensor(image: &RgbF32, crop: &Rect, n: usize) -> Result<Tensor, Vis
         let y = crop.y + (v as f32 + 0.5) * sy - 0.5;
         for u in 0..n {
             let x = crop.x + (u as f32 + 0.5) * sx - 0.5;
-            let [r, g, b] = image.sample(x, y);
+            let [r, g, b] = image.sample(x, y).map(|c| (c * gain).min(255.0));
             let i = v * n + u;
             data[i] = b;
             data[plane + i] = g;
@@ -257,6 +287,7 @@ mod tests {
                 height: 4.0,
             },
             INPUT_SIZE,
+            1.0,
         )
         .unwrap();
         assert_eq!(t.shape, vec![1, 3, 128, 128]);
@@ -265,6 +296,29 @@ mod tests {
             (t.data[0], t.data[plane], t.data[2 * plane]),
             (30.0, 20.0, 10.0)
         );
+    }
+
+    #[test]
+    fn only_faces_darker_than_the_target_are_brightened_and_not_without_bound() {
+        assert_eq!(exposure_gain(150.0), 1.0);
+        assert_eq!(exposure_gain(EXPOSURE_TARGET), 1.0);
+        assert!((exposure_gain(60.0) - 2.0).abs() < 1e-6);
+        assert_eq!(exposure_gain(10.0), MAX_EXPOSURE_GAIN);
+        assert_eq!(exposure_gain(0.0), MAX_EXPOSURE_GAIN);
+        let image = RgbF32 {
+            width: 2,
+            height: 2,
+            data: [50.0, 100.0, 200.0].repeat(4),
+        };
+        let crop = Rect {
+            x: 0.0,
+            y: 0.0,
+            width: 2.0,
+            height: 2.0,
+        };
+        let t = input_tensor(&image, &crop, 2, 2.0).unwrap();
+        // BGR planes: 200 × 2 clipped, 100 × 2, 50 × 2.
+        assert_eq!((t.data[0], t.data[4], t.data[8]), (255.0, 200.0, 100.0));
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::align::arcface_112;
-use crate::antispoof::{AntiSpoofModel, MiniFasNet};
+use crate::antispoof::{exposure_gain, AntiSpoofModel, MiniFasNet};
 use crate::decode::{decode_image, DecodeLimits};
 use crate::detect::{Detection, DetectorKind, FaceChoice, FaceDetector};
 use crate::embed::{Embedder, EmbedderKind, FivePoints, Template};
@@ -508,13 +508,15 @@ impl FrameAnalyzer {
             detail: "the passive models were not loaded (FrameAnalyzerConfig::passive)".into(),
         };
         let (passive, passive_minifasnet) = if opts.passive {
+            // Dark faces reach the passive models at a normal exposure.
+            let gain = exposure_gain(quality.brightness);
             let fr = self
                 .antispoof
                 .as_mut()
                 .ok_or_else(|| not_loaded(ids::FR_LIVENESS))?
-                .live_probability(image, &detection.rect)?;
+                .live_probability(image, &detection.rect, gain)?;
             let minifasnet = match self.minifasnet.as_mut() {
-                Some(model) => Some(model.live_probability(image, &detection.rect)?),
+                Some(model) => Some(model.live_probability(image, &detection.rect, gain)?),
                 None => None,
             };
             (Some(fr), minifasnet)

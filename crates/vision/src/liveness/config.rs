@@ -35,6 +35,8 @@ pub struct PassiveConfig {
     /// on the shared data are turned heads (conversion notes); the
     /// challenge's turns reach 25–30°.
     pub minifasnet_max_turn_deg: f32,
+    /// How a frame's two scores become one. Default [`Fusion::Max`].
+    pub fusion: Fusion,
     /// Run the MiniFASNet pair and fuse it with fr-liveness. Default true;
     /// false leaves fr-liveness alone (the passive signal before the
     /// fusion: the attempt benchmark's baseline, and a comparison).
@@ -48,10 +50,26 @@ impl Default for PassiveConfig {
         Self {
             threshold: 0.5,
             minifasnet_max_turn_deg: 20.0,
+            fusion: Fusion::Max,
             minifasnet: true,
             gate: GateConfig::default(),
         }
     }
+}
+
+/// The rule that fuses the two passive models' P(live) on a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fusion {
+    /// The higher of the two: a frame is live evidence when either model,
+    /// trained independently, is convinced. Chosen on the shared data
+    /// (`docs/liveness.md`): every shared attack unit stays below 0.5 for
+    /// both models alone (so for their maximum too), and the models' false
+    /// rejections of live faces under hard light hardly overlap.
+    Max,
+    /// The mean of the two (the sum rule); reported beside `max` by
+    /// `facegate eval liveness`.
+    Mean,
 }
 
 /// Challenge compliance.

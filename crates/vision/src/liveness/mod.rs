@@ -41,8 +41,8 @@ pub mod signal;
 
 pub use challenge::{ChallengeSpec, Direction, Flash, Step};
 pub use config::{
-    ChallengeConfig, FlashConfig, IdentityConfig, LivenessConfig, ParallaxConfig, PassiveConfig,
-    SamplingConfig,
+    ChallengeConfig, FlashConfig, Fusion, IdentityConfig, LivenessConfig, ParallaxConfig,
+    PassiveConfig, SamplingConfig,
 };
 pub use decide::{decide, LivenessDecision};
 pub use gate::GateConfig;

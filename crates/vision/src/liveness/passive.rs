@@ -4,12 +4,15 @@
 //! over the frames the quality [`gate`](super::gate) lets vote.
 //!
 //! **Fusion** (fixed from the shared data, `docs/liveness.md`): a frame's
-//! score is the mean of the two models' P(live) — the sum rule, no weights
-//! fitted. On the shared data each model alone separates every attack set
-//! (APCER 0) but each has its own bona fide misses (fr-liveness the
-//! silent_face T2 still and unseen backlit webcams, MiniFASNet turned heads
-//! of the tranvanluyt recording); the mean keeps a confident model from
-//! being overruled by an unsure one and needs both to be fooled at once.
+//! score is the higher of the two models' P(live) ([`Fusion::Max`]; the mean
+//! is the alternative `facegate eval liveness` reports beside it). On the
+//! shared data each model alone keeps every attack unit below 0.5 (APCER 0,
+//! the highest attack unit at 0.36), but each has its own false rejections
+//! of live faces, and they hardly overlap: fr-liveness doubts backlit faces
+//! (as on the unseen backlit webcams), MiniFASNet turned heads, low
+//! resolution and dark faces. Fused by the maximum, a live face needs one
+//! convinced model; an attack must fool one of two independently trained
+//! models, and still faces the challenge, the flashes and identity.
 //! MiniFASNet is pose-sensitive (shared conversion notes: its misses are the
 //! turned-head windows), so on a frame turned more than
 //! [`PassiveConfig::minifasnet_max_turn_deg`] the frame's score is
@@ -24,7 +27,7 @@
 //! `RETRY`.
 
 use crate::frame::{FaceFeatures, FrameFeatures};
-use crate::liveness::config::PassiveConfig;
+use crate::liveness::config::{Fusion, PassiveConfig};
 use crate::liveness::gate::gate;
 use crate::liveness::signal::{reasons, SignalResult, Verdict};
 
@@ -40,13 +43,18 @@ struct Measured {
     held: Option<&'static str>,
 }
 
-/// The frame's fused P(live): the mean of both models, or fr-liveness alone
-/// on a turned face or when the pair was not run.
+/// The frame's fused P(live): both models by [`PassiveConfig::fusion`], or
+/// fr-liveness alone on a turned face or when the pair was not run.
 pub fn fused_score(face: &FaceFeatures, config: &PassiveConfig) -> Option<f32> {
     let fr = face.passive?;
     let turn = face.pose.yaw.abs().max(face.pose.pitch.abs());
     Some(match face.passive_minifasnet {
-        Some(mf) if config.minifasnet && turn <= config.minifasnet_max_turn_deg => (fr + mf) / 2.0,
+        Some(mf) if config.minifasnet && turn <= config.minifasnet_max_turn_deg => {
+            match config.fusion {
+                Fusion::Max => fr.max(mf),
+                Fusion::Mean => (fr + mf) / 2.0,
+            }
+        }
         _ => fr,
     })
 }
@@ -173,12 +181,17 @@ mod tests {
     }
 
     #[test]
-    fn the_fused_score_is_the_mean_of_both_models_on_a_frontal_face() {
+    fn the_fused_score_is_the_higher_model_on_a_frontal_face() {
         let cfg = PassiveConfig::default();
         let f = frames(&[(0.3, 0.9)], 130.0, 120.0);
         let s = passive_signal(&f, &cfg);
-        assert!((s.score - 0.6).abs() < 1e-6);
+        assert!((s.score - 0.9).abs() < 1e-6);
         assert_eq!(s.verdict, Verdict::Pass);
+        let mean = PassiveConfig {
+            fusion: Fusion::Mean,
+            ..cfg
+        };
+        assert!((passive_signal(&f, &mean).score - 0.6).abs() < 1e-6);
         // Turned: fr-liveness alone.
         let mut turned = f.clone();
         turned[0].face.as_mut().unwrap().pose.yaw = 30.0;
