@@ -30,6 +30,10 @@ from common import (LICENSES, MODELS, PREPROCESS_DOC, REFERENCE, SYNTHETIC_DOC, 
 SOURCE_COMMIT = "b6d5f04ad78778917853b25c778acef6d5626d15"
 LICENCE_FILE = "Apache-2.0.silent-face.txt"
 LICENCE_SHA256 = "daf94bf1dc9cc5700fe5af2c7c0cbd1836e70d509ed78fd0bebef7432edee6fb"
+LICENCE_ROW = (
+    f"| `{LICENCE_FILE}` | the Silent-Face-Anti-Spoofing repository (Minivision), commit b6d5f04: LICENSE, "
+    "via `$FACEGATE_SHARED_DIR/models/silent_face/LICENSE` (tools/models/silent_face.py) | Apache License 2.0 "
+    "of Minivision's Silent-Face-Anti-Spoofing, the licence of the two MiniFASNet models |\n")
 REL_TOL = 1e-4
 SEEDS = [1, 2]
 
@@ -166,6 +170,11 @@ def main() -> None:
         if sha256_file(lic) != LICENCE_SHA256:
             die(f"{lic}: not the repository's LICENSE")
         shutil.copyfile(lic, LICENSES / LICENCE_FILE)
+        # manifest.py writes LICENSES/README.md; add this licence's row.
+        readme = LICENSES / "README.md"
+        text = readme.read_text()
+        if LICENCE_FILE not in text:
+            readme.write_text(text.rstrip("\n") + "\n" + LICENCE_ROW)
     manifest_path = MODELS / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     ids = {m["id"] for m in MODELS_TABLE}
