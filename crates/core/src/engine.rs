@@ -54,10 +54,11 @@ pub struct AttemptFindings {
     pub face_image: Option<Arc<[u8]>>,
     /// A few frames of the liveness sequence (JPEG as uploaded).
     pub liveness_images: Vec<Arc<[u8]>>,
-    /// The template of the best live frame, made by the context's model:
-    /// what an ID verification's facemap is issued from. `None` when no
-    /// live frame had one.
-    pub template: Option<Vec<f32>>,
+    /// The templates of the best live frames, made by the context's model,
+    /// the best frame's first: what an ID verification's facemap is issued
+    /// from (a facemap's templates are matched by their mean,
+    /// docs/face-engine.md). Empty when no live frame had one.
+    pub templates: Vec<Vec<f32>>,
 }
 
 /// The engine failed (a broken installation, not a bad capture).

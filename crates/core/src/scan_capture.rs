@@ -673,12 +673,15 @@ impl CaptureService {
             &policy,
             now.date_naive(),
         );
-        let template = selfie.as_ref().and_then(|s| s.analysed.template.clone());
+        let templates = selfie
+            .as_ref()
+            .map(|s| s.analysed.templates.clone())
+            .filter(|t| !t.is_empty());
         let model = analysis.portrait.as_ref().map(|p| p.model.clone());
-        let facemap = match (verdict.issues_facemap, template, model) {
-            (true, Some(template), Some(model)) => {
+        let facemap = match (verdict.issues_facemap, templates, model) {
+            (true, Some(templates), Some(model)) => {
                 let (sealed, binding) =
-                    self.issue_facemap(&account, scan.reference, None, &model, vec![template])?;
+                    self.issue_facemap(&account, scan.reference, None, &model, templates)?;
                 Some(IssuedFacemap { binding, sealed })
             }
             (true, _, _) => {

@@ -35,6 +35,7 @@ use facegate_vision::compare::Calibration;
 use facegate_vision::decode::DecodeLimits;
 use facegate_vision::embed::{similarity_fn, EmbedderKind};
 use facegate_vision::frame::{FrameAnalyzer, FrameAnalyzerConfig, FrameFeatures};
+use facegate_vision::liveness::identity::facemap_frames;
 use facegate_vision::liveness::{
     self, decide, ChallengeSpec, LivenessConfig, LivenessDecision, Verdict,
 };
@@ -477,14 +478,13 @@ impl AttemptAnalysis for VisionAttempt {
                 undecodable: failed,
                 skipped,
             };
-            let template = decision
-                .best_frame
-                .and_then(|i| features.get(i))
-                .and_then(|f| f.face.as_ref())
-                .and_then(|f| f.template.as_ref())
-                .map(|t| t.vector.clone());
+            let facemap_templates = facemap_frames(&features, decision.best_frame)
+                .into_iter()
+                .filter_map(|i| features.get(i)?.face.as_ref()?.template.as_ref())
+                .map(|t| t.vector.clone())
+                .collect();
             AttemptFindings {
-                template,
+                templates: facemap_templates,
                 findings: findings(
                     &decision,
                     frames,
@@ -603,9 +603,12 @@ fn findings(
     }
 }
 
-/// The best similarity of `probe` with `templates`, at the operating point
-/// `calibration` gives `model` for `target_fmr` (its default when `None`);
-/// `None` when the model has no comparison or no such operating point.
+/// The mean similarity of `probe` with `templates` (a facemap's several
+/// templates are matched by their mean: the best score would nearly double
+/// the false-match rate at the calibrated threshold, docs/face-engine.md),
+/// at the operating point `calibration` gives `model` for `target_fmr` (its
+/// default when `None`); `None` when the model has no comparison or no such
+/// operating point.
 fn similarity_record(
     probe: &[f32],
     calibration: &Calibration,
@@ -616,13 +619,18 @@ fn similarity_record(
     let similarity = similarity_fn(model)?;
     let m = calibration.model(model)?;
     let op = m.operating_point(target_fmr)?;
-    let score = templates
+    let scores: Vec<f32> = templates
         .iter()
         .filter(|t| t.len() == probe.len())
         .map(|t| similarity(probe, t))
-        // No comparable template scores below any threshold (and, unlike an
-        // infinity, is still a number in the record).
-        .fold(f32::MIN, f32::max);
+        .collect();
+    // No comparable template scores below any threshold (and, unlike an
+    // infinity, is still a number in the record).
+    let score = if scores.is_empty() {
+        f32::MIN
+    } else {
+        scores.iter().sum::<f32>() / scores.len() as f32
+    };
     let record = SimilarityRecord::new(
         model,
         score,
@@ -708,6 +716,24 @@ mod tests {
         )
         .unwrap();
         assert_eq!(at_1e3.threshold, 0.25);
+    }
+
+    #[test]
+    fn a_facemap_with_several_templates_is_matched_by_their_mean() {
+        let calibration = calibration("facemaps", 1e-4, &[(1e-4, 0.42)]);
+        let (probe, close) = pair(0.9);
+        let (_, far) = pair(0.1);
+        let record = |templates: &[Vec<f32>]| {
+            similarity_record(&probe, &calibration, MODEL, templates, None).unwrap()
+        };
+        let one = record(std::slice::from_ref(&close));
+        assert!((one.score - 0.9).abs() < 1e-5);
+        // The mean, not the best: a far template pulls the score down.
+        let two = record(&[close.clone(), far]);
+        assert!((two.score - 0.5).abs() < 1e-5, "{}", two.score);
+        // A template of another length is not compared.
+        let three = record(&[close, vec![1.0; 3]]);
+        assert!((three.score - 0.9).abs() < 1e-5);
     }
 
     #[test]

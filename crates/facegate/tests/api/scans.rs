@@ -207,7 +207,7 @@ impl AttemptAnalysis for SelfieAttempt {
             },
             face_image: Some(jpeg()),
             liveness_images: vec![jpeg(), jpeg()],
-            template: live.then_some(selfie),
+            templates: live.then_some(selfie).into_iter().collect(),
         })
     }
 }

@@ -69,7 +69,7 @@ impl AttemptAnalysis for ScriptedEngine {
             findings: findings_showing(*self.evidence.lock().unwrap()),
             face_image: (self.liveness_images > 0).then(jpeg),
             liveness_images: (0..self.liveness_images).map(|_| jpeg()).collect(),
-            template: None,
+            templates: Vec::new(),
         })
     }
 }
@@ -113,7 +113,7 @@ impl AttemptAnalysis for HolderSelfie {
             findings: findings_showing(Evidence::LiveMatch),
             face_image: None,
             liveness_images: Vec::new(),
-            template: self.portrait.clone(),
+            templates: self.portrait.clone().into_iter().collect(),
         })
     }
 }

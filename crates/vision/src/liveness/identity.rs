@@ -21,7 +21,44 @@ const FRONTAL_DEG: f32 = 10.0;
 /// The best face frame: one with a template, frontal (within 10°) if any,
 /// then the sharpest; without a frontal one, the least turned.
 pub fn best_frame(frames: &[FrameFeatures]) -> Option<usize> {
-    frames
+    best_frames(frames).into_iter().next()
+}
+
+/// Templates a facemap holds at most: the best frame's and two more.
+pub const FACEMAP_TEMPLATES: usize = 3;
+/// The frames of a facemap's templates lie at least this far apart (ms).
+pub const FACEMAP_FRAME_GAP_MS: u32 = 500;
+
+/// The frames an enrollment's facemap is issued with: `best` (the decision's
+/// best frame), then the next frames in [`best_frames`]' order that lie at
+/// least [`FACEMAP_FRAME_GAP_MS`] from every one taken, up to
+/// [`FACEMAP_TEMPLATES`]. Several views of the face make the facemap match
+/// more of its owner's later captures (docs/face-engine.md: two templates,
+/// matched by their mean, measured on LFW).
+pub fn facemap_frames(frames: &[FrameFeatures], best: Option<usize>) -> Vec<usize> {
+    let Some(best) = best.filter(|&i| i < frames.len()) else {
+        return Vec::new();
+    };
+    let mut out = vec![best];
+    for i in best_frames(frames) {
+        if out.len() >= FACEMAP_TEMPLATES {
+            break;
+        }
+        let t = frames[i].t_ms;
+        if out
+            .iter()
+            .all(|&j| t.abs_diff(frames[j].t_ms) >= FACEMAP_FRAME_GAP_MS)
+        {
+            out.push(i);
+        }
+    }
+    out
+}
+
+/// Every frame with a template, best first by [`best_frame`]'s order
+/// (frontal ones by sharpness, then the others by how little they turn).
+pub fn best_frames(frames: &[FrameFeatures]) -> Vec<usize> {
+    let mut ranked: Vec<(usize, f32, f32)> = frames
         .iter()
         .enumerate()
         .filter_map(|(i, f)| {
@@ -30,17 +67,22 @@ pub fn best_frame(frames: &[FrameFeatures]) -> Option<usize> {
             let turn = face.pose.yaw.abs().max(face.pose.pitch.abs());
             Some((i, turn, face.quality.sharpness))
         })
-        .max_by(|a, b| {
-            let frontal = |t: f32| t <= FRONTAL_DEG;
-            frontal(a.1).cmp(&frontal(b.1)).then_with(|| {
+        .collect();
+    let frontal = |t: f32| t <= FRONTAL_DEG;
+    // Best first; among equals the later frame, as `max_by` picked before.
+    ranked.sort_by(|a, b| {
+        frontal(b.1)
+            .cmp(&frontal(a.1))
+            .then_with(|| {
                 if frontal(a.1) {
-                    a.2.total_cmp(&b.2)
+                    b.2.total_cmp(&a.2)
                 } else {
-                    b.1.total_cmp(&a.1)
+                    a.1.total_cmp(&b.1)
                 }
             })
-        })
-        .map(|(i, _, _)| i)
+            .then_with(|| b.0.cmp(&a.0))
+    });
+    ranked.into_iter().map(|(i, _, _)| i).collect()
 }
 
 /// The `identity` signal. Score: the lowest similarity of a sampled template
@@ -235,6 +277,32 @@ mod tests {
         }
         let r = identity_signal(&frames, best_frame(&frames), &IdentityConfig::default());
         assert_eq!(r.verdict, Verdict::Pass, "{r:?}");
+    }
+
+    #[test]
+    fn a_facemap_takes_the_best_frame_and_sharp_frontal_frames_apart_in_time() {
+        let mut frames = frames();
+        for (i, f) in frames.iter_mut().enumerate() {
+            let face = f.face.as_mut().unwrap();
+            face.quality.sharpness = 100.0 + i as f32;
+            if i % 5 == 0 {
+                face.template = Some(Template {
+                    model: crate::embed::FrFeature::INT8_MODEL_ID,
+                    vector: vec![1.0, 0.0, 0.0],
+                });
+            }
+        }
+        let best = best_frame(&frames);
+        let chosen = facemap_frames(&frames, best);
+        assert_eq!(chosen.len(), FACEMAP_TEMPLATES);
+        assert_eq!(Some(chosen[0]), best);
+        for (k, &a) in chosen.iter().enumerate() {
+            assert!(frames[a].face.as_ref().unwrap().template.is_some());
+            for &b in &chosen[k + 1..] {
+                assert!(frames[a].t_ms.abs_diff(frames[b].t_ms) >= FACEMAP_FRAME_GAP_MS);
+            }
+        }
+        assert!(facemap_frames(&frames, None).is_empty());
     }
 
     #[test]
