@@ -304,10 +304,7 @@ impl Group {
     ) {
         out.push(unit(source, name, None, bona_fide, &self.original, config));
         for (aug, frames) in Augmentation::ALL.iter().zip(&self.augmented) {
-            if frames
-                .iter()
-                .any(|f| f.face.is_some() || !self.original.is_empty())
-            {
+            if !frames.is_empty() {
                 out.push(unit(
                     source,
                     name,
