@@ -69,13 +69,6 @@ impl Augmentation {
         self.apply_at(image, face, seed, None)
     }
 
-    /// [`Augmentation::apply`] at the strong end of every range (the
-    /// darkest backlit face, the brightest window); the noise is still
-    /// seeded.
-    pub fn apply_strongest(self, image: &RgbImage, face: Option<Rect>, seed: u64) -> Vec<u8> {
-        self.apply_at(image, face, seed, Some(1.0))
-    }
-
     /// [`Augmentation::apply`] at a fixed point of every range: 0 the mild
     /// end, 1 the strong end, beyond 1 stronger than the evaluation's range
     /// (for probing the models).

@@ -43,6 +43,21 @@ pub enum EvalCommand {
     Documents(DocumentsArgs),
 }
 
+/// The models and how many threads run them: the evaluations that embed
+/// many images share these flags.
+#[derive(Debug, Args)]
+pub struct EngineArgs {
+    /// Worker threads (each with its own model sessions, one core each).
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    /// Inference engine.
+    #[arg(long, default_value = "ort")]
+    pub runtime: RuntimeKind,
+    /// Models folder (default: the repository's models/, or FACEGATE_MODELS_DIR).
+    #[arg(long)]
+    pub models: Option<PathBuf>,
+}
+
 #[derive(Debug, Args)]
 pub struct PairsArgs {
     /// The pairs file: `image_a,image_b,label` per line (label 1/same or
@@ -56,15 +71,8 @@ pub struct PairsArgs {
     /// Where to write pairs-report.json.
     #[arg(long, default_value = "eval-out")]
     pub out: PathBuf,
-    /// Worker threads (each with its own model sessions, one core each).
-    #[arg(long, default_value_t = 2)]
-    pub threads: usize,
-    /// Inference engine.
-    #[arg(long, default_value = "ort")]
-    pub runtime: RuntimeKind,
-    /// Models folder (default: the repository's models/, or FACEGATE_MODELS_DIR).
-    #[arg(long)]
-    pub models: Option<PathBuf>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 #[derive(Debug, Args)]
@@ -92,15 +100,8 @@ pub struct DocumentsArgs {
     /// clean and every camera effect).
     #[arg(long, value_delimiter = ',')]
     pub effects: Vec<String>,
-    /// Worker threads (each with its own model sessions, one core each).
-    #[arg(long, default_value_t = 2)]
-    pub threads: usize,
-    /// Inference engine.
-    #[arg(long, default_value = "ort")]
-    pub runtime: RuntimeKind,
-    /// Models folder (default: the repository's models/, or FACEGATE_MODELS_DIR).
-    #[arg(long)]
-    pub models: Option<PathBuf>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
     /// The day the documents are valid on (fixed, so runs repeat).
     #[arg(long, default_value = "2026-06-01")]
     pub today: chrono::NaiveDate,
@@ -206,15 +207,8 @@ pub struct LfwArgs {
     /// Also embed the mirrored crop and average.
     #[arg(long)]
     pub flip: bool,
-    /// Inference engine.
-    #[arg(long, default_value = "ort")]
-    pub runtime: RuntimeKind,
-    /// Worker threads (each with its own model sessions, one core each).
-    #[arg(long, default_value_t = 2)]
-    pub threads: usize,
-    /// Models folder (default: the repository's models/, or FACEGATE_MODELS_DIR).
-    #[arg(long)]
-    pub models: Option<PathBuf>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
     /// Also write the thresholds file the server decides with (e.g. models/thresholds.json).
     #[arg(long)]
     pub write_calibration: Option<PathBuf>,
@@ -375,13 +369,13 @@ fn liveness(args: LivenessArgs) -> anyhow::Result<()> {
 }
 
 fn pairs(args: PairsArgs) -> anyhow::Result<()> {
-    let store = open_store(args.models.as_ref())?;
+    let store = open_store(args.engine.models.as_ref())?;
     let report = facegate_eval::pairs::evaluate_pairs(
         &args.pairs,
         &store,
-        args.runtime,
+        args.engine.runtime,
         args.target_fmr,
-        args.threads,
+        args.engine.threads,
     )?;
     let path = args.out.join("pairs-report.json");
     write_json(&path, &report)?;
@@ -394,13 +388,19 @@ fn pairs(args: PairsArgs) -> anyhow::Result<()> {
 }
 
 fn lfw(args: LfwArgs) -> anyhow::Result<()> {
-    let store = open_store(args.models.as_ref())?;
+    let store = open_store(args.engine.models.as_ref())?;
     let config = PipelineConfig {
         embedders: embedders(&args.embedders)?,
         flip: args.flip,
         ..PipelineConfig::default()
     };
-    let result = evaluate_lfw(&args.data, &store, args.runtime, config, args.threads)?;
+    let result = evaluate_lfw(
+        &args.data,
+        &store,
+        args.engine.runtime,
+        config,
+        args.engine.threads,
+    )?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let report = args.out.join("lfw-report.json");
@@ -418,7 +418,7 @@ fn lfw(args: LfwArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.write_calibration {
         let command = format!(
             "facegate eval lfw --flip={} --runtime {}",
-            args.flip, args.runtime
+            args.flip, args.engine.runtime
         );
         let calibration = facegate_eval::run::calibration(&result, &command);
         std::fs::write(path, serde_json::to_string_pretty(&calibration)? + "\n")
@@ -432,7 +432,7 @@ fn lfw(args: LfwArgs) -> anyhow::Result<()> {
 
 fn documents(args: DocumentsArgs) -> anyhow::Result<()> {
     use facegate_eval::documents::{portrait, reading};
-    let store = open_store(args.models.as_ref())?;
+    let store = open_store(args.engine.models.as_ref())?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let mut report = serde_json::Map::new();
@@ -441,8 +441,8 @@ fn documents(args: DocumentsArgs) -> anyhow::Result<()> {
         let settings = portrait::PortraitSettings {
             identities: args.identities,
             seed: args.seed,
-            threads: args.threads,
-            runtime: args.runtime,
+            threads: args.engine.threads,
+            runtime: args.engine.runtime,
             today: args.today,
         };
         let result = portrait::evaluate_portraits(&args.data, &store, facemap.as_ref(), &settings)?;
@@ -475,7 +475,7 @@ fn documents(args: DocumentsArgs) -> anyhow::Result<()> {
             let command = format!(
                 "facegate eval documents --seed {} --runtime {}{}",
                 args.seed,
-                args.runtime,
+                args.engine.runtime,
                 args.identities
                     .map_or(String::new(), |n| format!(" --identities {n}"))
             );
@@ -509,8 +509,8 @@ fn documents(args: DocumentsArgs) -> anyhow::Result<()> {
         let settings = reading::ReadingSettings {
             per_effect: args.per_effect,
             seed: args.seed,
-            threads: args.threads,
-            runtime: args.runtime,
+            threads: args.engine.threads,
+            runtime: args.engine.runtime,
             today: args.today,
             effects,
         };

@@ -21,10 +21,10 @@ use image::{imageops, RgbImage};
 use serde_json::{json, Value};
 
 use crate::capture::Capture;
-use crate::helpers::{json as body_json, spawn_app_with, Customer, Options, TestApp};
+use crate::helpers::{spawn_app_with, Customer, Options, TestApp};
 use crate::journey::{
-    enrollment_of, mjpeg_frames, neutral_challenge, replay_attempt, shared_or_skip, signal,
-    spawn_with_challenge,
+    enrollment_of, initiate, mjpeg_frames, neutral_challenge, replay_attempt, shared_or_skip,
+    signal, spawn_with_challenge,
 };
 
 const PERSON_A: &str = "video/live_person_a_640x480_30fps_20s.mjpeg";
@@ -63,24 +63,6 @@ fn face_box(jpeg: &[u8]) -> Rect {
     f.face.expect("a face in the recording").detection.rect
 }
 
-/// Initiates an authentication of `enrollment` and opens its capture.
-async fn initiate(app: &TestApp, customer: &Customer, enrollment: &(String, Vec<u8>)) -> String {
-    let metadata = json!({
-        "enrollmentTransactionReference": enrollment.0,
-        "successUrl": "http://localhost:9/done",
-    });
-    let response = app.initiate(&customer.api, &metadata, &enrollment.1).await;
-    let (status, body) = body_json(response).await;
-    assert_eq!(status, 200, "{body}");
-    let token = crate::capture::authorization_token(body["redirectUrl"].as_str().unwrap());
-    assert!(!token.is_empty());
-    format!(
-        "{}|{}",
-        body["authenticationTransactionReference"].as_str().unwrap(),
-        token
-    )
-}
-
 /// Three attempts with `frames`: each the same outcome, `RETRY` twice with
 /// `guidance`, then `INVALID`. Returns the transaction as retrieved.
 async fn three_retries_then_invalid(
@@ -90,9 +72,8 @@ async fn three_retries_then_invalid(
     frames: &[Vec<u8>],
     guidance: &str,
 ) -> Value {
-    let started = initiate(app, customer, enrollment).await;
-    let (reference, token) = started.split_once('|').unwrap();
-    let capture = Capture::open(app, token).await;
+    let (reference, token) = initiate(app, customer, enrollment, None).await;
+    let capture = Capture::open(app, &token).await;
     for attempt in 1..=3 {
         let done = replay_attempt(&capture, frames, 0).await;
         if attempt < 3 {
@@ -108,7 +89,7 @@ async fn three_retries_then_invalid(
             assert_eq!(done["outcome"], "INVALID", "{done}");
         }
     }
-    let (_, tx) = app.retrieve(&customer.admin, reference).await;
+    let (_, tx) = app.retrieve(&customer.admin, &reference).await;
     assert_eq!(tx["transactionResult"], "INVALID", "{tx}");
     tx
 }
@@ -125,7 +106,9 @@ async fn a_backlit_live_person_is_asked_to_avoid_the_backlight_never_failed() {
     let backlit: Vec<Vec<u8>> = frames[..120]
         .iter()
         .enumerate()
-        .map(|(i, f)| Augmentation::Backlight.apply_strongest(&decode(f), Some(face), i as u64))
+        .map(|(i, f)| {
+            Augmentation::Backlight.apply_with_strength(&decode(f), Some(face), i as u64, 1.0)
+        })
         .collect();
 
     // fr-liveness alone doubts the backlit face: a retry, never a failure.
@@ -149,9 +132,8 @@ async fn a_backlit_live_person_is_asked_to_avoid_the_backlight_never_failed() {
         "the model doubted: {tx}"
     );
     // The same person in the same seconds, lit as recorded, passes.
-    let started = initiate(&app, &acme, &enrollment).await;
-    let (_, token) = started.split_once('|').unwrap();
-    let capture = Capture::open(&app, token).await;
+    let (_, token) = initiate(&app, &acme, &enrollment, None).await;
+    let capture = Capture::open(&app, &token).await;
     let done = replay_attempt(&capture, &frames[..120], 0).await;
     assert_eq!(done["outcome"], "PASSED", "{done}");
     app.stop().await;
@@ -160,12 +142,11 @@ async fn a_backlit_live_person_is_asked_to_avoid_the_backlight_never_failed() {
     // backlit person passes at the first attempt.
     let (app, acme) = spawn_with_challenge(neutral_challenge()).await;
     let enrollment = enrollment_of(&app, &acme, &frames[450]).await;
-    let started = initiate(&app, &acme, &enrollment).await;
-    let (reference, token) = started.split_once('|').unwrap();
-    let capture = Capture::open(&app, token).await;
+    let (reference, token) = initiate(&app, &acme, &enrollment, None).await;
+    let capture = Capture::open(&app, &token).await;
     let done = replay_attempt(&capture, &backlit, 0).await;
     assert_eq!(done["outcome"], "PASSED", "{done}");
-    let (_, tx) = app.retrieve(&acme.admin, reference).await;
+    let (_, tx) = app.retrieve(&acme.admin, &reference).await;
     assert!(
         signal(&tx, "passive-fr-liveness")["score"]
             .as_f64()

@@ -136,6 +136,21 @@ async fn journey_with(
     from_ms: u32,
     callback_url: Option<&str>,
 ) -> (Value, Value) {
+    let (reference, token) = initiate(app, customer, enrollment, callback_url).await;
+    let capture = Capture::open(app, &token).await;
+    let done = replay_attempt(&capture, frames, from_ms).await;
+    let (_, tx) = app.retrieve(&customer.admin, &reference).await;
+    (done, tx)
+}
+
+/// Initiates an authentication of `enrollment`; returns its reference and
+/// the capture's authorization token.
+pub(crate) async fn initiate(
+    app: &TestApp,
+    customer: &Customer,
+    enrollment: &(String, Vec<u8>),
+    callback_url: Option<&str>,
+) -> (String, String) {
     let metadata = json!({
         "enrollmentTransactionReference": enrollment.0,
         "successUrl": "http://localhost:9/done",
@@ -146,10 +161,7 @@ async fn journey_with(
     assert_eq!(status, 200, "{body}");
     let reference = body["authenticationTransactionReference"].as_str().unwrap();
     let token = crate::capture::authorization_token(body["redirectUrl"].as_str().unwrap());
-    let capture = Capture::open(app, &token).await;
-    let done = replay_attempt(&capture, frames, from_ms).await;
-    let (_, tx) = app.retrieve(&customer.admin, reference).await;
-    (done, tx)
+    (reference.to_owned(), token)
 }
 
 pub(crate) fn signal<'a>(tx: &'a Value, name: &str) -> &'a Value {

@@ -387,11 +387,7 @@ async fn the_challenge_runs_from_the_keyboard_and_the_server_answers_it() {
     let (reference, redirect, c_admin) = transaction(&app, &site).await;
     let page = browser.new_page().await;
     page.goto(&redirect).await;
-    page.wait_for(
-        "document.getElementById('app').dataset.state === 'ready'",
-        WAIT,
-    )
-    .await;
+    page.wait_for(super::READY, WAIT).await;
     page.screenshot(&screenshot_path("en-ready")).await;
 
     // The no-flash option comes before the start button.
@@ -494,11 +490,7 @@ async fn a_face_dark_against_bright_surroundings_is_told_to_face_the_light() {
         let (_, redirect, _) = transaction(&app, &site).await;
         let page = browser.new_page().await;
         page.goto(&redirect).await;
-        page.wait_for(
-            "document.getElementById('app').dataset.state === 'ready'",
-            WAIT,
-        )
-        .await;
+        page.wait_for(super::READY, WAIT).await;
         let shown = format!(
             "document.getElementById('hint').textContent === {} && \
              (document.getElementById('hint').getAttribute('data-level') || '') === {}",

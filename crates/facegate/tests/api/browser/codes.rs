@@ -20,8 +20,9 @@ use crate::capture::{authorization_token, Capture};
 use crate::helpers::*;
 use crate::scripted::ScriptedEngine;
 
+use super::READY;
+
 const WAIT: Duration = Duration::from_secs(30);
-const READY: &str = "document.getElementById('app').dataset.state === 'ready'";
 const CHALLENGE: &str = "document.getElementById('app').dataset.state === 'challenge'";
 
 /// A server on the system clock (frames arrive in real time) whose attempts

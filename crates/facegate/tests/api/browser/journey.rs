@@ -86,11 +86,7 @@ pub fn y4m_of(frames: &[Vec<u8>], seconds: usize, out: &std::path::Path) {
 async fn ready_page<'b>(browser: &'b Browser, redirect: &str) -> super::cdp::Page<'b> {
     let page = browser.new_page().await;
     page.goto(redirect).await;
-    page.wait_for(
-        "document.getElementById('app').dataset.state === 'ready'",
-        WAIT,
-    )
-    .await;
+    page.wait_for(super::READY, WAIT).await;
     page
 }
 
@@ -177,11 +173,7 @@ async fn the_live_person_passes_in_the_browser_and_fails_against_another_persons
     // instead"), not 9200.
     let page = ready_page(&browser, &redirect).await;
     page.reload().await;
-    page.wait_for(
-        "document.getElementById('app').dataset.state === 'ready'",
-        WAIT,
-    )
-    .await;
+    page.wait_for(super::READY, WAIT).await;
     let search = page.eval("location.search").await;
     assert!(
         !search.as_str().unwrap().contains("authorizationToken"),

@@ -9,3 +9,6 @@ mod codes;
 mod console;
 mod enrollment;
 mod journey;
+
+/// The page waits for the user to start the selfie.
+pub(crate) const READY: &str = "document.getElementById('app').dataset.state === 'ready'";
