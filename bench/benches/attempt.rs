@@ -69,31 +69,51 @@ async fn at_finish(
     template: &[f32],
     frames: &[Vec<u8>],
 ) -> anyhow::Result<Run> {
-    use facegate_core::engine::{AttemptContext, FaceEngine as _, FrameInput};
-    let analysis = engine.begin(AttemptContext {
-        challenge: challenge.clone(),
-        flash: false,
-        model: model.to_owned(),
-        templates: vec![template.to_vec()],
-        target: Default::default(),
-    });
+    use facegate_core::engine::{
+        AnalysedFrame, AttemptContext, FaceEngine as _, FrameAnalysis, FrameInput, FrameResult,
+    };
     let cpu_before = CpuTimes::now();
     let t0 = Instant::now();
     let (mut index, mut t) = (0u32, 0u32);
+    let mut analysed_frames = Vec::new();
     while t <= challenge.duration_ms {
         let jpeg: &[u8] = &frames[(t as usize * 30 / 1000) % frames.len()];
-        analysis
-            .push(FrameInput {
-                index,
-                t_ms: t,
-                jpeg: jpeg.into(),
-            })
-            .await;
+        let analysis = engine
+            .analyse_frame(
+                model,
+                FrameInput {
+                    index,
+                    t_ms: t,
+                    jpeg: jpeg.into(),
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let result = match analysis {
+            FrameAnalysis::Analysed {
+                features,
+                keep_jpeg,
+            } => FrameResult::Analysed {
+                features,
+                jpeg: keep_jpeg.then(|| jpeg.into()),
+            },
+            FrameAnalysis::Undecodable => FrameResult::Undecodable,
+        };
+        analysed_frames.push(AnalysedFrame { index, result });
         index += 1;
         t += 66;
     }
-    let analysed = analysis
-        .finish()
+    let analysed = engine
+        .conclude(
+            AttemptContext {
+                challenge: challenge.clone(),
+                flash: false,
+                model: model.to_owned(),
+                templates: vec![template.to_vec()],
+                target: Default::default(),
+            },
+            analysed_frames,
+        )
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let decision_ms = t0.elapsed().as_secs_f64() * 1000.0;

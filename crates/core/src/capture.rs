@@ -5,7 +5,7 @@
 //! never holds an API secret and never sees a score.
 
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -24,9 +24,10 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::documents::{DocumentAnalysis, DocumentEngine};
-use crate::engine::{AttemptContext, AttemptFindings, ComparisonTarget, FaceEngine, FrameInput};
+use crate::engine::{AttemptContext, AttemptFindings, ComparisonTarget, FaceEngine};
 use crate::error::{CaptureRefusal, ServiceError, ServiceResult};
-use crate::live::{FrameTarget, LiveAttempt};
+use crate::frames::{FrameSlot, Frames, QUEUE_WAIT};
+use crate::live::FrameTarget;
 use crate::Services;
 
 /// A session just opened.
@@ -84,13 +85,37 @@ enum Subject {
     Scan(facegate_domain::Scan),
 }
 
-/// What an attempt's selfie is compared with.
+impl Subject {
+    /// The account whose image key seals the attempt's frames.
+    fn account(&self) -> facegate_domain::AccountId {
+        match self {
+            Subject::Authentication(tx) => tx.account,
+            Subject::Scan(scan) => scan.account,
+        }
+    }
+}
+
+/// What an attempt's frames are analysed for.
 pub(crate) struct AttemptTarget {
+    /// The model of the templates the selfie is compared with.
     pub(crate) model: String,
-    pub(crate) templates: Vec<Vec<f32>>,
-    pub(crate) target: ComparisonTarget,
-    /// A scan's document analysis, kept with the attempt for its verdict.
+    /// A scan's document analysis, kept on this node for the verdict (a
+    /// finish on another node analyses the document again).
     pub(crate) document: Option<Arc<DocumentAnalysis>>,
+}
+
+/// Compare-and-set rounds a frame's acceptance tries before it gives up
+/// (each lost round means another frame of the attempt was accepted).
+const ACCEPT_TRIES: u32 = 4;
+
+fn frame_refusal(r: FrameRefusal) -> ServiceError {
+    refuse(match r {
+        FrameRefusal::AttemptFinished => CaptureRefusal::AttemptFinished,
+        FrameRefusal::OutOfWindow => CaptureRefusal::FrameOutOfWindow,
+        FrameRefusal::OutOfOrder => CaptureRefusal::FrameOutOfOrder,
+        FrameRefusal::Limit => CaptureRefusal::FrameLimit,
+        FrameRefusal::TooFast => CaptureRefusal::FrameTooFast,
+    })
 }
 
 /// An attempt just started.
@@ -201,6 +226,16 @@ impl CaptureService {
     /// The face engine analysing the attempts.
     pub fn engine(&self) -> &Arc<dyn FaceEngine> {
         &self.engine
+    }
+
+    /// What this node's frame work needs.
+    pub(crate) fn frames(&self) -> Frames {
+        Frames {
+            engine: self.engine.clone(),
+            store: self.store.clone(),
+            keyring: self.keyring.clone(),
+            stored: self.live_attempts.frame_stored.clone(),
+        }
     }
 
     /// Finalises an overdue transaction and reports what a capture call
@@ -346,6 +381,19 @@ impl CaptureService {
         self.session_view(&session, &tx).await
     }
 
+    /// The facemap an open transaction was initiated with, opened.
+    fn open_transaction_facemap(
+        &self,
+        tx: &AuthTransaction,
+    ) -> ServiceResult<facegate_facemap::FacemapContents> {
+        let sealed = tx
+            .facemap
+            .as_deref()
+            .ok_or_else(|| ServiceError::Internal("an open transaction has no facemap".into()))?;
+        facegate_facemap::open(&self.keyring, sealed, tx.account.as_uuid())
+            .map_err(|e| self.transaction_facemap_error(e))
+    }
+
     /// `POST /api/capture/v1/attempts`.
     pub async fn start_attempt(
         &self,
@@ -363,20 +411,13 @@ impl CaptureService {
         if used >= MAX_ATTEMPTS {
             return Err(refuse(CaptureRefusal::AttemptsExhausted));
         }
-        let sealed = tx
-            .facemap
-            .as_deref()
-            .ok_or_else(|| ServiceError::Internal("an open transaction has no facemap".into()))?;
-        let contents = facegate_facemap::open(&self.keyring, sealed, tx.account.as_uuid())
-            .map_err(|e| self.transaction_facemap_error(e))?;
+        let contents = self.open_transaction_facemap(&tx)?;
         self.begin_attempt(
             tx.reference,
             used,
             flash,
             AttemptTarget {
                 model: contents.model,
-                templates: contents.templates,
-                target: ComparisonTarget::Facemap,
                 document: None,
             },
         )
@@ -385,7 +426,7 @@ impl CaptureService {
 
     /// Starts attempt `used + 1` of `transaction` (an authentication's or a
     /// scan's): checks the engine, draws the challenge and the nonce,
-    /// records the attempt (abandoning an open one) and starts its analysis.
+    /// and records the attempt (abandoning an open one).
     pub(crate) async fn begin_attempt(
         &self,
         transaction: TransactionRef,
@@ -431,34 +472,14 @@ impl CaptureService {
             state: AttemptState::Open,
             outcome: None,
             finished_at: None,
+            model: target.model,
+            cursor: FrameCursor::default(),
+            closed_at: None,
         };
         self.store.insert_attempt(&attempt).await?;
-        let analysis = engine.begin(AttemptContext {
-            challenge,
-            flash: attempt.flash,
-            model: target.model,
-            templates: target.templates,
-            target: target.target,
-        });
-        let deadline = attempt.start_by()
-            + Duration::milliseconds(
-                i64::from(attempt.challenge.duration_ms)
-                    + facegate_domain::capture::MAX_UPLOAD_LAG_MS
-                    + 60_000,
-            );
-        {
-            let mut live = self.live_attempts.lock();
-            live.retain(|_, l| l.attempt.transaction != transaction && l.deadline > now);
-            live.insert(
-                attempt.id,
-                Arc::new(LiveAttempt {
-                    attempt: attempt.clone(),
-                    cursor: Mutex::new(FrameCursor::default()),
-                    analysis,
-                    deadline,
-                    document: target.document,
-                }),
-            );
+        if let Some(document) = target.document {
+            self.live_attempts
+                .keep_document(&attempt, document, attempt.finish_by());
         }
         tracing::info!(transaction = %transaction, attempt = attempt.number, "capture attempt started");
         Ok(StartedAttempt {
@@ -469,30 +490,23 @@ impl CaptureService {
 
     /// The attempt `attempt_id` of the capture token's transaction (an
     /// authentication's or a scan's), open and addressed with its own
-    /// nonce, with its live analysis.
+    /// nonce, read from storage (any node serves any attempt).
     async fn open_attempt(
         &self,
         capture_token: &str,
         attempt_id: &str,
         nonce: &str,
-    ) -> ServiceResult<(Subject, Arc<LiveAttempt>)> {
+    ) -> ServiceResult<(Subject, CaptureAttempt)> {
         let session = self.usable_session(capture_token).await?;
-        let id = Uuid::try_parse(attempt_id).ok();
-        // An open attempt of this process is in memory; any other is read
-        // from storage only to tell why it is refused.
-        let live = id
-            .and_then(|id| self.live_attempts.lock().get(&id).cloned())
-            .filter(|l| l.attempt.transaction == session.transaction);
-        let attempt = match (&live, id) {
-            (Some(l), _) => l.attempt.clone(),
-            (None, Some(id)) => self
-                .store
-                .attempt(id)
-                .await?
-                .filter(|a| a.transaction == session.transaction)
-                .ok_or(refuse(CaptureRefusal::AttemptNotFound))?,
-            (None, None) => return Err(refuse(CaptureRefusal::AttemptNotFound)),
-        };
+        let id = Uuid::try_parse(attempt_id)
+            .ok()
+            .ok_or(refuse(CaptureRefusal::AttemptNotFound))?;
+        let attempt = self
+            .store
+            .attempt(id)
+            .await?
+            .filter(|a| a.transaction == session.transaction)
+            .ok_or(refuse(CaptureRefusal::AttemptNotFound))?;
         let nonce: [u8; 16] = URL_SAFE_NO_PAD
             .decode(nonce)
             .ok()
@@ -534,10 +548,10 @@ impl CaptureService {
                 Subject::Scan(scan)
             }
         };
-        // Open in storage but not here: past its deadline, or this process
-        // restarted meanwhile.
-        let live = live.ok_or(refuse(CaptureRefusal::AttemptFinished))?;
-        Ok((subject, live))
+        if self.clock.now() > attempt.finish_by() {
+            return Err(refuse(CaptureRefusal::AttemptFinished));
+        }
+        Ok((subject, attempt))
     }
 
     /// `POST /api/capture/v1/attempts/{id}/frames`, before its body is
@@ -553,7 +567,7 @@ impl CaptureService {
         nonce: &str,
         body_bytes: usize,
     ) -> ServiceResult<FrameTarget> {
-        let (_, live) = self.open_attempt(capture_token, attempt_id, nonce).await?;
+        let (subject, attempt) = self.open_attempt(capture_token, attempt_id, nonce).await?;
         let kib = body_bytes
             .min(self.settings.capture.max_frame_bytes)
             .div_ceil(1024)
@@ -571,12 +585,17 @@ impl CaptureService {
                 }
             })?;
         Ok(FrameTarget {
-            live,
-            _budget: budget,
+            account: subject.account(),
+            attempt,
+            budget,
         })
     }
 
-    /// `POST /api/capture/v1/attempts/{id}/frames`, once its body is read.
+    /// `POST /api/capture/v1/attempts/{id}/frames`, once its body is read:
+    /// the frame is accepted in storage (the attempt's cursor advances by
+    /// compare-and-set, so frames of one attempt may come to any node), and
+    /// answered; its analysis runs in the background and is stored sealed
+    /// as soon as it is done. The body budget is held until then.
     pub async fn upload_frame(
         &self,
         target: FrameTarget,
@@ -584,40 +603,58 @@ impl CaptureService {
         t_ms: u32,
         jpeg: Vec<u8>,
     ) -> ServiceResult<()> {
-        let live = &target.live;
-        let attempt = &live.attempt;
-        // Finished or replaced while the body was read.
-        if !self.live_attempts.lock().contains_key(&attempt.id) {
-            return Err(refuse(CaptureRefusal::AttemptFinished));
-        }
         self.check_frame_image(&jpeg)?;
         let now = self.clock.now();
-        {
-            let mut cursor = live
-                .cursor
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let FrameTarget {
+            account,
+            mut attempt,
+            budget,
+        } = target;
+        let mut tries = 0;
+        loop {
+            let mut cursor = attempt.cursor;
             attempt
                 .accept_frame(&mut cursor, index, t_ms, now)
-                .map_err(|r| {
-                    refuse(match r {
-                        FrameRefusal::AttemptFinished => CaptureRefusal::AttemptFinished,
-                        FrameRefusal::OutOfWindow => CaptureRefusal::FrameOutOfWindow,
-                        FrameRefusal::OutOfOrder => CaptureRefusal::FrameOutOfOrder,
-                        FrameRefusal::Limit => CaptureRefusal::FrameLimit,
-                        FrameRefusal::TooFast => CaptureRefusal::FrameTooFast,
-                    })
-                })?;
+                .map_err(frame_refusal)?;
+            if self
+                .store
+                .accept_frame(attempt.id, &attempt.cursor, &cursor, index, now)
+                .await?
+            {
+                break;
+            }
+            // Another node moved the attempt meanwhile: judge the frame
+            // again against the attempt as it is now.
+            tries += 1;
+            attempt = self
+                .store
+                .attempt(attempt.id)
+                .await?
+                .ok_or(refuse(CaptureRefusal::AttemptNotFound))?;
+            if tries >= ACCEPT_TRIES {
+                return Err(refuse(CaptureRefusal::FrameOutOfOrder));
+            }
         }
-        // The budget is held until the frame is queued (the engine's
-        // per-attempt queue bounds what is held after that).
-        live.analysis
-            .push(FrameInput {
-                index,
-                t_ms,
-                jpeg: jpeg.into(),
-            })
-            .await;
+        let slot = FrameSlot {
+            account,
+            transaction: attempt.transaction,
+            attempt: attempt.id,
+        };
+        // The upload waits for room in its attempt's queue (so a client
+        // cannot send faster than its frames are analysed), but not for
+        // the analysis itself.
+        let backlog = self.live_attempts.backlog(&attempt);
+        let queued = tokio::time::timeout(QUEUE_WAIT, backlog.acquire_owned())
+            .await
+            .ok()
+            .and_then(Result::ok);
+        let (frames, model) = (self.frames(), attempt.model);
+        tokio::spawn(async move {
+            let _budget = budget;
+            frames
+                .analyse(slot, queued, &model, index, t_ms, jpeg)
+                .await;
+        });
         Ok(())
     }
 
@@ -650,21 +687,28 @@ impl CaptureService {
         attempt_id: &str,
         nonce: &str,
     ) -> ServiceResult<FinishedAttempt> {
-        let (subject, live) = self.open_attempt(capture_token, attempt_id, nonce).await?;
+        let (subject, attempt) = self.open_attempt(capture_token, attempt_id, nonce).await?;
         let tx = match subject {
             Subject::Authentication(tx) => tx,
-            Subject::Scan(scan) => return self.finish_selfie_attempt(scan, live).await,
+            Subject::Scan(scan) => return self.finish_selfie_attempt(scan, attempt).await,
         };
-        let attempt = &live.attempt;
-        // Only one finish may run: whoever removes the live attempt owns it.
-        if self.live_attempts.lock().remove(&attempt.id).is_none() {
-            return Err(refuse(CaptureRefusal::AttemptFinished));
-        }
-        let analysed = live
-            .analysis
-            .finish()
-            .await
-            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let attempt = &attempt;
+        let contents = self.open_transaction_facemap(&tx)?;
+        let analysed = self
+            .frames()
+            .conclude_attempt(
+                attempt,
+                tx.account,
+                AttemptContext {
+                    challenge: attempt.challenge.clone(),
+                    flash: attempt.flash,
+                    model: contents.model,
+                    templates: contents.templates,
+                    target: ComparisonTarget::Facemap,
+                },
+                self.clock.now(),
+            )
+            .await?;
         self.check_facemap_still_valid(&tx).await?;
         let AttemptFindings {
             findings,
@@ -791,11 +835,15 @@ impl Services {
             .map_err(|e| self.image_error(e))
     }
 
-    /// Erases images past their retention and forgets live attempts past
-    /// their deadline; returns how many images were erased.
+    /// Erases images past their retention and the frames of attempts left
+    /// open past any deadline, and forgets what this node kept for attempts
+    /// past theirs; returns how many images were erased.
     pub async fn enforce_retention(&self) -> ServiceResult<u64> {
         let now = self.clock.now();
         self.live_attempts.sweep(now);
+        // Longer than any attempt's finish_by (a challenge lasts seconds).
+        let stale = now - Duration::minutes(facegate_domain::capture::CAPTURE_SESSION_MINUTES);
+        self.store.purge_stale_frames(stale).await?;
         Ok(self
             .store
             .purge_images(now - self.settings.capture.image_retention)

@@ -1,11 +1,15 @@
-//! The face engine as the capture service sees it: frames go in as they
-//! arrive, and at the end of an attempt its findings come out (liveness
-//! signals and the 1:1 similarity with the facemap's template, or, for an
-//! ID verification's selfie, with the document portrait's template). The engine
-//! measures; the decision is `facegate_domain::decide_attempt`. The
-//! implementation on the real models is `facegate_engine::VisionEngine` (the
-//! binary wires it in); the trait keeps the protocol and its storage
-//! independent of how faces are analysed.
+//! The face engine as the capture service sees it: each frame is analysed
+//! as it arrives, and at the end of an attempt the findings are concluded
+//! from the analyses of all its frames (liveness signals and the 1:1
+//! similarity with the facemap's template, or, for an ID verification's
+//! selfie, with the document portrait's template). The engine is stateless
+//! between the two: a frame's analysis is an opaque encoding the capture
+//! service stores at once, so any node of a deployment analyses any frame
+//! and any node concludes the attempt from storage. The engine measures; the
+//! decision is `facegate_domain::decide_attempt`. The implementation on the
+//! real models is `facegate_engine::VisionEngine` (the binary wires it in);
+//! the trait keeps the protocol and its storage independent of how faces
+//! are analysed.
 
 use std::sync::Arc;
 
@@ -66,26 +70,59 @@ pub struct AttemptFindings {
 #[error("face engine: {0}")]
 pub struct EngineError(pub String);
 
-/// Starts the analysis of attempts.
+/// One frame's analysis, as the engine hands it over to be stored.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FrameAnalysis {
+    /// What the engine measured, in its own encoding (opaque to the rest of
+    /// the server, which stores it sealed and hands it back to
+    /// [`FaceEngine::conclude`]), and whether the frame's JPEG must be kept
+    /// with it (a candidate for the images and the facemap).
+    Analysed { features: Vec<u8>, keep_jpeg: bool },
+    /// The frame did not decode: it counts as a frame without a face.
+    Undecodable,
+}
+
+/// A frame's stored analysis, handed back for the conclusion.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FrameResult {
+    Analysed {
+        features: Vec<u8>,
+        /// The JPEG as uploaded, when the analysis kept it.
+        jpeg: Option<Arc<[u8]>>,
+    },
+    Undecodable,
+    /// No room in the attempt's queue in time: not analysed, counted.
+    Skipped,
+}
+
+/// One frame of an attempt as the conclusion reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalysedFrame {
+    pub index: u32,
+    pub result: FrameResult,
+}
+
+/// Analyses frames and concludes attempts. Holds no state per attempt.
+#[async_trait]
 pub trait FaceEngine: Send + Sync + 'static {
     /// The facemap models this engine can compare with.
     fn supports_model(&self, model: &str) -> bool;
     /// Loads what the engine needs (may block for a while the first time);
     /// an error means the installation is broken.
     fn ready(&self) -> Result<(), EngineError>;
-    fn begin(&self, context: AttemptContext) -> Box<dyn AttemptAnalysis>;
-}
-
-/// One attempt being analysed. Dropping it cancels the analysis of the
-/// frames it still has queued (the attempt was finished, abandoned or
-/// expired).
-#[async_trait]
-pub trait AttemptAnalysis: Send + Sync {
-    /// Queues a frame; analysis starts at once, in the background. Waits
-    /// while the attempt already has its bound of frames queued, so one
-    /// attempt cannot fill the engine's queue (a frame that finds no room in
-    /// time is skipped and counted, not queued without bound).
-    async fn push(&self, frame: FrameInput);
-    /// Waits for every pushed frame, then reports what it found.
-    async fn finish(&self) -> Result<AttemptFindings, EngineError>;
+    /// Analyses one frame of an attempt whose templates are made by
+    /// `model`, waiting for a free worker. An error means the installation
+    /// is broken, not the frame.
+    async fn analyse_frame(
+        &self,
+        model: &str,
+        frame: FrameInput,
+    ) -> Result<FrameAnalysis, EngineError>;
+    /// What an attempt's frames show, from the stored analysis of every
+    /// frame it accepted, in index order.
+    async fn conclude(
+        &self,
+        context: AttemptContext,
+        frames: Vec<AnalysedFrame>,
+    ) -> Result<AttemptFindings, EngineError>;
 }

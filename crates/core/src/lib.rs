@@ -23,6 +23,7 @@ pub mod engine;
 pub mod enrollments;
 pub mod error;
 pub mod facemaps;
+mod frames;
 pub mod images;
 pub mod keys;
 pub mod limits;

@@ -14,9 +14,9 @@ use std::sync::Arc;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use facegate_domain::{
-    decide_scan, judge_selfie_attempt, Account, AttemptOutcome, CaptureChannel, CaptureSession,
-    CaptureSubject, Decision, DocumentFindings, DocumentSide, DocumentType, FieldError,
-    RedirectUrl, Scan, ScanOutcome, ScanPolicy, ScanSource, ScanState, SelfieAttempt,
+    decide_scan, judge_selfie_attempt, Account, AttemptOutcome, CaptureAttempt, CaptureChannel,
+    CaptureSession, CaptureSubject, Decision, DocumentFindings, DocumentSide, DocumentType,
+    FieldError, RedirectUrl, Scan, ScanOutcome, ScanPolicy, ScanSource, ScanState, SelfieAttempt,
     SelfieFindings, SideFindings, ZoneFinding, MAX_ATTEMPTS,
 };
 use facegate_storage::{
@@ -31,9 +31,8 @@ use crate::capture::{
     StartedAttempt, NO_ACCEPTABLE_SCAN,
 };
 use crate::documents::{DocumentAnalysis, DocumentEngine};
-use crate::engine::{AttemptFindings, ComparisonTarget, EngineError};
+use crate::engine::{AttemptContext, AttemptFindings, ComparisonTarget, EngineError};
 use crate::error::{CaptureRefusal, ServiceError, ServiceResult};
-use crate::live::LiveAttempt;
 use crate::render::ScanImages;
 use crate::scans::{scan_slot, scan_transaction, DocumentRecord};
 use crate::CaptureService;
@@ -469,11 +468,11 @@ impl CaptureService {
             return Err(refuse(CaptureRefusal::AttemptsExhausted));
         }
         let analysis = self.analyze_document(&scan).await?;
-        let (model, templates) = match &analysis.portrait {
-            Some(p) => (p.model.clone(), vec![p.vector.clone()]),
+        let model = match &analysis.portrait {
+            Some(p) => p.model.clone(),
             // No portrait: the selfie is still taken (and its liveness
             // recorded); the document decides the verdict.
-            None => (self.default_model()?, Vec::new()),
+            None => self.default_model()?,
         };
         self.begin_attempt(
             session.transaction,
@@ -481,8 +480,6 @@ impl CaptureService {
             flash,
             AttemptTarget {
                 model,
-                templates,
-                target: ComparisonTarget::DocumentPortrait,
                 document: Some(Arc::new(analysis)),
             },
         )
@@ -503,17 +500,35 @@ impl CaptureService {
     pub(crate) async fn finish_selfie_attempt(
         &self,
         scan: Scan,
-        live: Arc<LiveAttempt>,
+        attempt: CaptureAttempt,
     ) -> ServiceResult<FinishedAttempt> {
-        let attempt = &live.attempt;
-        if self.live_attempts.lock().remove(&attempt.id).is_none() {
-            return Err(refuse(CaptureRefusal::AttemptFinished));
-        }
-        let analysed = live
-            .analysis
-            .finish()
-            .await
-            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let attempt = &attempt;
+        // The document analysis this node kept when the attempt started;
+        // on another node, the document is analysed again (the same sides
+        // give the same analysis).
+        let analysis = match self.live_attempts.take_document(attempt.id) {
+            Some(analysis) => analysis,
+            None => Arc::new(self.analyze_document(&scan).await?),
+        };
+        let (model, templates) = match &analysis.portrait {
+            Some(p) => (p.model.clone(), vec![p.vector.clone()]),
+            None => (attempt.model.clone(), Vec::new()),
+        };
+        let analysed = self
+            .frames()
+            .conclude_attempt(
+                attempt,
+                scan.account,
+                AttemptContext {
+                    challenge: attempt.challenge.clone(),
+                    flash: attempt.flash,
+                    model,
+                    templates,
+                    target: ComparisonTarget::DocumentPortrait,
+                },
+                self.clock.now(),
+            )
+            .await?;
         let judged = judge_selfie_attempt(&analysed.findings, attempt.number);
         let outcome = match &judged {
             SelfieAttempt::Retry(_) => AttemptOutcome::Retry,
@@ -555,10 +570,6 @@ impl CaptureService {
                 });
             }
             SelfieAttempt::Final { findings, .. } => findings,
-        };
-        let analysis = match &live.document {
-            Some(analysis) => analysis.clone(),
-            None => Arc::new(self.analyze_document(&scan).await?),
         };
         let mut findings = findings;
         findings.document_in_view = self.document_in_selfie(&analysed).await?;

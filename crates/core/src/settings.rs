@@ -41,6 +41,10 @@ pub struct CaptureSettings {
     /// Frame bytes all uploads together may hold while their bodies are
     /// read: beyond it an upload is refused at once instead of buffered.
     pub max_frame_bytes_in_flight: usize,
+    /// Frames of one attempt queued for or in analysis on one node at
+    /// most: a frame that finds no room within a few seconds is skipped
+    /// and counted, so one attempt cannot fill the engine's queue.
+    pub max_queued_frames: usize,
 }
 
 impl Default for CaptureSettings {
@@ -51,6 +55,7 @@ impl Default for CaptureSettings {
             max_frame_side: 1280,
             image_retention: Duration::days(30),
             max_frame_bytes_in_flight: 64 * 1024 * 1024,
+            max_queued_frames: 8,
         }
     }
 }

@@ -279,6 +279,9 @@ pub fn attempt_outcome(evidence: Evidence, attempt_number: u8) -> AttemptOutcome
     }
 }
 
+/// How long after its last possible frame an attempt may still be finished.
+pub const FINISH_GRACE_MS: i64 = 60_000;
+
 /// A capture attempt as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CaptureAttempt {
@@ -293,6 +296,15 @@ pub struct CaptureAttempt {
     pub state: AttemptState,
     pub outcome: Option<AttemptOutcome>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// The face model whose templates the attempt's frames are embedded
+    /// with (the facemap's, or the document portrait's).
+    pub model: String,
+    /// The frames accepted so far (stored, so that any node takes the next
+    /// frame).
+    pub cursor: FrameCursor,
+    /// Set when a finish began: no frame is accepted after it, so the
+    /// decision sees every frame the attempt will ever have.
+    pub closed_at: Option<DateTime<Utc>>,
 }
 
 /// A capture session: the short-lived token a client holds instead of any API
@@ -406,6 +418,16 @@ impl CaptureAttempt {
         self.issued_at + Duration::seconds(START_WITHIN_SECS)
     }
 
+    /// After this an open attempt takes no frame and no finish (its last
+    /// frame's upload lag and a minute for the finish): it is left to be
+    /// abandoned by the next attempt or its transaction's end.
+    pub fn finish_by(&self) -> DateTime<Utc> {
+        self.start_by()
+            + Duration::milliseconds(
+                i64::from(self.challenge.duration_ms) + MAX_UPLOAD_LAG_MS + FINISH_GRACE_MS,
+            )
+    }
+
     /// Checks a frame with index `index`, captured at `t_ms` on the client's
     /// challenge clock and received at `received_at`, against the attempt's
     /// rules; on success the cursor advances.
@@ -421,7 +443,7 @@ impl CaptureAttempt {
         t_ms: u32,
         received_at: DateTime<Utc>,
     ) -> Result<(), FrameRefusal> {
-        if self.state != AttemptState::Open {
+        if self.state != AttemptState::Open || self.closed_at.is_some() {
             return Err(FrameRefusal::AttemptFinished);
         }
         if cursor.received >= self.challenge.max_frames {
@@ -485,7 +507,21 @@ mod tests {
             state: AttemptState::Open,
             outcome: None,
             finished_at: None,
+            model: "m".to_owned(),
+            cursor: FrameCursor::default(),
+            closed_at: None,
         }
+    }
+
+    #[test]
+    fn a_closed_attempt_takes_no_frame() {
+        let mut a = attempt(Challenge::random(&mut StdRng::seed_from_u64(1), false));
+        let at = a.issued_at + Duration::milliseconds(2_000);
+        a.closed_at = Some(at);
+        assert_eq!(
+            a.accept_frame(&mut FrameCursor::default(), 0, 0, at),
+            Err(FrameRefusal::AttemptFinished)
+        );
     }
 
     #[test]

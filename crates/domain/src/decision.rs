@@ -117,7 +117,19 @@ pub struct FrameCounts {
     pub undecodable: usize,
     /// Frames not analysed: no room in the attempt's queue in time.
     pub skipped: usize,
+    /// Frames accepted whose analysis never reached storage (the node
+    /// analysing them stopped). An attempt with lost frames is not decided
+    /// from the rest: it is a retry ([`Findings::frames_lost`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lost: usize,
 }
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// The liveness reason of an attempt that lost frames.
+pub const FRAMES_LOST: &str = "FRAMES_LOST";
 
 /// What the face engine found in one attempt, before any decision.
 #[derive(Debug, Clone, PartialEq)]
@@ -127,6 +139,24 @@ pub struct Findings {
     /// `None` when nothing could be compared (no live frame with a template,
     /// or no calibrated operating point for the facemap's model).
     pub similarity: Option<SimilarityRecord>,
+}
+
+impl Findings {
+    /// The findings of an attempt some of whose accepted frames were never
+    /// analysed: nothing is decided from the others (a missing turn or
+    /// flash could read as an attack), the user is asked to retry.
+    pub fn frames_lost(frames: FrameCounts) -> Findings {
+        Findings {
+            frames,
+            liveness: LivenessRecord {
+                reasons: vec![FRAMES_LOST.to_owned()],
+                score: 0.0,
+                signals: Vec::new(),
+                verdict: LivenessVerdict::Retry,
+            },
+            similarity: None,
+        }
+    }
 }
 
 /// The decision record of one attempt, stored with the transaction and
@@ -262,7 +292,8 @@ pub fn guidance(findings: &Findings) -> Vec<Guidance> {
             out.push(code);
         }
     }
-    if out.is_empty() && evidence(findings) == Evidence::Unusable {
+    // Lost frames are the server's doing: nothing for the user to change.
+    if out.is_empty() && evidence(findings) == Evidence::Unusable && findings.frames.lost == 0 {
         out.push(Guidance::FaceNotFound);
     }
     out
@@ -316,6 +347,22 @@ mod tests {
             similarity: score.and_then(similarity),
         };
         decide_attempt(findings, 1, true)
+    }
+
+    #[test]
+    fn lost_frames_are_a_retry_without_guidance_and_invalid_at_the_last_attempt() {
+        let frames = FrameCounts {
+            received: 40,
+            lost: 3,
+            ..FrameCounts::default()
+        };
+        let first = decide_attempt(Findings::frames_lost(frames), 1, true);
+        assert_eq!(first.outcome, AttemptOutcome::Retry);
+        assert!(first.guidance.is_empty());
+        assert_eq!(first.record.frames.lost, 3);
+        assert_eq!(first.record.liveness.reasons, vec![FRAMES_LOST.to_owned()]);
+        let last = decide_attempt(Findings::frames_lost(frames), MAX_ATTEMPTS, true);
+        assert_eq!(last.outcome, AttemptOutcome::Invalid);
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use console::{check_new_password, ConsoleUsername, LoginThrottle, SessionPolicy};
 pub use decision::{
     decide_attempt, AttemptDecision, Decision, Findings, FrameCounts, Guidance, LivenessRecord,
-    LivenessVerdict, SignalRecord, SimilarityRecord,
+    LivenessVerdict, SignalRecord, SimilarityRecord, FRAMES_LOST,
 };
 pub use enrollment::{Enrollment, FacemapBinding, Ineligible, Similarity, VerificationStatus};
 pub use ids::{AccountId, CredentialId, EnrollmentRef, ParseReferenceError, TransactionRef};

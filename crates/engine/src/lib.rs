@@ -18,14 +18,13 @@ pub mod documents;
 pub use documents::VisionDocumentEngine;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use facegate_core::engine::{
-    AttemptAnalysis, AttemptContext, AttemptFindings, ComparisonTarget, EngineError, FaceEngine,
-    FrameInput,
+    AnalysedFrame, AttemptContext, AttemptFindings, ComparisonTarget, EngineError, FaceEngine,
+    FrameAnalysis, FrameInput, FrameResult,
 };
 use facegate_domain::{
     Challenge, Direction, Findings, FrameCounts, LivenessRecord, LivenessVerdict, SignalRecord,
@@ -41,15 +40,10 @@ use facegate_vision::liveness::{
 };
 use facegate_vision::models::ModelStore;
 use facegate_vision::runtime::{for_kind, RuntimeKind};
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Semaphore;
 
-/// How long `finish` waits for frames still being analysed.
-const FINISH_WAIT: Duration = Duration::from_secs(20);
 /// Liveness images kept per transaction.
 const LIVENESS_IMAGES: usize = 4;
-/// How long an upload waits for room in its attempt's queue before its frame
-/// is skipped.
-const QUEUE_WAIT: Duration = Duration::from_secs(2);
 
 /// The engine's settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,8 +61,6 @@ pub struct EngineSettings {
     pub document_target_fmr: Option<f64>,
     /// Bounds on a frame's decode: the capture upload limits.
     pub frame_limits: DecodeLimits,
-    /// Frames of one attempt queued or in analysis at most.
-    pub max_queued_frames: usize,
 }
 
 impl Default for EngineSettings {
@@ -80,7 +72,6 @@ impl Default for EngineSettings {
             target_fmr: None,
             document_target_fmr: None,
             frame_limits: DecodeLimits::default(),
-            max_queued_frames: 8,
         }
     }
 }
@@ -165,6 +156,7 @@ impl Loaded {
 pub struct VisionEngine {
     settings: EngineSettings,
     loaded: OnceLock<Result<Arc<Loaded>, String>>,
+    /// Worker threads free to analyse a frame.
     permits: Arc<Semaphore>,
     /// Frames analysed since start (whatever their attempt's fate).
     analysed: Arc<AtomicU64>,
@@ -279,6 +271,23 @@ pub fn challenge_spec(challenge: &Challenge) -> ChallengeSpec {
     }
 }
 
+/// Encodes a frame's features for storage: CBOR, which keeps every `f32`
+/// exactly, so a decision from stored features is the decision from the
+/// features themselves.
+fn encode_features(features: &FrameFeatures) -> Result<Vec<u8>, EngineError> {
+    let mut out = Vec::new();
+    ciborium::into_writer(features, &mut out)
+        .map_err(|e| EngineError(format!("encoding frame features: {e}")))?;
+    Ok(out)
+}
+
+/// Reads back what [`encode_features`] wrote; anything else is refused.
+fn decode_features(bytes: &[u8]) -> Result<FrameFeatures, EngineError> {
+    ciborium::from_reader(bytes)
+        .map_err(|e| EngineError(format!("stored frame features do not decode: {e}")))
+}
+
+#[async_trait]
 impl FaceEngine for VisionEngine {
     fn supports_model(&self, model: &str) -> bool {
         embedder_for(model).is_some()
@@ -303,195 +312,89 @@ impl FaceEngine for VisionEngine {
         Ok(())
     }
 
-    fn begin(&self, context: AttemptContext) -> Box<dyn AttemptAnalysis> {
-        Box::new(VisionAttempt {
-            loaded: self.loaded(),
-            permits: self.permits.clone(),
-            liveness: self.settings.liveness.clone(),
-            target_fmr: match context.target {
-                ComparisonTarget::Facemap => self.settings.target_fmr,
-                ComparisonTarget::DocumentPortrait => self.settings.document_target_fmr,
-            },
-            spec: challenge_spec(&context.challenge),
-            context,
-            state: Arc::new(Mutex::new(Frames::default())),
-            done: Arc::new(Notify::new()),
-            backlog: Arc::new(Semaphore::new(self.settings.max_queued_frames.max(1))),
-            cancelled: Arc::new(AtomicBool::new(false)),
-            analysed: self.analysed.clone(),
+    async fn analyse_frame(
+        &self,
+        model: &str,
+        frame: FrameInput,
+    ) -> Result<FrameAnalysis, EngineError> {
+        let loaded = self.loaded()?;
+        let kind = embedder_for(model).unwrap_or(EmbedderKind::FrFeatureInt8);
+        let options = self.settings.liveness.sampling.options(frame.index);
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| EngineError(e.to_string()))?;
+        let analysed = self.analysed.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let mut analyzer = loaded.checkout(kind).map_err(EngineError)?;
+            let result = analyzer.analyze_bytes(frame.t_ms, &frame.jpeg, options);
+            loaded.checkin(kind, analyzer);
+            analysed.fetch_add(1, Ordering::Relaxed);
+            Ok::<_, EngineError>(result)
         })
-    }
-}
-
-/// One analysed frame: its index, its features, its JPEG when kept.
-type Analysed = (u32, FrameFeatures, Option<Arc<[u8]>>);
-
-/// Frames analysed so far, and the JPEGs kept for the images: only those
-/// of the sampled frames that get a template (the best frame is one of
-/// them), so an attempt holds at most a fifth of its uploads.
-#[derive(Default)]
-struct Frames {
-    pushed: usize,
-    analysed: Vec<Analysed>,
-    /// Frames whose analysis failed (undecodable): counted as no face.
-    failed: usize,
-    /// Frames not analysed: no room in the attempt's queue in time.
-    skipped: usize,
-    error: Option<String>,
-}
-
-struct VisionAttempt {
-    loaded: Result<Arc<Loaded>, EngineError>,
-    permits: Arc<Semaphore>,
-    liveness: LivenessConfig,
-    /// The operating point of the context's comparison target.
-    target_fmr: Option<f64>,
-    spec: ChallengeSpec,
-    context: AttemptContext,
-    state: Arc<Mutex<Frames>>,
-    done: Arc<Notify>,
-    /// Room for this attempt's frames in the engine's queue.
-    backlog: Arc<Semaphore>,
-    /// Set when the attempt is dropped: its queued frames are not analysed.
-    cancelled: Arc<AtomicBool>,
-    analysed: Arc<AtomicU64>,
-}
-
-impl Drop for VisionAttempt {
-    fn drop(&mut self) {
-        self.cancelled.store(true, Ordering::Relaxed);
-    }
-}
-
-fn lock(state: &Mutex<Frames>) -> std::sync::MutexGuard<'_, Frames> {
-    state
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-#[async_trait]
-impl AttemptAnalysis for VisionAttempt {
-    async fn push(&self, frame: FrameInput) {
-        lock(&self.state).pushed += 1;
-        let Ok(loaded) = self.loaded.clone() else {
-            lock(&self.state).failed += 1;
-            self.done.notify_waiters();
-            return;
-        };
-        let slot =
-            match tokio::time::timeout(QUEUE_WAIT, self.backlog.clone().acquire_owned()).await {
-                Ok(Ok(slot)) => slot,
-                _ => {
-                    lock(&self.state).skipped += 1;
-                    self.done.notify_waiters();
-                    return;
-                }
-            };
-        let kind = embedder_for(&self.context.model).unwrap_or(EmbedderKind::FrFeatureInt8);
-        let options = self.liveness.sampling.options(frame.index);
-        let (state, done, permits) = (self.state.clone(), self.done.clone(), self.permits.clone());
-        let (cancelled, analysed) = (self.cancelled.clone(), self.analysed.clone());
-        tokio::spawn(async move {
-            let _slot = slot;
-            let result = match permits.acquire_owned().await {
-                Ok(_) if cancelled.load(Ordering::Relaxed) => Err(None),
-                Ok(permit) => tokio::task::spawn_blocking(move || {
-                    let _permit = permit;
-                    // Cancelled while waiting for a worker thread.
-                    if cancelled.load(Ordering::Relaxed) {
-                        return Err(None);
-                    }
-                    let mut analyzer = loaded.checkout(kind).map_err(Some)?;
-                    let result = analyzer.analyze_bytes(frame.t_ms, &frame.jpeg, options);
-                    loaded.checkin(kind, analyzer);
-                    analysed.fetch_add(1, Ordering::Relaxed);
-                    Ok((result, frame))
-                })
-                .await
-                .map_err(|e| Some(e.to_string()))
-                .and_then(|r| r),
-                Err(e) => Err(Some(e.to_string())),
-            };
-            let mut frames = lock(&state);
-            match result {
-                Ok((Ok(features), frame)) => {
-                    let keep = options.template.then_some(frame.jpeg);
-                    frames.analysed.push((frame.index, features, keep));
-                }
-                // A frame that does not decode is a frame without a face.
-                Ok((Err(_), _)) => frames.failed += 1,
-                Err(None) => frames.skipped += 1,
-                Err(Some(e)) => {
-                    frames.failed += 1;
-                    frames.error.get_or_insert(e);
-                }
-            }
-            drop(frames);
-            done.notify_waiters();
-        });
-    }
-
-    async fn finish(&self) -> Result<AttemptFindings, EngineError> {
-        let loaded = self.loaded.clone()?;
-        let waited = tokio::time::timeout(FINISH_WAIT, async {
-            loop {
-                let notified = self.done.notified();
-                {
-                    let frames = lock(&self.state);
-                    if frames.analysed.len() + frames.failed + frames.skipped >= frames.pushed {
-                        return;
-                    }
-                }
-                notified.await;
-            }
-        })
-        .await;
-        if waited.is_err() {
-            return Err(EngineError("frame analysis did not finish in time".into()));
+        .await
+        .map_err(|e| EngineError(e.to_string()))??;
+        match result {
+            Ok(features) => Ok(FrameAnalysis::Analysed {
+                features: encode_features(&features)?,
+                // Only the sampled frames that get a template may become an
+                // image (the best frame is one of them), so an attempt keeps
+                // at most a fifth of its uploads.
+                keep_jpeg: options.template,
+            }),
+            // A frame that does not decode is a frame without a face.
+            Err(_) => Ok(FrameAnalysis::Undecodable),
         }
-        let (mut analysed, failed, skipped, error) = {
-            let mut frames = lock(&self.state);
-            (
-                std::mem::take(&mut frames.analysed),
-                frames.failed,
-                frames.skipped,
-                frames.error.take(),
-            )
+    }
+
+    async fn conclude(
+        &self,
+        context: AttemptContext,
+        mut frames: Vec<AnalysedFrame>,
+    ) -> Result<AttemptFindings, EngineError> {
+        let loaded = self.loaded()?;
+        frames.sort_by_key(|f| f.index);
+        let config = self.settings.liveness.clone();
+        let target_fmr = match context.target {
+            ComparisonTarget::Facemap => self.settings.target_fmr,
+            ComparisonTarget::DocumentPortrait => self.settings.document_target_fmr,
         };
-        if let Some(e) = error {
-            return Err(EngineError(e));
-        }
-        analysed.sort_by_key(|(index, _, _)| *index);
-        let spec = self.spec.clone();
-        let config = self.liveness.clone();
-        let context_model = self.context.model.clone();
-        let templates = self.context.templates.clone();
-        let target_fmr = self.target_fmr;
-        let target = self.context.target;
         tokio::task::spawn_blocking(move || {
-            let received = analysed.len() + failed + skipped;
-            let (features, jpegs): (Vec<FrameFeatures>, Vec<Option<Arc<[u8]>>>) =
-                analysed.into_iter().map(|(_, f, j)| (f, j)).unzip();
-            let decision = decide(&spec, &features, &config);
-            let frames = FrameCounts {
-                received,
-                undecodable: failed,
-                skipped,
+            let spec = challenge_spec(&context.challenge);
+            let mut counts = FrameCounts {
+                received: frames.len(),
+                ..FrameCounts::default()
             };
+            let mut features = Vec::with_capacity(frames.len());
+            let mut jpegs = Vec::with_capacity(frames.len());
+            for frame in frames {
+                match frame.result {
+                    FrameResult::Analysed { features: f, jpeg } => {
+                        features.push(decode_features(&f)?);
+                        jpegs.push(jpeg);
+                    }
+                    FrameResult::Undecodable => counts.undecodable += 1,
+                    FrameResult::Skipped => counts.skipped += 1,
+                }
+            }
+            let decision = decide(&spec, &features, &config);
             let facemap_templates = facemap_frames(&features, decision.best_frame)
                 .into_iter()
                 .filter_map(|i| features.get(i)?.face.as_ref()?.template.as_ref())
                 .map(|t| t.vector.clone())
                 .collect();
-            AttemptFindings {
+            Ok(AttemptFindings {
                 templates: facemap_templates,
                 findings: findings(
                     &decision,
-                    frames,
+                    counts,
                     &features,
-                    loaded.calibrations.for_target(target),
-                    &context_model,
-                    &templates,
+                    loaded.calibrations.for_target(context.target),
+                    &context.model,
+                    &context.templates,
                     target_fmr,
                 ),
                 face_image: decision.best_frame.and_then(|i| jpegs.get(i)?.clone()),
@@ -499,10 +402,10 @@ impl AttemptAnalysis for VisionAttempt {
                     .into_iter()
                     .filter_map(|i| jpegs.get(i)?.clone())
                     .collect(),
-            }
+            })
         })
         .await
-        .map_err(|e| EngineError(e.to_string()))
+        .map_err(|e| EngineError(e.to_string()))?
     }
 }
 
@@ -681,6 +584,36 @@ mod tests {
         b[0] = cos;
         b[1] = (1.0 - cos * cos).sqrt();
         (a, b)
+    }
+
+    /// Stored features are the features: a decision from storage is the
+    /// decision from the analysis itself.
+    #[test]
+    fn stored_frame_features_read_back_exactly() {
+        let shared = std::env::var_os("FACEGATE_SHARED_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared"))
+            });
+        let video =
+            shared.join("data/pad/replay/tranvanluyt2203_face_anti_spoofing/real_30fps.mjpeg");
+        let Ok(bytes) = std::fs::read(&video) else {
+            eprintln!("SKIPPED: no shared face data at {}", video.display());
+            return;
+        };
+        let frames = facegate_vision::decode::split_mjpeg(&bytes);
+        let store = ModelStore::open_default().unwrap();
+        let runtime = facegate_vision::runtime::default_runtime().unwrap();
+        let mut analyzer =
+            FrameAnalyzer::load(&store, runtime.as_ref(), FrameAnalyzerConfig::default()).unwrap();
+        let options = LivenessConfig::default().sampling.options(0);
+        assert!(options.template && options.passive, "frame 0 is sampled");
+        let features = analyzer.analyze_bytes(0, frames[600], options).unwrap();
+        let face = features.face.as_ref().unwrap();
+        assert!(face.template.is_some() && face.passive.is_some());
+        let stored = encode_features(&features).unwrap();
+        assert_eq!(decode_features(&stored).unwrap(), features);
+        assert!(decode_features(&stored[..stored.len() / 2]).is_err());
     }
 
     #[test]

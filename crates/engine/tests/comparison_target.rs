@@ -10,7 +10,10 @@
 
 use std::path::PathBuf;
 
-use facegate_core::engine::{AttemptContext, ComparisonTarget, FaceEngine as _, FrameInput};
+use facegate_core::engine::{
+    AnalysedFrame, AttemptContext, ComparisonTarget, FaceEngine as _, FrameAnalysis, FrameInput,
+    FrameResult,
+};
 use facegate_domain::{Challenge, SimilarityRecord, Window};
 use facegate_engine::{enrollment_template, Calibrations, EngineSettings, VisionEngine};
 
@@ -30,7 +33,22 @@ async fn compared(
     selfie: &[u8],
     target: ComparisonTarget,
 ) -> SimilarityRecord {
-    let analysis = engine.begin(AttemptContext {
+    // Frame 0 is always sampled for a template: it is the best frame.
+    let analysis = engine
+        .analyse_frame(
+            model,
+            FrameInput {
+                index: 0,
+                t_ms: 0,
+                jpeg: selfie.into(),
+            },
+        )
+        .await
+        .unwrap();
+    let FrameAnalysis::Analysed { features, .. } = analysis else {
+        panic!("the selfie decodes: {analysis:?}");
+    };
+    let context = AttemptContext {
         challenge: Challenge {
             duration_ms: 1_000,
             frame_interval_ms: 66,
@@ -46,16 +64,15 @@ async fn compared(
         model: model.to_owned(),
         templates: vec![template.to_vec()],
         target,
-    });
-    // Frame 0 is always sampled for a template: it is the best frame.
-    analysis
-        .push(FrameInput {
-            index: 0,
-            t_ms: 0,
-            jpeg: selfie.into(),
-        })
-        .await;
-    let found = analysis.finish().await.unwrap();
+    };
+    let frame = AnalysedFrame {
+        index: 0,
+        result: FrameResult::Analysed {
+            features,
+            jpeg: None,
+        },
+    };
+    let found = engine.conclude(context, vec![frame]).await.unwrap();
     found.findings.similarity.expect("a face with a template")
 }
 

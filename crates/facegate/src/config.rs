@@ -593,7 +593,6 @@ impl Config {
                 max_pixels: u64::from(self.capture.max_frame_side).pow(2),
                 max_alloc: 64 * 1024 * 1024,
             },
-            max_queued_frames: self.capture.max_queued_frames,
             ..defaults
         }
     }
@@ -606,6 +605,7 @@ impl Config {
             max_frame_side: self.capture.max_frame_side,
             image_retention: chrono::Duration::days(i64::from(self.capture.image_retention_days)),
             max_frame_bytes_in_flight: self.capture.max_frame_bytes_in_flight,
+            max_queued_frames: self.capture.max_queued_frames,
         }
     }
 

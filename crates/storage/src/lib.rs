@@ -6,6 +6,7 @@
 //! | [`enrollments`] | [`EnrollmentStore`] | enrollments, facemap revocation, the failure streak |
 //! | [`transactions`] | [`TransactionStore`] | authentication transactions: initiate, read, start, finalise, overdue, delete |
 //! | [`capture`] | [`CaptureStore`] | capture sessions and attempts, finishing an attempt |
+//! | [`frames`] | [`FrameStore`] | an open attempt's frame cursor and its frames' analyses |
 //! | [`images`] | [`ImageStore`] | sealed capture images and their retention |
 //! | [`outbox`] | [`OutboxStore`] | callbacks: claims, delivery attempts, history, retention |
 //! | [`scans`] | [`ScanStore`] | ID verifications: initiate, sides, decision, expiry, delete, retention |
@@ -36,6 +37,7 @@ pub mod console;
 pub mod database;
 pub mod enrollments;
 mod error;
+pub mod frames;
 pub mod images;
 pub mod keys;
 pub mod outbox;
@@ -49,6 +51,7 @@ pub use console::{ConsoleSession, ConsoleStore, ConsoleUser, ListFilter};
 pub use database::Database;
 pub use enrollments::EnrollmentStore;
 pub use error::{StoreError, StoreResult};
+pub use frames::{FrameOutcome, FrameProgress, FrameStore, StoredFrame};
 pub use images::{ImageKind, ImageStore, SealedImage};
 pub use keys::{KeyStore, KeyUsage, StoredFacemap, StoredImage};
 pub use outbox::{
@@ -67,6 +70,7 @@ pub trait Store:
     + EnrollmentStore
     + TransactionStore
     + CaptureStore
+    + FrameStore
     + ImageStore
     + OutboxStore
     + KeyStore
@@ -82,6 +86,7 @@ impl<T> Store for T where
         + EnrollmentStore
         + TransactionStore
         + CaptureStore
+        + FrameStore
         + ImageStore
         + OutboxStore
         + KeyStore
@@ -95,7 +100,7 @@ impl<T> Store for T where
 /// (`use facegate_storage::prelude::*`). Through `dyn Store` they need no import.
 pub mod prelude {
     pub use crate::{
-        AccountStore, CaptureStore, ConsoleStore, Database, EnrollmentStore, ImageStore, KeyStore,
-        OutboxStore, ScanStore, Store, TransactionStore,
+        AccountStore, CaptureStore, ConsoleStore, Database, EnrollmentStore, FrameStore,
+        ImageStore, KeyStore, OutboxStore, ScanStore, Store, TransactionStore,
     };
 }

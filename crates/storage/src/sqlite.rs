@@ -17,6 +17,7 @@ mod capture;
 mod codec;
 mod console;
 mod enrollments;
+mod frames;
 mod images;
 mod keys;
 mod outbox;

@@ -1114,6 +1114,9 @@ fn capture_attempt(tx: TransactionRef, number: u8, issued_ms: i64) -> CaptureAtt
         state: AttemptState::Open,
         outcome: None,
         finished_at: None,
+        model: "fr-feature-512-int8-v1".to_owned(),
+        cursor: Default::default(),
+        closed_at: None,
     }
 }
 

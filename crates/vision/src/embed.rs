@@ -66,6 +66,32 @@ pub struct Template {
     pub vector: Vec<f32>,
 }
 
+/// A stored template is read back only for a model this build has: its id
+/// becomes the embedder's own `&'static str` again.
+impl<'de> Deserialize<'de> for Template {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Stored {
+            model: String,
+            vector: Vec<f32>,
+        }
+        let stored = Stored::deserialize(deserializer)?;
+        let model = [
+            EmbedderKind::FrFeatureInt8,
+            EmbedderKind::FrFeature,
+            EmbedderKind::DlibResnet,
+        ]
+        .into_iter()
+        .map(EmbedderKind::model_id)
+        .find(|id| *id == stored.model)
+        .ok_or_else(|| serde::de::Error::custom("a template of an unknown model"))?;
+        Ok(Template {
+            model,
+            vector: stored.vector,
+        })
+    }
+}
+
 /// The five alignment points in the two orders the embedders use.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FivePoints {

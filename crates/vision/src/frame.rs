@@ -201,7 +201,7 @@ pub fn visible_fraction(image: &RgbF32, face_box: &Rect) -> f32 {
 }
 
 /// Everything the signals need about the face of one frame.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FaceFeatures {
     /// The chosen detection (by default the largest × score).
     pub detection: Detection,
@@ -252,8 +252,9 @@ impl FaceFeatures {
     }
 }
 
-/// One analysed frame.
-#[derive(Debug, Clone)]
+/// One analysed frame. Serialisable: the capture service stores each
+/// frame's features as they are computed, and any node decides from them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FrameFeatures {
     /// Capture time, ms since the challenge started.
     pub t_ms: u32,

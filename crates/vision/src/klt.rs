@@ -12,7 +12,7 @@ use crate::geometry::{Point, RgbF32};
 /// A greyscale copy of the face region, resampled to `side`² pixels whatever
 /// the face size so memory stays bounded. Patch pixel `(u, v)` has its
 /// centre at image point `origin + scale·(u, v)`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GreyPatch {
     pub side: usize,
     /// Luminance, row-major.

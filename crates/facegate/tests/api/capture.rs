@@ -615,6 +615,7 @@ struct BrokenEngine {
     broken: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
+#[async_trait::async_trait]
 impl facegate_core::FaceEngine for BrokenEngine {
     fn supports_model(&self, _: &str) -> bool {
         true
@@ -627,11 +628,19 @@ impl facegate_core::FaceEngine for BrokenEngine {
             "model fr-liveness: file missing".into(),
         ))
     }
-    fn begin(
+    async fn analyse_frame(
+        &self,
+        _: &str,
+        _: facegate_core::engine::FrameInput,
+    ) -> Result<facegate_core::engine::FrameAnalysis, facegate_core::engine::EngineError> {
+        unreachable!("an engine that is not ready never analyses a frame")
+    }
+    async fn conclude(
         &self,
         _: facegate_core::engine::AttemptContext,
-    ) -> Box<dyn facegate_core::engine::AttemptAnalysis> {
-        unreachable!("an engine that is not ready never begins an attempt")
+        _: Vec<facegate_core::engine::AnalysedFrame>,
+    ) -> Result<facegate_core::engine::AttemptFindings, facegate_core::engine::EngineError> {
+        unreachable!("an engine that is not ready never concludes an attempt")
     }
 }
 

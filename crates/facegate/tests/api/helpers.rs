@@ -176,7 +176,8 @@ pub struct TestApp {
     documents: Option<Arc<dyn facegate_core::DocumentEngine>>,
     /// The documents of [`Options::scripted_scans`].
     scan_documents: Option<ScriptedDocuments>,
-    _dir: TempDir,
+    /// Shared by the nodes of one deployment ([`TestApp::another_node`]).
+    _dir: Arc<TempDir>,
 }
 
 /// A customer account with one credential of each role: `main` may call
@@ -269,7 +270,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         engine,
         documents,
         scan_documents,
-        _dir: dir,
+        _dir: Arc::new(dir),
     }
 }
 
@@ -337,6 +338,38 @@ impl TestApp {
         self.services = running.services.clone();
         self.capture = running.capture.clone();
         self.running = Some(running);
+    }
+
+    /// A second node of the same deployment: another server on the same
+    /// database, master keys and clock, with the same engines unless
+    /// `engine` names another (a node that never finishes its analyses).
+    pub async fn another_node_with(
+        &self,
+        engine: Option<Arc<dyn facegate_core::FaceEngine>>,
+    ) -> TestApp {
+        let engine = engine.or_else(|| self.engine.clone());
+        let running = start(
+            &self.config,
+            &self.clock,
+            self.system_clock,
+            engine.clone(),
+            self.documents.clone(),
+        )
+        .await;
+        TestApp {
+            base: format!("http://{}", running.addr),
+            client: self.client.clone(),
+            services: running.services.clone(),
+            capture: running.capture.clone(),
+            clock: self.clock.clone(),
+            config: self.config.clone(),
+            running: Some(running),
+            system_clock: self.system_clock,
+            engine,
+            documents: self.documents.clone(),
+            scan_documents: self.scan_documents.clone(),
+            _dir: self._dir.clone(),
+        }
     }
 
     /// The server's database: for fixtures that set up

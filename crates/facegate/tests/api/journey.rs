@@ -96,22 +96,35 @@ pub(crate) async fn replay_attempt(
     frames: &[Vec<u8>],
     from_ms: u32,
 ) -> Value {
-    let attempt = capture.start().await;
-    let mut pace = capture.server.pace();
+    replay_across(&[capture], capture, frames, from_ms).await
+}
+
+/// [`replay_attempt`] across the nodes of one deployment: one session and
+/// capture token, frame `i` sent to `captures[i % n]` (as a round-robin
+/// load balancer sends them), the finish to `finish_on`.
+pub(crate) async fn replay_across(
+    captures: &[&Capture<'_>],
+    finish_on: &Capture<'_>,
+    frames: &[Vec<u8>],
+    from_ms: u32,
+) -> Value {
+    let attempt = captures[0].start().await;
+    let mut pace = captures[0].server.pace();
     let duration = attempt.started.challenge.duration_ms;
     let mut index = 0u32;
     let mut t = 0u32;
     while t <= duration {
         let frame = ((from_ms + t) as usize * 30 / 1000) % frames.len();
         pace.until(t + 66).await;
-        let response = capture
+        let node = captures[index as usize % captures.len()];
+        let response = node
             .frame(&attempt.id, &attempt.nonce, index, t, frames[frame].clone())
             .await;
         assert_eq!(response.status(), 202, "frame {index}");
         index += 1;
         t += 66;
     }
-    let (status, body) = body_json(capture.finish(&attempt.id, &attempt.nonce).await).await;
+    let (status, body) = body_json(finish_on.finish(&attempt.id, &attempt.nonce).await).await;
     assert_eq!(status, 200, "{body}");
     body
 }

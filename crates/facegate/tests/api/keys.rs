@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use facegate_core::engine::{
-    AttemptAnalysis, AttemptContext, AttemptFindings, EngineError, FaceEngine, FrameInput,
+    AnalysedFrame, AttemptContext, AttemptFindings, EngineError, FaceEngine, FrameAnalysis,
+    FrameInput,
 };
 use facegate_domain::{AttemptOutcome, AttemptState, CaptureAttempt, Challenge, TransactionRef};
 use facegate_facemap::{ImageSlot, KeyId, Keyring};
@@ -59,16 +60,7 @@ fn keys_with_overlap(dir: &Path, hours: u32, args: &[&str]) -> (bool, String, St
 /// transaction's facemap still opens.
 struct ReadyEngine;
 
-struct NoAnalysis;
-
 #[async_trait]
-impl AttemptAnalysis for NoAnalysis {
-    async fn push(&self, _frame: FrameInput) {}
-    async fn finish(&self) -> Result<AttemptFindings, EngineError> {
-        Err(EngineError("not analysed in this test".into()))
-    }
-}
-
 impl FaceEngine for ReadyEngine {
     fn supports_model(&self, _model: &str) -> bool {
         true
@@ -76,8 +68,19 @@ impl FaceEngine for ReadyEngine {
     fn ready(&self) -> Result<(), EngineError> {
         Ok(())
     }
-    fn begin(&self, _context: AttemptContext) -> Box<dyn AttemptAnalysis> {
-        Box::new(NoAnalysis)
+    async fn analyse_frame(
+        &self,
+        _model: &str,
+        _frame: FrameInput,
+    ) -> Result<FrameAnalysis, EngineError> {
+        Err(EngineError("not analysed in this test".into()))
+    }
+    async fn conclude(
+        &self,
+        _context: AttemptContext,
+        _frames: Vec<AnalysedFrame>,
+    ) -> Result<AttemptFindings, EngineError> {
+        Err(EngineError("not analysed in this test".into()))
     }
 }
 
@@ -108,6 +111,9 @@ async fn store_face_image(app: &TestApp, reference: &str) -> Vec<u8> {
         state: AttemptState::Open,
         outcome: None,
         finished_at: None,
+        model: "fr-feature-512-int8-v1".to_owned(),
+        cursor: Default::default(),
+        closed_at: None,
     };
     store.insert_attempt(&attempt).await.unwrap();
     let image = b"\xff\xd8 a face \xff\xd9".to_vec();

@@ -27,6 +27,7 @@ mod lifecycle;
 mod limits;
 mod lockout;
 mod logs;
+mod nodes;
 mod openapi;
 mod reviews;
 mod revocation;

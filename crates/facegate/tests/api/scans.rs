@@ -12,7 +12,8 @@ use chrono::{Duration, NaiveDate};
 use facegate_core::accounts::AccountChanges;
 use facegate_core::documents::{DocumentAnalysis, DocumentEngine, PortraitTemplate};
 use facegate_core::engine::{
-    AttemptAnalysis, AttemptContext, AttemptFindings, EngineError, FaceEngine, FrameInput,
+    AnalysedFrame, AttemptContext, AttemptFindings, EngineError, FaceEngine, FrameAnalysis,
+    FrameInput,
 };
 use facegate_domain::{
     Country, DocumentData, DocumentFindings, DocumentType, Findings, FrameCounts, LivenessRecord,
@@ -146,12 +147,7 @@ impl SelfieEngine {
     }
 }
 
-struct SelfieAttempt {
-    liveness: (LivenessVerdict, Vec<String>),
-    portrait_shown: bool,
-    context: AttemptContext,
-}
-
+#[async_trait]
 impl FaceEngine for SelfieEngine {
     fn supports_model(&self, _: &str) -> bool {
         true
@@ -159,38 +155,29 @@ impl FaceEngine for SelfieEngine {
     fn ready(&self) -> Result<(), EngineError> {
         Ok(())
     }
-    fn begin(&self, context: AttemptContext) -> Box<dyn AttemptAnalysis> {
-        Box::new(SelfieAttempt {
-            liveness: self.liveness.lock().unwrap().clone(),
-            portrait_shown: *self.portrait_shown.lock().unwrap(),
-            context,
-        })
+    async fn analyse_frame(&self, _: &str, _: FrameInput) -> Result<FrameAnalysis, EngineError> {
+        crate::scripted::nothing_measured()
     }
-}
-
-#[async_trait]
-impl AttemptAnalysis for SelfieAttempt {
-    async fn push(&self, _: FrameInput) {}
-    async fn finish(&self) -> Result<AttemptFindings, EngineError> {
-        let portrait = self
-            .context
-            .templates
-            .first()
-            .filter(|_| self.portrait_shown);
+    async fn conclude(
+        &self,
+        context: AttemptContext,
+        _: Vec<AnalysedFrame>,
+    ) -> Result<AttemptFindings, EngineError> {
+        let portrait_shown = *self.portrait_shown.lock().unwrap();
+        let portrait = context.templates.first().filter(|_| portrait_shown);
         let selfie = portrait.cloned().unwrap_or_else(|| template(SELFIE));
-        let (verdict, reasons) = self.liveness.clone();
+        let (verdict, reasons) = self.liveness.lock().unwrap().clone();
         let live = verdict == LivenessVerdict::Pass;
         // Like the real engine, a live selfie is scored even against no
         // template (the lowest score): the core must not read that as a
         // mismatch. A shown portrait is scored whatever its liveness.
         let similarity = (live || portrait.is_some()).then(|| {
-            let score = self
-                .context
+            let score = context
                 .templates
                 .iter()
                 .map(|t| cosine(&selfie, t))
                 .fold(f32::MIN, f32::max);
-            SimilarityRecord::new(self.context.model.clone(), score, 0.5, 1e-4, 1e-4)
+            SimilarityRecord::new(context.model.clone(), score, 0.5, 1e-4, 1e-4)
                 .with_same_picture(Some(SAME_PICTURE))
         });
         let jpeg = || Arc::<[u8]>::from(blank_jpeg());

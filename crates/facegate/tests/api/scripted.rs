@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use facegate_core::engine::{
-    AttemptAnalysis, AttemptContext, AttemptFindings, ComparisonTarget, EngineError, FaceEngine,
-    FrameInput,
+    AnalysedFrame, AttemptContext, AttemptFindings, ComparisonTarget, EngineError, FaceEngine,
+    FrameAnalysis, FrameInput,
 };
 use facegate_domain::{
     Evidence, Findings, FrameCounts, LivenessRecord, LivenessVerdict, SimilarityRecord,
@@ -48,6 +48,15 @@ impl ScriptedEngine {
     }
 }
 
+/// Every frame "analysed" by a scripted engine: nothing measured.
+pub fn nothing_measured() -> Result<FrameAnalysis, EngineError> {
+    Ok(FrameAnalysis::Analysed {
+        features: Vec::new(),
+        keep_jpeg: false,
+    })
+}
+
+#[async_trait]
 impl facegate_core::FaceEngine for ScriptedEngine {
     fn supports_model(&self, _: &str) -> bool {
         true
@@ -55,15 +64,14 @@ impl facegate_core::FaceEngine for ScriptedEngine {
     fn ready(&self) -> Result<(), EngineError> {
         Ok(())
     }
-    fn begin(&self, _: AttemptContext) -> Box<dyn AttemptAnalysis> {
-        Box::new(self.clone())
+    async fn analyse_frame(&self, _: &str, _: FrameInput) -> Result<FrameAnalysis, EngineError> {
+        nothing_measured()
     }
-}
-
-#[async_trait]
-impl AttemptAnalysis for ScriptedEngine {
-    async fn push(&self, _: FrameInput) {}
-    async fn finish(&self) -> Result<AttemptFindings, EngineError> {
+    async fn conclude(
+        &self,
+        _: AttemptContext,
+        _: Vec<AnalysedFrame>,
+    ) -> Result<AttemptFindings, EngineError> {
         let jpeg = || Arc::<[u8]>::from(blank_jpeg());
         Ok(AttemptFindings {
             findings: findings_showing(*self.evidence.lock().unwrap()),
@@ -84,6 +92,7 @@ pub struct HolderSelfies {
     pub authentication: Arc<dyn FaceEngine>,
 }
 
+#[async_trait]
 impl FaceEngine for HolderSelfies {
     fn supports_model(&self, model: &str) -> bool {
         self.authentication.supports_model(model)
@@ -91,30 +100,28 @@ impl FaceEngine for HolderSelfies {
     fn ready(&self) -> Result<(), EngineError> {
         self.authentication.ready()
     }
-    fn begin(&self, context: AttemptContext) -> Box<dyn AttemptAnalysis> {
-        match context.target {
-            ComparisonTarget::DocumentPortrait => Box::new(HolderSelfie {
-                portrait: context.templates.first().cloned(),
-            }),
-            ComparisonTarget::Facemap => self.authentication.begin(context),
-        }
+    /// Frames go to the authentication engine: a selfie's are not looked at.
+    async fn analyse_frame(
+        &self,
+        model: &str,
+        frame: FrameInput,
+    ) -> Result<FrameAnalysis, EngineError> {
+        self.authentication.analyse_frame(model, frame).await
     }
-}
-
-struct HolderSelfie {
-    portrait: Option<Vec<f32>>,
-}
-
-#[async_trait]
-impl AttemptAnalysis for HolderSelfie {
-    async fn push(&self, _: FrameInput) {}
-    async fn finish(&self) -> Result<AttemptFindings, EngineError> {
-        Ok(AttemptFindings {
-            findings: findings_showing(Evidence::LiveMatch),
-            face_image: None,
-            liveness_images: Vec::new(),
-            templates: self.portrait.clone().into_iter().collect(),
-        })
+    async fn conclude(
+        &self,
+        context: AttemptContext,
+        frames: Vec<AnalysedFrame>,
+    ) -> Result<AttemptFindings, EngineError> {
+        match context.target {
+            ComparisonTarget::DocumentPortrait => Ok(AttemptFindings {
+                findings: findings_showing(Evidence::LiveMatch),
+                face_image: None,
+                liveness_images: Vec::new(),
+                templates: context.templates.first().cloned().into_iter().collect(),
+            }),
+            ComparisonTarget::Facemap => self.authentication.conclude(context, frames).await,
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::codec::{db_err, ms, opt_ms, CAPTURE_ATTEMPT_COLUMNS, SESSION_COLUMNS};
 use super::images::insert_images;
 use super::transactions::{fetch_transaction, finalize_in, is_open};
-use super::{commit, execute, row, SqliteStore};
+use super::{commit, execute, frames, row, SqliteStore};
 use crate::{AttemptFinish, CallbackRenderer, CaptureStore, StoreError, StoreResult};
 
 /// Ends the subject's earlier sessions and records `session`, on the
@@ -86,8 +86,8 @@ impl CaptureStore for SqliteStore {
         execute(query, &mut *db).await?;
         let query = sqlx::query(
             "INSERT INTO capture_attempts (id, transaction_ref, number, nonce, challenge, flash, \
-             issued_at, state, outcome, decision, finished_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+             issued_at, state, outcome, decision, finished_at, model) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
         )
         .bind(attempt.id.hyphenated().to_string())
         .bind(&r)
@@ -98,8 +98,10 @@ impl CaptureStore for SqliteStore {
         .bind(ms(attempt.issued_at))
         .bind(attempt.state.as_str())
         .bind(attempt.outcome.map(|o| o.as_str()))
-        .bind(opt_ms(attempt.finished_at));
+        .bind(opt_ms(attempt.finished_at))
+        .bind(&attempt.model);
         execute(query, &mut *db).await?;
+        frames::erase_ended(&mut db, &r).await?;
         commit(db).await?;
         Ok(())
     }
@@ -157,6 +159,7 @@ impl CaptureStore for SqliteStore {
         if execute(query, &mut *db).await? == 0 {
             return Ok(None);
         }
+        frames::erase_ended(&mut db, &r).await?;
         let Some(state) = finish.outcome.final_state() else {
             let tx = fetch_transaction(&mut db, finish.transaction).await?;
             commit(db).await?;

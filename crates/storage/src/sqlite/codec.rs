@@ -10,9 +10,9 @@ use chrono::{DateTime, Utc};
 use facegate_domain::{
     Account, AccountId, AttemptOutcome, AttemptState, AuditEntry, AuthTransaction, CaptureAttempt,
     CaptureSession, CaptureSubject, Challenge, Credential, CredentialId, Enrollment, EnrollmentRef,
-    FacemapBinding, FailureStreak, Locale, LocaleSet, ParentOrigin, PreviousWebhookKey,
-    PrivateCallbackTargets, RedirectUrl, Role, ScanSource, Similarity, TransactionRef,
-    TransactionState, UserReference, VerificationStatus,
+    FacemapBinding, FailureStreak, FrameCursor, Locale, LocaleSet, ParentOrigin,
+    PreviousWebhookKey, PrivateCallbackTargets, RedirectUrl, Role, ScanSource, Similarity,
+    TransactionRef, TransactionState, UserReference, VerificationStatus,
 };
 use facegate_domain::{
     CaptureChannel, Country, DocumentAcceptance, DocumentType, IdentityVerdict, Preset,
@@ -23,9 +23,9 @@ use sqlx::{Row, Sqlite};
 use uuid::Uuid;
 
 use crate::{
-    CallbackRecord, ConsoleSession, ConsoleUser, DeliveryAttempt, ImageKind, KeyUsage,
-    OutboxMessage, OutboxStatus, PendingCallback, StoreError, StoreResult, StoredFacemap,
-    StoredImage,
+    CallbackRecord, ConsoleSession, ConsoleUser, DeliveryAttempt, FrameOutcome, ImageKind,
+    KeyUsage, OutboxMessage, OutboxStatus, PendingCallback, StoreError, StoreResult, StoredFacemap,
+    StoredFrame, StoredImage,
 };
 
 /// Reads one value from a row holding its columns (by name, so a query may
@@ -59,7 +59,10 @@ pub(super) const SESSION_COLUMNS: &str =
     "token_hash, transaction_ref, created_at, expires_at, ended_at, scan_source, subject";
 
 pub(super) const CAPTURE_ATTEMPT_COLUMNS: &str = "id, transaction_ref, number, nonce, challenge, \
-     flash, issued_at, state, outcome, finished_at";
+     flash, issued_at, state, outcome, finished_at, model, frames_received, last_t_ms, \
+     earliest_start_ms, closed_at";
+
+pub(super) const FRAME_COLUMNS: &str = "idx, accepted_at, outcome, sealed";
 
 pub(super) const SCAN_COLUMNS: &str = "reference, account, state, workflow, \
      customer_internal_reference, user_reference, reporting_criteria, preset_country, \
@@ -394,6 +397,35 @@ impl FromRow for CaptureAttempt {
             state: enum_of(row, "state", AttemptState::parse)?,
             outcome: opt_enum_of(row, "outcome", outcome)?,
             finished_at: opt_time(row, "finished_at")?,
+            model: get(row, "model")?,
+            cursor: FrameCursor {
+                received: unsigned(row, "frames_received")?,
+                last_t_ms: get::<Option<i64>>(row, "last_t_ms")?
+                    .map(|t| u32::try_from(t).map_err(|_| corrupt("last_t_ms", "out of range")))
+                    .transpose()?,
+                earliest_start_ms: get(row, "earliest_start_ms")?,
+            },
+            closed_at: opt_time(row, "closed_at")?,
+        })
+    }
+}
+
+impl FromRow for StoredFrame {
+    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+        let outcome = match get::<Option<String>>(row, "outcome")?.as_deref() {
+            None => None,
+            Some("ANALYSED") => Some(FrameOutcome::Analysed {
+                sealed: get(row, "sealed")?,
+            }),
+            Some("UNDECODABLE") => Some(FrameOutcome::Undecodable),
+            Some("SKIPPED") => Some(FrameOutcome::Skipped),
+            Some("FAILED") => Some(FrameOutcome::Failed),
+            Some(_) => return Err(corrupt("outcome", "unknown value")),
+        };
+        Ok(StoredFrame {
+            index: unsigned(row, "idx")?,
+            accepted_at: time(row, "accepted_at")?,
+            outcome,
         })
     }
 }

@@ -60,7 +60,11 @@ async fn finish_attempt_in(
     .bind(ms(at))
     .bind(finish.attempt.hyphenated().to_string())
     .bind(reference.to_string());
-    Ok(execute(query, conn).await? == 1)
+    if execute(query, &mut *conn).await? != 1 {
+        return Ok(false);
+    }
+    super::frames::erase_ended(conn, &reference.to_string()).await?;
+    Ok(true)
 }
 
 /// The reject details as stored: comma-separated detail codes.

@@ -29,6 +29,7 @@ pub(super) async fn end_capture(
     )
     .bind(&r);
     execute(query, &mut *conn).await?;
+    super::frames::erase_ended(&mut *conn, &r).await?;
     let query = sqlx::query(
         "UPDATE capture_sessions SET ended_at = COALESCE(ended_at, ?) WHERE transaction_ref = ?",
     )
@@ -90,6 +91,7 @@ pub(super) async fn finalize_in(
     if execute(query, &mut *conn).await? == 0 {
         return Ok(None);
     }
+    super::frames::erase_all(&mut *conn, &reference.to_string()).await?;
     let updated = fetch_transaction(&mut *conn, reference)
         .await?
         .ok_or_else(|| StoreError::Corrupt("finalised transaction vanished".to_owned()))?;
