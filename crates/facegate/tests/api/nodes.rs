@@ -1,20 +1,27 @@
-//! Stateless capture (issue #14): two nodes of one deployment (two servers
-//! on one database and one set of master keys) take the frames of one
-//! attempt in turn, as a round-robin load balancer sends them, and either
-//! finishes it. The decision is the one a single node makes, and a node
-//! that stops analysing costs a retry, never a decision from part of the
-//! frames.
+//! Several nodes of one deployment (issue #14): servers on one database and
+//! one set of master keys, as behind a round-robin load balancer.
+//! - Stateless capture: two nodes take the frames of one attempt in turn
+//!   and either finishes it; the decision is the one a single node makes,
+//!   and a node that stops analysing costs a retry, never a decision from
+//!   part of the frames.
+//! - Correctness across nodes: a revocation is refused by every node at
+//!   once, concurrent initiations leave one open transaction per
+//!   enrollment, and concurrent expiry sweeps finalise and call back each
+//!   transaction once.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::Duration;
 use facegate_core::engine::{
     AnalysedFrame, AttemptContext, AttemptFindings, EngineError, FaceEngine, FrameAnalysis,
     FrameInput,
 };
-use serde_json::Value;
+use facegate_domain::{TransactionRef, TransactionState};
+use serde_json::{json, Value};
 
 use crate::capture::Capture;
+use crate::helpers::{callback_body, eventually, spawn_with_acme_on, Options, Receiver, TestApp};
 use crate::journey::{
     enrollment_of, initiate, mjpeg_frames, neutral_challenge, replay_across, replay_attempt,
     shared_or_skip, spawn_with_challenge, tranv_challenge, TRANV,
@@ -115,5 +122,106 @@ async fn frames_lost_with_a_stopped_node_make_a_retry_and_the_next_attempt_decid
     assert_eq!(tx["transactionResult"], "PASSED", "{tx}");
     assert_eq!(tx["decision"]["frames"]["lost"], Value::Null);
     stopped.stop().await;
+    app.stop().await;
+}
+
+/// The stored state of a transaction, read through the other node's store
+/// (both nodes share one database).
+async fn state_of(node: &TestApp, reference: &str) -> TransactionState {
+    node.fixture_store()
+        .transaction(reference.parse::<TransactionRef>().unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .state
+}
+
+#[tokio::test]
+async fn a_credential_revoked_on_one_node_is_refused_by_the_others_at_once() {
+    let (app, acme) = spawn_with_acme_on(Options::scripted()).await;
+    let other = app.another_node_with(None).await;
+    let unknown = TransactionRef::new_random().to_string();
+    // A request the other node authenticates (and so caches the secret of).
+    let (status, _) = other.retrieve(&acme.admin, &unknown).await;
+    assert_eq!(status, 404);
+    assert!(app
+        .services
+        .revoke_credential(&acme.admin.token)
+        .await
+        .unwrap());
+    // Every request reads the credential row: no cache outlives a revocation.
+    let (status, _) = other.retrieve(&acme.admin, &unknown).await;
+    assert_eq!(status, 401);
+    other.stop().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_initiations_on_two_nodes_leave_exactly_one_open_per_enrollment() {
+    let (app, acme) = spawn_with_acme_on(Options::scripted()).await;
+    let other = app.another_node_with(None).await;
+    let (enrollment, facemap) = app.enrollment(&acme).await;
+    let metadata = json!({ "enrollmentTransactionReference": enrollment.to_string() });
+    let mut all = Vec::new();
+    for _ in 0..5 {
+        let (a, b) = tokio::join!(
+            app.initiate_ok(&acme.api, &metadata, &facemap),
+            other.initiate_ok(&acme.api, &metadata, &facemap)
+        );
+        all.extend([a, b]);
+    }
+    let mut open = Vec::new();
+    for reference in &all {
+        match state_of(&app, reference).await {
+            TransactionState::Created => open.push(reference.clone()),
+            TransactionState::Expired => {}
+            state => panic!("{reference}: {state:?}"),
+        }
+    }
+    assert_eq!(open.len(), 1, "last wins: {open:?}");
+    other.stop().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn two_nodes_expiring_the_same_transactions_finalise_and_call_back_each_once() {
+    let (app, acme) = spawn_with_acme_on(Options::scripted()).await;
+    let other = app.another_node_with(None).await;
+    let receiver = Receiver::start(0).await;
+    let mut references = Vec::new();
+    for _ in 0..6 {
+        let (enrollment, facemap) = app.enrollment(&acme).await;
+        let metadata = json!({
+            "enrollmentTransactionReference": enrollment.to_string(),
+            "callbackUrl": receiver.url,
+        });
+        references.push(app.initiate_ok(&acme.api, &metadata, &facemap).await);
+    }
+    app.advance(Duration::minutes(16));
+    // Both nodes' sweeps run too (every 50 ms); these two race them.
+    let (a, b) = tokio::join!(
+        app.services.expire_overdue(),
+        other.services.expire_overdue()
+    );
+    assert!(a.unwrap() + b.unwrap() <= references.len());
+    eventually("every callback arrives", || async {
+        receiver.count() >= references.len()
+    })
+    .await;
+    for reference in &references {
+        assert_eq!(state_of(&other, reference).await, TransactionState::Expired);
+    }
+    // Give a duplicate time to show.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let mut called_back: Vec<String> = receiver
+        .all()
+        .iter()
+        .map(|r| callback_body(&r.body).transaction_reference.to_string())
+        .collect();
+    called_back.sort();
+    let mut expected = references.clone();
+    expected.sort();
+    assert_eq!(called_back, expected, "one callback per transaction");
+    other.stop().await;
     app.stop().await;
 }
