@@ -515,7 +515,8 @@ impl Deployment {
 
 /// A node's settings: development mode on loopback, the run's master key
 /// and challenge, callbacks to loopback with a short poll and lease, one
-/// analysis worker (the machine is small), no document engine.
+/// analysis worker (the machine is small), no document engine, and the
+/// balancer (on loopback) trusted to name the client.
 fn node_env(settings: &Settings, callback_lease_secs: u64) -> Vec<(&'static str, String)> {
     vec![
         ("FACEGATE_MODE", "development".to_owned()),
@@ -535,6 +536,10 @@ fn node_env(settings: &Settings, callback_lease_secs: u64) -> Vec<(&'static str,
         ("FACEGATE_CAPTURE__WORKERS", "1".to_owned()),
         ("FACEGATE_CAPTURE__DOCUMENTS", "false".to_owned()),
         ("FACEGATE_EXPIRY_INTERVAL_MS", "250".to_owned()),
+        (
+            "FACEGATE_AUTH__TRUSTED_PROXIES",
+            "[\"127.0.0.1\"]".to_owned(),
+        ),
         ("FACEGATE_LOG", "info".to_owned()),
     ]
 }

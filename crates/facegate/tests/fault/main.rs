@@ -148,117 +148,41 @@ async fn run(params: &Params, dir: &Path, started: Instant) -> Result<String, St
         .timeout(Duration::from_secs(70))
         .build()
         .unwrap();
-    let recording = std::fs::read(params.data.join(RECORDING)).unwrap();
-    let frames: Vec<Vec<u8>> = facegate_vision::decode::split_mjpeg(&recording)
-        .into_iter()
-        .map(<[u8]>::to_vec)
-        .collect();
-    let face = dir.join("face.jpg");
-    std::fs::write(&face, &frames[ENROLLED_FRAME]).unwrap();
-
-    let database = Database::for_run(dir, params.backend).await;
-    let mut deployment = Deployment::start(dir, database, NODES, CALLBACK_LEASE_SECS, &http).await;
-    let customer = deployment.customer().await;
-    // One enrollment per concurrent transaction: a second initiation for an
-    // enrollment supersedes the first (last wins).
-    let mut enrollments = Vec::new();
-    for n in 0..params.concurrency {
-        enrollments.push(deployment.enrollment(&customer, &face, n).await);
-    }
-    for node in &deployment.nodes {
-        Client::new(http.clone(), node.base())
-            .warm_up(&customer.api, &enrollments[0])
-            .await;
-    }
-    let receiver = Receiver::start(customer.webhook_secret.clone()).await;
-    let load = Arc::new(Load {
-        client: Client::new(http.clone(), deployment.base()),
-        api: customer.api.clone(),
-        admin: customer.admin.clone(),
-        callback_url: receiver.url.clone(),
-        frames: Arc::new(frames),
-        in_flight: AtomicUsize::new(0),
-        uploading: AtomicUsize::new(0),
-    });
+    let mut set_up = set_up(params, dir, &http).await;
+    let setup_secs = started.elapsed().as_secs();
 
     let load_started = Instant::now();
-    let setup_secs = started.elapsed().as_secs();
-    receiver.up_at(load_started + RECEIVER_DOWN);
-    let lanes: Vec<_> = enrollments
+    set_up.receiver.up_at(load_started + RECEIVER_DOWN);
+    let lanes: Vec<_> = set_up
+        .enrollments
         .iter()
         .cloned()
         .enumerate()
         .map(|(lane, enrollment)| {
-            let load = load.clone();
+            let load = set_up.load.clone();
             let (count, concurrency) = (params.transactions, params.concurrency);
             tokio::spawn(async move { lane_of(&load, lane, concurrency, count, &enrollment).await })
         })
         .collect();
     let victim = rand::thread_rng().gen_range(0..NODES);
-    let kill = async {
-        tokio::time::sleep(KILL_AFTER).await;
-        // Mid-flight: while frames are being uploaded (and analysed), so
-        // that the node most likely dies with analyses not yet stored.
-        let busy = params.concurrency.div_ceil(2);
-        let wait_until = Instant::now() + Duration::from_secs(20);
-        while load.uploading.load(Ordering::SeqCst) < busy && Instant::now() < wait_until {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        // Into the uploads (each lasts the challenge's 3 s), when the
-        // nodes hold a backlog of frames to analyse.
-        tokio::time::sleep(Duration::from_millis(
-            rand::thread_rng().gen_range(800..2_000),
-        ))
-        .await;
-        let in_flight = load.in_flight.load(Ordering::SeqCst);
-        let node = &mut deployment.nodes[victim];
-        node.kill().await;
-        tokio::time::sleep(DOWN_FOR).await;
-        node.start(&http).await;
-        in_flight
-    };
+    let kill = kill_mid_flight(
+        &mut set_up.deployment.nodes[victim],
+        &set_up.load,
+        params.concurrency,
+        &http,
+    );
     let (lanes, in_flight_at_kill) = tokio::join!(futures::future::join_all(lanes), kill);
     let transactions: Vec<Transaction> = lanes.into_iter().flat_map(Result::unwrap).collect();
     let load_secs = load_started.elapsed().as_secs();
 
-    // Converge: every acknowledged transaction final, every final state's
-    // callback delivered; bounded by the run's deadline.
     let converge_by = started + params.deadline - Duration::from_secs(20);
-    let mut states: BTreeMap<String, Value> = BTreeMap::new();
-    loop {
-        for tx in &transactions {
-            let Some(reference) = &tx.reference else {
-                continue;
-            };
-            let settled = states
-                .get(reference)
-                .is_some_and(|t| is_final(t["transactionResult"].as_str().unwrap_or("")));
-            if !settled {
-                let answer = load.client.retrieve(&customer.admin, reference).await;
-                if let client::Answer::Http { status: 200, body } = answer {
-                    states.insert(reference.clone(), body);
-                }
-            }
-        }
-        let deliveries = receiver.deliveries();
-        let converged = transactions.iter().all(|tx| {
-            tx.reference.as_ref().is_none_or(|r| {
-                states.get(r).is_some_and(|t| {
-                    let state = t["transactionResult"].as_str().unwrap_or("");
-                    is_final(state) && delivered(&deliveries, r, state)
-                })
-            })
-        });
-        if converged || Instant::now() >= converge_by {
-            break;
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+    let states = converge(&set_up, &transactions, converge_by).await;
     let converged_secs = load_started.elapsed().as_secs();
 
-    let deliveries = receiver.deliveries();
+    let deliveries = set_up.receiver.deliveries();
     let failures = check(&transactions, &states, &deliveries);
     let counts = Counts::of(&transactions, &states, &deliveries);
+    let deployment = &set_up.deployment;
     let summary = format!(
         "backend={} killed=node{} attempts_in_flight_at_kill={in_flight_at_kill} {counts} \
          attempts_with_lost_frames={} setup={setup_secs}s load={load_secs}s converged={converged_secs}s",
@@ -278,6 +202,123 @@ async fn run(params: &Params, dir: &Path, started: Instant) -> Result<String, St
     }
     report += &deployment.logs(40);
     Err(report)
+}
+
+/// What the load runs on.
+struct SetUp {
+    deployment: Deployment,
+    receiver: Receiver,
+    enrollments: Vec<Enrollment>,
+    load: Arc<Load>,
+}
+
+/// The deployment, its customer (made with the CLI), one enrollment of the
+/// recorded person per concurrent transaction, every node's face models
+/// loaded, and the callback receiver, down.
+async fn set_up(params: &Params, dir: &Path, http: &reqwest::Client) -> SetUp {
+    let recording = std::fs::read(params.data.join(RECORDING)).unwrap();
+    let frames: Vec<Vec<u8>> = facegate_vision::decode::split_mjpeg(&recording)
+        .into_iter()
+        .map(<[u8]>::to_vec)
+        .collect();
+    let face = dir.join("face.jpg");
+    std::fs::write(&face, &frames[ENROLLED_FRAME]).unwrap();
+
+    let database = Database::for_run(dir, params.backend).await;
+    let deployment = Deployment::start(dir, database, NODES, CALLBACK_LEASE_SECS, http).await;
+    let customer = deployment.customer().await;
+    // A second initiation for an enrollment supersedes the first (last
+    // wins): transactions that run at once need enrollments of their own.
+    let mut enrollments = Vec::new();
+    for n in 0..params.concurrency {
+        enrollments.push(deployment.enrollment(&customer, &face, n).await);
+    }
+    for node in &deployment.nodes {
+        Client::new(http.clone(), node.base())
+            .warm_up(&customer.api, &enrollments[0])
+            .await;
+    }
+    let receiver = Receiver::start(customer.webhook_secret.clone()).await;
+    let load = Arc::new(Load {
+        client: Client::new(http.clone(), deployment.base()),
+        api: customer.api,
+        admin: customer.admin,
+        callback_url: receiver.url.clone(),
+        frames: Arc::new(frames),
+        in_flight: AtomicUsize::new(0),
+        uploading: AtomicUsize::new(0),
+    });
+    SetUp {
+        deployment,
+        receiver,
+        enrollments,
+        load,
+    }
+}
+
+/// SIGKILLs `node` mid-flight and starts it again after [`DOWN_FOR`];
+/// returns how many attempts were under way when it died.
+async fn kill_mid_flight(
+    node: &mut deployment::Node,
+    load: &Load,
+    concurrency: usize,
+    http: &reqwest::Client,
+) -> usize {
+    tokio::time::sleep(KILL_AFTER).await;
+    // While frames are being uploaded (and analysed), so that the node most
+    // likely dies with analyses it has not stored.
+    let busy = concurrency.div_ceil(2);
+    let wait_until = Instant::now() + Duration::from_secs(20);
+    while load.uploading.load(Ordering::SeqCst) < busy && Instant::now() < wait_until {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Into the uploads (each lasts the challenge's 3 s), when the nodes hold
+    // a backlog of frames to analyse.
+    let into = rand::thread_rng().gen_range(800..2_000);
+    tokio::time::sleep(Duration::from_millis(into)).await;
+    let in_flight = load.in_flight.load(Ordering::SeqCst);
+    node.kill().await;
+    tokio::time::sleep(DOWN_FOR).await;
+    node.start(http).await;
+    in_flight
+}
+
+/// Waits until every acknowledged transaction is final and its callback
+/// delivered, or until `by`; the transactions as retrieval answers them.
+async fn converge(
+    set_up: &SetUp,
+    transactions: &[Transaction],
+    by: Instant,
+) -> BTreeMap<String, Value> {
+    let mut states: BTreeMap<String, Value> = BTreeMap::new();
+    loop {
+        for reference in transactions.iter().filter_map(|tx| tx.reference.as_ref()) {
+            let settled = states
+                .get(reference)
+                .is_some_and(|t| is_final(t["transactionResult"].as_str().unwrap_or("")));
+            if !settled {
+                let load = &set_up.load;
+                let answer = load.client.retrieve(&load.admin, reference).await;
+                if let client::Answer::Http { status: 200, body } = answer {
+                    states.insert(reference.clone(), body);
+                }
+            }
+        }
+        let deliveries = set_up.receiver.deliveries();
+        let converged = transactions
+            .iter()
+            .filter_map(|tx| tx.reference.as_ref())
+            .all(|r| {
+                states.get(r).is_some_and(|t| {
+                    let state = t["transactionResult"].as_str().unwrap_or("");
+                    is_final(state) && delivered(&deliveries, r, state)
+                })
+            });
+        if converged || Instant::now() >= by {
+            return states;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 /// Transactions `lane`, `lane + concurrency`, … below `count`, one after
