@@ -14,7 +14,7 @@ use facegate_core::delivery::{run_expiry, DeliverySettings, DeliveryWorker};
 use facegate_core::{CaptureService, Services, Settings};
 use facegate_domain::{Clock, SystemClock, UrlPolicy};
 use facegate_facemap::Keyring;
-use facegate_storage::{Database, SqliteStore, Store};
+use facegate_storage::{Database, SqlStore, Store};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -69,25 +69,36 @@ pub fn write_keyring(path: &Path, keyring: &Keyring) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Opens (and migrates) the database named by the configuration.
-/// The data directory is created 0700 and the database files are 0600,
-/// whatever the umask: they hold sealed facemaps and personal data.
+/// Opens (and migrates) the database named by the configuration: the
+/// SQLite file in the data directory unless `database_url` names another
+/// (`postgres://…` selects PostgreSQL). A SQLite database's directory is
+/// created 0700 and its files are 0600, whatever the umask: they hold sealed
+/// facemaps and personal data.
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    create_private_dir(&config.data_dir)
-        .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
-    let database = config.database_path();
-    // SQLite gives the -wal and -shm files the database file's mode.
-    create_private_file(&database).with_context(|| format!("creating {}", database.display()))?;
-    let store = SqliteStore::open(&database)
+    let url = config.database()?;
+    if let Some(database) = url.sqlite_path() {
+        if let Some(dir) = database.parent().filter(|d| !d.as_os_str().is_empty()) {
+            create_private_dir(dir)
+                .with_context(|| format!("creating the data directory {}", dir.display()))?;
+        }
+        // SQLite gives the -wal and -shm files the database file's mode.
+        create_private_file(database)
+            .with_context(|| format!("creating {}", database.display()))?;
+    }
+    tracing::info!(database = %url, "opening the database");
+    let store = SqlStore::connect(&url, config.database_pool_size)
         .await
-        .with_context(|| format!("opening {}", database.display()))?;
+        .with_context(|| format!("opening {url}"))?;
     store.migrate().await.context("migrating the database")?;
-    for suffix in ["-wal", "-shm"] {
-        let mut name = database.clone().into_os_string();
-        name.push(suffix);
-        let path = std::path::PathBuf::from(name);
-        if path.exists() {
-            set_mode(&path, 0o600).with_context(|| format!("restricting {}", path.display()))?;
+    if let Some(database) = url.sqlite_path() {
+        for suffix in ["-wal", "-shm"] {
+            let mut name = database.as_os_str().to_owned();
+            name.push(suffix);
+            let path = std::path::PathBuf::from(name);
+            if path.exists() {
+                set_mode(&path, 0o600)
+                    .with_context(|| format!("restricting {}", path.display()))?;
+            }
         }
     }
     Ok(Arc::new(store))

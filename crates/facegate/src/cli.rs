@@ -39,6 +39,12 @@ pub struct Global {
     /// Data directory holding the SQLite database (default ./facegate-data).
     #[arg(long, global = true)]
     pub data_dir: Option<PathBuf>,
+    /// The database instead of the SQLite file in the data directory:
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` or `sqlite://PATH`
+    /// (also FACEGATE_DATABASE_URL, which keeps a password out of the
+    /// process list).
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -306,6 +312,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let overrides = Overrides {
         listen,
         data_dir: cli.global.data_dir.clone(),
+        database_url: cli.global.database_url.clone(),
     };
     let config = Config::load(cli.global.config.as_deref(), &overrides)?;
     match cli.command {
@@ -313,7 +320,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => {
             config.validate()?;
             app::open_store(&config).await?;
-            println!("migrations applied to {}", config.database_path().display());
+            println!("migrations applied to {}", config.database()?);
             Ok(())
         }
         Command::Account(cmd) => account(&config, cmd).await,

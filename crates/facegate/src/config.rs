@@ -293,8 +293,19 @@ pub struct Config {
     pub mode: Mode,
     /// Address to listen on.
     pub listen: SocketAddr,
-    /// Holds the SQLite database and, in development, the generated master key.
+    /// Holds the SQLite database (unless `database_url` names another) and,
+    /// in development, the generated master key.
     pub data_dir: PathBuf,
+    /// The database: `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` for
+    /// PostgreSQL (several servers may share it), or `sqlite://PATH`. Unset:
+    /// the SQLite file `facegate.sqlite3` in `data_dir`, which needs no
+    /// set-up. It may hold a password: prefer `FACEGATE_DATABASE_URL`; only
+    /// the backend, user, host and database are ever logged.
+    #[serde(skip_serializing)]
+    pub database_url: Option<SecretString>,
+    /// PostgreSQL connections this server opens at most (SQLite has one
+    /// writer and a few readers whatever this says).
+    pub database_pool_size: u32,
     /// The URL customers and end users reach this deployment at; defaults to
     /// `http://{listen}` in development. Required in production.
     pub public_base_url: Option<String>,
@@ -333,6 +344,8 @@ impl Default for Config {
             mode: Mode::Development,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("facegate-data"),
+            database_url: None,
+            database_pool_size: facegate_storage::sql::DEFAULT_POOL_SIZE,
             public_base_url: None,
             region: "us".into(),
             master_keys: None,
@@ -369,6 +382,8 @@ pub struct Overrides {
     pub listen: Option<SocketAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
 }
 
 impl Config {
@@ -473,6 +488,10 @@ impl Config {
         }
         self.validate_auth()?;
         self.fixed_challenge()?;
+        self.database()?;
+        if self.database_pool_size == 0 {
+            bail!("database_pool_size must be at least 1");
+        }
         Ok(())
     }
 
@@ -618,8 +637,20 @@ impl Config {
         chrono::Duration::hours(i64::from(self.callbacks.signature_overlap_hours))
     }
 
+    /// The default database: the SQLite file in the data directory.
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("facegate.sqlite3")
+    }
+
+    /// The database `database_url` names, or the default SQLite file. The
+    /// error never repeats the URL (it may hold a password).
+    pub fn database(&self) -> anyhow::Result<facegate_storage::DatabaseUrl> {
+        match &self.database_url {
+            Some(url) => facegate_storage::DatabaseUrl::parse(url.expose_secret())
+                .map_err(|e| anyhow::anyhow!("{e}")),
+            None => facegate_storage::DatabaseUrl::sqlite_file(&self.database_path())
+                .map_err(|e| anyhow::anyhow!("{e}")),
+        }
     }
 
     /// The keyring file: configured, or the development default in the data dir.
@@ -870,6 +901,42 @@ mod tests {
         let mut no_queue = Config::default();
         no_queue.auth.hash_queue = 0;
         assert!(no_queue.validate().is_err());
+    }
+
+    #[test]
+    fn the_database_defaults_to_sqlite_in_the_data_dir_and_postgres_is_chosen_by_url() {
+        let config = Config::default();
+        let database = config.database().unwrap();
+        assert_eq!(database.dialect(), facegate_storage::Dialect::Sqlite);
+        assert_eq!(
+            database.sqlite_path(),
+            Some(
+                std::path::absolute(config.database_path())
+                    .unwrap()
+                    .as_path()
+            )
+        );
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(
+                "database_url = \"postgres://fg:hunter2@db.internal/facegate\"",
+            ))
+            .extract()
+            .unwrap();
+        assert!(config.validate().is_ok());
+        let database = config.database().unwrap();
+        assert_eq!(database.dialect(), facegate_storage::Dialect::Postgres);
+        assert_eq!(database.to_string(), "postgres://fg@db.internal/facegate");
+        for shown in [format!("{config:?}"), format!("{database:?}")] {
+            assert!(!shown.contains("hunter2"), "{shown}");
+        }
+        let mut broken = config.clone();
+        broken.database_url = Some(SecretString::from("mysql://fg:hunter2@db/facegate"));
+        let message = broken.validate().unwrap_err().to_string();
+        assert!(message.contains("database_url"), "{message}");
+        assert!(!message.contains("hunter2"), "{message}");
+        broken.database_url = None;
+        broken.database_pool_size = 0;
+        assert!(broken.validate().is_err());
     }
 
     #[test]

@@ -19,13 +19,13 @@
 //! Code that calls the methods on a concrete store imports
 //! [`prelude`]`::*`.
 //!
-//! [`sqlite::SqliteStore`] implements them, one file per aggregate under
-//! `src/sqlite/` beside the shared connection handling in `src/sqlite.rs`
-//! and the row readers in `src/sqlite/codec.rs`. A second backend (e.g.
-//! PostgreSQL) follows the same shape: a module `src/<backend>.rs` with its
-//! store type, one `impl <Aggregate>Store` per file under `src/<backend>/`,
-//! and migrations in `migrations/<backend>`; it is then a `Store` without any
-//! change to the domain or the services.
+//! [`sql::SqlStore`] implements them all, over sqlx's `Any` driver, for
+//! SQLite (the default, no set-up) and PostgreSQL (several server nodes on
+//! one database) alike: the shared connection handling and the
+//! [`sql::Dialect`] in `src/sql.rs`, one file per aggregate under `src/sql/`,
+//! the row readers in `src/sql/codec.rs`, and the migrations of each backend
+//! in `migrations/sqlite` and `migrations/postgres` (numbered alike). A
+//! [`DatabaseUrl`] (`sqlite://…` or `postgres://…`) chooses the backend.
 //!
 //! Every operation that changes a transaction's state also writes its callback
 //! into the outbox in the same database transaction, so a state change and its
@@ -42,7 +42,9 @@ pub mod images;
 pub mod keys;
 pub mod outbox;
 pub mod scans;
-pub mod sqlite;
+pub mod sql;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod transactions;
 
 pub use accounts::AccountStore;
@@ -59,7 +61,7 @@ pub use outbox::{
     OutboxStatus, OutboxStore, PendingCallback,
 };
 pub use scans::{IssuedFacemap, ScanDecision, ScanReview, ScanSide, ScanStore, SelfieFinish};
-pub use sqlite::SqliteStore;
+pub use sql::{DatabaseUrl, Dialect, SqlStore, SqliteStore};
 pub use transactions::TransactionStore;
 
 /// The whole storage interface: every aggregate's trait (each of them is

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use facegate_domain::TransactionRef;
 use serde_json::{json, Value};
-use tempfile::TempDir;
 
 use super::helpers::*;
 
@@ -18,7 +17,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_facegate");
 /// from the environment the tests run in.
 fn command(dir: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(BIN);
-    command.arg("--data-dir").arg(dir).args(args);
+    command
+        .arg("--data-dir")
+        .arg(dir)
+        .args(database_args(dir))
+        .args(args);
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("FACEGATE_") {
             command.env_remove(key);
@@ -157,7 +160,7 @@ fn serve_refuses(dir: &Path, listen: &str, env: &[(&str, &str)]) -> String {
 
 #[test]
 fn account_create_prints_one_json_object_with_the_id_and_the_webhook_secret() {
-    let dir = TempDir::new().unwrap();
+    let dir = TestDir::new();
     let account = create_account(dir.path(), "Acme Bank", true);
     let id = id_of(&account);
     assert_eq!(id.len(), 36, "{account}");
@@ -181,7 +184,7 @@ fn account_create_prints_one_json_object_with_the_id_and_the_webhook_secret() {
 
 #[test]
 fn credentials_create_prints_the_token_the_secret_and_the_role() {
-    let dir = TempDir::new().unwrap();
+    let dir = TestDir::new();
     let account = id_of(&create_account(dir.path(), "Acme", true));
     let mut seen = Vec::new();
     for role in ["api", "admin"] {
@@ -237,7 +240,7 @@ fn credentials_create_prints_the_token_the_secret_and_the_role() {
 
 #[test]
 fn credentials_create_refuses_an_unknown_role_or_account() {
-    let dir = TempDir::new().unwrap();
+    let dir = TestDir::new();
     let account = id_of(&create_account(dir.path(), "Acme", true));
     let stderr = fails(
         dir.path(),
@@ -290,7 +293,7 @@ fn credentials_create_refuses_an_unknown_role_or_account() {
 
 #[test]
 fn account_list_json_lists_every_account() {
-    let dir = TempDir::new().unwrap();
+    let dir = TestDir::new();
     let empty = succeeds_json(dir.path(), &["account", "list", "--json"]);
     assert_eq!(empty, json!({ "accounts": [] }));
     let a = create_account(dir.path(), "A", true);
@@ -312,7 +315,7 @@ fn account_list_json_lists_every_account() {
 
 #[test]
 fn account_update_refuses_an_http_callback_url_with_a_clear_message() {
-    let dir = TempDir::new().unwrap();
+    let dir = TestDir::new();
     let id = id_of(&create_account(dir.path(), "Acme", true));
     let stderr = fails(
         dir.path(),
@@ -364,7 +367,7 @@ fn account_update_refuses_an_http_callback_url_with_a_clear_message() {
 
 #[test]
 fn the_parent_origin_is_set_on_create_changed_cleared_and_listed() {
-    let dir = TempDir::new().unwrap();
+    let dir = TestDir::new();
     let created = succeeds_json(
         dir.path(),
         &[
@@ -420,7 +423,7 @@ fn the_parent_origin_is_set_on_create_changed_cleared_and_listed() {
 
 #[test]
 fn a_parent_origin_that_is_not_an_https_origin_is_refused_with_a_clear_message() {
-    let dir = TempDir::new().unwrap();
+    let dir = TestDir::new();
     let id = id_of(&create_account(dir.path(), "Acme", true));
     for bad in [
         "https://shop.example/checkout",
@@ -469,7 +472,7 @@ fn a_parent_origin_that_is_not_an_https_origin_is_refused_with_a_clear_message()
 
 #[test]
 fn the_pii_check_is_off_by_default_and_set_per_account() {
-    let dir = TempDir::new().unwrap();
+    let dir = TestDir::new();
     let plain = create_account(dir.path(), "Plain", true);
     assert_eq!(plain["refusePiiUserReference"], false, "{plain}");
     let strict = succeeds_json(
@@ -517,7 +520,7 @@ fn the_pii_check_is_off_by_default_and_set_per_account() {
 
 #[test]
 fn the_documents_an_account_accepts_are_set_shown_and_cleared() {
-    let dir = TempDir::new().unwrap();
+    let dir = TestDir::new();
     let account = create_account(dir.path(), "Acme", true);
     assert_eq!(account["acceptedDocumentTypes"], json!([]), "{account}");
     assert_eq!(account["acceptedCountries"], json!([]));
@@ -572,7 +575,7 @@ fn the_documents_an_account_accepts_are_set_shown_and_cleared() {
 
 #[test]
 fn callback_private_networks_are_set_listed_replaced_and_cleared() {
-    let dir = TempDir::new().unwrap();
+    let dir = TestDir::new();
     let created = succeeds_json(
         dir.path(),
         &[
@@ -646,7 +649,7 @@ fn callback_private_networks_are_set_listed_replaced_and_cleared() {
 
 #[test]
 fn a_callback_private_network_that_is_not_private_is_refused_with_a_clear_message() {
-    let dir = TempDir::new().unwrap();
+    let dir = TestDir::new();
     let id = id_of(&create_account(dir.path(), "Acme", true));
     for (bad, code) in [
         ("0.0.0.0/0", "PRIVATE_TARGET_NOT_ALLOWED"),
@@ -684,7 +687,7 @@ fn a_callback_private_network_that_is_not_private_is_refused_with_a_clear_messag
 
 #[test]
 fn credentials_revoke_works_once() {
-    let dir = TempDir::new().unwrap();
+    let dir = TestDir::new();
     let account = id_of(&create_account(dir.path(), "Acme", true));
     let cred = create_credential(dir.path(), &account, "api");
     let out = succeeds(dir.path(), &["credentials", "revoke", &cred.token]);
@@ -706,10 +709,19 @@ fn credentials_revoke_works_once() {
 
 #[test]
 fn migrate_can_run_twice() {
-    let dir = TempDir::new().unwrap();
+    let dir = TestDir::new();
     let first = succeeds(dir.path(), &["migrate"]);
     assert!(first.contains("migrations applied"), "{first}");
-    assert!(dir.path().join("facegate.sqlite3").exists());
+    match backend() {
+        Backend::Sqlite => {
+            assert!(first.contains("sqlite://"), "{first}");
+            assert!(dir.path().join("facegate.sqlite3").exists());
+        }
+        Backend::Postgres => {
+            assert!(first.contains("postgres://"), "{first}");
+            assert!(!dir.path().join("facegate.sqlite3").exists());
+        }
+    }
     let account = create_account(dir.path(), "Acme", true);
     succeeds(dir.path(), &["migrate"]);
     // Data survives a second migration.
@@ -717,9 +729,58 @@ fn migrate_can_run_twice() {
     assert_eq!(listed["accounts"][0]["id"], account["id"]);
 }
 
+/// `--database-url` names another database: a SQLite file elsewhere, or a
+/// PostgreSQL server, which is named in messages without its password.
+#[test]
+fn a_database_url_chooses_the_database_and_its_password_is_never_shown() {
+    let dir = TestDir::new();
+    let elsewhere = dir.path().join("elsewhere.sqlite3");
+    let url = format!("sqlite://{}?mode=rwc", elsewhere.display());
+    // Not `command`: on PostgreSQL runs it names the test schema already.
+    let run = |args: &[&str]| {
+        let mut command = Command::new(BIN);
+        command.arg("--data-dir").arg(dir.path()).args(args);
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("FACEGATE_") {
+                command.env_remove(key);
+            }
+        }
+        command.output().unwrap()
+    };
+    let migrated = run(&["--database-url", &url, "migrate"]);
+    assert!(migrated.status.success(), "{migrated:?}");
+    assert!(elsewhere.exists());
+    assert!(!dir.path().join("facegate.sqlite3").exists());
+    let created = run(&[
+        "--database-url",
+        &url,
+        "account",
+        "create",
+        "--name",
+        "Acme",
+    ]);
+    assert!(created.status.success(), "{created:?}");
+    let listed = run(&["--database-url", &url, "account", "list", "--json"]);
+    let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed["accounts"][0]["name"], "Acme");
+
+    let refused = run(&[
+        "--database-url",
+        "postgres://fg:hunter2@db.invalid/facegate",
+        "migrate",
+    ]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("postgres://fg@db.invalid/facegate"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}
+
 #[test]
 fn keys_rotate_makes_key_2_primary() {
-    let dir = TempDir::new().unwrap();
+    let dir = TestDir::new();
     let before = succeeds(dir.path(), &["keys", "list"]);
     assert_eq!(
         before.lines().map(str::trim).collect::<Vec<_>>(),
@@ -747,7 +808,7 @@ fn keys_rotate_makes_key_2_primary() {
 
 #[tokio::test]
 async fn a_credential_created_by_the_cli_authenticates_against_a_server_on_the_same_data_dir() {
-    let dir = TempDir::new().unwrap();
+    let dir = TestDir::new();
     let account = id_of(&create_account(dir.path(), "Acme", true));
     let admin = create_credential(dir.path(), &account, "admin");
     let api = create_credential(dir.path(), &account, "api");
@@ -858,7 +919,7 @@ async fn a_credential_created_by_the_cli_authenticates_against_a_server_on_the_s
 
 #[test]
 fn serve_refuses_to_start_in_production_mode_without_tls() {
-    let dir = TempDir::new().unwrap();
+    let dir = TestDir::new();
     let listen = format!("127.0.0.1:{}", free_port());
     let stderr = serve_refuses(dir.path(), &listen, &[("FACEGATE_MODE", "production")]);
     assert!(stderr.contains("production mode requires tls"), "{stderr}");
@@ -868,14 +929,14 @@ fn serve_refuses_to_start_in_production_mode_without_tls() {
 
 #[test]
 fn serve_refuses_plain_http_on_a_non_loopback_address_in_development() {
-    let dir = TempDir::new().unwrap();
+    let dir = TestDir::new();
     let stderr = serve_refuses(dir.path(), &format!("0.0.0.0:{}", free_port()), &[]);
     assert!(stderr.contains("loopback"), "{stderr}");
 }
 
 #[test]
 fn an_unknown_subcommand_or_flag_fails_with_usage() {
-    let dir = TempDir::new().unwrap();
+    let dir = TestDir::new();
     let stderr = fails(dir.path(), &["frobnicate"]);
     assert!(stderr.contains("Usage"), "{stderr}");
     let stderr = fails(dir.path(), &["account", "create"]);
@@ -887,7 +948,7 @@ fn enrollment_demo_makes_the_template_from_a_face_image_and_refuses_one_without_
     let Some(data) = crate::journey::shared_or_skip("enrollment demo --face-image") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
+    let dir = TestDir::new();
     let account = id_of(&create_account(dir.path(), "Acme", true));
     let face = data.join("lfw/lfw-deepfunneled/Aaron_Peirsol/Aaron_Peirsol_0001.jpg");
     let facemap = dir.path().join("facemap.bin");

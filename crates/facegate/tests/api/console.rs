@@ -47,6 +47,7 @@ pub(crate) async fn console_user(
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_facegate"))
         .arg("--data-dir")
         .arg(&app.config.data_dir)
+        .args(database_args(&app.config.data_dir))
         .args(["console-user", "create", "--account", account, "--json"])
         .args(["--username", username])
         .args(extra)

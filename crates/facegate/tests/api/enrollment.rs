@@ -32,8 +32,8 @@ use serde_json::{json, Value};
 
 use crate::capture::{authorization_token, Capture};
 use crate::helpers::{
-    assert_problem, form, json as body_json, spawn_app_with, Credential, Options, Receiver, Server,
-    TestApp, CLI_CREATE_ACME,
+    assert_problem, database_args, form, json as body_json, spawn_app_with, Credential, Options,
+    Receiver, Server, TestApp, CLI_CREATE_ACME,
 };
 use crate::id_verification::{capture_scan, Kit, PERSON_A, PERSON_B};
 use crate::journey::{neutral_challenge, replay_attempt};
@@ -49,7 +49,11 @@ fn today() -> NaiveDate {
 /// Runs the CLI on the server's data directory; answers its JSON output.
 fn cli(dir: &Path, args: &[&str]) -> Value {
     let mut command = Command::new(BIN);
-    command.arg("--data-dir").arg(dir).args(args);
+    command
+        .arg("--data-dir")
+        .arg(dir)
+        .args(database_args(dir))
+        .args(args);
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("FACEGATE_") {
             command.env_remove(key);

@@ -16,6 +16,8 @@ use facegate_core::accounts::AccountChanges;
 use facegate_core::documents::PortraitTemplate;
 use facegate_core::{CaptureService, Services};
 use facegate_domain::{Account, Enrollment, EnrollmentRef, Evidence, ManualClock, Role};
+pub use facegate_storage::testing::Backend;
+use facegate_storage::testing::PostgresSchema;
 use facegate_storage::Store;
 use serde_json::{json as json_value, Value};
 use tempfile::TempDir;
@@ -176,8 +178,102 @@ pub struct TestApp {
     documents: Option<Arc<dyn facegate_core::DocumentEngine>>,
     /// The documents of [`Options::scripted_scans`].
     scan_documents: Option<ScriptedDocuments>,
-    /// Shared by the nodes of one deployment ([`TestApp::another_node`]).
-    _dir: Arc<TempDir>,
+    /// Shared by the nodes of one deployment ([`TestApp::another_node_with`]).
+    _dir: Arc<TestDir>,
+}
+
+/// The backend the suite runs on: `FACEGATE_TEST_DATABASE=postgres` runs
+/// every server (and `facegate` command) on a schema of its own on the test
+/// PostgreSQL server (`FACEGATE_TEST_POSTGRES_URL`); SQLite by default.
+pub fn backend() -> Backend {
+    Backend::from_env().unwrap()
+}
+
+/// Whether the suite runs on SQLite; on PostgreSQL the calling test, which
+/// is about SQLite's files, says so and should return.
+pub fn sqlite_only(reason: &str) -> bool {
+    if backend() == Backend::Sqlite {
+        return true;
+    }
+    eprintln!("SKIPPED on PostgreSQL: {reason}");
+    false
+}
+
+/// A data directory for a test server or `facegate` commands and, when the
+/// suite runs on PostgreSQL, the database schema that goes with it (dropped
+/// with it). Commands find the schema by the directory: [`database_args`].
+pub struct TestDir {
+    dir: TempDir,
+    database: Option<PostgresSchema>,
+}
+
+/// The database URL of each live [`TestDir`] on PostgreSQL, by directory.
+static DATABASES: Mutex<Vec<(std::path::PathBuf, String)>> = Mutex::new(Vec::new());
+
+impl TestDir {
+    /// Usable from synchronous and asynchronous tests alike: the schema is
+    /// made on a thread of its own.
+    pub fn new() -> TestDir {
+        let dir = tempfile::tempdir().unwrap();
+        let database = match backend() {
+            Backend::Sqlite => None,
+            Backend::Postgres => {
+                let made = std::thread::spawn(|| {
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap()
+                        .block_on(PostgresSchema::create())
+                })
+                .join()
+                .unwrap();
+                let schema = made
+                    .unwrap()
+                    .expect("FACEGATE_TEST_DATABASE=postgres, but PostgreSQL is unreachable");
+                DATABASES.lock().unwrap().push((
+                    dir.path().to_path_buf(),
+                    schema.url().expose_secret().to_owned(),
+                ));
+                Some(schema)
+            }
+        };
+        TestDir { dir, database }
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// The `database_url` a server on this directory needs (PostgreSQL).
+    pub fn database_url(&self) -> Option<secrecy::SecretString> {
+        self.database
+            .as_ref()
+            .map(|s| secrecy::SecretString::from(s.url().expose_secret().to_owned()))
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        if self.database.is_some() {
+            DATABASES
+                .lock()
+                .unwrap()
+                .retain(|(dir, _)| dir != self.dir.path());
+        }
+    }
+}
+
+/// `--database-url URL` for a `facegate` command on the data directory
+/// `dir` of a [`TestDir`], when the suite runs on PostgreSQL; nothing on
+/// SQLite, where the database is the file in the directory.
+pub fn database_args(dir: &std::path::Path) -> Vec<String> {
+    DATABASES
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(known, _)| known == dir || dir.starts_with(known))
+        .map(|(_, url)| vec!["--database-url".to_owned(), url.clone()])
+        .unwrap_or_default()
 }
 
 /// A customer account with one credential of each role: `main` may call
@@ -213,9 +309,10 @@ pub async fn spawn_with_acme_on(options: Options) -> (TestApp, Customer) {
 }
 
 pub async fn spawn_app_with(options: Options) -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = TestDir::new();
     let mut config = Config {
         data_dir: dir.path().to_path_buf(),
+        database_url: dir.database_url(),
         listen: "127.0.0.1:0".parse().unwrap(),
         expiry_interval_ms: 50,
         ..Config::default()

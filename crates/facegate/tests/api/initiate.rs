@@ -92,6 +92,9 @@ async fn the_authorization_token_is_stored_only_as_its_hash() {
         tx.reference.to_string(),
         body["authenticationTransactionReference"]
     );
+    if !sqlite_only("reads the SQLite files for the token") {
+        return;
+    }
     let database = std::fs::read(app.config.database_path()).unwrap();
     let wal = std::fs::read(app.config.data_dir.join("facegate.sqlite3-wal")).unwrap_or_default();
     for bytes in [database, wal] {

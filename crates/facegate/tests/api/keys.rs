@@ -39,6 +39,7 @@ fn keys_with_overlap(dir: &Path, hours: u32, args: &[&str]) -> (bool, String, St
     command
         .arg("--data-dir")
         .arg(dir)
+        .args(database_args(dir))
         .arg("--config")
         .arg(&config)
         .arg("keys")

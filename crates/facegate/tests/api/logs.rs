@@ -25,7 +25,10 @@ use facegate_api::wire::{
 };
 use serde_json::{json, Value};
 
-use crate::helpers::{cli_issue_credential, send_for, Credential, Pace, Server, CLI_CREATE_ACME};
+use crate::helpers::{
+    cli_issue_credential, database_args, send_for, Credential, Pace, Server, TestDir,
+    CLI_CREATE_ACME,
+};
 use crate::id_verification::{capture_scan, Kit, PERSON_A};
 use crate::journey::neutral_challenge;
 use crate::scans::{initiate_scan, issued_facemap};
@@ -34,6 +37,7 @@ fn facegate(data_dir: &Path, args: &[&str]) -> Value {
     let output = Command::new(env!("CARGO_BIN_EXE_facegate"))
         .arg("--data-dir")
         .arg(data_dir)
+        .args(database_args(data_dir))
         .args(args)
         .output()
         .unwrap();
@@ -76,6 +80,7 @@ impl Serve {
                 "--data-dir",
             ])
             .arg(data)
+            .args(database_args(data))
             .env("FACEGATE_LOG", "trace")
             .env("FACEGATE_DEV__FIXED_CHALLENGE", &challenge)
             .stdout(Stdio::from(output.try_clone().unwrap()))
@@ -157,7 +162,7 @@ async fn credentials_tokens_facemaps_and_scans_never_appear_in_the_logs() {
     let Some(kit) = Kit::load("log test") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
+    let dir = TestDir::new();
     let data = dir.path();
     let account = facegate(data, &CLI_CREATE_ACME);
     let id = account["id"].as_str().unwrap();

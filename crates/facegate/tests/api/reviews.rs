@@ -251,6 +251,7 @@ async fn facegate(app: &TestApp, args: &[&str]) -> std::process::Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_facegate"))
         .arg("--data-dir")
         .arg(&app.config.data_dir)
+        .args(database_args(&app.config.data_dir))
         .args(args)
         .env_remove("FACEGATE_CONFIG")
         .output()

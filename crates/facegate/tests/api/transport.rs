@@ -354,6 +354,9 @@ async fn production_over_tls_sends_hsts_keeps_metrics_private_and_cuts_off_a_sil
 #[tokio::test]
 async fn the_data_directory_is_private_and_the_database_files_owner_only() {
     use std::os::unix::fs::PermissionsExt;
+    if !sqlite_only("the modes of the SQLite files") {
+        return;
+    }
     let app = spawn_with(|c| c.data_dir = c.data_dir.join("nested/data")).await;
     let data = app.config.data_dir.clone();
     let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
@@ -382,7 +385,11 @@ impl Drop for Server {
 
 fn facegate(dir: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_facegate"));
-    command.arg("--data-dir").arg(dir).args(args);
+    command
+        .arg("--data-dir")
+        .arg(dir)
+        .args(database_args(dir))
+        .args(args);
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("FACEGATE_") {
             command.env_remove(key);
@@ -403,7 +410,7 @@ fn facegate_json(dir: &Path, args: &[&str]) -> Value {
 
 #[tokio::test]
 async fn sigterm_finishes_the_request_in_flight_and_exits_cleanly() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = TestDir::new();
     let account = facegate_json(dir.path(), &CLI_CREATE_ACME);
     let account = account["id"].as_str().unwrap();
     let issued = facegate_json(dir.path(), &cli_issue_credential(account, "api"));

@@ -25,3 +25,5 @@ CREATE TABLE capture_frames (
     PRIMARY KEY (attempt, idx),
     CHECK ((outcome = 'ANALYSED') = (sealed IS NOT NULL))
 ) WITHOUT ROWID;
+-- The retention sweep finds the frames of old attempts by their attempt.
+CREATE INDEX capture_attempts_by_issue ON capture_attempts (issued_at);

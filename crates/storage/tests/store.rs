@@ -1,4 +1,9 @@
-//! Behaviour of `SqliteStore` against a real database file, one fresh file per test.
+//! Behaviour of the SQL store against a real database, every test on both
+//! backends (`<test>::sqlite` and `<test>::postgres`): a fresh SQLite file,
+//! and a fresh schema on the test PostgreSQL server
+//! (`facegate_storage::testing`: skipped with a `SKIPPED` line when the
+//! server is unreachable, a failure when `FACEGATE_REQUIRE_POSTGRES=1`).
+//! The tests about SQLite's own files stay SQLite-only.
 
 // Failing loudly is what a test is for.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -14,30 +19,110 @@ use facegate_domain::{
 };
 use facegate_domain::{
     AttemptOutcome, AttemptState, CaptureAttempt, CaptureSession, Challenge, Decision, FrameCounts,
-    LivenessRecord, LivenessVerdict,
+    FrameCursor, LivenessRecord, LivenessVerdict,
 };
 use facegate_storage::prelude::*;
+use facegate_storage::testing::PostgresSchema;
 use facegate_storage::{
-    AttemptFinish, CallbackRenderer, DeliveryAttempt, ImageKind, NextStep, OutboxMessage,
-    OutboxStatus, SealedImage, SqliteStore, StoreError,
+    AttemptFinish, CallbackRenderer, DatabaseUrl, DeliveryAttempt, Dialect, FrameOutcome,
+    FrameProgress, ImageKind, NextStep, OutboxMessage, OutboxStatus, SealedImage, SqlStore,
+    StoreError,
 };
+use sqlx::AnyPool;
 use tempfile::TempDir;
 use uuid::Uuid;
 
 type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
+/// Runs the test `$name(db: TestDb)` once on each backend, as the tests
+/// `$name::sqlite` and `$name::postgres`; `$attr` replaces `tokio::test`.
+macro_rules! on_both {
+    ($name:ident) => {
+        on_both!($name, tokio::test);
+    };
+    ($name:ident, $attr:meta) => {
+        mod $name {
+            #[$attr]
+            async fn sqlite() -> super::TestResult {
+                super::$name(super::TestDb::sqlite()).await
+            }
+
+            #[$attr]
+            async fn postgres() -> super::TestResult {
+                match super::TestDb::postgres().await {
+                    Some(db) => super::$name(db).await,
+                    None => Ok(()),
+                }
+            }
+        }
+    };
+}
+
+/// One test's database, removed when dropped: a SQLite file in a temporary
+/// directory, or a PostgreSQL schema of its own.
+struct TestDb {
+    url: DatabaseUrl,
+    dir: Option<TempDir>,
+    _schema: Option<PostgresSchema>,
+}
+
+impl TestDb {
+    fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().unwrap();
+        let url = DatabaseUrl::sqlite_file(&dir.path().join("facegate.sqlite")).unwrap();
+        TestDb {
+            url,
+            dir: Some(dir),
+            _schema: None,
+        }
+    }
+
+    /// `None` when PostgreSQL is skipped.
+    async fn postgres() -> Option<TestDb> {
+        let schema = PostgresSchema::create().await.unwrap()?;
+        Some(TestDb {
+            url: schema.url().clone(),
+            dir: None,
+            _schema: Some(schema),
+        })
+    }
+
+    fn dialect(&self) -> Dialect {
+        self.url.dialect()
+    }
+
+    /// A store on this database, not migrated.
+    async fn open(&self) -> SqlStore {
+        SqlStore::connect(&self.url, 4).await.unwrap()
+    }
+
+    /// A plain pool on the same database, for what the store's API does not
+    /// show (erased columns) and for schemas of earlier migrations.
+    async fn raw(&self) -> AnyPool {
+        sqlx::any::install_default_drivers();
+        sqlx::any::AnyPoolOptions::new()
+            .max_connections(2)
+            .connect(self.url.expose_secret())
+            .await
+            .unwrap()
+    }
+
+    /// The SQLite file's directory.
+    fn sqlite_dir(&self) -> &std::path::Path {
+        self.dir.as_ref().expect("a SQLite database").path()
+    }
+}
 
 /// Storage keeps milliseconds, so test times are whole milliseconds.
 fn at(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(1_767_225_600_000 + ms).unwrap()
 }
 
-async fn fresh() -> (TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("facegate.sqlite"))
-        .await
-        .unwrap();
+/// A migrated store on the test's database.
+async fn fresh(db: &TestDb) -> SqlStore {
+    let store = db.open().await;
     store.migrate().await.unwrap();
-    (dir, store)
+    store
 }
 
 fn account() -> Account {
@@ -142,18 +227,18 @@ impl Renderer {
 }
 
 /// Sets up an account and an enrollment.
-async fn seeded() -> (TempDir, SqliteStore, Account, Enrollment) {
-    let (dir, store) = fresh().await;
+async fn seeded(db: &TestDb) -> (SqlStore, Account, Enrollment) {
+    let store = fresh(db).await;
     let a = account();
     store.insert_account(&a).await.unwrap();
     let e = enrollment(a.id);
     store.insert_enrollment(&e).await.unwrap();
-    (dir, store, a, e)
+    (store, a, e)
 }
 
-#[tokio::test]
-async fn accounts_round_trip() -> TestResult {
-    let (_dir, store) = fresh().await;
+on_both!(accounts_round_trip);
+async fn accounts_round_trip(db: TestDb) -> TestResult {
+    let store = fresh(&db).await;
     store.ping().await?;
     let mut a = account();
     store.insert_account(&a).await?;
@@ -189,9 +274,11 @@ async fn accounts_round_trip() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn an_account_round_trips_its_pii_check_and_private_callback_targets() -> TestResult {
-    let (_dir, store) = fresh().await;
+on_both!(an_account_round_trips_its_pii_check_and_private_callback_targets);
+async fn an_account_round_trips_its_pii_check_and_private_callback_targets(
+    db: TestDb,
+) -> TestResult {
+    let store = fresh(&db).await;
     let mut a = account();
     a.refuse_pii_user_reference = true;
     a.callback_private_targets =
@@ -210,10 +297,10 @@ async fn an_account_round_trips_its_pii_check_and_private_callback_targets() -> 
     Ok(())
 }
 
-#[tokio::test]
-async fn an_account_round_trips_the_documents_it_accepts() -> TestResult {
+on_both!(an_account_round_trips_the_documents_it_accepts);
+async fn an_account_round_trips_the_documents_it_accepts(db: TestDb) -> TestResult {
     use facegate_domain::{Country, DocumentAcceptance, DocumentType};
-    let (_dir, store) = fresh().await;
+    let store = fresh(&db).await;
     let mut a = account();
     a.accepted_documents = DocumentAcceptance {
         document_types: vec![DocumentType::Passport, DocumentType::IdCard],
@@ -231,17 +318,15 @@ async fn an_account_round_trips_the_documents_it_accepts() -> TestResult {
     Ok(())
 }
 
-/// Accounts made before migration 0006 get the defaults: no PII check, no
-/// private callback targets.
-#[tokio::test]
-async fn accounts_from_before_the_settings_migration_get_the_defaults() -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("facegate.sqlite");
-    let pool = database_before("0006", &path).await?;
+// Accounts made before migration 0006 get the defaults: no PII check, no
+// private callback targets.
+on_both!(accounts_from_before_the_settings_migration_get_the_defaults);
+async fn accounts_from_before_the_settings_migration_get_the_defaults(db: TestDb) -> TestResult {
+    let pool = database_before("0006", &db).await?;
     let id = AccountId::new_random();
     insert_old_account(&pool, id).await?;
     pool.close().await;
-    let store = SqliteStore::open(&path).await?;
+    let store = db.open().await;
     store.migrate().await?;
     let old = store.account(id).await?.unwrap();
     assert_eq!(old.name, "Old");
@@ -255,11 +340,18 @@ async fn accounts_from_before_the_settings_migration_get_the_defaults() -> TestR
     Ok(())
 }
 
-/// A database at the schema before `migration`: every migration before it,
-/// from the crate's own files, as an upgraded deployment has it.
-async fn database_before(migration: &str, path: &std::path::Path) -> TestResult<sqlx::SqlitePool> {
+/// The test's database at the schema before `migration`: every migration of
+/// its backend before it, from the crate's own files, as an upgraded
+/// deployment has it.
+async fn database_before(migration: &str, db: &TestDb) -> TestResult<AnyPool> {
     let earlier = tempfile::tempdir()?;
-    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    let backend = match db.dialect() {
+        Dialect::Sqlite => "sqlite",
+        Dialect::Postgres => "postgres",
+    };
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
     let mut copied = 0;
     for entry in std::fs::read_dir(source)? {
         let entry = entry?;
@@ -269,11 +361,7 @@ async fn database_before(migration: &str, path: &std::path::Path) -> TestResult<
         }
     }
     assert!(copied > 0, "no migration before {migration}");
-    let options = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(path)
-        .create_if_missing(true)
-        .foreign_keys(true);
-    let pool = sqlx::SqlitePool::connect_with(options).await?;
+    let pool = db.raw().await;
     sqlx::migrate::Migrator::new(earlier.path())
         .await?
         .run(&pool)
@@ -282,11 +370,11 @@ async fn database_before(migration: &str, path: &std::path::Path) -> TestResult<
 }
 
 /// An account row with only the columns of the first schema.
-async fn insert_old_account(pool: &sqlx::SqlitePool, id: AccountId) -> TestResult {
+async fn insert_old_account(pool: &AnyPool, id: AccountId) -> TestResult {
     sqlx::query(
         "INSERT INTO accounts (id, name, facemap_auth_enabled, default_token_lifetime_minutes, \
          default_locale, webhook_salt, webhook_key_id, created_at) \
-         VALUES (?, 'Old', 1, 30, 'en', ?, 1, 0)",
+         VALUES ($1, 'Old', 1, 30, 'en', $2, 1, 0)",
     )
     .bind(id.to_string())
     .bind([3u8; 16].as_slice())
@@ -295,9 +383,9 @@ async fn insert_old_account(pool: &sqlx::SqlitePool, id: AccountId) -> TestResul
     Ok(())
 }
 
-#[tokio::test]
-async fn credentials_round_trip() -> TestResult {
-    let (_dir, store) = fresh().await;
+on_both!(credentials_round_trip);
+async fn credentials_round_trip(db: TestDb) -> TestResult {
+    let store = fresh(&db).await;
     let a = account();
     store.insert_account(&a).await?;
     let api = Credential {
@@ -368,18 +456,18 @@ async fn credentials_round_trip() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn api_and_admin_credentials_keep_their_roles_across_the_all_role_migration() -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("facegate.sqlite");
-    let pool = database_before("0007", &path).await?;
+on_both!(api_and_admin_credentials_keep_their_roles_across_the_all_role_migration);
+async fn api_and_admin_credentials_keep_their_roles_across_the_all_role_migration(
+    db: TestDb,
+) -> TestResult {
+    let pool = database_before("0007", &db).await?;
     let a = AccountId::new_random();
     insert_old_account(&pool, a).await?;
     let hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA";
-    for (n, role, revoked) in [(1, "api", None), (2, "admin", Some(9))] {
+    for (n, role, revoked) in [(1i64, "api", None), (2, "admin", Some(9i64))] {
         sqlx::query(
             "INSERT INTO credentials (id, account, token, secret_hash, role, created_at, revoked_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(Uuid::new_v4().to_string())
         .bind(a.to_string())
@@ -393,7 +481,7 @@ async fn api_and_admin_credentials_keep_their_roles_across_the_all_role_migratio
     }
     let refused = sqlx::query(
         "INSERT INTO credentials (id, account, token, secret_hash, role, created_at) \
-         VALUES ('x', ?, 'tok-all', 'h', 'all', 3)",
+         VALUES ('x', $1, 'tok-all', 'h', 'all', 3)",
     )
     .bind(a.to_string())
     .execute(&pool)
@@ -401,7 +489,7 @@ async fn api_and_admin_credentials_keep_their_roles_across_the_all_role_migratio
     assert!(refused.is_err(), "the old schema knows no `all` role");
     pool.close().await;
 
-    let store = SqliteStore::open(&path).await?;
+    let store = db.open().await;
     store.migrate().await?;
     let kept = store.list_credentials(a).await?;
     let roles: Vec<_> = kept.iter().map(|c| (c.token.as_str(), c.role)).collect();
@@ -430,9 +518,9 @@ async fn api_and_admin_credentials_keep_their_roles_across_the_all_role_migratio
     Ok(())
 }
 
-#[tokio::test]
-async fn enrollments_round_trip_and_tombstone() -> TestResult {
-    let (_dir, store, a, e) = seeded().await;
+on_both!(enrollments_round_trip_and_tombstone);
+async fn enrollments_round_trip_and_tombstone(db: TestDb) -> TestResult {
+    let (store, a, e) = seeded(&db).await;
     assert_eq!(store.enrollment(e.reference).await?, Some(e.clone()));
     assert_eq!(store.enrollment(EnrollmentRef::new_random()).await?, None);
 
@@ -480,9 +568,9 @@ async fn enrollments_round_trip_and_tombstone() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn transactions_round_trip() -> TestResult {
-    let (_dir, store, _a, e) = seeded().await;
+on_both!(transactions_round_trip);
+async fn transactions_round_trip(db: TestDb) -> TestResult {
+    let (store, _a, e) = seeded(&db).await;
     let r = Renderer::default();
     let tx = transaction(&e, 100);
     assert!(store.initiate_transaction(&tx, &r).await?.is_empty());
@@ -523,9 +611,9 @@ async fn transactions_round_trip() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn a_new_transaction_expires_the_open_one_of_its_enrollment_only() -> TestResult {
-    let (_dir, store, a, e) = seeded().await;
+on_both!(a_new_transaction_expires_the_open_one_of_its_enrollment_only);
+async fn a_new_transaction_expires_the_open_one_of_its_enrollment_only(db: TestDb) -> TestResult {
+    let (store, a, e) = seeded(&db).await;
     let other = enrollment(a.id);
     store.insert_enrollment(&other).await?;
     let r = Renderer::default();
@@ -568,17 +656,26 @@ async fn a_new_transaction_expires_the_open_one_of_its_enrollment_only() -> Test
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_initiations_leave_exactly_one_open() -> TestResult {
-    let (_dir, store, a, e) = seeded().await;
+// Two stores on one database are two server nodes (or a server and a CLI).
+on_both!(
+    concurrent_initiations_from_two_stores_leave_exactly_one_open,
+    tokio::test(flavor = "multi_thread", worker_threads = 4)
+);
+async fn concurrent_initiations_from_two_stores_leave_exactly_one_open(db: TestDb) -> TestResult {
+    let (store, a, e) = seeded(&db).await;
     let store = Arc::new(store);
+    let other = Arc::new(db.open().await);
     let renderer = Arc::new(Renderer::default());
+    let start = Arc::new(tokio::sync::Barrier::new(20));
 
     let tasks: Vec<_> = (0..20)
         .map(|i| {
-            let (store, renderer) = (Arc::clone(&store), Arc::clone(&renderer));
+            let node = if i % 2 == 0 { &store } else { &other };
+            let (store, renderer, start) =
+                (Arc::clone(node), Arc::clone(&renderer), Arc::clone(&start));
             let tx = transaction(&e, 100 + i);
             tokio::spawn(async move {
+                start.wait().await;
                 store
                     .initiate_transaction(&tx, renderer.as_ref())
                     .await
@@ -620,9 +717,93 @@ async fn concurrent_initiations_leave_exactly_one_open() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn finalize_happens_once_and_erases_the_facemap() -> TestResult {
-    let (_dir, store, a, e) = seeded().await;
+// Each node's delivery worker claims with both claims; whatever the
+// interleaving, every due callback is claimed by exactly one of them.
+on_both!(
+    two_stores_claiming_at_once_claim_each_callback_exactly_once,
+    tokio::test(flavor = "multi_thread", worker_threads = 4)
+);
+async fn two_stores_claiming_at_once_claim_each_callback_exactly_once(db: TestDb) -> TestResult {
+    let (store, _a, e) = seeded(&db).await;
+    let r = Renderer::default();
+    // Each initiation expires the one before it: 24 callbacks due.
+    for i in 0..25 {
+        store.initiate_transaction(&transaction(&e, i), &r).await?;
+    }
+    assert_eq!(r.calls(), 24);
+    let nodes = [Arc::new(store), Arc::new(db.open().await)];
+    let workers = 6;
+    let start = Arc::new(tokio::sync::Barrier::new(workers));
+    let tasks: Vec<_> = (0..workers)
+        .map(|w| {
+            let (store, start) = (Arc::clone(&nodes[w % 2]), Arc::clone(&start));
+            tokio::spawn(async move {
+                start.wait().await;
+                let mut claimed = Vec::new();
+                loop {
+                    let fairness = facegate_storage::ClaimFairness {
+                        per_account: 100,
+                        in_flight: vec![],
+                    };
+                    let now = at(10_000_000);
+                    let lease = Duration::minutes(5);
+                    let batch = if w % 3 == 0 {
+                        store.claim_due_callbacks(now, lease, 2).await?
+                    } else {
+                        store
+                            .claim_due_callbacks_fair(now, lease, 2, &fairness)
+                            .await?
+                    };
+                    if batch.is_empty() {
+                        return Ok::<_, StoreError>(claimed);
+                    }
+                    claimed.extend(batch.into_iter().map(|p| p.message.id));
+                }
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await??);
+    }
+    let claims = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), claims, "a callback was claimed twice");
+    assert_eq!(claims, 24, "every due callback is claimed");
+    Ok(())
+}
+
+/// Nodes that start together on a new database migrate it once between
+/// them: PostgreSQL's migrator holds an advisory lock while it runs. (A
+/// SQLite database has one server.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_stores_migrating_one_fresh_postgres_schema_at_once_all_succeed() -> TestResult {
+    let Some(db) = TestDb::postgres().await else {
+        return Ok(());
+    };
+    let nodes = [db.open().await, db.open().await, db.open().await];
+    let (a, b, c) = tokio::join!(nodes[0].migrate(), nodes[1].migrate(), nodes[2].migrate());
+    a?;
+    b?;
+    c?;
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(&db.raw().await)
+        .await?;
+    let files = std::fs::read_dir(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres"),
+    )?
+    .count();
+    assert_eq!(usize::try_from(applied)?, files);
+    let account = account();
+    nodes[0].insert_account(&account).await?;
+    assert_eq!(nodes[2].account(account.id).await?, Some(account));
+    Ok(())
+}
+
+on_both!(finalize_happens_once_and_erases_the_facemap);
+async fn finalize_happens_once_and_erases_the_facemap(db: TestDb) -> TestResult {
+    let (store, a, e) = seeded(&db).await;
     let r = Renderer::default();
     let tx = transaction(&e, 100);
     store.initiate_transaction(&tx, &r).await?;
@@ -667,9 +848,9 @@ async fn finalize_happens_once_and_erases_the_facemap() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn overdue_lists_only_open_overdue_transactions() -> TestResult {
-    let (_dir, store, a, _e) = seeded().await;
+on_both!(overdue_lists_only_open_overdue_transactions);
+async fn overdue_lists_only_open_overdue_transactions(db: TestDb) -> TestResult {
+    let (store, a, _e) = seeded(&db).await;
     let r = Renderer::default();
     // One enrollment per transaction, so that none supersedes another.
     let mut txs = Vec::new();
@@ -697,9 +878,9 @@ async fn overdue_lists_only_open_overdue_transactions() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn deleting_an_open_transaction_expires_it_then_hides_it() -> TestResult {
-    let (_dir, store, a, e) = seeded().await;
+on_both!(deleting_an_open_transaction_expires_it_then_hides_it);
+async fn deleting_an_open_transaction_expires_it_then_hides_it(db: TestDb) -> TestResult {
+    let (store, a, e) = seeded(&db).await;
     let r = Renderer::default();
     let tx = transaction(&e, 100);
     store.initiate_transaction(&tx, &r).await?;
@@ -769,9 +950,9 @@ async fn deleting_an_open_transaction_expires_it_then_hides_it() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn failed_transactions_count_per_enrollment_until_one_passes() -> TestResult {
-    let (_dir, store, _a, e) = seeded().await;
+on_both!(failed_transactions_count_per_enrollment_until_one_passes);
+async fn failed_transactions_count_per_enrollment_until_one_passes(db: TestDb) -> TestResult {
+    let (store, _a, e) = seeded(&db).await;
     let r = Renderer::default();
     let finish = |state: TransactionState, ms: i64| {
         let store = &store;
@@ -826,9 +1007,11 @@ async fn failed_transactions_count_per_enrollment_until_one_passes() -> TestResu
     Ok(())
 }
 
-#[tokio::test]
-async fn finished_callbacks_lose_their_body_and_are_erased_after_retention() -> TestResult {
-    let (_dir, store, a, e) = seeded().await;
+on_both!(finished_callbacks_lose_their_body_and_are_erased_after_retention);
+async fn finished_callbacks_lose_their_body_and_are_erased_after_retention(
+    db: TestDb,
+) -> TestResult {
+    let (store, a, e) = seeded(&db).await;
     let r = Renderer::default();
     let mut ids = Vec::new();
     // Queued at 100, 1_100 and 2_100 ms.
@@ -905,9 +1088,9 @@ fn attempt(id: Uuid, no: u32, at_ms: i64, delivered: bool) -> DeliveryAttempt {
     }
 }
 
-#[tokio::test]
-async fn outbox_claims_respect_due_time_and_lease() -> TestResult {
-    let (_dir, store, a, e) = seeded().await;
+on_both!(outbox_claims_respect_due_time_and_lease);
+async fn outbox_claims_respect_due_time_and_lease(db: TestDb) -> TestResult {
+    let (store, a, e) = seeded(&db).await;
     let r = Renderer::default();
     let tx = transaction(&e, 0);
     store.initiate_transaction(&tx, &r).await?;
@@ -1002,9 +1185,9 @@ async fn outbox_claims_respect_due_time_and_lease() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn outbox_gives_up_and_filters_by_account() -> TestResult {
-    let (_dir, store, a, e) = seeded().await;
+on_both!(outbox_gives_up_and_filters_by_account);
+async fn outbox_gives_up_and_filters_by_account(db: TestDb) -> TestResult {
+    let (store, a, e) = seeded(&db).await;
     let r = Renderer::default();
     let first = transaction(&e, 0);
     store.initiate_transaction(&first, &r).await?;
@@ -1065,13 +1248,11 @@ async fn outbox_gives_up_and_filters_by_account() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn data_survives_reopening_and_migrations_are_idempotent() -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("facegate.sqlite");
+on_both!(data_survives_reopening_and_migrations_are_idempotent);
+async fn data_survives_reopening_and_migrations_are_idempotent(db: TestDb) -> TestResult {
     let r = Renderer::default();
     let (a, tx) = {
-        let store = SqliteStore::open(&path).await?;
+        let store = db.open().await;
         store.migrate().await?;
         store.migrate().await?;
         let a = account();
@@ -1082,13 +1263,15 @@ async fn data_survives_reopening_and_migrations_are_idempotent() -> TestResult {
         store.initiate_transaction(&first, &r).await?;
         let tx = transaction(&e, 100);
         store.initiate_transaction(&tx, &r).await?;
-        // WAL mode: committed writes sit in the write-ahead log first.
-        assert!(dir.path().join("facegate.sqlite-wal").exists());
+        if db.dialect() == Dialect::Sqlite {
+            // WAL mode: committed writes sit in the write-ahead log first.
+            assert!(db.sqlite_dir().join("facegate.sqlite-wal").exists());
+        }
         store.close().await;
         (a, tx)
     };
 
-    let store = SqliteStore::open(&path).await?;
+    let store = db.open().await;
     store.migrate().await?;
     assert_eq!(store.account(a.id).await?, Some(a));
     assert_eq!(store.transaction(tx.reference).await?, Some(tx));
@@ -1147,9 +1330,11 @@ fn finish(
     }
 }
 
-#[tokio::test]
-async fn a_capture_session_starts_its_transaction_and_replaces_the_previous_one() -> TestResult {
-    let (_dir, store, _, e) = seeded().await;
+on_both!(a_capture_session_starts_its_transaction_and_replaces_the_previous_one);
+async fn a_capture_session_starts_its_transaction_and_replaces_the_previous_one(
+    db: TestDb,
+) -> TestResult {
+    let (store, _, e) = seeded(&db).await;
     let r = Renderer::default();
     let tx = transaction(&e, 100);
     store.initiate_transaction(&tx, &r).await?;
@@ -1179,9 +1364,11 @@ async fn a_capture_session_starts_its_transaction_and_replaces_the_previous_one(
     Ok(())
 }
 
-#[tokio::test]
-async fn finishing_the_last_attempt_stores_decision_images_and_callback_at_once() -> TestResult {
-    let (_dir, store, _, e) = seeded().await;
+on_both!(finishing_the_last_attempt_stores_decision_images_and_callback_at_once);
+async fn finishing_the_last_attempt_stores_decision_images_and_callback_at_once(
+    db: TestDb,
+) -> TestResult {
+    let (store, _, e) = seeded(&db).await;
     let r = Renderer::default();
     let tx = transaction(&e, 100);
     store.initiate_transaction(&tx, &r).await?;
@@ -1270,9 +1457,11 @@ async fn finishing_the_last_attempt_stores_decision_images_and_callback_at_once(
     Ok(())
 }
 
-#[tokio::test]
-async fn a_retry_keeps_the_transaction_open_and_deletion_erases_capture_data() -> TestResult {
-    let (_dir, store, _, e) = seeded().await;
+on_both!(a_retry_keeps_the_transaction_open_and_deletion_erases_capture_data);
+async fn a_retry_keeps_the_transaction_open_and_deletion_erases_capture_data(
+    db: TestDb,
+) -> TestResult {
+    let (store, _, e) = seeded(&db).await;
     let r = Renderer::default();
     let tx = transaction(&e, 100);
     store.initiate_transaction(&tx, &r).await?;
@@ -1322,9 +1511,9 @@ fn sealed_under(key_id: u32) -> Vec<u8> {
     bytes
 }
 
-#[tokio::test]
-async fn fair_claims_take_accounts_in_turn_within_the_per_account_limit() -> TestResult {
-    let (_dir, store, a, e) = seeded().await;
+on_both!(fair_claims_take_accounts_in_turn_within_the_per_account_limit);
+async fn fair_claims_take_accounts_in_turn_within_the_per_account_limit(db: TestDb) -> TestResult {
+    let (store, a, e) = seeded(&db).await;
     let b = Account {
         id: AccountId::new_random(),
         ..account()
@@ -1376,9 +1565,9 @@ async fn fair_claims_take_accounts_in_turn_within_the_per_account_limit() -> Tes
     Ok(())
 }
 
-#[tokio::test]
-async fn key_usage_counts_what_each_key_sealed() -> TestResult {
-    let (_dir, store) = fresh().await;
+on_both!(key_usage_counts_what_each_key_sealed);
+async fn key_usage_counts_what_each_key_sealed(db: TestDb) -> TestResult {
+    let store = fresh(&db).await;
     let a = account(); // webhook secret under key 3
     store.insert_account(&a).await?;
     let mut e = enrollment(a.id);
@@ -1516,10 +1705,11 @@ fn decision(
     }
 }
 
-#[tokio::test]
-async fn a_scan_is_decided_once_with_its_enrollment_and_deletion_leaves_the_tombstone() -> TestResult
-{
-    let (dir, store, account, _) = seeded().await;
+on_both!(a_scan_is_decided_once_with_its_enrollment_and_deletion_leaves_the_tombstone);
+async fn a_scan_is_decided_once_with_its_enrollment_and_deletion_leaves_the_tombstone(
+    db: TestDb,
+) -> TestResult {
+    let (store, account, _) = seeded(&db).await;
     let s = scan(&account, 100);
     store.insert_scan(&s).await?;
     assert_eq!(store.scan(s.reference).await?, Some(s.clone()));
@@ -1626,12 +1816,9 @@ async fn a_scan_is_decided_once_with_its_enrollment_and_deletion_leaves_the_tomb
     assert!(store.delete_scan(s.reference, at(600)).await?);
     assert!(!store.delete_scan(s.reference, at(700)).await?);
     assert_eq!(store.scan(s.reference).await?, None);
-    let pool = sqlx::SqlitePool::connect_with(
-        sqlx::sqlite::SqliteConnectOptions::new().filename(dir.path().join("facegate.sqlite")),
-    )
-    .await?;
+    let pool = db.raw().await;
     let erased: Option<String> =
-        sqlx::query_scalar("SELECT client_ip FROM scans WHERE reference = ?")
+        sqlx::query_scalar("SELECT client_ip FROM scans WHERE reference = $1")
             .bind(s.reference.to_string())
             .fetch_one(&pool)
             .await?;
@@ -1654,9 +1841,11 @@ async fn a_scan_is_decided_once_with_its_enrollment_and_deletion_leaves_the_tomb
     Ok(())
 }
 
-#[tokio::test]
-async fn a_rejection_reads_back_with_its_details_and_retention_follows_the_account() -> TestResult {
-    let (_dir, store, mut account, _) = seeded().await;
+on_both!(a_rejection_reads_back_with_its_details_and_retention_follows_the_account);
+async fn a_rejection_reads_back_with_its_details_and_retention_follows_the_account(
+    db: TestDb,
+) -> TestResult {
+    let (store, mut account, _) = seeded(&db).await;
     account.scan_retention_days = 2;
     store.update_account(&account).await?;
     let s = scan(&account, 100);
@@ -1703,5 +1892,126 @@ async fn a_rejection_reads_back_with_its_details_and_retention_follows_the_accou
         Some(VerificationStatus::NoIdUploaded)
     );
     assert!(tombstone.eligible_for_facemap_auth().is_err());
+    Ok(())
+}
+
+on_both!(frames_are_accepted_once_per_index_stored_once_and_erased_with_their_attempt);
+async fn frames_are_accepted_once_per_index_stored_once_and_erased_with_their_attempt(
+    db: TestDb,
+) -> TestResult {
+    let (store, _, e) = seeded(&db).await;
+    let other = db.open().await;
+    let r = Renderer::default();
+    let tx = transaction(&e, 100);
+    store.initiate_transaction(&tx, &r).await?;
+    let attempt = capture_attempt(tx.reference, 1, 1_000);
+    store.insert_attempt(&attempt).await?;
+    let cursor = |received, t: u32| FrameCursor {
+        received,
+        last_t_ms: Some(t),
+        earliest_start_ms: Some(5),
+    };
+    // Two nodes accept frame 0 at once from the same cursor: one wins.
+    let (start, first) = (FrameCursor::default(), cursor(1, 0));
+    let (a, b) = tokio::join!(
+        store.accept_frame(attempt.id, &start, &first, 0, at(1_100)),
+        other.accept_frame(attempt.id, &start, &first, 0, at(1_100))
+    );
+    assert_eq!([a?, b?].iter().filter(|won| **won).count(), 1);
+    assert!(
+        other
+            .accept_frame(attempt.id, &cursor(1, 0), &cursor(2, 66), 1, at(1_200))
+            .await?
+    );
+    let stored = store.attempt(attempt.id).await?.unwrap();
+    assert_eq!(stored.cursor, cursor(2, 66));
+    assert_eq!(
+        store.frame_progress(attempt.id).await?,
+        FrameProgress {
+            accepted: 2,
+            done: 0
+        }
+    );
+    let analysed = FrameOutcome::Analysed {
+        sealed: vec![9; 3000],
+    };
+    assert!(store.record_frame(attempt.id, 0, &analysed).await?);
+    // The first outcome stored wins.
+    assert!(
+        !other
+            .record_frame(attempt.id, 0, &FrameOutcome::Skipped)
+            .await?
+    );
+    assert!(
+        other
+            .record_frame(attempt.id, 1, &FrameOutcome::Undecodable)
+            .await?
+    );
+    let frames = store.attempt_frames(attempt.id).await?;
+    assert_eq!(
+        frames
+            .iter()
+            .map(|f| (f.index, f.outcome.clone()))
+            .collect::<Vec<_>>(),
+        vec![(0, Some(analysed)), (1, Some(FrameOutcome::Undecodable))]
+    );
+    // Closed: no further frame, and the close's time stays.
+    let closed = other.close_attempt(attempt.id, at(2_000)).await?.unwrap();
+    assert_eq!(closed.closed_at, Some(at(2_000)));
+    let again = store.close_attempt(attempt.id, at(3_000)).await?.unwrap();
+    assert_eq!(again.closed_at, Some(at(2_000)));
+    assert!(
+        !store
+            .accept_frame(attempt.id, &cursor(2, 66), &cursor(3, 132), 2, at(2_100))
+            .await?
+    );
+    // Finishing the attempt erases its frames.
+    store
+        .finish_attempt(&finish(&attempt, AttemptOutcome::Retry, vec![]), &r)
+        .await?;
+    assert!(store.attempt_frames(attempt.id).await?.is_empty());
+    Ok(())
+}
+
+on_both!(a_transactions_end_erases_the_frames_of_its_open_attempt);
+async fn a_transactions_end_erases_the_frames_of_its_open_attempt(db: TestDb) -> TestResult {
+    let (store, _, e) = seeded(&db).await;
+    let r = Renderer::default();
+    let tx = transaction(&e, 100);
+    store.initiate_transaction(&tx, &r).await?;
+    let attempt = capture_attempt(tx.reference, 1, 1_000);
+    store.insert_attempt(&attempt).await?;
+    let next = FrameCursor {
+        received: 1,
+        last_t_ms: Some(0),
+        earliest_start_ms: Some(0),
+    };
+    assert!(
+        store
+            .accept_frame(attempt.id, &FrameCursor::default(), &next, 0, at(1_100))
+            .await?
+    );
+    let sealed = FrameOutcome::Analysed { sealed: vec![1; 8] };
+    assert!(store.record_frame(attempt.id, 0, &sealed).await?);
+    store
+        .finalize_transaction(tx.reference, TransactionState::Expired, at(5_000), &r)
+        .await?;
+    assert!(store.attempt_frames(attempt.id).await?.is_empty());
+    // Left open past any deadline: the retention sweep erases them.
+    let tx = transaction(&e, 200);
+    store.initiate_transaction(&tx, &r).await?;
+    let left = CaptureAttempt {
+        nonce: [7; 16],
+        ..capture_attempt(tx.reference, 1, 6_000)
+    };
+    store.insert_attempt(&left).await?;
+    assert!(
+        store
+            .accept_frame(left.id, &FrameCursor::default(), &next, 0, at(6_100))
+            .await?
+    );
+    assert_eq!(store.purge_stale_frames(at(6_000)).await?, 0);
+    assert_eq!(store.purge_stale_frames(at(6_001)).await?, 1);
+    assert!(store.attempt_frames(left.id).await?.is_empty());
     Ok(())
 }

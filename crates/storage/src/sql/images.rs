@@ -1,20 +1,20 @@
-//! [`ImageStore`] on SQLite: the `capture_images` table. Images are written
+//! [`ImageStore`] in SQL: the `capture_images` table. Images are written
 //! with their transaction's final state ([`insert_images`]) and erased with
 //! the transaction ([`erase_images`]) or by retention.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use facegate_domain::TransactionRef;
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 
 use super::codec::{db_err, ms};
-use super::{commit, execute, SqliteStore};
+use super::{commit, execute, SqlStore};
 use crate::{ImageKind, ImageStore, SealedImage, StoreResult};
 
 /// Inserts a finished attempt's images on the caller's database transaction;
 /// returns the counts the transaction records (face images, liveness images).
 pub(super) async fn insert_images(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     transaction: TransactionRef,
     images: &[SealedImage],
     at: DateTime<Utc>,
@@ -30,7 +30,7 @@ pub(super) async fn insert_images(
         }
         let query = sqlx::query(
             "INSERT INTO capture_images (transaction_ref, kind, n, sealed, created_at) \
-             VALUES (?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&r)
         .bind(image.kind.as_str())
@@ -44,17 +44,17 @@ pub(super) async fn insert_images(
 
 /// Erases a deleted transaction's images, on the caller's database transaction.
 pub(super) async fn erase_images(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     transaction: TransactionRef,
 ) -> StoreResult<()> {
-    let query = sqlx::query("DELETE FROM capture_images WHERE transaction_ref = ?")
+    let query = sqlx::query("DELETE FROM capture_images WHERE transaction_ref = $1")
         .bind(transaction.to_string());
     execute(query, conn).await?;
     Ok(())
 }
 
 #[async_trait]
-impl ImageStore for SqliteStore {
+impl ImageStore for SqlStore {
     #[tracing::instrument(skip_all, fields(reference = %transaction, kind = kind.as_str(), n = n))]
     async fn image(
         &self,
@@ -65,7 +65,7 @@ impl ImageStore for SqliteStore {
         sqlx::query_scalar(
             "SELECT i.sealed FROM capture_images i JOIN auth_transactions t \
              ON t.reference = i.transaction_ref \
-             WHERE i.transaction_ref = ? AND i.kind = ? AND i.n = ? AND t.deleted_at IS NULL",
+             WHERE i.transaction_ref = $1 AND i.kind = $2 AND i.n = $3 AND t.deleted_at IS NULL",
         )
         .bind(transaction.to_string())
         .bind(kind.as_str())
@@ -78,14 +78,21 @@ impl ImageStore for SqliteStore {
     #[tracing::instrument(skip_all)]
     async fn purge_images(&self, before: DateTime<Utc>) -> StoreResult<u64> {
         let mut db = self.begin_write().await?;
-        let query = sqlx::query("DELETE FROM capture_images WHERE created_at < ?").bind(ms(before));
+        let query =
+            sqlx::query("DELETE FROM capture_images WHERE created_at < $1").bind(ms(before));
         let purged = execute(query, &mut *db).await?;
         if purged > 0 {
+            // Only transactions finalised before `before` can have lost
+            // images (they are stored at the final state): one finalised
+            // meanwhile by another node keeps its counts, although this
+            // statement's snapshot does not see its images (PostgreSQL).
             let query = sqlx::query(
                 "UPDATE auth_transactions SET face_images = 0, liveness_images = 0 \
-                 WHERE (face_images > 0 OR liveness_images > 0) AND NOT EXISTS \
+                 WHERE (face_images > 0 OR liveness_images > 0) AND finalized_at < $1 \
+                 AND NOT EXISTS \
                  (SELECT 1 FROM capture_images i WHERE i.transaction_ref = reference)",
-            );
+            )
+            .bind(ms(before));
             execute(query, &mut *db).await?;
         }
         commit(db).await?;

@@ -1,5 +1,7 @@
-//! Conversions between SQLite values and the domain, and the mapping of sqlx
-//! errors onto [`StoreError`]. Every value read from a row has one reader
+//! Conversions between stored values and the domain, and the mapping of sqlx
+//! errors onto [`StoreError`]. Rows are read through the `Any` driver, whose
+//! values are `i64`, `String` and `Vec<u8>` on both backends (a flag is an
+//! integer 0 or 1, a time unix milliseconds, an identifier hyphenated text). Every value read from a row has one reader
 //! here, a [`FromRow`] impl, used by all the queries that select it, single
 //! row or list. Nothing here ever puts a bound or stored value into an error
 //! message: rows carry facemaps, secrets and customer data.
@@ -18,8 +20,8 @@ use facegate_domain::{
     CaptureChannel, Country, DocumentAcceptance, DocumentType, IdentityVerdict, Preset,
     RejectDetail, RejectReason, Rejection, Scan, ScanOutcome, ScanState, ValidityReason, Workflow,
 };
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row};
 use uuid::Uuid;
 
 use crate::{
@@ -31,7 +33,7 @@ use crate::{
 /// Reads one value from a row holding its columns (by name, so a query may
 /// select more). Implemented once per value; every query goes through it.
 pub(super) trait FromRow: Sized {
-    fn from_row(row: &SqliteRow) -> StoreResult<Self>;
+    fn from_row(row: &AnyRow) -> StoreResult<Self>;
 }
 
 /// Columns of `auth_transactions` that make up an [`AuthTransaction`].
@@ -88,8 +90,9 @@ pub(super) const AUDIT_COLUMNS: &str =
 pub(super) const ATTEMPT_COLUMNS: &str =
     "outbox_id, attempt_no, at, delivered, status, error, detail, duration_ms";
 
-/// Maps a sqlx failure. SQLite's own messages name tables and columns, never
-/// bound values, so they are safe to keep.
+/// Maps a sqlx failure. The databases' own messages name tables, columns and
+/// constraints, never bound values (PostgreSQL puts those in the error's
+/// detail, which is not kept), so they are safe to keep.
 pub(super) fn db_err(e: sqlx::Error) -> StoreError {
     match e {
         sqlx::Error::Database(db) if db.is_unique_violation() => {
@@ -109,9 +112,9 @@ fn corrupt(column: &str, what: &str) -> StoreError {
 }
 
 /// Reads one column; a type mismatch or NULL where none is allowed is corruption.
-fn get<'r, T>(row: &'r SqliteRow, column: &str) -> StoreResult<T>
+fn get<'r, T>(row: &'r AnyRow, column: &str) -> StoreResult<T>
 where
-    T: sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>,
+    T: sqlx::Decode<'r, Any> + sqlx::Type<Any>,
 {
     // The decode error describes types only, never the value.
     row.try_get(column)
@@ -126,12 +129,22 @@ pub(super) fn opt_ms(at: Option<DateTime<Utc>>) -> Option<i64> {
     at.map(ms)
 }
 
-fn time(row: &SqliteRow, column: &str) -> StoreResult<DateTime<Utc>> {
+/// A flag as stored: 0 or 1 (the `Any` driver would bind a `bool` as a
+/// PostgreSQL `boolean`, which an integer column refuses).
+pub(super) fn flag_to_db(on: bool) -> i64 {
+    i64::from(on)
+}
+
+pub(super) fn opt_flag_to_db(on: Option<bool>) -> Option<i64> {
+    on.map(flag_to_db)
+}
+
+fn time(row: &AnyRow, column: &str) -> StoreResult<DateTime<Utc>> {
     let v: i64 = get(row, column)?;
     DateTime::from_timestamp_millis(v).ok_or_else(|| corrupt(column, "timestamp out of range"))
 }
 
-fn opt_time(row: &SqliteRow, column: &str) -> StoreResult<Option<DateTime<Utc>>> {
+fn opt_time(row: &AnyRow, column: &str) -> StoreResult<Option<DateTime<Utc>>> {
     let v: Option<i64> = get(row, column)?;
     v.map(|v| {
         DateTime::from_timestamp_millis(v).ok_or_else(|| corrupt(column, "timestamp out of range"))
@@ -139,19 +152,19 @@ fn opt_time(row: &SqliteRow, column: &str) -> StoreResult<Option<DateTime<Utc>>>
     .transpose()
 }
 
-fn uuid(row: &SqliteRow, column: &str) -> StoreResult<Uuid> {
+fn uuid(row: &AnyRow, column: &str) -> StoreResult<Uuid> {
     let v: String = get(row, column)?;
     Uuid::try_parse(&v).map_err(|_| corrupt(column, "not a UUID"))
 }
 
 /// Parses one of the domain's identifier newtypes from its hyphenated form.
-fn id<T: FromStr>(row: &SqliteRow, column: &str) -> StoreResult<T> {
+fn id<T: FromStr>(row: &AnyRow, column: &str) -> StoreResult<T> {
     let v: String = get(row, column)?;
     v.parse()
         .map_err(|_| corrupt(column, "not a hyphenated UUID"))
 }
 
-fn flag(row: &SqliteRow, column: &str) -> StoreResult<bool> {
+fn flag(row: &AnyRow, column: &str) -> StoreResult<bool> {
     match get::<i64>(row, column)? {
         0 => Ok(false),
         1 => Ok(true),
@@ -159,7 +172,7 @@ fn flag(row: &SqliteRow, column: &str) -> StoreResult<bool> {
     }
 }
 
-fn opt_flag(row: &SqliteRow, column: &str) -> StoreResult<Option<bool>> {
+fn opt_flag(row: &AnyRow, column: &str) -> StoreResult<Option<bool>> {
     match get::<Option<i64>>(row, column)? {
         None => Ok(None),
         Some(0) => Ok(Some(false)),
@@ -168,12 +181,12 @@ fn opt_flag(row: &SqliteRow, column: &str) -> StoreResult<Option<bool>> {
     }
 }
 
-fn url(row: &SqliteRow, column: &str) -> StoreResult<Option<RedirectUrl>> {
+fn url(row: &AnyRow, column: &str) -> StoreResult<Option<RedirectUrl>> {
     Ok(get::<Option<String>>(row, column)?.map(RedirectUrl::from_trusted))
 }
 
 /// Stored in the canonical text the parser wrote, so reading it back parses it again.
-fn private_targets(row: &SqliteRow, column: &str) -> StoreResult<PrivateCallbackTargets> {
+fn private_targets(row: &AnyRow, column: &str) -> StoreResult<PrivateCallbackTargets> {
     match get::<Option<String>>(row, column)? {
         None => Ok(PrivateCallbackTargets::NONE),
         Some(text) => PrivateCallbackTargets::parse(&text)
@@ -181,7 +194,7 @@ fn private_targets(row: &SqliteRow, column: &str) -> StoreResult<PrivateCallback
     }
 }
 
-fn accepted_documents(row: &SqliteRow) -> StoreResult<DocumentAcceptance> {
+fn accepted_documents(row: &AnyRow) -> StoreResult<DocumentAcceptance> {
     let list = |column: &str| -> StoreResult<String> {
         Ok(get::<Option<String>>(row, column)?.unwrap_or_default())
     };
@@ -198,24 +211,24 @@ fn accepted_documents(row: &SqliteRow) -> StoreResult<DocumentAcceptance> {
     })
 }
 
-fn locale(row: &SqliteRow, column: &str) -> StoreResult<Locale> {
+fn locale(row: &AnyRow, column: &str) -> StoreResult<Locale> {
     let v: String = get(row, column)?;
     // The enrollment set is the wider one: it accepts every stored locale.
     Locale::parse(&v, LocaleSet::Enrollment).map_err(|_| corrupt(column, "unsupported locale"))
 }
 
-fn blob<const N: usize>(row: &SqliteRow, column: &str) -> StoreResult<[u8; N]> {
+fn blob<const N: usize>(row: &AnyRow, column: &str) -> StoreResult<[u8; N]> {
     let v: Vec<u8> = get(row, column)?;
     v.try_into().map_err(|_| corrupt(column, "wrong length"))
 }
 
-fn enum_of<T>(row: &SqliteRow, column: &str, parse: fn(&str) -> Option<T>) -> StoreResult<T> {
+fn enum_of<T>(row: &AnyRow, column: &str, parse: fn(&str) -> Option<T>) -> StoreResult<T> {
     let v: String = get(row, column)?;
     parse(&v).ok_or_else(|| corrupt(column, "unknown value"))
 }
 
 fn opt_enum_of<T>(
-    row: &SqliteRow,
+    row: &AnyRow,
     column: &str,
     parse: fn(&str) -> Option<T>,
 ) -> StoreResult<Option<T>> {
@@ -224,12 +237,12 @@ fn opt_enum_of<T>(
         .transpose()
 }
 
-fn unsigned<T: TryFrom<i64>>(row: &SqliteRow, column: &str) -> StoreResult<T> {
+fn unsigned<T: TryFrom<i64>>(row: &AnyRow, column: &str) -> StoreResult<T> {
     let v: i64 = get(row, column)?;
     T::try_from(v).map_err(|_| corrupt(column, "out of range"))
 }
 
-/// SQLite integers are signed 64-bit; a serial is stored bit for bit so that
+/// Database integers are signed 64-bit; a serial is stored bit for bit so that
 /// the whole `u64` range round-trips (serials are never compared in SQL).
 pub(super) fn serial_to_db(serial: u64) -> i64 {
     serial as i64
@@ -245,7 +258,7 @@ pub(super) fn duration_to_db(ms: u64) -> i64 {
 }
 
 impl FromRow for Account {
-    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+    fn from_row(row: &AnyRow) -> StoreResult<Self> {
         Ok(Account {
             id: id(row, "id")?,
             name: get(row, "name")?,
@@ -269,7 +282,7 @@ impl FromRow for Account {
     }
 }
 
-fn previous_webhook_key(row: &SqliteRow) -> StoreResult<Option<PreviousWebhookKey>> {
+fn previous_webhook_key(row: &AnyRow) -> StoreResult<Option<PreviousWebhookKey>> {
     let key_id: Option<i64> = get(row, "webhook_previous_key_id")?;
     match (key_id, opt_time(row, "webhook_previous_until")?) {
         (Some(key_id), Some(until)) => Ok(Some(PreviousWebhookKey {
@@ -282,7 +295,7 @@ fn previous_webhook_key(row: &SqliteRow) -> StoreResult<Option<PreviousWebhookKe
 }
 
 impl FromRow for Credential {
-    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+    fn from_row(row: &AnyRow) -> StoreResult<Self> {
         Ok(Credential {
             id: id::<CredentialId>(row, "id")?,
             account: id::<AccountId>(row, "account")?,
@@ -296,7 +309,7 @@ impl FromRow for Credential {
 }
 
 impl FromRow for Enrollment {
-    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+    fn from_row(row: &AnyRow) -> StoreResult<Self> {
         let serial: Option<i64> = get(row, "facemap_serial")?;
         let model: Option<String> = get(row, "facemap_model")?;
         let revoked_at = opt_time(row, "facemap_revoked_at")?;
@@ -328,7 +341,7 @@ impl FromRow for Enrollment {
 }
 
 impl FromRow for AuthTransaction {
-    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+    fn from_row(row: &AnyRow) -> StoreResult<Self> {
         Ok(AuthTransaction {
             reference: id::<TransactionRef>(row, "reference")?,
             account: id::<AccountId>(row, "account")?,
@@ -357,7 +370,7 @@ impl FromRow for AuthTransaction {
 }
 
 impl FromRow for CaptureSession {
-    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+    fn from_row(row: &AnyRow) -> StoreResult<Self> {
         Ok(CaptureSession {
             token_hash: blob(row, "token_hash")?,
             transaction: id::<TransactionRef>(row, "transaction_ref")?,
@@ -382,7 +395,7 @@ fn outcome(s: &str) -> Option<AttemptOutcome> {
 }
 
 impl FromRow for CaptureAttempt {
-    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+    fn from_row(row: &AnyRow) -> StoreResult<Self> {
         let challenge: String = get(row, "challenge")?;
         let challenge: Challenge = serde_json::from_str(&challenge)
             .map_err(|_| corrupt("challenge", "not a challenge"))?;
@@ -411,7 +424,7 @@ impl FromRow for CaptureAttempt {
 }
 
 impl FromRow for StoredFrame {
-    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+    fn from_row(row: &AnyRow) -> StoreResult<Self> {
         let outcome = match get::<Option<String>>(row, "outcome")?.as_deref() {
             None => None,
             Some("ANALYSED") => Some(FrameOutcome::Analysed {
@@ -441,7 +454,7 @@ fn outbox_status(s: &str) -> Option<OutboxStatus> {
 }
 
 impl FromRow for OutboxMessage {
-    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+    fn from_row(row: &AnyRow) -> StoreResult<Self> {
         Ok(OutboxMessage {
             id: uuid(row, "id")?,
             account: id::<AccountId>(row, "account")?,
@@ -455,7 +468,7 @@ impl FromRow for OutboxMessage {
 }
 
 impl FromRow for PendingCallback {
-    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+    fn from_row(row: &AnyRow) -> StoreResult<Self> {
         Ok(PendingCallback {
             message: OutboxMessage::from_row(row)?,
             attempts: unsigned(row, "attempts")?,
@@ -466,7 +479,7 @@ impl FromRow for PendingCallback {
 
 /// A callback record without its attempts; they are read separately.
 impl FromRow for CallbackRecord {
-    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+    fn from_row(row: &AnyRow) -> StoreResult<Self> {
         Ok(CallbackRecord {
             message: OutboxMessage::from_row(row)?,
             status: enum_of(row, "status", outbox_status)?,
@@ -478,7 +491,7 @@ impl FromRow for CallbackRecord {
 
 /// An enrollment row joined with its (possibly missing) failure streak.
 impl FromRow for (Enrollment, FailureStreak) {
-    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+    fn from_row(row: &AnyRow) -> StoreResult<Self> {
         let counted: Option<i64> = get(row, "consecutive")?;
         let streak = match counted {
             Some(_) => FailureStreak::from_row(row)?,
@@ -489,7 +502,7 @@ impl FromRow for (Enrollment, FailureStreak) {
 }
 
 impl FromRow for FailureStreak {
-    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+    fn from_row(row: &AnyRow) -> StoreResult<Self> {
         Ok(FailureStreak {
             consecutive: unsigned(row, "consecutive")?,
             last_failure_at: opt_time(row, "last_failure_at")?,
@@ -498,7 +511,7 @@ impl FromRow for FailureStreak {
 }
 
 impl FromRow for DeliveryAttempt {
-    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+    fn from_row(row: &AnyRow) -> StoreResult<Self> {
         let status: Option<i64> = get(row, "status")?;
         Ok(DeliveryAttempt {
             outbox_id: uuid(row, "outbox_id")?,
@@ -517,12 +530,12 @@ impl FromRow for DeliveryAttempt {
 
 /// A scan's (enrollment's) reference alone, from its `reference` column.
 impl FromRow for EnrollmentRef {
-    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+    fn from_row(row: &AnyRow) -> StoreResult<Self> {
         id(row, "reference")
     }
 }
 
-fn preset(row: &SqliteRow) -> StoreResult<Option<Preset>> {
+fn preset(row: &AnyRow) -> StoreResult<Option<Preset>> {
     let country: Option<String> = get(row, "preset_country")?;
     let kind: Option<String> = get(row, "preset_type")?;
     match (country, kind) {
@@ -538,7 +551,7 @@ fn preset(row: &SqliteRow) -> StoreResult<Option<Preset>> {
 }
 
 /// The outcome columns of a decided scan; `None` while pending.
-fn scan_outcome(row: &SqliteRow) -> StoreResult<Option<ScanOutcome>> {
+fn scan_outcome(row: &AnyRow) -> StoreResult<Option<ScanOutcome>> {
     let Some(status) = opt_enum_of(row, "verification_status", VerificationStatus::parse)? else {
         return Ok(None);
     };
@@ -585,7 +598,7 @@ fn scan_outcome(row: &SqliteRow) -> StoreResult<Option<ScanOutcome>> {
 }
 
 impl FromRow for Scan {
-    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+    fn from_row(row: &AnyRow) -> StoreResult<Self> {
         let workflow: i64 = get(row, "workflow")?;
         Ok(Scan {
             reference: id::<EnrollmentRef>(row, "reference")?,
@@ -631,7 +644,7 @@ pub(super) struct ScanImageRow {
 }
 
 impl FromRow for ScanImageRow {
-    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+    fn from_row(row: &AnyRow) -> StoreResult<Self> {
         Ok(ScanImageRow {
             kind: enum_of(row, "kind", image_kind)?,
             n: unsigned(row, "n")?,
@@ -641,7 +654,7 @@ impl FromRow for ScanImageRow {
 
 /// A transaction's reference alone, from its `reference` column.
 impl FromRow for TransactionRef {
-    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+    fn from_row(row: &AnyRow) -> StoreResult<Self> {
         id(row, "reference")
     }
 }
@@ -652,7 +665,7 @@ fn image_kind(s: &str) -> Option<ImageKind> {
 
 /// `reference, account, facemap` of `auth_transactions`.
 impl FromRow for StoredFacemap {
-    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+    fn from_row(row: &AnyRow) -> StoreResult<Self> {
         Ok(StoredFacemap {
             transaction: id(row, "reference")?,
             account: id(row, "account")?,
@@ -663,7 +676,7 @@ impl FromRow for StoredFacemap {
 
 /// A `capture_images` row with its transaction's `account`.
 impl FromRow for StoredImage {
-    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+    fn from_row(row: &AnyRow) -> StoreResult<Self> {
         Ok(StoredImage {
             transaction: id(row, "transaction_ref")?,
             account: id(row, "account")?,
@@ -676,7 +689,7 @@ impl FromRow for StoredImage {
 
 /// One count per column, named as the fields.
 impl FromRow for KeyUsage {
-    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+    fn from_row(row: &AnyRow) -> StoreResult<Self> {
         Ok(KeyUsage {
             webhook_secrets: unsigned(row, "webhook_secrets")?,
             webhook_overlaps: unsigned(row, "webhook_overlaps")?,
@@ -689,7 +702,7 @@ impl FromRow for KeyUsage {
 }
 
 impl FromRow for AuditEntry {
-    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+    fn from_row(row: &AnyRow) -> StoreResult<Self> {
         Ok(Self {
             id: uuid(row, "id")?,
             account: id::<AccountId>(row, "account")?,
@@ -705,7 +718,7 @@ impl FromRow for AuditEntry {
 }
 
 impl FromRow for ConsoleUser {
-    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+    fn from_row(row: &AnyRow) -> StoreResult<Self> {
         Ok(Self {
             id: uuid(row, "id")?,
             account: id::<AccountId>(row, "account")?,
@@ -719,7 +732,7 @@ impl FromRow for ConsoleUser {
 }
 
 impl FromRow for (ConsoleSession, ConsoleUser) {
-    fn from_row(row: &SqliteRow) -> StoreResult<Self> {
+    fn from_row(row: &AnyRow) -> StoreResult<Self> {
         let session = ConsoleSession {
             token_hash: blob(row, "token_hash")?,
             user: uuid(row, "user_id")?,

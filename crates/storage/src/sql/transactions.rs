@@ -1,23 +1,23 @@
-//! [`TransactionStore`] on SQLite: the `auth_transactions` table, and the
+//! [`TransactionStore`] in SQL: the `auth_transactions` table, and the
 //! finalisation every final state goes through ([`finalize_in`]).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use facegate_domain::{AuthTransaction, TransactionRef, TransactionState};
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 
 use super::codec::{db_err, ms, opt_ms, TX_COLUMNS};
 use super::enrollments::count_failure;
 use super::images::erase_images;
 use super::outbox::{erase_callbacks, insert_outbox};
-use super::{commit, execute, row, rows, SqliteStore, OPEN_STATES};
+use super::{commit, execute, row, rows, Dialect, SqlStore, OPEN_STATES};
 use crate::{CallbackRenderer, OutboxMessage, StoreError, StoreResult, TransactionStore};
 
 /// Erases a deleted transaction's attempt decisions and ends its capture
 /// sessions, on the caller's database transaction (the attempts themselves
 /// stay: their nonces stay burnt).
 pub(super) async fn end_capture(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     transaction: TransactionRef,
     at: DateTime<Utc>,
 ) -> StoreResult<()> {
@@ -25,13 +25,13 @@ pub(super) async fn end_capture(
     let query = sqlx::query(
         "UPDATE capture_attempts SET decision = NULL, \
          state = CASE WHEN state = 'OPEN' THEN 'ABANDONED' ELSE state END \
-         WHERE transaction_ref = ?",
+         WHERE transaction_ref = $1",
     )
     .bind(&r);
     execute(query, &mut *conn).await?;
     super::frames::erase_ended(&mut *conn, &r).await?;
     let query = sqlx::query(
-        "UPDATE capture_sessions SET ended_at = COALESCE(ended_at, ?) WHERE transaction_ref = ?",
+        "UPDATE capture_sessions SET ended_at = COALESCE(ended_at, $1) WHERE transaction_ref = $2",
     )
     .bind(ms(at))
     .bind(&r);
@@ -41,18 +41,22 @@ pub(super) async fn end_capture(
 
 /// Reads a transaction, deleted or not.
 pub(super) async fn fetch_transaction(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     reference: TransactionRef,
 ) -> StoreResult<Option<AuthTransaction>> {
-    let sql = format!("SELECT {TX_COLUMNS} FROM auth_transactions WHERE reference = ?");
+    let sql = format!("SELECT {TX_COLUMNS} FROM auth_transactions WHERE reference = $1");
     row(sqlx::query(&sql).bind(reference.to_string()), conn).await
 }
 
-/// Whether the transaction `reference` is open and not deleted.
-pub(super) async fn is_open(conn: &mut SqliteConnection, reference: &str) -> StoreResult<bool> {
+/// Whether the transaction `reference` is open and not deleted; on
+/// PostgreSQL its row stays locked until the caller's database transaction
+/// ends, so that no finalisation slips in between the check and the writes
+/// that rely on it.
+pub(super) async fn is_open(conn: &mut AnyConnection, reference: &str) -> StoreResult<bool> {
+    let lock = Dialect::of(conn).lock_rows();
     let open: Option<i64> = sqlx::query_scalar(&format!(
-        "SELECT 1 FROM auth_transactions WHERE reference = ? AND {OPEN_STATES} \
-         AND deleted_at IS NULL"
+        "SELECT 1 FROM auth_transactions WHERE reference = $1 AND {OPEN_STATES} \
+         AND deleted_at IS NULL{lock}"
     ))
     .bind(reference)
     .fetch_optional(conn)
@@ -66,7 +70,7 @@ pub(super) async fn is_open(conn: &mut SqliteConnection, reference: &str) -> Sto
 /// caller's database transaction. `None` when the transaction was not open
 /// (or is unknown or deleted).
 pub(super) async fn finalize_in(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     reference: TransactionRef,
     state: TransactionState,
     at: DateTime<Utc>,
@@ -81,8 +85,8 @@ pub(super) async fn finalize_in(
     // The state guard in the WHERE clause is what makes finalisation happen
     // at most once, whatever the callers raced on.
     let sql = format!(
-        "UPDATE auth_transactions SET state = ?, finalized_at = ?, facemap = NULL \
-         WHERE reference = ? AND {OPEN_STATES} AND deleted_at IS NULL"
+        "UPDATE auth_transactions SET state = $1, finalized_at = $2, facemap = NULL \
+         WHERE reference = $3 AND {OPEN_STATES} AND deleted_at IS NULL"
     );
     let query = sqlx::query(&sql)
         .bind(state.as_str())
@@ -112,7 +116,7 @@ impl CallbackRenderer for NoCallback {
 }
 
 #[async_trait]
-impl TransactionStore for SqliteStore {
+impl TransactionStore for SqlStore {
     #[tracing::instrument(skip_all, fields(reference = %tx.reference, enrollment = %tx.enrollment))]
     async fn initiate_transaction(
         &self,
@@ -120,10 +124,20 @@ impl TransactionStore for SqliteStore {
         renderer: &dyn CallbackRenderer,
     ) -> StoreResult<Vec<TransactionRef>> {
         let mut db = self.begin_write().await?;
+        // Initiations for one enrollment take turns (PostgreSQL; SQLite's
+        // single writer already serialises them): the last one wins, and
+        // expires every transaction the earlier ones left open.
+        if self.dialect == Dialect::Postgres {
+            let sql = format!(
+                "SELECT 1 FROM enrollments WHERE reference = $1{}",
+                self.dialect.lock_rows()
+            );
+            execute(sqlx::query(&sql).bind(tx.enrollment.to_string()), &mut *db).await?;
+        }
 
         let sql = format!(
             "SELECT reference FROM auth_transactions \
-             WHERE enrollment = ? AND {OPEN_STATES} AND deleted_at IS NULL \
+             WHERE enrollment = $1 AND {OPEN_STATES} AND deleted_at IS NULL \
              ORDER BY created_at, reference"
         );
         let open: Vec<TransactionRef> =
@@ -148,7 +162,7 @@ impl TransactionStore for SqliteStore {
             "INSERT INTO auth_transactions (reference, account, enrollment, state, scan_source, \
              user_reference, callback_url, success_url, error_url, locale, token_hash, facemap, \
              created_at, expires_at, finalized_at, deleted_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(tx.reference.to_string())
         .bind(tx.account.to_string())
@@ -178,7 +192,7 @@ impl TransactionStore for SqliteStore {
     #[tracing::instrument(skip_all, fields(reference = %reference))]
     async fn transaction(&self, reference: TransactionRef) -> StoreResult<Option<AuthTransaction>> {
         let sql = format!(
-            "SELECT {TX_COLUMNS} FROM auth_transactions WHERE reference = ? AND deleted_at IS NULL"
+            "SELECT {TX_COLUMNS} FROM auth_transactions WHERE reference = $1 AND deleted_at IS NULL"
         );
         row(sqlx::query(&sql).bind(reference.to_string()), &self.read).await
     }
@@ -189,7 +203,7 @@ impl TransactionStore for SqliteStore {
         hash: &[u8; 32],
     ) -> StoreResult<Option<AuthTransaction>> {
         let sql = format!(
-            "SELECT {TX_COLUMNS} FROM auth_transactions WHERE token_hash = ? AND deleted_at IS NULL"
+            "SELECT {TX_COLUMNS} FROM auth_transactions WHERE token_hash = $1 AND deleted_at IS NULL"
         );
         row(sqlx::query(&sql).bind(hash.as_slice()), &self.read).await
     }
@@ -201,8 +215,8 @@ impl TransactionStore for SqliteStore {
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let query = sqlx::query(
-            "UPDATE auth_transactions SET state = 'STARTED', started_at = ? \
-             WHERE reference = ? AND state = 'CREATED' AND deleted_at IS NULL",
+            "UPDATE auth_transactions SET state = 'STARTED', started_at = $1 \
+             WHERE reference = $2 AND state = 'CREATED' AND deleted_at IS NULL",
         )
         .bind(ms(at))
         .bind(reference.to_string());
@@ -231,8 +245,8 @@ impl TransactionStore for SqliteStore {
     ) -> StoreResult<Vec<TransactionRef>> {
         let sql = format!(
             "SELECT reference FROM auth_transactions \
-             WHERE {OPEN_STATES} AND expires_at <= ? AND deleted_at IS NULL \
-             ORDER BY expires_at, reference LIMIT ?"
+             WHERE {OPEN_STATES} AND expires_at <= $1 AND deleted_at IS NULL \
+             ORDER BY expires_at, reference LIMIT $2"
         );
         let query = sqlx::query(&sql).bind(ms(now)).bind(i64::from(limit));
         rows(query, &self.read).await
@@ -258,8 +272,8 @@ impl TransactionStore for SqliteStore {
         let query = sqlx::query(
             "UPDATE auth_transactions SET user_reference = NULL, callback_url = NULL, \
              success_url = NULL, error_url = NULL, facemap = NULL, decision = NULL, \
-             face_images = 0, liveness_images = 0, deleted_at = ? \
-             WHERE reference = ? AND deleted_at IS NULL",
+             face_images = 0, liveness_images = 0, deleted_at = $1 \
+             WHERE reference = $2 AND deleted_at IS NULL",
         )
         .bind(ms(at))
         .bind(reference.to_string());

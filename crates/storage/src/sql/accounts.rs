@@ -1,11 +1,11 @@
-//! [`AccountStore`] on SQLite: the `accounts` and `credentials` tables.
+//! [`AccountStore`] in SQL: the `accounts` and `credentials` tables.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use facegate_domain::{Account, AccountId, Credential};
 
-use super::codec::{ms, opt_ms, ACCOUNT_COLUMNS, CREDENTIAL_COLUMNS};
-use super::{execute, row, rows, Query, SqliteStore};
+use super::codec::{flag_to_db, ms, opt_ms, ACCOUNT_COLUMNS, CREDENTIAL_COLUMNS};
+use super::{execute, row, rows, Query, SqlStore};
 use crate::{AccountStore, StoreResult};
 
 /// Binds every column of an account but `id` and `created_at`, in the order
@@ -13,7 +13,7 @@ use crate::{AccountStore, StoreResult};
 fn bind_settings<'q>(query: Query<'q>, account: &'q Account) -> Query<'q> {
     query
         .bind(&account.name)
-        .bind(account.facemap_auth_enabled)
+        .bind(flag_to_db(account.facemap_auth_enabled))
         .bind(account.callback_url.as_ref().map(|u| u.as_str()))
         .bind(account.success_url.as_ref().map(|u| u.as_str()))
         .bind(account.error_url.as_ref().map(|u| u.as_str()))
@@ -24,12 +24,12 @@ fn bind_settings<'q>(query: Query<'q>, account: &'q Account) -> Query<'q> {
         .bind(account.webhook_previous.map(|p| i64::from(p.key_id)))
         .bind(account.webhook_previous.map(|p| ms(p.until)))
         .bind(account.parent_origin.as_ref().map(|o| o.as_str()))
-        .bind(account.refuse_pii_user_reference)
+        .bind(flag_to_db(account.refuse_pii_user_reference))
         .bind(private_targets(account))
         .bind(i64::from(account.scan_retention_days))
         .bind(non_empty(account.accepted_documents.types_text()))
         .bind(non_empty(account.accepted_documents.countries_text()))
-        .bind(account.accepted_documents.accept_expired)
+        .bind(flag_to_db(account.accepted_documents.accept_expired))
 }
 
 /// An empty list is stored as NULL (accepts everything).
@@ -44,7 +44,7 @@ fn private_targets(account: &Account) -> Option<String> {
 }
 
 #[async_trait]
-impl AccountStore for SqliteStore {
+impl AccountStore for SqlStore {
     #[tracing::instrument(skip_all, fields(account = %account.id))]
     async fn insert_account(&self, account: &Account) -> StoreResult<()> {
         let query = sqlx::query(
@@ -53,7 +53,7 @@ impl AccountStore for SqliteStore {
              webhook_key_id, webhook_previous_key_id, webhook_previous_until, parent_origin, \
              refuse_pii_user_reference, callback_private_targets, scan_retention_days, \
              accepted_document_types, accepted_countries, accept_expired_documents, id, \
-             created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
         );
         let query = bind_settings(query, account)
             .bind(account.id.to_string())
@@ -65,13 +65,13 @@ impl AccountStore for SqliteStore {
     #[tracing::instrument(skip_all, fields(account = %account.id))]
     async fn update_account(&self, account: &Account) -> StoreResult<bool> {
         let query = sqlx::query(
-            "UPDATE accounts SET name = ?, facemap_auth_enabled = ?, callback_url = ?, \
-             success_url = ?, error_url = ?, default_token_lifetime_minutes = ?, \
-             default_locale = ?, webhook_salt = ?, webhook_key_id = ?, \
-             webhook_previous_key_id = ?, webhook_previous_until = ?, parent_origin = ?, \
-             refuse_pii_user_reference = ?, callback_private_targets = ?, \
-             scan_retention_days = ?, accepted_document_types = ?, accepted_countries = ?, \
-             accept_expired_documents = ? WHERE id = ?",
+            "UPDATE accounts SET name = $1, facemap_auth_enabled = $2, callback_url = $3, \
+             success_url = $4, error_url = $5, default_token_lifetime_minutes = $6, \
+             default_locale = $7, webhook_salt = $8, webhook_key_id = $9, \
+             webhook_previous_key_id = $10, webhook_previous_until = $11, parent_origin = $12, \
+             refuse_pii_user_reference = $13, callback_private_targets = $14, \
+             scan_retention_days = $15, accepted_document_types = $16, accepted_countries = $17, \
+             accept_expired_documents = $18 WHERE id = $19",
         );
         let query = bind_settings(query, account).bind(account.id.to_string());
         Ok(execute(query, &self.write).await? == 1)
@@ -79,7 +79,7 @@ impl AccountStore for SqliteStore {
 
     #[tracing::instrument(skip_all, fields(account = %id))]
     async fn account(&self, id: AccountId) -> StoreResult<Option<Account>> {
-        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?");
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1");
         row(sqlx::query(&sql).bind(id.to_string()), &self.read).await
     }
 
@@ -93,7 +93,7 @@ impl AccountStore for SqliteStore {
     async fn insert_credential(&self, credential: &Credential) -> StoreResult<()> {
         let query = sqlx::query(
             "INSERT INTO credentials (id, account, token, secret_hash, role, created_at, \
-             revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+             revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(credential.id.to_string())
         .bind(credential.account.to_string())
@@ -108,14 +108,14 @@ impl AccountStore for SqliteStore {
 
     #[tracing::instrument(skip_all)]
     async fn credential_by_token(&self, token: &str) -> StoreResult<Option<Credential>> {
-        let sql = format!("SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE token = ?");
+        let sql = format!("SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE token = $1");
         row(sqlx::query(&sql).bind(token), &self.read).await
     }
 
     #[tracing::instrument(skip_all, fields(account = %account))]
     async fn list_credentials(&self, account: AccountId) -> StoreResult<Vec<Credential>> {
         let sql = format!(
-            "SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE account = ? \
+            "SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE account = $1 \
              ORDER BY created_at, id"
         );
         rows(sqlx::query(&sql).bind(account.to_string()), &self.read).await
@@ -124,7 +124,7 @@ impl AccountStore for SqliteStore {
     #[tracing::instrument(skip_all)]
     async fn revoke_credential(&self, token: &str, at: DateTime<Utc>) -> StoreResult<bool> {
         let query = sqlx::query(
-            "UPDATE credentials SET revoked_at = ? WHERE token = ? AND revoked_at IS NULL",
+            "UPDATE credentials SET revoked_at = $1 WHERE token = $2 AND revoked_at IS NULL",
         )
         .bind(ms(at))
         .bind(token);

@@ -1,4 +1,4 @@
-//! [`KeyStore`] on SQLite: what each master key sealed, counted for
+//! [`KeyStore`] in SQL: what each master key sealed, counted for
 //! `facegate keys retire` and re-sealed for `facegate keys rewrap`.
 //!
 //! Sealed values carry their key id in a cleartext header (facemaps at byte
@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use facegate_domain::{AccountId, TransactionRef};
 
 use super::codec::{db_err, ms, FromRow};
-use super::{execute, rows, SqliteStore, OPEN_STATES};
+use super::{execute, rows, SqlStore, OPEN_STATES};
 use crate::{ImageKind, KeyStore, KeyUsage, StoreResult, StoredFacemap, StoredImage};
 
 /// Where the key id sits in a facemap header: after `"FGFM"` and the version.
@@ -30,26 +30,27 @@ pub(super) fn facemap_key_id(sealed: &[u8]) -> Option<u32> {
     Some(u32::from_be_bytes(bytes))
 }
 
-/// The header bytes `substr` compares with (SQLite's `substr` is 1-based).
+/// The header bytes `substr` compares with (`substr` is 1-based, on a blob as on
+/// a `bytea`).
 fn key_bytes(key_id: u32) -> Vec<u8> {
     key_id.to_be_bytes().to_vec()
 }
 
 #[async_trait]
-impl KeyStore for SqliteStore {
+impl KeyStore for SqlStore {
     #[tracing::instrument(skip_all, fields(key_id))]
     async fn key_usage(&self, key_id: u32, now: DateTime<Utc>) -> StoreResult<KeyUsage> {
         let sql = format!(
             "SELECT \
-             (SELECT count(*) FROM accounts WHERE webhook_key_id = ?) AS webhook_secrets, \
-             (SELECT count(*) FROM accounts WHERE webhook_previous_key_id = ? \
-                AND webhook_previous_until > ?) AS webhook_overlaps, \
+             (SELECT count(*) FROM accounts WHERE webhook_key_id = $1) AS webhook_secrets, \
+             (SELECT count(*) FROM accounts WHERE webhook_previous_key_id = $2 \
+                AND webhook_previous_until > $3) AS webhook_overlaps, \
              (SELECT count(*) FROM auth_transactions WHERE {OPEN_STATES} \
-                AND facemap IS NOT NULL AND substr(facemap, {f}, 4) = ?) AS transaction_facemaps, \
-             (SELECT count(*) FROM capture_images WHERE substr(sealed, {i}, 4) = ?) AS images, \
+                AND facemap IS NOT NULL AND substr(facemap, {f}, 4) = $4) AS transaction_facemaps, \
+             (SELECT count(*) FROM capture_images WHERE substr(sealed, {i}, 4) = $5) AS images, \
              (SELECT count(*) FROM enrollments WHERE facemap_serial IS NOT NULL \
-                AND facemap_revoked_at IS NULL AND (facemap_key_id = ? OR \
-                (server_facemap IS NOT NULL AND substr(server_facemap, {f}, 4) = ?))) \
+                AND facemap_revoked_at IS NULL AND (facemap_key_id = $6 OR \
+                (server_facemap IS NOT NULL AND substr(server_facemap, {f}, 4) = $7))) \
                 AS issued_facemaps, \
              (SELECT count(*) FROM enrollments WHERE facemap_serial IS NOT NULL \
                 AND facemap_revoked_at IS NULL AND facemap_key_id IS NULL \
@@ -81,8 +82,8 @@ impl KeyStore for SqliteStore {
     ) -> StoreResult<Vec<StoredFacemap>> {
         let sql = format!(
             "SELECT reference, account, facemap FROM auth_transactions \
-             WHERE {OPEN_STATES} AND facemap IS NOT NULL AND substr(facemap, {f}, 4) = ? \
-             AND reference > ? ORDER BY reference LIMIT ?",
+             WHERE {OPEN_STATES} AND facemap IS NOT NULL AND substr(facemap, {f}, 4) = $1 \
+             AND reference > $2 ORDER BY reference LIMIT $3",
             f = FACEMAP_KEY_AT + 1,
         );
         let query = sqlx::query(&sql)
@@ -100,8 +101,8 @@ impl KeyStore for SqliteStore {
         new: &[u8],
     ) -> StoreResult<bool> {
         let sql = format!(
-            "UPDATE auth_transactions SET facemap = ? \
-             WHERE reference = ? AND facemap = ? AND {OPEN_STATES}"
+            "UPDATE auth_transactions SET facemap = $1 \
+             WHERE reference = $2 AND facemap = $3 AND {OPEN_STATES}"
         );
         let query = sqlx::query(&sql)
             .bind(new)
@@ -126,8 +127,8 @@ impl KeyStore for SqliteStore {
              i.sealed FROM capture_images i \
              LEFT JOIN auth_transactions t ON t.reference = i.transaction_ref \
              LEFT JOIN scans s ON s.reference = i.transaction_ref \
-             WHERE substr(i.sealed, {i}, 4) = ? AND (i.transaction_ref, i.kind, i.n) > (?, ?, ?) \
-             ORDER BY i.transaction_ref, i.kind, i.n LIMIT ?",
+             WHERE substr(i.sealed, {i}, 4) = $1 AND (i.transaction_ref, i.kind, i.n) > ($2, $3, $4) \
+             ORDER BY i.transaction_ref, i.kind, i.n LIMIT $5",
             i = IMAGE_KEY_AT + 1,
         );
         let query = sqlx::query(&sql)
@@ -142,8 +143,8 @@ impl KeyStore for SqliteStore {
     #[tracing::instrument(skip_all, fields(reference = %image.transaction, kind = image.kind.as_str(), n = image.n))]
     async fn replace_image(&self, image: &StoredImage, new: &[u8]) -> StoreResult<bool> {
         let query = sqlx::query(
-            "UPDATE capture_images SET sealed = ? \
-             WHERE transaction_ref = ? AND kind = ? AND n = ? AND sealed = ?",
+            "UPDATE capture_images SET sealed = $1 \
+             WHERE transaction_ref = $2 AND kind = $3 AND n = $4 AND sealed = $5",
         )
         .bind(new)
         .bind(image.transaction.to_string())
@@ -162,8 +163,8 @@ impl KeyStore for SqliteStore {
         overlap_until: Option<DateTime<Utc>>,
     ) -> StoreResult<bool> {
         let query = sqlx::query(
-            "UPDATE accounts SET webhook_key_id = ?, webhook_previous_key_id = ?, \
-             webhook_previous_until = ? WHERE id = ? AND webhook_key_id = ?",
+            "UPDATE accounts SET webhook_key_id = $1, webhook_previous_key_id = $2, \
+             webhook_previous_until = $3 WHERE id = $4 AND webhook_key_id = $5",
         )
         .bind(i64::from(to))
         .bind(overlap_until.map(|_| i64::from(from)))

@@ -1,4 +1,4 @@
-//! [`ScanStore`] on SQLite: the `scans` table, with the `enrollments` row
+//! [`ScanStore`] in SQL: the `scans` table, with the `enrollments` row
 //! each scan decides, its images in `capture_images` and its capture
 //! sessions and attempts.
 
@@ -10,15 +10,17 @@ use facegate_domain::{
     AttemptState, AuditEntry, CaptureSession, EnrollmentRef, Scan, ScanOutcome, ScanState,
     TransactionRef, VerificationStatus,
 };
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 
 use super::capture::insert_session;
-use super::codec::{db_err, ms, serial_to_db, ScanImageRow, AUDIT_COLUMNS, SCAN_COLUMNS};
+use super::codec::{
+    db_err, flag_to_db, ms, opt_flag_to_db, serial_to_db, ScanImageRow, AUDIT_COLUMNS, SCAN_COLUMNS,
+};
 use super::images::{erase_images, insert_images};
 use super::keys::facemap_key_id;
 use super::outbox::{erase_callbacks, insert_outbox};
 use super::transactions::end_capture;
-use super::{commit, execute, row, rows, SqliteStore};
+use super::{commit, execute, row, rows, Dialect, SqlStore};
 use crate::{
     ImageKind, ScanDecision, ScanReview, ScanSide, ScanStore, SelfieFinish, StoreError, StoreResult,
 };
@@ -29,11 +31,15 @@ fn as_transaction(reference: EnrollmentRef) -> TransactionRef {
     TransactionRef::from_uuid(reference.as_uuid())
 }
 
-/// Whether the scan is pending and not deleted.
-async fn is_pending(conn: &mut SqliteConnection, reference: EnrollmentRef) -> StoreResult<bool> {
-    let pending: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM scans WHERE reference = ? AND state = 'PENDING' AND deleted_at IS NULL",
-    )
+/// Whether the scan is pending and not deleted; on PostgreSQL its row stays
+/// locked until the caller's database transaction ends, so that no decision
+/// or deletion slips in between the check and the writes that rely on it.
+async fn is_pending(conn: &mut AnyConnection, reference: EnrollmentRef) -> StoreResult<bool> {
+    let lock = Dialect::of(conn).lock_rows();
+    let pending: Option<i64> = sqlx::query_scalar(&format!(
+        "SELECT 1 FROM scans WHERE reference = $1 AND state = 'PENDING' \
+         AND deleted_at IS NULL{lock}"
+    ))
     .bind(reference.to_string())
     .fetch_optional(conn)
     .await
@@ -43,7 +49,7 @@ async fn is_pending(conn: &mut SqliteConnection, reference: EnrollmentRef) -> St
 
 /// Finishes an open attempt of the scan; false when it was not open.
 async fn finish_attempt_in(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     reference: EnrollmentRef,
     finish: &SelfieFinish,
     at: DateTime<Utc>,
@@ -51,8 +57,8 @@ async fn finish_attempt_in(
     let decision = serde_json::to_string(&finish.decision)
         .map_err(|e| StoreError::Corrupt(format!("a decision that does not serialise: {e}")))?;
     let query = sqlx::query(
-        "UPDATE capture_attempts SET state = ?, outcome = ?, decision = ?, finished_at = ? \
-         WHERE id = ? AND transaction_ref = ? AND state = 'OPEN'",
+        "UPDATE capture_attempts SET state = $1, outcome = $2, decision = $3, finished_at = $4 \
+         WHERE id = $5 AND transaction_ref = $6 AND state = 'OPEN'",
     )
     .bind(AttemptState::Finished.as_str())
     .bind(finish.outcome.as_str())
@@ -80,12 +86,12 @@ fn details_text(outcome: &ScanOutcome) -> Option<String> {
 }
 
 #[async_trait]
-impl ScanStore for SqliteStore {
+impl ScanStore for SqlStore {
     #[tracing::instrument(skip_all, fields(reference = %scan.reference))]
     async fn insert_scan(&self, scan: &Scan) -> StoreResult<()> {
         let mut db = self.begin_write().await?;
         let query = sqlx::query(
-            "INSERT INTO enrollments (reference, account, created_at) VALUES (?, ?, ?)",
+            "INSERT INTO enrollments (reference, account, created_at) VALUES ($1, $2, $3)",
         )
         .bind(scan.reference.to_string())
         .bind(scan.account.to_string())
@@ -96,7 +102,7 @@ impl ScanStore for SqliteStore {
              customer_internal_reference, user_reference, reporting_criteria, preset_country, \
              preset_type, callback_url, success_url, error_url, locale, token_hash, scan_source, \
              channel, document_type, created_at, expires_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
         )
         .bind(scan.reference.to_string())
         .bind(scan.account.to_string())
@@ -124,14 +130,15 @@ impl ScanStore for SqliteStore {
     #[tracing::instrument(skip_all, fields(reference = %reference))]
     async fn scan(&self, reference: EnrollmentRef) -> StoreResult<Option<Scan>> {
         let sql =
-            format!("SELECT {SCAN_COLUMNS} FROM scans WHERE reference = ? AND deleted_at IS NULL");
+            format!("SELECT {SCAN_COLUMNS} FROM scans WHERE reference = $1 AND deleted_at IS NULL");
         row(sqlx::query(&sql).bind(reference.to_string()), &self.read).await
     }
 
     #[tracing::instrument(skip_all)]
     async fn scan_by_token_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<Scan>> {
-        let sql =
-            format!("SELECT {SCAN_COLUMNS} FROM scans WHERE token_hash = ? AND deleted_at IS NULL");
+        let sql = format!(
+            "SELECT {SCAN_COLUMNS} FROM scans WHERE token_hash = $1 AND deleted_at IS NULL"
+        );
         row(sqlx::query(&sql).bind(hash.as_slice()), &self.read).await
     }
 
@@ -148,8 +155,8 @@ impl ScanStore for SqliteStore {
         }
         insert_session(&mut db, session).await?;
         let query = sqlx::query(
-            "UPDATE scans SET scan_source = ?, client_ip = COALESCE(?, client_ip) \
-             WHERE reference = ?",
+            "UPDATE scans SET scan_source = $1, client_ip = COALESCE($2, client_ip) \
+             WHERE reference = $3",
         )
         .bind(session.scan_source.as_str())
         .bind(client.map(|ip| ip.to_string()))
@@ -167,7 +174,7 @@ impl ScanStore for SqliteStore {
         }
         let r = side.reference.to_string();
         let query = sqlx::query(
-            "DELETE FROM capture_images WHERE transaction_ref = ? AND kind = ? AND n = ?",
+            "DELETE FROM capture_images WHERE transaction_ref = $1 AND kind = $2 AND n = $3",
         )
         .bind(&r)
         .bind(side.image.kind.as_str())
@@ -182,9 +189,9 @@ impl ScanStore for SqliteStore {
         .await?;
         // An upload makes the whole document an upload (`WEB_UPLOAD`).
         let query = sqlx::query(
-            "UPDATE scans SET channel = CASE WHEN channel = 'UPLOAD' THEN channel ELSE ? END, \
-             document_type = COALESCE(?, document_type), \
-             first_attempt_at = COALESCE(first_attempt_at, ?) WHERE reference = ?",
+            "UPDATE scans SET channel = CASE WHEN channel = 'UPLOAD' THEN channel ELSE $1 END, \
+             document_type = COALESCE($2, document_type), \
+             first_attempt_at = COALESCE(first_attempt_at, $3) WHERE reference = $4",
         )
         .bind(side.channel.as_str())
         .bind(side.document_type.map(|t| t.as_str()))
@@ -200,7 +207,7 @@ impl ScanStore for SqliteStore {
         let query = sqlx::query(
             "SELECT i.kind, i.n FROM capture_images i JOIN scans s \
              ON s.reference = i.transaction_ref \
-             WHERE i.transaction_ref = ? AND s.deleted_at IS NULL ORDER BY i.kind, i.n",
+             WHERE i.transaction_ref = $1 AND s.deleted_at IS NULL ORDER BY i.kind, i.n",
         )
         .bind(reference.to_string());
         let found: Vec<ScanImageRow> = rows(query, &self.read).await?;
@@ -217,7 +224,7 @@ impl ScanStore for SqliteStore {
         sqlx::query_scalar(
             "SELECT i.sealed FROM capture_images i JOIN scans s \
              ON s.reference = i.transaction_ref \
-             WHERE i.transaction_ref = ? AND i.kind = ? AND i.n = ? AND s.deleted_at IS NULL",
+             WHERE i.transaction_ref = $1 AND i.kind = $2 AND i.n = $3 AND s.deleted_at IS NULL",
         )
         .bind(reference.to_string())
         .bind(kind.as_str())
@@ -256,10 +263,10 @@ impl ScanStore for SqliteStore {
         let identity = outcome.identity.as_ref();
         let mut db = self.begin_write().await?;
         let query = sqlx::query(
-            "UPDATE scans SET state = ?, decided_at = ?, verification_status = ?, \
-             reject_reason = ?, reject_details = ?, similarity = ?, validity = ?, \
-             validity_reason = ?, mrz_checked = ?, evidence = ? \
-             WHERE reference = ? AND state = 'PENDING' AND deleted_at IS NULL",
+            "UPDATE scans SET state = $1, decided_at = $2, verification_status = $3, \
+             reject_reason = $4, reject_details = $5, similarity = $6, validity = $7, \
+             validity_reason = $8, mrz_checked = $9, evidence = $10 \
+             WHERE reference = $11 AND state = 'PENDING' AND deleted_at IS NULL",
         )
         .bind(decision.state.as_str())
         .bind(ms(decision.at))
@@ -272,9 +279,9 @@ impl ScanStore for SqliteStore {
         )
         .bind(details_text(&decision.outcome))
         .bind(identity.map(|i| i.similarity.as_str()))
-        .bind(identity.map(|i| i.validity))
+        .bind(opt_flag_to_db(identity.map(|i| i.validity)))
         .bind(identity.and_then(|i| i.reason).map(|r| r.as_str()))
-        .bind(outcome.mrz_checked)
+        .bind(flag_to_db(outcome.mrz_checked))
         .bind(decision.evidence.as_deref())
         .bind(&r);
         if execute(query, &mut *db).await? == 0 {
@@ -296,13 +303,13 @@ impl ScanStore for SqliteStore {
         let binding = decision.facemap.as_ref().map(|f| &f.binding);
         let sealed = decision.facemap.as_ref().map(|f| f.sealed.as_slice());
         let query = sqlx::query(
-            "UPDATE enrollments SET verification_status = ?, similarity = ?, validity = ?, \
-             facemap_serial = ?, facemap_model = ?, facemap_revoked_at = NULL, \
-             server_facemap = ?, facemap_key_id = ? WHERE reference = ? AND deleted_at IS NULL",
+            "UPDATE enrollments SET verification_status = $1, similarity = $2, validity = $3, \
+             facemap_serial = $4, facemap_model = $5, facemap_revoked_at = NULL, \
+             server_facemap = $6, facemap_key_id = $7 WHERE reference = $8 AND deleted_at IS NULL",
         )
         .bind(outcome.status.as_str())
         .bind(identity.map(|i| i.similarity.as_str()))
-        .bind(identity.map(|i| i.validity))
+        .bind(opt_flag_to_db(identity.map(|i| i.validity)))
         .bind(binding.map(|b| serial_to_db(b.serial)))
         .bind(binding.map(|b| b.model.as_str()))
         .bind(sealed)
@@ -323,8 +330,8 @@ impl ScanStore for SqliteStore {
         limit: u32,
     ) -> StoreResult<Vec<EnrollmentRef>> {
         let query = sqlx::query(
-            "SELECT reference FROM scans WHERE state = 'PENDING' AND expires_at <= ? \
-             AND deleted_at IS NULL ORDER BY expires_at, reference LIMIT ?",
+            "SELECT reference FROM scans WHERE state = 'PENDING' AND expires_at <= $1 \
+             AND deleted_at IS NULL ORDER BY expires_at, reference LIMIT $2",
         )
         .bind(ms(now))
         .bind(i64::from(limit));
@@ -340,8 +347,8 @@ impl ScanStore for SqliteStore {
         let query = sqlx::query(
             "SELECT s.reference FROM scans s JOIN accounts a ON a.id = s.account \
              WHERE s.state <> 'PENDING' AND s.deleted_at IS NULL \
-             AND s.decided_at <= ? - a.scan_retention_days * 86400000 \
-             ORDER BY s.decided_at, s.reference LIMIT ?",
+             AND s.decided_at <= $1 - a.scan_retention_days * 86400000 \
+             ORDER BY s.decided_at, s.reference LIMIT $2",
         )
         .bind(ms(now))
         .bind(i64::from(limit));
@@ -355,8 +362,8 @@ impl ScanStore for SqliteStore {
         // A pending scan ends as the user never finishing it would, without
         // a callback: the DELETE answer is the customer's last word.
         let query = sqlx::query(
-            "UPDATE scans SET state = 'FAILED', decided_at = ?, verification_status = ? \
-             WHERE reference = ? AND state = 'PENDING' AND deleted_at IS NULL",
+            "UPDATE scans SET state = 'FAILED', decided_at = $1, verification_status = $2 \
+             WHERE reference = $3 AND state = 'PENDING' AND deleted_at IS NULL",
         )
         .bind(ms(at))
         .bind(VerificationStatus::NoIdUploaded.as_str())
@@ -364,7 +371,7 @@ impl ScanStore for SqliteStore {
         let failed = execute(query, &mut *db).await? == 1;
         if failed {
             let query =
-                sqlx::query("UPDATE enrollments SET verification_status = ? WHERE reference = ?")
+                sqlx::query("UPDATE enrollments SET verification_status = $1 WHERE reference = $2")
                     .bind(VerificationStatus::NoIdUploaded.as_str())
                     .bind(&r);
             execute(query, &mut *db).await?;
@@ -372,7 +379,7 @@ impl ScanStore for SqliteStore {
         let query = sqlx::query(
             "UPDATE scans SET customer_internal_reference = NULL, user_reference = NULL, \
              reporting_criteria = NULL, callback_url = NULL, success_url = NULL, \
-             error_url = NULL, client_ip = NULL, deleted_at = ? WHERE reference = ? AND deleted_at IS NULL",
+             error_url = NULL, client_ip = NULL, deleted_at = $1 WHERE reference = $2 AND deleted_at IS NULL",
         )
         .bind(ms(at))
         .bind(&r);
@@ -380,7 +387,7 @@ impl ScanStore for SqliteStore {
         if deleted {
             // The audit trail stays; the reviewers' words about the person go.
             let query =
-                sqlx::query("UPDATE audit_events SET reason = NULL WHERE scan = ?").bind(&r);
+                sqlx::query("UPDATE audit_events SET reason = NULL WHERE scan = $1").bind(&r);
             execute(query, &mut *db).await?;
             let transaction = as_transaction(reference);
             erase_images(&mut db, transaction).await?;
@@ -389,7 +396,7 @@ impl ScanStore for SqliteStore {
             // Mirrors `Enrollment::into_tombstone`: decision and binding stay.
             let query = sqlx::query(
                 "UPDATE enrollments SET server_facemap = NULL, \
-                 deleted_at = COALESCE(deleted_at, ?) WHERE reference = ?",
+                 deleted_at = COALESCE(deleted_at, $1) WHERE reference = $2",
             )
             .bind(ms(at))
             .bind(&r);
@@ -410,9 +417,9 @@ impl ScanStore for SqliteStore {
         let mut db = self.begin_write().await?;
         // Compare and set: the verdict the review was decided against.
         let query = sqlx::query(
-            "UPDATE scans SET verification_status = ?, reject_reason = ?, reject_details = ? \
-             WHERE reference = ? AND state <> 'PENDING' AND deleted_at IS NULL \
-             AND verification_status = ? AND reject_reason IS ?",
+            "UPDATE scans SET verification_status = $1, reject_reason = $2, reject_details = $3 \
+             WHERE reference = $4 AND state <> 'PENDING' AND deleted_at IS NULL \
+             AND verification_status = $5 AND reject_reason IS NOT DISTINCT FROM $6",
         )
         .bind(after.status.as_str())
         .bind(code(after))
@@ -424,14 +431,14 @@ impl ScanStore for SqliteStore {
             return Ok(false);
         }
         let query =
-            sqlx::query("UPDATE enrollments SET verification_status = ? WHERE reference = ?")
+            sqlx::query("UPDATE enrollments SET verification_status = $1 WHERE reference = $2")
                 .bind(after.status.as_str())
                 .bind(&r);
         execute(query, &mut *db).await?;
         let a = &review.audit;
         let query = sqlx::query(
             "INSERT INTO audit_events (id, account, at, actor, scan, action, before, after, reason) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(a.id.hyphenated().to_string())
         .bind(a.account.to_string())
@@ -452,8 +459,9 @@ impl ScanStore for SqliteStore {
 
     #[tracing::instrument(skip_all)]
     async fn audit_trail(&self, reference: EnrollmentRef) -> StoreResult<Vec<AuditEntry>> {
+        // `seq` keeps the order of entries made within one millisecond.
         let sql =
-            format!("SELECT {AUDIT_COLUMNS} FROM audit_events WHERE scan = ? ORDER BY at, rowid");
+            format!("SELECT {AUDIT_COLUMNS} FROM audit_events WHERE scan = $1 ORDER BY at, seq");
         let query = sqlx::query(&sql).bind(reference.to_string());
         rows(query, &self.read).await
     }

@@ -7,16 +7,16 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use facegate_domain::{CaptureAttempt, FrameCursor};
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 use uuid::Uuid;
 
 use super::codec::{ms, CAPTURE_ATTEMPT_COLUMNS, FRAME_COLUMNS};
-use super::{commit, execute, row, rows, SqliteStore};
+use super::{commit, execute, row, rows, SqlStore};
 use crate::{FrameOutcome, FrameProgress, FrameStore, StoreResult, StoredFrame};
 
 /// Erases the frames of the transaction's attempts that are no longer open,
 /// on the caller's database transaction.
-pub(super) async fn erase_ended(conn: &mut SqliteConnection, transaction: &str) -> StoreResult<()> {
+pub(super) async fn erase_ended(conn: &mut AnyConnection, transaction: &str) -> StoreResult<()> {
     let query = sqlx::query(
         "DELETE FROM capture_frames WHERE attempt IN \
          (SELECT id FROM capture_attempts WHERE transaction_ref = $1 AND state <> 'OPEN')",
@@ -28,7 +28,7 @@ pub(super) async fn erase_ended(conn: &mut SqliteConnection, transaction: &str) 
 
 /// Erases the frames of all the transaction's attempts (it is final or
 /// deleted: none of them can finish), on the caller's database transaction.
-pub(super) async fn erase_all(conn: &mut SqliteConnection, transaction: &str) -> StoreResult<()> {
+pub(super) async fn erase_all(conn: &mut AnyConnection, transaction: &str) -> StoreResult<()> {
     let query = sqlx::query(
         "DELETE FROM capture_frames WHERE attempt IN \
          (SELECT id FROM capture_attempts WHERE transaction_ref = $1)",
@@ -39,7 +39,7 @@ pub(super) async fn erase_all(conn: &mut SqliteConnection, transaction: &str) ->
 }
 
 #[async_trait]
-impl FrameStore for SqliteStore {
+impl FrameStore for SqlStore {
     #[tracing::instrument(skip_all, fields(attempt = %attempt, index))]
     async fn accept_frame(
         &self,
