@@ -15,8 +15,13 @@ use tokio::process::{Child, Command};
 
 use crate::client::Credential;
 
-/// Where the test finds PostgreSQL, as a connection URL without a database.
-const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432";
+/// The test PostgreSQL server, as the API suite finds it: a URL of its
+/// administration database.
+const POSTGRES_URL_ENV: &str = "FACEGATE_TEST_POSTGRES_URL";
+const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+/// Databases of runs that were killed before they dropped theirs are
+/// dropped by a later run once they are this old.
+const STALE_AFTER_SECS: u64 = 3600;
 
 /// The HAProxy configuration the test fills in, as the deployment guide quotes it.
 const HAPROXY_TEMPLATE: &str = include_str!("../../../../scripts/fault-test.haproxy.cfg");
@@ -24,7 +29,7 @@ const HAPROXY_TEMPLATE: &str = include_str!("../../../../scripts/fault-test.hapr
 /// Which database the nodes share (`FACEGATE_FAULT_BACKEND`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
-    /// PostgreSQL when this build of facegate speaks it, else SQLite.
+    /// PostgreSQL when its server answers, else SQLite.
     Auto,
     Postgres,
     Sqlite,
@@ -50,18 +55,22 @@ pub enum Database {
     /// One SQLite file in one data directory that every node opens (WAL,
     /// busy timeout): the nodes of one machine.
     SharedSqlite { dir: PathBuf },
-    /// A fresh PostgreSQL database of this run (`fg_fault_<random>`),
+    /// A fresh PostgreSQL database of this run (`fg_fault_<time>_<random>`),
     /// dropped at the end; each node keeps its own (empty) data directory.
-    Postgres { server: String, name: String },
+    Postgres {
+        /// The administration database, which creates and drops it.
+        admin: url::Url,
+        name: String,
+    },
 }
 
 impl Database {
-    /// The database of a run in `run_dir`: a fresh PostgreSQL database when
-    /// `backend` allows and this build of facegate migrates one (the
-    /// `database_url` setting), else the shared SQLite directory.
+    /// The database of a run in `run_dir`: a fresh PostgreSQL database
+    /// unless `backend` is SQLite (or is `Auto` and PostgreSQL does not
+    /// answer), else the shared SQLite directory.
     pub async fn for_run(run_dir: &Path, backend: Backend) -> Database {
         if backend != Backend::Sqlite {
-            match Self::fresh_postgres(run_dir).await {
+            match Self::fresh_postgres().await {
                 Ok(database) => return database,
                 Err(why) if backend == Backend::Postgres => {
                     panic!("FACEGATE_FAULT_BACKEND=postgres, but {why}")
@@ -76,37 +85,18 @@ impl Database {
         Database::SharedSqlite { dir }
     }
 
-    async fn fresh_postgres(run_dir: &Path) -> Result<Database, String> {
-        let server = std::env::var("FACEGATE_FAULT_POSTGRES")
-            .unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned())
-            .trim_end_matches('/')
-            .to_owned();
-        let name = format!("fg_fault_{:016x}", rand::thread_rng().next_u64());
-        psql(&server, &format!("CREATE DATABASE {name}")).await?;
-        let database = Database::Postgres { server, name };
-        // A build without the `database_url` setting ignores it and
-        // migrates its SQLite file instead: the tables tell.
-        let probe = run_dir.join("probe");
-        let output = facegate_command(&database, &probe, &[])
-            .arg("migrate")
-            .output()
-            .await
-            .map_err(|e| format!("facegate migrate: {e}"))?;
-        if !output.status.success() {
-            return Err(format!(
-                "facegate migrate failed: {}",
-                String::from_utf8_lossy(&output.stderr)
-            ));
-        }
-        let tables = psql(
-            &database.url().unwrap_or_default(),
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'",
-        )
-        .await?;
-        if tables.trim() == "0" {
-            return Err("this build of facegate has no database_url setting".to_owned());
-        }
-        Ok(database)
+    async fn fresh_postgres() -> Result<Database, String> {
+        let text =
+            std::env::var(POSTGRES_URL_ENV).unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
+        let admin = url::Url::parse(&text).map_err(|e| format!("{POSTGRES_URL_ENV}: {e}"))?;
+        drop_stale(&admin).await;
+        let name = format!(
+            "fg_fault_{}_{:08x}",
+            unix_secs(),
+            rand::thread_rng().next_u32()
+        );
+        psql(&admin, &format!("CREATE DATABASE {name}")).await?;
+        Ok(Database::Postgres { admin, name })
     }
 
     pub fn kind(&self) -> &'static str {
@@ -116,19 +106,16 @@ impl Database {
         }
     }
 
-    fn url(&self) -> Option<String> {
-        match self {
-            Database::SharedSqlite { .. } => None,
-            Database::Postgres { server, name } => Some(format!("{server}/{name}")),
-        }
-    }
-
     /// What a node or a CLI command needs in its environment to use it.
     fn env(&self) -> Vec<(&'static str, String)> {
-        self.url()
-            .map(|url| ("FACEGATE_DATABASE_URL", url))
-            .into_iter()
-            .collect()
+        match self {
+            Database::SharedSqlite { .. } => Vec::new(),
+            Database::Postgres { admin, name } => {
+                let mut url = admin.clone();
+                url.set_path(name);
+                vec![("FACEGATE_DATABASE_URL", url.to_string())]
+            }
+        }
     }
 
     /// The data directory of `who` (a node, or the CLI).
@@ -142,9 +129,9 @@ impl Database {
 
 impl Drop for Database {
     fn drop(&mut self) {
-        if let Database::Postgres { server, name } = self {
+        if let Database::Postgres { admin, name } = self {
             let _ = std::process::Command::new("psql")
-                .arg(format!("{server}/postgres"))
+                .arg(admin.as_str())
                 .args(["-qtA", "-v", "ON_ERROR_STOP=1", "-c"])
                 .arg(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                 .output();
@@ -152,16 +139,40 @@ impl Drop for Database {
     }
 }
 
-/// Runs one SQL statement with psql against `url` (a server URL runs it in
-/// its `postgres` database); its output.
-async fn psql(url: &str, sql: &str) -> Result<String, String> {
-    let target = if url.matches('/').count() <= 2 {
-        format!("{url}/postgres")
-    } else {
-        url.to_owned()
+fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+/// Drops the databases of earlier runs that are older than an hour.
+async fn drop_stale(admin: &url::Url) {
+    let Ok(names) = psql(
+        admin,
+        "SELECT datname FROM pg_database WHERE datname LIKE 'fg\\_fault\\_%'",
+    )
+    .await
+    else {
+        return;
     };
+    for name in names.lines() {
+        let made = name.split('_').nth(2).and_then(|s| s.parse::<u64>().ok());
+        let valid = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if valid && made.is_some_and(|t| unix_secs().saturating_sub(t) > STALE_AFTER_SECS) {
+            let _ = psql(
+                admin,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            )
+            .await;
+        }
+    }
+}
+
+/// Runs one SQL statement with psql in `database`; its output.
+async fn psql(database: &url::Url, sql: &str) -> Result<String, String> {
     let output = Command::new("psql")
-        .arg(target)
+        .arg(database.as_str())
         .args(["-qtA", "-v", "ON_ERROR_STOP=1", "-c", sql])
         .output()
         .await

@@ -14,8 +14,8 @@
 //! binary, so that `cargo test --test fault` builds nothing else.
 //!
 //! The database is one choice (`deployment::Database`): a fresh PostgreSQL
-//! database per run when this build of facegate has the `database_url`
-//! setting, else one SQLite file the three nodes share
+//! database per run on the test server (`FACEGATE_TEST_POSTGRES_URL`) when
+//! it answers, else one SQLite file the three nodes share
 //! (`FACEGATE_FAULT_BACKEND=auto|postgres|sqlite`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
