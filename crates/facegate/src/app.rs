@@ -333,7 +333,7 @@ pub async fn start(
         DeliverySettings {
             concurrency: config.callbacks.concurrency,
             per_account: config.callbacks.per_account_concurrency,
-            lease: Duration::from_secs(crate::config::CALLBACK_LEASE_SECS),
+            lease: Duration::from_secs(config.callbacks.lease_secs),
             ..DeliverySettings::default()
         },
     );

@@ -48,6 +48,10 @@ pub struct Callbacks {
     /// under the old webhook secret next to the new one for this many hours,
     /// so receivers can switch secrets; 0 switches at once.
     pub signature_overlap_hours: u32,
+    /// A callback claimed by a node's delivery worker is not handed to
+    /// another node for this long, seconds: a node that dies holding claims
+    /// delays those callbacks by at most this. Must exceed `timeout_secs`.
+    pub lease_secs: u64,
 }
 
 impl Default for Callbacks {
@@ -59,6 +63,7 @@ impl Default for Callbacks {
             concurrency: 32,
             per_account_concurrency: 4,
             signature_overlap_hours: 168,
+            lease_secs: CALLBACK_LEASE_SECS,
         }
     }
 }
@@ -81,8 +86,7 @@ impl Default for RateLimits {
     }
 }
 
-/// A claimed callback is not handed to another worker for this long; the
-/// HTTP timeout must stay below it.
+/// The default `callbacks.lease_secs`.
 pub const CALLBACK_LEASE_SECS: u64 = 120;
 
 /// Development switches; each must be off in production.
@@ -460,10 +464,10 @@ impl Config {
             bail!("capture.max_queued_frames must be at least 1 and capture.max_frame_side at most 4096");
         }
         let cb = &self.callbacks;
-        if cb.timeout_secs == 0 || cb.timeout_secs >= CALLBACK_LEASE_SECS {
+        if cb.timeout_secs == 0 || cb.timeout_secs >= cb.lease_secs {
             bail!(
-                "callbacks.timeout_secs must be between 1 and {}",
-                CALLBACK_LEASE_SECS - 1
+                "callbacks.timeout_secs must be at least 1 and below callbacks.lease_secs ({}), so that a delivery ends before its claim does",
+                cb.lease_secs
             );
         }
         if cb.concurrency == 0
@@ -728,17 +732,38 @@ mod tests {
     #[test]
     fn callback_concurrency_must_leave_each_account_a_slot_within_the_total() {
         type Breakage = fn(&mut Config);
-        let cases: [Breakage; 4] = [
+        let cases: [Breakage; 3] = [
             |c| c.callbacks.concurrency = 0,
             |c| c.callbacks.per_account_concurrency = 0,
             |c| c.callbacks.per_account_concurrency = c.callbacks.concurrency + 1,
-            |c| c.callbacks.timeout_secs = CALLBACK_LEASE_SECS,
         ];
         for break_it in cases {
             let mut config = Config::default();
             break_it(&mut config);
             assert!(config.validate().is_err(), "{:?}", config.callbacks);
         }
+    }
+
+    #[test]
+    fn a_callback_delivery_ends_before_its_claim_does() {
+        type Breakage = fn(&mut Config);
+        let cases: [Breakage; 3] = [
+            |c| c.callbacks.timeout_secs = 0,
+            |c| c.callbacks.timeout_secs = CALLBACK_LEASE_SECS,
+            |c| c.callbacks.lease_secs = c.callbacks.timeout_secs,
+        ];
+        for break_it in cases {
+            let mut config = Config::default();
+            break_it(&mut config);
+            let message = config.validate().unwrap_err().to_string();
+            assert!(message.contains("callbacks.lease_secs"), "{message}");
+        }
+        // A short lease (a node that dies holding claims delays them less)
+        // with a shorter timeout.
+        let mut short = Config::default();
+        short.callbacks.lease_secs = 15;
+        short.callbacks.timeout_secs = 5;
+        assert!(short.validate().is_ok());
     }
 
     #[test]
