@@ -583,7 +583,7 @@ async fn capture_attempt(
             })
             .send()
             .await?,
-        200,
+        201,
     )
     .await?;
     let capture = session.capture_token;
@@ -596,7 +596,7 @@ async fn capture_attempt(
             })
             .send()
             .await?,
-        200,
+        201,
     )
     .await?;
     let (id, nonce) = (started.attempt_id, started.nonce);
