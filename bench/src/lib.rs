@@ -1,7 +1,12 @@
 //! Load-benchmark building blocks shared by the `benches/` targets: a
 //! multipart body built once, a closed-loop keep-alive HTTP load generator
-//! with per-request latencies, their statistics, and the bare-axum baseline
-//! server that answers `facemap/initiate` without auth or storage.
+//! with per-request latencies (spread round-robin over one or several
+//! servers), their statistics, and the bare-axum baseline server that answers
+//! `facemap/initiate` without auth or storage. The measured runs and their
+//! report are in [`report`], the initiation fixtures in [`fixtures`].
+
+pub mod fixtures;
+pub mod report;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -65,21 +70,33 @@ pub fn multipart_body(metadata_json: &str, facemap: &[u8]) -> anyhow::Result<Byt
     Ok(Bytes::from(body))
 }
 
-/// What one load run sends: the URL, the headers of every request (built
-/// once) and the bodies, used round-robin (request `i` sends `bodies[i % n]`).
+/// What one load run sends: the URLs, the headers of every request (built
+/// once) and the bodies. Both are used round-robin: request `i` of a run goes
+/// to `urls[i % n]`, as a round-robin load balancer in front of `n` servers
+/// would send it, and sends `bodies[(first + i) % m]`.
 #[derive(Clone)]
 pub struct Target {
-    pub url: String,
+    pub urls: Arc<Vec<String>>,
     pub headers: HeaderMap,
     pub bodies: Arc<Vec<Bytes>>,
 }
 
 impl Target {
-    /// The headers Facegate requires (Accept, User-Agent, Basic auth) plus
-    /// the multipart content type. The baseline gets the same ones.
+    /// One server. The headers Facegate requires (Accept, User-Agent, Basic
+    /// auth) plus the multipart content type; the baseline gets the same ones.
     pub fn new(url: String, token: &str, secret: &str, bodies: Vec<Bytes>) -> anyhow::Result<Self> {
-        if bodies.is_empty() {
-            bail!("a target needs at least one body");
+        Self::across(vec![url], token, secret, bodies)
+    }
+
+    /// Several servers of one deployment, each request to the next.
+    pub fn across(
+        urls: Vec<String>,
+        token: &str,
+        secret: &str,
+        bodies: Vec<Bytes>,
+    ) -> anyhow::Result<Self> {
+        if urls.is_empty() || bodies.is_empty() {
+            bail!("a target needs at least one URL and one body");
         }
         let mut headers = HeaderMap::new();
         headers.insert("accept", HeaderValue::from_static("application/json"));
@@ -96,7 +113,7 @@ impl Target {
             HeaderValue::from_str(&basic_auth(token, secret))?,
         );
         Ok(Self {
-            url,
+            urls: Arc::new(urls),
             headers,
             bodies: Arc::new(bodies),
         })
@@ -176,7 +193,8 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 /// Sends `load.requests` requests to `target` from `load.concurrency`
-/// workers over `client` (keep-alive), starting with body number `first`.
+/// workers over `client` (keep-alive), starting with body number `first`;
+/// request `i` goes to the target's URL `i % n`.
 pub async fn run_load(
     client: &reqwest::Client,
     target: &Target,
@@ -208,9 +226,10 @@ pub async fn run_load(
                     break;
                 }
                 let body = target.bodies[(first + i) % target.bodies.len()].clone();
+                let url = &target.urls[i % target.urls.len()];
                 let sent = Instant::now();
                 let outcome = match client
-                    .post(&target.url)
+                    .post(url)
                     .headers(target.headers.clone())
                     .body(body)
                     .send()
@@ -310,6 +329,37 @@ impl CpuTimes {
             machine_busy: self.machine_busy - earlier.machine_busy,
         }
     }
+}
+
+/// CPU seconds (user + system) used so far by the machine's processes whose
+/// command name is `name`: e.g. `postgres`, the database server under test,
+/// which runs outside this process. A process that ends between two readings
+/// drops out of the second, so a difference is a lower bound. `None` where
+/// /proc is not available.
+pub fn processes_cpu(name: &str) -> Option<f64> {
+    let mut ticks = 0u64;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let file_name = entry.file_name();
+        let Some(pid) = file_name.to_str() else {
+            continue;
+        };
+        if !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        if stat.get(open + 1..close) != Some(name) {
+            continue;
+        }
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let field = |n: usize| fields.get(n).and_then(|v| v.parse::<u64>().ok());
+        ticks += field(11).unwrap_or(0) + field(12).unwrap_or(0);
+    }
+    Some(ticks as f64 / USER_HZ)
 }
 
 /// A keep-alive HTTP/1.1 client for loopback load.
