@@ -35,6 +35,7 @@
 //! FACEGATE_TEST_POSTGRES_URL [postgres://postgres@127.0.0.1:5432/postgres].
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -46,6 +47,9 @@ use facegate_api::wire::{
 };
 use facegate_bench::CpuTimes;
 use facegate_core::accounts::AccountChanges;
+use facegate_core::engine::{
+    AnalysedFrame, AttemptContext, FaceEngine as _, FrameAnalysis, FrameInput, FrameResult,
+};
 use facegate_domain::Role;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
@@ -71,6 +75,55 @@ struct Run {
     frames: u32,
 }
 
+/// A frame's analysis as a node stores it and the conclusion reads it back.
+fn as_stored(analysis: FrameAnalysis, jpeg: Arc<[u8]>) -> FrameResult {
+    match analysis {
+        FrameAnalysis::Analysed {
+            features,
+            keep_jpeg,
+        } => FrameResult::Analysed {
+            features,
+            jpeg: keep_jpeg.then_some(jpeg),
+        },
+        FrameAnalysis::Undecodable => FrameResult::Undecodable,
+    }
+}
+
+/// The engine's conclusion on the recording's frames, against the enrolled
+/// template, as what the run outcome reports.
+async fn conclude(
+    engine: &facegate_engine::VisionEngine,
+    challenge: &facegate_domain::Challenge,
+    model: &str,
+    template: &[f32],
+    frames: Vec<AnalysedFrame>,
+) -> anyhow::Result<String> {
+    let found = engine
+        .conclude(
+            AttemptContext {
+                challenge: challenge.clone(),
+                flash: false,
+                model: model.to_owned(),
+                templates: vec![template.to_vec()],
+                target: Default::default(),
+            },
+            frames,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(format!(
+        "{:?}",
+        facegate_domain::decision::evidence(&found.findings)
+    ))
+}
+
+/// The recording's frame at capture time `t_ms` (30 fps).
+fn frame_at(frames: &[Vec<u8>], t_ms: u32) -> Arc<[u8]> {
+    frames[(t_ms as usize * 30 / 1000) % frames.len()]
+        .as_slice()
+        .into()
+}
+
 /// The alternative design: every frame of the attempt is analysed only once
 /// the attempt is finished (all frames are handed to the engine at once and
 /// the decision awaited), on the same engine and worker as the server.
@@ -81,62 +134,31 @@ async fn at_finish(
     template: &[f32],
     frames: &[Vec<u8>],
 ) -> anyhow::Result<Run> {
-    use facegate_core::engine::{
-        AnalysedFrame, AttemptContext, FaceEngine as _, FrameAnalysis, FrameInput, FrameResult,
-    };
     let cpu_before = CpuTimes::now();
     let t0 = Instant::now();
     let (mut index, mut t) = (0u32, 0u32);
-    let mut analysed_frames = Vec::new();
+    let mut analysed = Vec::new();
     while t <= challenge.duration_ms {
-        let jpeg: &[u8] = &frames[(t as usize * 30 / 1000) % frames.len()];
+        let jpeg = frame_at(frames, t);
+        let input = FrameInput {
+            index,
+            t_ms: t,
+            jpeg: jpeg.clone(),
+        };
         let analysis = engine
-            .analyse_frame(
-                model,
-                FrameInput {
-                    index,
-                    t_ms: t,
-                    jpeg: jpeg.into(),
-                },
-            )
+            .analyse_frame(model, input)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let result = match analysis {
-            FrameAnalysis::Analysed {
-                features,
-                keep_jpeg,
-            } => FrameResult::Analysed {
-                features,
-                jpeg: keep_jpeg.then(|| jpeg.into()),
-            },
-            FrameAnalysis::Undecodable => FrameResult::Undecodable,
-        };
-        analysed_frames.push(AnalysedFrame { index, result });
+        let result = as_stored(analysis, jpeg);
+        analysed.push(AnalysedFrame { index, result });
         index += 1;
         t += 66;
     }
-    let analysed = engine
-        .conclude(
-            AttemptContext {
-                challenge: challenge.clone(),
-                flash: false,
-                model: model.to_owned(),
-                templates: vec![template.to_vec()],
-                target: Default::default(),
-            },
-            analysed_frames,
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let decision_ms = t0.elapsed().as_secs_f64() * 1000.0;
-    let cpu_s = cpu_seconds_since(cpu_before);
+    let outcome = conclude(engine, challenge, model, template, analysed).await?;
     Ok(Run {
-        decision_ms,
-        cpu_s,
-        outcome: format!(
-            "{:?}",
-            facegate_domain::decision::evidence(&analysed.findings)
-        ),
+        decision_ms: t0.elapsed().as_secs_f64() * 1000.0,
+        cpu_s: cpu_seconds_since(cpu_before),
+        outcome,
         frames: index,
     })
 }
@@ -147,24 +169,19 @@ async fn at_finish(
 /// no HTTP. Also answers the size of each frame's stored payload (features,
 /// and the JPEG when kept).
 async fn in_memory(
-    engine: &std::sync::Arc<facegate_engine::VisionEngine>,
+    engine: &Arc<facegate_engine::VisionEngine>,
     challenge: &facegate_domain::Challenge,
     model: &str,
     template: &[f32],
     frames: &[Vec<u8>],
 ) -> anyhow::Result<(Run, Vec<usize>)> {
-    use facegate_core::engine::{
-        AnalysedFrame, AttemptContext, FaceEngine as _, FrameAnalysis, FrameInput, FrameResult,
-    };
     let cpu_before = CpuTimes::now();
     let t0 = Instant::now();
     let (mut index, mut t) = (0u32, 0u32);
     let mut analyses = Vec::new();
     while t <= challenge.duration_ms {
         tokio::time::sleep_until((t0 + Duration::from_millis(u64::from(t))).into()).await;
-        let jpeg: std::sync::Arc<[u8]> = frames[(t as usize * 30 / 1000) % frames.len()]
-            .as_slice()
-            .into();
+        let jpeg = frame_at(frames, t);
         let (engine, model) = (engine.clone(), model.to_owned());
         let input = FrameInput {
             index,
@@ -183,41 +200,19 @@ async fn in_memory(
     let mut analysed = Vec::new();
     let mut sizes = Vec::new();
     for (index, jpeg, task) in analyses {
-        let result = match task.await?.map_err(|e| anyhow::anyhow!("{e}"))? {
-            FrameAnalysis::Analysed {
-                features,
-                keep_jpeg,
-            } => {
-                sizes.push(4 + features.len() + if keep_jpeg { jpeg.len() } else { 0 });
-                FrameResult::Analysed {
-                    features,
-                    jpeg: keep_jpeg.then_some(jpeg),
-                }
-            }
-            FrameAnalysis::Undecodable => FrameResult::Undecodable,
-        };
+        let analysis = task.await?.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let result = as_stored(analysis, jpeg);
+        if let FrameResult::Analysed { features, jpeg } = &result {
+            sizes.push(4 + features.len() + jpeg.as_ref().map_or(0, |j| j.len()));
+        }
         analysed.push(AnalysedFrame { index, result });
     }
-    let found = engine
-        .conclude(
-            AttemptContext {
-                challenge: challenge.clone(),
-                flash: false,
-                model: model.to_owned(),
-                templates: vec![template.to_vec()],
-                target: Default::default(),
-            },
-            analysed,
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let decision_ms = last_frame.elapsed().as_secs_f64() * 1000.0;
-    let cpu_s = cpu_seconds_since(cpu_before);
+    let outcome = conclude(engine, challenge, model, template, analysed).await?;
     Ok((
         Run {
-            decision_ms,
-            cpu_s,
-            outcome: format!("{:?}", facegate_domain::decision::evidence(&found.findings)),
+            decision_ms: last_frame.elapsed().as_secs_f64() * 1000.0,
+            cpu_s: cpu_seconds_since(cpu_before),
+            outcome,
             frames: index,
         },
         sizes,
@@ -235,7 +230,7 @@ struct StorageCost {
 }
 
 async fn storage_cost(
-    store: &std::sync::Arc<dyn facegate_storage::Store>,
+    store: &Arc<dyn facegate_storage::Store>,
     attempt: uuid::Uuid,
     payloads: &[usize],
 ) -> anyhow::Result<StorageCost> {
@@ -388,7 +383,7 @@ async fn attempt(
     while t <= duration {
         let due = t0 + Duration::from_millis(u64::from(t));
         tokio::time::sleep_until(due.into()).await;
-        let frame = &frames[(t as usize * 30 / 1000) % frames.len()];
+        let frame = frame_at(frames, t).to_vec();
         let response = call(
             reqwest::Method::POST,
             &format!("/api/capture/v1/attempts/{id}/frames"),
@@ -398,7 +393,7 @@ async fn attempt(
         .header("Capture-Nonce", &nonce)
         .header("Capture-Time-Ms", t.to_string())
         .header("Capture-Frame", index.to_string())
-        .body(frame.clone())
+        .body(frame)
         .send()
         .await?;
         if response.status() != 202 {
