@@ -632,20 +632,7 @@ impl TestApp {
         metadata: &str,
         facemap: &[u8],
     ) -> reqwest::Response {
-        let form = reqwest::multipart::Form::new()
-            .part(
-                "enrollmentMetadata",
-                reqwest::multipart::Part::text(metadata.to_owned())
-                    .mime_str("application/json")
-                    .unwrap(),
-            )
-            .part(
-                "facemap",
-                reqwest::multipart::Part::bytes(facemap.to_vec())
-                    .file_name("facemap.bin")
-                    .mime_str("application/octet-stream")
-                    .unwrap(),
-            );
+        let form = crate::initiate_form::initiate_form(metadata.to_owned(), facemap);
         self.request(reqwest::Method::POST, path, cred)
             .multipart(form)
             .send()

@@ -20,6 +20,8 @@ mod hard_light;
 mod helpers;
 mod id_verification;
 mod initiate;
+#[path = "../common/initiate_form.rs"]
+mod initiate_form;
 mod journey;
 mod keys;
 mod layering;

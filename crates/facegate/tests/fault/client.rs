@@ -144,20 +144,7 @@ impl Client {
         metadata: &Value,
         facemap: &[u8],
     ) -> reqwest::RequestBuilder {
-        let form = reqwest::multipart::Form::new()
-            .part(
-                "enrollmentMetadata",
-                reqwest::multipart::Part::text(metadata.to_string())
-                    .mime_str("application/json")
-                    .unwrap(),
-            )
-            .part(
-                "facemap",
-                reqwest::multipart::Part::bytes(facemap.to_vec())
-                    .file_name("facemap.bin")
-                    .mime_str("application/octet-stream")
-                    .unwrap(),
-            );
+        let form = crate::initiate_form::initiate_form(metadata.to_string(), facemap);
         self.request(Method::POST, "/api/authentication/v1/facemap/initiate")
             .basic_auth(&api.token, Some(&api.secret))
             .multipart(form)

@@ -21,6 +21,8 @@
 
 mod client;
 mod deployment;
+#[path = "../common/initiate_form.rs"]
+mod initiate_form;
 mod receiver;
 
 use std::collections::{BTreeMap, HashMap};
