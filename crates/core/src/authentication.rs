@@ -313,7 +313,7 @@ impl Services {
         {
             return Err(ServiceError::TransactionNotFound);
         }
-        self.live_attempts.forget_transaction(reference);
+        self.local_capture.forget_transaction(reference);
         tracing::info!(transaction = %reference, "authentication deleted");
         Ok(())
     }
@@ -332,7 +332,7 @@ impl Services {
             .await?
             .is_some();
         if done {
-            self.live_attempts.forget_transaction(reference);
+            self.local_capture.forget_transaction(reference);
             let label = format!("state=\"{}\"", state.as_str());
             self.metrics
                 .increment("facegate_transactions_finalised_total", &label);

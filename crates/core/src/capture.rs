@@ -27,7 +27,7 @@ use crate::documents::{DocumentAnalysis, DocumentEngine};
 use crate::engine::{AttemptContext, AttemptFindings, ComparisonTarget, FaceEngine};
 use crate::error::{CaptureRefusal, ServiceError, ServiceResult};
 use crate::frames::{FrameSlot, Frames, QUEUE_WAIT};
-use crate::live::FrameTarget;
+use crate::local::FrameTarget;
 use crate::Services;
 
 /// A session just opened.
@@ -234,7 +234,7 @@ impl CaptureService {
             engine: self.engine.clone(),
             store: self.store.clone(),
             keyring: self.keyring.clone(),
-            stored: self.live_attempts.frame_stored.clone(),
+            stored: self.local_capture.frame_stored.clone(),
         }
     }
 
@@ -478,7 +478,7 @@ impl CaptureService {
         };
         self.store.insert_attempt(&attempt).await?;
         if let Some(document) = target.document {
-            self.live_attempts
+            self.local_capture
                 .keep_document(&attempt, document, attempt.finish_by());
         }
         tracing::info!(transaction = %transaction, attempt = attempt.number, "capture attempt started");
@@ -573,7 +573,7 @@ impl CaptureService {
             .div_ceil(1024)
             .max(1);
         let budget = self
-            .live_attempts
+            .local_capture
             .frame_budget
             .clone()
             .try_acquire_many_owned(u32::try_from(kib).unwrap_or(u32::MAX))
@@ -643,7 +643,7 @@ impl CaptureService {
         // The upload waits for room in its attempt's queue (so a client
         // cannot send faster than its frames are analysed), but not for
         // the analysis itself.
-        let backlog = self.live_attempts.backlog(&attempt);
+        let backlog = self.local_capture.backlog(&attempt);
         let queued = tokio::time::timeout(QUEUE_WAIT, backlog.acquire_owned())
             .await
             .ok()
@@ -840,7 +840,7 @@ impl Services {
     /// past theirs; returns how many images were erased.
     pub async fn enforce_retention(&self) -> ServiceResult<u64> {
         let now = self.clock.now();
-        self.live_attempts.sweep(now);
+        self.local_capture.sweep(now);
         // Longer than any attempt's finish_by (a challenge lasts seconds).
         let stale = now - Duration::minutes(facegate_domain::capture::CAPTURE_SESSION_MINUTES);
         self.store.purge_stale_frames(stale).await?;

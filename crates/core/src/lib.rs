@@ -27,7 +27,7 @@ mod frames;
 pub mod images;
 pub mod keys;
 pub mod limits;
-mod live;
+mod local;
 pub mod metrics;
 mod render;
 pub mod reviews;
@@ -48,7 +48,7 @@ pub use error::{CaptureRefusal, FacemapRefusal, ServiceError, ServiceResult};
 /// Records the use cases return as storage keeps them.
 pub use facegate_storage::{CallbackRecord, DeliveryAttempt, ImageKind, OutboxStatus};
 pub use ipnet::IpNet;
-pub use live::FrameTarget;
+pub use local::FrameTarget;
 pub use render::{ScanImages, ScanLinks};
 pub use scans::{PresetRequest, ScanDetails, ScanInitiated, ScanRequest};
 pub use services::Services;

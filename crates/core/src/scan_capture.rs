@@ -506,7 +506,7 @@ impl CaptureService {
         // The document analysis this node kept when the attempt started;
         // on another node, the document is analysed again (the same sides
         // give the same analysis).
-        let analysis = match self.live_attempts.take_document(attempt.id) {
+        let analysis = match self.local_capture.take_document(attempt.id) {
             Some(analysis) => analysis,
             None => Arc::new(self.analyze_document(&scan).await?),
         };
@@ -767,7 +767,7 @@ impl CaptureService {
         };
         let done = self.store.decide_scan(&decision).await?;
         if done {
-            self.live_attempts
+            self.local_capture
                 .forget_transaction(scan_transaction(scan.reference));
             let label = format!("status=\"{}\"", decision.outcome.status.as_str());
             self.metrics

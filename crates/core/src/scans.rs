@@ -377,7 +377,7 @@ impl Services {
         if !self.store.delete_scan(reference, self.clock.now()).await? {
             return Err(ServiceError::ScanNotFound);
         }
-        self.live_attempts
+        self.local_capture
             .forget_transaction(scan_transaction(reference));
         tracing::info!(scan = %reference, "ID verification deleted");
         Ok(())
@@ -411,7 +411,7 @@ impl Services {
             })
             .await?;
         if done {
-            self.live_attempts
+            self.local_capture
                 .forget_transaction(scan_transaction(scan.reference));
             self.metrics
                 .increment("facegate_scans_decided_total", "status=\"NO_ID_UPLOADED\"");

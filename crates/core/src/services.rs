@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 use crate::authenticator::{AuthSettings, Authenticator};
 use crate::error::ServiceResult;
 use crate::limits::{InitiationLimiter, DEFAULT_INITIATIONS_PER_MINUTE};
-use crate::live::LiveAttempts;
+use crate::local::LocalCapture;
 use crate::metrics::Metrics;
 use crate::settings::{CaptureSettings, Settings};
 
@@ -28,7 +28,7 @@ pub struct Services {
     /// Woken whenever a callback is queued, so delivery does not wait for a poll.
     pub(crate) callbacks_queued: Arc<Notify>,
     pub(crate) metrics: Metrics,
-    pub(crate) live_attempts: LiveAttempts,
+    pub(crate) local_capture: LocalCapture,
     pub(crate) initiation_limiter: InitiationLimiter,
 }
 
@@ -39,7 +39,7 @@ impl Services {
         clock: Arc<dyn Clock>,
         settings: Settings,
     ) -> Self {
-        let live_attempts = LiveAttempts::new(&settings.capture);
+        let local_capture = LocalCapture::new(&settings.capture);
         let authenticator = Arc::new(Authenticator::new(&settings.auth));
         Self {
             store,
@@ -49,7 +49,7 @@ impl Services {
             authenticator,
             callbacks_queued: Arc::new(Notify::new()),
             metrics: Metrics::default(),
-            live_attempts,
+            local_capture,
             initiation_limiter: InitiationLimiter::new(DEFAULT_INITIATIONS_PER_MINUTE),
         }
     }

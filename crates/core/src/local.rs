@@ -27,7 +27,7 @@ struct KeptDocument {
     deadline: DateTime<Utc>,
 }
 
-pub(crate) struct LiveAttempts {
+pub(crate) struct LocalCapture {
     /// The in-flight frame body budget, in KiB permits.
     pub(crate) frame_budget: Arc<Semaphore>,
     /// Notified whenever a frame analysed on this node is stored.
@@ -44,7 +44,7 @@ struct Backlog {
     deadline: DateTime<Utc>,
 }
 
-impl LiveAttempts {
+impl LocalCapture {
     pub(crate) fn new(settings: &CaptureSettings) -> Self {
         Self {
             frame_budget: Arc::new(Semaphore::new(
