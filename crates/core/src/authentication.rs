@@ -9,6 +9,7 @@ use facegate_domain::{
     Locale, LocaleSet, Permission, RedirectUrl, ScanSource, TokenLifetime, TransactionRef,
     TransactionState, UrlField, UserReference,
 };
+use facegate_storage::StoreError;
 use rand::rngs::OsRng;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -131,7 +132,9 @@ impl Services {
     }
 
     /// Each account has its own initiation budget, so one account's burst
-    /// does not crowd out the others.
+    /// does not crowd out the others. This node's bucket refuses a burst
+    /// before any database work; the bucket every node shares is taken with
+    /// the initiation's writes.
     pub(crate) fn check_initiation_rate(&self, caller: &Caller) -> ServiceResult<()> {
         self.initiation_limiter
             .take(caller.account.id, self.clock.now())
@@ -140,6 +143,15 @@ impl Services {
                     .increment("facegate_initiations_rate_limited_total", "");
                 ServiceError::InitiationRateLimited { retry_after_secs }
             })
+    }
+
+    /// Counts an initiation the shared budget refused (in the store, on the
+    /// initiation's own database transaction) as this node's refusals are.
+    pub(crate) fn count_shared_refusal(&self, e: &StoreError) {
+        if matches!(e, StoreError::RateLimited { .. }) {
+            self.metrics
+                .increment("facegate_initiations_rate_limited_total", "");
+        }
     }
 
     /// `POST /api/authentication/v1/facemap/initiate`.
@@ -238,7 +250,11 @@ impl Services {
             liveness_images: 0,
         };
         let renderer = self.renderer(now);
-        let superseded = self.store.initiate_transaction(&tx, &renderer).await?;
+        let superseded = self
+            .store
+            .initiate_transaction(&tx, self.initiation_limiter.limit(), &renderer)
+            .await
+            .inspect_err(|e| self.count_shared_refusal(e))?;
         self.metrics
             .increment("facegate_transactions_initiated_total", "");
         for _ in &superseded {

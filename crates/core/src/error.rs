@@ -132,6 +132,9 @@ impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(detail) => Self::Conflict(detail),
+            StoreError::RateLimited { retry_after_secs } => {
+                Self::InitiationRateLimited { retry_after_secs }
+            }
             other => Self::Database(other.to_string()),
         }
     }

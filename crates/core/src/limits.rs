@@ -5,59 +5,46 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
-use facegate_domain::AccountId;
+use facegate_domain::{AccountId, RateLimit, TokenBucket};
 
 /// Used when the configuration names no limit.
 pub const DEFAULT_INITIATIONS_PER_MINUTE: u32 = 600;
 
-/// A token bucket per account: `per_minute` initiations may come at once,
-/// and the budget refills evenly over a minute. The buckets live in memory,
-/// one per account that initiated; each instance of a deployment counts its
-/// own.
+/// One node's first line of the per-account initiation limit: a token
+/// bucket per account that initiated, in memory, so that a burst is refused
+/// before it costs a database read. The limit every node shares is the
+/// same bucket kept in the database and taken in the initiation's own
+/// database transaction (`TransactionStore::initiate_transaction`).
 #[derive(Debug)]
 pub struct InitiationLimiter {
-    per_minute: u32,
-    buckets: Mutex<HashMap<AccountId, Bucket>>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    tokens: f64,
-    at: DateTime<Utc>,
+    limit: RateLimit,
+    buckets: Mutex<HashMap<AccountId, TokenBucket>>,
 }
 
 impl InitiationLimiter {
     /// `per_minute` of 0 turns the limit off.
     pub fn new(per_minute: u32) -> Self {
         Self {
-            per_minute,
+            limit: RateLimit::per_minute(per_minute),
             buckets: Mutex::default(),
         }
+    }
+
+    /// The limit, for the shared bucket.
+    pub fn limit(&self) -> RateLimit {
+        self.limit
     }
 
     /// Takes one initiation from the account's budget, or answers in how many
     /// whole seconds (at least 1) the next one is available.
     pub fn take(&self, account: AccountId, now: DateTime<Utc>) -> Result<(), u64> {
-        if self.per_minute == 0 {
+        if self.limit.is_off() {
             return Ok(());
         }
-        let capacity = f64::from(self.per_minute);
-        let per_second = capacity / 60.0;
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
-        let bucket = buckets.entry(account).or_insert(Bucket {
-            tokens: capacity,
-            at: now,
-        });
-        let elapsed = (now - bucket.at).num_milliseconds().max(0) as f64 / 1000.0;
-        bucket.tokens = (bucket.tokens + elapsed * per_second).min(capacity);
-        bucket.at = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            Ok(())
-        } else {
-            let wait = ((1.0 - bucket.tokens) / per_second).ceil();
-            Err((wait as u64).max(1))
-        }
+        let next = self.limit.take(buckets.get(&account).copied(), now)?;
+        buckets.insert(account, next);
+        Ok(())
     }
 }
 

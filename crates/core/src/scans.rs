@@ -234,7 +234,10 @@ impl Services {
             outcome: None,
             evidence: None,
         };
-        self.store.insert_scan(&scan).await?;
+        self.store
+            .insert_scan(&scan, self.initiation_limiter.limit())
+            .await
+            .inspect_err(|e| self.count_shared_refusal(e))?;
         self.metrics.increment("facegate_scans_initiated_total", "");
         let redirect_url = format!(
             "{}/web/v4/app?locale={}&authorizationToken={}",

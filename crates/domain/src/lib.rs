@@ -15,6 +15,7 @@ pub mod ids;
 pub mod input;
 pub mod lockout;
 pub mod mrz;
+pub mod rate;
 pub mod review;
 pub mod scan;
 pub mod scan_record;
@@ -42,6 +43,7 @@ pub use input::{
     TokenLifetime, UrlField, UrlPolicy, UserReference,
 };
 pub use lockout::{FailureStreak, LockoutPolicy};
+pub use rate::{RateLimit, TokenBucket};
 pub use review::{
     audit_status, review, AuditEntry, ReviewDecision, ReviewReason, ReviewRefusal,
     MAX_REVIEW_REASON,

@@ -13,6 +13,10 @@ pub enum StoreError {
     /// The database failed or is unreachable.
     #[error("database error: {0}")]
     Backend(String),
+    /// A write was refused under a rate limit its caller gave; nothing was
+    /// written. The next one is allowed in `retry_after_secs` seconds.
+    #[error("rate limited: retry after {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use facegate_domain::{
     AttemptOutcome, AuditEntry, CaptureChannel, CaptureSession, Decision, DocumentType,
-    EnrollmentRef, FacemapBinding, Scan, ScanOutcome, ScanState,
+    EnrollmentRef, FacemapBinding, RateLimit, Scan, ScanOutcome, ScanState,
 };
 use uuid::Uuid;
 
@@ -82,8 +82,11 @@ pub struct ScanReview {
 /// ID verifications.
 #[async_trait]
 pub trait ScanStore: Send + Sync {
-    /// Inserts the scan and its undecided enrollment.
-    async fn insert_scan(&self, scan: &Scan) -> StoreResult<()>;
+    /// Takes one initiation from the scan's account's budget under `limit`
+    /// (the one every node shares, as for authentications:
+    /// `StoreError::RateLimited` and nothing written when it is empty), then
+    /// inserts the scan and its undecided enrollment.
+    async fn insert_scan(&self, scan: &Scan, limit: RateLimit) -> StoreResult<()>;
     /// Deleted scans are not returned.
     async fn scan(&self, reference: EnrollmentRef) -> StoreResult<Option<Scan>>;
     /// Deleted scans are not returned.

@@ -21,7 +21,9 @@
 //! - **SQLite**: one database file in WAL mode, one writer connection so that
 //!   writes serialise inside the process (`BEGIN IMMEDIATE`), and a small
 //!   pool of `query_only` readers. A read-then-write transaction is correct
-//!   because nothing else writes meanwhile.
+//!   because nothing else writes meanwhile. Concurrent initiations share
+//!   one commit, each in a savepoint of its own (`sql/group_commit.rs`):
+//!   the fsync per commit is what bounds the single writer.
 //! - **PostgreSQL**: one pool, shared by several server nodes. A write
 //!   transaction that reads rows before changing them locks them first
 //!   ([`Dialect::lock_rows`]), outbox claims skip rows another node is
@@ -36,6 +38,7 @@ mod console;
 mod database_url;
 mod enrollments;
 mod frames;
+mod group_commit;
 mod images;
 mod keys;
 mod outbox;
@@ -54,6 +57,7 @@ use sqlx::{Any, AnyConnection, AnyPool, Executor};
 
 use self::codec::{db_err, FromRow};
 pub use self::database_url::DatabaseUrl;
+use self::group_commit::GroupCommit;
 use crate::{Database, StoreError, StoreResult};
 
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -150,6 +154,10 @@ pub struct SqlStore {
     /// its checkpoint could not complete; the next
     /// [`crate::OutboxStore::purge_callback_history`] retries it.
     erasure_pending: Arc<AtomicBool>,
+    /// SQLite: concurrent initiations share one commit
+    /// (`sql/group_commit.rs`). PostgreSQL commits each on its own
+    /// connection.
+    group: Option<Arc<GroupCommit>>,
 }
 
 /// The name the store had when SQLite was its only backend.
@@ -208,6 +216,7 @@ impl SqlStore {
             write,
             read,
             erasure_pending: Arc::new(AtomicBool::new(false)),
+            group: (url.dialect() == Dialect::Sqlite).then(|| Arc::new(GroupCommit::default())),
         })
     }
 

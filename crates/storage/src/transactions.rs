@@ -7,20 +7,24 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use facegate_domain::{AuthTransaction, TransactionRef, TransactionState};
+use facegate_domain::{AuthTransaction, RateLimit, TransactionRef, TransactionState};
 
 use crate::{CallbackRenderer, StoreResult};
 
 /// Authentication transactions.
 #[async_trait]
 pub trait TransactionStore: Send + Sync {
-    /// Atomically: every non-final transaction of `tx.enrollment` becomes
-    /// `EXPIRED` (facemap erased, callback queued via `renderer`), then `tx`
-    /// is inserted. Concurrent calls for one enrollment serialise, so exactly
-    /// the last one stays open. Returns the references that were expired.
+    /// Atomically: one initiation is taken from `tx.account`'s budget under
+    /// `limit` (the bucket every node shares; `StoreError::RateLimited` and
+    /// nothing written when it is empty), every non-final transaction of
+    /// `tx.enrollment` becomes `EXPIRED` (facemap erased, callback queued via
+    /// `renderer`), then `tx` is inserted. Concurrent calls for one
+    /// enrollment serialise, so exactly the last one stays open. Returns the
+    /// references that were expired.
     async fn initiate_transaction(
         &self,
         tx: &AuthTransaction,
+        limit: RateLimit,
         renderer: &dyn CallbackRenderer,
     ) -> StoreResult<Vec<TransactionRef>>;
     /// Deleted transactions are not returned.

@@ -14,8 +14,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use facegate_domain::{
     Account, AccountId, AuthTransaction, Credential, CredentialId, Enrollment, EnrollmentRef,
-    FacemapBinding, Locale, LocaleSet, ParentOrigin, PrivateCallbackTargets, RedirectUrl, Role,
-    ScanSource, Similarity, TransactionRef, TransactionState, UserReference, VerificationStatus,
+    FacemapBinding, Locale, LocaleSet, ParentOrigin, PrivateCallbackTargets, RateLimit,
+    RedirectUrl, Role, ScanSource, Similarity, TransactionRef, TransactionState, UserReference,
+    VerificationStatus,
 };
 use facegate_domain::{
     AttemptOutcome, AttemptState, CaptureAttempt, CaptureSession, Challenge, Decision, FrameCounts,
@@ -573,7 +574,10 @@ async fn transactions_round_trip(db: TestDb) -> TestResult {
     let (store, _a, e) = seeded(&db).await;
     let r = Renderer::default();
     let tx = transaction(&e, 100);
-    assert!(store.initiate_transaction(&tx, &r).await?.is_empty());
+    assert!(store
+        .initiate_transaction(&tx, RateLimit::OFF, &r)
+        .await?
+        .is_empty());
     assert_eq!(r.calls(), 0);
     assert_eq!(store.transaction(tx.reference).await?, Some(tx.clone()));
     assert_eq!(
@@ -589,7 +593,7 @@ async fn transactions_round_trip(db: TestDb) -> TestResult {
         ..tx.clone()
     };
     assert!(matches!(
-        store.initiate_transaction(&dup, &r).await,
+        store.initiate_transaction(&dup, RateLimit::OFF, &r).await,
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(store.transaction(tx.reference).await?, Some(tx.clone()));
@@ -620,11 +624,17 @@ async fn a_new_transaction_expires_the_open_one_of_its_enrollment_only(db: TestD
 
     let first = transaction(&e, 100);
     let bystander = transaction(&other, 150);
-    store.initiate_transaction(&first, &r).await?;
-    store.initiate_transaction(&bystander, &r).await?;
+    store
+        .initiate_transaction(&first, RateLimit::OFF, &r)
+        .await?;
+    store
+        .initiate_transaction(&bystander, RateLimit::OFF, &r)
+        .await?;
     let second = transaction(&e, 200);
     assert_eq!(
-        store.initiate_transaction(&second, &r).await?,
+        store
+            .initiate_transaction(&second, RateLimit::OFF, &r)
+            .await?,
         vec![first.reference]
     );
     assert_eq!(r.calls(), 1);
@@ -677,7 +687,7 @@ async fn concurrent_initiations_from_two_stores_leave_exactly_one_open(db: TestD
             tokio::spawn(async move {
                 start.wait().await;
                 store
-                    .initiate_transaction(&tx, renderer.as_ref())
+                    .initiate_transaction(&tx, RateLimit::OFF, renderer.as_ref())
                     .await
                     .map(|_| tx.reference)
             })
@@ -717,6 +727,165 @@ async fn concurrent_initiations_from_two_stores_leave_exactly_one_open(db: TestD
     Ok(())
 }
 
+// The per-account initiation limit is one bucket in the database: two
+// stores (two nodes) take from it alike, and a refused initiation writes
+// nothing (the open transaction stays open, no row, no budget taken).
+on_both!(the_initiation_budget_is_shared_by_every_store_and_a_refusal_writes_nothing);
+async fn the_initiation_budget_is_shared_by_every_store_and_a_refusal_writes_nothing(
+    db: TestDb,
+) -> TestResult {
+    let (store, a, e) = seeded(&db).await;
+    let other = db.open().await;
+    let r = Renderer::default();
+    let limit = RateLimit::per_minute(4);
+    let mut accepted = Vec::new();
+    for i in 0..4 {
+        let node = if i % 2 == 0 { &store } else { &other };
+        let tx = transaction(&e, 100 + i);
+        node.initiate_transaction(&tx, limit, &r).await?;
+        accepted.push(tx.reference);
+    }
+    for node in [&store, &other] {
+        let refused = transaction(&e, 200);
+        match node.initiate_transaction(&refused, limit, &r).await {
+            // 4 a minute refill one every 15 s.
+            Err(StoreError::RateLimited { retry_after_secs }) => assert_eq!(retry_after_secs, 15),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        assert!(node.transaction(refused.reference).await?.is_none());
+    }
+    let last = store
+        .transaction(*accepted.last().ok_or("none accepted")?)
+        .await?
+        .ok_or("missing")?;
+    assert!(
+        !last.state.is_final(),
+        "a refused initiation expired the open one"
+    );
+    assert_eq!(
+        store
+            .callbacks_for_transaction(a.id, last.reference)
+            .await?
+            .len(),
+        0
+    );
+    // Another account has a budget of its own; 15 s after the last take
+    // (at 103 ms) this one has one more.
+    let b = Account {
+        id: AccountId::new_random(),
+        ..account()
+    };
+    store.insert_account(&b).await?;
+    let f = enrollment(b.id);
+    store.insert_enrollment(&f).await?;
+    other
+        .initiate_transaction(&transaction(&f, 300), limit, &r)
+        .await?;
+    other
+        .initiate_transaction(&transaction(&e, 103 + 15_000), limit, &r)
+        .await?;
+    assert!(matches!(
+        store
+            .initiate_transaction(&transaction(&e, 103 + 15_001), limit, &r)
+            .await,
+        Err(StoreError::RateLimited { .. })
+    ));
+    Ok(())
+}
+
+// SQLite's group commit: initiations that share one commit keep each
+// other's writes apart. A duplicate among them fails alone; callers
+// cancelled at any point leave each initiation whole or absent, and the
+// store goes on working (no batch left open).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn group_committed_initiations_fail_and_cancel_one_by_one() -> TestResult {
+    let db = TestDb::sqlite();
+    let (store, a, e) = seeded(&db).await;
+    let store = Arc::new(store);
+    let renderer = Arc::new(Renderer::default());
+    let start = Arc::new(tokio::sync::Barrier::new(60));
+    let original = transaction(&e, 50);
+    let tasks: Vec<_> = (0..60)
+        .map(|i| {
+            let (store, renderer, start) = (
+                Arc::clone(&store),
+                Arc::clone(&renderer),
+                Arc::clone(&start),
+            );
+            // Every 10th is a duplicate of one reference: one of them wins.
+            let mut tx = transaction(&e, 100 + i);
+            if i % 10 == 0 {
+                tx.reference = original.reference;
+                tx.token_hash = original.token_hash;
+            }
+            tokio::spawn(async move {
+                start.wait().await;
+                let call = store.initiate_transaction(&tx, RateLimit::OFF, renderer.as_ref());
+                // A third are cancelled after up to 3 ms, at whatever step.
+                let outcome = match i % 3 {
+                    0 => tokio::time::timeout(
+                        std::time::Duration::from_micros((i * 97 % 3_000) as u64),
+                        call,
+                    )
+                    .await
+                    .ok(),
+                    _ => Some(call.await),
+                };
+                (i, tx.reference, outcome)
+            })
+        })
+        .collect();
+    let mut stored = Vec::new();
+    let mut duplicates_won = 0;
+    for task in tasks {
+        let (i, reference, outcome) = task.await?;
+        let found = store.transaction(reference).await?;
+        match outcome {
+            Some(Ok(_)) => {
+                assert!(found.is_some(), "an answered initiation is missing");
+            }
+            Some(Err(StoreError::Conflict(_))) => assert_eq!(i % 10, 0, "only duplicates conflict"),
+            Some(Err(other)) => return Err(format!("initiation {i} failed: {other}").into()),
+            // Cancelled: whole or absent, checked below through the invariants.
+            None => {}
+        }
+        if i % 10 == 0 {
+            duplicates_won += usize::from(matches!(outcome, Some(Ok(_))));
+        } else if found.is_some() {
+            stored.push(reference);
+        }
+    }
+    assert!(duplicates_won <= 1);
+    if store.transaction(original.reference).await?.is_some() {
+        stored.push(original.reference);
+    }
+    // Every initiation that stayed expired the one before it, with its
+    // callback: exactly one open, one callback per expired one.
+    let mut open = 0;
+    for reference in &stored {
+        let tx = store.transaction(*reference).await?.ok_or("missing")?;
+        let callbacks = store
+            .callbacks_for_transaction(a.id, *reference)
+            .await?
+            .len();
+        if tx.state.is_final() {
+            assert_eq!((tx.state, callbacks), (TransactionState::Expired, 1));
+        } else {
+            open += 1;
+            assert_eq!(callbacks, 0);
+        }
+    }
+    assert_eq!(open, 1, "{} stored", stored.len());
+    let after = transaction(&e, 10_000);
+    tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        store.initiate_transaction(&after, RateLimit::OFF, renderer.as_ref()),
+    )
+    .await
+    .map_err(|_| "the store is stuck after cancelled initiations")??;
+    Ok(())
+}
+
 // Each node's delivery worker claims with both claims; whatever the
 // interleaving, every due callback is claimed by exactly one of them.
 on_both!(
@@ -728,7 +897,9 @@ async fn two_stores_claiming_at_once_claim_each_callback_exactly_once(db: TestDb
     let r = Renderer::default();
     // Each initiation expires the one before it: 24 callbacks due.
     for i in 0..25 {
-        store.initiate_transaction(&transaction(&e, i), &r).await?;
+        store
+            .initiate_transaction(&transaction(&e, i), RateLimit::OFF, &r)
+            .await?;
     }
     assert_eq!(r.calls(), 24);
     let nodes = [Arc::new(store), Arc::new(db.open().await)];
@@ -806,7 +977,7 @@ async fn finalize_happens_once_and_erases_the_facemap(db: TestDb) -> TestResult 
     let (store, a, e) = seeded(&db).await;
     let r = Renderer::default();
     let tx = transaction(&e, 100);
-    store.initiate_transaction(&tx, &r).await?;
+    store.initiate_transaction(&tx, RateLimit::OFF, &r).await?;
 
     let done = store
         .finalize_transaction(tx.reference, TransactionState::Passed, at(500), &r)
@@ -859,7 +1030,7 @@ async fn overdue_lists_only_open_overdue_transactions(db: TestDb) -> TestResult 
         store.insert_enrollment(&e).await?;
         let mut tx = transaction(&e, created);
         tx.expires_at = at(created + 10_000);
-        store.initiate_transaction(&tx, &r).await?;
+        store.initiate_transaction(&tx, RateLimit::OFF, &r).await?;
         txs.push(tx);
     }
     store.mark_started(txs[1].reference, at(1_500)).await?;
@@ -883,7 +1054,7 @@ async fn deleting_an_open_transaction_expires_it_then_hides_it(db: TestDb) -> Te
     let (store, a, e) = seeded(&db).await;
     let r = Renderer::default();
     let tx = transaction(&e, 100);
-    store.initiate_transaction(&tx, &r).await?;
+    store.initiate_transaction(&tx, RateLimit::OFF, &r).await?;
 
     assert!(store.delete_transaction(tx.reference, at(900)).await?);
     assert_eq!(r.calls(), 0, "a deleted transaction queues no callback");
@@ -908,7 +1079,9 @@ async fn deleting_an_open_transaction_expires_it_then_hides_it(db: TestDb) -> Te
     // A final transaction loses its callbacks, delivered or not, with their
     // delivery history.
     let done = transaction(&e, 1_000);
-    store.initiate_transaction(&done, &r).await?;
+    store
+        .initiate_transaction(&done, RateLimit::OFF, &r)
+        .await?;
     store
         .finalize_transaction(done.reference, TransactionState::Passed, at(1_100), &r)
         .await?;
@@ -946,7 +1119,10 @@ async fn deleting_an_open_transaction_expires_it_then_hides_it(db: TestDb) -> Te
 
     // The enrollment can start a new transaction afterwards.
     let next = transaction(&e, 2_000);
-    assert!(store.initiate_transaction(&next, &r).await?.is_empty());
+    assert!(store
+        .initiate_transaction(&next, RateLimit::OFF, &r)
+        .await?
+        .is_empty());
     Ok(())
 }
 
@@ -960,7 +1136,10 @@ async fn failed_transactions_count_per_enrollment_until_one_passes(db: TestDb) -
         let e = &e;
         async move {
             let tx = transaction(e, ms);
-            store.initiate_transaction(&tx, r).await.unwrap();
+            store
+                .initiate_transaction(&tx, RateLimit::OFF, r)
+                .await
+                .unwrap();
             store
                 .finalize_transaction(tx.reference, state, at(ms + 10), r)
                 .await
@@ -1021,7 +1200,7 @@ async fn finished_callbacks_lose_their_body_and_are_erased_after_retention(
         (2_000, TransactionState::Invalid),
     ] {
         let tx = transaction(&e, ms);
-        store.initiate_transaction(&tx, &r).await?;
+        store.initiate_transaction(&tx, RateLimit::OFF, &r).await?;
         store
             .finalize_transaction(tx.reference, state, at(ms + 100), &r)
             .await?;
@@ -1093,7 +1272,7 @@ async fn outbox_claims_respect_due_time_and_lease(db: TestDb) -> TestResult {
     let (store, a, e) = seeded(&db).await;
     let r = Renderer::default();
     let tx = transaction(&e, 0);
-    store.initiate_transaction(&tx, &r).await?;
+    store.initiate_transaction(&tx, RateLimit::OFF, &r).await?;
     store
         .finalize_transaction(tx.reference, TransactionState::Passed, at(1_000), &r)
         .await?;
@@ -1190,9 +1369,13 @@ async fn outbox_gives_up_and_filters_by_account(db: TestDb) -> TestResult {
     let (store, a, e) = seeded(&db).await;
     let r = Renderer::default();
     let first = transaction(&e, 0);
-    store.initiate_transaction(&first, &r).await?;
+    store
+        .initiate_transaction(&first, RateLimit::OFF, &r)
+        .await?;
     let second = transaction(&e, 1_000);
-    store.initiate_transaction(&second, &r).await?;
+    store
+        .initiate_transaction(&second, RateLimit::OFF, &r)
+        .await?;
     store
         .finalize_transaction(second.reference, TransactionState::Invalid, at(2_000), &r)
         .await?;
@@ -1260,9 +1443,11 @@ async fn data_survives_reopening_and_migrations_are_idempotent(db: TestDb) -> Te
         let e = enrollment(a.id);
         store.insert_enrollment(&e).await?;
         let first = transaction(&e, 0);
-        store.initiate_transaction(&first, &r).await?;
+        store
+            .initiate_transaction(&first, RateLimit::OFF, &r)
+            .await?;
         let tx = transaction(&e, 100);
-        store.initiate_transaction(&tx, &r).await?;
+        store.initiate_transaction(&tx, RateLimit::OFF, &r).await?;
         if db.dialect() == Dialect::Sqlite {
             // WAL mode: committed writes sit in the write-ahead log first.
             assert!(db.sqlite_dir().join("facegate.sqlite-wal").exists());
@@ -1337,7 +1522,7 @@ async fn a_capture_session_starts_its_transaction_and_replaces_the_previous_one(
     let (store, _, e) = seeded(&db).await;
     let r = Renderer::default();
     let tx = transaction(&e, 100);
-    store.initiate_transaction(&tx, &r).await?;
+    store.initiate_transaction(&tx, RateLimit::OFF, &r).await?;
     let first = CaptureSession::new([1; 32], tx.reference, at(200), tx.expires_at);
     assert!(store.open_capture_session(&first).await?);
     assert_eq!(
@@ -1371,7 +1556,7 @@ async fn finishing_the_last_attempt_stores_decision_images_and_callback_at_once(
     let (store, _, e) = seeded(&db).await;
     let r = Renderer::default();
     let tx = transaction(&e, 100);
-    store.initiate_transaction(&tx, &r).await?;
+    store.initiate_transaction(&tx, RateLimit::OFF, &r).await?;
     let first = capture_attempt(tx.reference, 1, 1_000);
     store.insert_attempt(&first).await?;
     // A second attempt abandons the first; a duplicate number is refused.
@@ -1464,7 +1649,7 @@ async fn a_retry_keeps_the_transaction_open_and_deletion_erases_capture_data(
     let (store, _, e) = seeded(&db).await;
     let r = Renderer::default();
     let tx = transaction(&e, 100);
-    store.initiate_transaction(&tx, &r).await?;
+    store.initiate_transaction(&tx, RateLimit::OFF, &r).await?;
     let first = capture_attempt(tx.reference, 1, 1_000);
     store.insert_attempt(&first).await?;
     let open = store
@@ -1533,7 +1718,9 @@ async fn fair_claims_take_accounts_in_turn_within_the_per_account_limit(db: Test
         (&eb, 6),
     ] {
         let tx = transaction(enr, created);
-        store.initiate_transaction(&tx, &renderer).await?;
+        store
+            .initiate_transaction(&tx, RateLimit::OFF, &renderer)
+            .await?;
         store
             .finalize_transaction(
                 tx.reference,
@@ -1576,7 +1763,7 @@ async fn key_usage_counts_what_each_key_sealed(db: TestDb) -> TestResult {
     let mut tx = transaction(&e, 0);
     tx.facemap = Some(sealed_under(3));
     store
-        .initiate_transaction(&tx, &Renderer::default())
+        .initiate_transaction(&tx, RateLimit::OFF, &Renderer::default())
         .await?;
     let usage = store.key_usage(3, at(0)).await?;
     assert_eq!(
@@ -1711,7 +1898,7 @@ async fn a_scan_is_decided_once_with_its_enrollment_and_deletion_leaves_the_tomb
 ) -> TestResult {
     let (store, account, _) = seeded(&db).await;
     let s = scan(&account, 100);
-    store.insert_scan(&s).await?;
+    store.insert_scan(&s, RateLimit::OFF).await?;
     assert_eq!(store.scan(s.reference).await?, Some(s.clone()));
     // The client's address comes with the capture session; a session
     // opened from an unknown address keeps the last one known.
@@ -1849,7 +2036,7 @@ async fn a_rejection_reads_back_with_its_details_and_retention_follows_the_accou
     account.scan_retention_days = 2;
     store.update_account(&account).await?;
     let s = scan(&account, 100);
-    store.insert_scan(&s).await?;
+    store.insert_scan(&s, RateLimit::OFF).await?;
     assert_eq!(
         store.overdue_scans(at(100 + 30 * 60_000 - 1), 10).await?,
         []
@@ -1884,7 +2071,7 @@ async fn a_rejection_reads_back_with_its_details_and_retention_follows_the_accou
     );
     // A pending scan is deleted as failed, without anything to keep.
     let pending = scan(&account, 2_000);
-    store.insert_scan(&pending).await?;
+    store.insert_scan(&pending, RateLimit::OFF).await?;
     assert!(store.delete_scan(pending.reference, at(3_000)).await?);
     let tombstone = store.enrollment(pending.reference).await?.unwrap();
     assert_eq!(
@@ -1903,7 +2090,7 @@ async fn frames_are_accepted_once_per_index_stored_once_and_erased_with_their_at
     let other = db.open().await;
     let r = Renderer::default();
     let tx = transaction(&e, 100);
-    store.initiate_transaction(&tx, &r).await?;
+    store.initiate_transaction(&tx, RateLimit::OFF, &r).await?;
     let attempt = capture_attempt(tx.reference, 1, 1_000);
     store.insert_attempt(&attempt).await?;
     let cursor = |received, t: u32| FrameCursor {
@@ -1978,7 +2165,7 @@ async fn a_transactions_end_erases_the_frames_of_its_open_attempt(db: TestDb) ->
     let (store, _, e) = seeded(&db).await;
     let r = Renderer::default();
     let tx = transaction(&e, 100);
-    store.initiate_transaction(&tx, &r).await?;
+    store.initiate_transaction(&tx, RateLimit::OFF, &r).await?;
     let attempt = capture_attempt(tx.reference, 1, 1_000);
     store.insert_attempt(&attempt).await?;
     let next = FrameCursor {
@@ -1999,7 +2186,7 @@ async fn a_transactions_end_erases_the_frames_of_its_open_attempt(db: TestDb) ->
     assert!(store.attempt_frames(attempt.id).await?.is_empty());
     // Left open past any deadline: the retention sweep erases them.
     let tx = transaction(&e, 200);
-    store.initiate_transaction(&tx, &r).await?;
+    store.initiate_transaction(&tx, RateLimit::OFF, &r).await?;
     let left = CaptureAttempt {
         nonce: [7; 16],
         ..capture_attempt(tx.reference, 1, 6_000)

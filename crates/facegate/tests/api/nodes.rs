@@ -6,7 +6,8 @@
 //!   part of the frames.
 //! - Correctness across nodes: a revocation is refused by every node at
 //!   once, concurrent initiations leave one open transaction per
-//!   enrollment, and concurrent expiry sweeps finalise and call back each
+//!   enrollment, the per-account initiation limit is one budget for all
+//!   nodes, and concurrent expiry sweeps finalise and call back each
 //!   transaction once.
 
 use std::sync::Arc;
@@ -21,7 +22,9 @@ use facegate_domain::{TransactionRef, TransactionState};
 use serde_json::{json, Value};
 
 use crate::capture::Capture;
-use crate::helpers::{callback_body, eventually, spawn_with_acme_on, Options, Receiver, TestApp};
+use crate::helpers::{
+    assert_problem, callback_body, eventually, spawn_with_acme_on, Options, Receiver, TestApp,
+};
 use crate::journey::{
     enrollment_of, initiate, mjpeg_frames, neutral_challenge, replay_across, replay_attempt,
     shared_or_skip, spawn_with_challenge, tranv_challenge, TRANV,
@@ -152,6 +155,35 @@ async fn a_credential_revoked_on_one_node_is_refused_by_the_others_at_once() {
     // Every request reads the credential row: no cache outlives a revocation.
     let (status, _) = other.retrieve(&acme.admin, &unknown).await;
     assert_eq!(status, 401);
+    other.stop().await;
+    app.stop().await;
+}
+
+/// The per-account initiation limit is shared: behind a round-robin
+/// balancer an account gets its budget once, not once per node.
+#[tokio::test]
+async fn the_initiation_limit_holds_across_nodes() {
+    let (app, acme) = spawn_with_acme_on(Options {
+        configure: Some(Box::new(|c| c.rate_limits.initiations_per_minute = 4)),
+        ..Options::scripted()
+    })
+    .await;
+    let other = app.another_node_with(None).await;
+    let (enrollment, facemap) = app.enrollment(&acme).await;
+    // The enrollment's scan was an initiation too: 4 a minute refill one
+    // every 15 s.
+    app.advance(Duration::seconds(15));
+    let metadata = json!({ "enrollmentTransactionReference": enrollment.to_string() });
+    for node in [&app, &other, &app, &other] {
+        node.initiate_ok(&acme.api, &metadata, &facemap).await;
+    }
+    // Each node on its own has taken only 2 of its 4: the shared budget refuses.
+    for node in [&app, &other] {
+        let refused = node.initiate(&acme.api, &metadata, &facemap).await;
+        assert_problem(refused, 429, "INITIATION_RATE_LIMITED").await;
+    }
+    app.advance(Duration::seconds(15));
+    other.initiate_ok(&acme.api, &metadata, &facemap).await;
     other.stop().await;
     app.stop().await;
 }

@@ -1,12 +1,15 @@
-//! [`AccountStore`] in SQL: the `accounts` and `credentials` tables.
+//! [`AccountStore`] in SQL: the `accounts` and `credentials` tables, and
+//! each account's shared initiation budget (`initiation_budgets`), taken by
+//! the initiations of authentications and scans ([`take_initiation`]).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use facegate_domain::{Account, AccountId, Credential};
+use facegate_domain::{Account, AccountId, Credential, RateLimit, TokenBucket};
+use sqlx::AnyConnection;
 
-use super::codec::{flag_to_db, ms, opt_ms, ACCOUNT_COLUMNS, CREDENTIAL_COLUMNS};
-use super::{execute, row, rows, Query, SqlStore};
-use crate::{AccountStore, StoreResult};
+use super::codec::{db_err, flag_to_db, ms, opt_ms, ACCOUNT_COLUMNS, CREDENTIAL_COLUMNS};
+use super::{execute, row, rows, Dialect, Query, SqlStore};
+use crate::{AccountStore, StoreError, StoreResult};
 
 /// Binds every column of an account but `id` and `created_at`, in the order
 /// both the insert and the update name them.
@@ -41,6 +44,59 @@ fn non_empty(text: String) -> Option<String> {
 fn private_targets(account: &Account) -> Option<String> {
     let private = &account.callback_private_targets;
     (!private.is_empty()).then(|| private.to_string())
+}
+
+/// Takes one initiation from the account's shared budget, on the caller's
+/// database transaction: the account's bucket row is created full if
+/// missing, then read locked (PostgreSQL: concurrent initiations of the
+/// account on any node wait for it), taken from by the domain's rule and
+/// written back.
+pub(super) async fn take_initiation(
+    conn: &mut AnyConnection,
+    account: AccountId,
+    at: DateTime<Utc>,
+    limit: RateLimit,
+) -> StoreResult<()> {
+    if limit.is_off() {
+        return Ok(());
+    }
+    let account = account.to_string();
+    let full = limit.full(at);
+    let query = sqlx::query(
+        "INSERT INTO initiation_budgets (account, micro_tokens, at_ms) VALUES ($1, $2, $3) \
+         ON CONFLICT (account) DO NOTHING",
+    )
+    .bind(&account)
+    .bind(full.micro_tokens)
+    .bind(ms(full.at));
+    execute(query, &mut *conn).await?;
+    let lock = Dialect::of(conn).lock_rows();
+    let (micro_tokens, at_ms): (i64, i64) = sqlx::query_as(&format!(
+        "SELECT micro_tokens, at_ms FROM initiation_budgets WHERE account = $1{lock}"
+    ))
+    .bind(&account)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    let stored_at = DateTime::from_timestamp_millis(at_ms)
+        .ok_or_else(|| StoreError::Corrupt("initiation budget time out of range".to_owned()))?;
+    let next = limit
+        .take(
+            Some(TokenBucket {
+                micro_tokens,
+                at: stored_at,
+            }),
+            at,
+        )
+        .map_err(|retry_after_secs| StoreError::RateLimited { retry_after_secs })?;
+    let query = sqlx::query(
+        "UPDATE initiation_budgets SET micro_tokens = $1, at_ms = $2 WHERE account = $3",
+    )
+    .bind(next.micro_tokens)
+    .bind(ms(next.at))
+    .bind(&account);
+    execute(query, conn).await?;
+    Ok(())
 }
 
 #[async_trait]

@@ -7,11 +7,12 @@ use std::net::IpAddr;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use facegate_domain::{
-    AttemptState, AuditEntry, CaptureSession, EnrollmentRef, Scan, ScanOutcome, ScanState,
-    TransactionRef, VerificationStatus,
+    AttemptState, AuditEntry, CaptureSession, EnrollmentRef, RateLimit, Scan, ScanOutcome,
+    ScanState, TransactionRef, VerificationStatus,
 };
 use sqlx::AnyConnection;
 
+use super::accounts::take_initiation;
 use super::capture::insert_session;
 use super::codec::{
     db_err, flag_to_db, ms, opt_flag_to_db, serial_to_db, ScanImageRow, AUDIT_COLUMNS, SCAN_COLUMNS,
@@ -88,8 +89,9 @@ fn details_text(outcome: &ScanOutcome) -> Option<String> {
 #[async_trait]
 impl ScanStore for SqlStore {
     #[tracing::instrument(skip_all, fields(reference = %scan.reference))]
-    async fn insert_scan(&self, scan: &Scan) -> StoreResult<()> {
+    async fn insert_scan(&self, scan: &Scan, limit: RateLimit) -> StoreResult<()> {
         let mut db = self.begin_write().await?;
+        take_initiation(&mut db, scan.account, scan.created_at, limit).await?;
         let query = sqlx::query(
             "INSERT INTO enrollments (reference, account, created_at) VALUES ($1, $2, $3)",
         )

@@ -3,9 +3,10 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use facegate_domain::{AuthTransaction, TransactionRef, TransactionState};
+use facegate_domain::{AuthTransaction, RateLimit, TransactionRef, TransactionState};
 use sqlx::AnyConnection;
 
+use super::accounts::take_initiation;
 use super::codec::{db_err, ms, opt_ms, TX_COLUMNS};
 use super::enrollments::count_failure;
 use super::images::erase_images;
@@ -106,6 +107,84 @@ pub(super) async fn finalize_in(
     Ok(Some(updated))
 }
 
+/// An initiation's writes (see [`TransactionStore::initiate_transaction`]),
+/// on the caller's database transaction.
+async fn initiate_in(
+    conn: &mut AnyConnection,
+    tx: &AuthTransaction,
+    limit: RateLimit,
+    renderer: &dyn CallbackRenderer,
+) -> StoreResult<Vec<TransactionRef>> {
+    take_initiation(&mut *conn, tx.account, tx.created_at, limit).await?;
+    let dialect = Dialect::of(conn);
+    // Initiations for one enrollment take turns (PostgreSQL; SQLite's
+    // single writer already serialises them): the last one wins, and
+    // expires every transaction the earlier ones left open.
+    if dialect == Dialect::Postgres {
+        let sql = format!(
+            "SELECT 1 FROM enrollments WHERE reference = $1{}",
+            dialect.lock_rows()
+        );
+        execute(
+            sqlx::query(&sql).bind(tx.enrollment.to_string()),
+            &mut *conn,
+        )
+        .await?;
+    }
+
+    let sql = format!(
+        "SELECT reference FROM auth_transactions \
+         WHERE enrollment = $1 AND {OPEN_STATES} AND deleted_at IS NULL \
+         ORDER BY created_at, reference"
+    );
+    let open: Vec<TransactionRef> = rows(
+        sqlx::query(&sql).bind(tx.enrollment.to_string()),
+        &mut *conn,
+    )
+    .await?;
+    let mut expired = Vec::with_capacity(open.len());
+    for reference in open {
+        // The new transaction supersedes the old one at the moment it is created.
+        let done = finalize_in(
+            &mut *conn,
+            reference,
+            TransactionState::Expired,
+            tx.created_at,
+            renderer,
+        )
+        .await?;
+        if done.is_some() {
+            expired.push(reference);
+        }
+    }
+
+    let query = sqlx::query(
+        "INSERT INTO auth_transactions (reference, account, enrollment, state, scan_source, \
+         user_reference, callback_url, success_url, error_url, locale, token_hash, facemap, \
+         created_at, expires_at, finalized_at, deleted_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+    )
+    .bind(tx.reference.to_string())
+    .bind(tx.account.to_string())
+    .bind(tx.enrollment.to_string())
+    .bind(tx.state.as_str())
+    .bind(tx.scan_source.as_str())
+    .bind(tx.user_reference.as_ref().map(|u| u.as_str()))
+    .bind(tx.callback_url.as_ref().map(|u| u.as_str()))
+    .bind(tx.success_url.as_ref().map(|u| u.as_str()))
+    .bind(tx.error_url.as_ref().map(|u| u.as_str()))
+    .bind(tx.locale.as_str())
+    .bind(tx.token_hash.as_slice())
+    .bind(tx.facemap.as_deref())
+    .bind(ms(tx.created_at))
+    .bind(ms(tx.expires_at))
+    .bind(opt_ms(tx.finalized_at))
+    .bind(opt_ms(tx.deleted_at));
+    execute(query, conn).await?;
+
+    Ok(expired)
+}
+
 /// A renderer for finalisations that must not queue a callback.
 struct NoCallback;
 
@@ -121,68 +200,23 @@ impl TransactionStore for SqlStore {
     async fn initiate_transaction(
         &self,
         tx: &AuthTransaction,
+        limit: RateLimit,
         renderer: &dyn CallbackRenderer,
     ) -> StoreResult<Vec<TransactionRef>> {
-        let mut db = self.begin_write().await?;
-        // Initiations for one enrollment take turns (PostgreSQL; SQLite's
-        // single writer already serialises them): the last one wins, and
-        // expires every transaction the earlier ones left open.
-        if self.dialect == Dialect::Postgres {
-            let sql = format!(
-                "SELECT 1 FROM enrollments WHERE reference = $1{}",
-                self.dialect.lock_rows()
-            );
-            execute(sqlx::query(&sql).bind(tx.enrollment.to_string()), &mut *db).await?;
-        }
-
-        let sql = format!(
-            "SELECT reference FROM auth_transactions \
-             WHERE enrollment = $1 AND {OPEN_STATES} AND deleted_at IS NULL \
-             ORDER BY created_at, reference"
-        );
-        let open: Vec<TransactionRef> =
-            rows(sqlx::query(&sql).bind(tx.enrollment.to_string()), &mut *db).await?;
-        let mut expired = Vec::with_capacity(open.len());
-        for reference in open {
-            // The new transaction supersedes the old one at the moment it is created.
-            let done = finalize_in(
-                &mut db,
-                reference,
-                TransactionState::Expired,
-                tx.created_at,
-                renderer,
-            )
-            .await?;
-            if done.is_some() {
-                expired.push(reference);
+        let expired = match &self.group {
+            // SQLite: concurrent initiations share one commit (one fsync).
+            Some(group) => {
+                let mut member = group.join(self).await?;
+                let done = initiate_in(member.conn(), tx, limit, renderer).await;
+                member.finish(done).await?
             }
-        }
-
-        let query = sqlx::query(
-            "INSERT INTO auth_transactions (reference, account, enrollment, state, scan_source, \
-             user_reference, callback_url, success_url, error_url, locale, token_hash, facemap, \
-             created_at, expires_at, finalized_at, deleted_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-        )
-        .bind(tx.reference.to_string())
-        .bind(tx.account.to_string())
-        .bind(tx.enrollment.to_string())
-        .bind(tx.state.as_str())
-        .bind(tx.scan_source.as_str())
-        .bind(tx.user_reference.as_ref().map(|u| u.as_str()))
-        .bind(tx.callback_url.as_ref().map(|u| u.as_str()))
-        .bind(tx.success_url.as_ref().map(|u| u.as_str()))
-        .bind(tx.error_url.as_ref().map(|u| u.as_str()))
-        .bind(tx.locale.as_str())
-        .bind(tx.token_hash.as_slice())
-        .bind(tx.facemap.as_deref())
-        .bind(ms(tx.created_at))
-        .bind(ms(tx.expires_at))
-        .bind(opt_ms(tx.finalized_at))
-        .bind(opt_ms(tx.deleted_at));
-        execute(query, &mut *db).await?;
-
-        commit(db).await?;
+            None => {
+                let mut db = self.begin_write().await?;
+                let expired = initiate_in(&mut db, tx, limit, renderer).await?;
+                commit(db).await?;
+                expired
+            }
+        };
         if !expired.is_empty() {
             tracing::debug!(expired = expired.len(), "superseded open transactions");
         }

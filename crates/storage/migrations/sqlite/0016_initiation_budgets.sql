@@ -1,0 +1,9 @@
+-- The per-account initiation limit every node shares (issue #14): one token
+-- bucket per account (domain `RateLimit`), taken in the initiation's own
+-- database transaction. A refused initiation changes nothing.
+CREATE TABLE initiation_budgets (
+    account      TEXT    NOT NULL PRIMARY KEY REFERENCES accounts (id),
+    -- Millionths of an initiation left at `at_ms`.
+    micro_tokens INTEGER NOT NULL CHECK (micro_tokens >= 0),
+    at_ms        INTEGER NOT NULL
+) WITHOUT ROWID;
