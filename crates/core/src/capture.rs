@@ -688,11 +688,22 @@ impl CaptureService {
         nonce: &str,
     ) -> ServiceResult<FinishedAttempt> {
         let (subject, attempt) = self.open_attempt(capture_token, attempt_id, nonce).await?;
-        let tx = match subject {
-            Subject::Authentication(tx) => tx,
-            Subject::Scan(scan) => return self.finish_selfie_attempt(scan, attempt).await,
+        let id = attempt.id;
+        let finished = match subject {
+            Subject::Authentication(tx) => self.finish_authentication_attempt(tx, &attempt).await,
+            Subject::Scan(scan) => self.finish_selfie_attempt(scan, attempt).await,
         };
-        let attempt = &attempt;
+        // Once the decision is stored (or the attempt was ended anyway): the
+        // frames go in a database transaction of their own, after the answer.
+        self.frames().erase_ended(id);
+        finished
+    }
+
+    async fn finish_authentication_attempt(
+        &self,
+        tx: AuthTransaction,
+        attempt: &CaptureAttempt,
+    ) -> ServiceResult<FinishedAttempt> {
         let contents = self.open_transaction_facemap(&tx)?;
         let analysed = self
             .frames()
@@ -835,9 +846,10 @@ impl Services {
             .map_err(|e| self.image_error(e))
     }
 
-    /// Erases images past their retention and the frames of attempts left
-    /// open past any deadline, and forgets what this node kept for attempts
-    /// past theirs; returns how many images were erased.
+    /// Erases images past their retention, the frames of attempts left
+    /// open past any deadline and those of ended attempts that a stopped
+    /// node did not erase after their finish, and forgets what this node
+    /// kept for attempts past theirs; returns how many images were erased.
     pub async fn enforce_retention(&self) -> ServiceResult<u64> {
         let now = self.clock.now();
         self.local_capture.sweep(now);

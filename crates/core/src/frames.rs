@@ -203,6 +203,18 @@ impl Frames {
             .map_err(|e| ServiceError::Internal(e.to_string()))
     }
 
+    /// Erases the frames of `attempt` if it has ended, in a task of its own:
+    /// the caller answers meanwhile. What a failure leaves behind, the
+    /// retention sweep erases.
+    pub(crate) fn erase_ended(&self, attempt: Uuid) {
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.erase_frames(attempt).await {
+                tracing::warn!(error = %e, %attempt, "an ended attempt's frames wait for the retention sweep");
+            }
+        });
+    }
+
     /// Waits until every accepted frame of the attempt has an outcome, or
     /// [`FINISH_WAIT`] passed.
     async fn wait_for_frames(&self, attempt: Uuid) -> ServiceResult<()> {

@@ -89,7 +89,14 @@ pub trait FrameStore: Send + Sync {
     async fn frame_progress(&self, attempt: Uuid) -> StoreResult<FrameProgress>;
     /// The attempt's accepted frames, in index order.
     async fn attempt_frames(&self, attempt: Uuid) -> StoreResult<Vec<StoredFrame>>;
-    /// Erases the frames of attempts that are open but were issued before
-    /// `issued_before` (past any deadline); returns how many.
+    /// Erases the frames of `attempt` once it is no longer open; returns
+    /// how many (none while it is open). A finish stores its decision
+    /// first and erases the frames after it, in a database transaction of
+    /// their own, so that erasing some megabytes does not delay the
+    /// decision.
+    async fn erase_frames(&self, attempt: Uuid) -> StoreResult<u64>;
+    /// Erases the frames of every attempt that is no longer open (those a
+    /// node stopped before it erased them) and of attempts still open but
+    /// issued before `issued_before` (past any deadline); returns how many.
     async fn purge_stale_frames(&self, issued_before: DateTime<Utc>) -> StoreResult<u64>;
 }

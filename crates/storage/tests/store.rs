@@ -2152,10 +2152,13 @@ async fn frames_are_accepted_once_per_index_stored_once_and_erased_with_their_at
             .accept_frame(attempt.id, &cursor(2, 66), &cursor(3, 132), 2, at(2_100))
             .await?
     );
-    // Finishing the attempt erases its frames.
+    // Not while it is open; after its finish (stored first), yes.
+    assert_eq!(store.erase_frames(attempt.id).await?, 0);
     store
         .finish_attempt(&finish(&attempt, AttemptOutcome::Retry, vec![]), &r)
         .await?;
+    assert_eq!(store.attempt_frames(attempt.id).await?.len(), 2);
+    assert_eq!(other.erase_frames(attempt.id).await?, 2);
     assert!(store.attempt_frames(attempt.id).await?.is_empty());
     Ok(())
 }
@@ -2200,5 +2203,22 @@ async fn a_transactions_end_erases_the_frames_of_its_open_attempt(db: TestDb) ->
     assert_eq!(store.purge_stale_frames(at(6_000)).await?, 0);
     assert_eq!(store.purge_stale_frames(at(6_001)).await?, 1);
     assert!(store.attempt_frames(left.id).await?.is_empty());
+    // An ended attempt whose frames were not erased after its finish (its
+    // node stopped): the sweep erases them whatever the attempt's age.
+    let ended = CaptureAttempt {
+        nonce: [8; 16],
+        ..capture_attempt(tx.reference, 2, 7_000)
+    };
+    store.insert_attempt(&ended).await?;
+    assert!(
+        store
+            .accept_frame(ended.id, &FrameCursor::default(), &next, 0, at(7_100))
+            .await?
+    );
+    store
+        .finish_attempt(&finish(&ended, AttemptOutcome::Retry, vec![]), &r)
+        .await?;
+    assert_eq!(store.purge_stale_frames(at(0)).await?, 1);
+    assert!(store.attempt_frames(ended.id).await?.is_empty());
     Ok(())
 }

@@ -15,7 +15,10 @@ use crate::geometry::{Point, RgbF32};
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GreyPatch {
     pub side: usize,
-    /// Luminance, row-major.
+    /// Luminance, row-major. Serialised as one byte string, not a sequence
+    /// of numbers: a stored frame's analysis is mostly this patch, and the
+    /// finish of an attempt decodes a few hundred of them.
+    #[serde(with = "byte_string")]
     pub data: Vec<u8>,
     /// Image position of patch pixel (0, 0).
     pub origin: Point,
@@ -97,13 +100,39 @@ impl GreyImage {
     }
 
     /// Bilinear sample (border pixels repeated outside).
+    /// Inside the image the four pixels are read directly (the tracker's
+    /// inner loop, most of a parallax measurement's time); at the border
+    /// they are clamped. Either way the same arithmetic on the same values.
+    #[inline]
     pub fn bilinear(&self, x: f32, y: f32) -> f32 {
         let (x0, y0) = (x.floor(), y.floor());
         let (fx, fy) = (x - x0, y - y0);
         let (xi, yi) = (x0 as isize, y0 as isize);
-        let top = self.at(xi, yi) * (1.0 - fx) + self.at(xi + 1, yi) * fx;
-        let bottom = self.at(xi, yi + 1) * (1.0 - fx) + self.at(xi + 1, yi + 1) * fx;
+        let w = self.width;
+        let inside = xi >= 0 && yi >= 0 && (xi as usize) + 1 < w && (yi as usize) + 1 < self.height;
+        let (p00, p10, p01, p11) = match inside {
+            true => {
+                let i = yi as usize * w + xi as usize;
+                match (self.data.get(i..i + 2), self.data.get(i + w..i + w + 2)) {
+                    (Some(&[a, b]), Some(&[c, d])) => (a, b, c, d),
+                    _ => self.corners(xi, yi),
+                }
+            }
+            false => self.corners(xi, yi),
+        };
+        let top = p00 * (1.0 - fx) + p10 * fx;
+        let bottom = p01 * (1.0 - fx) + p11 * fx;
         top * (1.0 - fy) + bottom * fy
+    }
+
+    /// The four pixels of the cell at `(xi, yi)`, border pixels repeated.
+    fn corners(&self, xi: isize, yi: isize) -> (f32, f32, f32, f32) {
+        (
+            self.at(xi, yi),
+            self.at(xi + 1, yi),
+            self.at(xi, yi + 1),
+            self.at(xi + 1, yi + 1),
+        )
     }
 
     /// Half-size image: [1 2 1]/4 smoothing in both directions, then every
@@ -393,6 +422,49 @@ pub fn good_features(
     out
 }
 
+/// `Vec<u8>` as a serde byte string (a CBOR byte string, a JSON array of
+/// numbers); a sequence of numbers is read too.
+mod byte_string {
+    use serde::de::{Error, SeqAccess, Visitor};
+    use serde::{Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(bytes)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<u8>, D::Error> {
+        deserializer.deserialize_byte_buf(Bytes)
+    }
+
+    struct Bytes;
+
+    impl<'de> Visitor<'de> for Bytes {
+        type Value = Vec<u8>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("bytes")
+        }
+
+        fn visit_bytes<E: Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+            Ok(v.to_vec())
+        }
+
+        fn visit_byte_buf<E: Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+            Ok(v)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 16));
+            while let Some(b) = seq.next_element()? {
+                out.push(b);
+            }
+            Ok(out)
+        }
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -414,6 +486,39 @@ pub(crate) mod tests {
                 .map(|i| f((i % side) as f32, (i / side) as f32))
                 .collect(),
         }
+    }
+
+    proptest::proptest! {
+        /// The direct read inside the image gives bit for bit what the
+        /// clamped read gives, inside and out.
+        #[test]
+        fn bilinear_reads_inside_as_the_clamped_reads_do(
+            data in proptest::collection::vec(0.0f32..255.0, 6 * 5),
+            x in -3.0f32..9.0,
+            y in -3.0f32..8.0,
+        ) {
+            let image = GreyImage { width: 6, height: 5, data };
+            let (x0, y0) = (x.floor(), y.floor());
+            let (fx, fy) = (x - x0, y - y0);
+            let (a, b, c, d) = image.corners(x0 as isize, y0 as isize);
+            let clamped = (a * (1.0 - fx) + b * fx) * (1.0 - fy) + (c * (1.0 - fx) + d * fx) * fy;
+            proptest::prop_assert_eq!(image.bilinear(x, y).to_bits(), clamped.to_bits());
+        }
+    }
+
+    #[test]
+    fn a_patch_serialises_its_pixels_as_bytes_and_reads_them_as_numbers_too() {
+        let patch = GreyPatch {
+            side: 2,
+            data: vec![0, 7, 200, 255],
+            origin: Point::new(1.5, -2.0),
+            scale: 1.6,
+        };
+        let json = serde_json::to_string(&patch).unwrap();
+        assert!(json.contains("[0,7,200,255]"), "{json}");
+        assert_eq!(serde_json::from_str::<GreyPatch>(&json).unwrap(), patch);
+        let wrong = json.replace("255", "256");
+        assert!(serde_json::from_str::<GreyPatch>(&wrong).is_err());
     }
 
     #[test]

@@ -178,7 +178,6 @@ impl CaptureStore for SqlStore {
         if execute(query, &mut *db).await? == 0 {
             return Ok(None);
         }
-        frames::erase_ended(&mut db, &r).await?;
         let Some(state) = finish.outcome.final_state() else {
             let tx = fetch_transaction(&mut db, finish.transaction).await?;
             commit(db).await?;

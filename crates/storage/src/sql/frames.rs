@@ -1,8 +1,9 @@
 //! The frames of open capture attempts (`capture_frames`) and the frame
 //! cursor on `capture_attempts`: what lets any node take any frame and
-//! finish any attempt. Erased when their attempt ends ([`erase_ended`]) or
-//! their transaction is final ([`erase_all`]), and by the retention sweep
-//! when an attempt was left open.
+//! finish any attempt. Erased right after their attempt's finish
+//! ([`FrameStore::erase_frames`]), when the next attempt starts or the
+//! transaction is deleted ([`erase_ended`]), when the transaction is final
+//! ([`erase_open`]), and by the retention sweep.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -26,12 +27,14 @@ pub(super) async fn erase_ended(conn: &mut AnyConnection, transaction: &str) -> 
     Ok(())
 }
 
-/// Erases the frames of all the transaction's attempts (it is final or
-/// deleted: none of them can finish), on the caller's database transaction.
-pub(super) async fn erase_all(conn: &mut AnyConnection, transaction: &str) -> StoreResult<()> {
+/// Erases the frames of the transaction's open attempts (it is final: none
+/// of them can finish), on the caller's database transaction. The frames of
+/// its ended attempts go with [`FrameStore::erase_frames`] after their
+/// finish, or with the retention sweep.
+pub(super) async fn erase_open(conn: &mut AnyConnection, transaction: &str) -> StoreResult<()> {
     let query = sqlx::query(
         "DELETE FROM capture_frames WHERE attempt IN \
-         (SELECT id FROM capture_attempts WHERE transaction_ref = $1)",
+         (SELECT id FROM capture_attempts WHERE transaction_ref = $1 AND state = 'OPEN')",
     )
     .bind(transaction);
     execute(query, conn).await?;
@@ -151,12 +154,25 @@ impl FrameStore for SqlStore {
         .await
     }
 
+    #[tracing::instrument(skip_all, fields(attempt = %attempt))]
+    async fn erase_frames(&self, attempt: Uuid) -> StoreResult<u64> {
+        let mut db = self.begin_write().await?;
+        let query = sqlx::query(
+            "DELETE FROM capture_frames WHERE attempt IN \
+             (SELECT id FROM capture_attempts WHERE id = $1 AND state <> 'OPEN')",
+        )
+        .bind(attempt.hyphenated().to_string());
+        let n = execute(query, &mut *db).await?;
+        commit(db).await?;
+        Ok(n)
+    }
+
     #[tracing::instrument(skip_all)]
     async fn purge_stale_frames(&self, issued_before: DateTime<Utc>) -> StoreResult<u64> {
         let mut db = self.begin_write().await?;
         let query = sqlx::query(
             "DELETE FROM capture_frames WHERE attempt IN \
-             (SELECT id FROM capture_attempts WHERE issued_at < $1)",
+             (SELECT id FROM capture_attempts WHERE issued_at < $1 OR state <> 'OPEN')",
         )
         .bind(ms(issued_before));
         let n = execute(query, &mut *db).await?;

@@ -70,7 +70,6 @@ async fn finish_attempt_in(
     if execute(query, &mut *conn).await? != 1 {
         return Ok(false);
     }
-    super::frames::erase_ended(conn, &reference.to_string()).await?;
     Ok(true)
 }
 

@@ -96,7 +96,7 @@ pub(super) async fn finalize_in(
     if execute(query, &mut *conn).await? == 0 {
         return Ok(None);
     }
-    super::frames::erase_all(&mut *conn, &reference.to_string()).await?;
+    super::frames::erase_open(&mut *conn, &reference.to_string()).await?;
     let updated = fetch_transaction(&mut *conn, reference)
         .await?
         .ok_or_else(|| StoreError::Corrupt("finalised transaction vanished".to_owned()))?;
