@@ -211,12 +211,18 @@ impl SqlStore {
                 (pool.clone(), pool)
             }
         };
+        let group = (url.dialect() == Dialect::Sqlite).then(|| {
+            Arc::new(GroupCommit::new(
+                write.clone(),
+                Dialect::Sqlite.begin_write(),
+            ))
+        });
         Ok(SqlStore {
             dialect: url.dialect(),
             write,
             read,
             erasure_pending: Arc::new(AtomicBool::new(false)),
-            group: (url.dialect() == Dialect::Sqlite).then(|| Arc::new(GroupCommit::default())),
+            group,
         })
     }
 

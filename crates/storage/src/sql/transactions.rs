@@ -206,7 +206,7 @@ impl TransactionStore for SqlStore {
         let expired = match &self.group {
             // SQLite: concurrent initiations share one commit (one fsync).
             Some(group) => {
-                let mut member = group.join(self).await?;
+                let mut member = group.join().await?;
                 let done = initiate_in(member.conn(), tx, limit, renderer).await;
                 member.finish(done).await?
             }
