@@ -26,13 +26,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use chrono::Utc;
 use facegate::app::{self, Hooks, Running};
 use facegate::config::Config;
 use facegate_bench::fixtures::{fixtures, MODEL, TEMPLATE_DIMENSIONS};
 use facegate_bench::report::{
-    env_or, failures, init_logging, loadavg, log_from_env, machine, noisy, ratios, ratios_json,
+    data_dir, env_or, failures, loadavg, log_from_env, machine, noisy, ratios, ratios_json,
     runtime, table, target_dir, write_json, Measure, BARE,
 };
 use facegate_bench::{client, Bare, Target, INITIATE_PATH};
@@ -138,14 +138,7 @@ fn main() -> anyhow::Result<()> {
         "facemap/initiate load benchmark: {cores} cores shared by the load generator and the server (same machine, same process); load average before: {load_before}"
     );
 
-    let dir = match &settings.data_parent {
-        Some(parent) => tempfile::tempdir_in(parent),
-        None => tempfile::tempdir(),
-    }
-    .context("creating the data directory")?;
-    if settings.log {
-        init_logging(&dir.path().join("facegate.log"))?;
-    }
+    let dir = data_dir(settings.data_parent.as_deref(), settings.log)?;
     // The server side gets its own runtime, as `facegate serve`'s
     // `#[tokio::main]` would; the load generator gets another.
     let server_rt = runtime("server")?;

@@ -57,10 +57,10 @@ use facegate_api::wire::{
 };
 use facegate_bench::fixtures::{fixtures, Fixtures, MODEL, TEMPLATE_DIMENSIONS};
 use facegate_bench::report::{
-    env_or, failures, init_logging, loadavg, log_from_env, machine, noisy, ratios, ratios_json,
+    data_dir, env_or, failures, loadavg, log_from_env, machine, noisy, ratios, ratios_json,
     runtime, table, target_dir, write_json, Measure, Run, BARE,
 };
-use facegate_bench::{client, processes_cpu, Bare, CpuTimes, Target, INITIATE_PATH};
+use facegate_bench::{client, Bare, CpuMeter, CpuTimes, Target, INITIATE_PATH};
 use facegate_domain::Challenge;
 use secrecy::SecretString;
 use serde::de::DeserializeOwned;
@@ -669,8 +669,7 @@ async fn capture_attempts(
     eprintln!("  {name}: {measured} capture attempts, {concurrency} at once ...");
     let (urls, api, enrollments) = (Arc::new(urls), Arc::new(api), Arc::new(enrollments));
     let next = Arc::new(AtomicUsize::new(1));
-    let db_before = database_process.and_then(processes_cpu);
-    let before = CpuTimes::now();
+    let meter = CpuMeter::start(database_process);
     let started = Instant::now();
     let mut workers = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
@@ -704,13 +703,7 @@ async fn capture_attempts(
         }
     }
     let wall = started.elapsed();
-    let cpu = CpuTimes::now()
-        .zip(before)
-        .map(|(after, before)| after.since(before));
-    let db_cpu = database_process
-        .and_then(processes_cpu)
-        .zip(db_before)
-        .map(|(after, before)| (after - before).max(0.0));
+    let (cpu, db_cpu) = meter.stop();
     Ok(AttemptPhase {
         name,
         runs,
@@ -799,14 +792,7 @@ fn main() -> anyhow::Result<()> {
     eprintln!(
         "deployment shapes benchmark: {cores} cores shared by the load generator, every Facegate node and PostgreSQL (same machine; the nodes in this process); load average before: {load_before}"
     );
-    let dir = match &settings.data_parent {
-        Some(parent) => tempfile::tempdir_in(parent),
-        None => tempfile::tempdir(),
-    }
-    .context("creating the data directory")?;
-    if settings.log {
-        init_logging(&dir.path().join("facegate.log"))?;
-    }
+    let dir = data_dir(settings.data_parent.as_deref(), settings.log)?;
     // Every node of every deployment loads this keyring: the same master keys.
     let keyring = dir.path().join("master-keys.json");
     app::write_keyring(&keyring, &facegate_facemap::Keyring::generate())?;

@@ -331,6 +331,39 @@ impl CpuTimes {
     }
 }
 
+/// The CPU a phase of a benchmark uses: this process's, and apart from it
+/// that of the database server's processes (`database_process`, e.g.
+/// `postgres`) when named.
+pub struct CpuMeter<'a> {
+    database_process: Option<&'a str>,
+    before: Option<CpuTimes>,
+    database_before: Option<f64>,
+}
+
+impl<'a> CpuMeter<'a> {
+    pub fn start(database_process: Option<&'a str>) -> Self {
+        Self {
+            database_before: database_process.and_then(processes_cpu),
+            before: CpuTimes::now(),
+            database_process,
+        }
+    }
+
+    /// What was used since `start`: this process's counters, and the
+    /// database server's CPU seconds.
+    pub fn stop(self) -> (Option<CpuTimes>, Option<f64>) {
+        let cpu = CpuTimes::now()
+            .zip(self.before)
+            .map(|(after, before)| after.since(before));
+        let database = self
+            .database_process
+            .and_then(processes_cpu)
+            .zip(self.database_before)
+            .map(|(after, before)| (after - before).max(0.0));
+        (cpu, database)
+    }
+}
+
 /// CPU seconds (user + system) used so far by the machine's processes whose
 /// command name is `name`: e.g. `postgres`, the database server under test,
 /// which runs outside this process. A process that ends between two readings

@@ -13,7 +13,7 @@ use anyhow::{bail, Context};
 use serde_json::{json, Value};
 use tokio::runtime::Runtime;
 
-use crate::{processes_cpu, run_load, CpuTimes, Load, RunStats, Target};
+use crate::{run_load, CpuMeter, CpuTimes, Load, RunStats, Target};
 
 /// The name of the baseline run, which the ratios divide by.
 pub const BARE: &str = "bare-axum";
@@ -91,6 +91,20 @@ pub fn init_logging(path: &Path) -> anyhow::Result<()> {
         .with_ansi(false)
         .try_init()
         .map_err(|e| anyhow::anyhow!("installing the log subscriber: {e}"))
+}
+
+/// The benchmark's data directory (in `parent`, else the system's temp
+/// directory), with Facegate's log in it (`facegate.log`) when `log`.
+pub fn data_dir(parent: Option<&Path>, log: bool) -> anyhow::Result<tempfile::TempDir> {
+    let dir = match parent {
+        Some(parent) => tempfile::tempdir_in(parent),
+        None => tempfile::tempdir(),
+    }
+    .context("creating the data directory")?;
+    if log {
+        init_logging(&dir.path().join("facegate.log"))?;
+    }
+    Ok(dir)
 }
 
 /// A multi-threaded Tokio runtime (one worker per core), as `facegate
@@ -228,16 +242,9 @@ impl Measure {
             requests,
             max_duration: self.max_duration,
         };
-        let db_before = database_process.and_then(processes_cpu);
-        let before = CpuTimes::now();
+        let meter = CpuMeter::start(database_process);
         let stats = run_load(http, target, load, self.warmup).await?;
-        let cpu = CpuTimes::now()
-            .zip(before)
-            .map(|(after, before)| after.since(before));
-        let db_cpu = database_process
-            .and_then(processes_cpu)
-            .zip(db_before)
-            .map(|(after, before)| (after - before).max(0.0));
+        let (cpu, db_cpu) = meter.stop();
         Ok(Run {
             name,
             description,
