@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use facegate_domain::TransactionRef;
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, AnyPool};
 
 use super::codec::{db_err, ms};
 use super::{commit, execute, SqlStore};
@@ -53,6 +53,28 @@ pub(super) async fn erase_images(
     Ok(())
 }
 
+/// The sealed image `kind` number `n` of `reference`, unless its owner (a
+/// row of `owners`: `auth_transactions` or `scans`) is deleted.
+pub(super) async fn sealed_image(
+    read: &AnyPool,
+    owners: &'static str,
+    reference: String,
+    kind: ImageKind,
+    n: u32,
+) -> StoreResult<Option<Vec<u8>>> {
+    sqlx::query_scalar(&format!(
+        "SELECT i.sealed FROM capture_images i JOIN {owners} o \
+         ON o.reference = i.transaction_ref \
+         WHERE i.transaction_ref = $1 AND i.kind = $2 AND i.n = $3 AND o.deleted_at IS NULL"
+    ))
+    .bind(reference)
+    .bind(kind.as_str())
+    .bind(i64::from(n))
+    .fetch_optional(read)
+    .await
+    .map_err(db_err)
+}
+
 #[async_trait]
 impl ImageStore for SqlStore {
     #[tracing::instrument(skip_all, fields(reference = %transaction, kind = kind.as_str(), n = n))]
@@ -62,17 +84,14 @@ impl ImageStore for SqlStore {
         kind: ImageKind,
         n: u32,
     ) -> StoreResult<Option<Vec<u8>>> {
-        sqlx::query_scalar(
-            "SELECT i.sealed FROM capture_images i JOIN auth_transactions t \
-             ON t.reference = i.transaction_ref \
-             WHERE i.transaction_ref = $1 AND i.kind = $2 AND i.n = $3 AND t.deleted_at IS NULL",
+        sealed_image(
+            &self.read,
+            "auth_transactions",
+            transaction.to_string(),
+            kind,
+            n,
         )
-        .bind(transaction.to_string())
-        .bind(kind.as_str())
-        .bind(i64::from(n))
-        .fetch_optional(&self.read)
         .await
-        .map_err(db_err)
     }
 
     #[tracing::instrument(skip_all)]

@@ -17,7 +17,7 @@ use super::capture::insert_session;
 use super::codec::{
     db_err, flag_to_db, ms, opt_flag_to_db, serial_to_db, ScanImageRow, AUDIT_COLUMNS, SCAN_COLUMNS,
 };
-use super::images::{erase_images, insert_images};
+use super::images::{erase_images, insert_images, sealed_image};
 use super::keys::facemap_key_id;
 use super::outbox::{erase_callbacks, insert_outbox};
 use super::transactions::end_capture;
@@ -222,17 +222,7 @@ impl ScanStore for SqlStore {
         kind: ImageKind,
         n: u32,
     ) -> StoreResult<Option<Vec<u8>>> {
-        sqlx::query_scalar(
-            "SELECT i.sealed FROM capture_images i JOIN scans s \
-             ON s.reference = i.transaction_ref \
-             WHERE i.transaction_ref = $1 AND i.kind = $2 AND i.n = $3 AND s.deleted_at IS NULL",
-        )
-        .bind(reference.to_string())
-        .bind(kind.as_str())
-        .bind(i64::from(n))
-        .fetch_optional(&self.read)
-        .await
-        .map_err(db_err)
+        sealed_image(&self.read, "scans", reference.to_string(), kind, n).await
     }
 
     #[tracing::instrument(skip_all, fields(reference = %reference, outcome = finish.outcome.as_str()))]
