@@ -95,6 +95,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         settings.trust.unchecked_decisive = v.get(2).copied().unwrap_or(0.3);
         settings.trust.decisive = v.get(3).copied().unwrap_or(0.05);
     }
+    if let Some(v) = value("--coarse") {
+        settings.coarse_detect_max_side = v.parse()?;
+    }
     if let Some(v) = value("--smooth") {
         settings.smooth = v.parse()?;
     }

@@ -17,7 +17,12 @@
 //!    exactly the line's width, each character one its cell may hold, with
 //!    the characters the recogniser found nearly as plausible;
 //! 4. the domain reads the zone ([`facegate_domain::mrz::read_zone`]): check
-//!    digits, the repairs they confirm, the fields, the verdict.
+//!    digits, the repairs they confirm, the fields, the verdict;
+//! 5. a zone that is not readable so is read once more from step 1 with the
+//!    detector at [`ReaderSettings::coarse_detect_max_side`] (a blurred or
+//!    dark photo is sharper scaled down, and its lines are found and cut
+//!    out differently there); only a valid reading of that view replaces
+//!    the first verdict.
 
 pub mod analyze;
 pub mod charset;
@@ -37,7 +42,7 @@ use std::time::Instant;
 
 use chrono::NaiveDate;
 use facegate_domain::mrz::{
-    read_zone, CellClass, MrzFormat, MrzRead, NotReadable, OcrLine, MRZ_ALPHABET,
+    read_zone, CellClass, MrzFormat, MrzRead, NotReadable, OcrLine, Repair, MRZ_ALPHABET,
 };
 use facegate_vision::geometry::Point;
 use facegate_vision::models::ModelStore;
@@ -63,6 +68,9 @@ pub mod ids {
 pub struct ReaderSettings {
     /// The detector sees the photo scaled down to this longest side.
     pub detect_max_side: u32,
+    /// A photo whose zone is not readable at `detect_max_side` is read
+    /// again with the detector at this size (0: not).
+    pub coarse_detect_max_side: u32,
     pub db: DbSettings,
     /// Boxes shorter than this many heights are not zone lines.
     pub min_aspect: f32,
@@ -118,6 +126,7 @@ impl Default for ReaderSettings {
     fn default() -> Self {
         Self {
             detect_max_side: 960,
+            coarse_detect_max_side: 640,
             db: DbSettings::default(),
             min_aspect: 8.0,
             max_recognitions: 8,
@@ -333,8 +342,46 @@ impl MrzReader {
         image: &RgbImage,
         today: NaiveDate,
     ) -> Result<MrzReading, DocumentsError> {
+        let first = self.read_at(image, self.settings.detect_max_side, true, today)?;
+        let coarse = self.settings.coarse_detect_max_side;
+        if !matches!(first.outcome, MrzRead::NotReadable(_))
+            || coarse == 0
+            || image.width().max(image.height()) <= coarse
+        {
+            return Ok(first);
+        }
+        // Not readable at the detector's size: a blurred photo is sharper
+        // scaled down, and the detector finds (and cuts out) its lines
+        // differently there. A valid reading of that view is taken; any
+        // other verdict leaves the first one (a check failing only there is
+        // a misreading of the coarser view, not a forgery).
+        let second = self.read_at(image, coarse, false, today)?;
+        let mut reading = if matches!(second.outcome, MrzRead::Valid(_) | MrzRead::Specimen { .. })
+        {
+            second.clone()
+        } else {
+            first.clone()
+        };
+        reading.timing = Timing {
+            detect_ms: first.timing.detect_ms + second.timing.detect_ms,
+            recognize_ms: first.timing.recognize_ms + second.timing.recognize_ms,
+            total_ms: first.timing.total_ms + second.timing.total_ms,
+            recognitions: first.timing.recognitions + second.timing.recognitions,
+        };
+        Ok(reading)
+    }
+
+    /// [`MrzReader::read`] with the detector at `detect_max_side`, and at
+    /// the photo's own size when nothing zone-like is found (`fine`).
+    fn read_at(
+        &mut self,
+        image: &RgbImage,
+        detect_max_side: u32,
+        fine: bool,
+        today: NaiveDate,
+    ) -> Result<MrzReading, DocumentsError> {
         let started = Instant::now();
-        let boxes = self.detect(image)?;
+        let boxes = self.detect_at(image, detect_max_side)?;
         let detect_ms = ms(started);
 
         let rec_started = Instant::now();
@@ -363,7 +410,7 @@ impl MrzReader {
             }
         }
         let full_side = image.width().max(image.height());
-        if zone.is_none() && full_side > self.settings.detect_max_side {
+        if zone.is_none() && fine && full_side > detect_max_side {
             // Nothing zone-like at all: a small or steeply turned page puts
             // the zone's lines a few pixels apart at the detector's size,
             // and it finds them as one blot. Detected again at the photo's
@@ -852,7 +899,60 @@ fn judge(
         ocr.push(ocr_line);
         read_lines.push(read);
     }
-    read_zone(&ocr, today)
+    match read_zone(&ocr, today) {
+        MrzRead::Valid(zone) | MrzRead::Specimen { zone, .. }
+            if zone.repairs.iter().any(|r| !trusted_repair(r, read_lines)) =>
+        {
+            let cells = zone
+                .repairs
+                .iter()
+                .filter(|r| !trusted_repair(r, read_lines))
+                .map(|r| (r.line, r.position))
+                .collect();
+            MrzRead::NotReadable(NotReadable::UnsettledCells(cells))
+        }
+        read => read,
+    }
+}
+
+/// Whether a check digit's repair of a read cell can be trusted: the
+/// recogniser had a strong doubt there (the repaired character at least
+/// [`STRONG_DOUBT`] of the read one's share), and the repaired character
+/// is not the one read beside it (unless they are twins).
+///
+/// A repair on weaker evidence is a guess the check digit happened to
+/// confirm, and a zone whose check digit was altered reads valid that way
+/// (with a date of birth or a document number the page does not show):
+/// - a twin read with a 3 % runner-up (`L03Z56605` "repaired" into
+///   `L0325660`, `facegate eval documents --effects tampered_check_digit`
+///   seed 1);
+/// - the character of a neighbouring cell, which the recogniser's window
+///   of a cell takes in at its edges (`GH2004755`: the `7` read with a
+///   30 % runner-up `4`; `mrz_read_rate --effects tampered_check_digit`, 3
+///   of the 80 sides of seeds 1 and 7).
+///
+/// Such a reading is not readable: the holder photographs the document
+/// again. Repairs of unread cells (nothing, or a torn choice, was read)
+/// are the check digit's to make.
+fn trusted_repair(repair: &Repair, read_lines: &[ReadLine]) -> bool {
+    let Some(read) = repair.read else {
+        return true;
+    };
+    let Some(line) = read_lines.get(repair.line) else {
+        return false;
+    };
+    let cells: Vec<char> = line.text.chars().collect();
+    let peak = line.peaks.get(repair.position).copied().unwrap_or(0.0);
+    let doubt = line
+        .alternatives
+        .get(repair.position)
+        .and_then(|alts| alts.iter().find(|(a, _)| *a == repair.repaired))
+        .map_or(0.0, |&(_, p)| p);
+    let beside = [repair.position.checked_sub(1), Some(repair.position + 1)]
+        .into_iter()
+        .flatten()
+        .any(|m| cells.get(m) == Some(&repair.repaired));
+    doubt >= STRONG_DOUBT * peak && (twins(read, repair.repaired) || !beside)
 }
 
 /// What each cell of line `index` may hold, as flags in zone-character

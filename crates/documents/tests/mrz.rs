@@ -169,6 +169,34 @@ fn a_tampered_check_digit_is_never_read_as_valid() {
     );
 }
 
+/// Zones whose altered check digit a neighbour's character "repaired"
+/// (they read valid, with a date of birth or a document number that the
+/// page does not show):
+/// the recogniser saw the `1` beside a `2` (`7612201`), the `2` beside a
+/// `5` and the `4` beside a `7` as runners-up, and a check digit settled on
+/// them (`mrz_read_rate --effects tampered_check_digit`, seeds 1 and 7).
+#[test]
+fn a_check_digit_does_not_repair_a_cell_into_its_neighbour() {
+    let Some(mut bench) = bench() else { return };
+    for (side, seed) in [
+        (Side::Td1Back, 1_000_004),
+        (Side::Td3, 7_000_027),
+        (Side::Td3, 7_000_043),
+    ] {
+        let (_, reading) = read(&mut bench, side, seed, &[Effect::TamperedCheckDigit]);
+        // Fraud, or a zone the holder is asked to photograph again; never
+        // a valid zone with other data than the printed one.
+        assert!(
+            matches!(
+                reading.outcome,
+                MrzRead::CheckFailed(_) | MrzRead::NotReadable(_)
+            ),
+            "{side:?} {seed}: {:?}",
+            reading.outcome
+        );
+    }
+}
+
 #[test]
 fn a_specimen_is_read_as_a_sample_document() {
     let Some(mut bench) = bench() else { return };

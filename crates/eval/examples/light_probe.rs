@@ -9,29 +9,14 @@
 
 use facegate_eval::augment::Augmentation;
 use facegate_vision::decode::{decode_image, split_mjpeg, DecodeLimits};
-use facegate_vision::frame::{FrameAnalyzer, FrameAnalyzerConfig, FrameOptions};
 use facegate_vision::geometry::RgbF32;
-use facegate_vision::liveness::gate::{gate, GateConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args()
         .nth(1)
         .ok_or("usage: light_probe FILE.mjpeg")?;
     let bytes = std::fs::read(path)?;
-    let store = facegate_vision::models::ModelStore::open_default()?;
-    let runtime = facegate_vision::runtime::default_runtime()?;
-    let mut analyzer = FrameAnalyzer::load(
-        &store,
-        runtime.as_ref(),
-        FrameAnalyzerConfig {
-            embedders: Vec::new(),
-            ..FrameAnalyzerConfig::default()
-        },
-    )?;
-    let opts = FrameOptions {
-        passive: true,
-        template: false,
-    };
+    let (mut analyzer, opts) = facegate_eval::liveness::passive_probe()?;
     let limits = DecodeLimits::default();
     for (i, jpeg) in split_mjpeg(&bytes)
         .into_iter()
@@ -59,19 +44,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for (name, jpeg) in cases {
             let f =
                 analyzer.analyze(0, &RgbF32::from_rgb8(&decode_image(&jpeg, &limits)?), opts)?;
-            match f.face {
-                Some(face) => println!(
-                    "frame {i} {name:>15}: face {:5.1} surround {:5.1} sharp {:6.1} io {:5.1} gate {:?} fr {:.2} mf {:.2}",
-                    face.quality.brightness,
-                    face.quality.surround_brightness,
-                    face.quality.sharpness,
-                    face.quality.interocular_px,
-                    gate(&face.quality, &GateConfig::default()),
-                    face.passive.unwrap_or(f32::NAN),
-                    face.passive_minifasnet.unwrap_or(f32::NAN)
-                ),
-                None => println!("frame {i} {name:>15}: no face"),
-            }
+            println!(
+                "frame {i} {name:>15}: {}",
+                facegate_eval::liveness::probe_line(&f)
+            );
         }
     }
     Ok(())

@@ -322,6 +322,46 @@ fn read(path: &Path) -> Result<Vec<u8>, VisionError> {
     std::fs::read(path).map_err(|e| VisionError::Decode(format!("{}: {e}", path.display())))
 }
 
+/// The face engine as the probes run it (`examples/light_probe.rs`,
+/// `examples/still_probe.rs`): the default models and runtime, the passive
+/// models on, no template.
+pub fn passive_probe() -> Result<(FrameAnalyzer, FrameOptions), VisionError> {
+    let store = ModelStore::open_default()?;
+    let runtime = runtime::default_runtime()?;
+    let analyzer = FrameAnalyzer::load(
+        &store,
+        runtime.as_ref(),
+        FrameAnalyzerConfig {
+            embedders: Vec::new(),
+            ..FrameAnalyzerConfig::default()
+        },
+    )?;
+    let opts = FrameOptions {
+        passive: true,
+        template: false,
+    };
+    Ok((analyzer, opts))
+}
+
+/// What the probes print of an analysed frame: the gate's measures, its
+/// reason and each passive model's P(live).
+pub fn probe_line(f: &FrameFeatures) -> String {
+    use facegate_vision::liveness::gate::{gate, GateConfig};
+    match &f.face {
+        Some(face) => format!(
+            "face {:5.1} surround {:5.1} sharp {:6.1} io {:5.1} gate {:?} fr {:.2} mf {:.2}",
+            face.quality.brightness,
+            face.quality.surround_brightness,
+            face.quality.sharpness,
+            face.quality.interocular_px,
+            gate(&face.quality, &GateConfig::default()),
+            face.passive.unwrap_or(f32::NAN),
+            face.passive_minifasnet.unwrap_or(f32::NAN)
+        ),
+        None => "no face".to_owned(),
+    }
+}
+
 fn file_name(path: &Path) -> String {
     path.file_name()
         .and_then(|n| n.to_str())

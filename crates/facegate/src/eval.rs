@@ -97,7 +97,7 @@ pub struct DocumentsArgs {
     #[arg(long, default_value_t = 40)]
     pub per_effect: usize,
     /// Effects of the reading part (clean and docgen effect names; default:
-    /// clean and every camera effect).
+    /// clean, every camera effect and the two forgeries of the zone).
     #[arg(long, value_delimiter = ',')]
     pub effects: Vec<String>,
     #[command(flatten)]
@@ -650,9 +650,19 @@ pub fn reading_summary(r: &facegate_eval::documents::reading::ReadingReport) -> 
             e.document_found.percent()
         );
     }
+    for (forgery, read_valid) in &r.forgeries_read_valid {
+        out += &format!(
+            "\n{forgery}: zone read valid (could be approved; must be 0): {}",
+            read_valid.percent()
+        );
+    }
     out += &format!(
-        "\ncamera average full-read rate: {:.1} %\n\n| effect | {} |\n|---|{}\n",
-        100.0 * r.camera_full_read_mean,
+        "\ncamera average full-read rate: {}\n\n| effect | {} |\n|---|{}\n",
+        r.camera_full_read_mean
+            .map_or("– (no camera effect measured)".to_owned(), |m| format!(
+                "{:.1} %",
+                100.0 * m
+            )),
         FIELDS.join(" | "),
         "---:|".repeat(FIELDS.len())
     );

@@ -28,9 +28,9 @@ use super::portrait::effect_name;
 use super::{mix, DocumentEvalError, Rate, Spread};
 use crate::lfw::Dataset;
 
-/// The effects measured by default: clean and every camera effect
-/// docgen draws.
-pub const EFFECTS: [Option<Effect>; 10] = [
+/// The effects measured by default: clean, every camera effect docgen
+/// draws, and the two forgeries of the zone ([`FORGERIES`]).
+pub const EFFECTS: [Option<Effect>; 12] = [
     None,
     Some(Effect::Perspective),
     Some(Effect::CutOff),
@@ -41,7 +41,22 @@ pub const EFFECTS: [Option<Effect>; 10] = [
     Some(Effect::Jpeg),
     Some(Effect::LowLight),
     Some(Effect::Photocopy),
+    Some(Effect::TamperedCheckDigit),
+    Some(Effect::Specimen),
 ];
+
+/// The effects whose zone must never read valid: an altered check digit
+/// (`108 MRZ_CHECK_FAILED`) and a specimen (`202 SAMPLE_DOCUMENT`). A
+/// zone read valid is what an approval needs, so the count of such sides
+/// bounds the documents of these kinds that could be approved.
+pub const FORGERIES: [&str; 2] = ["tampered_check_digit", "specimen"];
+
+/// Whether `effect` is one of the camera effects the full-read average is
+/// taken over: not clean, not cut_off (which hides part of the zone on
+/// purpose), not a forgery.
+pub fn is_camera_effect(effect: &str) -> bool {
+    effect != "clean" && effect != "cut_off" && !FORGERIES.contains(&effect)
+}
 
 /// The zone fields whose accuracy is reported.
 pub const FIELDS: [&str; 10] = [
@@ -99,6 +114,8 @@ pub struct EffectRow {
     pub mrz_full_read: Rate,
     /// Zone sides whose verdict was valid but the zone is not the printed one.
     pub mrz_valid_other_data: usize,
+    /// Zone sides whose verdict was valid (a specimen's is `specimen`).
+    pub mrz_valid: usize,
     pub mrz_check_failed: usize,
     pub mrz_not_readable: usize,
     /// Per [`FIELDS`] entry.
@@ -124,9 +141,12 @@ pub struct ReadingReport {
     /// Where the printed faces came from (`None`: docgen's drawn placeholder).
     pub faces: Option<String>,
     pub effects: Vec<EffectRow>,
-    /// Mean full-read rate over the camera effects (every effect but
-    /// clean and cut_off, which hides part of the zone on purpose).
-    pub camera_full_read_mean: f64,
+    /// Mean full-read rate over the camera effects ([`is_camera_effect`];
+    /// `None` when none was measured).
+    pub camera_full_read_mean: Option<f64>,
+    /// Per forgery measured ([`FORGERIES`]): its zone sides read valid
+    /// (must be none).
+    pub forgeries_read_valid: Vec<(String, Rate)>,
     pub timing: Vec<SideTiming>,
     pub sides: Vec<SideRecord>,
 }
@@ -366,8 +386,13 @@ pub fn evaluate_reading(
         .collect();
     let camera: Vec<f64> = effects
         .iter()
-        .filter(|r| r.effect != "clean" && r.effect != "cut_off")
+        .filter(|r| is_camera_effect(&r.effect))
         .map(|r| r.mrz_full_read.rate)
+        .collect();
+    let forgeries_read_valid = effects
+        .iter()
+        .filter(|r| FORGERIES.contains(&r.effect.as_str()))
+        .map(|r| (r.effect.clone(), Rate::new(r.mrz_valid, r.mrz_full_read.n)))
         .collect();
     let timing = ["passport_page", "card_front", "card_back"]
         .iter()
@@ -393,7 +418,9 @@ pub fn evaluate_reading(
         threads: settings.threads,
         runtime: settings.runtime,
         faces: faces.map(|p| p.display().to_string()),
-        camera_full_read_mean: camera.iter().sum::<f64>() / camera.len().max(1) as f64,
+        camera_full_read_mean: (!camera.is_empty())
+            .then(|| camera.iter().sum::<f64>() / camera.len() as f64),
+        forgeries_read_valid,
         effects,
         timing,
         sides,
@@ -418,6 +445,7 @@ fn effect_row(effect: &str, sides: &[SideRecord]) -> EffectRow {
         document_found: Rate::new(mine.iter().filter(|s| s.document_found).count(), mine.len()),
         mrz_full_read: Rate::new(full, zone.len()),
         mrz_valid_other_data: verdict("valid") + verdict("specimen") - full,
+        mrz_valid: verdict("valid"),
         mrz_check_failed: verdict("check_failed"),
         mrz_not_readable: verdict("not_readable"),
         field_accuracy,
@@ -468,6 +496,16 @@ mod tests {
     }
 
     #[test]
+    fn forgeries_and_cut_off_sides_are_not_camera_effects() {
+        for effect in ["clean", "cut_off", "tampered_check_digit", "specimen"] {
+            assert!(!is_camera_effect(effect), "{effect}");
+        }
+        for effect in ["blur", "glare", "perspective", "photocopy"] {
+            assert!(is_camera_effect(effect), "{effect}");
+        }
+    }
+
+    #[test]
     fn an_effect_row_counts_zone_sides_and_portrait_sides_apart() {
         let sides = vec![
             side("blur", Some(true), Some("valid"), Some(true)),
@@ -487,6 +525,7 @@ mod tests {
             ),
             (1, 1, 0)
         );
+        assert_eq!(row.mrz_valid, 2);
         assert_eq!((row.portrait_found.k, row.portrait_found.n), (2, 3));
         assert_eq!(row.field_accuracy[4].1.k, 1);
     }
