@@ -356,18 +356,17 @@ impl MrzReader {
         // other verdict leaves the first one (a check failing only there is
         // a misreading of the coarser view, not a forgery).
         let second = self.read_at(image, coarse, false, today)?;
-        let mut reading = if matches!(second.outcome, MrzRead::Valid(_) | MrzRead::Specimen { .. })
-        {
-            second.clone()
-        } else {
-            first.clone()
-        };
-        reading.timing = Timing {
-            detect_ms: first.timing.detect_ms + second.timing.detect_ms,
-            recognize_ms: first.timing.recognize_ms + second.timing.recognize_ms,
-            total_ms: first.timing.total_ms + second.timing.total_ms,
-            recognitions: first.timing.recognitions + second.timing.recognitions,
-        };
+        let (mut reading, other) =
+            if matches!(second.outcome, MrzRead::Valid(_) | MrzRead::Specimen { .. }) {
+                (second, first.timing)
+            } else {
+                (first, second.timing)
+            };
+        let t = &mut reading.timing;
+        t.detect_ms += other.detect_ms;
+        t.recognize_ms += other.recognize_ms;
+        t.total_ms += other.total_ms;
+        t.recognitions += other.recognitions;
         Ok(reading)
     }
 
@@ -899,19 +898,20 @@ fn judge(
         ocr.push(ocr_line);
         read_lines.push(read);
     }
-    match read_zone(&ocr, today) {
-        MrzRead::Valid(zone) | MrzRead::Specimen { zone, .. }
-            if zone.repairs.iter().any(|r| !trusted_repair(r, read_lines)) =>
-        {
-            let cells = zone
-                .repairs
-                .iter()
-                .filter(|r| !trusted_repair(r, read_lines))
-                .map(|r| (r.line, r.position))
-                .collect();
-            MrzRead::NotReadable(NotReadable::UnsettledCells(cells))
-        }
-        read => read,
+    let read = read_zone(&ocr, today);
+    let untrusted: Vec<(usize, usize)> = match &read {
+        MrzRead::Valid(zone) | MrzRead::Specimen { zone, .. } => zone
+            .repairs
+            .iter()
+            .filter(|r| !trusted_repair(r, read_lines))
+            .map(|r| (r.line, r.position))
+            .collect(),
+        _ => Vec::new(),
+    };
+    if untrusted.is_empty() {
+        read
+    } else {
+        MrzRead::NotReadable(NotReadable::UnsettledCells(untrusted))
     }
 }
 
@@ -932,8 +932,11 @@ fn judge(
 ///   of the 80 sides of seeds 1 and 7).
 ///
 /// Such a reading is not readable: the holder photographs the document
-/// again. Repairs of unread cells (nothing, or a torn choice, was read)
-/// are the check digit's to make.
+/// again. The weak doubts are still offered to the domain (`combine`): in
+/// a check that fails they keep the zone in doubt (not readable) rather
+/// than forged; they are only not trusted to make a check hold. Repairs of
+/// unread cells (nothing, or a torn choice, was read) are the check
+/// digit's to make.
 fn trusted_repair(repair: &Repair, read_lines: &[ReadLine]) -> bool {
     let Some(read) = repair.read else {
         return true;

@@ -2163,14 +2163,9 @@ async fn frames_are_accepted_once_per_index_stored_once_and_erased_with_their_at
     Ok(())
 }
 
-on_both!(a_transactions_end_erases_the_frames_of_its_open_attempt);
-async fn a_transactions_end_erases_the_frames_of_its_open_attempt(db: TestDb) -> TestResult {
-    let (store, _, e) = seeded(&db).await;
-    let r = Renderer::default();
-    let tx = transaction(&e, 100);
-    store.initiate_transaction(&tx, RateLimit::OFF, &r).await?;
-    let attempt = capture_attempt(tx.reference, 1, 1_000);
-    store.insert_attempt(&attempt).await?;
+/// Inserts `attempt` and accepts its first frame (index 0) at `ms`.
+async fn started_with_a_frame(store: &SqlStore, attempt: &CaptureAttempt, ms: i64) -> TestResult {
+    store.insert_attempt(attempt).await?;
     let next = FrameCursor {
         received: 1,
         last_t_ms: Some(0),
@@ -2178,9 +2173,20 @@ async fn a_transactions_end_erases_the_frames_of_its_open_attempt(db: TestDb) ->
     };
     assert!(
         store
-            .accept_frame(attempt.id, &FrameCursor::default(), &next, 0, at(1_100))
+            .accept_frame(attempt.id, &FrameCursor::default(), &next, 0, at(ms))
             .await?
     );
+    Ok(())
+}
+
+on_both!(a_transactions_end_erases_the_frames_of_its_open_attempt);
+async fn a_transactions_end_erases_the_frames_of_its_open_attempt(db: TestDb) -> TestResult {
+    let (store, _, e) = seeded(&db).await;
+    let r = Renderer::default();
+    let tx = transaction(&e, 100);
+    store.initiate_transaction(&tx, RateLimit::OFF, &r).await?;
+    let attempt = capture_attempt(tx.reference, 1, 1_000);
+    started_with_a_frame(&store, &attempt, 1_100).await?;
     let sealed = FrameOutcome::Analysed { sealed: vec![1; 8] };
     assert!(store.record_frame(attempt.id, 0, &sealed).await?);
     store
@@ -2194,12 +2200,7 @@ async fn a_transactions_end_erases_the_frames_of_its_open_attempt(db: TestDb) ->
         nonce: [7; 16],
         ..capture_attempt(tx.reference, 1, 6_000)
     };
-    store.insert_attempt(&left).await?;
-    assert!(
-        store
-            .accept_frame(left.id, &FrameCursor::default(), &next, 0, at(6_100))
-            .await?
-    );
+    started_with_a_frame(&store, &left, 6_100).await?;
     assert_eq!(store.purge_stale_frames(at(6_000)).await?, 0);
     assert_eq!(store.purge_stale_frames(at(6_001)).await?, 1);
     assert!(store.attempt_frames(left.id).await?.is_empty());
@@ -2209,12 +2210,7 @@ async fn a_transactions_end_erases_the_frames_of_its_open_attempt(db: TestDb) ->
         nonce: [8; 16],
         ..capture_attempt(tx.reference, 2, 7_000)
     };
-    store.insert_attempt(&ended).await?;
-    assert!(
-        store
-            .accept_frame(ended.id, &FrameCursor::default(), &next, 0, at(7_100))
-            .await?
-    );
+    started_with_a_frame(&store, &ended, 7_100).await?;
     store
         .finish_attempt(&finish(&ended, AttemptOutcome::Retry, vec![]), &r)
         .await?;
