@@ -5,7 +5,7 @@
 //! ```sh
 //! cargo run --release -p facegate-documents --example mrz_read_rate -- \
 //!     [--per-effect 40] [--seed 1] [--effects clean,blur,...] [--show-misses] \
-//!     [--show-glare] [--detect-max-side 960]
+//!     [--show-glare] [--detect-max-side 960] [--close-look true] [--coarse 640]
 //! ```
 //!
 //! Glare at full intensity turns the photo white: a zone cell whose centre
@@ -94,6 +94,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         settings.trust.unchecked = v.get(1).copied().unwrap_or(0.7);
         settings.trust.unchecked_decisive = v.get(2).copied().unwrap_or(0.3);
         settings.trust.decisive = v.get(3).copied().unwrap_or(0.05);
+    }
+    if let Some(v) = value("--close-look") {
+        settings.close_look = v.parse()?;
     }
     if let Some(v) = value("--coarse") {
         settings.coarse_detect_max_side = v.parse()?;

@@ -71,6 +71,9 @@ pub struct ReaderSettings {
     /// A photo whose zone is not readable at `detect_max_side` is read
     /// again with the detector at this size (0: not).
     pub coarse_detect_max_side: u32,
+    /// A zone found but not readable is detected again close up (see
+    /// `MrzReader::close_look`).
+    pub close_look: bool,
     pub db: DbSettings,
     /// Boxes shorter than this many heights are not zone lines.
     pub min_aspect: f32,
@@ -127,6 +130,7 @@ impl Default for ReaderSettings {
         Self {
             detect_max_side: 960,
             coarse_detect_max_side: 640,
+            close_look: true,
             db: DbSettings::default(),
             min_aspect: 8.0,
             max_recognitions: 8,
@@ -269,6 +273,23 @@ pub struct MrzReading {
     pub timing: Timing,
 }
 
+impl MrzReading {
+    /// This reading, with the time another look at the photo took added.
+    fn with_time_of(mut self, other: &Timing) -> Self {
+        let t = &mut self.timing;
+        t.detect_ms += other.detect_ms;
+        t.recognize_ms += other.recognize_ms;
+        t.total_ms += other.total_ms;
+        t.recognitions += other.recognitions;
+        self
+    }
+}
+
+/// Whether a verdict read the zone (valid, or a specimen's).
+fn read_valid(outcome: &MrzRead) -> bool {
+    matches!(outcome, MrzRead::Valid(_) | MrzRead::Specimen { .. })
+}
+
 /// The OCR models, loaded once; one reader per worker thread.
 pub struct MrzReader {
     det: Box<dyn Session>,
@@ -298,6 +319,14 @@ struct Recognised {
     origin: f32,
     /// A view of the whole line: its characters place the line's grid.
     whole: bool,
+}
+
+/// What [`MrzReader::find_zone_near`] found: the zone (if any), the boxes
+/// detected in the region and the detection's milliseconds.
+struct NearZone {
+    zone: Option<(MrzFormat, Vec<Recognised>)>,
+    boxes: usize,
+    detect_ms: f64,
 }
 
 /// Zone characters of classes (1..=37).
@@ -342,13 +371,27 @@ impl MrzReader {
         image: &RgbImage,
         today: NaiveDate,
     ) -> Result<MrzReading, DocumentsError> {
-        let first = self.read_at(image, self.settings.detect_max_side, true, today)?;
+        let detect_max_side = self.settings.detect_max_side;
+        let mut reading = self.read_at(image, detect_max_side, true, today)?;
+        if matches!(reading.outcome, MrzRead::NotReadable(_)) {
+            if let Some(close) = self.close_look(image, &reading, today)? {
+                // As for the coarse look below: only a valid reading of the
+                // zone seen close up replaces the first verdict. A check
+                // that fails is not looked at again: each look is another
+                // chance for a repair to make an altered check digit hold.
+                reading = if read_valid(&close.outcome) {
+                    close.with_time_of(&reading.timing)
+                } else {
+                    reading.with_time_of(&close.timing)
+                };
+            }
+        }
         let coarse = self.settings.coarse_detect_max_side;
-        if !matches!(first.outcome, MrzRead::NotReadable(_))
+        if !matches!(reading.outcome, MrzRead::NotReadable(_))
             || coarse == 0
             || image.width().max(image.height()) <= coarse
         {
-            return Ok(first);
+            return Ok(reading);
         }
         // Not readable at the detector's size: a blurred photo is sharper
         // scaled down, and the detector finds (and cuts out) its lines
@@ -356,18 +399,77 @@ impl MrzReader {
         // other verdict leaves the first one (a check failing only there is
         // a misreading of the coarser view, not a forgery).
         let second = self.read_at(image, coarse, false, today)?;
-        let (mut reading, other) =
-            if matches!(second.outcome, MrzRead::Valid(_) | MrzRead::Specimen { .. }) {
-                (second, first.timing)
-            } else {
-                (first, second.timing)
-            };
-        let t = &mut reading.timing;
-        t.detect_ms += other.detect_ms;
-        t.recognize_ms += other.recognize_ms;
-        t.total_ms += other.total_ms;
-        t.recognitions += other.recognitions;
-        Ok(reading)
+        Ok(if read_valid(&second.outcome) {
+            second.with_time_of(&reading.timing)
+        } else {
+            reading.with_time_of(&second.timing)
+        })
+    }
+
+    /// The zone `first` found but could not read, detected again close up:
+    /// the region around its middle line cut out upright at
+    /// [`REGION_LINE_PX`] a line, and searched and read as the photo was
+    /// (none when no zone was found, or [`ReaderSettings::close_look`] is
+    /// off). The detector places a box's edges to about one of its pixels:
+    /// a zone small at its size (a document filling a quarter of a
+    /// high-resolution photo, a card on a flatbed scan of a page) is found
+    /// with boxes up to twice as tall as its lines and off centre, and the
+    /// recogniser reads lines cut out that way differently. Close up, the
+    /// boxes fit the lines.
+    fn close_look(
+        &mut self,
+        image: &RgbImage,
+        first: &MrzReading,
+        today: NaiveDate,
+    ) -> Result<Option<MrzReading>, DocumentsError> {
+        let Some(middle) = first.lines.get(first.lines.len() / 2) else {
+            return Ok(None);
+        };
+        if !self.settings.close_look {
+            return Ok(None);
+        }
+        let started = Instant::now();
+        let (mut recognitions, mut recognised) = (0, Vec::new());
+        let near =
+            self.find_zone_near(image, &middle.line_box, &mut recognised, &mut recognitions)?;
+        let mut read_lines = Vec::new();
+        let outcome =
+            self.read_found_zone(image, near.zone, today, &mut read_lines, &mut recognitions)?;
+        let total_ms = ms(started);
+        Ok(Some(MrzReading {
+            outcome,
+            lines: read_lines,
+            boxes: near.boxes,
+            recognised,
+            timing: Timing {
+                detect_ms: near.detect_ms,
+                recognize_ms: total_ms - near.detect_ms,
+                total_ms,
+                recognitions,
+            },
+        }))
+    }
+
+    /// The zone near `hint` (a zone-like line): the region around it
+    /// detected again, upright and larger ([`MrzReader::detect_region`]),
+    /// and searched from the bottom of `hint`'s own "down".
+    fn find_zone_near(
+        &mut self,
+        image: &RgbImage,
+        hint: &TextBox,
+        recognised: &mut Vec<(TextBox, String)>,
+        recognitions: &mut usize,
+    ) -> Result<NearZone, DocumentsError> {
+        let started = Instant::now();
+        let region = self.detect_region(image, hint)?;
+        let detect_ms = ms(started);
+        let down = Point::new(-hint.axis.y, hint.axis.x);
+        let zone = self.find_zone(image, &region, Some(down), recognised, recognitions)?;
+        Ok(NearZone {
+            zone,
+            boxes: region.len(),
+            detect_ms,
+        })
     }
 
     /// [`MrzReader::read`] with the detector at `detect_max_side`, and at
@@ -397,15 +499,9 @@ impl MrzReader {
                 .max_by_key(|(_, text)| text.len())
                 .map(|(b, _)| *b);
             if let Some(hint) = hint {
-                let region = self.detect_region(image, &hint)?;
-                let down = Point::new(-hint.axis.y, hint.axis.x);
-                zone = self.find_zone(
-                    image,
-                    &region,
-                    Some(down),
-                    &mut recognised,
-                    &mut recognitions,
-                )?;
+                zone = self
+                    .find_zone_near(image, &hint, &mut recognised, &mut recognitions)?
+                    .zone;
             }
         }
         let full_side = image.width().max(image.height());
@@ -419,88 +515,8 @@ impl MrzReader {
         }
 
         let mut read_lines = Vec::new();
-        let outcome = match zone {
-            Some((format, lines)) => {
-                // Each line's views: its (completed) box cut out and read
-                // at one crop height or more.
-                let mut views: Vec<Vec<Recognised>> = Vec::new();
-                for line in lines {
-                    let (line, extra) = self.complete(image, line, format.width())?;
-                    recognitions += extra;
-                    views.push(vec![line]);
-                }
-                let mut outcome =
-                    verdict(format, self.settings.trust, &views, &mut read_lines, today);
-                if !matches!(outcome, MrzRead::Valid(_) | MrzRead::Specimen { .. }) {
-                    // The unsettled cells (with some context around them),
-                    // or every line whole when a check failed.
-                    let unsettled = match &outcome {
-                        MrzRead::NotReadable(NotReadable::UnsettledCells(cells)) => {
-                            Some(cells.clone())
-                        }
-                        _ => None,
-                    };
-                    for (i, line_views) in views.iter_mut().enumerate() {
-                        let width = format.width();
-                        let parts = match &unsettled {
-                            Some(cells) => {
-                                // Cells where the recogniser saw nothing
-                                // over a run (a glare erased them) are not
-                                // read again; a lone one is most often a
-                                // filler the recogniser merged into its
-                                // neighbours, which another view shows.
-                                let unseen = |p: usize| {
-                                    read_lines
-                                        .get(i)
-                                        .and_then(|r| r.peaks.get(p))
-                                        .is_some_and(|&peak| peak < MIN_SHARE)
-                                };
-                                let erased = |p: usize| {
-                                    unseen(p) && ((p > 0 && unseen(p - 1)) || unseen(p + 1))
-                                };
-                                let here: Vec<usize> = cells
-                                    .iter()
-                                    .filter(|&&(l, p)| l == i && !erased(p))
-                                    .map(|&(_, p)| p)
-                                    .collect();
-                                segments(&here, width)
-                            }
-                            None => vec![(0, width - 1)],
-                        };
-                        if parts.is_empty() {
-                            continue;
-                        }
-                        let grid = line_grid(line_views, &allowed(format, i));
-                        let line = line_views[0].b;
-                        for height in self.settings.reread_crop_heights {
-                            if height <= 0.0 {
-                                continue;
-                            }
-                            for &(a, z) in &parts {
-                                let view = match grid {
-                                    // Half a cell of margin either side
-                                    // (a cell at the cut is misread),
-                                    // up to a cell beyond the line's ends.
-                                    Some(g) if z - a + 1 < width => self.recognise_segment(
-                                        image,
-                                        &line,
-                                        g.at(a as f32 - 1.0).max(g.at(-1.0)),
-                                        g.at(z as f32 + 1.0).min(g.at(width as f32)),
-                                        height,
-                                    )?,
-                                    _ => self.recognise_line_at(image, &line, height)?,
-                                };
-                                recognitions += 1;
-                                line_views.push(view);
-                            }
-                        }
-                    }
-                    outcome = verdict(format, self.settings.trust, &views, &mut read_lines, today);
-                }
-                outcome
-            }
-            None => read_zone(&[], today),
-        };
+        let outcome =
+            self.read_found_zone(image, zone, today, &mut read_lines, &mut recognitions)?;
         Ok(MrzReading {
             outcome,
             lines: read_lines,
@@ -513,6 +529,97 @@ impl MrzReader {
                 recognitions,
             },
         })
+    }
+
+    /// The verdict on `zone` (none found: no zone): each line completed to
+    /// the format's width and read cell by cell; when that is not valid,
+    /// the unsettled cells (every line, when a check failed) read again at
+    /// other crop heights and the views combined. `read_lines` becomes the
+    /// evidence; `recognitions` counts the boxes recognised.
+    fn read_found_zone(
+        &mut self,
+        image: &RgbImage,
+        zone: Option<(MrzFormat, Vec<Recognised>)>,
+        today: NaiveDate,
+        read_lines: &mut Vec<ReadLine>,
+        recognitions: &mut usize,
+    ) -> Result<MrzRead, DocumentsError> {
+        let Some((format, lines)) = zone else {
+            return Ok(read_zone(&[], today));
+        };
+        // Each line's views: its (completed) box cut out and read
+        // at one crop height or more.
+        let mut views: Vec<Vec<Recognised>> = Vec::new();
+        for line in lines {
+            let (line, extra) = self.complete(image, line, format.width())?;
+            *recognitions += extra;
+            views.push(vec![line]);
+        }
+        let mut outcome = verdict(format, self.settings.trust, &views, read_lines, today);
+        if !matches!(outcome, MrzRead::Valid(_) | MrzRead::Specimen { .. }) {
+            // The unsettled cells (with some context around them),
+            // or every line whole when a check failed.
+            let unsettled = match &outcome {
+                MrzRead::NotReadable(NotReadable::UnsettledCells(cells)) => Some(cells.clone()),
+                _ => None,
+            };
+            for (i, line_views) in views.iter_mut().enumerate() {
+                let width = format.width();
+                let parts = match &unsettled {
+                    Some(cells) => {
+                        // Cells where the recogniser saw nothing
+                        // over a run (a glare erased them) are not
+                        // read again; a lone one is most often a
+                        // filler the recogniser merged into its
+                        // neighbours, which another view shows.
+                        let unseen = |p: usize| {
+                            read_lines
+                                .get(i)
+                                .and_then(|r| r.peaks.get(p))
+                                .is_some_and(|&peak| peak < MIN_SHARE)
+                        };
+                        let erased =
+                            |p: usize| unseen(p) && ((p > 0 && unseen(p - 1)) || unseen(p + 1));
+                        let here: Vec<usize> = cells
+                            .iter()
+                            .filter(|&&(l, p)| l == i && !erased(p))
+                            .map(|&(_, p)| p)
+                            .collect();
+                        segments(&here, width)
+                    }
+                    None => vec![(0, width - 1)],
+                };
+                if parts.is_empty() {
+                    continue;
+                }
+                let grid = line_grid(line_views, &allowed(format, i));
+                let line = line_views[0].b;
+                for height in self.settings.reread_crop_heights {
+                    if height <= 0.0 {
+                        continue;
+                    }
+                    for &(a, z) in &parts {
+                        let view = match grid {
+                            // Half a cell of margin either side
+                            // (a cell at the cut is misread),
+                            // up to a cell beyond the line's ends.
+                            Some(g) if z - a + 1 < width => self.recognise_segment(
+                                image,
+                                &line,
+                                g.at(a as f32 - 1.0).max(g.at(-1.0)),
+                                g.at(z as f32 + 1.0).min(g.at(width as f32)),
+                                height,
+                            )?,
+                            _ => self.recognise_line_at(image, &line, height)?,
+                        };
+                        *recognitions += 1;
+                        line_views.push(view);
+                    }
+                }
+            }
+            outcome = verdict(format, self.settings.trust, &views, read_lines, today);
+        }
+        Ok(outcome)
     }
 
     /// The zone among text boxes: from the bottom of the page up (`down`,

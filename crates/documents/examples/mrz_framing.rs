@@ -1,0 +1,120 @@
+//! MRZ full-read rate of clean sides framed as other cameras and scanners
+//! frame them: the rendered photo as it is, padded onto a larger page
+//! (`pad3`: the document a third as wide as the photo, as a card on a
+//! flatbed scan of a page or a document photographed from afar with a
+//! high-resolution camera) and scaled (`scale2.5`: a 12-megapixel photo;
+//! `scale0.6`: a small one). Sides as in `mrz_read_rate` (TD3 passport
+//! pages and TD1 card backs alternating, seeded).
+//!
+//! ```sh
+//! cargo run --release -p facegate-documents --example mrz_framing -- \
+//!     [--per-mode 20] [--seed 3] [--modes as_is,pad2,pad3,scale2.5,scale0.6] \
+//!     [--close-look false]
+//! ```
+
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use facegate_docgen::{Generator, IdentityRecord, Request, Side};
+use facegate_documents::MrzReader;
+use facegate_domain::mrz::MrzRead;
+use facegate_vision::models::ModelStore;
+use facegate_vision::runtime::ort::OrtRuntime;
+use image::{imageops, Rgb, RgbImage};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let value = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let per_mode: u64 = value("--per-mode").map_or(Ok(20), |v| v.parse())?;
+    let seed: u64 = value("--seed").map_or(Ok(3), |v| v.parse())?;
+    let modes: Vec<String> = value("--modes")
+        .unwrap_or_else(|| "as_is,pad2,pad3,scale2.5,scale0.6".into())
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    let today = NaiveDate::from_ymd_opt(2026, 6, 1).ok_or("date")?;
+    let generator = Generator::new()?;
+    let runtime = OrtRuntime::new()?;
+    let mut reader = MrzReader::new(&ModelStore::open_default()?, &runtime)?;
+    if let Some(v) = value("--close-look") {
+        let mut settings = *reader.settings();
+        settings.close_look = v.parse()?;
+        reader = reader.with_settings(settings);
+    }
+    println!("| framing | sides | full reads | median ms | max ms |");
+    println!("|---|---:|---:|---:|---:|");
+    for mode in &modes {
+        let (mut full, mut ms) = (0u64, Vec::new());
+        for i in 0..per_mode {
+            let side = if i.is_multiple_of(2) {
+                Side::Td3
+            } else {
+                Side::Td1Back
+            };
+            let doc_seed = seed.wrapping_mul(1_000_003).wrapping_add(i);
+            let record = IdentityRecord::random(side.kind(), doc_seed, today);
+            let rendered = generator.render(&Request::document(side, record, doc_seed, today))?;
+            let lines = rendered
+                .truth
+                .mrz
+                .as_ref()
+                .map(|m| m.lines.clone())
+                .unwrap_or_default();
+            let photo = framed(&image::load_from_memory(&rendered.jpeg)?.to_rgb8(), mode)?;
+            let started = Instant::now();
+            let reading = reader.read(&photo, today)?;
+            ms.push(started.elapsed().as_secs_f64() * 1e3);
+            let ok = matches!(&reading.outcome, MrzRead::Valid(z) if z.lines == lines);
+            if !ok {
+                eprintln!(
+                    "MISS {mode} seed {doc_seed} {side:?}: {:?}",
+                    reading.outcome
+                );
+            }
+            full += u64::from(ok);
+        }
+        ms.sort_by(f64::total_cmp);
+        let (median, max) = (
+            ms.get(ms.len() / 2).copied().unwrap_or(0.0),
+            ms.last().copied().unwrap_or(0.0),
+        );
+        println!("| {mode} | {per_mode} | {full} | {median:.0} | {max:.0} |");
+    }
+    Ok(())
+}
+
+/// The photo framed as `mode` says: `as_is`, `padN` (on a page N times as
+/// wide and tall, the document left of centre) or `scaleK`.
+fn framed(photo: &RgbImage, mode: &str) -> Result<RgbImage, Box<dyn std::error::Error>> {
+    let (w, h) = photo.dimensions();
+    let times = |k: f32, v: u32| (v as f32 * k).round() as u32;
+    Ok(if let Some(k) = mode.strip_prefix("pad") {
+        let k: f32 = k.parse()?;
+        let (pw, ph) = (times(k, w).max(w), times(k, h).max(h));
+        let mut page = RgbImage::from_pixel(pw, ph, Rgb([96, 80, 64]));
+        imageops::replace(
+            &mut page,
+            photo,
+            i64::from((pw - w) / 3),
+            i64::from((ph - h) / 2),
+        );
+        page
+    } else if let Some(k) = mode.strip_prefix("scale") {
+        let k: f32 = k.parse()?;
+        imageops::resize(
+            photo,
+            times(k, w).max(1),
+            times(k, h).max(1),
+            imageops::FilterType::CatmullRom,
+        )
+    } else if mode == "as_is" {
+        photo.clone()
+    } else {
+        return Err(format!("unknown framing {mode}").into());
+    })
+}
