@@ -27,6 +27,8 @@
 //! of the portrait (rates per target); `MISSING_PART_DOCUMENT` when a
 //! corner is outside the image; `BAD_QUALITY` for `low_light`.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -508,12 +510,7 @@ fn dump(path: &Path, sets: &[(&str, &[Record])]) -> std::io::Result<()> {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let value = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    let value = |name: &str| common::value(&args, name);
     let calibration = seeds(&value("--calibration").unwrap_or_else(|| "1000..1040".into()))?;
     let test = seeds(&value("--test").unwrap_or_else(|| "2000..2040".into()))?;
     let threads: usize = value("--threads").map_or(Ok(1), |t| t.parse())?;

@@ -11,6 +11,8 @@
 //! follows it as there (even index: TD3, odd: TD1 back) unless `--side`
 //! (`td3`, `td1-back`) says otherwise.
 
+mod common;
+
 use chrono::NaiveDate;
 use facegate_docgen::{Effect, Generator, IdentityRecord, Request, Side};
 use facegate_documents::MrzReader;
@@ -20,12 +22,7 @@ use image::{Rgb, RgbImage};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let value = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    let value = |name: &str| common::value(&args, name);
     let seed: u64 = value("--doc-seed").ok_or("--doc-seed")?.parse()?;
     let effect: Option<Effect> = match value("--effect").as_deref() {
         None | Some("clean") => None,

@@ -3,14 +3,17 @@
 //! (`pad3`: the document a third as wide as the photo, as a card on a
 //! flatbed scan of a page or a document photographed from afar with a
 //! high-resolution camera) and scaled (`scale2.5`: a 12-megapixel photo;
-//! `scale0.6`: a small one). Sides as in `mrz_read_rate` (TD3 passport
-//! pages and TD1 card backs alternating, seeded).
+//! `scale0.6`: a small one) or turned (`rot90`, `rot180`, `rot270`).
+//! Sides as in `mrz_read_rate` (TD3 passport pages and TD1 card backs
+//! alternating, seeded).
 //!
 //! ```sh
 //! cargo run --release -p facegate-documents --example mrz_framing -- \
 //!     [--per-mode 20] [--seed 3] [--modes as_is,pad2,pad3,scale2.5,scale0.6] \
 //!     [--close-look false]
 //! ```
+
+mod common;
 
 use std::time::Instant;
 
@@ -24,12 +27,7 @@ use image::{imageops, Rgb, RgbImage};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let value = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    let value = |name: &str| common::value(&args, name);
     let per_mode: u64 = value("--per-mode").map_or(Ok(20), |v| v.parse())?;
     let seed: u64 = value("--seed").map_or(Ok(3), |v| v.parse())?;
     let modes: Vec<String> = value("--modes")
@@ -89,7 +87,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// The photo framed as `mode` says: `as_is`, `padN` (on a page N times as
-/// wide and tall, the document left of centre) or `scaleK`.
+/// wide and tall, the document left of centre), `scaleK` or `rot90`,
+/// `rot180`, `rot270` (turned clockwise: a photo taken with the phone
+/// turned, without an orientation tag).
 fn framed(photo: &RgbImage, mode: &str) -> Result<RgbImage, Box<dyn std::error::Error>> {
     let (w, h) = photo.dimensions();
     let times = |k: f32, v: u32| (v as f32 * k).round() as u32;
@@ -112,6 +112,12 @@ fn framed(photo: &RgbImage, mode: &str) -> Result<RgbImage, Box<dyn std::error::
             times(k, h).max(1),
             imageops::FilterType::CatmullRom,
         )
+    } else if mode == "rot90" {
+        imageops::rotate90(photo)
+    } else if mode == "rot180" {
+        imageops::rotate180(photo)
+    } else if mode == "rot270" {
+        imageops::rotate270(photo)
     } else if mode == "as_is" {
         photo.clone()
     } else {

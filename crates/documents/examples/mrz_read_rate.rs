@@ -21,6 +21,8 @@
 //! rate over the camera effects issue #11 names (perspective, blur, glare,
 //! noise, jpeg, low_light, photocopy).
 
+mod common;
+
 use std::time::Instant;
 
 use chrono::NaiveDate;
@@ -48,12 +50,7 @@ const CAMERA: [&str; 7] = [
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let value = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    let value = |name: &str| common::value(&args, name);
     let per_effect: usize = value("--per-effect").map_or(Ok(40), |v| v.parse())?;
     let seed: u64 = value("--seed").map_or(Ok(1), |v| v.parse())?;
     let show = args.iter().any(|a| a == "--show-misses");

@@ -14,6 +14,7 @@
 use std::time::Instant;
 
 use chrono::NaiveDate;
+use facegate_domain::mrz::{MrzRead, NotReadable};
 use facegate_domain::scan_verdict::{DocumentFindings, SideFindings, ZoneFinding};
 use facegate_vision::decode::{decode_image, DecodeLimits};
 use facegate_vision::embed::Template;
@@ -32,8 +33,45 @@ pub struct SideReport {
     /// `None` when the image could not be decoded.
     pub inspection: Option<SideInspection>,
     pub reading: Option<MrzReading>,
-    /// Milliseconds for the side: decoding, inspection and reading.
+    /// How the photo was turned before it was inspected and read.
+    pub turn: Turn,
+    /// Milliseconds for the side: decoding, inspection and reading (every
+    /// turn tried).
     pub total_ms: f64,
+}
+
+/// A turn of a photo clockwise by quarter turns: a photo taken with the
+/// phone turned, or a page scanned upside down, and stored without an
+/// orientation tag (a scanner's file, a forwarded or edited photo).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Turn {
+    #[default]
+    Upright,
+    Quarter,
+    Half,
+    ThreeQuarters,
+}
+
+impl Turn {
+    /// The photo turned.
+    pub fn apply(self, image: &RgbImage) -> RgbImage {
+        match self {
+            Self::Upright => image.clone(),
+            Self::Quarter => image::imageops::rotate90(image),
+            Self::Half => image::imageops::rotate180(image),
+            Self::ThreeQuarters => image::imageops::rotate270(image),
+        }
+    }
+
+    /// Degrees clockwise.
+    pub fn degrees(self) -> u16 {
+        match self {
+            Self::Upright => 0,
+            Self::Quarter => 90,
+            Self::Half => 180,
+            Self::ThreeQuarters => 270,
+        }
+    }
 }
 
 /// What analysing a document gave.
@@ -121,7 +159,11 @@ impl DocumentAnalyzer {
         if card && !zone_found(back_report.as_ref()) {
             if let Some(image) = front {
                 let started = Instant::now();
-                front_report.reading = Some(self.reader.read(image, today)?);
+                let reading = match front_report.turn {
+                    Turn::Upright => self.reader.read(image, today)?,
+                    turn => self.reader.read(&turn.apply(image), today)?,
+                };
+                front_report.reading = Some(reading);
                 front_report.total_ms += ms(started);
             }
         }
@@ -171,6 +213,13 @@ impl DocumentAnalyzer {
         Ok(inspection.findings.document_found)
     }
 
+    /// One side inspected and, when `read_zone`, its zone read; when the
+    /// photo as given is not understood ([`understood`]: no page, no
+    /// portrait on a side that has one, nothing zone-like where the zone
+    /// is looked for), the photo turned as its page suggests
+    /// ([`turns_to_try`]) is inspected and read instead, and the first
+    /// turn understood is taken. A photo understood as given costs nothing
+    /// more.
     fn side(
         &mut self,
         image: Option<&RgbImage>,
@@ -184,8 +233,41 @@ impl DocumentAnalyzer {
                 side,
                 inspection: None,
                 reading: None,
+                turn: Turn::Upright,
                 total_ms: ms(started),
             });
+        };
+        let mut report = self.side_turned(image, Turn::Upright, side, read_zone, today)?;
+        if !understood(&report, read_zone) {
+            for turn in turns_to_try(&report) {
+                let turned = self.side_turned(image, turn, side, read_zone, today)?;
+                if understood(&turned, read_zone) {
+                    report = turned;
+                    break;
+                }
+            }
+        }
+        report.total_ms = ms(started);
+        Ok(report)
+    }
+
+    /// [`DocumentAnalyzer::side`] for the photo turned by `turn`.
+    fn side_turned(
+        &mut self,
+        image: &RgbImage,
+        turn: Turn,
+        side: DocumentSide,
+        read_zone: bool,
+        today: NaiveDate,
+    ) -> Result<SideReport, DocumentsError> {
+        let started = Instant::now();
+        let turned;
+        let image = match turn {
+            Turn::Upright => image,
+            turn => {
+                turned = turn.apply(image);
+                &turned
+            }
         };
         let inspection = self.inspector.inspect_side(image, side)?;
         // A side without a document has no zone worth the recogniser's time.
@@ -198,8 +280,44 @@ impl DocumentAnalyzer {
             side,
             inspection: Some(inspection),
             reading,
+            turn,
             total_ms: ms(started),
         })
+    }
+}
+
+/// Whether a side's photo was understood the way it is turned: a page was
+/// found, and the portrait on a side that has one, and something zone-like
+/// where the zone is looked for (a zone found but not readable is
+/// understood: glare or blur, not a turn, is then the reason).
+fn understood(report: &SideReport, read_zone: bool) -> bool {
+    let Some(inspection) = &report.inspection else {
+        return true;
+    };
+    let zone_seen = || {
+        report
+            .reading
+            .as_ref()
+            .is_some_and(|r| !matches!(r.outcome, MrzRead::NotReadable(NotReadable::NoZone)))
+    };
+    inspection.findings.document_found
+        && (!report.side.has_portrait() || inspection.portrait.is_some())
+        && (!read_zone || zone_seen())
+}
+
+/// The turns worth trying for a side not understood as given: none when no
+/// page was found (nothing to turn); a quarter either way when the page's
+/// text runs up or down the photo; half a turn when it runs across (the
+/// page upside down: the detectors of faces and characters expect them
+/// upright).
+fn turns_to_try(report: &SideReport) -> Vec<Turn> {
+    let Some(page) = report.inspection.as_ref().and_then(|i| i.page.as_ref()) else {
+        return Vec::new();
+    };
+    if page.axis.y.abs() > page.axis.x.abs() {
+        vec![Turn::Quarter, Turn::ThreeQuarters]
+    } else {
+        vec![Turn::Half]
     }
 }
 

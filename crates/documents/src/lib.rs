@@ -49,7 +49,7 @@ use facegate_vision::models::ModelStore;
 use facegate_vision::runtime::{Runtime, Session, Tensor};
 use image::RgbImage;
 
-pub use crate::analyze::{DocumentAnalyzer, DocumentReport, SideReport};
+pub use crate::analyze::{DocumentAnalyzer, DocumentReport, SideReport, Turn};
 use crate::charset::ZoneClasses;
 use crate::ctc::{Frames, CLASSES};
 use crate::detect::{DbSettings, TextBox};

@@ -99,6 +99,8 @@ impl DocumentEngine for VisionDocumentEngine {
         tracing::debug!(
             front_ms = report.front.total_ms,
             back_ms = report.back.as_ref().map(|b| b.total_ms),
+            front_turn = report.front.turn.degrees(),
+            back_turn = report.back.as_ref().map(|b| b.turn.degrees()),
             "document analysed"
         );
         Ok(DocumentAnalysis {
