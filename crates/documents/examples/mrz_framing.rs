@@ -3,7 +3,8 @@
 //! (`pad3`: the document a third as wide as the photo, as a card on a
 //! flatbed scan of a page or a document photographed from afar with a
 //! high-resolution camera) and scaled (`scale2.5`: a 12-megapixel photo;
-//! `scale0.6`: a small one) or turned (`rot90`, `rot180`, `rot270`).
+//! `scale0.6`: a small one), tilted (`tilt15`: turned 15° clockwise) or
+//! turned (`rot90`, `rot180`, `rot270`).
 //! Sides as in `mrz_read_rate` (TD3 passport pages and TD1 card backs
 //! alternating, seeded).
 //!
@@ -86,8 +87,46 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// The photo turned by `degrees` (clockwise) about its centre on a canvas
+/// that holds all of it (bilinear; the corners uncovered filled as the
+/// padded page is).
+fn tilted(photo: &RgbImage, degrees: f32) -> RgbImage {
+    let (w, h) = (photo.width() as f32, photo.height() as f32);
+    let (sin, cos) = degrees.to_radians().sin_cos();
+    let (cw, ch) = (
+        (w * cos.abs() + h * sin.abs()).ceil(),
+        (w * sin.abs() + h * cos.abs()).ceil(),
+    );
+    let mut out = RgbImage::from_pixel(cw as u32, ch as u32, Rgb([96, 80, 64]));
+    for (x, y, px) in out.enumerate_pixels_mut() {
+        // The canvas pixel's source in the photo (the inverse turn).
+        let (dx, dy) = (x as f32 + 0.5 - cw / 2.0, y as f32 + 0.5 - ch / 2.0);
+        let (sx, sy) = (
+            cos * dx + sin * dy + w / 2.0 - 0.5,
+            -sin * dx + cos * dy + h / 2.0 - 0.5,
+        );
+        if sx < 0.0 || sy < 0.0 || sx > w - 1.0 || sy > h - 1.0 {
+            continue;
+        }
+        let (x0, y0) = (sx.floor() as u32, sy.floor() as u32);
+        let (x1, y1) = (
+            (x0 + 1).min(photo.width() - 1),
+            (y0 + 1).min(photo.height() - 1),
+        );
+        let (fx, fy) = (sx - x0 as f32, sy - y0 as f32);
+        let at = |x: u32, y: u32, c: usize| f32::from(photo.get_pixel(x, y)[c]);
+        *px = Rgb([0, 1, 2].map(|c| {
+            let top = at(x0, y0, c) * (1.0 - fx) + at(x1, y0, c) * fx;
+            let bottom = at(x0, y1, c) * (1.0 - fx) + at(x1, y1, c) * fx;
+            (top * (1.0 - fy) + bottom * fy).round() as u8
+        }));
+    }
+    out
+}
+
 /// The photo framed as `mode` says: `as_is`, `padN` (on a page N times as
-/// wide and tall, the document left of centre), `scaleK` or `rot90`,
+/// wide and tall, the document left of centre), `scaleK`, `tiltD` (turned
+/// D degrees clockwise on a larger canvas) or `rot90`,
 /// `rot180`, `rot270` (turned clockwise: a photo taken with the phone
 /// turned, without an orientation tag).
 fn framed(photo: &RgbImage, mode: &str) -> Result<RgbImage, Box<dyn std::error::Error>> {
@@ -112,6 +151,8 @@ fn framed(photo: &RgbImage, mode: &str) -> Result<RgbImage, Box<dyn std::error::
             times(k, h).max(1),
             imageops::FilterType::CatmullRom,
         )
+    } else if let Some(degrees) = mode.strip_prefix("tilt") {
+        tilted(photo, degrees.parse()?)
     } else if mode == "rot90" {
         imageops::rotate90(photo)
     } else if mode == "rot180" {
