@@ -6,8 +6,13 @@
 //!
 //! ```sh
 //! FACEGATE_SHARED_DIR=../shared cargo run --release -p facegate-documents \
-//!     --example document_turns -- [--per-turn 10] [--seed 21]
+//!     --example document_turns -- [--per-turn 10] [--seed 21] \
+//!     [--turns 0,90,180,270] [--effect glare]
 //! ```
+//!
+//! `--effect` applies a docgen effect to every side: with `--turns 0`, how
+//! often an upright document that is hard to read (glare over the portrait,
+//! blur) is analysed turned, and whether that changes its verdict.
 
 mod common;
 
@@ -15,7 +20,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use chrono::NaiveDate;
-use facegate_docgen::{DocumentKind, FaceInput, Generator, IdentityRecord, Request, Side, Subject};
+use facegate_docgen::{
+    DocumentKind, Effect, FaceInput, Generator, IdentityRecord, Request, Side, Subject,
+};
 use facegate_documents::{DocumentAnalyzer, Turn};
 use facegate_domain::scan::Workflow;
 use facegate_domain::scan_verdict::{decide_scan, ScanPolicy};
@@ -49,15 +56,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         same_picture_threshold: None,
     };
     let workflow = Workflow::parse(100).map_err(|e| format!("{e:?}"))?;
-    println!("| turn | passports approved | cards approved | median ms per document |");
-    println!("|---|---:|---:|---:|");
-    for turn in [
-        Turn::Upright,
-        Turn::Quarter,
-        Turn::Half,
-        Turn::ThreeQuarters,
-    ] {
+    let effects: Vec<Effect> = match value("--effect") {
+        Some(name) => vec![name.parse()?],
+        None => Vec::new(),
+    };
+    let turns: Vec<Turn> = match value("--turns") {
+        Some(list) => list
+            .split(',')
+            .map(|d| match d {
+                "0" => Ok(Turn::Upright),
+                "90" => Ok(Turn::Quarter),
+                "180" => Ok(Turn::Half),
+                "270" => Ok(Turn::ThreeQuarters),
+                other => Err(format!("no turn of {other}°")),
+            })
+            .collect::<Result<_, _>>()?,
+        None => vec![
+            Turn::Upright,
+            Turn::Quarter,
+            Turn::Half,
+            Turn::ThreeQuarters,
+        ],
+    };
+    println!(
+        "| turn | passports approved | cards approved | sides analysed turned | median ms per document |"
+    );
+    println!("|---|---:|---:|---:|---:|");
+    for turn in turns {
         let (mut passports, mut cards, mut ms) = (0u64, 0u64, Vec::new());
+        let mut sides_turned = 0u64;
         for i in 0..per_turn {
             let doc_seed = seed.wrapping_mul(1_000_003).wrapping_add(i);
             let person = people
@@ -73,13 +100,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     side,
                     record: record.clone(),
                 };
-                let request = Request::scene(subject, s, today).with_face(
-                    FaceInput {
-                        image: &face,
-                        crop: None,
-                    },
-                    None,
-                );
+                let request = Request::scene(subject, s, today)
+                    .with_face(
+                        FaceInput {
+                            image: &face,
+                            crop: None,
+                        },
+                        None,
+                    )
+                    .with_effects(&effects);
                 generator.render(&request).map(|r| turned(&r.jpeg, turn))
             };
             for kind in [DocumentKind::Td3, DocumentKind::Td1] {
@@ -94,6 +123,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let started = Instant::now();
                 let report = analyzer.analyze(Some(&front), back.as_ref().map(Some), today)?;
                 ms.push(started.elapsed().as_secs_f64() * 1e3);
+                sides_turned += [Some(&report.front), report.back.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .filter(|side| side.turn != Turn::Upright)
+                    .count() as u64;
                 let verdict = decide_scan(workflow, &report.findings, None, &policy, today);
                 let ok = verdict.status == VerificationStatus::ApprovedVerified
                     && verdict.document.as_ref().and_then(|d| d.number.as_deref())
@@ -115,7 +149,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ms.sort_by(f64::total_cmp);
         let median = ms.get(ms.len() / 2).copied().unwrap_or(0.0);
         println!(
-            "| {}° | {passports}/{per_turn} | {cards}/{per_turn} | {median:.0} |",
+            "| {}° | {passports}/{per_turn} | {cards}/{per_turn} | {sides_turned} | {median:.0} |",
             turn.degrees()
         );
     }
