@@ -7,12 +7,15 @@
 //! ```sh
 //! FACEGATE_SHARED_DIR=../shared cargo run --release -p facegate-documents \
 //!     --example document_turns -- [--per-turn 10] [--seed 21] \
-//!     [--turns 0,90,180,270] [--effect glare]
+//!     [--turns 0,90,180,270] [--effect glare] [--light 1,0.75,0.45]
 //! ```
 //!
 //! `--effect` applies a docgen effect to every side: with `--turns 0`, how
 //! often an upright document that is hard to read (glare over the portrait,
 //! blur) is analysed turned, and whether that changes its verdict.
+//! `--light` multiplies each channel (red, green, blue) by a gain: a
+//! coloured or dim light (`1,0.75,0.45` tungsten, `0.5,0.37,0.22` dim
+//! tungsten).
 
 mod common;
 
@@ -56,6 +59,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         same_picture_threshold: None,
     };
     let workflow = Workflow::parse(100).map_err(|e| format!("{e:?}"))?;
+    // Gains per channel: the light's colour and strength.
+    let cast: [f32; 3] = match value("--light") {
+        Some(list) => {
+            let gains: Vec<f32> = list.split(',').map(str::parse).collect::<Result<_, _>>()?;
+            [0, 1, 2].map(|c| gains.get(c).copied().unwrap_or(1.0))
+        }
+        None => [1.0; 3],
+    };
     let effects: Vec<Effect> = match value("--effect") {
         Some(name) => vec![name.parse()?],
         None => Vec::new(),
@@ -109,7 +120,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         None,
                     )
                     .with_effects(&effects);
-                generator.render(&request).map(|r| turned(&r.jpeg, turn))
+                generator
+                    .render(&request)
+                    .map(|r| turned(&r.jpeg, turn).map(|image| lit(image, cast)))
             };
             for kind in [DocumentKind::Td3, DocumentKind::Td1] {
                 let record = IdentityRecord::random(kind, doc_seed, today);
@@ -154,6 +167,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     Ok(())
+}
+
+/// The photo under a light of these gains per channel.
+fn lit(mut image: RgbImage, gains: [f32; 3]) -> RgbImage {
+    if gains != [1.0; 3] {
+        for px in image.pixels_mut() {
+            for (v, g) in px.0.iter_mut().zip(gains) {
+                *v = (f32::from(*v) * g).round().clamp(0.0, 255.0) as u8;
+            }
+        }
+    }
+    image
 }
 
 /// The rendered JPEG decoded and turned.

@@ -313,7 +313,7 @@ impl DocumentInspector {
 
         let t = Instant::now();
         measures.blur = quality::text_blur(image, &inside);
-        measures.colour = quality::page_colour(image, &found.quad, 480);
+        measures.colour = quality::page_colour(image, &found.quad, COLOUR_WORK_SIDE);
         let paper = measures.colour.map_or(200.0, |c| c.paper);
         let (ink_floor, bright) = (0.62 * paper, 0.97 * paper);
         let mrz_zone = match (side.mrz_zone(), &to_photo) {
@@ -343,10 +343,39 @@ impl DocumentInspector {
         })
     }
 
+    /// The portrait ([`DocumentInspector::find_portrait_as_lit`]); when
+    /// none is found and the light is coloured (the paper is not grey), in
+    /// the photo white-balanced on the paper. The face detector learnt faces
+    /// under white light: under a green fluorescent cast it misses a
+    /// quarter of the portraits that it finds under white or tungsten
+    /// light (`document_turns --light`, docs/documents.md).
+    fn find_portrait(
+        &mut self,
+        image: &RgbImage,
+        found: &Page,
+        to_photo: Option<&Homography>,
+        page_px: (f32, f32),
+    ) -> Result<Option<Portrait>, DocumentsError> {
+        if let Some(p) = self.find_portrait_as_lit(image, found, to_photo, page_px)? {
+            return Ok(Some(p));
+        }
+        let Some(white) = quality::paper_white(image, &found.quad, COLOUR_WORK_SIDE) else {
+            return Ok(None);
+        };
+        let (lo, hi) = white
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(lo, hi), &w| (lo.min(w), hi.max(w)));
+        if lo >= PAPER_GREY * hi {
+            return Ok(None);
+        }
+        let balanced = quality::balanced(image, white);
+        self.find_portrait_as_lit(&balanced, found, to_photo, page_px)
+    }
+
     /// The portrait: looked for on the rectified page when its sides are
     /// known (upright and at a known scale), else, or when not found there,
     /// in the photo cropped to the page.
-    fn find_portrait(
+    fn find_portrait_as_lit(
         &mut self,
         image: &RgbImage,
         found: &Page,
@@ -393,6 +422,14 @@ impl DocumentInspector {
         Ok(found_face.filter(|p| found.quad.contains(p.face.centroid(), 2.0)))
     }
 }
+
+/// The longest side the page's colour is measured at.
+const COLOUR_WORK_SIDE: u32 = 480;
+
+/// Paper whose weakest channel is at least this share of its strongest is
+/// grey: the light is white, and balancing it changes nothing worth a
+/// second look.
+const PAPER_GREY: f32 = 0.95;
 
 fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1e3

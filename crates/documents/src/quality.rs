@@ -189,12 +189,11 @@ pub struct Colour {
     pub samples: usize,
 }
 
-/// Colour statistics of the page: the photo scaled down to `work_side`
-/// (area averaging, so sensor noise and JPEG's chroma blocks average out),
-/// the pixels inside the page's quad shrunk by 6 % towards its centre; each
-/// divided by the paper's colour (the mean of the brightest 10 % by
-/// luminance); chroma = |(r − g, (r + g)/2 − b)| × 255.
-pub fn page_colour(image: &RgbImage, page: &Quad, work_side: u32) -> Option<Colour> {
+/// The page's pixels (the photo scaled down to `work_side`, area
+/// averaging, so sensor noise and JPEG's chroma blocks average out; inside
+/// the page's quad shrunk by 6 % towards its centre), with their luminance
+/// sorted, darkest first. None when fewer than 50.
+fn page_pixels(image: &RgbImage, page: &Quad, work_side: u32) -> Option<PagePixels> {
     let (w0, h0) = (image.width().max(1), image.height().max(1));
     let s = (work_side as f32 / w0.max(h0) as f32).min(1.0);
     let (w, h) = (
@@ -229,17 +228,46 @@ pub fn page_colour(image: &RgbImage, page: &Quad, work_side: u32) -> Option<Colo
         .map(|(i, p)| (0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2], i))
         .collect();
     lum.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let n = lum.len();
-    let paper = lum[n * 90 / 100].0;
-    let top = &lum[n * 90 / 100..];
-    let mut white = [0f32; 3];
-    for &(_, i) in top {
-        for c in 0..3 {
-            white[c] += px[i][c];
+    Some(PagePixels { px, lum })
+}
+
+struct PagePixels {
+    px: Vec<[f32; 3]>,
+    /// (luminance, index into `px`), darkest first.
+    lum: Vec<(f32, usize)>,
+}
+
+impl PagePixels {
+    /// The paper's colour: the mean of the brightest 10 % by luminance.
+    fn white(&self) -> [f32; 3] {
+        let n = self.lum.len();
+        let top = &self.lum[n * 90 / 100..];
+        let mut white = [0f32; 3];
+        for &(_, i) in top {
+            for (sum, v) in white.iter_mut().zip(self.px[i]) {
+                *sum += v;
+            }
         }
+        white.map(|v| (v / top.len().max(1) as f32).max(8.0))
     }
-    let white = white.map(|v| (v / top.len() as f32).max(8.0));
-    let mut chroma: Vec<f32> = px
+}
+
+/// The colour of the page's paper ([`page_colour`]'s white): what the
+/// light looks like on white.
+pub fn paper_white(image: &RgbImage, page: &Quad, work_side: u32) -> Option<[f32; 3]> {
+    page_pixels(image, page, work_side).map(|p| p.white())
+}
+
+/// Colour statistics of the page ([`page_pixels`]): each pixel divided by
+/// the paper's colour (the mean of the brightest 10 % by luminance);
+/// chroma = |(r − g, (r + g)/2 − b)| × 255.
+pub fn page_colour(image: &RgbImage, page: &Quad, work_side: u32) -> Option<Colour> {
+    let pixels = page_pixels(image, page, work_side)?;
+    let n = pixels.lum.len();
+    let paper = pixels.lum[n * 90 / 100].0;
+    let white = pixels.white();
+    let mut chroma: Vec<f32> = pixels
+        .px
         .iter()
         .map(|p| {
             let (r, g, b) = (p[0] / white[0], p[1] / white[1], p[2] / white[2]);
@@ -256,6 +284,20 @@ pub fn page_colour(image: &RgbImage, page: &Quad, work_side: u32) -> Option<Colo
         paper,
         samples: n,
     })
+}
+
+/// The photo white-balanced on `white` (the paper's colour): each channel
+/// scaled so that the paper is grey at its brightest channel's level.
+pub fn balanced(image: &RgbImage, white: [f32; 3]) -> RgbImage {
+    let top = white.iter().copied().fold(1.0f32, f32::max);
+    let gains = white.map(|w| top / w.max(1.0));
+    let mut out = image.clone();
+    for px in out.pixels_mut() {
+        for (v, g) in px.0.iter_mut().zip(gains) {
+            *v = (f32::from(*v) * g).round().clamp(0.0, 255.0) as u8;
+        }
+    }
+    out
 }
 
 /// Whether a text line (photo pixels) reaches within `margin` pixels of
@@ -380,6 +422,30 @@ mod tests {
         });
         let c = page_colour(&coloured, &q, 200).unwrap();
         assert!(c.p98 > 30.0, "{c:?}");
+    }
+
+    #[test]
+    fn balancing_on_the_paper_makes_it_grey_and_keeps_the_ink() {
+        // Paper and ink under a green light: red and blue dimmed.
+        let mut image = RgbImage::from_pixel(200, 120, image::Rgb([184, 230, 161]));
+        for y in 40..60 {
+            for x in 20..180 {
+                image.put_pixel(x, y, image::Rgb([24, 30, 21]));
+            }
+        }
+        let page = Quad([
+            Point::new(0.0, 0.0),
+            Point::new(200.0, 0.0),
+            Point::new(200.0, 120.0),
+            Point::new(0.0, 120.0),
+        ]);
+        let white = paper_white(&image, &page, 480).unwrap();
+        assert!((white[1] - 230.0).abs() < 1.0 && (white[0] - 184.0).abs() < 1.0);
+        let out = balanced(&image, white);
+        let paper = out.get_pixel(100, 100).0;
+        assert!(paper.iter().all(|&v| v.abs_diff(230) <= 1), "{paper:?}");
+        let ink = out.get_pixel(100, 50).0;
+        assert!(ink.iter().all(|&v| v.abs_diff(30) <= 1), "{ink:?}");
     }
 
     #[test]
