@@ -4,7 +4,8 @@
 //! flatbed scan of a page or a document photographed from afar with a
 //! high-resolution camera) and scaled (`scale2.5`: a 12-megapixel photo;
 //! `scale0.6`: a small one), tilted (`tilt15`: turned 15° clockwise),
-//! turned (`rot90`, `rot180`, `rot270`), saved again as a JPEG (`jpeg40`)
+//! turned (`rot90`, `rot180`, `rot270`), half in a shadow (`shade0.4`),
+//! saved again as a JPEG (`jpeg40`)
 //! or several of these in turn (`scale0.4+jpeg40`).
 //! Sides as in `mrz_read_rate` (TD3 passport pages and TD1 card backs
 //! alternating, seeded).
@@ -134,7 +135,8 @@ fn tilted(photo: &RgbImage, degrees: f32) -> RgbImage {
 
 /// The photo framed as `mode` says: `as_is`, `padN` (on a page N times as
 /// wide and tall, the document left of centre), `scaleK`, `tiltD` (turned
-/// D degrees clockwise on a larger canvas), `jpegQ` (saved again as a JPEG
+/// D degrees clockwise on a larger canvas), `shadeL` (the left of the photo
+/// in a shadow at L of the light), `jpegQ` (saved again as a JPEG
 /// of quality Q), `A+B` (A, then B) or `rot90`,
 /// `rot180`, `rot270` (turned clockwise: a photo taken with the phone
 /// turned, without an orientation tag).
@@ -166,6 +168,20 @@ fn framed(photo: &RgbImage, mode: &str) -> Result<RgbImage, Box<dyn std::error::
         )
     } else if let Some(degrees) = mode.strip_prefix("tilt") {
         tilted(photo, degrees.parse()?)
+    } else if let Some(level) = mode.strip_prefix("shade") {
+        // A shadow over the left of the photo, fading out across the middle
+        // (a hand or a phone between the light and the page).
+        let level: f32 = level.parse()?;
+        let mut out = photo.clone();
+        let w = out.width() as f32;
+        for (x, _, px) in out.enumerate_pixels_mut() {
+            let t = ((x as f32 / w - 0.35) / 0.3).clamp(0.0, 1.0);
+            let gain = level + (1.0 - level) * t;
+            for v in px.0.iter_mut() {
+                *v = (f32::from(*v) * gain).round() as u8;
+            }
+        }
+        out
     } else if let Some(quality) = mode.strip_prefix("jpeg") {
         let mut bytes = Vec::new();
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality.parse()?)
