@@ -297,9 +297,15 @@ impl DocumentInspector {
             &found.quad.0,
         );
 
+        // The paper's colour: the black-and-white check's measure, and the
+        // light a portrait not found is looked for again under.
+        let t = Instant::now();
+        let colour = quality::page_colour(image, &found.quad, COLOUR_WORK_SIDE);
+        let colour_ms = ms(t);
         let t = Instant::now();
         let portrait = if side.has_portrait() {
-            self.find_portrait(image, &found, to_photo.as_ref(), page_px)?
+            let white = colour.map(|c| c.white);
+            self.find_portrait(image, &found, to_photo.as_ref(), page_px, white)?
         } else {
             None
         };
@@ -313,7 +319,7 @@ impl DocumentInspector {
 
         let t = Instant::now();
         measures.blur = quality::text_blur(image, &inside);
-        measures.colour = quality::page_colour(image, &found.quad, COLOUR_WORK_SIDE);
+        measures.colour = colour;
         let paper = measures.colour.map_or(200.0, |c| c.paper);
         let (ink_floor, bright) = (0.62 * paper, 0.97 * paper);
         let mrz_zone = match (side.mrz_zone(), &to_photo) {
@@ -332,7 +338,7 @@ impl DocumentInspector {
         };
         measures.glare_portrait =
             portrait_zone.and_then(|z| quality::washed_share(image, &z, 5, 6, ink_floor, bright));
-        timings.checks_ms = ms(t);
+        timings.checks_ms = colour_ms + ms(t);
         timings.total_ms = ms(started);
         Ok(SideInspection {
             findings: self.thresholds.judge(&measures),
@@ -344,8 +350,9 @@ impl DocumentInspector {
     }
 
     /// The portrait ([`DocumentInspector::find_portrait_as_lit`]); when
-    /// none is found and the light is coloured (the paper is not grey), in
-    /// the photo white-balanced on the paper. The face detector learnt faces
+    /// none is found and the light is coloured (the paper's colour `white`
+    /// is not grey), in the photo white-balanced on the paper. The face
+    /// detector learnt faces
     /// under white light: under a green fluorescent cast it misses a
     /// quarter of the portraits that it finds under white or tungsten
     /// light (`document_turns --light`, docs/documents.md).
@@ -355,11 +362,12 @@ impl DocumentInspector {
         found: &Page,
         to_photo: Option<&Homography>,
         page_px: (f32, f32),
+        white: Option<[f32; 3]>,
     ) -> Result<Option<Portrait>, DocumentsError> {
         if let Some(p) = self.find_portrait_as_lit(image, found, to_photo, page_px)? {
             return Ok(Some(p));
         }
-        let Some(white) = quality::paper_white(image, &found.quad, COLOUR_WORK_SIDE) else {
+        let Some(white) = white else {
             return Ok(None);
         };
         let (lo, hi) = white

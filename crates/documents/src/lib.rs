@@ -274,20 +274,23 @@ pub struct MrzReading {
 }
 
 impl MrzReading {
-    /// This reading, with the time another look at the photo took added.
-    fn with_time_of(mut self, other: &Timing) -> Self {
-        let t = &mut self.timing;
-        t.detect_ms += other.detect_ms;
-        t.recognize_ms += other.recognize_ms;
-        t.total_ms += other.total_ms;
-        t.recognitions += other.recognitions;
-        self
+    /// Another look's reading when it read the zone (valid, or a
+    /// specimen's), else this one: another look replaces a verdict only by
+    /// a reading of the zone. Either way with the time of both looks.
+    fn or_valid(self, other: Self) -> Self {
+        let (mut kept, spent) =
+            if matches!(other.outcome, MrzRead::Valid(_) | MrzRead::Specimen { .. }) {
+                (other, self.timing)
+            } else {
+                (self, other.timing)
+            };
+        let t = &mut kept.timing;
+        t.detect_ms += spent.detect_ms;
+        t.recognize_ms += spent.recognize_ms;
+        t.total_ms += spent.total_ms;
+        t.recognitions += spent.recognitions;
+        kept
     }
-}
-
-/// Whether a verdict read the zone (valid, or a specimen's).
-fn read_valid(outcome: &MrzRead) -> bool {
-    matches!(outcome, MrzRead::Valid(_) | MrzRead::Specimen { .. })
 }
 
 /// The OCR models, loaded once; one reader per worker thread.
@@ -375,15 +378,10 @@ impl MrzReader {
         let mut reading = self.read_at(image, detect_max_side, true, today)?;
         if matches!(reading.outcome, MrzRead::NotReadable(_)) {
             if let Some(close) = self.close_look(image, &reading, today)? {
-                // As for the coarse look below: only a valid reading of the
-                // zone seen close up replaces the first verdict. A check
-                // that fails is not looked at again: each look is another
-                // chance for a repair to make an altered check digit hold.
-                reading = if read_valid(&close.outcome) {
-                    close.with_time_of(&reading.timing)
-                } else {
-                    reading.with_time_of(&close.timing)
-                };
+                // A check that fails is not looked at again: each look is
+                // another chance for a repair to make an altered check
+                // digit hold.
+                reading = reading.or_valid(close);
             }
         }
         let coarse = self.settings.coarse_detect_max_side;
@@ -395,15 +393,10 @@ impl MrzReader {
         }
         // Not readable at the detector's size: a blurred photo is sharper
         // scaled down, and the detector finds (and cuts out) its lines
-        // differently there. A valid reading of that view is taken; any
-        // other verdict leaves the first one (a check failing only there is
-        // a misreading of the coarser view, not a forgery).
+        // differently there. (A check failing only there is a misreading
+        // of the coarser view, not a forgery.)
         let second = self.read_at(image, coarse, false, today)?;
-        Ok(if read_valid(&second.outcome) {
-            second.with_time_of(&reading.timing)
-        } else {
-            reading.with_time_of(&second.timing)
-        })
+        Ok(reading.or_valid(second))
     }
 
     /// The zone `first` found but could not read, detected again close up:

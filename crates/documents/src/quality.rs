@@ -178,6 +178,9 @@ pub fn washed_share(
 /// The page's colour after white-balancing on its paper.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Colour {
+    /// The paper's colour (the mean of the brightest 10 % by luminance):
+    /// what the light looks like on white.
+    pub white: [f32; 3],
     /// Chroma percentiles (90th, 98th, 99.5th), in grey levels of the
     /// balanced image.
     pub p90: f32,
@@ -189,11 +192,12 @@ pub struct Colour {
     pub samples: usize,
 }
 
-/// The page's pixels (the photo scaled down to `work_side`, area
-/// averaging, so sensor noise and JPEG's chroma blocks average out; inside
-/// the page's quad shrunk by 6 % towards its centre), with their luminance
-/// sorted, darkest first. None when fewer than 50.
-fn page_pixels(image: &RgbImage, page: &Quad, work_side: u32) -> Option<PagePixels> {
+/// Colour statistics of the page: the photo scaled down to `work_side`
+/// (area averaging, so sensor noise and JPEG's chroma blocks average out),
+/// the pixels inside the page's quad shrunk by 6 % towards its centre; each
+/// divided by the paper's colour (the mean of the brightest 10 % by
+/// luminance); chroma = |(r − g, (r + g)/2 − b)| × 255.
+pub fn page_colour(image: &RgbImage, page: &Quad, work_side: u32) -> Option<Colour> {
     let (w0, h0) = (image.width().max(1), image.height().max(1));
     let s = (work_side as f32 / w0.max(h0) as f32).min(1.0);
     let (w, h) = (
@@ -228,46 +232,17 @@ fn page_pixels(image: &RgbImage, page: &Quad, work_side: u32) -> Option<PagePixe
         .map(|(i, p)| (0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2], i))
         .collect();
     lum.sort_by(|a, b| a.0.total_cmp(&b.0));
-    Some(PagePixels { px, lum })
-}
-
-struct PagePixels {
-    px: Vec<[f32; 3]>,
-    /// (luminance, index into `px`), darkest first.
-    lum: Vec<(f32, usize)>,
-}
-
-impl PagePixels {
-    /// The paper's colour: the mean of the brightest 10 % by luminance.
-    fn white(&self) -> [f32; 3] {
-        let n = self.lum.len();
-        let top = &self.lum[n * 90 / 100..];
-        let mut white = [0f32; 3];
-        for &(_, i) in top {
-            for (sum, v) in white.iter_mut().zip(self.px[i]) {
-                *sum += v;
-            }
+    let n = lum.len();
+    let paper = lum[n * 90 / 100].0;
+    let top = &lum[n * 90 / 100..];
+    let mut white = [0f32; 3];
+    for &(_, i) in top {
+        for c in 0..3 {
+            white[c] += px[i][c];
         }
-        white.map(|v| (v / top.len().max(1) as f32).max(8.0))
     }
-}
-
-/// The colour of the page's paper ([`page_colour`]'s white): what the
-/// light looks like on white.
-pub fn paper_white(image: &RgbImage, page: &Quad, work_side: u32) -> Option<[f32; 3]> {
-    page_pixels(image, page, work_side).map(|p| p.white())
-}
-
-/// Colour statistics of the page ([`page_pixels`]): each pixel divided by
-/// the paper's colour (the mean of the brightest 10 % by luminance);
-/// chroma = |(r − g, (r + g)/2 − b)| × 255.
-pub fn page_colour(image: &RgbImage, page: &Quad, work_side: u32) -> Option<Colour> {
-    let pixels = page_pixels(image, page, work_side)?;
-    let n = pixels.lum.len();
-    let paper = pixels.lum[n * 90 / 100].0;
-    let white = pixels.white();
-    let mut chroma: Vec<f32> = pixels
-        .px
+    let white = white.map(|v| (v / top.len() as f32).max(8.0));
+    let mut chroma: Vec<f32> = px
         .iter()
         .map(|p| {
             let (r, g, b) = (p[0] / white[0], p[1] / white[1], p[2] / white[2]);
@@ -278,6 +253,7 @@ pub fn page_colour(image: &RgbImage, page: &Quad, work_side: u32) -> Option<Colo
     chroma.sort_by(f32::total_cmp);
     let at = |q: f32| chroma[((n as f32 * q) as usize).min(n - 1)];
     Some(Colour {
+        white,
         p90: at(0.90),
         p98: at(0.98),
         p995: at(0.995),
@@ -439,7 +415,7 @@ mod tests {
             Point::new(200.0, 120.0),
             Point::new(0.0, 120.0),
         ]);
-        let white = paper_white(&image, &page, 480).unwrap();
+        let white = page_colour(&image, &page, 480).unwrap().white;
         assert!((white[1] - 230.0).abs() < 1.0 && (white[0] - 184.0).abs() < 1.0);
         let out = balanced(&image, white);
         let paper = out.get_pixel(100, 100).0;

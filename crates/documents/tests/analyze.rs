@@ -129,6 +129,14 @@ impl Bench {
     }
 }
 
+/// A rendered photo changed (turned, lit otherwise) and stored as a PNG.
+fn altered(jpeg: &[u8], change: impl FnOnce(RgbImage) -> RgbImage) -> Vec<u8> {
+    let photo = change(image::load_from_memory(jpeg).unwrap().to_rgb8());
+    let mut png = std::io::Cursor::new(Vec::new());
+    photo.write_to(&mut png, image::ImageFormat::Png).unwrap();
+    png.into_inner()
+}
+
 fn reason(verdict: &ScanVerdict) -> Option<RejectReason> {
     verdict.rejection.as_ref().map(|r| r.reason())
 }
@@ -254,14 +262,7 @@ fn a_document_photographed_turned_is_read_upright() {
     let Some(mut b) = bench("turned document") else {
         return;
     };
-    let turned = |jpeg: &[u8], turn: Turn| -> Vec<u8> {
-        let image = image::load_from_memory(jpeg).unwrap().to_rgb8();
-        let mut out = std::io::Cursor::new(Vec::new());
-        turn.apply(&image)
-            .write_to(&mut out, image::ImageFormat::Png)
-            .unwrap();
-        out.into_inner()
-    };
+    let turned = |jpeg: &[u8], turn: Turn| altered(jpeg, |image| turn.apply(&image));
     let seed = 3;
     let passport = IdentityRecord::random(facegate_docgen::DocumentKind::Td3, seed, today());
     let page = b.side(Side::Td3, &passport, seed, &[]);
@@ -329,15 +330,15 @@ fn a_portrait_under_coloured_light_is_found_on_the_balanced_page() {
     for seed in 40..48 {
         let record = IdentityRecord::random(facegate_docgen::DocumentKind::Td3, seed, today());
         let jpeg = b.side(Side::Td3, &record, seed, &[]);
-        let mut photo = image::load_from_memory(&jpeg).unwrap().to_rgb8();
-        for px in photo.pixels_mut() {
-            for (v, gain) in px.0.iter_mut().zip([0.8f32, 1.0, 0.7]) {
-                *v = (f32::from(*v) * gain).round() as u8;
+        let green = altered(&jpeg, |mut photo| {
+            for px in photo.pixels_mut() {
+                for (v, gain) in px.0.iter_mut().zip([0.8f32, 1.0, 0.7]) {
+                    *v = (f32::from(*v) * gain).round() as u8;
+                }
             }
-        }
-        let mut png = std::io::Cursor::new(Vec::new());
-        photo.write_to(&mut png, image::ImageFormat::Png).unwrap();
-        let (report, verdict) = b.decide(png.get_ref(), None, &accept_all());
+            photo
+        });
+        let (report, verdict) = b.decide(&green, None, &accept_all());
         assert!(report.findings.portrait_found, "seed {seed}");
         assert_eq!(
             verdict.status,

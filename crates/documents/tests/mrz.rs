@@ -15,6 +15,7 @@ use facegate_documents::{MrzReader, MrzReading, ReaderSettings};
 use facegate_domain::mrz::{MrzRead, NotReadable, SpecimenSign};
 use facegate_vision::models::ModelStore;
 use facegate_vision::runtime::ort::OrtRuntime;
+use image::RgbImage;
 
 fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 6, 1).unwrap_or_default()
@@ -60,16 +61,31 @@ fn bench() -> Option<Bench> {
     Some(Bench { generator, reader })
 }
 
-/// Renders and reads one side; returns the printed lines and the reading.
-fn read(bench: &mut Bench, side: Side, seed: u64, effects: &[Effect]) -> (Vec<String>, MrzReading) {
+/// Renders one side; returns the printed lines and the photo.
+fn render(bench: &Bench, side: Side, seed: u64, effects: &[Effect]) -> (Vec<String>, RgbImage) {
     // The `specimen` effect prints ICAO's specimen over the record.
     let record = IdentityRecord::random(side.kind(), seed, today());
     let request = Request::document(side, record, seed, today()).with_effects(effects);
     let rendered = bench.generator.render(&request).unwrap();
     let lines = rendered.truth.mrz.map(|m| m.lines).unwrap_or_default();
     let image = image::load_from_memory(&rendered.jpeg).unwrap().to_rgb8();
+    (lines, image)
+}
+
+/// Renders and reads one side; returns the printed lines and the reading.
+fn read(bench: &mut Bench, side: Side, seed: u64, effects: &[Effect]) -> (Vec<String>, MrzReading) {
+    let (lines, image) = render(bench, side, seed, effects);
     let reading = bench.reader.read(&image, today()).unwrap();
     (lines, reading)
+}
+
+/// A second reader, with other settings than the bench's.
+fn reader_with(settings: ReaderSettings) -> MrzReader {
+    let runtime = OrtRuntime::new().unwrap();
+    let store = ModelStore::open_default().unwrap();
+    MrzReader::new(&store, &runtime)
+        .unwrap()
+        .with_settings(settings)
 }
 
 fn fully_read(lines: &[String], reading: &MrzReading) -> bool {
@@ -176,27 +192,19 @@ fn a_tampered_check_digit_is_never_read_as_valid() {
 #[test]
 fn a_blurred_zone_not_readable_at_first_is_read_by_the_coarser_look() {
     let Some(mut bench) = bench() else { return };
-    let runtime = OrtRuntime::new().unwrap();
-    let store = ModelStore::open_default().unwrap();
-    let mut first_look_only =
-        MrzReader::new(&store, &runtime)
-            .unwrap()
-            .with_settings(ReaderSettings {
-                coarse_detect_max_side: 0,
-                close_look: false,
-                ..ReaderSettings::default()
-            });
+    let mut first_look_only = reader_with(ReaderSettings {
+        coarse_detect_max_side: 0,
+        close_look: false,
+        ..ReaderSettings::default()
+    });
     for (side, seed) in [(Side::Td1Back, 7_000_032), (Side::Td1Back, 7_000_056)] {
-        let (lines, reading) = read(&mut bench, side, seed, &[Effect::Blur]);
+        let (lines, image) = render(&bench, side, seed, &[Effect::Blur]);
+        let reading = bench.reader.read(&image, today()).unwrap();
         assert!(
             fully_read(&lines, &reading),
             "{side:?} {seed}: {:?}",
             reading.outcome
         );
-        let record = IdentityRecord::random(side.kind(), seed, today());
-        let request = Request::document(side, record, seed, today()).with_effects(&[Effect::Blur]);
-        let rendered = bench.generator.render(&request).unwrap();
-        let image = image::load_from_memory(&rendered.jpeg).unwrap().to_rgb8();
         let first = first_look_only.read(&image, today()).unwrap();
         assert!(
             matches!(first.outcome, MrzRead::NotReadable(_)),
@@ -217,23 +225,14 @@ fn a_blurred_zone_not_readable_at_first_is_read_by_the_coarser_look() {
 #[test]
 fn a_zone_small_in_a_large_photo_is_read_by_the_close_look() {
     let Some(mut bench) = bench() else { return };
-    let runtime = OrtRuntime::new().unwrap();
-    let store = ModelStore::open_default().unwrap();
-    let mut without_close_look =
-        MrzReader::new(&store, &runtime)
-            .unwrap()
-            .with_settings(ReaderSettings {
-                close_look: false,
-                ..ReaderSettings::default()
-            });
+    let mut without_close_look = reader_with(ReaderSettings {
+        close_look: false,
+        ..ReaderSettings::default()
+    });
     for (side, seed) in [(Side::Td3, 3_000_013), (Side::Td1Back, 3_000_028)] {
-        let record = IdentityRecord::random(side.kind(), seed, today());
-        let request = Request::document(side, record, seed, today());
-        let rendered = bench.generator.render(&request).unwrap();
-        let lines = rendered.truth.mrz.map(|m| m.lines).unwrap_or_default();
-        let photo = image::load_from_memory(&rendered.jpeg).unwrap().to_rgb8();
+        let (lines, photo) = render(&bench, side, seed, &[]);
         let (w, h) = photo.dimensions();
-        let mut page = image::RgbImage::from_pixel(3 * w, 3 * h, image::Rgb([96, 80, 64]));
+        let mut page = RgbImage::from_pixel(3 * w, 3 * h, image::Rgb([96, 80, 64]));
         image::imageops::replace(&mut page, &photo, i64::from(w * 2 / 3), i64::from(h));
         let reading = bench.reader.read(&page, today()).unwrap();
         assert!(
