@@ -26,7 +26,7 @@ use chrono::NaiveDate;
 use facegate_docgen::{
     DocumentKind, Effect, FaceInput, Generator, IdentityRecord, Request, Side, Subject,
 };
-use facegate_documents::{DocumentAnalyzer, Turn};
+use facegate_documents::{quality, DocumentAnalyzer, Turn};
 use facegate_domain::scan::Workflow;
 use facegate_domain::scan_verdict::{decide_scan, ScanPolicy};
 use facegate_domain::VerificationStatus;
@@ -122,7 +122,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .with_effects(&effects);
                 generator
                     .render(&request)
-                    .map(|r| turned(&r.jpeg, turn).map(|image| lit(image, cast)))
+                    .map(|r| turned(&r.jpeg, turn).map(|image| quality::lit(image, cast)))
             };
             for kind in [DocumentKind::Td3, DocumentKind::Td1] {
                 let record = IdentityRecord::random(kind, doc_seed, today);
@@ -167,18 +167,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     Ok(())
-}
-
-/// The photo under a light of these gains per channel.
-fn lit(mut image: RgbImage, gains: [f32; 3]) -> RgbImage {
-    if gains != [1.0; 3] {
-        for px in image.pixels_mut() {
-            for (v, g) in px.0.iter_mut().zip(gains) {
-                *v = (f32::from(*v) * g).round().clamp(0.0, 255.0) as u8;
-            }
-        }
-    }
-    image
 }
 
 /// The rendered JPEG decoded and turned.

@@ -352,10 +352,9 @@ impl DocumentInspector {
     /// The portrait ([`DocumentInspector::find_portrait_as_lit`]); when
     /// none is found and the light is coloured (the paper's colour `white`
     /// is not grey), in the photo white-balanced on the paper. The face
-    /// detector learnt faces
-    /// under white light: under a green fluorescent cast it misses a
-    /// quarter of the portraits that it finds under white or tungsten
-    /// light (`document_turns --light`, docs/documents.md).
+    /// detector learnt faces under white light: under a green fluorescent
+    /// cast it misses a quarter of the portraits that it finds under white
+    /// or tungsten light (`document_turns --light`, docs/documents.md).
     fn find_portrait(
         &mut self,
         image: &RgbImage,

@@ -266,14 +266,18 @@ pub fn page_colour(image: &RgbImage, page: &Quad, work_side: u32) -> Option<Colo
 /// scaled so that the paper is grey at its brightest channel's level.
 pub fn balanced(image: &RgbImage, white: [f32; 3]) -> RgbImage {
     let top = white.iter().copied().fold(1.0f32, f32::max);
-    let gains = white.map(|w| top / w.max(1.0));
-    let mut out = image.clone();
-    for px in out.pixels_mut() {
+    lit(image.clone(), white.map(|w| top / w.max(1.0)))
+}
+
+/// The photo with each channel (red, green, blue) scaled by its gain: as
+/// under a light of that colour and strength, or balanced back from one.
+pub fn lit(mut image: RgbImage, gains: [f32; 3]) -> RgbImage {
+    for px in image.pixels_mut() {
         for (v, g) in px.0.iter_mut().zip(gains) {
             *v = (f32::from(*v) * g).round().clamp(0.0, 255.0) as u8;
         }
     }
-    out
+    image
 }
 
 /// Whether a text line (photo pixels) reaches within `margin` pixels of

@@ -16,7 +16,7 @@ use chrono::NaiveDate;
 use facegate_docgen::{
     AppliedEffect, Effect, FaceInput, FontPaths, Generator, IdentityRecord, Request, Side, Subject,
 };
-use facegate_documents::{DocumentAnalyzer, DocumentReport, Turn};
+use facegate_documents::{quality, DocumentAnalyzer, DocumentReport, Turn};
 use facegate_domain::scan::{Country, DocumentType, Workflow};
 use facegate_domain::scan_verdict::{decide_scan, ScanPolicy, ScanVerdict, ZoneFinding};
 use facegate_domain::verification::{RejectDetail, RejectReason};
@@ -330,14 +330,7 @@ fn a_portrait_under_coloured_light_is_found_on_the_balanced_page() {
     for seed in 40..48 {
         let record = IdentityRecord::random(facegate_docgen::DocumentKind::Td3, seed, today());
         let jpeg = b.side(Side::Td3, &record, seed, &[]);
-        let green = altered(&jpeg, |mut photo| {
-            for px in photo.pixels_mut() {
-                for (v, gain) in px.0.iter_mut().zip([0.8f32, 1.0, 0.7]) {
-                    *v = (f32::from(*v) * gain).round() as u8;
-                }
-            }
-            photo
-        });
+        let green = altered(&jpeg, |photo| quality::lit(photo, [0.8, 1.0, 0.7]));
         let (report, verdict) = b.decide(&green, None, &accept_all());
         assert!(report.findings.portrait_found, "seed {seed}");
         assert_eq!(
